@@ -1,0 +1,17 @@
+# Locates every external dependency through pkg-config (Debian 12 packages;
+# scripts/deps.sh installs them). Each becomes an IMPORTED target mt::<name>.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+function(mt_pkg target module)
+  pkg_check_modules(${target} REQUIRED IMPORTED_TARGET GLOBAL ${module})
+  add_library(mt::${target} ALIAS PkgConfig::${target})
+endfunction()
+
+mt_pkg(rdkafka rdkafka)
+mt_pkg(avro avro-c)
+mt_pkg(jansson jansson)
+mt_pkg(openssl openssl)
+if(MT_TESTS)
+  mt_pkg(cmocka cmocka)
+endif()
