@@ -1,0 +1,70 @@
+/* Private to lib/src/avro_*.c: the compact node tree a schema is resolved into
+ * at load time, shared by the schema parser (avro_schema.c) and the binary
+ * codec (avro_codec.c). Named-type references point at the defining node, so
+ * recursive schemas are cyclic graphs; every node is owned by the schema's
+ * `nodes` list, which is what frees them. */
+#ifndef MT_AVRO_INTERNAL_H
+#define MT_AVRO_INTERNAL_H
+
+#include <stdint.h>
+
+#include "mcptrail/avro.h"
+
+typedef enum av_type {
+    AV_NULL,
+    AV_BOOLEAN,
+    AV_INT,
+    AV_LONG,
+    AV_FLOAT,
+    AV_DOUBLE,
+    AV_BYTES,
+    AV_STRING,
+    AV_RECORD,
+    AV_ENUM,
+    AV_ARRAY,
+    AV_MAP,
+    AV_UNION,
+    AV_FIXED,
+} av_type;
+
+typedef struct av_node av_node;
+
+typedef struct av_field {
+    char *name;
+    av_node *type;
+    json_t *def; /* default value, NULL when the field has none */
+} av_field;
+
+struct av_node {
+    av_type type;
+    char *fullname;   /* named types (record, enum, fixed) */
+    size_t n;         /* fields / symbols / branches; byte size for fixed */
+    av_field *fields; /* record */
+    char **symbols;   /* enum */
+    av_node **branches; /* union */
+    av_node *items;   /* array items, map values */
+    int null_branch;  /* union: index of the "null" branch, -1 if none */
+    int nullable;     /* union: exactly two branches, one of them null */
+    size_t min_size;  /* fewest bytes any encoded value takes: bounds counts on decode */
+    int sizing;       /* guard while computing min_size of a recursive type */
+};
+
+struct mt_avro_schema {
+    av_node *root;
+    av_node **nodes; /* every node, for freeing */
+    size_t nnodes, capnodes;
+    char *name;      /* full name or type name */
+    char *pcf;
+    char *json;
+    uint64_t fp;
+};
+
+/* Type name used for union branch keys and messages ("int", "dev.mcptrail.X"). */
+const char *av_type_name(const av_node *n);
+
+/* Encodes json value v as node n. in_default: v is a schema default, where a
+ * union value is for its first branch without a wrapper (Avro spec). */
+mt_err av_encode_value(const av_node *n, const json_t *v, int in_default, mt_buf *out,
+                       mt_errbuf *eb);
+
+#endif
