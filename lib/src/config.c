@@ -280,9 +280,12 @@ static mt_err parse_int(const mt_cfg_option *o, const char *text, int64_t *out, 
     const char *end = scan_u64(p, &v, &overflow);
     if (!end || *end)
         return mt_fail(eb, MT_ERR_CONFIG, "%s: '%.100s' is not an integer", o->name, text);
+    if ((overflow || v > (uint64_t)INT64_MAX + (neg ? 1u : 0u)) && has_bounds(o))
+        return mt_fail(eb, MT_ERR_CONFIG, "%s: '%.100s' is out of range (%lld..%lld)", o->name,
+                       text, (long long)o->min, (long long)o->max);
     if (overflow || v > (uint64_t)INT64_MAX + (neg ? 1u : 0u))
-        return mt_fail(eb, MT_ERR_CONFIG, "%s: '%.100s' is out of range (%s)", o->name, text,
-                       has_bounds(o) ? "see --help" : "must fit in 64 bits");
+        return mt_fail(eb, MT_ERR_CONFIG, "%s: '%.100s' is out of range (must fit in 64 bits)",
+                       o->name, text);
     int64_t r = neg ? (v == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)v) : (int64_t)v;
     if (has_bounds(o) && (r < o->min || r > o->max))
         return mt_fail(eb, MT_ERR_CONFIG, "%s: %lld is out of range (%lld..%lld)", o->name,

@@ -99,13 +99,24 @@ mt_err mt_log_parse_level(const char *s, mt_log_level *out, mt_errbuf *eb)
                    "'%.64s' is not a log level (use debug, info, warn or error)", s);
 }
 
-/* strcasestr is a GNU extension; the build is strict POSIX. */
+static char fold(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c == '-' ? '_' : c; /* X-Api-Key is as secret as x_api_key */
+}
+
+/* Case-insensitive substring that also equates '-' and '_' (strcasestr is a
+ * GNU extension anyway; the build is strict POSIX). */
 static bool contains_ci(const char *hay, const char *needle)
 {
-    size_t nl = strlen(needle);
-    for (; *hay; hay++)
-        if (strncasecmp(hay, needle, nl) == 0)
+    for (; *hay; hay++) {
+        size_t k = 0;
+        while (needle[k] && hay[k] && fold(hay[k]) == fold(needle[k]))
+            k++;
+        if (!needle[k])
             return true;
+    }
     return false;
 }
 

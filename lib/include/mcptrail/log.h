@@ -58,7 +58,8 @@ bool mt_log_enabled(mt_log_level level);
 
 /* True when a field named `key` must never be logged in clear (password,
  * secret, token, authorization, api_key, apikey, cookie, private_key,
- * credential; case-insensitive substring). Shared with config printing. */
+ * credential; case-insensitive substring, '-' counts as '_'). Shared with
+ * config printing. */
 bool mt_log_key_is_secret(const char *key);
 
 /* Redacts bearer tokens ("Bearer xxx") and JWTs (eyJ... three base64url
