@@ -100,15 +100,17 @@ static inline mt_err put_bytes(mt_buf *b, const void *src, size_t n)
     return err ? err : mt_buf_append(b, src, n);
 }
 
-static int hexval(char ch)
+/* Hex digit values, -1 for anything else: a table because every hash in a
+ * SessionEvent passes through here. */
+static const int8_t hexval_tab[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+
+static inline int hexval(char ch)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+    return hexval_tab[(uint8_t)ch] - 1; /* stored +1 so absent entries (0) mean -1 */
 }
 
 static mt_err put_hex(enc_ctx *c, const av_node *n, const json_t *v, mt_buf *b)
@@ -160,12 +162,14 @@ static mt_err enc_record(enc_ctx *c, const av_node *n, const json_t *v, int in_d
     json_t *obj = (json_t *)v; /* jansson's iterator API is not const-correct */
     for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
         const char *key = json_object_iter_key(it);
+        size_t klen = json_object_iter_key_len(it);
         size_t idx = n->n;
-        if (next < n->n && strcmp(n->fields[next].name, key) == 0) {
+        if (next < n->n && n->fields[next].name_len == klen &&
+            n->fields[next].name[0] == key[0] && memcmp(n->fields[next].name, key, klen) == 0) {
             idx = next;
         } else {
             for (size_t k = 0; k < n->n; k++) {
-                if (strcmp(n->fields[k].name, key) == 0) {
+                if (n->fields[k].name_len == klen && memcmp(n->fields[k].name, key, klen) == 0) {
                     idx = k;
                     break;
                 }
@@ -291,8 +295,9 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         if (!sym)
             return enc_fail(c, MT_ERR_SCHEMA, "enum %s needs a symbol string, got %s", n->fullname,
                             json_kind(v));
+        size_t slen = json_string_length(v);
         for (size_t i = 0; i < n->n; i++)
-            if (strcmp(n->symbols[i], sym) == 0)
+            if (n->symlens[i] == slen && memcmp(n->symbols[i], sym, slen) == 0)
                 return put_long(b, (int64_t)i) ? enc_fail(c, MT_ERR_TOO_LARGE, "buffer full")
                                                : MT_OK;
         return enc_fail(c, MT_ERR_SCHEMA, "\"%s\" is not a symbol of enum %s", sym, n->fullname);

@@ -31,6 +31,7 @@ typedef struct av_node av_node;
 
 typedef struct av_field {
     char *name;
+    size_t name_len; /* compared before the bytes: most mismatches end there */
     av_node *type;
     json_t *def; /* default value, NULL when the field has none */
 } av_field;
@@ -41,6 +42,7 @@ struct av_node {
     size_t n;         /* fields / symbols / branches; byte size for fixed */
     av_field *fields; /* record */
     char **symbols;   /* enum */
+    size_t *symlens;  /* enum symbol lengths */
     av_node **branches; /* union */
     av_node *items;   /* array items, map values */
     int null_branch;  /* union: index of the "null" branch, -1 if none */

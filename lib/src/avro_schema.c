@@ -89,6 +89,7 @@ static void node_free(av_node *n)
     for (size_t i = 0; n->symbols && i < n->n; i++)
         free(n->symbols[i]);
     free(n->symbols);
+    free(n->symlens);
     free(n->branches);
     free(n);
 }
@@ -300,6 +301,7 @@ static mt_err parse_record(parse_ctx *c, const json_t *j, const char *ns, av_nod
         }
         av_field *af = &n->fields[n->n];
         af->name = str_dup(fname);
+        af->name_len = strlen(fname);
         if (!af->name) {
             err = mt_fail(c->eb, MT_ERR_NOMEM, "out of memory parsing schema");
             goto fail;
@@ -338,7 +340,8 @@ static mt_err parse_enum(parse_ctx *c, const json_t *j, const char *ns, av_node 
         return mt_fail(c->eb, MT_ERR_PARSE, "enum \"%s\" needs a \"symbols\" array", n->fullname);
     size_t ns_ = json_array_size(syms);
     n->symbols = calloc(ns_ ? ns_ : 1, sizeof *n->symbols);
-    if (!n->symbols)
+    n->symlens = calloc(ns_ ? ns_ : 1, sizeof *n->symlens);
+    if (!n->symbols || !n->symlens)
         return mt_fail(c->eb, MT_ERR_NOMEM, "out of memory parsing schema");
     for (size_t i = 0; i < ns_; i++) {
         const char *sym = json_string_value(json_array_get(syms, i));
@@ -350,6 +353,7 @@ static mt_err parse_enum(parse_ctx *c, const json_t *j, const char *ns, av_node 
                 return mt_fail(c->eb, MT_ERR_PARSE, "enum \"%s\": duplicate symbol \"%s\"",
                                n->fullname, sym);
         n->symbols[n->n] = str_dup(sym);
+        n->symlens[n->n] = strlen(sym);
         if (!n->symbols[n->n])
             return mt_fail(c->eb, MT_ERR_NOMEM, "out of memory parsing schema");
         n->n++;
