@@ -735,9 +735,11 @@ static mt_err read_secret(const mt_cfg_option *o, mt_cfg_secret *s, mt_errbuf *e
     if (!f)
         return mt_fail(eb, MT_ERR_CONFIG, "%s: cannot read '%s': %s", o->name, s->path,
                        strerror(errno));
+    /* One allocation up front: growing with realloc would leave copies of
+     * the secret in freed memory that we cannot wipe. */
+    if ((err = mt_buf_reserve(&b, MAX_SECRET_FILE + 2)))
+        goto fail;
     for (;;) {
-        if ((err = mt_buf_reserve(&b, 4096)))
-            goto fail;
         size_t room = b.cap - b.len;
         size_t got = fread(b.data + b.len, 1, room, f);
         b.len += got;

@@ -641,7 +641,7 @@ static void print_config_masks_secrets(void **state)
     mt_cfg_free(&spec, &c);
 }
 
-static void secret_file_must_be_readable(void **state)
+static void secret_file_must_be_readable_and_small(void **state)
 {
     (void)state;
     struct tcfg c = {0};
@@ -651,6 +651,17 @@ static void secret_file_must_be_readable(void **state)
     assert_string_equal(eb.msg,
                         "upstream.token_file: cannot read '/nonexistent/tok': No such file or "
                         "directory");
+    char *big = malloc(70001);
+    assert_non_null(big);
+    memset(big, 'k', 70000);
+    big[70000] = '\0';
+    const char *path = write_file("big", big);
+    free(big);
+    char arg[160], want[256];
+    snprintf(arg, sizeof arg, "--upstream.token_file=%s", path);
+    assert_int_equal(load(&c, NULL, NULL, &eb, arg, NULL), MT_ERR_CONFIG);
+    snprintf(want, sizeof want, "upstream.token_file: '%s' is larger than 65536 bytes", path);
+    assert_string_equal(eb.msg, want);
     mt_cfg_free(&spec, &c);
 }
 
@@ -733,7 +744,7 @@ int main(void)
         cmocka_unit_test(help_and_version_win_even_over_bad_input),
         cmocka_unit_test(help_lists_every_option_with_type_default_and_env),
         cmocka_unit_test_setup_teardown(print_config_masks_secrets, setup, teardown),
-        cmocka_unit_test(secret_file_must_be_readable),
+        cmocka_unit_test_setup_teardown(secret_file_must_be_readable_and_small, setup, teardown),
         cmocka_unit_test(edit_distance_counts_single_edits),
         cmocka_unit_test(markdown_table_has_a_row_per_option),
         cmocka_unit_test(docs_configuration_md_is_up_to_date),
