@@ -15,9 +15,10 @@ cc=${FUZZ_CC:-clang-14}
 
 command -v "$cc" >/dev/null || { echo "fuzz.sh: $cc not found (apt-get install clang-14 libclang-rt-14-dev)" >&2; exit 1; }
 
+mkdir -p "$build"
 CC=$cc cmake -S "$root" -B "$build" -G Ninja -DMT_FUZZ=ON -DMT_TESTS=OFF \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log" >&2; exit 1; }
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log" >&2; exit 1; }
 ninja -C "$build" >/dev/null
 
 targets=("$@")
