@@ -18,20 +18,19 @@
 
 #include "mcptrail/avro.h"
 
-#define MAX_LINE (64u << 20)   /* one JSON line; matches the decoder's string limit */
+#define MAX_LINE (64u << 20)    /* one JSON line; matches the decoder's string limit */
 #define MAX_RECORD (256u << 20) /* one framed record */
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mcptrail-avro encode SCHEMA_FULLNAME < json-lines > framed-records\n"
-            "       mcptrail-avro decode < framed-records > json-lines\n"
-            "       mcptrail-avro fingerprint [FILE.avsc ...]\n"
-            "\n"
-            "Framed records: each is a 4-byte big-endian length followed by an Avro\n"
-            "single-object encoding (C3 01, 8-byte little-endian CRC-64-AVRO fingerprint,\n"
-            "binary datum). Schemas are read from $MT_SCHEMA_DIR (default: the source\n"
-            "tree's schemas/). fingerprint prints: hex fingerprint, name, canonical form.\n");
+    fprintf(f, "usage: mcptrail-avro encode SCHEMA_FULLNAME < json-lines > framed-records\n"
+               "       mcptrail-avro decode < framed-records > json-lines\n"
+               "       mcptrail-avro fingerprint [FILE.avsc ...]\n"
+               "\n"
+               "Framed records: each is a 4-byte big-endian length followed by an Avro\n"
+               "single-object encoding (C3 01, 8-byte little-endian CRC-64-AVRO fingerprint,\n"
+               "binary datum). Schemas are read from $MT_SCHEMA_DIR (default: the source\n"
+               "tree's schemas/). fingerprint prints: hex fingerprint, name, canonical form.\n");
 }
 
 static int load(mt_avro_registry **reg)
@@ -140,7 +139,8 @@ static int cmd_decode(void)
                     recno);
             goto done;
         }
-        uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+        uint32_t len =
+            (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
         if (len > MAX_RECORD) {
             fprintf(stderr, "mcptrail-avro: record %lu: length %" PRIu32 " exceeds %u bytes\n",
                     recno, len, MAX_RECORD);
@@ -218,7 +218,8 @@ static int cmd_fingerprint(int argc, char **argv)
         mt_err err = text ? mt_avro_schema_parse(text, &s, &eb) : MT_ERR_NOMEM;
         free(text);
         if (err) {
-            fprintf(stderr, "mcptrail-avro: %s: %s\n", argv[i], eb.msg[0] ? eb.msg : mt_strerror(err));
+            fprintf(stderr, "mcptrail-avro: %s: %s\n", argv[i],
+                    eb.msg[0] ? eb.msg : mt_strerror(err));
             return 1;
         }
         print_fp(s);

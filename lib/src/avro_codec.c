@@ -64,14 +64,21 @@ static mt_err enc_fail(enc_ctx *c, mt_err err, const char *fmt, ...)
 static const char *json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "real";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "real";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -103,9 +110,9 @@ static inline mt_err put_bytes(mt_buf *b, const void *src, size_t n)
 /* Hex digit values, -1 for anything else: a table because every hash in a
  * SessionEvent passes through here. */
 static const int8_t hexval_tab[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
-    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 static inline int hexval(char ch)
@@ -164,8 +171,8 @@ static mt_err enc_record(enc_ctx *c, const av_node *n, const json_t *v, int in_d
         const char *key = json_object_iter_key(it);
         size_t klen = json_object_iter_key_len(it);
         size_t idx = n->n;
-        if (next < n->n && n->fields[next].name_len == klen &&
-            n->fields[next].name[0] == key[0] && memcmp(n->fields[next].name, key, klen) == 0) {
+        if (next < n->n && n->fields[next].name_len == klen && n->fields[next].name[0] == key[0] &&
+            memcmp(n->fields[next].name, key, klen) == 0) {
             idx = next;
         } else {
             for (size_t k = 0; k < n->n; k++) {
@@ -191,7 +198,8 @@ static mt_err enc_record(enc_ctx *c, const av_node *n, const json_t *v, int in_d
         else if (f->def)
             err = enc(c, f->type, f->def, 1, b);
         else
-            err = enc_fail(c, MT_ERR_SCHEMA, "required field is missing (record %s has no default for it)",
+            err = enc_fail(c, MT_ERR_SCHEMA,
+                           "required field is missing (record %s has no default for it)",
                            n->fullname);
     }
     c->depth--;
@@ -289,7 +297,8 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         err = put_bytes(b, json_string_value(v), json_string_length(v));
         break;
     case AV_BYTES:
-    case AV_FIXED: return put_hex(c, n, v, b);
+    case AV_FIXED:
+        return put_hex(c, n, v, b);
     case AV_ENUM: {
         const char *sym = json_string_value(v);
         if (!sym)
@@ -307,7 +316,8 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
     case AV_MAP:
     case AV_UNION:
         if (c->depth >= MT_AVRO_MAX_DEPTH)
-            return enc_fail(c, MT_ERR_TOO_LARGE, "nesting deeper than %d levels", MT_AVRO_MAX_DEPTH);
+            return enc_fail(c, MT_ERR_TOO_LARGE, "nesting deeper than %d levels",
+                            MT_AVRO_MAX_DEPTH);
         if (n->type == AV_RECORD)
             return enc_record(c, n, v, in_default, b);
         if (n->type == AV_UNION)
@@ -335,7 +345,8 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
                 break;
             json_t *obj = (json_t *)v;
             c->depth++;
-            for (void *it = json_object_iter(obj); it && !err; it = json_object_iter_next(obj, it)) {
+            for (void *it = json_object_iter(obj); it && !err;
+                 it = json_object_iter_next(obj, it)) {
                 c->path[c->depth - 1].name = json_object_iter_key(it);
                 const char *k = json_object_iter_key(it);
                 err = put_bytes(b, k, json_object_iter_key_len(it));
@@ -399,7 +410,7 @@ mt_err mt_avro_encode(const mt_avro_schema *s, const json_t *datum, mt_buf *out,
 
 typedef struct dec_ctx {
     const uint8_t *p;
-    size_t len;   /* end of the datum within p */
+    size_t len; /* end of the datum within p */
     size_t pos;
     size_t base;  /* offset of p[0] in the caller's buffer, for messages */
     size_t items; /* array/map items so far, against MT_AVRO_MAX_ITEMS */
@@ -498,8 +509,9 @@ static mt_err rd_string(dec_ctx *c, const char *what, json_t **out)
     const uint8_t *s = c->p + c->pos;
     size_t bad = utf8_check(s, n);
     if (bad != n)
-        return mt_fail(c->eb, MT_ERR_SCHEMA, "%s at byte offset %zu is not valid UTF-8 (byte offset %zu)",
-                       what, OFF(c), OFF(c) + bad);
+        return mt_fail(c->eb, MT_ERR_SCHEMA,
+                       "%s at byte offset %zu is not valid UTF-8 (byte offset %zu)", what, OFF(c),
+                       OFF(c) + bad);
     *out = json_stringn_nocheck((const char *)s, n);
     if (!*out)
         return mt_fail(c->eb, MT_ERR_NOMEM, "out of memory decoding %s", what);
@@ -551,7 +563,8 @@ static mt_err rd_block(dec_ctx *c, const av_node *items, size_t item_min, size_t
             return mt_fail(c->eb, MT_ERR_SCHEMA, "negative block size at byte offset %zu", bat);
         if ((uint64_t)bsize > c->len - c->pos)
             return mt_fail(c->eb, MT_ERR_TRUNCATED,
-                           "block size %" PRId64 " at byte offset %zu exceeds the %zu bytes remaining",
+                           "block size %" PRId64
+                           " at byte offset %zu exceeds the %zu bytes remaining",
                            bsize, bat, c->len - c->pos);
     }
     if ((uint64_t)cnt > MT_AVRO_MAX_ITEMS - c->items)
@@ -642,7 +655,8 @@ static mt_err dec_nested(dec_ctx *c, const av_node *n, json_t **out)
         }
         break;
     }
-    default: break;
+    default:
+        break;
     }
     *out = v;
     return MT_OK;
@@ -659,13 +673,17 @@ static mt_err dec(dec_ctx *c, const av_node *n, json_t **out)
     size_t at = OFF(c);
     int64_t x;
     switch (n->type) {
-    case AV_NULL: *out = json_null(); return MT_OK;
+    case AV_NULL:
+        *out = json_null();
+        return MT_OK;
     case AV_BOOLEAN:
         if (c->pos >= c->len)
-            return mt_fail(c->eb, MT_ERR_TRUNCATED, "input ends before boolean at byte offset %zu", at);
+            return mt_fail(c->eb, MT_ERR_TRUNCATED, "input ends before boolean at byte offset %zu",
+                           at);
         if (c->p[c->pos] > 1)
-            return mt_fail(c->eb, MT_ERR_SCHEMA, "boolean byte 0x%02x at byte offset %zu is not 0 or 1",
-                           c->p[c->pos], at);
+            return mt_fail(c->eb, MT_ERR_SCHEMA,
+                           "boolean byte 0x%02x at byte offset %zu is not 0 or 1", c->p[c->pos],
+                           at);
         *out = json_boolean(c->p[c->pos++]);
         return MT_OK;
     case AV_INT:
@@ -673,7 +691,8 @@ static mt_err dec(dec_ctx *c, const av_node *n, json_t **out)
         if ((err = rd_long(c, &x)))
             return err;
         if (n->type == AV_INT && (x < INT32_MIN || x > INT32_MAX))
-            return mt_fail(c->eb, MT_ERR_SCHEMA, "int at byte offset %zu is out of 32-bit range", at);
+            return mt_fail(c->eb, MT_ERR_SCHEMA, "int at byte offset %zu is out of 32-bit range",
+                           at);
         *out = json_integer((json_int_t)x);
         break;
     case AV_FLOAT:
@@ -702,7 +721,8 @@ static mt_err dec(dec_ctx *c, const av_node *n, json_t **out)
         *out = json_real(d);
         break;
     }
-    case AV_STRING: return rd_string(c, "string", out);
+    case AV_STRING:
+        return rd_string(c, "string", out);
     case AV_BYTES: {
         size_t len;
         if ((err = rd_len(c, "bytes", &len)))
@@ -730,7 +750,8 @@ static mt_err dec(dec_ctx *c, const av_node *n, json_t **out)
     case AV_UNION:
         if (c->depth >= MT_AVRO_MAX_DEPTH)
             return mt_fail(c->eb, MT_ERR_TOO_LARGE,
-                           "datum nests deeper than %d levels at byte offset %zu", MT_AVRO_MAX_DEPTH, at);
+                           "datum nests deeper than %d levels at byte offset %zu",
+                           MT_AVRO_MAX_DEPTH, at);
         c->depth++;
         err = dec_nested(c, n, out);
         c->depth--;

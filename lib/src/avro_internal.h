@@ -38,24 +38,24 @@ typedef struct av_field {
 
 struct av_node {
     av_type type;
-    char *fullname;   /* named types (record, enum, fixed) */
-    size_t n;         /* fields / symbols / branches; byte size for fixed */
-    av_field *fields; /* record */
-    char **symbols;   /* enum */
-    size_t *symlens;  /* enum symbol lengths */
+    char *fullname;     /* named types (record, enum, fixed) */
+    size_t n;           /* fields / symbols / branches; byte size for fixed */
+    av_field *fields;   /* record */
+    char **symbols;     /* enum */
+    size_t *symlens;    /* enum symbol lengths */
     av_node **branches; /* union */
-    av_node *items;   /* array items, map values */
-    int null_branch;  /* union: index of the "null" branch, -1 if none */
-    int nullable;     /* union: exactly two branches, one of them null */
-    size_t min_size;  /* fewest bytes any encoded value takes: bounds counts on decode */
-    int sizing;       /* guard while computing min_size of a recursive type */
+    av_node *items;     /* array items, map values */
+    int null_branch;    /* union: index of the "null" branch, -1 if none */
+    int nullable;       /* union: exactly two branches, one of them null */
+    size_t min_size;    /* fewest bytes any encoded value takes: bounds counts on decode */
+    int sizing;         /* guard while computing min_size of a recursive type */
 };
 
 struct mt_avro_schema {
     av_node *root;
     av_node **nodes; /* every node, for freeing */
     size_t nnodes, capnodes;
-    char *name;      /* full name or type name */
+    char *name; /* full name or type name */
     char *pcf;
     char *json;
     uint64_t fp;

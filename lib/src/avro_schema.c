@@ -53,27 +53,39 @@ static const struct {
     const char *name;
     av_type type;
 } primitives[] = {
-    {"null", AV_NULL},     {"boolean", AV_BOOLEAN}, {"int", AV_INT},      {"long", AV_LONG},
-    {"float", AV_FLOAT},   {"double", AV_DOUBLE},   {"bytes", AV_BYTES},  {"string", AV_STRING},
+    {"null", AV_NULL},   {"boolean", AV_BOOLEAN}, {"int", AV_INT},     {"long", AV_LONG},
+    {"float", AV_FLOAT}, {"double", AV_DOUBLE},   {"bytes", AV_BYTES}, {"string", AV_STRING},
 };
 
 const char *av_type_name(const av_node *n)
 {
     switch (n->type) {
-    case AV_NULL: return "null";
-    case AV_BOOLEAN: return "boolean";
-    case AV_INT: return "int";
-    case AV_LONG: return "long";
-    case AV_FLOAT: return "float";
-    case AV_DOUBLE: return "double";
-    case AV_BYTES: return "bytes";
-    case AV_STRING: return "string";
-    case AV_ARRAY: return "array";
-    case AV_MAP: return "map";
-    case AV_UNION: return "union";
+    case AV_NULL:
+        return "null";
+    case AV_BOOLEAN:
+        return "boolean";
+    case AV_INT:
+        return "int";
+    case AV_LONG:
+        return "long";
+    case AV_FLOAT:
+        return "float";
+    case AV_DOUBLE:
+        return "double";
+    case AV_BYTES:
+        return "bytes";
+    case AV_STRING:
+        return "string";
+    case AV_ARRAY:
+        return "array";
+    case AV_MAP:
+        return "map";
+    case AV_UNION:
+        return "union";
     case AV_RECORD:
     case AV_ENUM:
-    case AV_FIXED: return n->fullname;
+    case AV_FIXED:
+        return n->fullname;
     }
     return "?";
 }
@@ -133,7 +145,8 @@ static int valid_name(const char *p, size_t len)
         return 0;
     for (size_t i = 1; i < len; i++) {
         char c = p[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
             return 0;
     }
     return 1;
@@ -229,7 +242,8 @@ static mt_err named_fullname(parse_ctx *c, const json_t *j, const char *ns, char
         memcpy(f + slen + 1, name, nlen + 1);
     }
     if (!valid_fullname(f)) {
-        mt_fail(c->eb, MT_ERR_PARSE, "invalid Avro name \"%s\" (names match [A-Za-z_][A-Za-z0-9_]*)", f);
+        mt_fail(c->eb, MT_ERR_PARSE,
+                "invalid Avro name \"%s\" (names match [A-Za-z_][A-Za-z0-9_]*)", f);
         free(f);
         return MT_ERR_PARSE;
     }
@@ -309,7 +323,8 @@ static mt_err parse_record(parse_ctx *c, const json_t *j, const char *ns, av_nod
         n->n++; /* counted now so node_free releases the name on failure */
         const json_t *ft = json_object_get(f, "type");
         if (!ft) {
-            err = mt_fail(c->eb, MT_ERR_PARSE, "field \"%s.%s\" has no \"type\"", n->fullname, fname);
+            err =
+                mt_fail(c->eb, MT_ERR_PARSE, "field \"%s.%s\" has no \"type\"", n->fullname, fname);
             goto fail;
         }
         err = parse_type(c, ft, cns, &af->type);
@@ -470,10 +485,18 @@ static size_t min_size(av_node *n)
     size_t m = 0;
     n->sizing = 1;
     switch (n->type) {
-    case AV_NULL: m = 0; break;
-    case AV_FLOAT: m = 4; break;
-    case AV_DOUBLE: m = 8; break;
-    case AV_FIXED: m = n->n; break;
+    case AV_NULL:
+        m = 0;
+        break;
+    case AV_FLOAT:
+        m = 4;
+        break;
+    case AV_DOUBLE:
+        m = 8;
+        break;
+    case AV_FIXED:
+        m = n->n;
+        break;
     case AV_BOOLEAN:
     case AV_INT:
     case AV_LONG:
@@ -481,7 +504,9 @@ static size_t min_size(av_node *n)
     case AV_STRING:
     case AV_ENUM:
     case AV_ARRAY:
-    case AV_MAP: m = 1; break;
+    case AV_MAP:
+        m = 1;
+        break;
     case AV_RECORD:
         for (size_t i = 0; i < n->n; i++) {
             size_t f = min_size(n->fields[i].type);
@@ -555,7 +580,8 @@ static mt_err pcf_write(pcf_ctx *c, const av_node *n)
     case AV_FLOAT:
     case AV_DOUBLE:
     case AV_BYTES:
-    case AV_STRING: return put_quoted(b, av_type_name(n));
+    case AV_STRING:
+        return put_quoted(b, av_type_name(n));
     case AV_RECORD:
         if ((err = put_str(b, "{\"name\":")) || (err = put_quoted(b, n->fullname)) ||
             (err = put_str(b, ",\"type\":\"record\",\"fields\":[")))
@@ -704,10 +730,22 @@ mt_err mt_avro_parsing_canonical_form(const char *schema_json, char **out, mt_er
     return MT_OK;
 }
 
-const char *mt_avro_schema_name(const mt_avro_schema *s) { return s->name; }
-uint64_t mt_avro_schema_fingerprint(const mt_avro_schema *s) { return s->fp; }
-const char *mt_avro_schema_canonical(const mt_avro_schema *s) { return s->pcf; }
-const char *mt_avro_schema_json(const mt_avro_schema *s) { return s->json; }
+const char *mt_avro_schema_name(const mt_avro_schema *s)
+{
+    return s->name;
+}
+uint64_t mt_avro_schema_fingerprint(const mt_avro_schema *s)
+{
+    return s->fp;
+}
+const char *mt_avro_schema_canonical(const mt_avro_schema *s)
+{
+    return s->pcf;
+}
+const char *mt_avro_schema_json(const mt_avro_schema *s)
+{
+    return s->json;
+}
 
 /* ---- registry ------------------------------------------------------------- */
 
@@ -890,7 +928,10 @@ const mt_avro_schema *mt_avro_registry_find_fp(const mt_avro_registry *reg, uint
     return NULL;
 }
 
-size_t mt_avro_registry_count(const mt_avro_registry *reg) { return reg ? reg->n : 0; }
+size_t mt_avro_registry_count(const mt_avro_registry *reg)
+{
+    return reg ? reg->n : 0;
+}
 
 const mt_avro_schema *mt_avro_registry_at(const mt_avro_registry *reg, size_t i)
 {

@@ -13,9 +13,9 @@
 static json_t *edge_session_event(int which)
 {
     json_t *ev = mt_sample_session_event(1000 + (uint64_t)which);
-    static const char *const nullable[] = {"http", "rpc", "payload_masked", "payload_hmac",
-                                           "policy", "approval", "justification", "latency_us",
-                                           "traceparent", "prev_hash"};
+    static const char *const nullable[] = {
+        "http",     "rpc",           "payload_masked", "payload_hmac", "policy",
+        "approval", "justification", "latency_us",     "traceparent",  "prev_hash"};
     switch (which) {
     case 0: /* every optional field null, arrays empty */
         for (size_t i = 0; i < sizeof nullable / sizeof nullable[0]; i++)
@@ -33,9 +33,10 @@ static json_t *edge_session_event(int which)
                             json_pack("{s:n,s:n,s:n,s:n,s:i,s:n,s:n,s:n,s:n}", "repository",
                                       "workflow", "job", "run_id", "run_attempt", INT32_MIN, "sha",
                                       "ref", "actor", "environment"));
-        json_object_set_new(ev, "rpc", json_pack("{s:s,s:n,s:n,s:n,s:b,s:I}", "id", "\"x\"",
-                                                 "method", "tool", "resource_uri", "is_error", 1,
-                                                 "error_code", (json_int_t)INT64_MIN));
+        json_object_set_new(ev, "rpc",
+                            json_pack("{s:s,s:n,s:n,s:n,s:b,s:I}", "id", "\"x\"", "method", "tool",
+                                      "resource_uri", "is_error", 1, "error_code",
+                                      (json_int_t)INT64_MIN));
         break;
     case 2: /* Unicode: astral plane, combining marks, RTL, NUL-free control chars */
         json_object_set_new(ev, "payload_masked",

@@ -108,12 +108,15 @@ static const struct {
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922LL},
     {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922LL},
-    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", \"aliases\":[\"foo\",\"bar\"]}",
+    {"{\"fields\":[], \"type\":\"record\", \"name\":\"foo\", \"doc\":\"foo\", "
+     "\"aliases\":[\"foo\",\"bar\"]}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[]}", -4824392279771201922LL},
-    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", \"name\":\"foo\"}",
+    {"{\"fields\":[{\"type\":{\"type\":\"boolean\"}, \"name\":\"f1\"}], \"type\":\"record\", "
+     "\"name\":\"foo\"}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"}]}",
      7843277075252814651LL},
-    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", \"default\":\"true\"},\n"
+    {"{ \"fields\":[{\"type\":\"boolean\", \"aliases\":[], \"name\":\"f1\", "
+     "\"default\":\"true\"},\n"
      "            {\"order\":\"descending\",\"name\":\"f2\",\"doc\":\"Hello\",\"type\":\"int\"}],\n"
      "  \"type\":\"record\", \"name\":\"foo\"\n}",
      "{\"name\":\"foo\",\"type\":\"record\",\"fields\":[{\"name\":\"f1\",\"type\":\"boolean\"},"
@@ -121,16 +124,19 @@ static const struct {
      -4860222112080293046LL},
     {"{\"type\":\"enum\", \"name\":\"foo\", \"symbols\":[\"A1\"]}",
      "{\"name\":\"foo\",\"type\":\"enum\",\"symbols\":[\"A1\"]}", -6342190197741309591LL},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", \"symbols\":[\"A1\", \"A2\"]}",
-     "{\"name\":\"x.y.z.foo\",\"type\":\"enum\",\"symbols\":[\"A1\",\"A2\"]}", -4448647247586288245LL},
+    {"{\"namespace\":\"x.y.z\", \"type\":\"enum\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"symbols\":[\"A1\", \"A2\"]}",
+     "{\"name\":\"x.y.z.foo\",\"type\":\"enum\",\"symbols\":[\"A1\",\"A2\"]}",
+     -4448647247586288245LL},
     {"{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}",
      "{\"name\":\"foo\",\"type\":\"fixed\",\"size\":15}", 1756455273707447556LL},
-    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", \"size\":32}",
+    {"{\"namespace\":\"x.y.z\", \"type\":\"fixed\", \"name\":\"foo\", \"doc\":\"foo bar\", "
+     "\"size\":32}",
      "{\"name\":\"x.y.z.foo\",\"type\":\"fixed\",\"size\":32}", -3064184465700546786LL},
     {"{ \"items\":{\"type\":\"null\"}, \"type\":\"array\"}",
      "{\"type\":\"array\",\"items\":\"null\"}", -589620603366471059LL},
-    {"{ \"values\":\"string\", \"type\":\"map\"}",
-     "{\"type\":\"map\",\"values\":\"string\"}", -8732877298790414990LL},
+    {"{ \"values\":\"string\", \"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"string\"}",
+     -8732877298790414990LL},
     {"{\"name\":\"PigValue\",\"type\":\"record\",\n"
      "   \"fields\":[{\"name\":\"value\", \"type\":[\"null\", \"int\", \"long\", \"PigValue\"]}]}",
      "{\"name\":\"PigValue\",\"type\":\"record\",\"fields\":[{\"name\":\"value\",\"type\":"
@@ -151,8 +157,8 @@ static void pcf_and_fingerprint_match_avro_reference_vectors(void **state)
             fail_msg("vector %zu: PCF %s, expected %s", i, pcf, pcf_vectors[i].canonical);
         uint64_t fp = mt_avro_crc64(pcf, strlen(pcf));
         if (pcf_vectors[i].fp != 0 && fp != (uint64_t)pcf_vectors[i].fp)
-            fail_msg("vector %zu: fingerprint %016llx, expected %016llx", i,
-                     (unsigned long long)fp, (unsigned long long)pcf_vectors[i].fp);
+            fail_msg("vector %zu: fingerprint %016llx, expected %016llx", i, (unsigned long long)fp,
+                     (unsigned long long)pcf_vectors[i].fp);
         free(pcf);
     }
 }
@@ -171,11 +177,13 @@ static void pcf_writes_full_names_and_names_repeats(void **state)
     (void)state;
     const char *in =
         "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"a.b\",\"doc\":\"d\",\"fields\":["
-        " {\"name\":\"h\",\"type\":{\"type\":\"fixed\",\"name\":\"H\",\"size\":0032,\"doc\":\"x\"}},"
+        " {\"name\":\"h\",\"type\":{\"type\":\"fixed\",\"name\":\"H\",\"size\":0032,\"doc\":\"x\"}}"
+        ","
         " {\"name\":\"h2\",\"type\":[\"null\",\"H\"],\"default\":null},"
         " {\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"c.E\",\"symbols\":[\"X\"]}},"
         " {\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}},"
-        " {\"name\":\"inner\",\"type\":{\"type\":\"record\",\"name\":\"I\",\"fields\":[{\"name\":\"e2\",\"type\":\"c.E\"}]}}"
+        " {\"name\":\"inner\",\"type\":{\"type\":\"record\",\"name\":\"I\",\"fields\":[{\"name\":"
+        "\"e2\",\"type\":\"c.E\"}]}}"
         "]}";
     char *pcf = NULL;
     mt_errbuf eb = {""};
@@ -204,15 +212,19 @@ static void schema_errors_are_parse_errors(void **state)
         "not json",
         "\"Unknown\"",
         "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"Nope\"}]}",
-        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},{\"name\":\"a\",\"type\":\"int\"}]}",
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},{"
+        "\"name\":\"a\",\"type\":\"int\"}]}",
         "{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}",
         "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}",
         "{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}",
         "[\"int\",\"int\"]",
         "[\"null\",[\"int\"]]",
-        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":\"fixed\",\"name\":\"R\",\"size\":1}}]}",
-        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\",\"default\":\"x\"}]}",
-        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":[\"null\",\"int\"],\"default\":5}]}",
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":{\"type\":"
+        "\"fixed\",\"name\":\"R\",\"size\":1}}]}",
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\","
+        "\"default\":\"x\"}]}",
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":[\"null\","
+        "\"int\"],\"default\":5}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mt_avro_schema *s = NULL;
@@ -260,7 +272,8 @@ static void check_docs(const json_t *t, const char *where)
     const char *type = json_string_value(json_object_get(t, "type"));
     if (type && (!strcmp(type, "record") || !strcmp(type, "enum") || !strcmp(type, "fixed"))) {
         if (!json_is_string(json_object_get(t, "doc")))
-            fail_msg("%s: type %s has no doc", where, json_string_value(json_object_get(t, "name")));
+            fail_msg("%s: type %s has no doc", where,
+                     json_string_value(json_object_get(t, "name")));
     }
     if (type && !strcmp(type, "record")) {
         size_t i;
@@ -268,7 +281,8 @@ static void check_docs(const json_t *t, const char *where)
         json_array_foreach(json_object_get(t, "fields"), i, f)
         {
             if (!json_is_string(json_object_get(f, "doc")))
-                fail_msg("%s: field %s has no doc", where, json_string_value(json_object_get(f, "name")));
+                fail_msg("%s: field %s has no doc", where,
+                         json_string_value(json_object_get(f, "name")));
             check_docs(json_object_get(f, "type"), where);
         }
     }
@@ -345,7 +359,8 @@ static void sample_records_round_trip_through_single_object_encoding(void **stat
 static void sample_session_events_are_distinct(void **state)
 {
     (void)state;
-    json_t *a = mt_sample_session_event(1), *b = mt_sample_session_event(2), *a2 = mt_sample_session_event(1);
+    json_t *a = mt_sample_session_event(1), *b = mt_sample_session_event(2),
+           *a2 = mt_sample_session_event(1);
     assert_true(json_equal(a, a2));
     assert_string_not_equal(json_string_value(json_object_get(a, "event_id")),
                             json_string_value(json_object_get(b, "event_id")));
@@ -370,7 +385,8 @@ static const char all_types_schema[] =
     "{\"name\":\"a\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":[\"null\",\"string\"]}},"
     "{\"name\":\"fx\",\"type\":{\"type\":\"fixed\",\"name\":\"F4\",\"size\":4}},"
-    "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",\"E\",{\"type\":\"array\",\"items\":\"int\"}]},"
+    "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\",\"E\",{\"type\":\"array\",\"items\":"
+    "\"int\"}]},"
     "{\"name\":\"nu\",\"type\":[\"string\",\"null\"]},"
     "{\"name\":\"next\",\"type\":[\"null\",\"All\"],\"default\":null},"
     "{\"name\":\"dflt\",\"type\":{\"type\":\"record\",\"name\":\"D\",\"fields\":["
@@ -386,13 +402,16 @@ static void every_avro_type_round_trips(void **state)
     static const char *const values[] = {
         "{\"n\":null,\"b\":true,\"i\":-2147483648,\"l\":9223372036854775807,\"f\":1.5,"
         "\"d\":-2.25e300,\"by\":\"00ff10\",\"s\":\"h\\u00e9llo \\u2603 \\ud83d\\ude00\","
-        "\"e\":\"C\",\"a\":[1,-1,0,-9223372036854775808],\"m\":{\"k\":\"v\",\"z\":null,\"\":\"empty key\"},"
-        "\"fx\":\"deadbeef\",\"u\":{\"int\":5},\"nu\":\"x\",\"next\":null,\"dflt\":{\"x\":1,\"y\":null}}",
+        "\"e\":\"C\",\"a\":[1,-1,0,-9223372036854775808],\"m\":{\"k\":\"v\",\"z\":null,\"\":"
+        "\"empty key\"},"
+        "\"fx\":\"deadbeef\",\"u\":{\"int\":5},\"nu\":\"x\",\"next\":null,\"dflt\":{\"x\":1,\"y\":"
+        "null}}",
         "{\"n\":null,\"b\":false,\"i\":2147483647,\"l\":-1,\"f\":0,\"d\":0,\"by\":\"\",\"s\":\"\","
         "\"e\":\"A\",\"a\":[],\"m\":{},\"fx\":\"00000000\",\"u\":null,\"nu\":null,"
         "\"next\":{\"n\":null,\"b\":false,\"i\":0,\"l\":0,\"f\":-3.0,\"d\":1e-300,\"by\":\"ab\","
         "\"s\":\"inner\",\"e\":\"B\",\"a\":[2],\"m\":{},\"fx\":\"01020304\",\"u\":{\"t.E\":\"B\"},"
-        "\"nu\":null,\"next\":null,\"dflt\":{\"x\":7,\"y\":\"hi\"}},\"dflt\":{\"x\":7,\"y\":\"hi\"}}",
+        "\"nu\":null,\"next\":null,\"dflt\":{\"x\":7,\"y\":\"hi\"}},\"dflt\":{\"x\":7,\"y\":\"hi\"}"
+        "}",
         "{\"n\":null,\"b\":false,\"i\":0,\"l\":0,\"f\":0.0,\"d\":0.0,\"by\":\"\",\"s\":\"\","
         "\"e\":\"A\",\"a\":[],\"m\":{},\"fx\":\"00000000\",\"u\":{\"array\":[1,2]},\"nu\":\"\","
         "\"next\":null,\"dflt\":{\"x\":7,\"y\":\"hi\"}}",
@@ -435,9 +454,9 @@ static void missing_optional_fields_take_their_defaults(void **state)
     mt_avro_registry *reg = load_registry();
     const mt_avro_schema *s = mt_avro_registry_find(reg, "dev.mcptrail.SessionEvent");
     json_t *ev = mt_sample_session_event(1);
-    static const char *const optional[] = {"http", "rpc", "payload_masked", "payload_hmac",
-                                           "mask_summary", "policy", "approval", "justification",
-                                           "latency_us", "traceparent", "prev_hash"};
+    static const char *const optional[] = {
+        "http",     "rpc",           "payload_masked", "payload_hmac", "mask_summary", "policy",
+        "approval", "justification", "latency_us",     "traceparent",  "prev_hash"};
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
         json_object_del(ev, optional[i]);
     json_object_del(json_object_get(ev, "identity"), "ci");
@@ -514,7 +533,8 @@ static void every_prefix_of_a_valid_record_is_truncated(void **state)
         json_t *in = samples[k].fn(7);
         mt_buf b = MT_BUF_INIT;
         mt_errbuf eb = {""};
-        assert_int_equal(mt_avro_encode(mt_avro_registry_find(reg, samples[k].name), in, &b, &eb), MT_OK);
+        assert_int_equal(mt_avro_encode(mt_avro_registry_find(reg, samples[k].name), in, &b, &eb),
+                         MT_OK);
         for (size_t len = 0; len < b.len; len++) {
             /* A copy of exactly len bytes so ASan sees any read past the end. */
             uint8_t *copy = malloc(len ? len : 1);
@@ -522,7 +542,8 @@ static void every_prefix_of_a_valid_record_is_truncated(void **state)
             json_t *out = NULL;
             mt_err err = mt_avro_decode(reg, copy, len, NULL, &out, &eb);
             if (err != MT_ERR_TRUNCATED)
-                fail_msg("%s prefix %zu/%zu: %s (%s)", samples[k].name, len, b.len, mt_errname(err), eb.msg);
+                fail_msg("%s prefix %zu/%zu: %s (%s)", samples[k].name, len, b.len, mt_errname(err),
+                         eb.msg);
             assert_null(out);
             free(copy);
         }
@@ -539,10 +560,12 @@ static void wrong_magic_is_bad_magic(void **state)
     json_t *out = NULL;
     mt_errbuf eb = {""};
     const uint8_t confluent[] = {0x00, 0, 0, 0, 1, 2, 'a'};
-    assert_int_equal(mt_avro_decode(reg, confluent, sizeof confluent, NULL, &out, &eb), MT_ERR_BAD_MAGIC);
+    assert_int_equal(mt_avro_decode(reg, confluent, sizeof confluent, NULL, &out, &eb),
+                     MT_ERR_BAD_MAGIC);
     const uint8_t c3_02[] = {0xC3, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     assert_int_equal(mt_avro_decode(reg, c3_02, sizeof c3_02, NULL, &out, &eb), MT_ERR_BAD_MAGIC);
-    assert_int_equal(mt_avro_decode(reg, (const uint8_t *)"{", 1, NULL, &out, &eb), MT_ERR_BAD_MAGIC);
+    assert_int_equal(mt_avro_decode(reg, (const uint8_t *)"{", 1, NULL, &out, &eb),
+                     MT_ERR_BAD_MAGIC);
     assert_null(out);
     mt_avro_registry_free(reg);
 }
@@ -554,7 +577,8 @@ static void unknown_fingerprint_is_unknown_schema(void **state)
     const uint8_t data[] = {0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0};
     json_t *out = NULL;
     mt_errbuf eb = {""};
-    assert_int_equal(mt_avro_decode(reg, data, sizeof data, NULL, &out, &eb), MT_ERR_UNKNOWN_SCHEMA);
+    assert_int_equal(mt_avro_decode(reg, data, sizeof data, NULL, &out, &eb),
+                     MT_ERR_UNKNOWN_SCHEMA);
     assert_non_null(strstr(eb.msg, "0807060504030201"));
     assert_null(out);
     mt_avro_registry_free(reg);
@@ -567,7 +591,9 @@ static void trailing_bytes_are_rejected(void **state)
     json_t *in = mt_sample_approval_vote(3);
     mt_buf b = MT_BUF_INIT;
     mt_errbuf eb = {""};
-    assert_int_equal(mt_avro_encode(mt_avro_registry_find(reg, "dev.mcptrail.ApprovalVote"), in, &b, &eb), MT_OK);
+    assert_int_equal(
+        mt_avro_encode(mt_avro_registry_find(reg, "dev.mcptrail.ApprovalVote"), in, &b, &eb),
+        MT_OK);
     size_t good = b.len;
     assert_int_equal(mt_buf_append(&b, "\0garbage", 8), MT_OK);
     json_t *out = NULL;
@@ -630,7 +656,8 @@ static void absurd_sizes_are_too_large(void **state)
     mt_buf_reset(&b);
     put_varint(&b, MT_AVRO_MAX_ITEMS);
     put_varint(&b, 0);
-    assert_int_equal(decode_raw("{\"type\":\"array\",\"items\":\"null\"}", b.data, b.len, &eb), MT_OK);
+    assert_int_equal(decode_raw("{\"type\":\"array\",\"items\":\"null\"}", b.data, b.len, &eb),
+                     MT_OK);
     mt_buf_reset(&b);
     put_varint(&b, MT_AVRO_MAX_ITEMS);
     put_varint(&b, 1);
@@ -643,7 +670,8 @@ static void absurd_sizes_are_too_large(void **state)
 static void deep_nesting_is_too_large(void **state)
 {
     (void)state;
-    const char *schema = "{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"N\"]}]}";
+    const char *schema = "{\"type\":\"record\",\"name\":\"N\",\"fields\":[{\"name\":\"next\","
+                         "\"type\":[\"null\",\"N\"]}]}";
     mt_buf b = MT_BUF_INIT;
     mt_errbuf eb = {""};
     for (int i = 0; i < 10; i++)
@@ -674,7 +702,8 @@ static void malformed_values_are_schema_errors(void **state)
     (void)state;
     mt_errbuf eb = {""};
     const uint8_t overlong_varint[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
-    assert_int_equal(decode_raw("\"long\"", overlong_varint, sizeof overlong_varint, &eb), MT_ERR_SCHEMA);
+    assert_int_equal(decode_raw("\"long\"", overlong_varint, sizeof overlong_varint, &eb),
+                     MT_ERR_SCHEMA);
     const uint8_t eleven[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x81, 0x00};
     assert_int_equal(decode_raw("\"long\"", eleven, sizeof eleven, &eb), MT_ERR_SCHEMA);
     const uint8_t max_long[] = {0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
@@ -684,8 +713,9 @@ static void malformed_values_are_schema_errors(void **state)
     const uint8_t bool2[] = {2};
     assert_int_equal(decode_raw("\"boolean\"", bool2, 1, &eb), MT_ERR_SCHEMA);
     const uint8_t enum9[] = {18};
-    assert_int_equal(decode_raw("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}", enum9, 1, &eb),
-                     MT_ERR_SCHEMA);
+    assert_int_equal(
+        decode_raw("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\"]}", enum9, 1, &eb),
+        MT_ERR_SCHEMA);
     const uint8_t branch5[] = {10};
     assert_int_equal(decode_raw("[\"null\",\"int\"]", branch5, 1, &eb), MT_ERR_SCHEMA);
     const uint8_t neg_branch[] = {1};
@@ -694,11 +724,11 @@ static void malformed_values_are_schema_errors(void **state)
     assert_int_equal(decode_raw("\"string\"", neg_len, 1, &eb), MT_ERR_SCHEMA);
     /* First byte 8: zig-zag varint for length 4. */
     static const uint8_t bad_utf8[][5] = {
-        {8, 'a', 0xff, 'b', 'c'},       /* invalid byte */
-        {8, 0xc0, 0x80, 'a', 'b'},      /* overlong NUL */
-        {8, 0xed, 0xa0, 0x80, 'a'},     /* UTF-16 surrogate */
-        {8, 'a', 'b', 'c', 0xe2},       /* sequence cut by the end of the string */
-        {8, 0xf4, 0x90, 0x80, 0x80},    /* beyond U+10FFFF */
+        {8, 'a', 0xff, 'b', 'c'},    /* invalid byte */
+        {8, 0xc0, 0x80, 'a', 'b'},   /* overlong NUL */
+        {8, 0xed, 0xa0, 0x80, 'a'},  /* UTF-16 surrogate */
+        {8, 'a', 'b', 'c', 0xe2},    /* sequence cut by the end of the string */
+        {8, 0xf4, 0x90, 0x80, 0x80}, /* beyond U+10FFFF */
     };
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
         if (decode_raw("\"string\"", bad_utf8[i], 5, &eb) != MT_ERR_SCHEMA)

@@ -38,13 +38,14 @@ static void uuid7(uint64_t seed, uint64_t ms, char *out, size_t outlen)
              (uint64_t)(0x8000u | ((r >> 12) & 0x3fffu)), (uint64_t)(r2 & 0xffffffffffffULL));
 }
 
-static const char *const tools[] = {"search_code", "read_file", "create_issue", "run_query",
+static const char *const tools[] = {"search_code",    "read_file",    "create_issue", "run_query",
                                     "deploy_service", "list_buckets", "send_message"};
 #define NTOOLS (sizeof tools / sizeof tools[0])
 
-static const char *const kinds[] = {"session_start", "request", "response", "notification",
-                                    "sse_event", "error", "policy_denied", "approval_requested",
-                                    "approval_decided", "auth_failed", "session_end", "heartbeat"};
+static const char *const kinds[] = {
+    "session_start",    "request",     "response",      "notification",
+    "sse_event",        "error",       "policy_denied", "approval_requested",
+    "approval_decided", "auth_failed", "session_end",   "heartbeat"};
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
 #define BASE_US 1767225600000000LL /* 2026-01-01T00:00:00Z */
@@ -58,13 +59,14 @@ static json_t *identity(uint64_t i)
                          "auth_method", "none", "token_fingerprint", "ci");
     char run_id[32];
     snprintf(run_id, sizeof run_id, "%" PRIu64, (uint64_t)9000000000u + i);
-    json_t *ci = (i % 4 == 3)
-        ? json_null()
-        : json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o}", "repository", "acme/payments-api",
-                    "workflow", "deploy.yml", "job", "release", "run_id", run_id, "run_attempt",
-                    (int)(1 + i % 3), "sha", "3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7", "ref",
-                    "refs/heads/main", "actor", (i % 2) ? "zoë-müller" : "octocat", "environment",
-                    (i % 5 == 0) ? json_null() : json_string("production"));
+    json_t *ci =
+        (i % 4 == 3)
+            ? json_null()
+            : json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:o}", "repository", "acme/payments-api",
+                        "workflow", "deploy.yml", "job", "release", "run_id", run_id, "run_attempt",
+                        (int)(1 + i % 3), "sha", "3f2a9c1e5b7d4f60a8e2c9b1d3f5a7c9e1b3d5f7", "ref",
+                        "refs/heads/main", "actor", (i % 2) ? "zoë-müller" : "octocat",
+                        "environment", (i % 5 == 0) ? json_null() : json_string("production"));
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "issuer",
                      "https://token.actions.githubusercontent.com", "subject",
                      "repo:acme/payments-api:ref:refs/heads/main", "audience", "mcptrail",
@@ -76,7 +78,8 @@ json_t *mt_sample_session_event(uint64_t i)
     char event_id[40], session_id[40], hmac[65], prev[65], sse[32], rpc_id[32], payload[512];
     int64_t ts = BASE_US + (int64_t)(i * 1371);
     uuid7(i, (uint64_t)(ts / 1000), event_id, sizeof event_id);
-    uuid7(0xabcdef00ULL + i / 16, (uint64_t)(BASE_US / 1000) + i / 16, session_id, sizeof session_id);
+    uuid7(0xabcdef00ULL + i / 16, (uint64_t)(BASE_US / 1000) + i / 16, session_id,
+          sizeof session_id);
     hex_bytes(i ^ 0x77, 32, hmac, sizeof hmac);
     hex_bytes(i ^ 0x99, 32, prev, sizeof prev);
     const char *kind = kinds[i % NKINDS];
@@ -92,34 +95,39 @@ json_t *mt_sample_session_event(uint64_t i)
              "customer_id = %" PRIu64 " and status = 'open' order by due_date\","
              "\"api_key\":\"[REDACTED:generic_api_key]\",\"note\":\"%s\","
              "\"card\":\"************%04" PRIu64 "\"}}}",
-             i % 1000, tool, i * 7919, (i % 3 == 0) ? "Grüße aus Zürich — 日本語テキスト ✓" : "plain ascii note",
-             i % 10000);
+             i % 1000, tool, i * 7919,
+             (i % 3 == 0) ? "Grüße aus Zürich — 日本語テキスト ✓" : "plain ascii note", i % 10000);
 
-    json_t *http = internal ? json_null()
-                            : json_pack("{s:s,s:s,s:o,s:o,s:s}", "method", "POST", "path", "/mcp",
-                                        "status", is_response ? json_integer(200) : json_null(),
-                                        "sse_event_id",
-                                        (i % NKINDS == 4) ? json_string(sse) : json_null(),
-                                        "protocol_version", "2025-06-18");
-    json_t *rpc = (i % NKINDS == 0 || i % NKINDS == 11)
-        ? json_null()
-        : json_pack("{s:o,s:o,s:s,s:o,s:b,s:o}", "id",
-                    (i % NKINDS == 3) ? json_null() : json_string(rpc_id), "method",
-                    is_response ? json_null() : json_string("tools/call"), "tool", tool,
-                    "resource_uri", (i % 7 == 0) ? json_string("file:///srv/data/report.csv") : json_null(),
-                    "is_error", i % NKINDS == 5, "error_code",
-                    (i % NKINDS == 5) ? json_integer(-32603) : json_null());
+    json_t *http =
+        internal ? json_null()
+                 : json_pack("{s:s,s:s,s:o,s:o,s:s}", "method", "POST", "path", "/mcp", "status",
+                             is_response ? json_integer(200) : json_null(), "sse_event_id",
+                             (i % NKINDS == 4) ? json_string(sse) : json_null(), "protocol_version",
+                             "2025-06-18");
+    json_t *rpc =
+        (i % NKINDS == 0 || i % NKINDS == 11)
+            ? json_null()
+            : json_pack("{s:o,s:o,s:s,s:o,s:b,s:o}", "id",
+                        (i % NKINDS == 3) ? json_null() : json_string(rpc_id), "method",
+                        is_response ? json_null() : json_string("tools/call"), "tool", tool,
+                        "resource_uri",
+                        (i % 7 == 0) ? json_string("file:///srv/data/report.csv") : json_null(),
+                        "is_error", i % NKINDS == 5, "error_code",
+                        (i % NKINDS == 5) ? json_integer(-32603) : json_null());
     json_t *mask = json_array();
     if (i % 3 != 0) {
         json_array_append_new(mask, json_pack("{s:s,s:s,s:I}", "detector", "generic_api_key",
                                               "action", "redact", "count", (json_int_t)1));
-        json_array_append_new(mask, json_pack("{s:s,s:s,s:I}", "detector", "card_number",
-                                              "action", "partial", "count", (json_int_t)(i % 4)));
+        json_array_append_new(mask, json_pack("{s:s,s:s,s:I}", "detector", "card_number", "action",
+                                              "partial", "count", (json_int_t)(i % 4)));
     }
     json_t *policy = (i % NKINDS == 1 || i % NKINDS == 6 || i % NKINDS == 7)
-        ? json_pack("{s:s,s:s}", "rule_id", (i % NKINDS == 6) ? "deny-prod-deploy" : "default",
-                    "action", (i % NKINDS == 6) ? "deny" : (i % NKINDS == 7) ? "approve" : "allow")
-        : json_null();
+                         ? json_pack("{s:s,s:s}", "rule_id",
+                                     (i % NKINDS == 6) ? "deny-prod-deploy" : "default", "action",
+                                     (i % NKINDS == 6)   ? "deny"
+                                     : (i % NKINDS == 7) ? "approve"
+                                                         : "allow")
+                         : json_null();
     json_t *approval = json_null();
     if (i % NKINDS == 7 || i % NKINDS == 8) {
         char aid[40];
@@ -134,10 +142,13 @@ json_t *mt_sample_session_event(uint64_t i)
         "s:o,s:o,s:s,s:o}",
         "event_id", event_id, "session_id", session_id, "seq", (json_int_t)(i % 16), "ts",
         (json_int_t)ts, "kind", kind, "direction",
-        internal ? "internal" : is_response ? "server_to_client" : "client_to_server", "source",
-        "cluster", "prod-eu-1", "namespace", "payments", "pod", "payments-mcp-7f9c6d8b5-x2k4q",
-        "upstream", "127.0.0.1:8080", "identity", identity(i), "http", http, "rpc", rpc,
-        "payload_masked", (i % NKINDS == 11) ? json_null() : json_string(payload), "payload_hmac",
+        internal      ? "internal"
+        : is_response ? "server_to_client"
+                      : "client_to_server",
+        "source", "cluster", "prod-eu-1", "namespace", "payments", "pod",
+        "payments-mcp-7f9c6d8b5-x2k4q", "upstream", "127.0.0.1:8080", "identity", identity(i),
+        "http", http, "rpc", rpc, "payload_masked",
+        (i % NKINDS == 11) ? json_null() : json_string(payload), "payload_hmac",
         (i % NKINDS == 11) ? json_null() : json_string(hmac), "mask_summary", mask, "policy",
         policy, "approval", approval, "justification",
         (i % 5 == 1) ? json_string("rotate leaked credential, ticket OPS-1234 — dringend")
@@ -166,16 +177,15 @@ json_t *mt_sample_approval_request(uint64_t i)
              i % 10, i % 7, (i % 2) ? "Freigabe bitte — 承認" : "release");
     snprintf(url, sizeof url, "https://mcptrail.example.com/approvals/%s", aid);
     json_t *groups = (i % 3 == 0) ? json_array() : json_pack("[s,s]", "sre", "payments-leads");
-    return json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o}",
-                     "approval_id", aid, "request_hash", hash, "session_id", sid, "event_id", eid,
-                     "created", (json_int_t)(ms * 1000), "expires",
-                     (json_int_t)(ms * 1000 + 900000000LL), "identity", identity(i), "tool",
-                     (i % 4 == 0) ? json_null() : json_string(tools[i % NTOOLS]), "method",
-                     "tools/call", "arguments_masked", args, "justification",
-                     (i % 2) ? json_string("hotfix for INC-42") : json_null(), "rule_id",
-                     "prod-deploy-needs-approval", "approver_groups", groups, "min_approvals",
-                     (int)(1 + i % 2), "four_eyes", i % 5 != 0, "console_url",
-                     (i % 3 == 1) ? json_null() : json_string(url));
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o}", "approval_id", aid,
+        "request_hash", hash, "session_id", sid, "event_id", eid, "created",
+        (json_int_t)(ms * 1000), "expires", (json_int_t)(ms * 1000 + 900000000LL), "identity",
+        identity(i), "tool", (i % 4 == 0) ? json_null() : json_string(tools[i % NTOOLS]), "method",
+        "tools/call", "arguments_masked", args, "justification",
+        (i % 2) ? json_string("hotfix for INC-42") : json_null(), "rule_id",
+        "prod-deploy-needs-approval", "approver_groups", groups, "min_approvals", (int)(1 + i % 2),
+        "four_eyes", i % 5 != 0, "console_url", (i % 3 == 1) ? json_null() : json_string(url));
 }
 
 json_t *mt_sample_approval_vote(uint64_t i)
@@ -206,21 +216,21 @@ json_t *mt_sample_approval_decision(uint64_t i)
     const char *d = decisions[i % 4];
     json_t *approvers = json_array();
     if (i % 4 == 0) {
-        json_array_append_new(approvers, json_pack("{s:s,s:s,s:s,s:I}", "subject",
-                                                   "alice@example.com", "issuer",
-                                                   "https://login.example.com", "reason", "ok",
-                                                   "ts", (json_int_t)(ms * 1000 + 1000)));
-        json_array_append_new(approvers, json_pack("{s:s,s:s,s:n,s:I}", "subject", "bob",
-                                                   "issuer", "https://login.example.com",
-                                                   "reason", "ts", (json_int_t)(ms * 1000 + 2000)));
+        json_array_append_new(approvers,
+                              json_pack("{s:s,s:s,s:s,s:I}", "subject", "alice@example.com",
+                                        "issuer", "https://login.example.com", "reason", "ok", "ts",
+                                        (json_int_t)(ms * 1000 + 1000)));
+        json_array_append_new(approvers, json_pack("{s:s,s:s,s:n,s:I}", "subject", "bob", "issuer",
+                                                   "https://login.example.com", "reason", "ts",
+                                                   (json_int_t)(ms * 1000 + 2000)));
     } else if (i % 4 == 1) {
         json_array_append_new(approvers, json_pack("{s:s,s:s,s:s,s:I}", "subject", "carol",
-                                                   "issuer", "https://login.example.com",
-                                                   "reason", "nicht während des Freeze",
-                                                   "ts", (json_int_t)(ms * 1000 + 3000)));
+                                                   "issuer", "https://login.example.com", "reason",
+                                                   "nicht während des Freeze", "ts",
+                                                   (json_int_t)(ms * 1000 + 3000)));
     }
-    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:I,s:s,s:s}", "approval_id", aid, "request_hash",
-                     hash, "decision", d, "expires", (json_int_t)(ms * 1000 + 900000000LL),
-                     "approvers", approvers, "decided", (json_int_t)(ms * 1000 + 4000), "key_id",
+    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:I,s:s,s:s}", "approval_id", aid, "request_hash", hash,
+                     "decision", d, "expires", (json_int_t)(ms * 1000 + 900000000LL), "approvers",
+                     approvers, "decided", (json_int_t)(ms * 1000 + 4000), "key_id",
                      "approvals-2026-01", "signature", sig);
 }

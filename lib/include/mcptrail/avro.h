@@ -47,9 +47,9 @@
 #include "mcptrail/err.h"
 
 /* Hard limits on untrusted input, per decoded datum. */
-#define MT_AVRO_MAX_DEPTH 64             /* nested records/arrays/maps/unions */
-#define MT_AVRO_MAX_ITEMS 1000000        /* array + map items in one datum */
-#define MT_AVRO_MAX_LENGTH (64u << 20)   /* one string or bytes value: 64 MiB */
+#define MT_AVRO_MAX_DEPTH 64           /* nested records/arrays/maps/unions */
+#define MT_AVRO_MAX_ITEMS 1000000      /* array + map items in one datum */
+#define MT_AVRO_MAX_LENGTH (64u << 20) /* one string or bytes value: 64 MiB */
 
 /* Single-object encoding header: magic C3 01 + 8-byte fingerprint. */
 #define MT_AVRO_HEADER_LEN 10
