@@ -493,19 +493,19 @@ mt_err mt_cfg_parse_value(const mt_cfg_option *o, const char *text, void *field,
         return MT_OK;
     }
     case MT_CFG_INT: {
-        int64_t v;
+        int64_t v = 0;
         if (!(err = parse_int(o, text, &v, eb)))
             *(int64_t *)field = v;
         return err;
     }
     case MT_CFG_BOOL: {
-        bool v;
+        bool v = false;
         if (!(err = parse_bool(o, text, &v, eb)))
             *(bool *)field = v;
         return err;
     }
     case MT_CFG_DURATION: {
-        int64_t v;
+        int64_t v = 0;
         err = parse_scaled(o, text, duration_units, sizeof duration_units / sizeof(unit), false,
                            "duration", "250ms, 5s", format_duration, &v, eb);
         if (!err)
@@ -513,7 +513,7 @@ mt_err mt_cfg_parse_value(const mt_cfg_option *o, const char *text, void *field,
         return err;
     }
     case MT_CFG_SIZE: {
-        int64_t v;
+        int64_t v = 0;
         err = parse_scaled(o, text, size_units, sizeof size_units / sizeof(unit), true, "size",
                            "64KiB, 10MiB", format_size, &v, eb);
         if (!err)
@@ -521,7 +521,7 @@ mt_err mt_cfg_parse_value(const mt_cfg_option *o, const char *text, void *field,
         return err;
     }
     case MT_CFG_ENUM: {
-        int v;
+        int v = 0;
         if (!(err = parse_enum(o, text, &v, eb)))
             *(int *)field = v;
         return err;
@@ -641,7 +641,7 @@ static mt_err apply_json(const mt_cfg_option *o, json_t *v, void *field, mt_errb
         return err == MT_ERR_NOMEM ? mt_fail(eb, err, "%s: out of memory", o->name) : err;
     }
     char buf[32];
-    const char *text;
+    const char *text = NULL;
     if ((err = json_scalar_text(o, v, buf, sizeof buf, &text, eb)))
         return err;
     return mt_cfg_parse_value(o, text, field, eb);

@@ -250,7 +250,7 @@ mt_err mt_json_get_int(const json_t *obj, const char *field, json_int_t *out, mt
 mt_err mt_json_get_int_range(const json_t *obj, const char *field, json_int_t min,
                              json_int_t max, json_int_t *out, mt_errbuf *eb)
 {
-    json_int_t v;
+    json_int_t v = 0;
     mt_err err = get_int(obj, field, false, 0, &v, eb);
     if (err)
         return err;
