@@ -101,10 +101,25 @@ static inline mt_err put_long(mt_buf *b, int64_t v)
     return MT_OK;
 }
 
+/* mt_buf_append without the call when the room is already there: strings are
+ * most of a SessionEvent's bytes. */
+static inline mt_err put_raw(mt_buf *b, const void *src, size_t n)
+{
+    if (b->cap - b->len < n) {
+        mt_err err = mt_buf_reserve(b, n);
+        if (err)
+            return err;
+    }
+    if (n)
+        memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return MT_OK;
+}
+
 static inline mt_err put_bytes(mt_buf *b, const void *src, size_t n)
 {
     mt_err err = put_long(b, (int64_t)n);
-    return err ? err : mt_buf_append(b, src, n);
+    return err ? err : put_raw(b, src, n);
 }
 
 /* Hex digit values, -1 for anything else: a table because every hash in a
@@ -256,7 +271,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
     case AV_BOOLEAN:
         if (!json_is_boolean(v))
             return enc_fail(c, MT_ERR_SCHEMA, "expected boolean, got %s", json_kind(v));
-        err = mt_buf_append_byte(b, json_is_true(v) ? 1 : 0);
+        err = put_raw(b, json_is_true(v) ? "\1" : "\0", 1);
         break;
     case AV_INT:
     case AV_LONG: {
@@ -288,7 +303,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         }
         for (size_t i = 0; i < w; i++)
             raw[i] = (uint8_t)(bits >> (8 * i)); /* Avro floats are little-endian */
-        err = mt_buf_append(b, raw, w);
+        err = put_raw(b, raw, w);
         break;
     }
     case AV_STRING:
@@ -357,7 +372,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
             if (err)
                 return err;
         }
-        err = mt_buf_append_byte(b, 0); /* end of blocks */
+        err = put_raw(b, "", 1); /* end of blocks: a zero count */
         break;
     }
     if (err)
@@ -531,6 +546,7 @@ static mt_err rd_hex(dec_ctx *c, size_t n, json_t **out)
         h[2 * i] = digits[s[i] >> 4];
         h[2 * i + 1] = digits[s[i] & 0xf];
     }
+    h[2 * n] = '\0';
     *out = json_stringn_nocheck(h, n * 2);
     if (h != small)
         free(h);
@@ -607,7 +623,7 @@ static mt_err dec_nested(dec_ctx *c, const av_node *n, json_t **out)
         if (!(v = is_map ? json_object() : json_array()))
             goto nomem;
         for (;;) {
-            size_t cnt;
+            size_t cnt = 0;
             if ((err = rd_block(c, n->items, item_min, &cnt)))
                 goto fail;
             if (cnt == 0)
