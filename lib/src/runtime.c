@@ -1,0 +1,69 @@
+/* Start-up glue: common options -> logging, Kafka client config, schemas.
+ * kafka.properties items were validated as key=value by the config module;
+ * here they are copied once into one buffer and split in place. */
+#include "mcptrail/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcptrail/log.h"
+
+mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_kafka,
+                       mt_errbuf *eb)
+{
+    memset(rt, 0, sizeof *rt);
+    mt_log_set_level((mt_log_level)common->log_level);
+    mt_log_set_format((mt_log_format)common->log_format);
+
+    if (need_kafka && (!common->kafka_brokers || !*common->kafka_brokers))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "kafka.brokers is not set (use --kafka.brokers=host:port or "
+                       "MCPTRAIL_KAFKA_BROKERS)");
+    rt->kafka.bootstrap = common->kafka_brokers;
+    rt->kafka.client_id = common->kafka_client_id;
+
+    const mt_strlist *pl = &common->kafka_properties;
+    size_t total = 0;
+    for (size_t i = 0; i < pl->n; i++)
+        total += strlen(pl->items[i]) + 1;
+    mt_err err = MT_OK;
+    if (pl->n) {
+        rt->props = calloc(pl->n, sizeof *rt->props);
+        rt->props_text = malloc(total);
+        if (!rt->props || !rt->props_text) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory for kafka.properties");
+            goto fail;
+        }
+        char *w = rt->props_text;
+        for (size_t i = 0; i < pl->n; i++) {
+            size_t len = strlen(pl->items[i]);
+            memcpy(w, pl->items[i], len + 1);
+            char *eq = strchr(w, '=');
+            if (!eq || eq == w) {
+                err = mt_fail(eb, MT_ERR_CONFIG,
+                              "kafka.properties item %zu is not key=value", i + 1);
+                goto fail;
+            }
+            *eq = '\0';
+            rt->props[i].key = w;
+            rt->props[i].value = eq + 1;
+            w += len + 1;
+        }
+        rt->kafka.props = rt->props;
+        rt->kafka.nprops = pl->n;
+    }
+    if ((err = mt_avro_registry_load(common->schema_dir, &rt->schemas, eb)))
+        goto fail;
+    return MT_OK;
+fail:
+    mt_runtime_free(rt);
+    return err;
+}
+
+void mt_runtime_free(mt_runtime *rt)
+{
+    free(rt->props);
+    free(rt->props_text);
+    mt_avro_registry_free(rt->schemas);
+    memset(rt, 0, sizeof *rt);
+}
