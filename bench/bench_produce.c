@@ -29,7 +29,9 @@ static int produce_mcptrail(const char *brokers, const char *topic, uint64_t fp,
     mt_kafka_prop props[] = {{"linger.ms", MT_BENCH_LINGER_MS}};
     mt_producer_config cfg = {.kafka = {.bootstrap = brokers, .props = props, .nprops = 1},
                               .on_delivery = on_delivery,
-                              .ctx = &counts};
+                              .ctx = &counts,
+                              .max_inflight = MT_BENCH_MAX_INFLIGHT,
+                              .max_inflight_bytes = (size_t)1 << 30};
     mt_producer *p = NULL;
     if (mt_producer_new(&cfg, &p, &eb)) {
         fprintf(stderr, "bench: producer: %s\n", eb.msg);
@@ -83,7 +85,7 @@ int mt_bench_produce(const char *brokers, uint64_t fingerprint, const uint8_t *c
     if (produce_mcptrail(brokers, t_mt, fingerprint, recs, lens, nrecs, n, &secs))
         return 1;
     row("produce acks=all", "mcptrail producer", n, bytes, secs, "wall");
-    if (mt_bench_produce_raw(brokers, t_raw, recs, lens, nrecs, n, &secs))
+    if (mt_bench_produce_raw(brokers, t_raw, fingerprint, recs, lens, nrecs, n, &secs))
         return 1;
     row("produce acks=all", "raw librdkafka (baseline)", n, bytes, secs, "wall");
     return 0;

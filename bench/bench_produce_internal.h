@@ -37,7 +37,12 @@ static inline int mt_bench_conf_set(rd_kafka_conf_t *conf, const char *k, const 
     return 0;
 }
 
-int mt_bench_produce_raw(const char *brokers, const char *topic, const uint8_t *const *recs,
-                         const size_t *lens, size_t nrecs, uint64_t n, double *secs);
+/* librdkafka's default queue.buffering.max.messages; mcptrail's in-flight
+ * table gets the same bound in the benchmark. */
+#define MT_BENCH_MAX_INFLIGHT 100000
+
+int mt_bench_produce_raw(const char *brokers, const char *topic, uint64_t fingerprint,
+                         const uint8_t *const *recs, const size_t *lens, size_t nrecs, uint64_t n,
+                         double *secs);
 
 #endif
