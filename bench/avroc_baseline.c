@@ -8,36 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "mcptrail/crypto.h"
 
 /* Hex text (the mcptrail JSON mapping of bytes/fixed) to raw bytes. */
 static int hex_to_bytes(const char *hex, uint8_t **out, size_t *n)
 {
     size_t len = strlen(hex);
-    if (len % 2)
-        return -1;
     uint8_t *b = malloc(len / 2 + 1);
-    if (!b)
+    if (!b || mt_hex_decode(hex, len, b, len / 2 + 1, n, NULL)) {
+        free(b);
         return -1;
-    for (size_t i = 0; i < len / 2; i++) {
-        int hi = hex_nibble(hex[2 * i]), lo = hex_nibble(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i] = (uint8_t)(hi << 4 | lo);
     }
     *out = b;
-    *n = len / 2;
     return 0;
 }
 

@@ -3,7 +3,7 @@
 # combined mode (broker+controller in one JVM), 1 node or 3 nodes (static
 # controller quorum of 3), every listener on 127.0.0.1.
 #
-#   scripts/kafka.sh start [--nodes 1|3]   start (idempotent), print bootstrap list
+#   scripts/kafka.sh start [--nodes 1|3]   start (idempotent) with the mcptrail topics, print bootstrap list
 #   scripts/kafka.sh stop                  stop our brokers, remove the state dir
 #   scripts/kafka.sh status                nodes, pids, bootstrap list
 #   scripts/kafka.sh create-topics         the four mcptrail topics
@@ -245,7 +245,8 @@ cmd_start() {
     done
     for ((i = 1; i <= n; i++)); do start_node "$i"; done
     wait_ready "$n"
-    log "$n-node cluster ready in $((SECONDS - t0)) s"
+    cmd_create_topics >&2
+    log "$n-node cluster ready with the mcptrail topics in $((SECONDS - t0)) s"
     cat "$STATE/bootstrap"
 }
 

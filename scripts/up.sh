@@ -24,7 +24,6 @@ ninja -C "$build" mcptrail-events mcptrail-avro >/dev/null
 echo "up: built $build"
 
 brokers=$(bash scripts/kafka.sh start --nodes 1 | tail -n 1)
-bash scripts/kafka.sh create-topics >/dev/null
 echo "up: Kafka (KRaft, 1 node) at $brokers, state in $MT_KAFKA_STATE"
 export MCPTRAIL_KAFKA_BROKERS="$brokers"
 export MT_SCHEMA_DIR="$root/schemas"
