@@ -49,13 +49,23 @@ export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 status=0
-ctest --test-dir "$build" --output-on-failure -j2 ${MT_TEST_FILTER:+-R "$MT_TEST_FILTER"} || status=$?
+ctest_log="$build/ctest-summary.log"
+ctest --test-dir "$build" --output-on-failure -j2 ${MT_TEST_FILTER:+-R "$MT_TEST_FILTER"} \
+  | tee "$ctest_log" || status=$?
 cleanup
 
-if [ -z "${MT_SKIP_FUZZ:-}" ] && [ -f scripts/fuzz.sh ]; then
-  FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh || status=$?
+fuzz_status=0
+if [ -z "${MT_SKIP_FUZZ:-}" ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash scripts/fuzz.sh || fuzz_status=$?
+  [ "$fuzz_status" -eq 0 ] || status=$fuzz_status
 fi
-if [ "$status" -ne 0 ]; then
-  echo "test: FAILED (status $status)" >&2
+# One closing line for humans and CI: ctest's counts, plus the fuzz run as one test.
+total=$(sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p' "$ctest_log" | tail -n 1)
+failed=$(sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p' "$ctest_log" | tail -n 1)
+total=${total:-0}; failed=${failed:-0}
+if [ -z "${MT_SKIP_FUZZ:-}" ]; then
+  total=$((total + 1)); [ "$fuzz_status" -eq 0 ] || failed=$((failed + 1))
 fi
+[ "$total" -gt 0 ] || status=1   # a run that executed no test is a failure
+echo "tests: $((total - failed)) passed, $failed failed"
 exit "$status"
