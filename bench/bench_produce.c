@@ -81,12 +81,21 @@ int mt_bench_produce(const char *brokers, uint64_t fingerprint, const uint8_t *c
     uint64_t bytes = 0;
     for (uint64_t i = 0; i < n; i++)
         bytes += lens[i % nrecs];
-    double secs;
-    if (produce_mcptrail(brokers, t_mt, fingerprint, recs, lens, nrecs, n, &secs))
+    /* A fresh broker is still loading its coordinators and the page cache is
+     * cold: warm both up, then alternate the implementations so neither
+     * always runs first, and report the better of two runs of each. */
+    double secs, best_mt = 0, best_raw = 0;
+    if (mt_bench_produce_raw(brokers, t_raw, fingerprint, recs, lens, nrecs, n / 10 + 1, &secs))
         return 1;
-    row("produce acks=all", "mcptrail producer", n, bytes, secs, "wall");
-    if (mt_bench_produce_raw(brokers, t_raw, fingerprint, recs, lens, nrecs, n, &secs))
-        return 1;
-    row("produce acks=all", "raw librdkafka (baseline)", n, bytes, secs, "wall");
+    for (int round = 0; round < 2; round++) {
+        if (produce_mcptrail(brokers, t_mt, fingerprint, recs, lens, nrecs, n, &secs))
+            return 1;
+        best_mt = round == 0 || secs < best_mt ? secs : best_mt;
+        if (mt_bench_produce_raw(brokers, t_raw, fingerprint, recs, lens, nrecs, n, &secs))
+            return 1;
+        best_raw = round == 0 || secs < best_raw ? secs : best_raw;
+    }
+    row("produce acks=all", "mcptrail producer", n, bytes, best_mt, "wall, best of 2");
+    row("produce acks=all", "raw librdkafka (baseline)", n, bytes, best_raw, "wall, best of 2");
     return 0;
 }
