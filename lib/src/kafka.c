@@ -246,6 +246,7 @@ struct mt_producer {
     bool closing;
     unsigned recreations;
     unsigned long reported;
+    int wakeup_fd; /* -1: none; else written by librdkafka when reports wait */
     char fatal_reason[256];
 };
 
@@ -339,6 +340,19 @@ static void producer_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
     kafka_log_line("warn", rd_kafka_name(rk), "ERROR", msg);
 }
 
+/* Asks librdkafka to write one byte to the wake-up fd whenever the main
+ * queue (delivery reports, errors) goes from empty to non-empty, so an event
+ * loop can sleep on the fd instead of polling. A new rk after a fatal error
+ * has a new main queue, hence re-applied by producer_create_rk. */
+static void producer_apply_wakeup(mt_producer *p)
+{
+    if (!p->rk || p->wakeup_fd < 0)
+        return;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(q, p->wakeup_fd, "1", 1);
+    rd_kafka_queue_destroy(q); /* drops our reference only */
+}
+
 static mt_err producer_create_rk(mt_producer *p, mt_errbuf *eb)
 {
     char errstr[512], maxmsgs[32], maxkb[32], tmo[32];
@@ -369,6 +383,7 @@ static mt_err producer_create_rk(mt_producer *p, mt_errbuf *eb)
                       p->cfg.kafka.bootstrap, errstr);
         goto fail;
     }
+    producer_apply_wakeup(p);
     return MT_OK; /* conf now owned by rk */
 fail:
     rd_kafka_conf_destroy(conf);
@@ -474,6 +489,7 @@ mt_err mt_producer_new(const mt_producer_config *cfg, mt_producer **out, mt_errb
     if (!p)
         return mt_fail(eb, MT_ERR_NOMEM, "mt_producer_new: out of memory");
     p->cfg = *cfg;
+    p->wakeup_fd = -1;
     p->max_count = cfg->max_inflight ? cfg->max_inflight : MT_PRODUCER_DEFAULT_MAX_INFLIGHT;
     p->max_bytes =
         cfg->max_inflight_bytes ? cfg->max_inflight_bytes : MT_PRODUCER_DEFAULT_MAX_INFLIGHT_BYTES;
@@ -605,6 +621,15 @@ mt_err mt_producer_flush(mt_producer *p, int timeout_ms, mt_errbuf *eb)
                    "mt_producer_flush: %zu message(s) still unacknowledged after %d ms "
                    "(brokers %s reachable?)",
                    p->count, timeout_ms, p->cfg.kafka.bootstrap);
+}
+
+mt_err mt_producer_set_wakeup_fd(mt_producer *p, int fd)
+{
+    if (!p || fd < 0)
+        return MT_ERR_INVALID_ARG;
+    p->wakeup_fd = fd;
+    producer_apply_wakeup(p);
+    return MT_OK;
 }
 
 size_t mt_producer_inflight(const mt_producer *p)

@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <librdkafka/rdkafka.h>
@@ -385,6 +388,63 @@ static void fingerprint_header_is_16_hex_digits(void **state)
     assert_memory_equal(h[1].value, "ffffffffffffffff", 16);
 }
 
+/* Waits on the wake-up pipe only (no timed mt_producer_poll) until `want`
+ * reports arrived; each wake-up drains the pipe and serves the queue. */
+static unsigned serve_by_wakeups(mt_producer *p, int rfd, const reports *r, unsigned want)
+{
+    unsigned wakeups = 0;
+    time_t deadline = time(NULL) + 20;
+    while (r->total < want && time(NULL) < deadline) {
+        struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+        int n = poll(&pfd, 1, 1000);
+        assert_true(n >= 0);
+        if (n == 0)
+            continue;
+        char drain[64];
+        while (read(rfd, drain, sizeof drain) > 0)
+            ;
+        wakeups++;
+        mt_producer_poll(p, 0);
+    }
+    return wakeups;
+}
+
+static void wakeup_fd_signals_delivery_reports_across_recreation(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    reports *r = calloc(1, sizeof *r);
+    mt_producer *p = producer_for(&m, r, 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK), 0);
+    assert_int_equal(mt_producer_set_wakeup_fd(p, -1), MT_ERR_INVALID_ARG);
+    assert_int_equal(mt_producer_set_wakeup_fd(p, fds[1]), MT_OK);
+
+    send_n(p, 0, 10, "k");
+    assert_true(serve_by_wakeups(p, fds[0], r, 10) >= 1);
+    assert_each_once_ok(r, 10);
+
+    /* The recreated instance has a new main queue: the fd must follow it. */
+    assert_int_equal(rd_kafka_test_fatal_error(mt_producer_rdkafka(p),
+                                               RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                                               "injected by test_kafka"),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    send_n(p, 10, 10, "k");
+    serve_by_wakeups(p, fds[0], r, 20);
+    assert_int_equal(mt_producer_recreations(p), 1);
+    send_n(p, 20, 10, "k");
+    assert_true(serve_by_wakeups(p, fds[0], r, 30) >= 1);
+    assert_each_once_ok(r, 30);
+    mt_producer_destroy(p);
+    close(fds[0]);
+    close(fds[1]);
+    free(r);
+    mock_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +457,7 @@ int main(void)
         cmocka_unit_test(full_table_pushes_back_and_destroy_reports_leftovers),
         cmocka_unit_test(consumer_resumes_after_committed_offset),
         cmocka_unit_test(create_topics_rejects_bad_arguments),
+        cmocka_unit_test(wakeup_fd_signals_delivery_reports_across_recreation),
     };
     if (getenv("MT_TEST_FILTER"))
         cmocka_set_test_filter(getenv("MT_TEST_FILTER"));

@@ -125,6 +125,15 @@ int mt_producer_poll(mt_producer *p, int timeout_ms);
  * flush again later). */
 mt_err mt_producer_flush(mt_producer *p, int timeout_ms, mt_errbuf *eb);
 
+/* Event-loop integration: from now on librdkafka writes one byte ("1") to
+ * fd (a non-blocking pipe write end or eventfd the caller owns and keeps
+ * open until mt_producer_destroy) whenever delivery reports or errors wait
+ * to be served. The byte is written only when the queue goes from empty to
+ * non-empty, so on wake-up drain fd and call mt_producer_poll(p, 0), which
+ * serves everything queued. Survives producer recreation after a fatal
+ * error. MT_ERR_INVALID_ARG for fd < 0. */
+mt_err mt_producer_set_wakeup_fd(mt_producer *p, int fd);
+
 /* Messages sent but not yet reported. */
 size_t mt_producer_inflight(const mt_producer *p);
 
