@@ -1,0 +1,1306 @@
+/* Recorder: session registry, SessionEvent building and masking, strict and
+ * async production with an on-disk spool (see recorder.h for the contract).
+ *
+ * How it works
+ * - Sessions live in a chained hash table plus an LRU list (most recent at
+ *   the head). Held sessions (refs > 0) are never evicted or swept.
+ * - mt_rec_emit builds the event as JSON in the Avro JSON mapping, encodes it
+ *   (single-object encoding) and hands it to mt_producer with a small
+ *   `pending` opaque. The session's seq/prev_hash advance only after that.
+ * - Delivery reports: librdkafka writes to a pipe (mt_producer_set_wakeup_fd);
+ *   a libevent read event drains it and calls mt_producer_poll(p, 0). The
+ *   kafka delivery callback only records outcomes in a completion list; user
+ *   callbacks run after mt_producer_poll returns, so a callback may emit
+ *   again without re-entering the producer.
+ * - Spool (async): files spool-<n>.log in spool_dir, records framed as
+ *   u32 len | u32 crc32c(body) | body, body = u32 klen | key | value, all
+ *   little-endian. Two cursors: `rd` (next record to send) and `ack` (all
+ *   before it acknowledged). Replay keeps up to SPOOL_WINDOW records in
+ *   flight; a failed one sets `rewind`: once the window drains, rd goes back
+ *   to ack (at-least-once). Files wholly behind ack are deleted. At start
+ *   every file is validated and cut at its first bad record (torn write
+ *   after a crash). */
+#include "recorder.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "mcptrail/buf.h"
+#include "mcptrail/crypto.h"
+#include "mcptrail/json.h"
+#include "mcptrail/log.h"
+
+#define COMPONENT "recorder"
+#define SPOOL_WINDOW 64
+#define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon */
+#define SPOOL_RECORD_MAX ((uint32_t)64 << 20) /* a record longer than this is corrupt */
+#define REDACT_FIELD "[REDACTED:field]"
+#define REDACT_TEXT "[REDACTED]"
+#define DETECTOR_TEXT "bearer_or_jwt"
+#define MASK_MAX_DEPTH 256
+
+struct mt_rec_session {
+    mt_rec_session *hnext;
+    mt_rec_session *lru_prev, *lru_next;
+    char *id;
+    uint64_t seq;
+    uint8_t prev[MT_SHA256_LEN];
+    bool has_prev;
+    bool ended; /* no longer in the registry */
+    unsigned refs;
+    int64_t last_used_s;
+};
+
+enum pending_kind { P_STRICT, P_DIRECT, P_REPLAY };
+
+typedef struct pending {
+    enum pending_kind kind;
+    mt_rec_done_cb cb;
+    void *arg;
+    size_t slot; /* P_REPLAY: window index */
+} pending;
+
+typedef struct completion {
+    mt_rec_done_cb cb;
+    void *arg;
+    mt_err err;
+} completion;
+
+typedef struct spool_pos {
+    uint64_t n;   /* file number */
+    uint64_t off; /* byte offset inside it */
+} spool_pos;
+
+typedef struct spool_file {
+    uint64_t n;
+    uint64_t size;
+} spool_file;
+
+typedef struct spool_slot {
+    spool_pos end; /* position after this record */
+    int state;     /* 0 in flight, 1 acked, 2 failed */
+} spool_slot;
+
+typedef struct spool {
+    char *dir;
+    spool_file *files; /* oldest first */
+    size_t nfiles, cap;
+    int wfd;           /* append fd of the last file, -1 if not open */
+    int rfd;           /* read fd of file rfd_n, -1 if none */
+    uint64_t rfd_n;
+    uint64_t next_n;   /* number for the next new file */
+    uint64_t bytes;
+    spool_pos rd, ack;
+    spool_slot win[SPOOL_WINDOW];
+    size_t win_head, win_count;
+    bool rewind;
+    bool dirty; /* appended since the last fsync */
+} spool;
+
+struct mt_recorder {
+    mt_recorder_config cfg;
+    char *topic, *version, *src_cluster, *src_ns, *src_pod, *src_upstream;
+    uint8_t *hmac_key;
+    mt_avro_registry *own_schemas;
+    const mt_avro_schema *schema;
+    mt_kafka_avro_headers ah;
+    mt_producer *producer;
+    struct event_base *base;
+    struct event *ev_wake, *ev_sweep, *ev_fsync;
+    int wake_fds[2];
+    /* sessions */
+    mt_rec_session **buckets;
+    size_t nbuckets;
+    mt_rec_session *lru_head, *lru_tail;
+    size_t nsessions;
+    /* deferred user callbacks */
+    completion *done;
+    size_t ndone, done_cap;
+    bool has_spool;
+    spool sp;
+    bool closing;
+    mt_rec_metrics m;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static char *dup_or(const char *s, const char *dflt)
+{
+    return strdup(s ? s : dflt);
+}
+
+/* CRC32C (Castagnoli), reflected, table-driven: detects torn spool writes. */
+static uint32_t crc32c(const uint8_t *p, size_t len)
+{
+    static uint32_t table[256];
+    static bool ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+            table[i] = c;
+        }
+        ready = true;
+    }
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < len; i++)
+        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* UUIDv7 (RFC 9562): 48-bit Unix ms, version 7, variant 10, 74 random bits. */
+static mt_err uuid7(char out[37])
+{
+    uint8_t b[16];
+    if (RAND_bytes(b + 6, 10) != 1)
+        return MT_ERR_CRYPTO;
+    uint64_t ms = (uint64_t)(now_us() / 1000);
+    for (int i = 0; i < 6; i++)
+        b[i] = (uint8_t)(ms >> (40 - 8 * i));
+    b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
+    b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
+    char hex[33];
+    mt_hex_encode(b, 16, hex, sizeof hex);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    return MT_OK;
+}
+
+/* ---- masking ------------------------------------------------------------ */
+
+static size_t count_sub(const char *s, const char *needle)
+{
+    size_t n = 0, nl = strlen(needle);
+    for (const char *p = strstr(s, needle); p; p = strstr(p + nl, needle))
+        n++;
+    return n;
+}
+
+static void count_add(json_t *counts, const char *detector, json_int_t k)
+{
+    json_t *c = json_object_get(counts, detector);
+    json_int_t prev = c ? json_integer_value(c) : 0;
+    json_object_set_new(counts, detector, json_integer(prev + k));
+}
+
+/* Redacts bearer tokens / JWTs in s; NULL when nothing changed (or OOM,
+ * which the caller treats as "redact everything"). *added = redactions. */
+static char *redact_text(const char *s, size_t len, size_t *added, bool *oom)
+{
+    *added = 0;
+    *oom = false;
+    char *r = mt_log_redact_text(s, len);
+    if (!r) {
+        *oom = true;
+        return NULL;
+    }
+    size_t before = count_sub(s, REDACT_TEXT), after = count_sub(r, REDACT_TEXT);
+    if (after > before) {
+        *added = after - before;
+        return r;
+    }
+    free(r);
+    return NULL;
+}
+
+static void mask_json(json_t *v, json_t *counts, unsigned depth)
+{
+    if (depth > MASK_MAX_DEPTH) /* unreachable: parse limited the depth */
+        return;
+    if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+            const char *key = json_object_iter_key(it);
+            json_t *child = json_object_iter_value(it);
+            if (mt_log_key_is_secret(key) && !json_is_null(child)) {
+                char det[80];
+                snprintf(det, sizeof det, "field:%.64s", key);
+                for (char *c = det; *c; c++)
+                    if (*c >= 'A' && *c <= 'Z')
+                        *c = (char)(*c - 'A' + 'a');
+                json_object_iter_set_new(v, it, json_string(REDACT_FIELD));
+                count_add(counts, det, 1);
+            } else {
+                mask_json(child, counts, depth + 1);
+            }
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            mask_json(json_array_get(v, i), counts, depth + 1);
+    } else if (json_is_string(v)) {
+        size_t added;
+        bool oom;
+        char *r = redact_text(json_string_value(v), json_string_length(v), &added, &oom);
+        if (oom) {
+            json_string_set(v, REDACT_TEXT); /* never leak on allocation failure */
+            count_add(counts, DETECTOR_TEXT, 1);
+        } else if (r) {
+            json_string_set(v, r);
+            count_add(counts, DETECTOR_TEXT, (json_int_t)added);
+            free(r);
+        }
+    }
+}
+
+mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_t **summary)
+{
+    *masked = NULL;
+    *summary = NULL;
+    json_t *counts = json_object(), *root = NULL, *arr = NULL;
+    mt_err err = MT_ERR_NOMEM;
+    if (!counts)
+        goto fail;
+    mt_json_limits lim = {(size_t)64 << 20, MASK_MAX_DEPTH, false, true, false};
+    if (mt_json_parse(payload, len, &lim, &root, NULL) == MT_OK) {
+        mask_json(root, counts, 0);
+        *masked = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!*masked)
+            goto fail;
+    } else {
+        /* Not JSON: text masking. The body must be NUL-free UTF-8 to go
+         * into an Avro string as C text; other bodies are described, not
+         * copied. */
+        json_t *probe = json_stringn((const char *)payload, len);
+        if (!probe || memchr(payload, 0, len)) {
+            char desc[64];
+            snprintf(desc, sizeof desc, "[binary payload: %zu bytes]", len);
+            *masked = strdup(desc);
+        } else {
+            size_t added;
+            bool oom;
+            char *r = redact_text(payload, len, &added, &oom);
+            if (oom) {
+                json_decref(probe);
+                goto fail;
+            }
+            if (r) {
+                count_add(counts, DETECTOR_TEXT, (json_int_t)added);
+                *masked = r;
+            } else {
+                *masked = strndup(payload, len);
+            }
+        }
+        json_decref(probe);
+        if (!*masked)
+            goto fail;
+    }
+    arr = json_array();
+    if (!arr)
+        goto fail;
+    const char *det;
+    json_t *cnt;
+    json_object_foreach(counts, det, cnt)
+    {
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "detector", det, "action", "redact",
+                                             "count", json_integer_value(cnt)));
+    }
+    json_decref(counts);
+    json_decref(root);
+    *summary = arr;
+    return MT_OK;
+fail:
+    free(*masked);
+    *masked = NULL;
+    json_decref(counts);
+    json_decref(root);
+    json_decref(arr);
+    return err;
+}
+
+/* ---- completions -------------------------------------------------------- */
+
+static void done_push(mt_recorder *rec, mt_rec_done_cb cb, void *arg, mt_err err)
+{
+    if (!cb)
+        return;
+    if (rec->ndone == rec->done_cap) {
+        size_t cap = rec->done_cap ? rec->done_cap * 2 : 64;
+        completion *n = realloc(rec->done, cap * sizeof *n);
+        if (!n) {
+            cb(arg, err); /* cannot defer: run now rather than lose it */
+            return;
+        }
+        rec->done = n;
+        rec->done_cap = cap;
+    }
+    rec->done[rec->ndone++] = (completion){cb, arg, err};
+}
+
+static void done_run(mt_recorder *rec)
+{
+    /* Callbacks may emit and so push more completions: index, no pointer. */
+    for (size_t i = 0; i < rec->ndone; i++) {
+        completion c = rec->done[i];
+        c.cb(c.arg, c.err);
+    }
+    rec->ndone = 0;
+}
+
+/* ---- spool -------------------------------------------------------------- */
+
+static void spool_path(const spool *sp, uint64_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/spool-%020" PRIu64 ".log", sp->dir, n);
+}
+
+static void fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+static spool_file *spool_find(spool *sp, uint64_t n)
+{
+    for (size_t i = 0; i < sp->nfiles; i++)
+        if (sp->files[i].n == n)
+            return &sp->files[i];
+    return NULL;
+}
+
+static mt_err spool_add_file(spool *sp, uint64_t n, uint64_t size)
+{
+    if (sp->nfiles == sp->cap) {
+        size_t cap = sp->cap ? sp->cap * 2 : 8;
+        spool_file *f = realloc(sp->files, cap * sizeof *f);
+        if (!f)
+            return MT_ERR_NOMEM;
+        sp->files = f;
+        sp->cap = cap;
+    }
+    sp->files[sp->nfiles++] = (spool_file){n, size};
+    if (n >= sp->next_n)
+        sp->next_n = n + 1;
+    return MT_OK;
+}
+
+static void spool_drop_first(mt_recorder *rec)
+{
+    spool *sp = &rec->sp;
+    char path[4200];
+    spool_path(sp, sp->files[0].n, path, sizeof path);
+    if (sp->rfd >= 0 && sp->rfd_n == sp->files[0].n) {
+        close(sp->rfd);
+        sp->rfd = -1;
+    }
+    if (sp->nfiles == 1 && sp->wfd >= 0) {
+        close(sp->wfd);
+        sp->wfd = -1;
+    }
+    unlink(path);
+    sp->bytes -= sp->files[0].size;
+    memmove(sp->files, sp->files + 1, (sp->nfiles - 1) * sizeof *sp->files);
+    sp->nfiles--;
+    rec->m.spool_bytes = sp->bytes;
+}
+
+/* Deletes files wholly acknowledged and moves the cursors off them. */
+static void spool_gc(mt_recorder *rec)
+{
+    spool *sp = &rec->sp;
+    while (sp->nfiles > 0) {
+        spool_file *f = &sp->files[0];
+        bool behind = f->n < sp->ack.n || (f->n == sp->ack.n && sp->ack.off >= f->size);
+        if (!behind || sp->rd.n < f->n || (sp->rd.n == f->n && sp->rd.off < f->size))
+            break; /* still unacked, or the reader has not passed it */
+        uint64_t next = sp->nfiles > 1 ? sp->files[1].n : sp->next_n;
+        spool_drop_first(rec);
+        if (sp->ack.n <= f->n || sp->nfiles == 0)
+            sp->ack = (spool_pos){next, 0};
+        if (sp->rd.n < next)
+            sp->rd = (spool_pos){next, 0};
+    }
+}
+
+static void spool_schedule_fsync(mt_recorder *rec)
+{
+    if (!rec->sp.dirty && !rec->closing) { /* closing: spool_close syncs */
+        rec->sp.dirty = true;
+        struct timeval zero = {0, 0};
+        event_add(rec->ev_fsync, &zero);
+    }
+}
+
+static void on_fsync(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mt_recorder *rec = arg;
+    if (rec->sp.wfd >= 0 && fdatasync(rec->sp.wfd) != 0)
+        mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error", strerror(errno),
+                     NULL);
+    rec->sp.dirty = false;
+}
+
+/* Appends one record (key = session id, value = encoded event). */
+static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const void *val,
+                           size_t vlen)
+{
+    spool *sp = &rec->sp;
+    uint64_t body = 4 + (uint64_t)klen + vlen;
+    if (body > SPOOL_RECORD_MAX)
+        return MT_ERR_TOO_LARGE;
+    uint64_t total = 8 + body;
+    if (sp->bytes + total > rec->cfg.spool_max_bytes)
+        return MT_ERR_TOO_LARGE;
+    if (sp->nfiles == 0 || sp->files[sp->nfiles - 1].size >= SPOOL_FILE_MAX || sp->wfd < 0) {
+        bool reuse_last = sp->nfiles > 0 && sp->files[sp->nfiles - 1].size < SPOOL_FILE_MAX;
+        uint64_t n = reuse_last ? sp->files[sp->nfiles - 1].n : sp->next_n;
+        char path[4200];
+        spool_path(sp, n, path, sizeof path);
+        if (sp->wfd >= 0)
+            close(sp->wfd);
+        sp->wfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (sp->wfd < 0) {
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot open spool file", "path", path,
+                         "error", strerror(errno), NULL);
+            return MT_ERR_IO;
+        }
+        if (!reuse_last) {
+            if (spool_add_file(sp, n, 0) != MT_OK)
+                return MT_ERR_NOMEM;
+            fsync_dir(sp->dir); /* the new name must survive a crash too */
+            if (sp->nfiles == 1)
+                sp->rd = sp->ack = (spool_pos){n, 0};
+        }
+    }
+    uint8_t *rec_buf = malloc((size_t)total);
+    if (!rec_buf)
+        return MT_ERR_NOMEM;
+    put_u32(rec_buf, (uint32_t)body);
+    put_u32(rec_buf + 8, (uint32_t)klen);
+    memcpy(rec_buf + 12, key, klen);
+    memcpy(rec_buf + 12 + klen, val, vlen);
+    put_u32(rec_buf + 4, crc32c(rec_buf + 8, (size_t)body));
+    spool_file *f = &sp->files[sp->nfiles - 1];
+    size_t done = 0;
+    while (done < total) {
+        ssize_t w = write(sp->wfd, rec_buf + done, (size_t)total - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool write failed", "error",
+                         strerror(errno), NULL);
+            /* Cut the torn record so the file stays a sequence of records. */
+            if (ftruncate(sp->wfd, (off_t)f->size) != 0) {
+                close(sp->wfd);
+                sp->wfd = -1;
+            }
+            free(rec_buf);
+            return MT_ERR_IO;
+        }
+        done += (size_t)w;
+    }
+    free(rec_buf);
+    f->size += total;
+    sp->bytes += total;
+    rec->m.spooled++;
+    rec->m.spool_bytes = sp->bytes;
+    spool_schedule_fsync(rec);
+    return MT_OK;
+}
+
+/* Reads the record at pos into buf. MT_ERR_NOT_FOUND: no complete record
+ * there (end of data); MT_ERR_PARSE: corrupt. */
+static mt_err spool_read(mt_recorder *rec, const spool_file *f, uint64_t off, mt_buf *buf)
+{
+    spool *sp = &rec->sp;
+    if (sp->rfd < 0 || sp->rfd_n != f->n) {
+        if (sp->rfd >= 0)
+            close(sp->rfd);
+        char path[4200];
+        spool_path(sp, f->n, path, sizeof path);
+        sp->rfd = open(path, O_RDONLY | O_CLOEXEC);
+        sp->rfd_n = f->n;
+        if (sp->rfd < 0)
+            return MT_ERR_IO;
+    }
+    if (off + 8 > f->size)
+        return off == f->size ? MT_ERR_NOT_FOUND : MT_ERR_PARSE;
+    uint8_t hdr[8];
+    if (pread(sp->rfd, hdr, 8, (off_t)off) != 8)
+        return MT_ERR_IO;
+    uint32_t body = get_u32(hdr);
+    if (body < 4 || body > SPOOL_RECORD_MAX || off + 8 + body > f->size)
+        return MT_ERR_PARSE;
+    mt_buf_reset(buf);
+    if (mt_buf_reserve(buf, body) != MT_OK)
+        return MT_ERR_NOMEM;
+    if (pread(sp->rfd, buf->data, body, (off_t)(off + 8)) != (ssize_t)body)
+        return MT_ERR_IO;
+    buf->len = body;
+    if (crc32c(buf->data, body) != get_u32(hdr + 4) || get_u32(buf->data) > body - 4)
+        return MT_ERR_PARSE;
+    return MT_OK;
+}
+
+static void on_replay_report(mt_recorder *rec, size_t slot, bool ok)
+{
+    spool *sp = &rec->sp;
+    sp->win[slot].state = ok ? 1 : 2;
+    if (!ok)
+        sp->rewind = true;
+    while (sp->win_count > 0 && sp->win[sp->win_head].state == 1) {
+        sp->ack = sp->win[sp->win_head].end;
+        sp->win_head = (sp->win_head + 1) % SPOOL_WINDOW;
+        sp->win_count--;
+    }
+    if (sp->rewind) {
+        bool any_in_flight = false;
+        for (size_t i = 0; i < sp->win_count; i++)
+            if (sp->win[(sp->win_head + i) % SPOOL_WINDOW].state == 0)
+                any_in_flight = true;
+        if (!any_in_flight) {
+            /* Everything after the first failure is sent again, in order. */
+            sp->win_count = 0;
+            sp->rd = sp->ack;
+            sp->rewind = false;
+        }
+    }
+    spool_gc(rec);
+}
+
+/* Sends spooled records from rd while the window and the producer allow. */
+static void spool_pump(mt_recorder *rec)
+{
+    spool *sp = &rec->sp;
+    if (!rec->has_spool || rec->closing || sp->rewind)
+        return;
+    mt_buf buf = MT_BUF_INIT;
+    while (sp->win_count < SPOOL_WINDOW && sp->nfiles > 0) {
+        spool_file *f = spool_find(sp, sp->rd.n);
+        if (!f)
+            break;
+        mt_err err = spool_read(rec, f, sp->rd.off, &buf);
+        if (err == MT_ERR_NOT_FOUND) {
+            if (f == &sp->files[sp->nfiles - 1])
+                break; /* caught up with the writer */
+            sp->rd = (spool_pos){(f + 1)->n, 0};
+            spool_gc(rec);
+            continue;
+        }
+        if (err != MT_OK) {
+            /* Runtime read failure: the rest of this file is unreadable. */
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool record unreadable, skipping file rest",
+                         "error", mt_errname(err), NULL);
+            rec->m.failed++;
+            uint64_t end = f->size;
+            if (sp->win_count == 0 && sp->ack.n == sp->rd.n && sp->ack.off == sp->rd.off)
+                sp->ack.off = end;
+            sp->rd.off = end;
+            spool_gc(rec);
+            continue;
+        }
+        uint32_t klen = get_u32(buf.data);
+        const uint8_t *key = buf.data + 4, *val = key + klen;
+        size_t vlen = buf.len - 4 - klen;
+        uint64_t fp = 0;
+        if (vlen >= MT_AVRO_HEADER_LEN)
+            for (int i = 7; i >= 0; i--)
+                fp = (fp << 8) | val[2 + i];
+        mt_kafka_avro_headers ah;
+        const mt_kafka_header *hs = mt_kafka_avro_headers_init(&ah, fp);
+        pending *pd = malloc(sizeof *pd);
+        if (!pd)
+            break;
+        size_t slot = (sp->win_head + sp->win_count) % SPOOL_WINDOW;
+        *pd = (pending){.kind = P_REPLAY, .slot = slot};
+        err = mt_producer_send(rec->producer, rec->topic, key, klen, val, vlen, hs, 2, pd, NULL);
+        if (err) {
+            free(pd);
+            break; /* table full (or broker trouble): retried on the next wake-up */
+        }
+        sp->win[slot] = (spool_slot){{f->n, sp->rd.off + 8 + buf.len}, 0};
+        sp->win_count++;
+        sp->rd.off += 8 + buf.len;
+    }
+    mt_buf_free(&buf);
+}
+
+/* Loads spool-*.log in number order, cutting each at its first bad record. */
+static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
+{
+    spool *sp = &rec->sp;
+    sp->wfd = sp->rfd = -1;
+    if (mkdir(sp->dir, 0700) != 0 && errno != EEXIST)
+        return mt_fail(eb, MT_ERR_IO, "recorder: cannot create spool dir %s: %s", sp->dir,
+                       strerror(errno));
+    DIR *d = opendir(sp->dir);
+    if (!d)
+        return mt_fail(eb, MT_ERR_IO, "recorder: cannot open spool dir %s: %s", sp->dir,
+                       strerror(errno));
+    struct dirent *de;
+    mt_err err = MT_OK;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t n;
+        char tail[8];
+        if (sscanf(de->d_name, "spool-%20" SCNu64 ".%4s", &n, tail) != 2 ||
+            strcmp(tail, "log") != 0)
+            continue;
+        if ((err = spool_add_file(sp, n, 0)) != MT_OK)
+            break;
+    }
+    closedir(d);
+    if (err)
+        return mt_fail(eb, err, "recorder: out of memory reading spool dir");
+    /* readdir order is arbitrary: sort by number (few files, insertion sort). */
+    for (size_t i = 1; i < sp->nfiles; i++)
+        for (size_t j = i; j > 0 && sp->files[j - 1].n > sp->files[j].n; j--) {
+            spool_file t = sp->files[j];
+            sp->files[j] = sp->files[j - 1];
+            sp->files[j - 1] = t;
+        }
+    mt_buf buf = MT_BUF_INIT;
+    for (size_t i = 0; i < sp->nfiles; i++) {
+        char path[4200];
+        spool_path(sp, sp->files[i].n, path, sizeof path);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            mt_buf_free(&buf);
+            return mt_fail(eb, MT_ERR_IO, "recorder: cannot stat %s: %s", path, strerror(errno));
+        }
+        sp->files[i].size = (uint64_t)st.st_size;
+        uint64_t off = 0, nrec = 0;
+        mt_err rerr;
+        while ((rerr = spool_read(rec, &sp->files[i], off, &buf)) == MT_OK) {
+            off += 8 + buf.len;
+            nrec++;
+        }
+        if (rerr != MT_ERR_NOT_FOUND) {
+            char at[32];
+            snprintf(at, sizeof at, "%" PRIu64, off);
+            mt_logs_emit(MT_LOG_WARN, COMPONENT, "spool file cut at first bad record (torn write)",
+                         "path", path, "offset", at, NULL);
+            if (truncate(path, (off_t)off) != 0) {
+                mt_buf_free(&buf);
+                return mt_fail(eb, MT_ERR_IO, "recorder: cannot truncate %s: %s", path,
+                               strerror(errno));
+            }
+            sp->files[i].size = off;
+        }
+        sp->bytes += sp->files[i].size;
+        (void)nrec;
+    }
+    mt_buf_free(&buf);
+    if (sp->rfd >= 0) {
+        close(sp->rfd);
+        sp->rfd = -1;
+    }
+    if (sp->nfiles > 0) {
+        sp->rd = sp->ack = (spool_pos){sp->files[0].n, 0};
+        spool_gc(rec); /* empty files go at once */
+    }
+    rec->m.spool_bytes = sp->bytes;
+    if (sp->bytes > 0) {
+        char b[32];
+        snprintf(b, sizeof b, "%" PRIu64, sp->bytes);
+        mt_logs_emit(MT_LOG_INFO, COMPONENT, "replaying non-empty spool", "dir", sp->dir,
+                     "bytes", b, NULL);
+    }
+    return MT_OK;
+}
+
+static void spool_close(spool *sp)
+{
+    if (sp->wfd >= 0) {
+        fdatasync(sp->wfd);
+        close(sp->wfd);
+    }
+    if (sp->rfd >= 0)
+        close(sp->rfd);
+    free(sp->files);
+    free(sp->dir);
+}
+
+/* ---- producer glue ------------------------------------------------------ */
+
+static void on_delivery(const mt_delivery *d, void *ctx)
+{
+    mt_recorder *rec = ctx;
+    pending *pd = d->opaque;
+    if (!pd)
+        return;
+    switch (pd->kind) {
+    case P_STRICT:
+        if (d->err == MT_OK)
+            rec->m.produced++;
+        else
+            rec->m.failed++;
+        done_push(rec, pd->cb, pd->arg, d->err);
+        break;
+    case P_DIRECT:
+        if (d->err == MT_OK) {
+            rec->m.produced++;
+        } else if (!rec->has_spool ||
+                   spool_append(rec, d->key, d->key_len, d->value, d->value_len) != MT_OK) {
+            rec->m.failed++;
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "async event lost: delivery failed, not spooled",
+                         "error", d->errstr, NULL);
+        }
+        break;
+    case P_REPLAY:
+        if (d->err == MT_OK)
+            rec->m.produced++;
+        if (!rec->closing)
+            on_replay_report(rec, pd->slot, d->err == MT_OK);
+        break;
+    }
+    free(pd);
+}
+
+static void service(mt_recorder *rec)
+{
+    mt_producer_poll(rec->producer, 0);
+    done_run(rec);
+    spool_pump(rec);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    char drain[256];
+    while (read(fd, drain, sizeof drain) > 0)
+        ;
+    service(arg);
+}
+
+/* ---- sessions ----------------------------------------------------------- */
+
+static size_t hash_id(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static void lru_unlink(mt_recorder *rec, mt_rec_session *s)
+{
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        rec->lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        rec->lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void lru_push_head(mt_recorder *rec, mt_rec_session *s)
+{
+    s->lru_next = rec->lru_head;
+    s->lru_prev = NULL;
+    if (rec->lru_head)
+        rec->lru_head->lru_prev = s;
+    rec->lru_head = s;
+    if (!rec->lru_tail)
+        rec->lru_tail = s;
+}
+
+static void session_touch(mt_recorder *rec, mt_rec_session *s)
+{
+    s->last_used_s = mono_s();
+    if (!s->ended && rec->lru_head != s) {
+        lru_unlink(rec, s);
+        lru_push_head(rec, s);
+    }
+}
+
+static void session_free(mt_rec_session *s)
+{
+    free(s->id);
+    free(s);
+}
+
+/* Takes s out of the registry; freed now if nobody holds it. */
+static void session_remove(mt_recorder *rec, mt_rec_session *s)
+{
+    if (s->ended)
+        return;
+    mt_rec_session **pp = &rec->buckets[hash_id(s->id) & (rec->nbuckets - 1)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = s->hnext;
+    lru_unlink(rec, s);
+    s->ended = true;
+    rec->nsessions--;
+    rec->m.active_sessions = rec->nsessions;
+    if (s->refs == 0)
+        session_free(s);
+}
+
+static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
+                            mt_rec_done_cb cb, void *arg);
+
+/* session_end for sessions the sidecar retires itself (LRU, idle). */
+static void session_retire(mt_recorder *rec, mt_rec_session *s, const char *why)
+{
+    mt_rec_event ev = {.kind = "session_end", .direction = "internal", .latency_us = -1,
+                       .justification = NULL};
+    (void)why;
+    s->refs++;
+    emit_internal(rec, s, &ev, NULL, NULL);
+    s->refs--;
+    session_remove(rec, s);
+}
+
+mt_rec_session *mt_rec_session_get(mt_recorder *rec, const char *session_id)
+{
+    char gen[37];
+    if (!session_id) {
+        if (uuid7(gen) != MT_OK)
+            return NULL;
+        session_id = gen;
+    }
+    size_t len = strlen(session_id);
+    if (len == 0 || len > MT_REC_MAX_SESSION_ID)
+        return NULL;
+    size_t b = hash_id(session_id) & (rec->nbuckets - 1);
+    for (mt_rec_session *s = rec->buckets[b]; s; s = s->hnext)
+        if (strcmp(s->id, session_id) == 0) {
+            s->refs++;
+            session_touch(rec, s);
+            return s;
+        }
+    if (rec->nsessions >= rec->cfg.max_sessions) {
+        mt_rec_session *victim = rec->lru_tail;
+        while (victim && victim->refs > 0)
+            victim = victim->lru_prev;
+        if (!victim)
+            return NULL; /* every session is in use */
+        session_retire(rec, victim, "lru");
+    }
+    mt_rec_session *s = calloc(1, sizeof *s);
+    if (!s || !(s->id = strdup(session_id))) {
+        free(s);
+        return NULL;
+    }
+    s->refs = 1;
+    s->hnext = rec->buckets[b];
+    rec->buckets[b] = s;
+    s->last_used_s = mono_s();
+    lru_push_head(rec, s);
+    rec->nsessions++;
+    rec->m.active_sessions = rec->nsessions;
+    return s;
+}
+
+void mt_rec_session_release(mt_recorder *rec, mt_rec_session *s)
+{
+    (void)rec;
+    if (!s || s->refs == 0)
+        return;
+    if (--s->refs == 0 && s->ended)
+        session_free(s);
+}
+
+const char *mt_rec_session_id(const mt_rec_session *s)
+{
+    return s->id;
+}
+
+uint64_t mt_rec_session_next_seq(const mt_rec_session *s)
+{
+    return s->seq;
+}
+
+mt_err mt_rec_session_end(mt_recorder *rec, mt_rec_session *s, mt_rec_done_cb cb, void *arg)
+{
+    mt_rec_event ev = {.kind = "session_end", .direction = "internal", .latency_us = -1};
+    mt_err err = emit_internal(rec, s, &ev, cb, arg);
+    session_remove(rec, s);
+    return err;
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mt_recorder *rec = arg;
+    int64_t cutoff = mono_s() - rec->cfg.session_idle_s;
+    mt_rec_session *s = rec->lru_tail, *prev;
+    for (; s; s = prev) {
+        prev = s->lru_prev;
+        if (s->last_used_s > cutoff)
+            break; /* LRU order: everything nearer the head is newer */
+        if (s->refs == 0)
+            session_retire(rec, s, "idle");
+    }
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* The SessionEvent in the Avro JSON mapping; NULL on error (message in eb). */
+static json_t *build_event(mt_recorder *rec, const mt_rec_session *s, const mt_rec_event *ev,
+                           mt_errbuf *eb)
+{
+    char event_id[37], hmac_hex[65], prev_hex[65];
+    char *masked = NULL, *just = NULL;
+    json_t *summary = NULL, *o = NULL;
+    if (uuid7(event_id) != MT_OK) {
+        mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
+        return NULL;
+    }
+    o = json_object();
+    if (!o)
+        goto oom;
+    json_t *identity = ev->identity ? json_deep_copy(ev->identity) : json_object();
+    json_t *http = json_null(), *rpc = json_null(), *policy = json_null();
+    if (ev->http.method)
+        http = json_pack("{s:s,s:s,s:o,s:o,s:o}", "method", ev->http.method, "path",
+                         ev->http.path ? ev->http.path : "", "status",
+                         ev->http.status ? json_integer(ev->http.status) : json_null(),
+                         "sse_event_id", str_or_null(ev->http.sse_event_id), "protocol_version",
+                         str_or_null(ev->http.protocol_version));
+    if (ev->rpc.present)
+        rpc = json_pack("{s:o,s:o,s:o,s:o,s:b,s:o}", "id", str_or_null(ev->rpc.id), "method",
+                        str_or_null(ev->rpc.method), "tool", str_or_null(ev->rpc.tool),
+                        "resource_uri", str_or_null(ev->rpc.resource_uri), "is_error",
+                        (int)ev->rpc.is_error, "error_code",
+                        ev->rpc.has_error_code ? json_integer(ev->rpc.error_code) : json_null());
+    if (ev->policy_rule_id)
+        policy = json_pack("{s:s,s:s}", "rule_id", ev->policy_rule_id, "action",
+                           ev->policy_action ? ev->policy_action : "record_only");
+    json_t *payload = json_null(), *hmac = json_null();
+    if (ev->payload) {
+        uint8_t mac[MT_SHA256_LEN];
+        if (mt_hmac_sha256(rec->hmac_key, rec->cfg.hmac_key_len, ev->payload, ev->payload_len,
+                           mac, eb) != MT_OK ||
+            mt_rec_mask_payload(ev->payload, ev->payload_len, &masked, &summary) != MT_OK) {
+            json_decref(identity);
+            json_decref(http);
+            json_decref(rpc);
+            json_decref(policy);
+            goto fail;
+        }
+        mt_hex_encode(mac, sizeof mac, hmac_hex, sizeof hmac_hex);
+        payload = json_string(masked);
+        hmac = json_string(hmac_hex);
+    }
+    if (ev->justification) {
+        just = mt_log_redact_text(ev->justification, strlen(ev->justification));
+        if (!just)
+            just = strdup(REDACT_TEXT);
+    }
+    if (s->has_prev)
+        mt_hex_encode(s->prev, sizeof s->prev, prev_hex, sizeof prev_hex);
+    json_t *source = json_pack("{s:s,s:s,s:s,s:s}", "cluster", rec->src_cluster, "namespace",
+                               rec->src_ns, "pod", rec->src_pod, "upstream", rec->src_upstream);
+    int rc = 0;
+    rc |= json_object_set_new(o, "event_id", json_string(event_id));
+    rc |= json_object_set_new(o, "session_id", json_string(s->id));
+    rc |= json_object_set_new(o, "seq", json_integer((json_int_t)s->seq));
+    rc |= json_object_set_new(o, "ts", json_integer(now_us()));
+    rc |= json_object_set_new(o, "kind", str_or_null(ev->kind));
+    rc |= json_object_set_new(o, "direction", str_or_null(ev->direction));
+    rc |= json_object_set_new(o, "source", source);
+    rc |= json_object_set_new(o, "identity", identity);
+    rc |= json_object_set_new(o, "http", http);
+    rc |= json_object_set_new(o, "rpc", rpc);
+    rc |= json_object_set_new(o, "payload_masked", payload);
+    rc |= json_object_set_new(o, "payload_hmac", hmac);
+    rc |= json_object_set_new(o, "mask_summary", summary ? summary : json_array());
+    summary = NULL;
+    rc |= json_object_set_new(o, "policy", policy);
+    rc |= json_object_set_new(o, "justification", str_or_null(just));
+    rc |= json_object_set_new(
+        o, "latency_us", ev->latency_us >= 0 ? json_integer(ev->latency_us) : json_null());
+    rc |= json_object_set_new(o, "traceparent", str_or_null(ev->traceparent));
+    rc |= json_object_set_new(o, "sidecar_version", json_string(rec->version));
+    rc |= json_object_set_new(o, "prev_hash", s->has_prev ? json_string(prev_hex) : json_null());
+    if (rc)
+        goto oom;
+    free(masked);
+    free(just);
+    return o;
+oom:
+    mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (or invalid UTF-8 in a field) building "
+                              "the event");
+fail:
+    free(masked);
+    free(just);
+    json_decref(summary);
+    json_decref(o);
+    return NULL;
+}
+
+static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
+                            mt_rec_done_cb cb, void *arg)
+{
+    mt_errbuf eb = {{0}};
+    mt_buf enc = MT_BUF_INIT;
+    pending *pd = NULL;
+    mt_err err;
+    if (!rec || !s || !ev) {
+        err = MT_ERR_INVALID_ARG;
+        goto fail;
+    }
+    if (s->ended || rec->closing) {
+        err = MT_ERR_STATE;
+        goto fail;
+    }
+    json_t *datum = build_event(rec, s, ev, &eb);
+    if (!datum) {
+        err = MT_ERR_NOMEM;
+        goto fail;
+    }
+    err = mt_avro_encode(rec->schema, datum, &enc, &eb);
+    json_decref(datum);
+    if (err)
+        goto fail;
+    size_t klen = strlen(s->id);
+    if (rec->cfg.mode == MT_REC_ASYNC && rec->has_spool && rec->sp.nfiles > 0) {
+        /* Something is spooled: queue behind it so the session stays in order. */
+        err = spool_append(rec, s->id, klen, enc.data, enc.len);
+    } else {
+        pd = malloc(sizeof *pd);
+        if (!pd) {
+            err = MT_ERR_NOMEM;
+            goto fail;
+        }
+        *pd = (pending){.kind = rec->cfg.mode == MT_REC_STRICT ? P_STRICT : P_DIRECT,
+                        .cb = cb, .arg = arg};
+        err = mt_producer_send(rec->producer, rec->topic, s->id, klen, enc.data, enc.len,
+                               rec->ah.h, 2, pd, &eb);
+        if (err) {
+            free(pd);
+            pd = NULL;
+            if (rec->cfg.mode == MT_REC_ASYNC && rec->has_spool && err == MT_ERR_TOO_LARGE)
+                err = spool_append(rec, s->id, klen, enc.data, enc.len);
+        }
+    }
+    if (err)
+        goto fail;
+    /* Accepted: commit the chain state. */
+    mt_sha256(enc.data, enc.len, s->prev);
+    s->has_prev = true;
+    s->seq++;
+    session_touch(rec, s);
+    mt_buf_free(&enc);
+    if (rec->cfg.mode == MT_REC_ASYNC && cb)
+        cb(arg, MT_OK);
+    return MT_OK;
+fail:
+    mt_buf_free(&enc);
+    if (rec)
+        rec->m.failed++;
+    if (eb.msg[0])
+        mt_logs_emit(MT_LOG_ERROR, COMPONENT, "event not recorded", "error", eb.msg, NULL);
+    if (cb)
+        cb(arg, err);
+    return err;
+}
+
+mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
+                   mt_rec_done_cb cb, void *arg)
+{
+    return emit_internal(rec, s, ev, cb, arg);
+}
+
+void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out)
+{
+    *out = rec->m;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
+                       mt_recorder **out, mt_errbuf *eb)
+{
+    if (!cfg || !base || !out || !cfg->hmac_key || cfg->hmac_key_len == 0)
+        return mt_fail(eb, MT_ERR_INVALID_ARG,
+                       "mt_recorder_new: config, event base and a non-empty hmac key required");
+    mt_err err = MT_ERR_NOMEM;
+    mt_recorder *rec = calloc(1, sizeof *rec);
+    if (!rec)
+        return mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: out of memory");
+    rec->cfg = *cfg;
+    rec->base = base;
+    rec->wake_fds[0] = rec->wake_fds[1] = -1;
+    rec->sp.wfd = rec->sp.rfd = -1;
+    if (!rec->cfg.max_sessions)
+        rec->cfg.max_sessions = MT_REC_DEFAULT_MAX_SESSIONS;
+    if (rec->cfg.session_idle_s <= 0)
+        rec->cfg.session_idle_s = MT_REC_DEFAULT_IDLE_S;
+    if (!rec->cfg.spool_max_bytes)
+        rec->cfg.spool_max_bytes = MT_REC_DEFAULT_SPOOL_MAX;
+    rec->topic = dup_or(cfg->topic, MT_REC_DEFAULT_TOPIC);
+    rec->version = dup_or(cfg->sidecar_version, "0.0.0");
+    rec->src_cluster = dup_or(cfg->source_cluster, "");
+    rec->src_ns = dup_or(cfg->source_namespace, "");
+    rec->src_pod = dup_or(cfg->source_pod, "");
+    rec->src_upstream = dup_or(cfg->source_upstream, "");
+    rec->hmac_key = malloc(cfg->hmac_key_len);
+    if (!rec->topic || !rec->version || !rec->src_cluster || !rec->src_ns || !rec->src_pod ||
+        !rec->src_upstream || !rec->hmac_key) {
+        mt_fail(eb, err, "mt_recorder_new: out of memory");
+        goto fail;
+    }
+    memcpy(rec->hmac_key, cfg->hmac_key, cfg->hmac_key_len);
+    rec->cfg.hmac_key = NULL; /* the copy is rec->hmac_key */
+    for (rec->nbuckets = 16; rec->nbuckets < rec->cfg.max_sessions * 2;)
+        rec->nbuckets *= 2;
+    rec->buckets = calloc(rec->nbuckets, sizeof *rec->buckets);
+    if (!rec->buckets) {
+        mt_fail(eb, err, "mt_recorder_new: out of memory");
+        goto fail;
+    }
+    const mt_avro_registry *reg = cfg->schemas;
+    if (!reg) {
+        if ((err = mt_avro_registry_load(NULL, &rec->own_schemas, eb)) != MT_OK)
+            goto fail;
+        reg = rec->own_schemas;
+    }
+    rec->schema = mt_avro_registry_find(reg, "dev.mcptrail.SessionEvent");
+    if (!rec->schema) {
+        err = mt_fail(eb, MT_ERR_UNKNOWN_SCHEMA, "mt_recorder_new: no dev.mcptrail.SessionEvent "
+                                                 "schema in the registry");
+        goto fail;
+    }
+    mt_kafka_avro_headers_init(&rec->ah, mt_avro_schema_fingerprint(rec->schema));
+    if (cfg->mode == MT_REC_ASYNC && cfg->spool_dir) {
+        rec->has_spool = true;
+        if (!(rec->sp.dir = strdup(cfg->spool_dir))) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: out of memory");
+            goto fail;
+        }
+        if ((err = spool_open(rec, eb)) != MT_OK)
+            goto fail;
+    }
+    mt_producer_config pc = {
+        .kafka = cfg->kafka,
+        .on_delivery = on_delivery,
+        .ctx = rec,
+        .max_inflight = cfg->max_inflight,
+        .delivery_timeout_ms = cfg->delivery_timeout_ms,
+    };
+    if ((err = mt_producer_new(&pc, &rec->producer, eb)) != MT_OK)
+        goto fail;
+    if (pipe(rec->wake_fds) != 0) {
+        err = mt_fail(eb, MT_ERR_IO, "mt_recorder_new: pipe: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        evutil_make_socket_nonblocking(rec->wake_fds[i]);
+        evutil_make_socket_closeonexec(rec->wake_fds[i]);
+    }
+    rec->ev_wake = event_new(base, rec->wake_fds[0], EV_READ | EV_PERSIST, on_wake, rec);
+    rec->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, rec);
+    rec->ev_fsync = event_new(base, -1, 0, on_fsync, rec);
+    if (!rec->ev_wake || !rec->ev_sweep || !rec->ev_fsync) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: cannot create events");
+        goto fail;
+    }
+    int every = rec->cfg.session_idle_s / 4;
+    struct timeval sweep = {every < 1 ? 1 : (every > 60 ? 60 : every), 0};
+    if (event_add(rec->ev_wake, NULL) != 0 || event_add(rec->ev_sweep, &sweep) != 0) {
+        err = mt_fail(eb, MT_ERR_STATE, "mt_recorder_new: cannot add events to the loop");
+        goto fail;
+    }
+    if ((err = mt_producer_set_wakeup_fd(rec->producer, rec->wake_fds[1])) != MT_OK) {
+        mt_fail(eb, err, "mt_recorder_new: cannot set the producer wake-up fd");
+        goto fail;
+    }
+    spool_pump(rec); /* crash recovery: what was spooled goes first */
+    *out = rec;
+    return MT_OK;
+fail:
+    mt_recorder_free(rec);
+    return err;
+}
+
+mt_err mt_recorder_flush(mt_recorder *rec, int timeout_ms, mt_errbuf *eb)
+{
+    mt_err err = mt_producer_flush(rec->producer, timeout_ms, eb);
+    done_run(rec);
+    spool_pump(rec);
+    return err;
+}
+
+void mt_recorder_free(mt_recorder *rec)
+{
+    if (!rec)
+        return;
+    /* In-flight async events are spooled by on_delivery (MT_ERR_STATE);
+     * strict callers hear MT_ERR_STATE. */
+    rec->closing = true;
+    mt_producer_destroy(rec->producer);
+    done_run(rec);
+    if (rec->ev_wake)
+        event_free(rec->ev_wake);
+    if (rec->ev_sweep)
+        event_free(rec->ev_sweep);
+    if (rec->ev_fsync)
+        event_free(rec->ev_fsync);
+    free(rec->done);
+    if (rec->has_spool)
+        spool_close(&rec->sp);
+    else
+        free(rec->sp.dir);
+    for (int i = 0; i < 2; i++)
+        if (rec->wake_fds[i] >= 0)
+            close(rec->wake_fds[i]);
+    while (rec->lru_head) {
+        mt_rec_session *s = rec->lru_head;
+        lru_unlink(rec, s);
+        session_free(s); /* held references die with the recorder */
+    }
+    free(rec->buckets);
+    mt_avro_registry_free(rec->own_schemas);
+    free(rec->topic);
+    free(rec->version);
+    free(rec->src_cluster);
+    free(rec->src_ns);
+    free(rec->src_pod);
+    free(rec->src_upstream);
+    if (rec->hmac_key)
+        memset(rec->hmac_key, 0, rec->cfg.hmac_key_len);
+    free(rec->hmac_key);
+    free(rec);
+}

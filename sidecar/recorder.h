@@ -1,0 +1,165 @@
+/* Recorder: turns every message the sidecar sees into a SessionEvent
+ * (schemas/session_event.avsc) on Kafka, in order per session, never lost.
+ *
+ * Sessions are keyed by Mcp-Session-Id (or a generated UUIDv7 for stateless
+ * calls). Each session numbers its events 0, 1, 2... and chains them:
+ * prev_hash = SHA-256 of the previous event's single-object encoding. seq and
+ * prev_hash are committed only once the event was handed to the producer, so
+ * an event refused up front leaves no gap. An event that Kafka then fails to
+ * acknowledge (strict mode) stays in the chain: the hole on the topic is
+ * visible evidence of the failure (the proxy answered an error instead).
+ *
+ * Payloads are masked before recording: values of secret-looking object keys
+ * become "[REDACTED:field]" (detector "field:<key>"), bearer tokens and JWTs
+ * inside strings become "[REDACTED]" (detector "bearer_or_jwt"); a body that
+ * is not JSON is masked as text. payload_hmac = HMAC-SHA256(key, raw body).
+ *
+ * Modes:
+ *  strict: the done callback runs with MT_OK once Kafka acknowledged the
+ *          event (acks=all), or with an error when delivery failed.
+ *  async:  the callback runs before mt_rec_emit returns. Events go to the
+ *          producer; when its in-flight table is full or a delivery fails
+ *          they are appended to the on-disk spool (spool-<n>.log files of
+ *          length + CRC32C framed records, fsynced once per loop turn) and
+ *          re-sent in order after recovery. While the spool holds anything,
+ *          new events are appended behind it so per-session order holds.
+ *          Spool full -> MT_ERR_TOO_LARGE (fail closed). A non-empty spool
+ *          found at start is replayed first. Delivery is at-least-once: a
+ *          spooled event whose ack was lost (crash between ack and spool file
+ *          removal, or a rewind after a failed replay) is sent again;
+ *          readers drop duplicates by event_id. Events held only in memory
+ *          (in flight, not yet spooled) are lost on kill -9; a clean
+ *          mt_recorder_free spools them.
+ *
+ * Delivery reports reach the libevent loop through a pipe that librdkafka
+ * writes to (mt_producer_set_wakeup_fd); no polling timers. Single-threaded:
+ * call everything from the event_base's thread. */
+#ifndef MCPTRAIL_SIDECAR_RECORDER_H
+#define MCPTRAIL_SIDECAR_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mcptrail/avro.h"
+#include "mcptrail/err.h"
+#include "mcptrail/kafka.h"
+
+struct event_base;
+
+typedef enum mt_rec_mode { MT_REC_STRICT = 0, MT_REC_ASYNC = 1 } mt_rec_mode;
+
+#define MT_REC_DEFAULT_TOPIC "mcptrail.events"
+#define MT_REC_DEFAULT_MAX_SESSIONS 10000
+#define MT_REC_DEFAULT_IDLE_S 3600
+#define MT_REC_DEFAULT_SPOOL_MAX ((uint64_t)256 << 20)
+#define MT_REC_MAX_SESSION_ID 256 /* bytes; longer ids are refused */
+
+typedef struct mt_recorder_config {
+    mt_kafka_config kafka;        /* strings borrowed for the recorder's life */
+    const char *topic;            /* NULL: MT_REC_DEFAULT_TOPIC */
+    mt_rec_mode mode;
+    int delivery_timeout_ms;      /* 0: librdkafka default (300 s) */
+    size_t max_inflight;          /* producer table bound; 0: kafka default */
+    const char *spool_dir;        /* async: where to spool (created); NULL: no spool */
+    uint64_t spool_max_bytes;     /* 0: MT_REC_DEFAULT_SPOOL_MAX */
+    const uint8_t *hmac_key;      /* required, copied */
+    size_t hmac_key_len;
+    const char *source_cluster;   /* Source record; NULL -> "" */
+    const char *source_namespace;
+    const char *source_pod;
+    const char *source_upstream;
+    const char *sidecar_version;  /* NULL -> "0.0.0" */
+    size_t max_sessions;          /* 0: MT_REC_DEFAULT_MAX_SESSIONS; LRU beyond */
+    int session_idle_s;           /* 0: MT_REC_DEFAULT_IDLE_S; then session_end */
+    const mt_avro_registry *schemas; /* NULL: loaded from $MT_SCHEMA_DIR / default */
+} mt_recorder_config;
+
+/* Counters for the admin port; read with mt_rec_metrics_get. */
+typedef struct mt_rec_metrics {
+    uint64_t produced;        /* events acknowledged by Kafka */
+    uint64_t failed;          /* events lost to the caller: strict delivery error, spool full */
+    uint64_t spooled;         /* records appended to the spool */
+    uint64_t spool_bytes;     /* bytes currently in spool files */
+    uint64_t active_sessions;
+} mt_rec_metrics;
+
+/* One message to record. Strings are borrowed for the call only. */
+typedef struct mt_rec_event {
+    const char *kind;      /* EventKind symbol: "request", "response", "sse_event"... */
+    const char *direction; /* "client_to_server" | "server_to_client" | "internal" */
+    const json_t *identity; /* Identity JSON (mt_identity_to_json); NULL: all null */
+    struct {
+        const char *method; /* NULL: no http record */
+        const char *path;
+        int status;         /* 0: null */
+        const char *sse_event_id;
+        const char *protocol_version;
+    } http;
+    struct {
+        bool present;       /* false: rpc null */
+        const char *id;     /* compact JSON text of the id, NULL for notifications */
+        const char *method, *tool, *resource_uri;
+        bool is_error;
+        bool has_error_code;
+        int64_t error_code;
+    } rpc;
+    const void *payload;   /* raw body; NULL: no body */
+    size_t payload_len;
+    const char *policy_rule_id; /* NULL: policy null */
+    const char *policy_action;  /* "allow" | "deny" | "approve" | "record_only" */
+    const char *justification;  /* masked as text before recording */
+    int64_t latency_us;         /* < 0: null */
+    const char *traceparent;
+} mt_rec_event;
+
+typedef struct mt_recorder mt_recorder;
+typedef struct mt_rec_session mt_rec_session;
+
+/* Runs exactly once per mt_rec_emit (see the modes above). */
+typedef void (*mt_rec_done_cb)(void *arg, mt_err err);
+
+mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
+                       mt_recorder **out, mt_errbuf *eb);
+
+/* Stops timers, spools (async) what is still in flight, frees everything.
+ * Does not wait for Kafka: call mt_recorder_flush first for a clean stop.
+ * Strict callbacks still pending run with MT_ERR_STATE. */
+void mt_recorder_free(mt_recorder *rec);
+
+/* Waits (blocking, up to timeout_ms) for in-flight events to be acked. */
+mt_err mt_recorder_flush(mt_recorder *rec, int timeout_ms, mt_errbuf *eb);
+
+/* Finds or creates the session `session_id` (NULL: a new session with a
+ * generated UUIDv7 id) and returns a held reference, NULL when the id is
+ * empty or too long, or the registry is full of held sessions. A new session
+ * may evict the least recently used idle one (session_end recorded).
+ * Release with mt_rec_session_release. */
+mt_rec_session *mt_rec_session_get(mt_recorder *rec, const char *session_id);
+void mt_rec_session_release(mt_recorder *rec, mt_rec_session *s);
+const char *mt_rec_session_id(const mt_rec_session *s);
+uint64_t mt_rec_session_next_seq(const mt_rec_session *s);
+
+/* Records a session_end event and removes the session from the registry
+ * (the held reference stays valid until released; further emits on it get
+ * MT_ERR_STATE). cb as for mt_rec_emit; may be NULL. */
+mt_err mt_rec_session_end(mt_recorder *rec, mt_rec_session *s, mt_rec_done_cb cb, void *arg);
+
+/* Builds, masks, encodes and produces one SessionEvent of session s (key =
+ * session id). cb (may be NULL) runs exactly once: strict: later from the
+ * event loop with the delivery outcome, or before return when the event
+ * could not be handed to Kafka (the error is also returned); async: before
+ * return. */
+mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
+                   mt_rec_done_cb cb, void *arg);
+
+void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out);
+
+/* Masks a payload as recorded: *masked is a malloc'd NUL-terminated string
+ * and *summary a new JSON array of MaskCount objects. Exposed for tests and
+ * for the later masking engine to replace. */
+mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_t **summary);
+
+#endif
