@@ -1,8 +1,150 @@
 /* mcptrail-sidecar entry point: loads the configuration, builds the engine
- * and runs the event loop. Everything else lives in mt_sidecar_core. */
-#include "options.h"
+ * and the admin port on one event loop, and handles signals. SIGTERM and
+ * SIGINT stop accepting, let requests in flight finish (bounded by
+ * limits.request_timeout), then exit; SIGHUP is reserved for the policy
+ * reload and only logged for now. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 
-int main(void)
+#include <event2/event.h>
+
+#include "admin.h"
+#include "mcptrail/log.h"
+#include "mcptrail/runtime.h"
+#include "options.h"
+#include "proxy.h"
+
+typedef struct app {
+    struct event_base *base;
+    mt_proxy *proxy;
+    const mt_sidecar_config *cfg;
+    struct event *deadline;
+    bool stopping;
+} app;
+
+static void drained(void *arg)
 {
-    return mt_sidecar_options[0].name == NULL ? 0 : 1;
+    app *a = arg;
+    mt_logs(MT_LOG_INFO, "sidecar", "drained; exiting", NULL);
+    event_base_loopexit(a->base, NULL);
+}
+
+static void drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    app *a = arg;
+    mt_log(MT_LOG_WARN, "sidecar", "drain deadline passed; exiting with requests in flight",
+           "inflight", json_integer((json_int_t)mt_proxy_inflight(a->proxy)), NULL);
+    event_base_loopexit(a->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    app *a = arg;
+    if (sig == SIGHUP) {
+        mt_logs(MT_LOG_INFO, "sidecar", "SIGHUP received (policy reload not implemented yet)",
+                NULL);
+        return;
+    }
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    mt_logs(MT_LOG_INFO, "sidecar", "shutting down: draining requests in flight", NULL);
+    struct timeval tv = {(time_t)(a->cfg->request_timeout_ms / 1000), 0};
+    a->deadline = evtimer_new(a->base, drain_deadline, a);
+    if (a->deadline)
+        evtimer_add(a->deadline, &tv);
+    mt_proxy_drain(a->proxy, drained, a);
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 1;
+    mt_errbuf eb = {{0}};
+    mt_sidecar_config cfg = {0};
+    mt_runtime rt = {0};
+    bool rt_ok = false;
+    app a = {0};
+    mt_admin *admin = NULL;
+    mt_sidecar_metrics metrics = {0};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+
+    mt_cfg_result res = {0};
+    mt_err err = mt_cfg_load(&mt_sidecar_spec, &cfg, argc, argv, NULL, &res, &eb);
+    if (err) {
+        fprintf(stderr, "mcptrail-sidecar: %s\n", eb.msg);
+        goto out;
+    }
+    switch (res.action) {
+    case MT_CFG_RUN:
+        break;
+    case MT_CFG_SHOW_HELP:
+        rc = mt_cfg_print_help(&mt_sidecar_spec, stdout) == MT_OK ? 0 : 1;
+        goto out;
+    case MT_CFG_SHOW_VERSION:
+        mt_cfg_print_version(&mt_sidecar_spec, stdout);
+        rc = 0;
+        goto out;
+    case MT_CFG_PRINT_CONFIG:
+        rc = mt_cfg_print_effective(&mt_sidecar_spec, &cfg, stdout) == MT_OK ? 0 : 1;
+        goto out;
+    }
+    if ((err = mt_sidecar_config_finish(&cfg, &eb)) != MT_OK) {
+        fprintf(stderr, "mcptrail-sidecar: %s\n", eb.msg);
+        goto out;
+    }
+    if ((err = mt_runtime_init(&rt, &cfg.common, 1, &eb)) != MT_OK) {
+        fprintf(stderr, "mcptrail-sidecar: %s\n", eb.msg);
+        goto out;
+    }
+    rt_ok = true;
+    signal(SIGPIPE, SIG_IGN);
+    a.cfg = &cfg;
+    a.base = event_base_new();
+    if (!a.base)
+        goto out;
+    if ((err = mt_proxy_new(a.base, &cfg, &metrics, &a.proxy, &eb)) != MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the proxy", "error", eb.msg, NULL);
+        goto out;
+    }
+    mt_admin_config ac = {.address = cfg.admin_address,
+                          .port = (uint16_t)cfg.admin_port,
+                          .kafka = &rt.kafka,
+                          .metrics = &metrics,
+                          .proxy = a.proxy};
+    if ((err = mt_admin_new(a.base, &ac, &admin, &eb)) != MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the admin port", "error", eb.msg, NULL);
+        goto out;
+    }
+    const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(a.base, signums[i], on_signal, &a);
+        if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
+            goto out;
+    }
+    mt_log(MT_LOG_INFO, "sidecar", "listening", "address", json_string(cfg.listen_address),
+           "port", json_integer(mt_proxy_port(a.proxy)), "admin_port",
+           json_integer(mt_admin_port(admin)), "upstream_port",
+           json_integer(cfg.upstream_port), "record_mode",
+           json_string(cfg.record_mode == MT_RECORD_STRICT ? "strict" : "async"), NULL);
+    event_base_dispatch(a.base);
+    rc = 0;
+out:
+    for (size_t i = 0; i < 3; i++)
+        if (sigs[i])
+            event_free(sigs[i]);
+    if (a.deadline)
+        event_free(a.deadline);
+    mt_admin_free(admin);
+    mt_proxy_free(a.proxy);
+    if (a.base)
+        event_base_free(a.base);
+    if (rt_ok)
+        mt_runtime_free(&rt);
+    mt_cfg_result_free(&res);
+    mt_cfg_free(&mt_sidecar_spec, &cfg);
+    return rc;
 }

@@ -1,6 +1,150 @@
-/* mcptrail-sidecar option table; see options.h. */
+/* mcptrail-sidecar option table; see options.h. Pods set listen.address to
+ * 0.0.0.0 (the Helm chart does); the default only binds loopback so a
+ * developer's sidecar is never reachable from the network by accident. */
 #include "options.h"
 
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const record_modes[] = {"strict", "async", NULL};
+
+#define O(field) offsetof(mt_sidecar_config, field)
+
 const mt_cfg_option mt_sidecar_options[] = {
+    {"listen.address", MT_CFG_STRING, "127.0.0.1",
+     "Address the MCP endpoint listens on. Pods use `0.0.0.0`; the default keeps a "
+     "developer's sidecar on loopback.",
+     O(listen_address), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"listen.port", MT_CFG_INT, "8080", "TCP port for MCP clients (0: ephemeral, for tests).",
+     O(listen_port), 0, 65535, NULL, 0},
+    {"upstream.host", MT_CFG_STRING, "127.0.0.1",
+     "Host of the MCP server the sidecar protects (the pod's loopback).", O(upstream_host), 0,
+     0, NULL, MT_CFG_F_REQUIRED},
+    {"upstream.port", MT_CFG_INT, "3000", "TCP port of the upstream MCP server.",
+     O(upstream_port), 1, 65535, NULL, 0},
+    {"upstream.path_prefix", MT_CFG_STRING, "",
+     "Prefix prepended to the request path when forwarding (e.g. `/v1`); empty keeps the "
+     "client's path.",
+     O(upstream_path_prefix), 0, 0, NULL, 0},
+    {"upstream.credential_file", MT_CFG_SECRET_FILE, NULL,
+     "File holding the complete `Authorization` value sent upstream (e.g. `Bearer ...`). "
+     "The client's own token is never forwarded; unset: no Authorization upstream.",
+     O(upstream_credential), 0, 0, NULL, 0},
+    {"admin.address", MT_CFG_STRING, "127.0.0.1",
+     "Address of the admin port (/healthz, /readyz, /metrics).", O(admin_address), 0, 0, NULL,
+     MT_CFG_F_REQUIRED},
+    {"admin.port", MT_CFG_INT, "9090", "Admin port (0: ephemeral).", O(admin_port), 0, 65535,
+     NULL, 0},
+    {"tls.cert_file", MT_CFG_STRING, NULL,
+     "PEM certificate chain for HTTPS on the MCP endpoint; unset: plain HTTP.", O(tls_cert), 0,
+     0, NULL, 0},
+    {"tls.key_file", MT_CFG_STRING, NULL, "PEM private key matching tls.cert_file.", O(tls_key),
+     0, 0, NULL, 0},
+    {"tls.client_ca_file", MT_CFG_STRING, NULL,
+     "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).",
+     O(tls_client_ca), 0, 0, NULL, 0},
+    {"limits.max_header_bytes", MT_CFG_SIZE, "16KiB",
+     "Largest request header block accepted (431/400 beyond).", O(max_header_bytes), 1024,
+     (int64_t)1 << 24, NULL, 0},
+    {"limits.max_body_bytes", MT_CFG_SIZE, "4MiB", "Largest request body accepted (413 beyond).",
+     O(max_body_bytes), 1024, (int64_t)1 << 30, NULL, 0},
+    {"limits.max_connections", MT_CFG_INT, "1024",
+     "Client connections served at once; further connections are refused.",
+     O(max_connections), 1, 1000000, NULL, 0},
+    {"limits.idle_timeout", MT_CFG_DURATION, "60s",
+     "Client connection idle/read/write timeout.", O(idle_timeout_ms), 1000,
+     (int64_t)86400000, NULL, 0},
+    {"limits.request_timeout", MT_CFG_DURATION, "300s",
+     "Upper bound on one upstream exchange; SSE streams are bounded by the idle timeout "
+     "between events instead.",
+     O(request_timeout_ms), 1000, (int64_t)86400000, NULL, 0},
+    {"http.allowed_origins", MT_CFG_LIST, NULL,
+     "Origin header values accepted (exact match); requests with another Origin get 403. "
+     "Requests without Origin (non-browser clients) are accepted.",
+     O(allowed_origins), 0, 0, NULL, 0},
+    {"http.allowed_hosts", MT_CFG_LIST, "localhost,127.0.0.1",
+     "Host header values accepted, with or without port (DNS-rebinding defence); others get "
+     "403. `*` accepts any.",
+     O(allowed_hosts), 0, 0, NULL, 0},
+    {"auth.jwks_file", MT_CFG_STRING, NULL,
+     "JWKS (JSON) with the keys that sign client tokens. Unset: only anonymous access, "
+     "if auth.anonymous allows it.",
+     O(jwks_file), 0, 0, NULL, 0},
+    {"auth.issuer", MT_CFG_STRING, NULL, "Required `iss` of client tokens.", O(auth_issuer), 0,
+     0, NULL, 0},
+    {"auth.audiences", MT_CFG_LIST, NULL, "Accepted `aud` values (any one must match).",
+     O(auth_audiences), 0, 0, NULL, 0},
+    {"auth.algs", MT_CFG_LIST, "RS256,ES256,EdDSA",
+     "Accepted signature algorithms (`none` and HMAC algorithms are never accepted).",
+     O(auth_algs), 0, 0, NULL, 0},
+    {"auth.leeway", MT_CFG_DURATION, "30s", "Clock skew tolerated on exp/nbf/iat.",
+     O(auth_leeway_ms), 0, 600000, NULL, 0},
+    {"auth.anonymous", MT_CFG_BOOL, "false",
+     "Accept requests without a token (recorded with auth_method `anonymous`). Development "
+     "only.",
+     O(auth_anonymous), 0, 0, NULL, 0},
+    {"auth.resource", MT_CFG_STRING, NULL,
+     "This protected resource's URL (`resource` of the RFC 9728 metadata). Unset: derived "
+     "from the request's Host.",
+     O(resource_url), 0, 0, NULL, 0},
+    {"auth.resource_metadata_url", MT_CFG_STRING, NULL,
+     "URL advertised in `WWW-Authenticate: Bearer resource_metadata=...`. Unset: "
+     "`/.well-known/oauth-protected-resource` on the request's Host.",
+     O(resource_metadata_url), 0, 0, NULL, 0},
+    {"auth.authorization_servers", MT_CFG_LIST, NULL,
+     "Issuer URLs listed as `authorization_servers` in the resource metadata.",
+     O(authorization_servers), 0, 0, NULL, 0},
+    {"record.mode", MT_CFG_ENUM, "strict",
+     "`strict`: a message is forwarded only after its event is acknowledged by Kafka; "
+     "`async`: forward at once, spool to disk while Kafka is unreachable.",
+     O(record_mode), 0, 0, record_modes, 0},
+    {"record.topic", MT_CFG_STRING, "mcptrail.events", "Topic receiving SessionEvent records.",
+     O(record_topic), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"record.spool_dir", MT_CFG_STRING, "/var/lib/mcptrail/spool",
+     "Directory of the async-mode spool.", O(spool_dir), 0, 0, NULL, 0},
+    {"record.spool_max_bytes", MT_CFG_SIZE, "256MiB",
+     "Spool bound; when full, async mode fails closed like strict mode.", O(spool_max_bytes),
+     0, (int64_t)1 << 40, NULL, 0},
+    {"record.hmac_key_file", MT_CFG_SECRET_FILE, NULL,
+     "Key for payload_hmac (HMAC-SHA256 over the raw payload); unset: no payload HMAC.",
+     O(hmac_key), 0, 0, NULL, 0},
+    {"source.cluster", MT_CFG_STRING, "", "Cluster name recorded in every event.",
+     O(source_cluster), 0, 0, NULL, 0},
+    {"source.namespace", MT_CFG_STRING, "", "Kubernetes namespace recorded in every event.",
+     O(source_namespace), 0, 0, NULL, 0},
+    {"source.pod", MT_CFG_STRING, NULL, "Pod name recorded in every event; unset: `$HOSTNAME`.",
+     O(source_pod), 0, 0, NULL, 0},
     MT_CFG_END,
 };
+
+const mt_cfg_spec mt_sidecar_spec = {
+    .program = "mcptrail-sidecar",
+    .summary = "MCP reverse proxy that authenticates clients and records every message to Kafka.",
+    .env_prefix = "MCPTRAIL_",
+    .parts = {{mt_cfg_common_options, offsetof(mt_sidecar_config, common)},
+              {mt_sidecar_options, 0},
+              {NULL, 0}},
+};
+
+mt_err mt_sidecar_config_finish(mt_sidecar_config *cfg, mt_errbuf *eb)
+{
+    if (!cfg->source_pod) {
+        const char *h = getenv("HOSTNAME");
+        cfg->source_pod = strdup(h ? h : "");
+        if (!cfg->source_pod)
+            return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "tls.cert_file and tls.key_file must be set together");
+    if (cfg->tls_client_ca && !cfg->tls_cert)
+        return mt_fail(eb, MT_ERR_CONFIG, "tls.client_ca_file needs tls.cert_file");
+    for (size_t i = 0; i < cfg->auth_algs.n; i++) {
+        const char *a = cfg->auth_algs.items[i];
+        if (strcmp(a, "none") == 0 || strncmp(a, "HS", 2) == 0)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "auth.algs: '%s' is never accepted (use RS*, PS*, ES* or EdDSA)", a);
+    }
+    return MT_OK;
+}

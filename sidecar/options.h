@@ -1,11 +1,72 @@
 /* Configuration of mcptrail-sidecar: the option table (one declaration per
  * key drives the config file, MCPTRAIL_* environment, flags, --help and
- * docs/configuration.md) and the struct it fills. */
+ * docs/configuration.md) and the struct it fills.
+ *
+ * options.c is compiled into libmcptrail (see sidecar/CMakeLists.txt) so the
+ * library's mt_cfg_doc_sections can list this table and the docs drift test
+ * in tests/lib sees it; it therefore depends on lib headers only. */
 #ifndef MCPTRAIL_SIDECAR_OPTIONS_H
 #define MCPTRAIL_SIDECAR_OPTIONS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "mcptrail/config.h"
 
+typedef enum mt_sidecar_record_mode {
+    MT_RECORD_STRICT = 0, /* release nothing until its event is acked */
+    MT_RECORD_ASYNC = 1,  /* forward at once; spool when Kafka is away */
+} mt_sidecar_record_mode;
+
+typedef struct mt_sidecar_config {
+    mt_common_config common;
+
+    char *listen_address;
+    int64_t listen_port;
+    char *upstream_host;
+    int64_t upstream_port;
+    char *upstream_path_prefix;
+    mt_cfg_secret upstream_credential; /* whole Authorization value for upstream */
+    char *admin_address;
+    int64_t admin_port;
+
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+
+    int64_t max_header_bytes;
+    int64_t max_body_bytes;
+    int64_t max_connections;
+    int64_t idle_timeout_ms;
+    int64_t request_timeout_ms;
+    mt_strlist allowed_origins;
+    mt_strlist allowed_hosts;
+
+    char *jwks_file;
+    char *auth_issuer;
+    mt_strlist auth_audiences;
+    mt_strlist auth_algs;
+    int64_t auth_leeway_ms;
+    bool auth_anonymous;
+    char *resource_url;          /* "resource" of the RFC 9728 document */
+    char *resource_metadata_url; /* advertised in WWW-Authenticate */
+    mt_strlist authorization_servers;
+
+    int record_mode; /* mt_sidecar_record_mode */
+    char *record_topic;
+    char *spool_dir;
+    int64_t spool_max_bytes;
+    mt_cfg_secret hmac_key;
+    char *source_cluster;
+    char *source_namespace;
+    char *source_pod;
+} mt_sidecar_config;
+
 extern const mt_cfg_option mt_sidecar_options[];
+extern const mt_cfg_spec mt_sidecar_spec;
+
+/* Fills defaults that depend on the environment (source.pod from HOSTNAME)
+ * and checks cross-option rules (tls cert without key, ...). */
+mt_err mt_sidecar_config_finish(mt_sidecar_config *cfg, mt_errbuf *eb);
 
 #endif

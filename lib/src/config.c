@@ -74,10 +74,17 @@ const mt_cfg_option mt_cfg_common_options[] = {
     MT_CFG_END,
 };
 
+/* Binaries' tables compiled into the library for the reference (their
+ * sources stay next to the binary; its CMakeLists adds them to mcptrail). */
+extern const mt_cfg_option mt_sidecar_options[];
+
 const mt_cfg_doc_section mt_cfg_doc_sections[] = {
     {"Common options (every binary)",
      "Every mcptrail binary accepts these options. The environment prefix is `MCPTRAIL_`.",
      "MCPTRAIL_", mt_cfg_common_options},
+    {"mcptrail-sidecar",
+     "The MCP reverse proxy in front of each MCP server (`mcptrail-sidecar --help`).",
+     "MCPTRAIL_", mt_sidecar_options},
     {NULL, NULL, NULL, NULL},
 };
 

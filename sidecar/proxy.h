@@ -1,0 +1,75 @@
+/* The sidecar engine: an evhttp server in front of one upstream MCP server.
+ *
+ * Every request passes, in order: connection limit, Host/Origin allow-lists
+ * (403), the RFC 9728 metadata document, authentication (401 with
+ * WWW-Authenticate), recording of the request, forwarding to the upstream
+ * (client Authorization replaced by the configured upstream credential),
+ * and recording of the response. JSON responses are held until recorded;
+ * text/event-stream responses are relayed event by event, each one
+ * recorded, with back-pressure: the upstream socket stops being read while
+ * the client's output buffer is above MT_PROXY_CLIENT_HIGH_WATER.
+ *
+ * The proxy runs entirely on the caller's event_base (one thread). */
+#ifndef MCPTRAIL_SIDECAR_PROXY_H
+#define MCPTRAIL_SIDECAR_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mcptrail/err.h"
+#include "options.h"
+
+struct event_base;
+
+/* JSON-RPC error codes the sidecar answers with itself. -32603 is the
+ * standard "internal error"; the data member says which mcptrail condition. */
+#define MT_RPC_INTERNAL_ERROR (-32603)
+#define MT_RPC_MSG_NOT_RECORDED "request not recorded: Kafka unavailable"
+#define MT_RPC_MSG_UPSTREAM "upstream MCP server unavailable"
+
+#define MT_PROXY_CLIENT_HIGH_WATER ((size_t)256 * 1024)
+
+/* Latency histogram upper bounds, seconds (Prometheus "le"). */
+#define MT_METRICS_NBUCKETS 12
+extern const double mt_metrics_bucket_le[MT_METRICS_NBUCKETS];
+
+/* Counters the admin port exposes. Single-threaded: plain integers. */
+typedef struct mt_sidecar_metrics {
+    uint64_t requests_by_code[600]; /* index = HTTP status */
+    uint64_t latency_buckets[MT_METRICS_NBUCKETS]; /* non-cumulative */
+    uint64_t latency_count;
+    double latency_sum_s;
+    uint64_t events_produced;
+    uint64_t events_failed;
+    uint64_t events_spooled;
+    int64_t active_sessions;
+    int64_t active_connections;
+} mt_sidecar_metrics;
+
+typedef struct mt_proxy mt_proxy;
+
+/* Binds cfg->listen_address:listen_port on base. cfg and metrics must
+ * outlive the proxy. MT_ERR_IO when the address cannot be bound,
+ * MT_ERR_CONFIG for an unusable TLS setup. */
+mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
+                    mt_sidecar_metrics *metrics, mt_proxy **out, mt_errbuf *eb);
+
+/* The bound port (useful with listen.port 0). */
+uint16_t mt_proxy_port(const mt_proxy *p);
+
+/* Stops accepting new connections; requests in flight continue. */
+void mt_proxy_stop_accepting(mt_proxy *p);
+
+/* Graceful shutdown: stops accepting and calls cb (once) as soon as no
+ * request is in flight, possibly before returning. */
+void mt_proxy_drain(mt_proxy *p, void (*cb)(void *arg), void *arg);
+
+/* Requests (client exchanges) not yet finished. */
+size_t mt_proxy_inflight(const mt_proxy *p);
+
+/* True when the JWKS (if configured) is loaded, for /readyz. */
+bool mt_proxy_auth_ready(const mt_proxy *p);
+
+void mt_proxy_free(mt_proxy *p);
+
+#endif
