@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
 
 #define WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
@@ -51,6 +52,8 @@ struct mt_proxy {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     SSL_CTX *ssl_ctx;
+    mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
+    mt_jwt_policy policy;  /* borrows cfg's strings */
     uint16_t port;
     size_t inflight;
     void (*drained_cb)(void *arg);
@@ -74,6 +77,7 @@ typedef struct fwd {
     struct evhttp_connection *uconn;
     struct timespec t0;
     char *rpc_id;      /* JSON text of the request id, for our own errors */
+    json_t *identity;  /* SessionEvent identity of the authenticated caller */
     int status;        /* upstream status */
     bool sse;          /* response is text/event-stream, relayed per event */
     bool started;      /* reply headers sent to the client */
@@ -245,23 +249,43 @@ static void serve_resource_metadata(mt_proxy *p, struct evhttp_request *req)
 
 typedef enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_INVALID } auth_result;
 
-/* Authentication hook. Until the JWT module is integrated, a request
- * without a token passes only when auth.anonymous is set, and any token is
- * refused: an unverifiable token must never count as authenticated. */
+/* Authentication: a Bearer JWT verified against the JWKS and the auth.*
+ * policy. A request without a token passes only when auth.anonymous is set;
+ * a token that cannot be verified (no JWKS, bad signature, claims) never
+ * counts as authenticated. On success *identity is the SessionEvent
+ * identity JSON (new reference). */
 static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
-                                      const char **why)
+                                      json_t **identity, const char **why, mt_errbuf *eb)
 {
     const char *authz = header(req, "Authorization");
     if (!authz || authz[0] == '\0') {
         *why = "no bearer token";
-        return p->cfg->auth_anonymous ? AUTH_OK : AUTH_MISSING;
+        if (!p->cfg->auth_anonymous)
+            return AUTH_MISSING;
+        *identity = json_pack("{s:n, s:n, s:n, s:s, s:n, s:n}", "issuer", "subject",
+                              "audience", "auth_method", "anonymous", "token_fingerprint", "ci");
+        return AUTH_OK;
     }
     if (strncasecmp(authz, "Bearer ", 7) != 0) {
         *why = "Authorization is not a Bearer token";
         return AUTH_INVALID;
     }
-    *why = "token verification is not available";
-    return AUTH_INVALID;
+    if (!p->jwks) {
+        *why = "no JWKS configured (auth.jwks_file)";
+        return AUTH_INVALID;
+    }
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    mt_identity id;
+    if (mt_jwt_verify(p->jwks, &p->policy, tok, strlen(tok), (int64_t)time(NULL), &id, eb) !=
+        MT_OK) {
+        *why = eb->msg;
+        return AUTH_INVALID;
+    }
+    *identity = mt_identity_to_json(&id);
+    mt_identity_free(&id);
+    return *identity ? AUTH_OK : AUTH_INVALID;
 }
 
 static void send_unauthorized(mt_proxy *p, struct evhttp_request *req, auth_result r,
@@ -314,6 +338,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     mt_proxy *p = f->p;
     p->inflight--;
     free(f->rpc_id);
+    json_decref(f->identity);
     free(f);
     check_drained(p);
 }
@@ -626,7 +651,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     const char *why = NULL;
-    auth_result ar = proxy_authenticate(p, req, &why);
+    json_t *identity = NULL;
+    mt_errbuf aeb = {{0}};
+    auth_result ar = proxy_authenticate(p, req, &identity, &why, &aeb);
     if (ar != AUTH_OK) {
         send_unauthorized(p, req, ar, why);
         return;
@@ -635,10 +662,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     fwd *f = calloc(1, sizeof *f);
     if (!f || !(f->pending = evbuffer_new())) {
         free(f);
+        json_decref(identity);
         send_http_error(p, req, 500, "Internal Server Error", "nomem", "out of memory");
         return;
     }
     f->p = p;
+    f->identity = identity;
     f->t0 = t0;
     f->creq = req;
     f->cconn = evhttp_request_get_connection(req);
@@ -710,6 +739,21 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
     evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(p->http, on_request, p);
+    if (cfg->jwks_file) {
+        if ((err = mt_jwks_load_file(cfg->jwks_file, &p->jwks, eb)) != MT_OK)
+            goto fail;
+        if (!cfg->auth_issuer || cfg->auth_audiences.n == 0 || cfg->auth_algs.n == 0) {
+            err = mt_fail(eb, MT_ERR_CONFIG,
+                          "auth.jwks_file needs auth.issuer, auth.audiences and auth.algs");
+            goto fail;
+        }
+        p->policy.issuer = cfg->auth_issuer;
+        p->policy.audiences = (const char *const *)cfg->auth_audiences.items;
+        p->policy.naud = cfg->auth_audiences.n;
+        p->policy.algs = (const char *const *)cfg->auth_algs.items;
+        p->policy.nalgs = cfg->auth_algs.n;
+        p->policy.leeway_s = cfg->auth_leeway_ms / 1000;
+    }
     if (cfg->tls_cert && (err = tls_setup(p, eb)) != MT_OK)
         goto fail;
     p->bound = evhttp_bind_socket_with_handle(p->http, cfg->listen_address,
@@ -760,8 +804,7 @@ size_t mt_proxy_inflight(const mt_proxy *p)
 
 bool mt_proxy_auth_ready(const mt_proxy *p)
 {
-    (void)p;
-    return true;
+    return !p->cfg->jwks_file || p->jwks;
 }
 
 void mt_proxy_free(mt_proxy *p)
@@ -772,5 +815,6 @@ void mt_proxy_free(mt_proxy *p)
         evhttp_free(p->http);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
+    mt_jwks_free(p->jwks);
     free(p);
 }

@@ -1,0 +1,398 @@
+/* proxy: the engine against a tiny in-test upstream (an evhttp server on an
+ * ephemeral port answering JSON and an SSE stream), all on one event loop.
+ * Every exchange runs the loop until its completion callback breaks it
+ * (bounded by a deadline timer), so nothing waits on wall-clock sleeps. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "admin.h"
+#include "mcptrail/log.h"
+#include "options.h"
+#include "proxy.h"
+
+/* The SSE stream, sent in pieces that split events and lines on purpose. */
+static const char *const sse_pieces[] = {
+    "id: 1\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n",
+    "\n: keep-alive\n\nid: 2\r\ndata: {\"jsonrpc\":\"2.0\",",
+    "\"id\":1,\"result\":{}}\r\n\r\n",
+};
+
+typedef struct fixture {
+    struct event_base *base;
+    struct evhttp *up;
+    uint16_t up_port;
+    mt_sidecar_config cfg;
+    mt_sidecar_metrics metrics;
+    mt_proxy *proxy;
+    mt_admin *admin;
+    struct event *deadline;
+    /* last response seen by the test client */
+    int status;
+    char *body;
+    size_t body_len;
+    char www_auth[512];
+    char content_type[128];
+    char upstream_authz[256]; /* Authorization the upstream received */
+    size_t chunks;             /* chunked callbacks on the client (SSE relay) */
+} fixture;
+
+static fixture *F;
+
+/* --- the in-test upstream ---------------------------------------------- */
+
+static void up_sse_send(evutil_socket_t fd, short what, void *arg);
+
+typedef struct sse_state {
+    struct evhttp_request *req;
+    size_t next;
+    struct event *ev;
+} sse_state;
+
+static void up_sse_send(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sse_state *st = arg;
+    if (st->next == sizeof sse_pieces / sizeof sse_pieces[0]) {
+        evhttp_send_reply_end(st->req);
+        event_free(st->ev);
+        free(st);
+        return;
+    }
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, sse_pieces[st->next], strlen(sse_pieces[st->next]));
+    st->next++;
+    evhttp_send_reply_chunk(st->req, b);
+    evbuffer_free(b);
+    /* next piece on a later loop turn, so the proxy sees separate reads */
+    event_active(st->ev, EV_TIMEOUT, 0);
+}
+
+static void on_upstream(struct evhttp_request *req, void *arg)
+{
+    fixture *f = arg;
+    const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    snprintf(f->upstream_authz, sizeof f->upstream_authz, "%s", authz ? authz : "");
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    if (strcmp(path, "/sse") == 0) {
+        evhttp_add_header(oh, "Content-Type", "text/event-stream");
+        evhttp_add_header(oh, "Mcp-Session-Id", "s-1");
+        evhttp_send_reply_start(req, 200, "OK");
+        sse_state *st = calloc(1, sizeof *st);
+        st->req = req;
+        st->ev = event_new(f->base, -1, 0, up_sse_send, st);
+        event_active(st->ev, EV_TIMEOUT, 0);
+        return;
+    }
+    /* echo the JSON-RPC request id back in a result */
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_printf(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":");
+    if (evbuffer_get_length(in))
+        evbuffer_add_buffer(out, in);
+    else
+        evbuffer_add_printf(out, "null");
+    evbuffer_add_printf(out, "}}");
+    evhttp_add_header(oh, "Content-Type", "application/json");
+    evhttp_add_header(oh, "Mcp-Session-Id", "s-1");
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+/* --- the test client ------------------------------------------------------ */
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fixture *f = arg;
+    f->status = -1;
+    event_base_loopbreak(f->base);
+}
+
+static void on_client_chunk(struct evhttp_request *req, void *arg)
+{
+    fixture *f = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    f->body = realloc(f->body, f->body_len + n + 1);
+    evbuffer_remove(in, f->body + f->body_len, n);
+    f->body_len += n;
+    f->body[f->body_len] = '\0';
+    f->chunks++;
+}
+
+static void on_client_done(struct evhttp_request *req, void *arg)
+{
+    fixture *f = arg;
+    f->status = req ? evhttp_request_get_response_code(req) : 0;
+    if (req) {
+        struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+        const char *w = evhttp_find_header(h, "WWW-Authenticate");
+        const char *ct = evhttp_find_header(h, "Content-Type");
+        snprintf(f->www_auth, sizeof f->www_auth, "%s", w ? w : "");
+        snprintf(f->content_type, sizeof f->content_type, "%s", ct ? ct : "");
+        on_client_chunk(req, arg); /* whatever was not delivered in chunks */
+    }
+    event_base_loopbreak(f->base);
+}
+
+/* One request to port; waits (deadline 10 s) for the response. */
+static void do_request(fixture *f, uint16_t port, enum evhttp_cmd_type cmd, const char *path,
+                       const char *host, const char *authz, const char *body, size_t body_len)
+{
+    free(f->body);
+    f->body = NULL;
+    f->body_len = 0;
+    f->chunks = 0;
+    f->status = -2;
+    f->www_auth[0] = f->content_type[0] = '\0';
+    struct evhttp_connection *c = evhttp_connection_base_new(f->base, NULL, "127.0.0.1", port);
+    assert_non_null(c);
+    struct evhttp_request *r = evhttp_request_new(on_client_done, f);
+    evhttp_request_set_chunked_cb(r, on_client_chunk);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r);
+    evhttp_add_header(h, "Host", host);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Accept", "application/json, text/event-stream");
+    if (authz)
+        evhttp_add_header(h, "Authorization", authz);
+    if (body)
+        evbuffer_add(evhttp_request_get_output_buffer(r), body, body_len);
+    assert_int_equal(evhttp_make_request(c, r, cmd, path), 0);
+    struct timeval tv = {10, 0};
+    evtimer_add(f->deadline, &tv);
+    event_base_dispatch(f->base);
+    evtimer_del(f->deadline);
+    evhttp_connection_free(c);
+    assert_int_not_equal(f->status, -1); /* deadline */
+}
+
+static void post(fixture *f, const char *path, const char *body)
+{
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, path, "localhost", NULL, body,
+               strlen(body));
+}
+
+/* --- fixture -------------------------------------------------------------- */
+
+static int setup_with(void **state, const char *const *extra, size_t nextra)
+{
+    fixture *f = calloc(1, sizeof *f);
+    F = f;
+    mt_log_set_level(MT_LOG_ERROR);
+    f->base = event_base_new();
+    f->up = evhttp_new(f->base);
+    evhttp_set_gencb(f->up, on_upstream, f);
+    struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(f->up, "127.0.0.1", 0);
+    assert_non_null(b);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss, &sl), 0);
+    f->up_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    f->deadline = evtimer_new(f->base, on_deadline, f);
+
+    char upport[32];
+    snprintf(upport, sizeof upport, "--upstream.port=%u", (unsigned)f->up_port);
+    const char *argv[32] = {"test_proxy", "--listen.port=0", "--admin.port=0", upport,
+                            "--auth.anonymous=true", "--limits.max_body_bytes=4KiB"};
+    size_t argc = 6;
+    for (size_t i = 0; i < nextra && argc < 32; i++)
+        argv[argc++] = extra[i];
+    char *envp[] = {NULL};
+    mt_errbuf eb = {{0}};
+    mt_err err = mt_cfg_load(&mt_sidecar_spec, &f->cfg, (int)argc, (char *const *)argv, envp,
+                             NULL, &eb);
+    if (err)
+        fail_msg("config: %s", eb.msg);
+    assert_int_equal(mt_sidecar_config_finish(&f->cfg, &eb), MT_OK);
+    err = mt_proxy_new(f->base, &f->cfg, &f->metrics, &f->proxy, &eb);
+    if (err)
+        fail_msg("proxy: %s", eb.msg);
+    mt_admin_config ac = {.address = "127.0.0.1", .port = 0, .metrics = &f->metrics,
+                          .proxy = f->proxy};
+    assert_int_equal(mt_admin_new(f->base, &ac, &f->admin, &eb), MT_OK);
+    *state = f;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, NULL, 0);
+}
+
+static int setup_auth(void **state)
+{
+    static const char *const extra[] = {"--auth.anonymous=false",
+                                        "--auth.authorization_servers=https://issuer.example"};
+    return setup_with(state, extra, 2);
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    mt_admin_free(f->admin);
+    mt_proxy_free(f->proxy);
+    evhttp_free(f->up);
+    event_free(f->deadline);
+    /* let deferred cleanups (freed upstream connections) run */
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    event_base_free(f->base);
+    mt_cfg_free(&mt_sidecar_spec, &f->cfg);
+    free(f->body);
+    free(f);
+    return 0;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static void json_response_is_passed_through(void **state)
+{
+    fixture *f = *state;
+    const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
+    post(f, "/mcp", req);
+    assert_int_equal(f->status, 200);
+    char want[256];
+    snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":%s}}", req);
+    assert_string_equal(f->body, want);
+    assert_string_equal(f->content_type, "application/json");
+    assert_int_equal(f->metrics.requests_by_code[200], 1);
+}
+
+static void sse_is_relayed_event_by_event_byte_identical(void **state)
+{
+    fixture *f = *state;
+    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+    assert_int_equal(f->status, 200);
+    assert_string_equal(f->content_type, "text/event-stream");
+    char want[512] = "";
+    for (size_t i = 0; i < sizeof sse_pieces / sizeof sse_pieces[0]; i++)
+        strncat(want, sse_pieces[i], sizeof want - strlen(want) - 1);
+    assert_int_equal(f->body_len, strlen(want));
+    assert_memory_equal(f->body, want, f->body_len);
+    assert_true(f->chunks >= 2); /* delivered as it came, not at the end */
+}
+
+static void host_not_allowed_is_403(void **state)
+{
+    fixture *f = *state;
+    const char *b = "{}";
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, "/mcp", "evil.example", NULL, b,
+               strlen(b));
+    assert_int_equal(f->status, 403);
+    assert_non_null(strstr(f->body, "host_not_allowed"));
+}
+
+static void oversized_body_is_413(void **state)
+{
+    fixture *f = *state;
+    size_t n = 8192;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+    post(f, "/mcp", big);
+    free(big);
+    assert_int_equal(f->status, 413);
+}
+
+static void missing_token_is_401_with_resource_metadata(void **state)
+{
+    fixture *f = *state;
+    post(f, "/mcp", "{}");
+    assert_int_equal(f->status, 401);
+    assert_string_equal(f->www_auth, "Bearer resource_metadata=\"http://localhost/.well-known/"
+                                     "oauth-protected-resource\"");
+    assert_string_equal(f->upstream_authz, ""); /* never reached upstream */
+}
+
+static void bad_token_is_401_invalid_token(void **state)
+{
+    fixture *f = *state;
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, "/mcp", "localhost",
+               "Bearer not-a-jwt", "{}", 2);
+    assert_int_equal(f->status, 401);
+    assert_non_null(strstr(f->www_auth, "error=\"invalid_token\""));
+}
+
+static void well_known_metadata_is_served(void **state)
+{
+    fixture *f = *state;
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET,
+               "/.well-known/oauth-protected-resource", "localhost", NULL, NULL, 0);
+    assert_int_equal(f->status, 200);
+    assert_non_null(strstr(f->body, "\"resource\":\"http://localhost/mcp\""));
+    assert_non_null(strstr(f->body, "\"authorization_servers\":[\"https://issuer.example\"]"));
+    assert_non_null(strstr(f->body, "\"bearer_methods_supported\":[\"header\"]"));
+}
+
+static void upstream_down_is_502_jsonrpc_error(void **state)
+{
+    fixture *f = *state;
+    evhttp_free(f->up); /* nothing listens on the upstream port now */
+    f->up = evhttp_new(f->base);
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 502);
+    assert_non_null(strstr(f->body, "\"id\":7"));
+    assert_non_null(strstr(f->body, "\"code\":-32603"));
+}
+
+static void client_authorization_is_replaced_upstream(void **state)
+{
+    fixture *f = *state;
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    assert_string_equal(f->upstream_authz, ""); /* no credential configured: none sent */
+}
+
+static void admin_healthz_and_metrics(void **state)
+{
+    fixture *f = *state;
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/healthz", "localhost", NULL, NULL,
+               0);
+    assert_int_equal(f->status, 200);
+    do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/readyz", "localhost", NULL, NULL,
+               0);
+    assert_int_equal(f->status, 200);
+    do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/metrics", "localhost", NULL, NULL,
+               0);
+    assert_int_equal(f->status, 200);
+    assert_non_null(strstr(f->body, "mcptrail_requests_total{code=\"200\"} 1\n"));
+    assert_non_null(strstr(f->body, "mcptrail_request_duration_seconds_count 1\n"));
+    assert_non_null(strstr(f->body, "mcptrail_events_produced_total 0\n"));
+    assert_non_null(strstr(f->body, "mcptrail_active_sessions 0\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(json_response_is_passed_through, setup, teardown),
+        cmocka_unit_test_setup_teardown(sse_is_relayed_event_by_event_byte_identical, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(host_not_allowed_is_403, setup, teardown),
+        cmocka_unit_test_setup_teardown(oversized_body_is_413, setup, teardown),
+        cmocka_unit_test_setup_teardown(missing_token_is_401_with_resource_metadata,
+                                        setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(bad_token_is_401_invalid_token, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(well_known_metadata_is_served, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(upstream_down_is_502_jsonrpc_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_authorization_is_replaced_upstream, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(admin_healthz_and_metrics, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
