@@ -45,10 +45,12 @@
 #define SPOOL_WINDOW 64
 #define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon */
 #define SPOOL_RECORD_MAX ((uint32_t)64 << 20) /* a record longer than this is corrupt */
-#define REDACT_FIELD "[REDACTED:field]"
+#define REDACT_FIELD MT_REC_REDACT_FIELD
 #define REDACT_TEXT "[REDACTED]"
-#define DETECTOR_TEXT "bearer_or_jwt"
+#define DETECTOR_TEXT MT_REC_DETECTOR_TEXT
 #define MASK_MAX_DEPTH 256
+/* New spools start numbering here so head files (numbered first - 1) fit below. */
+#define SPOOL_FIRST_N ((uint64_t)1 << 32)
 
 struct mt_rec_session {
     mt_rec_session *hnext;
@@ -97,6 +99,8 @@ typedef struct spool {
     spool_file *files; /* oldest first */
     size_t nfiles, cap;
     int wfd;           /* append fd of the last file, -1 if not open */
+    int hfd;           /* append fd of the head file, -1 if none (see spool_append_head) */
+    uint64_t head_n;
     int rfd;           /* read fd of file rfd_n, -1 if none */
     uint64_t rfd_n;
     uint64_t next_n;   /* number for the next new file */
@@ -129,6 +133,7 @@ struct mt_recorder {
     size_t ndone, done_cap;
     bool has_spool;
     spool sp;
+    size_t ndirect; /* async events in the producer, not spooled */
     bool closing;
     mt_rec_metrics m;
 };
@@ -408,6 +413,8 @@ static mt_err spool_add_file(spool *sp, uint64_t n, uint64_t size)
         sp->cap = cap;
     }
     sp->files[sp->nfiles++] = (spool_file){n, size};
+    if (sp->next_n == 0)
+        sp->next_n = SPOOL_FIRST_N;
     if (n >= sp->next_n)
         sp->next_n = n + 1;
     return MT_OK;
@@ -425,6 +432,10 @@ static void spool_drop_first(mt_recorder *rec)
     if (sp->nfiles == 1 && sp->wfd >= 0) {
         close(sp->wfd);
         sp->wfd = -1;
+    }
+    if (sp->hfd >= 0 && sp->head_n == sp->files[0].n) {
+        close(sp->hfd);
+        sp->hfd = -1;
     }
     unlink(path);
     sp->bytes -= sp->files[0].size;
@@ -471,6 +482,9 @@ static void on_fsync(evutil_socket_t fd, short what, void *arg)
     rec->sp.dirty = false;
 }
 
+static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *key, size_t klen,
+                          const void *val, size_t vlen);
+
 /* Appends one record (key = session id, value = encoded event). */
 static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const void *val,
                            size_t vlen)
@@ -482,8 +496,13 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
     uint64_t total = 8 + body;
     if (sp->bytes + total > rec->cfg.spool_max_bytes)
         return MT_ERR_TOO_LARGE;
-    if (sp->nfiles == 0 || sp->files[sp->nfiles - 1].size >= SPOOL_FILE_MAX || sp->wfd < 0) {
-        bool reuse_last = sp->nfiles > 0 && sp->files[sp->nfiles - 1].size < SPOOL_FILE_MAX;
+    bool last_is_head = sp->hfd >= 0 && sp->nfiles > 0 && sp->files[sp->nfiles - 1].n == sp->head_n;
+    if (sp->nfiles == 0 || sp->files[sp->nfiles - 1].size >= SPOOL_FILE_MAX || sp->wfd < 0 ||
+        last_is_head) {
+        bool reuse_last = sp->nfiles > 0 && sp->files[sp->nfiles - 1].size < SPOOL_FILE_MAX &&
+                          !last_is_head;
+        if (sp->next_n == 0)
+            sp->next_n = SPOOL_FIRST_N;
         uint64_t n = reuse_last ? sp->files[sp->nfiles - 1].n : sp->next_n;
         char path[4200];
         spool_path(sp, n, path, sizeof path);
@@ -503,6 +522,15 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
                 sp->rd = sp->ack = (spool_pos){n, 0};
         }
     }
+    return spool_write(rec, &sp->files[sp->nfiles - 1], &sp->wfd, key, klen, val, vlen);
+}
+
+/* Frames one record and appends it to file f through *fd. */
+static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *key, size_t klen,
+                          const void *val, size_t vlen)
+{
+    spool *sp = &rec->sp;
+    uint64_t body = 4 + (uint64_t)klen + vlen, total = 8 + body;
     uint8_t *rec_buf = malloc((size_t)total);
     if (!rec_buf)
         return MT_ERR_NOMEM;
@@ -511,19 +539,18 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
     memcpy(rec_buf + 12, key, klen);
     memcpy(rec_buf + 12 + klen, val, vlen);
     put_u32(rec_buf + 4, crc32c(rec_buf + 8, (size_t)body));
-    spool_file *f = &sp->files[sp->nfiles - 1];
     size_t done = 0;
     while (done < total) {
-        ssize_t w = write(sp->wfd, rec_buf + done, (size_t)total - done);
+        ssize_t w = write(*fd, rec_buf + done, (size_t)total - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
             mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool write failed", "error",
                          strerror(errno), NULL);
             /* Cut the torn record so the file stays a sequence of records. */
-            if (ftruncate(sp->wfd, (off_t)f->size) != 0) {
-                close(sp->wfd);
-                sp->wfd = -1;
+            if (ftruncate(*fd, (off_t)f->size) != 0) {
+                close(*fd);
+                *fd = -1;
             }
             free(rec_buf);
             return MT_ERR_IO;
@@ -537,6 +564,45 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
     rec->m.spool_bytes = sp->bytes;
     spool_schedule_fsync(rec);
     return MT_OK;
+}
+
+/* Spools an async event whose direct delivery failed. It was sent before
+ * anything now in the spool, so it goes into a head file numbered below the
+ * first one. Safe because replay waits until no direct event is in flight
+ * (spool_pump), so the reader has not started on the spool yet. */
+static mt_err spool_append_head(mt_recorder *rec, const void *key, size_t klen, const void *val,
+                                size_t vlen)
+{
+    spool *sp = &rec->sp;
+    uint64_t total = 12 + (uint64_t)klen + vlen;
+    if (total - 8 > SPOOL_RECORD_MAX || sp->bytes + total > rec->cfg.spool_max_bytes)
+        return MT_ERR_TOO_LARGE;
+    if (sp->nfiles == 0)
+        return spool_append(rec, key, klen, val, vlen);
+    if (sp->hfd < 0 || !spool_find(sp, sp->head_n)) {
+        if (sp->files[0].n == 0)
+            return spool_append(rec, key, klen, val, vlen); /* no room below: order lost */
+        uint64_t n = sp->files[0].n - 1;
+        char path[4200];
+        spool_path(sp, n, path, sizeof path);
+        if (sp->hfd >= 0)
+            close(sp->hfd);
+        sp->hfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (sp->hfd < 0)
+            return MT_ERR_IO;
+        mt_err err = spool_add_file(sp, n, 0); /* appended last; move it to the front */
+        if (err)
+            return err;
+        memmove(sp->files + 1, sp->files, (sp->nfiles - 1) * sizeof *sp->files);
+        sp->files[0] = (spool_file){n, 0};
+        sp->head_n = n;
+        sp->rd = sp->ack = (spool_pos){n, 0};
+        fsync_dir(sp->dir);
+    }
+    mt_err err = spool_write(rec, &sp->files[0], &sp->hfd, key, klen, val, vlen);
+    if (err == MT_OK && !rec->closing && sp->hfd >= 0)
+        fdatasync(sp->hfd); /* rare path: sync at once rather than track a second fd */
+    return err;
 }
 
 /* Reads the record at pos into buf. MT_ERR_NOT_FOUND: no complete record
@@ -603,7 +669,8 @@ static void on_replay_report(mt_recorder *rec, size_t slot, bool ok)
 static void spool_pump(mt_recorder *rec)
 {
     spool *sp = &rec->sp;
-    if (!rec->has_spool || rec->closing || sp->rewind)
+    /* Direct events still in flight may yet fail and be spooled in front. */
+    if (!rec->has_spool || rec->closing || sp->rewind || rec->ndirect > 0)
         return;
     mt_buf buf = MT_BUF_INIT;
     while (sp->win_count < SPOOL_WINDOW && sp->nfiles > 0) {
@@ -660,7 +727,7 @@ static void spool_pump(mt_recorder *rec)
 static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
 {
     spool *sp = &rec->sp;
-    sp->wfd = sp->rfd = -1;
+    sp->wfd = sp->rfd = sp->hfd = -1;
     if (mkdir(sp->dir, 0700) != 0 && errno != EEXIST)
         return mt_fail(eb, MT_ERR_IO, "recorder: cannot create spool dir %s: %s", sp->dir,
                        strerror(errno));
@@ -745,6 +812,10 @@ static void spool_close(spool *sp)
         fdatasync(sp->wfd);
         close(sp->wfd);
     }
+    if (sp->hfd >= 0) {
+        fdatasync(sp->hfd);
+        close(sp->hfd);
+    }
     if (sp->rfd >= 0)
         close(sp->rfd);
     free(sp->files);
@@ -768,13 +839,19 @@ static void on_delivery(const mt_delivery *d, void *ctx)
         done_push(rec, pd->cb, pd->arg, d->err);
         break;
     case P_DIRECT:
+        rec->ndirect--;
         if (d->err == MT_OK) {
             rec->m.produced++;
         } else if (!rec->has_spool ||
-                   spool_append(rec, d->key, d->key_len, d->value, d->value_len) != MT_OK) {
+                   spool_append_head(rec, d->key, d->key_len, d->value, d->value_len) != MT_OK) {
             rec->m.failed++;
             mt_logs_emit(MT_LOG_ERROR, COMPONENT, "async event lost: delivery failed, not spooled",
                          "error", d->errstr, NULL);
+        }
+        if (rec->ndirect == 0 && rec->sp.hfd >= 0 && !rec->closing) {
+            /* Head file complete: replay may read it; later failures start a new one. */
+            close(rec->sp.hfd);
+            rec->sp.hfd = -1;
         }
         break;
     case P_REPLAY:
@@ -1108,6 +1185,8 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
                         .cb = cb, .arg = arg};
         err = mt_producer_send(rec->producer, rec->topic, s->id, klen, enc.data, enc.len,
                                rec->ah.h, 2, pd, &eb);
+        if (err == MT_OK && pd->kind == P_DIRECT)
+            rec->ndirect++;
         if (err) {
             free(pd);
             pd = NULL;
@@ -1163,7 +1242,7 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
     rec->cfg = *cfg;
     rec->base = base;
     rec->wake_fds[0] = rec->wake_fds[1] = -1;
-    rec->sp.wfd = rec->sp.rfd = -1;
+    rec->sp.wfd = rec->sp.rfd = rec->sp.hfd = -1;
     if (!rec->cfg.max_sessions)
         rec->cfg.max_sessions = MT_REC_DEFAULT_MAX_SESSIONS;
     if (rec->cfg.session_idle_s <= 0)

@@ -56,6 +56,8 @@ typedef enum mt_rec_mode { MT_REC_STRICT = 0, MT_REC_ASYNC = 1 } mt_rec_mode;
 #define MT_REC_DEFAULT_IDLE_S 3600
 #define MT_REC_DEFAULT_SPOOL_MAX ((uint64_t)256 << 20)
 #define MT_REC_MAX_SESSION_ID 256 /* bytes; longer ids are refused */
+#define MT_REC_REDACT_FIELD "[REDACTED:field]"
+#define MT_REC_DETECTOR_TEXT "bearer_or_jwt" /* mask_summary detector of text redaction */
 
 typedef struct mt_recorder_config {
     mt_kafka_config kafka;        /* strings borrowed for the recorder's life */

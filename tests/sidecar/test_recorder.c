@@ -1,0 +1,613 @@
+/* recorder: strict and async recording of SessionEvents against librdkafka's
+ * in-process mock cluster (1 broker, created on a helper instance as in
+ * tests/lib/test_kafka.c so brokers can be taken down and up), consumed back
+ * and decoded: gapless seq, prev_hash chain, payload HMAC, masking, spool
+ * behaviour (broker down, spool full, replay after a simulated crash).
+ * Waiting is done by running the libevent loop in slices bounded by
+ * event_base_loopexit until a condition holds or a deadline passes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "mcptrail/avro.h"
+#include "mcptrail/crypto.h"
+#include "mcptrail/kafka.h"
+#include "recorder.h"
+
+#define TOPIC "mcptrail.events"
+#define MAXEV 128
+
+static const uint8_t hmac_key[] = "test-recording-key-0123456789abcdef";
+/* A JWT-shaped string (header.payload.signature, base64url). */
+#define JWT "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
+
+typedef struct mock {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    char bootstrap[256];
+} mock;
+
+static void mock_start(mock *m)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr),
+                     RD_KAFKA_CONF_OK);
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(m->rk);
+    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+    assert_non_null(m->mc);
+    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
+    assert_int_equal(rd_kafka_mock_topic_create(m->mc, TOPIC, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void mock_stop(mock *m)
+{
+    rd_kafka_mock_cluster_destroy(m->mc);
+    rd_kafka_destroy(m->rk);
+}
+
+typedef struct results {
+    unsigned n;
+    mt_err err[MAXEV];
+} results;
+
+static void on_done(void *arg, mt_err err)
+{
+    results *r = arg;
+    assert_true(r->n < MAXEV);
+    r->err[r->n++] = err;
+}
+
+typedef bool (*cond_fn)(void *ctx);
+
+/* Runs the loop in 50 ms slices until cond holds or timeout_ms passes. */
+static bool run_until(struct event_base *base, cond_fn cond, void *ctx, int timeout_ms)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (cond(ctx))
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long el = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (el > timeout_ms)
+            return false;
+        struct timeval slice = {0, 50000};
+        event_base_loopexit(base, &slice);
+        event_base_dispatch(base);
+    }
+}
+
+typedef struct want_done {
+    results *r;
+    unsigned n;
+} want_done;
+
+static bool done_reached(void *ctx)
+{
+    want_done *w = ctx;
+    return w->r->n >= w->n;
+}
+
+typedef struct want_metrics {
+    mt_recorder *rec;
+    uint64_t produced;
+} want_metrics;
+
+static bool produced_and_spool_empty(void *ctx)
+{
+    want_metrics *w = ctx;
+    mt_rec_metrics m;
+    mt_rec_metrics_get(w->rec, &m);
+    return m.produced >= w->produced && m.spool_bytes == 0;
+}
+
+static const mt_kafka_prop quiet_props[] = {{"log_level", "3"},
+                                            {"reconnect.backoff.max.ms", "200"}};
+
+static mt_recorder *recorder_for(const mock *m, struct event_base *base, mt_rec_mode mode,
+                                 const char *spool_dir, uint64_t spool_max, size_t max_inflight,
+                                 int timeout_ms)
+{
+    mt_recorder_config cfg = {
+        .kafka = {.bootstrap = m->bootstrap, .client_id = "test-recorder", .props = quiet_props,
+                  .nprops = 2},
+        .topic = TOPIC,
+        .mode = mode,
+        .delivery_timeout_ms = timeout_ms,
+        .max_inflight = max_inflight,
+        .spool_dir = spool_dir,
+        .spool_max_bytes = spool_max,
+        .hmac_key = hmac_key,
+        .hmac_key_len = sizeof hmac_key - 1,
+        .source_cluster = "test",
+        .source_namespace = "ns",
+        .source_pod = "pod-0",
+        .source_upstream = "127.0.0.1:3001",
+        .sidecar_version = "0.1.0-test",
+    };
+    mt_recorder *rec = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_recorder_new(&cfg, base, &rec, &eb) != MT_OK)
+        fail_msg("mt_recorder_new: %s", eb.msg);
+    return rec;
+}
+
+static char payload_buf[MAXEV][512];
+
+static mt_rec_event request_event(unsigned i, size_t *len_out)
+{
+    int n = snprintf(payload_buf[i], sizeof payload_buf[i],
+                     "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"tools/call\",\"params\":{"
+                     "\"name\":\"search\",\"arguments\":{\"Password\":\"hunter2-%u\","
+                     "\"note\":\"use " JWT " please\",\"q\":\"plain %u\"}}}",
+                     i, i, i);
+    *len_out = (size_t)n;
+    char id[16];
+    snprintf(id, sizeof id, "%u", i);
+    mt_rec_event ev = {
+        .kind = "request",
+        .direction = "client_to_server",
+        .http = {.method = "POST", .path = "/mcp", .protocol_version = "2025-06-18"},
+        .rpc = {.present = true, .id = NULL, .method = "tools/call", .tool = "search"},
+        .payload = payload_buf[i],
+        .payload_len = (size_t)n,
+        .latency_us = -1,
+        .traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    };
+    return ev;
+}
+
+static void emit_n(mt_recorder *rec, mt_rec_session *s, unsigned from, unsigned n, results *r)
+{
+    for (unsigned i = from; i < from + n; i++) {
+        size_t len;
+        mt_rec_event ev = request_event(i, &len);
+        mt_rec_emit(rec, s, &ev, on_done, r);
+    }
+}
+
+/* Consumes the topic from the start until `want` records and EOF; returns
+ * the decoded datums in offset order and the raw values' SHA-256 / HMAC
+ * checks applied by the caller. */
+typedef struct consumed {
+    unsigned n;
+    json_t *ev[MAXEV * 2];
+    uint8_t hash[MAXEV * 2][MT_SHA256_LEN];
+} consumed;
+
+static void consume(const mock *m, const char *group, unsigned want, consumed *out)
+{
+    static const mt_kafka_prop cprops[] = {
+        {"log_level", "3"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    const char *topics[] = {TOPIC};
+    mt_consumer_config cc = {
+        .kafka = {.bootstrap = m->bootstrap, .props = cprops, .nprops = 3},
+        .group_id = group,
+        .topics = topics,
+        .ntopics = 1,
+        .report_eof = 1,
+    };
+    mt_consumer *c = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_consumer_new(&cc, &c, &eb))
+        fail_msg("mt_consumer_new: %s", eb.msg);
+    mt_avro_registry *reg = NULL;
+    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
+    memset(out, 0, sizeof *out);
+    time_t deadline = time(NULL) + 30;
+    bool eof = false;
+    while (time(NULL) < deadline && !(eof && out->n >= want)) {
+        mt_kafka_msg msg;
+        mt_err err = mt_consumer_poll(c, 200, &msg, &eb);
+        if (err == MT_ERR_TIMEOUT)
+            continue;
+        if (err)
+            fail_msg("poll: %s", eb.msg);
+        if (msg.eof) {
+            eof = true;
+            mt_kafka_msg_release(&msg);
+            continue;
+        }
+        eof = false;
+        assert_true(out->n < MAXEV * 2);
+        json_t *d = NULL;
+        if (mt_avro_decode(reg, msg.value, msg.value_len, NULL, &d, &eb) != MT_OK)
+            fail_msg("decode: %s", eb.msg);
+        const void *hv;
+        size_t hl;
+        assert_int_equal(mt_kafka_msg_header(&msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
+        assert_int_equal(hl, 16);
+        mt_sha256(msg.value, msg.value_len, out->hash[out->n]);
+        out->ev[out->n++] = d;
+        mt_kafka_msg_release(&msg);
+    }
+    mt_consumer_destroy(c);
+    mt_avro_registry_free(reg);
+    assert_true(out->n >= want);
+}
+
+static void consumed_free(consumed *c)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        json_decref(c->ev[i]);
+}
+
+/* seq 0..n-1 in order (duplicates by event_id skipped) and the hash chain. */
+static void assert_chain(const consumed *c, const char *session, unsigned n)
+{
+    unsigned next = 0;
+    const uint8_t *prev = NULL;
+    char seen_ids[MAXEV * 2][40];
+    unsigned nseen = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        json_t *e = c->ev[i];
+        if (strcmp(json_string_value(json_object_get(e, "session_id")), session) != 0)
+            continue;
+        const char *id = json_string_value(json_object_get(e, "event_id"));
+        bool dup = false;
+        for (unsigned k = 0; k < nseen; k++)
+            dup |= strcmp(seen_ids[k], id) == 0;
+        if (dup)
+            continue;
+        snprintf(seen_ids[nseen++], sizeof seen_ids[0], "%s", id);
+        assert_int_equal(json_integer_value(json_object_get(e, "seq")), next);
+        json_t *ph = json_object_get(e, "prev_hash");
+        if (next == 0) {
+            assert_true(json_is_null(ph));
+        } else {
+            char hex[65];
+            mt_hex_encode(prev, MT_SHA256_LEN, hex, sizeof hex);
+            assert_string_equal(json_string_value(ph), hex);
+        }
+        prev = c->hash[i];
+        next++;
+    }
+    assert_int_equal(next, n);
+}
+
+static void make_spool_dir(char *out, size_t cap)
+{
+    snprintf(out, cap, "/tmp/mt-rec-spool-XXXXXX");
+    assert_non_null(mkdtemp(out));
+}
+
+static void remove_spool_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void masking_redacts_secret_fields_and_tokens(void **state)
+{
+    (void)state;
+    char *masked;
+    json_t *summary;
+    const char *js = "{\"api_key\":\"abc\",\"x\":[{\"token\":{\"a\":1}}],\"t\":\"Bearer zzz "
+                     "and " JWT "\",\"n\":null}";
+    assert_int_equal(mt_rec_mask_payload(js, strlen(js), &masked, &summary), MT_OK);
+    assert_null(strstr(masked, "abc"));
+    assert_null(strstr(masked, "zzz"));
+    assert_null(strstr(masked, "eyJ"));
+    assert_non_null(strstr(masked, "\"api_key\":\"[REDACTED:field]\""));
+    assert_int_equal(json_array_size(summary), 3);
+    json_int_t total = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(summary, i, v)
+    {
+        const char *d = json_string_value(json_object_get(v, "detector"));
+        json_int_t k = json_integer_value(json_object_get(v, "count"));
+        if (strcmp(d, MT_REC_DETECTOR_TEXT) == 0)
+            assert_int_equal(k, 2);
+        else
+            assert_int_equal(k, 1);
+        total += k;
+    }
+    assert_int_equal(total, 4);
+    free(masked);
+    json_decref(summary);
+
+    const char *text = "GET with Authorization: Bearer s3cr3tvalue";
+    assert_int_equal(mt_rec_mask_payload(text, strlen(text), &masked, &summary), MT_OK);
+    assert_null(strstr(masked, "s3cr3t"));
+    assert_int_equal(json_array_size(summary), 1);
+    free(masked);
+    json_decref(summary);
+
+    const char bin[] = {'a', 0, (char)0xff};
+    assert_int_equal(mt_rec_mask_payload(bin, sizeof bin, &masked, &summary), MT_OK);
+    assert_string_equal(masked, "[binary payload: 3 bytes]");
+    free(masked);
+    json_decref(summary);
+}
+
+static void strict_events_are_acked_chained_hmaced_and_masked(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-strict");
+    assert_non_null(s);
+    results r = {0};
+    const unsigned n = 6;
+    emit_n(rec, s, 0, n, &r);
+    assert_int_equal(r.n, 0); /* strict: nothing before the ack */
+    want_done w = {&r, n};
+    assert_true(run_until(base, done_reached, &w, 20000));
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(r.err[i], MT_OK);
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.produced, n);
+    assert_int_equal(mm.active_sessions, 1);
+    assert_int_equal(mt_rec_session_next_seq(s), n);
+
+    consumed c;
+    consume(&m, "g-strict", n, &c);
+    assert_int_equal(c.n, n);
+    assert_chain(&c, "sess-strict", n);
+    for (unsigned i = 0; i < n; i++) {
+        json_t *e = c.ev[i];
+        uint8_t mac[MT_SHA256_LEN];
+        char hex[65];
+        assert_int_equal(mt_hmac_sha256(hmac_key, sizeof hmac_key - 1, payload_buf[i],
+                                        strlen(payload_buf[i]), mac, NULL),
+                         MT_OK);
+        mt_hex_encode(mac, sizeof mac, hex, sizeof hex);
+        assert_string_equal(json_string_value(json_object_get(e, "payload_hmac")), hex);
+        const char *pm = json_string_value(json_object_get(e, "payload_masked"));
+        assert_null(strstr(pm, "hunter2"));
+        assert_null(strstr(pm, "eyJ"));
+        assert_non_null(strstr(pm, "\"Password\":\"[REDACTED:field]\""));
+        assert_non_null(strstr(pm, "plain"));
+        json_t *ms = json_object_get(e, "mask_summary");
+        assert_int_equal(json_array_size(ms), 2);
+        json_t *m0 = json_array_get(ms, 0), *m1 = json_array_get(ms, 1);
+        assert_string_equal(json_string_value(json_object_get(m0, "detector")), "field:password");
+        assert_int_equal(json_integer_value(json_object_get(m0, "count")), 1);
+        assert_string_equal(json_string_value(json_object_get(m1, "detector")),
+                            MT_REC_DETECTOR_TEXT);
+        assert_int_equal(json_integer_value(json_object_get(m1, "count")), 1);
+        assert_string_equal(json_string_value(json_object_get(e, "kind")), "request");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(e, "source"), "pod")), "pod-0");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(e, "rpc"), "tool")), "search");
+        const char *eid = json_string_value(json_object_get(e, "event_id"));
+        assert_int_equal(strlen(eid), 36);
+        assert_int_equal(eid[14], '7');
+    }
+    consumed_free(&c);
+
+    /* session_end removes the session; a later get starts a fresh chain. */
+    results r2 = {0};
+    assert_int_equal(mt_rec_session_end(rec, s, on_done, &r2), MT_OK);
+    size_t len;
+    mt_rec_event ev = request_event(0, &len);
+    assert_int_equal(mt_rec_emit(rec, s, &ev, on_done, &r2), MT_ERR_STATE);
+    mt_rec_session_release(rec, s);
+    want_done w2 = {&r2, 2};
+    assert_true(run_until(base, done_reached, &w2, 20000));
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.active_sessions, 0);
+    s = mt_rec_session_get(rec, "sess-strict");
+    assert_int_equal(mt_rec_session_next_seq(s), 0);
+    mt_rec_session_release(rec, s);
+
+    mt_recorder_free(rec);
+    event_base_free(base);
+    mock_stop(&m);
+}
+
+static void strict_with_broker_down_reports_an_error(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 1000);
+    mt_rec_session *s = mt_rec_session_get(rec, NULL); /* stateless: generated id */
+    assert_non_null(s);
+    assert_int_equal(strlen(mt_rec_session_id(s)), 36);
+    results r = {0};
+    emit_n(rec, s, 0, 2, &r);
+    want_done w = {&r, 2};
+    assert_true(run_until(base, done_reached, &w, 15000));
+    assert_int_not_equal(r.err[0], MT_OK);
+    assert_int_not_equal(r.err[1], MT_OK);
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.failed, 2);
+    assert_int_equal(mm.produced, 0);
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+    event_base_free(base);
+    mock_stop(&m);
+}
+
+static void async_spools_while_broker_down_and_delivers_in_order(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_spool_dir(dir, sizeof dir);
+    mock m;
+    mock_start(&m);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 2, 60000);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-async");
+    results r = {0};
+    const unsigned n = 20;
+    emit_n(rec, s, 0, n, &r);
+    assert_int_equal(r.n, n); /* async: callbacks at once */
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(r.err[i], MT_OK);
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.spooled, n - 2);
+    assert_true(mm.spool_bytes > 0);
+    rd_kafka_mock_broker_set_up(m.mc, 1);
+    want_metrics w = {rec, n};
+    assert_true(run_until(base, produced_and_spool_empty, &w, 30000));
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed c;
+    consume(&m, "g-async", n, &c);
+    assert_chain(&c, "sess-async", n);
+    consumed_free(&c);
+    mock_stop(&m);
+    remove_spool_dir(dir);
+}
+
+static void async_spool_full_fails_closed(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_spool_dir(dir, sizeof dir);
+    mock m;
+    mock_start(&m);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 4096, 1, 60000);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-full");
+    results r = {0};
+    emit_n(rec, s, 0, 30, &r);
+    assert_int_equal(r.n, 30);
+    assert_int_equal(r.err[0], MT_OK);
+    assert_int_equal(r.err[29], MT_ERR_TOO_LARGE);
+    unsigned refused = 0;
+    for (unsigned i = 0; i < 30; i++)
+        refused += r.err[i] == MT_ERR_TOO_LARGE;
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_true(mm.spool_bytes <= 4096);
+    assert_int_equal(mm.failed, refused);
+    /* Refused events leave no gap: the next seq follows the last accepted. */
+    assert_int_equal(mt_rec_session_next_seq(s), 30 - refused);
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+    event_base_free(base);
+    mock_stop(&m);
+    remove_spool_dir(dir);
+}
+
+static void restart_replays_a_non_empty_spool(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_spool_dir(dir, sizeof dir);
+    mock m;
+    mock_start(&m);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 3, 60000);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-crash");
+    results r = {0};
+    const unsigned n = 12;
+    emit_n(rec, s, 0, n, &r);
+    mt_rec_session_release(rec, s);
+    /* "Crash": no flush; the 3 in-flight events go to the spool's head. */
+    mt_recorder_free(rec);
+
+    /* A torn write at the tail (crash mid-append) is cut off at start. */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "printf 'torn' >> \"$(ls %s/spool-*.log | tail -n 1)\"", dir);
+    assert_int_equal(system(cmd), 0);
+
+    rd_kafka_mock_broker_set_up(m.mc, 1);
+    rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 3, 60000);
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_true(mm.spool_bytes > 0);
+    want_metrics w = {rec, n};
+    assert_true(run_until(base, produced_and_spool_empty, &w, 30000));
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed c;
+    consume(&m, "g-crash", n, &c);
+    assert_chain(&c, "sess-crash", n);
+    consumed_free(&c);
+    mock_stop(&m);
+    remove_spool_dir(dir);
+}
+
+static void lru_eviction_records_session_end(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder_config cfg = {
+        .kafka = {.bootstrap = m.bootstrap, .props = quiet_props, .nprops = 2},
+        .mode = MT_REC_STRICT,
+        .topic = TOPIC,
+        .hmac_key = hmac_key,
+        .hmac_key_len = 8,
+        .max_sessions = 2,
+    };
+    mt_recorder *rec = NULL;
+    assert_int_equal(mt_recorder_new(&cfg, base, &rec, NULL), MT_OK);
+    mt_rec_session *a = mt_rec_session_get(rec, "a");
+    mt_rec_session *b = mt_rec_session_get(rec, "b");
+    /* Both held: no room for a third. */
+    assert_null(mt_rec_session_get(rec, "c"));
+    mt_rec_session_release(rec, a);
+    mt_rec_session *c = mt_rec_session_get(rec, "c"); /* evicts a */
+    assert_non_null(c);
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.active_sessions, 2);
+    mt_rec_session_release(rec, b);
+    mt_rec_session_release(rec, c);
+    assert_int_equal(mt_recorder_flush(rec, 20000, NULL), MT_OK);
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.produced, 1);
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed cs;
+    consume(&m, "g-lru", 1, &cs);
+    assert_string_equal(json_string_value(json_object_get(cs.ev[0], "session_id")), "a");
+    assert_string_equal(json_string_value(json_object_get(cs.ev[0], "kind")), "session_end");
+    assert_string_equal(json_string_value(json_object_get(cs.ev[0], "direction")), "internal");
+    consumed_free(&cs);
+    mock_stop(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(masking_redacts_secret_fields_and_tokens),
+        cmocka_unit_test(strict_events_are_acked_chained_hmaced_and_masked),
+        cmocka_unit_test(strict_with_broker_down_reports_an_error),
+        cmocka_unit_test(async_spools_while_broker_down_and_delivers_in_order),
+        cmocka_unit_test(async_spool_full_fails_closed),
+        cmocka_unit_test(restart_replays_a_non_empty_spool),
+        cmocka_unit_test(lru_eviction_records_session_end),
+    };
+    if (getenv("MT_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("MT_TEST_FILTER"));
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
