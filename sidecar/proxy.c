@@ -36,6 +36,7 @@
 
 #include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
+#include "recorder.h"
 
 #define WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
 #define MAX_SSE_EVENT ((size_t)16 << 20) /* one event larger than this is an upstream bug */
@@ -52,6 +53,7 @@ struct mt_proxy {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     SSL_CTX *ssl_ctx;
+    mt_recorder *rec;      /* NULL: nothing recorded */
     mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
     mt_jwt_policy policy;  /* borrows cfg's strings */
     uint16_t port;
@@ -69,6 +71,10 @@ static void check_drained(mt_proxy *p)
     }
 }
 
+typedef struct sse_queue_storage {
+    void *head, *tail;
+} sse_queue_storage;
+
 typedef struct fwd {
     mt_proxy *p;
     struct evhttp_request *creq;     /* NULL once answered or the client left */
@@ -77,6 +83,16 @@ typedef struct fwd {
     struct evhttp_connection *uconn;
     struct timespec t0;
     char *rpc_id;      /* JSON text of the request id, for our own errors */
+    char *rpc_method;
+    mt_rec_session *session;
+    unsigned pending_acks;   /* recorder callbacks still to come */
+    bool record_failed;
+    sse_queue_storage queue; /* SSE events waiting for their ack, in order */
+    const char *method_name; /* "POST"... (static) */
+    char *path;
+    char *protocol_version;
+    char *traceparent;
+    int reply_code;          /* JSON response held for its ack */
     json_t *identity;  /* SessionEvent identity of the authenticated caller */
     int status;        /* upstream status */
     bool sse;          /* response is text/event-stream, relayed per event */
@@ -325,6 +341,7 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
 }
 
 static void fwd_maybe_free(fwd *f);
+static void start_upstream(fwd *f, struct evhttp_request *creq);
 
 static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -338,6 +355,12 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     mt_proxy *p = f->p;
     p->inflight--;
     free(f->rpc_id);
+    free(f->rpc_method);
+    free(f->path);
+    free(f->protocol_version);
+    free(f->traceparent);
+    if (f->session)
+        mt_rec_session_release(p->rec, f->session);
     json_decref(f->identity);
     free(f);
     check_drained(p);
@@ -346,7 +369,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
 /* Frees f from a fresh loop iteration once both ends are finished. */
 static void fwd_maybe_free(fwd *f)
 {
-    if (!f->upstream_done || !f->client_done || f->free_scheduled)
+    if (!f->upstream_done || !f->client_done || f->pending_acks || f->free_scheduled)
         return;
     f->free_scheduled = true;
     if (f->cconn)
@@ -443,12 +466,130 @@ static size_t sse_event_end(struct evbuffer *buf)
     return 0;
 }
 
+/* --- recording gate ------------------------------------------------------- */
+
+typedef struct sse_node {
+    fwd *f;
+    struct sse_node *next;
+    struct evbuffer *raw;
+    bool acked;
+    mt_err err;
+} sse_node;
+
+/* fwd's strict-SSE queue lives in a side list: head/tail pointers. */
+typedef struct sse_queue {
+    sse_node *head, *tail;
+} sse_queue;
+
+static sse_queue *fwd_queue(fwd *f)
+{
+    _Static_assert(sizeof(sse_queue) == sizeof(sse_queue_storage), "queue layout");
+    return (sse_queue *)(void *)&f->queue;
+}
+
+static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *direction,
+                       int status, const void *payload, size_t len)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->direction = direction;
+    ev->identity = f->identity;
+    ev->http.method = f->method_name;
+    ev->http.path = f->path;
+    ev->http.status = status;
+    ev->http.protocol_version = f->protocol_version;
+    ev->rpc.present = f->rpc_id != NULL || f->rpc_method != NULL;
+    ev->rpc.id = f->rpc_id;
+    ev->rpc.method = f->rpc_method;
+    ev->payload = payload;
+    ev->payload_len = len;
+    ev->latency_us = status ? (int64_t)(elapsed_s(&f->t0) * 1e6) : -1;
+    ev->traceparent = f->traceparent;
+}
+
+static void sse_maybe_end(fwd *f)
+{
+    if (!f->upstream_done || fwd_queue(f)->head || !f->creq)
+        return;
+    evhttp_send_reply_end(f->creq);
+    count_reply(f->p, f->status, &f->t0);
+    client_finished(f);
+}
+
+static void sse_release(fwd *f)
+{
+    sse_queue *q = fwd_queue(f);
+    while (q->head && q->head->acked) {
+        sse_node *n = q->head;
+        q->head = n->next;
+        if (!q->head)
+            q->tail = NULL;
+        if (n->err != MT_OK && !f->record_failed) {
+            /* An event that is not recorded is never released: end the
+             * stream here; the client resumes with Last-Event-ID. */
+            f->record_failed = true;
+            mt_logs(MT_LOG_ERROR, "proxy", "SSE event not recorded; closing the stream", NULL);
+            if (f->ureq) {
+                evhttp_cancel_request(f->ureq);
+                f->ureq = NULL;
+            }
+            f->upstream_done = true;
+        }
+        if (!f->record_failed && f->creq) {
+            unsigned char *d = evbuffer_pullup(n->raw, -1);
+            sse_send_event(f, d, evbuffer_get_length(n->raw));
+        }
+        evbuffer_free(n->raw);
+        free(n);
+    }
+    sse_maybe_end(f);
+}
+
+static void on_sse_recorded(void *arg, mt_err err)
+{
+    sse_node *n = arg;
+    fwd *f = n->f;
+    f->pending_acks--;
+    n->acked = true;
+    n->err = err;
+    sse_release(f);
+    fwd_maybe_free(f);
+}
+
+/* Queues one SSE event; it is sent once recorded (at once without recorder
+ * or in async mode), always in stream order. */
+static void sse_record_event(fwd *f, const void *raw, size_t len)
+{
+    sse_node *n = calloc(1, sizeof *n);
+    if (!n || !(n->raw = evbuffer_new())) {
+        free(n);
+        return;
+    }
+    n->f = f;
+    evbuffer_add(n->raw, raw, len);
+    sse_queue *q = fwd_queue(f);
+    if (q->tail)
+        q->tail->next = n;
+    else
+        q->head = n;
+    q->tail = n;
+    if (!f->p->rec || !f->session) {
+        n->acked = true;
+        sse_release(f);
+        return;
+    }
+    mt_rec_event ev;
+    fill_event(f, &ev, "sse_event", "server_to_client", f->status, raw, len);
+    f->pending_acks++;
+    (void)mt_rec_emit(f->p->rec, f->session, &ev, on_sse_recorded, n);
+}
+
 static void sse_drain(fwd *f, bool final)
 {
     size_t n;
     while ((n = sse_event_end(f->pending)) > 0) {
         unsigned char *d = evbuffer_pullup(f->pending, (ev_ssize_t)n);
-        sse_send_event(f, d, n);
+        sse_record_event(f, d, n);
         evbuffer_drain(f->pending, n);
     }
     size_t rest = evbuffer_get_length(f->pending);
@@ -456,7 +597,7 @@ static void sse_drain(fwd *f, bool final)
         /* The stream ended inside an event: pass the bytes on unchanged so
          * the relay stays byte-identical. */
         unsigned char *d = evbuffer_pullup(f->pending, -1);
-        sse_send_event(f, d, rest);
+        sse_record_event(f, d, rest);
         evbuffer_drain(f->pending, rest);
     } else if (rest > MAX_SSE_EVENT) {
         mt_logs(MT_LOG_ERROR, "proxy", "upstream SSE event too large; closing stream", NULL);
@@ -465,11 +606,7 @@ static void sse_drain(fwd *f, bool final)
             f->ureq = NULL;
         }
         f->upstream_done = true;
-        if (f->creq) {
-            evhttp_send_reply_end(f->creq);
-            count_reply(f->p, f->status, &f->t0);
-            client_finished(f);
-        }
+        sse_maybe_end(f);
     }
 }
 
@@ -515,6 +652,31 @@ static void on_upstream_error(enum evhttp_request_error err, void *arg)
     (void)f;
 }
 
+static void on_response_recorded(fwd *f, mt_err err)
+{
+    if (!f->creq)
+        return;
+    if (err != MT_OK) {
+        mt_logs(MT_LOG_ERROR, "proxy", "response not recorded; not released", "error",
+                mt_errname(err), NULL);
+        evhttp_clear_headers(evhttp_request_get_output_headers(f->creq));
+        send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
+                       MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
+    } else {
+        evhttp_send_reply(f->creq, f->reply_code, NULL, f->pending);
+        count_reply(f->p, f->reply_code, &f->t0);
+    }
+    client_finished(f);
+}
+
+static void on_response_recorded_cb(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    f->pending_acks--;
+    on_response_recorded(f, err);
+    fwd_maybe_free(f);
+}
+
 static void on_upstream_done(struct evhttp_request *ureq, void *arg)
 {
     fwd *f = arg;
@@ -540,33 +702,64 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
         if (ureq)
             evbuffer_add_buffer(f->pending, evhttp_request_get_input_buffer(ureq));
         sse_drain(f, true);
-        if (f->creq) {
-            evhttp_send_reply_end(f->creq);
-            count_reply(f->p, f->status, &f->t0);
-            client_finished(f);
-        }
+        sse_maybe_end(f);
         return;
     }
     evbuffer_add_buffer(f->pending, evhttp_request_get_input_buffer(ureq));
     copy_headers(evhttp_request_get_input_headers(ureq),
                  evhttp_request_get_output_headers(f->creq), fwd_response_headers);
-    evhttp_send_reply(f->creq, code, evhttp_request_get_response_code_line(ureq), f->pending);
-    count_reply(f->p, code, &f->t0);
-    client_finished(f);
+    f->reply_code = code;
+    if (!f->p->rec || !f->session) {
+        on_response_recorded(f, MT_OK);
+        return;
+    }
+    mt_rec_event ev;
+    size_t len = evbuffer_get_length(f->pending);
+    fill_event(f, &ev, "response", "server_to_client", code,
+               len ? evbuffer_pullup(f->pending, -1) : NULL, len);
+    f->pending_acks++;
+    (void)mt_rec_emit(f->p->rec, f->session, &ev, on_response_recorded_cb, f);
 }
 
-/* The JSON text of a single request's id, for errors the sidecar answers. */
-static char *request_id_text(struct evbuffer *body)
+/* The id (JSON text) and method of a single JSON-RPC message, for records
+ * and for errors the sidecar answers itself. */
+static void request_rpc(fwd *f, struct evbuffer *body)
 {
     size_t len = evbuffer_get_length(body);
     if (len == 0)
-        return NULL;
+        return;
     const char *d = (const char *)evbuffer_pullup(body, -1);
     json_t *msg = json_loadb(d, len, 0, NULL);
     json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
-    char *text = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    const char *method = json_is_object(msg) ? json_string_value(json_object_get(msg, "method"))
+                                              : NULL;
+    f->rpc_id = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    f->rpc_method = method ? strdup(method) : NULL;
     json_decref(msg);
-    return text;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static void on_request_recorded(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    f->pending_acks--;
+    if (f->creq) {
+        if (err != MT_OK) {
+            mt_logs(MT_LOG_ERROR, "proxy", "request not recorded; not forwarded", "error",
+                    mt_errname(err), NULL);
+            send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
+                           MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
+            f->upstream_done = true;
+            client_finished(f);
+        } else {
+            start_upstream(f, f->creq);
+        }
+    }
+    fwd_maybe_free(f);
 }
 
 static void start_upstream(fwd *f, struct evhttp_request *creq)
@@ -674,8 +867,34 @@ static void on_request(struct evhttp_request *req, void *arg)
     p->inflight++;
     if (f->cconn)
         evhttp_connection_set_closecb(f->cconn, on_client_close, f);
-    f->rpc_id = request_id_text(evhttp_request_get_input_buffer(req));
-    start_upstream(f, req);
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    request_rpc(f, body);
+    static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
+                                         "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (cmd == (enum evhttp_cmd_type)(1 << i))
+            f->method_name = names[i];
+    f->path = dup_or_null(path);
+    f->protocol_version = dup_or_null(header(req, "MCP-Protocol-Version"));
+    f->traceparent = dup_or_null(header(req, "traceparent"));
+    if (!p->rec) {
+        start_upstream(f, req);
+        return;
+    }
+    f->session = mt_rec_session_get(p->rec, header(req, "Mcp-Session-Id"));
+    if (!f->session) {
+        send_rpc_error(p, req, 503, "Service Unavailable", f->rpc_id, MT_RPC_MSG_NOT_RECORDED,
+                       "no_session", &t0);
+        f->upstream_done = true;
+        client_finished(f);
+        return;
+    }
+    mt_rec_event ev;
+    size_t blen = evbuffer_get_length(body);
+    fill_event(f, &ev, f->rpc_id || !f->rpc_method ? "request" : "notification",
+               "client_to_server", 0, blen ? evbuffer_pullup(body, -1) : NULL, blen);
+    f->pending_acks++;
+    (void)mt_rec_emit(p->rec, f->session, &ev, on_request_recorded, f);
 }
 
 /* --- TLS -------------------------------------------------------------------- */
@@ -774,6 +993,11 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
 fail:
     mt_proxy_free(p);
     return err;
+}
+
+void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec)
+{
+    p->rec = rec;
 }
 
 uint16_t mt_proxy_port(const mt_proxy *p)

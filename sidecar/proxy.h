@@ -54,6 +54,14 @@ typedef struct mt_proxy mt_proxy;
 mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
                     mt_sidecar_metrics *metrics, mt_proxy **out, mt_errbuf *eb);
 
+struct mt_recorder;
+
+/* Records every message through rec (borrowed; NULL: no recording). In
+ * strict mode (cfg->record_mode) the request is forwarded only after its
+ * event is acked and each response/SSE event is released only after its
+ * own; a failure answers a JSON-RPC error (MT_RPC_MSG_NOT_RECORDED). */
+void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec);
+
 /* The bound port (useful with listen.port 0). */
 uint16_t mt_proxy_port(const mt_proxy *p);
 
