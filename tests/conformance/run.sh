@@ -66,9 +66,14 @@ for s in $suites; do
     d="$work/$s-$v"
     echo "conformance[$label]: suite $s ($ver) spec $v: $(echo $scen | wc -w) scenarios" >&2
     set +e
-    for sc in $scen; do
-      # one scenario per invocation: results attribute cleanly and a hang costs one bound
-      timeout "$tmo" "$node" "${pre[@]}" "$cli" server --url "$url" --scenario "$sc" \
+    # all scenarios of this version in one bounded invocation (results land in one
+    # directory per scenario); any scenario without a result (the run hung or crashed) is
+    # then retried alone with its own bound
+    timeout "$tmo" "$node" "${pre[@]}" "$cli" server --url "$url" --suite all \
+      --spec-version "$v" -o "$d" >>"$work/$s-$v.log" 2>&1 </dev/null
+    for sc in $(python3 "$here/results.py" x x "$d" $scen | awk -F'\t' '$4=="missing"{print $3}'); do
+      echo "conformance[$label]: retrying $sc alone" >&2
+      timeout 60 "$node" "${pre[@]}" "$cli" server --url "$url" --scenario "$sc" \
         --spec-version "$v" -o "$d" >>"$work/$s-$v.log" 2>&1 </dev/null
     done
     set -e
