@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mcptrail/log.h"
+#include "recorder.h"
 
 struct mt_admin {
     mt_admin_config cfg;
@@ -103,6 +104,14 @@ static void on_admin_request(struct evhttp_request *req, void *arg)
         reply_text(req, kafka && auth ? 200 : 503, kafka && auth ? "OK" : "Service Unavailable",
                    "application/json", b);
     } else if (strcmp(path, "/metrics") == 0 && a->cfg.metrics) {
+        if (a->cfg.rec) {
+            mt_rec_metrics rm;
+            mt_rec_metrics_get(a->cfg.rec, &rm);
+            a->cfg.metrics->events_produced = rm.produced;
+            a->cfg.metrics->events_failed = rm.failed;
+            a->cfg.metrics->events_spooled = rm.spooled;
+            a->cfg.metrics->active_sessions = (int64_t)rm.active_sessions;
+        }
         metrics_render(a->cfg.metrics, b);
         reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
     } else {

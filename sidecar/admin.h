@@ -16,6 +16,7 @@
 #include "proxy.h"
 
 struct event_base;
+struct mt_recorder;
 
 typedef struct mt_admin mt_admin;
 
@@ -26,6 +27,7 @@ typedef struct mt_admin_config {
     int probe_interval_ms;         /* 0: 5000 */
     mt_sidecar_metrics *metrics;   /* read by /metrics */
     const mt_proxy *proxy;         /* NULL: auth readiness not checked */
+    const struct mt_recorder *rec; /* NULL: event counters from metrics */
 } mt_admin_config;
 
 mt_err mt_admin_new(struct event_base *base, const mt_admin_config *cfg, mt_admin **out,

@@ -14,6 +14,7 @@
 #include "mcptrail/runtime.h"
 #include "options.h"
 #include "proxy.h"
+#include "recorder.h"
 
 typedef struct app {
     struct event_base *base;
@@ -69,6 +70,7 @@ int main(int argc, char **argv)
     bool rt_ok = false;
     app a = {0};
     mt_admin *admin = NULL;
+    mt_recorder *rec = NULL;
     mt_sidecar_metrics metrics = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
 
@@ -106,15 +108,42 @@ int main(int argc, char **argv)
     a.base = event_base_new();
     if (!a.base)
         goto out;
+    if (!cfg.hmac_key.value || cfg.hmac_key.len == 0) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "record.hmac_key_file is required", NULL);
+        goto out;
+    }
+    char upstream[300];
+    snprintf(upstream, sizeof upstream, "%s:%d", cfg.upstream_host, (int)cfg.upstream_port);
+    mt_recorder_config rc_cfg = {
+        .kafka = rt.kafka,
+        .topic = cfg.record_topic,
+        .mode = cfg.record_mode == MT_RECORD_STRICT ? MT_REC_STRICT : MT_REC_ASYNC,
+        .spool_dir = cfg.record_mode == MT_RECORD_ASYNC ? cfg.spool_dir : NULL,
+        .spool_max_bytes = (uint64_t)cfg.spool_max_bytes,
+        .hmac_key = (const uint8_t *)cfg.hmac_key.value,
+        .hmac_key_len = cfg.hmac_key.len,
+        .source_cluster = cfg.source_cluster,
+        .source_namespace = cfg.source_namespace,
+        .source_pod = cfg.source_pod,
+        .source_upstream = upstream,
+        .sidecar_version = MT_VERSION,
+        .schemas = rt.schemas,
+    };
+    if ((err = mt_recorder_new(&rc_cfg, a.base, &rec, &eb)) != MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the recorder", "error", eb.msg, NULL);
+        goto out;
+    }
     if ((err = mt_proxy_new(a.base, &cfg, &metrics, &a.proxy, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the proxy", "error", eb.msg, NULL);
         goto out;
     }
+    mt_proxy_set_recorder(a.proxy, rec);
     mt_admin_config ac = {.address = cfg.admin_address,
                           .port = (uint16_t)cfg.admin_port,
                           .kafka = &rt.kafka,
                           .metrics = &metrics,
-                          .proxy = a.proxy};
+                          .proxy = a.proxy,
+                          .rec = rec};
     if ((err = mt_admin_new(a.base, &ac, &admin, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the admin port", "error", eb.msg, NULL);
         goto out;
@@ -140,6 +169,12 @@ out:
         event_free(a.deadline);
     mt_admin_free(admin);
     mt_proxy_free(a.proxy);
+    if (rec) {
+        /* flush the producer so acknowledged-but-unreported events settle */
+        if (mt_recorder_flush(rec, 10000, &eb) != MT_OK)
+            mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);
+        mt_recorder_free(rec);
+    }
     if (a.base)
         event_base_free(a.base);
     if (rt_ok)

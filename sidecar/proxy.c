@@ -507,6 +507,27 @@ static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *d
     ev->traceparent = f->traceparent;
 }
 
+/* Emits with a NUL-terminated copy of the payload: the masking code treats
+ * non-JSON payloads as C strings. cb runs exactly once (see recorder.h). */
+static void emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t len,
+                         mt_rec_done_cb cb, void *arg)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        f->pending_acks++;
+        cb(arg, MT_ERR_NOMEM);
+        return;
+    }
+    if (len)
+        memcpy(copy, payload, len);
+    copy[len] = '\0';
+    ev->payload = len ? copy : NULL;
+    ev->payload_len = len;
+    f->pending_acks++;
+    (void)mt_rec_emit(f->p->rec, f->session, ev, cb, arg);
+    free(copy);
+}
+
 static void sse_maybe_end(fwd *f)
 {
     if (!f->upstream_done || fwd_queue(f)->head || !f->creq)
@@ -579,9 +600,8 @@ static void sse_record_event(fwd *f, const void *raw, size_t len)
         return;
     }
     mt_rec_event ev;
-    fill_event(f, &ev, "sse_event", "server_to_client", f->status, raw, len);
-    f->pending_acks++;
-    (void)mt_rec_emit(f->p->rec, f->session, &ev, on_sse_recorded, n);
+    fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
+    emit_payload(f, &ev, raw, len, on_sse_recorded, n);
 }
 
 static void sse_drain(fwd *f, bool final)
@@ -715,10 +735,9 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     }
     mt_rec_event ev;
     size_t len = evbuffer_get_length(f->pending);
-    fill_event(f, &ev, "response", "server_to_client", code,
-               len ? evbuffer_pullup(f->pending, -1) : NULL, len);
-    f->pending_acks++;
-    (void)mt_rec_emit(f->p->rec, f->session, &ev, on_response_recorded_cb, f);
+    fill_event(f, &ev, "response", "server_to_client", code, NULL, 0);
+    emit_payload(f, &ev, len ? evbuffer_pullup(f->pending, -1) : NULL, len,
+                 on_response_recorded_cb, f);
 }
 
 /* The id (JSON text) and method of a single JSON-RPC message, for records
@@ -892,9 +911,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     mt_rec_event ev;
     size_t blen = evbuffer_get_length(body);
     fill_event(f, &ev, f->rpc_id || !f->rpc_method ? "request" : "notification",
-               "client_to_server", 0, blen ? evbuffer_pullup(body, -1) : NULL, blen);
-    f->pending_acks++;
-    (void)mt_rec_emit(p->rec, f->session, &ev, on_request_recorded, f);
+               "client_to_server", 0, NULL, 0);
+    emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
 }
 
 /* --- TLS -------------------------------------------------------------------- */

@@ -17,7 +17,11 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "admin.h"
+#include "recorder.h"
 #include "mcptrail/log.h"
 #include "options.h"
 #include "proxy.h"
@@ -377,6 +381,82 @@ static void admin_healthz_and_metrics(void **state)
     assert_non_null(strstr(f->body, "mcptrail_active_sessions 0\n"));
 }
 
+/* Strict recording against librdkafka's mock cluster: the request and the
+ * response are both acked before the client gets the answer; with every
+ * broker down the request is refused and never reaches the upstream. */
+typedef struct mockk {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    char bootstrap[256];
+} mockk;
+
+static const uint8_t hmac_key[] = "test-proxy-key-0123456789";
+static const mt_kafka_prop quiet[] = {{"log_level", "3"}};
+
+static mt_recorder *strict_recorder(fixture *f, mockk *m, int timeout_ms)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
+    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    assert_non_null(m->rk);
+    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
+    assert_non_null(m->mc);
+    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
+    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "mcptrail.events", 1, 1), 0);
+    mt_recorder_config rc = {
+        .kafka = {.bootstrap = m->bootstrap, .props = quiet, .nprops = 1},
+        .mode = MT_REC_STRICT,
+        .delivery_timeout_ms = timeout_ms,
+        .hmac_key = hmac_key,
+        .hmac_key_len = sizeof hmac_key - 1,
+    };
+    mt_recorder *rec = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_recorder_new(&rc, f->base, &rec, &eb) != MT_OK)
+        fail_msg("mt_recorder_new: %s", eb.msg);
+    mt_proxy_set_recorder(f->proxy, rec);
+    return rec;
+}
+
+static void strict_mode_records_request_and_response_before_release(void **state)
+{
+    fixture *f = *state;
+    mockk m;
+    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    mt_rec_metrics rm;
+    mt_rec_metrics_get(rec, &rm);
+    assert_int_equal(rm.produced, 2);
+    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\"}");
+    assert_int_equal(f->status, 200);
+    mt_rec_metrics_get(rec, &rm);
+    assert_int_equal(rm.produced, 2 + 1 + 3); /* request + three SSE blocks */
+    mt_proxy_set_recorder(f->proxy, NULL);
+    mt_recorder_free(rec);
+    rd_kafka_mock_cluster_destroy(m.mc);
+    rd_kafka_destroy(m.rk);
+}
+
+static void strict_mode_kafka_down_refuses_unrecorded_request(void **state)
+{
+    fixture *f = *state;
+    mockk m;
+    mt_recorder *rec = strict_recorder(f, &m, 1000);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 503);
+    assert_non_null(strstr(f->body, "request not recorded: Kafka unavailable"));
+    assert_non_null(strstr(f->body, "\"id\":5"));
+    assert_string_equal(f->upstream_authz, ""); /* upstream never called */
+    assert_int_equal(f->metrics.requests_by_code[200], 0);
+    mt_proxy_set_recorder(f->proxy, NULL);
+    mt_recorder_free(rec);
+    rd_kafka_mock_cluster_destroy(m.mc);
+    rd_kafka_destroy(m.rk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +473,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_authorization_is_replaced_upstream, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(admin_healthz_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(strict_mode_records_request_and_response_before_release,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(strict_mode_kafka_down_refuses_unrecorded_request, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
