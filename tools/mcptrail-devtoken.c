@@ -33,16 +33,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mcptrail-devtoken keygen --out-dir DIR\n"
-            "       mcptrail-devtoken mint --key PEM [--kid KID] [--alg RS256|ES256|EdDSA]\n"
-            "              --iss URL --aud AUD [--aud AUD ...] [--sub SUB] [--ttl SECONDS]\n"
-            "              [--exp-offset SECONDS] [--nbf-offset SECONDS] [--claim k=v ...]\n"
-            "              [--claims-json '{...}']\n"
-            "\n"
-            "keygen writes dev-ed25519.pem, dev-rs256.pem, dev-es256.pem and jwks.json\n"
-            "(kids dev-ed25519, dev-rs256, dev-es256) into DIR. mint prints a signed\n"
-            "compact JWT: exp = now + ttl (600) or now + exp-offset; iat = now.\n");
+    fprintf(f, "usage: mcptrail-devtoken keygen --out-dir DIR\n"
+               "       mcptrail-devtoken mint --key PEM [--kid KID] [--alg RS256|ES256|EdDSA]\n"
+               "              --iss URL --aud AUD [--aud AUD ...] [--sub SUB] [--ttl SECONDS]\n"
+               "              [--exp-offset SECONDS] [--nbf-offset SECONDS] [--claim k=v ...]\n"
+               "              [--claims-json '{...}']\n"
+               "\n"
+               "keygen writes dev-ed25519.pem, dev-rs256.pem, dev-es256.pem and jwks.json\n"
+               "(kids dev-ed25519, dev-rs256, dev-es256) into DIR. mint prints a signed\n"
+               "compact JWT: exp = now + ttl (600) or now + exp-offset; iat = now.\n");
 }
 
 static int cmd_keygen(const char *dir)
@@ -101,8 +100,8 @@ static int parse_i64(const char *opt, const char *s, int64_t *out)
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < -100000000LL || v > 100000000LL) {
-        fprintf(stderr, "mcptrail-devtoken: %s wants an integer number of seconds, got '%s'\n",
-                opt, s);
+        fprintf(stderr, "mcptrail-devtoken: %s wants an integer number of seconds, got '%s'\n", opt,
+                s);
         return 2;
     }
     *out = v;
@@ -168,7 +167,8 @@ static int cmd_mint(int argc, char **argv)
                 goto done;
             }
             json_t *k = json_stringn(v, (size_t)(eq - v));
-            if (k == NULL || json_object_set_new(claims, json_string_value(k), json_string(eq + 1))) {
+            if (k == NULL ||
+                json_object_set_new(claims, json_string_value(k), json_string(eq + 1))) {
                 json_decref(k);
                 fprintf(stderr, "mcptrail-devtoken: --claim '%s' is not UTF-8\n", v);
                 goto done;

@@ -259,8 +259,8 @@ static mt_err jwk_bytes(const json_t *k, size_t idx, const char *field, uint8_t 
     mt_errbuf inner;
     const json_t *v = json_object_get(k, field);
     if (!json_is_string(v))
-        return mt_fail(eb, MT_ERR_PARSE, "JWKS key %zu: field '%s' must be a base64url string",
-                       idx, field);
+        return mt_fail(eb, MT_ERR_PARSE, "JWKS key %zu: field '%s' must be a base64url string", idx,
+                       field);
     mt_err err = mt_b64url_decode(json_string_value(v), json_string_length(v), out, cap, n, &inner);
     if (err)
         return mt_fail(eb, err == MT_ERR_TOO_LARGE ? MT_ERR_CONFIG : err,
@@ -288,8 +288,8 @@ static mt_err fromdata(const char *type, OSSL_PARAM_BLD *bld, size_t idx, EVP_PK
      * membership in every provider); a public check costs little once. */
     chk = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL);
     if (chk == NULL || EVP_PKEY_public_check(chk) <= 0) {
-        err = ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: %s public key fails validation", idx,
-                        type);
+        err =
+            ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: %s public key fails validation", idx, type);
         EVP_PKEY_free(*out);
         *out = NULL;
         goto done;
@@ -433,15 +433,16 @@ static mt_err jwk_parse(const json_t *k, size_t idx, jwk *key, bool *skip, mt_er
             return MT_OK;
         }
         if (type != KT_NONE && kalg != type)
-            return mt_fail(eb, MT_ERR_CONFIG, "JWKS key %zu (kid '%s'): alg '%s' does not fit kty %s",
-                           idx, skid.s, alg, kty_names[type]);
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "JWKS key %zu (kid '%s'): alg '%s' does not fit kty %s", idx, skid.s,
+                           alg, kty_names[type]);
     }
     if (type == KT_NONE) {
         *skip = true; /* other curves and key types */
         return MT_OK;
     }
 
-    mt_err err = type == KT_RSA ? jwk_rsa(k, idx, &key->pkey, eb)
+    mt_err err = type == KT_RSA  ? jwk_rsa(k, idx, &key->pkey, eb)
                  : type == KT_EC ? jwk_ec(k, idx, &key->pkey, eb)
                                  : jwk_okp(k, idx, &key->pkey, eb);
     if (err)
@@ -604,8 +605,8 @@ static mt_err verify_with(const jwk *k, int alg, const uint8_t *msg, size_t msg_
                            "signature is %zu bytes, want %d for RS256 key '%s'", sig_len, want,
                            kid.s);
     } else if (sig_len != RAW_SIG_64) {
-        return mt_fail(eb, MT_ERR_BAD_SIGNATURE, "signature is %zu bytes, want %d for %s",
-                       sig_len, RAW_SIG_64, alg_names[alg]);
+        return mt_fail(eb, MT_ERR_BAD_SIGNATURE, "signature is %zu bytes, want %d for %s", sig_len,
+                       RAW_SIG_64, alg_names[alg]);
     }
     if (alg == KT_EC) {
         if (es256_raw_to_der(sig, der, sizeof der, &slen))
@@ -730,15 +731,15 @@ static mt_err check_times(const json_t *claims, int64_t now, int64_t leeway, mt_
         return err;
     if (have && now + leeway < nbf)
         return mt_fail(eb, MT_ERR_STATE,
-                       "token not valid for another %" PRId64 " s (nbf %" PRId64
-                       ", leeway %" PRId64 " s)",
+                       "token not valid for another %" PRId64 " s (nbf %" PRId64 ", leeway %" PRId64
+                       " s)",
                        nbf - now, nbf, leeway);
     if ((err = time_claim(claims, "iat", false, &iat, &have, eb)))
         return err;
     if (have && now + leeway < iat)
         return mt_fail(eb, MT_ERR_STATE,
-                       "token issued %" PRId64 " s in the future (iat %" PRId64
-                       ", leeway %" PRId64 " s)",
+                       "token issued %" PRId64 " s in the future (iat %" PRId64 ", leeway %" PRId64
+                       " s)",
                        iat - now, iat, leeway);
     return MT_OK;
 }
@@ -941,10 +942,11 @@ mt_err mt_jwt_verify(const mt_jwks *jwks, const mt_jwt_policy *policy, const cha
             ndots++;
         }
     if (ndots != 2)
-        return mt_fail(eb, MT_ERR_PARSE,
-                       "token has %zu parts, want 3 (header.payload.signature)", ndots + 1);
+        return mt_fail(eb, MT_ERR_PARSE, "token has %zu parts, want 3 (header.payload.signature)",
+                       ndots + 1);
     if (dots[0] == 0 || dots[1] == dots[0] + 1)
-        return mt_fail(eb, MT_ERR_PARSE, "token has an empty %s", dots[0] == 0 ? "header" : "payload");
+        return mt_fail(eb, MT_ERR_PARSE, "token has an empty %s",
+                       dots[0] == 0 ? "header" : "payload");
 
     /* header */
     if ((err = b64url_decode_alloc(token, dots[0], "header", &hdr, &hdr_len, eb)) ||
@@ -984,8 +986,7 @@ mt_err mt_jwt_verify(const mt_jwks *jwks, const mt_jwt_policy *policy, const cha
     if ((err = b64url_decode_alloc(token + dots[1] + 1, len - dots[1] - 1, "signature", &sig,
                                    &sig_len, eb)))
         goto fail;
-    if ((err = verify_signature(jwks, kid, alg, (const uint8_t *)token, dots[1], sig, sig_len,
-                                eb)))
+    if ((err = verify_signature(jwks, kid, alg, (const uint8_t *)token, dots[1], sig, sig_len, eb)))
         goto fail;
 
     /* claims: authenticated from here on */
@@ -1010,7 +1011,8 @@ mt_err mt_jwt_verify(const mt_jwks *jwks, const mt_jwt_policy *policy, const cha
 
     uint8_t fp[MT_SHA256_LEN];
     if ((err = mt_sha256(token, len, fp)) ||
-        (err = mt_hex_encode(fp, sizeof fp, out->token_fingerprint, sizeof out->token_fingerprint))) {
+        (err =
+             mt_hex_encode(fp, sizeof fp, out->token_fingerprint, sizeof out->token_fingerprint))) {
         err = mt_fail(eb, err, "cannot fingerprint the token");
         goto fail;
     }
@@ -1080,8 +1082,8 @@ json_t *mt_identity_to_json(const mt_identity *id)
     bad |= json_object_set_new(
         o, "token_fingerprint",
         str_or_null(id->token_fingerprint[0] != '\0' ? id->token_fingerprint : NULL));
-    const char *const ci_str[] = {id->ci.repository, id->ci.workflow, id->ci.job,
-                                  id->ci.run_id,     id->ci.sha,      id->ci.ref,
+    const char *const ci_str[] = {id->ci.repository, id->ci.workflow,   id->ci.job,
+                                  id->ci.run_id,     id->ci.sha,        id->ci.ref,
                                   id->ci.actor,      id->ci.environment};
     bool any = id->ci.run_attempt != 0;
     for (size_t i = 0; i < sizeof ci_str / sizeof ci_str[0]; i++)
@@ -1140,8 +1142,8 @@ static mt_err wrap_key(EVP_PKEY *pkey, const char *what, mt_jwt_key **out, mt_er
     if (type == KT_NONE) {
         EVP_PKEY_free(pkey);
         ERR_clear_error();
-        return mt_fail(eb, MT_ERR_CONFIG,
-                       "%s: not an RSA (>= 2048 bits), EC P-256 or Ed25519 key", what);
+        return mt_fail(eb, MT_ERR_CONFIG, "%s: not an RSA (>= 2048 bits), EC P-256 or Ed25519 key",
+                       what);
     }
     mt_jwt_key *k = calloc(1, sizeof *k);
     if (k == NULL) {

@@ -59,7 +59,8 @@ static int group_setup(void **state)
     struct {
         const char *kty, *file, *kid;
         mt_jwt_key **slot;
-    } k[] = {{"RSA", "rs.pem", "rs", &F.rs}, {"EC", "es.pem", "es", &F.es},
+    } k[] = {{"RSA", "rs.pem", "rs", &F.rs},
+             {"EC", "es.pem", "es", &F.es},
              {"OKP", "ed.pem", "ed", &F.ed}};
     json_t *keys = json_array();
     for (size_t i = 0; i < 3; i++) {
@@ -280,9 +281,9 @@ static void jwks_refuses_symmetric_keys_and_private_material(void **state)
     (void)state;
     mt_jwks *j = NULL;
     mt_errbuf eb = {""};
-    assert_int_equal(jwks_text("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}",
-                               &j, &eb),
-                     MT_ERR_CONFIG);
+    assert_int_equal(
+        jwks_text("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}]}", &j, &eb),
+        MT_ERR_CONFIG);
     assert_non_null(strstr(eb.msg, "symmetric ('oct') keys are not accepted"));
     assert_non_null(strstr(eb.msg, "kid 'h'"));
     assert_null(j);
@@ -331,9 +332,9 @@ static void jwks_rejects_malformed_keys_with_their_index(void **state)
     assert_non_null(strstr(eb.msg, "'keys'"));
     assert_int_equal(jwks_text("{\"keys\":[1]}", &j, &eb), MT_ERR_PARSE);
     assert_non_null(strstr(eb.msg, "key 0 must be an object"));
-    assert_int_equal(jwks_text("{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"ES256\",\"n\":\"AA\"}]}",
-                               &j, &eb),
-                     MT_ERR_CONFIG);
+    assert_int_equal(
+        jwks_text("{\"keys\":[{\"kty\":\"RSA\",\"alg\":\"ES256\",\"n\":\"AA\"}]}", &j, &eb),
+        MT_ERR_CONFIG);
     assert_non_null(strstr(eb.msg, "alg 'ES256' does not fit kty RSA"));
     memset(ff, 0xff, sizeof ff);
     n1024 = b64(ff, sizeof ff);
@@ -343,12 +344,11 @@ static void jwks_rejects_malformed_keys_with_their_index(void **state)
     assert_int_equal(jwks_text(text, &j, &eb), MT_ERR_CONFIG);
     assert_non_null(strstr(eb.msg, "RSA modulus of 1024 bits"));
     /* x = y = 1 is not a point on P-256. */
-    assert_int_equal(
-        jwks_text("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"bad\","
-                  "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\","
-                  "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}]}",
-                  &j, &eb),
-        MT_ERR_CONFIG);
+    assert_int_equal(jwks_text("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"bad\","
+                               "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\","
+                               "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE\"}]}",
+                               &j, &eb),
+                     MT_ERR_CONFIG);
     assert_non_null(strstr(eb.msg, "JWKS key 0"));
     assert_int_equal(
         jwks_text("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"}]}", &j, &eb),

@@ -69,12 +69,12 @@ size_t mt_jwks_skipped(const mt_jwks *jwks);
 /* ---- verification ------------------------------------------------------- */
 
 typedef struct mt_jwt_policy {
-    const char *issuer;              /* exact match with iss; required */
-    const char *const *audiences;    /* aud must contain one of these */
-    size_t naud;                     /* >= 1 */
-    const char *const *algs;         /* allow-list: "RS256", "ES256", "EdDSA" */
-    size_t nalgs;                    /* >= 1 */
-    int64_t leeway_s;                /* clock skew allowed on exp/nbf/iat, >= 0 */
+    const char *issuer;           /* exact match with iss; required */
+    const char *const *audiences; /* aud must contain one of these */
+    size_t naud;                  /* >= 1 */
+    const char *const *algs;      /* allow-list: "RS256", "ES256", "EdDSA" */
+    size_t nalgs;                 /* >= 1 */
+    int64_t leeway_s;             /* clock skew allowed on exp/nbf/iat, >= 0 */
 } mt_jwt_policy;
 
 typedef struct mt_identity {
@@ -139,8 +139,7 @@ void mt_jwt_key_free(mt_jwt_key *key);
 /* "RS256", "ES256" or "EdDSA": the alg this key signs with. */
 const char *mt_jwt_key_alg(const mt_jwt_key *key);
 /* Public JWK {"kty",...,"kid","alg","use":"sig"} as a new reference. */
-mt_err mt_jwt_key_public_jwk(const mt_jwt_key *key, const char *kid, json_t **out,
-                             mt_errbuf *eb);
+mt_err mt_jwt_key_public_jwk(const mt_jwt_key *key, const char *kid, json_t **out, mt_errbuf *eb);
 /* DER SubjectPublicKeyInfo of the public key appended to out (tests use it
  * as the "public key bytes" of the HS256 key-confusion attack). */
 mt_err mt_jwt_key_public_der(const mt_jwt_key *key, mt_buf *out, mt_errbuf *eb);
