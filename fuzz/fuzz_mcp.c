@@ -14,19 +14,24 @@
 /* Checked in every build type: the fuzz build defines NDEBUG. */
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) abort();                                                                         \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool plain(const char *s, size_t jlen) {
+static bool plain(const char *s, size_t jlen)
+{
     size_t n = strlen(s);
-    if (n != jlen) return false;
-    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t')) return false;
+    if (n != jlen)
+        return false;
+    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        return false;
     return strncmp(s, "=?base64?", 9) != 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     mt_mcp_limits lim = MT_MCP_LIMITS_DEFAULT;
     lim.max_depth = 32;
     lim.max_batch = 16;
@@ -37,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (err) {
         CHECK(b.n == 0 && b.msgs == NULL);
         CHECK(b.rpc_code == MT_MCP_PARSE_ERROR || b.rpc_code == MT_MCP_INVALID_REQUEST ||
-               b.rpc_code == MT_MCP_INVALID_PARAMS);
+              b.rpc_code == MT_MCP_INVALID_PARAMS);
         mt_err e2 = mt_mcp_error_body(b.err_id, b.rpc_code, eb.msg, NULL, &out, NULL);
         /* eb.msg quotes input and may hold invalid UTF-8; that is the only refusal. */
         CHECK(e2 == MT_OK || e2 == MT_ERR_INVALID_ARG);
@@ -47,9 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const mt_mcp_msg *m = &b.msgs[i];
             CHECK((m->kind == MT_MCP_NOTIFICATION) == (m->id == NULL));
             CHECK((m->method != NULL) ==
-                   (m->kind == MT_MCP_REQUEST || m->kind == MT_MCP_NOTIFICATION));
+                  (m->kind == MT_MCP_REQUEST || m->kind == MT_MCP_NOTIFICATION));
             CHECK(m->has_progress_token == (m->progress_token != NULL));
-            if (m->tool_name) CHECK(strcmp(m->method, "tools/call") == 0);
+            if (m->tool_name)
+                CHECK(strcmp(m->method, "tools/call") == 0);
             mt_buf_reset(&out);
             CHECK(mt_mcp_error_body(m->id, -32001, "denied", m->params, &out, NULL) == MT_OK);
             json_t *back = json_loadb((const char *)out.data, out.len, 0, NULL);
@@ -57,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             json_decref(back);
         }
         const mt_mcp_msg *m = &b.msgs[0];
-        const char *name = m->tool_name ? m->tool_name
+        const char *name = m->tool_name     ? m->tool_name
                            : m->prompt_name ? m->prompt_name
                                             : m->resource_uri;
         err = mt_mcp_check_headers(MT_MCP_V_2026_07_28, m->method, name, &b, &eb);

@@ -13,7 +13,8 @@
 /* Checked in every build type: the fuzz build defines NDEBUG. */
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
-        if (!(c)) abort();                                                                         \
+        if (!(c))                                                                                  \
+            abort();                                                                               \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,7 +25,8 @@ typedef struct run {
     uint64_t sum; /* cheap digest of the decoded fields */
 } run;
 
-static mt_err collect(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
+static mt_err collect(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
+{
     (void)eb;
     run *r = ctx;
     r->events++;
@@ -32,35 +34,42 @@ static mt_err collect(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
     CHECK(e->dispatched || e->data_len == 0);
     r->sum = r->sum * 31 + e->data_len * 7 + e->type_len * 3 + e->last_event_id_len +
              (e->id ? 1 : 0) + (uint64_t)(e->retry_ms + 1) + (e->dispatched ? 5 : 0);
-    if (mt_buf_append(&r->raw, e->raw, e->raw_len)) return MT_ERR_NOMEM;
+    if (mt_buf_append(&r->raw, e->raw, e->raw_len))
+        return MT_ERR_NOMEM;
     return MT_OK;
 }
 
 static mt_err feed(const uint8_t *d, size_t n, const uint8_t *splits, size_t nsplits, run *r,
-                   mt_sse_parser *p) {
+                   mt_sse_parser *p)
+{
     mt_sse_limits lim = {256, 2048};
     mt_sse_parser_init(p, &lim);
     size_t off = 0, k = 0;
     while (off < n) {
         size_t step = nsplits ? (size_t)splits[k++ % nsplits] % 17 : n - off;
-        if (step > n - off) step = n - off;
+        if (step > n - off)
+            step = n - off;
         if (step == 0) {
             /* An empty feed must be harmless; then make progress. */
             mt_err err = mt_sse_feed(p, d + off, 0, collect, r, NULL);
-            if (err) return err;
+            if (err)
+                return err;
             step = 1;
         }
         mt_err err = mt_sse_feed(p, d + off, step, collect, r, NULL);
-        if (err) return err;
+        if (err)
+            return err;
         off += step;
     }
     return MT_OK;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     /* First bytes pick the split sizes; the whole input is the stream. */
     size_t nsplits = size ? data[0] % 8 : 0;
-    if (nsplits > size) nsplits = size;
+    if (nsplits > size)
+        nsplits = size;
     run a = {MT_BUF_INIT, 0, 0}, b = {MT_BUF_INIT, 0, 0};
     mt_sse_parser pa, pb;
     mt_err ea = feed(data, size, NULL, 0, &a, &pa);
@@ -79,10 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(plen == 0 || memcmp(pend, data + a.raw.len, plen) == 0);
         (void)mt_sse_finish(&pa, NULL);
         mt_buf out = MT_BUF_INIT;
-        if (mt_sse_rewrite_endpoint((const char *)data, size, "http://sc:1/p", &out, NULL) ==
-            MT_OK)
-            CHECK(out.len == 0 || (!memchr(out.data, '\n', out.len) &&
-                                    !memchr(out.data, '\r', out.len)));
+        if (mt_sse_rewrite_endpoint((const char *)data, size, "http://sc:1/p", &out, NULL) == MT_OK)
+            CHECK(out.len == 0 ||
+                  (!memchr(out.data, '\n', out.len) && !memchr(out.data, '\r', out.len)));
         mt_buf_free(&out);
     }
     mt_sse_parser_free(&pa);

@@ -27,7 +27,8 @@ static const struct {
     {MT_MCP_V_2026_07_28, "2026-07-28"},
 };
 
-const char *mt_mcp_kind_name(mt_mcp_kind kind) {
+const char *mt_mcp_kind_name(mt_mcp_kind kind)
+{
     switch (kind) {
     case MT_MCP_REQUEST:
         return "request";
@@ -41,14 +42,18 @@ const char *mt_mcp_kind_name(mt_mcp_kind kind) {
     return "unknown";
 }
 
-const char *mt_mcp_version_name(mt_mcp_version v) {
+const char *mt_mcp_version_name(mt_mcp_version v)
+{
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
-        if (versions[i].v == v) return versions[i].name;
+        if (versions[i].v == v)
+            return versions[i].name;
     return "unknown";
 }
 
-mt_err mt_mcp_parse_version(const char *header, mt_mcp_version *out, mt_errbuf *eb) {
-    if (!out) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse_version: out is NULL");
+mt_err mt_mcp_parse_version(const char *header, mt_mcp_version *out, mt_errbuf *eb)
+{
+    if (!out)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse_version: out is NULL");
     if (!header || !header[0]) {
         /* The spec: without the header, assume 2025-03-26. */
         *out = MT_MCP_V_2025_03_26;
@@ -68,14 +73,20 @@ mt_err mt_mcp_parse_version(const char *header, mt_mcp_version *out, mt_errbuf *
                    (int)n, header, header[n] ? "..." : "");
 }
 
-bool mt_mcp_version_allows_batch(mt_mcp_version v) {
+bool mt_mcp_version_allows_batch(mt_mcp_version v)
+{
     return v == MT_MCP_V_2024_11_05 || v == MT_MCP_V_2025_03_26;
 }
 
-bool mt_mcp_version_is_stateless(mt_mcp_version v) { return v >= MT_MCP_V_2026_07_28; }
+bool mt_mcp_version_is_stateless(mt_mcp_version v)
+{
+    return v >= MT_MCP_V_2026_07_28;
+}
 
-mt_err mt_mcp_check_session_id(const char *value, size_t len, mt_errbuf *eb) {
-    if (!value || len == 0) return mt_fail(eb, MT_ERR_PARSE, "Mcp-Session-Id is empty");
+mt_err mt_mcp_check_session_id(const char *value, size_t len, mt_errbuf *eb)
+{
+    if (!value || len == 0)
+        return mt_fail(eb, MT_ERR_PARSE, "Mcp-Session-Id is empty");
     if (len > MT_MCP_SESSION_ID_MAX)
         return mt_fail(eb, MT_ERR_PARSE, "Mcp-Session-Id is %zu bytes, longer than %d", len,
                        MT_MCP_SESSION_ID_MAX);
@@ -98,15 +109,18 @@ typedef struct offs {
 } offs;
 
 /* Appends the canonical text of v plus a NUL to the arena; *off = start. */
-static mt_err arena_text(mt_buf *arena, const json_t *v, size_t *off) {
+static mt_err arena_text(mt_buf *arena, const json_t *v, size_t *off)
+{
     *off = arena->len;
     mt_err err = mt_json_dump_canonical(v, arena, NULL);
-    if (err) return err;
+    if (err)
+        return err;
     return mt_buf_append_byte(arena, 0);
 }
 
 /* Formats "message N: " for batches so errors point at the culprit. */
-static void where(char *w, size_t wlen, const mt_mcp_batch *b, size_t i) {
+static void where(char *w, size_t wlen, const mt_mcp_batch *b, size_t i)
+{
     if (b->is_batch)
         snprintf(w, wlen, "message %zu: ", i + 1);
     else
@@ -114,7 +128,8 @@ static void where(char *w, size_t wlen, const mt_mcp_batch *b, size_t i) {
 }
 
 static mt_err bad(mt_mcp_batch *b, size_t i, int code, mt_errbuf *eb, const char *w,
-                  const char *what) {
+                  const char *what)
+{
     b->rpc_code = code;
     b->err_index = i;
     return mt_fail(eb, MT_ERR_PARSE, "%s%s", w, what);
@@ -123,7 +138,8 @@ static mt_err bad(mt_mcp_batch *b, size_t i, int code, mt_errbuf *eb, const char
 /* Reads the MCP-specific targets out of params for the methods that have
  * them; a missing or non-string target is invalid params (policy must never
  * see an unnamed tools/call). */
-static mt_err targets(mt_mcp_batch *b, size_t i, mt_mcp_msg *m, const char *w, mt_errbuf *eb) {
+static mt_err targets(mt_mcp_batch *b, size_t i, mt_mcp_msg *m, const char *w, mt_errbuf *eb)
+{
     const char *field = NULL;
     const char **dst = NULL;
     if (strcmp(m->method, "tools/call") == 0) {
@@ -138,20 +154,22 @@ static mt_err targets(mt_mcp_batch *b, size_t i, mt_mcp_msg *m, const char *w, m
         field = "uri";
         dst = &m->resource_uri;
     }
-    if (!field || m->kind != MT_MCP_REQUEST) return MT_OK;
+    if (!field || m->kind != MT_MCP_REQUEST)
+        return MT_OK;
     json_t *v = json_is_object(m->params) ? json_object_get(m->params, field) : NULL;
     if (!json_is_string(v)) {
         b->rpc_code = MT_MCP_INVALID_PARAMS;
         b->err_index = i;
-        return mt_fail(eb, MT_ERR_PARSE, "%s%s params.%s must be a string, got %s", w,
-                       m->method, field, v ? mt_json_type_name(v) : "nothing");
+        return mt_fail(eb, MT_ERR_PARSE, "%s%s params.%s must be a string, got %s", w, m->method,
+                       field, v ? mt_json_type_name(v) : "nothing");
     }
     *dst = json_string_value(v);
     return MT_OK;
 }
 
 static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, offs *of,
-                        mt_errbuf *eb) {
+                        mt_errbuf *eb)
+{
     char w[32];
     where(w, sizeof w, b, i);
     mt_mcp_msg *m = &b->msgs[i];
@@ -168,7 +186,8 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
     /* Read the id first so even an invalid message's error can echo it. */
     if (json_is_string(id) || json_is_number(id)) {
         mt_err err = arena_text(arena, id, &of->id);
-        if (err) return err;
+        if (err)
+            return err;
     }
     json_t *ver = json_object_get(o, "jsonrpc");
     if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0 ||
@@ -189,8 +208,7 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
             return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "'method' contains a NUL");
         m->params = json_object_get(o, "params");
         if (m->params && !json_is_object(m->params) && !json_is_array(m->params))
-            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w,
-                       "'params' must be an object or array");
+            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "'params' must be an object or array");
         if (!id) {
             m->kind = MT_MCP_NOTIFICATION;
         } else {
@@ -206,7 +224,8 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
         if (json_is_string(tok) || json_is_number(tok)) {
             m->has_progress_token = true;
             mt_err err = arena_text(arena, tok, &of->token);
-            if (err) return err;
+            if (err)
+                return err;
         }
         return targets(b, i, m, w, eb);
     }
@@ -214,7 +233,8 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
         return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w,
                    "response must not carry both 'result' and 'error'");
     if (result) {
-        if (!id) return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "response without id");
+        if (!id)
+            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "response without id");
         if (!json_is_string(id) && !json_is_number(id))
             return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "id must be string or number");
         m->kind = MT_MCP_RESPONSE;
@@ -222,10 +242,10 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
         return MT_OK;
     }
     if (error) {
-        if (!id) return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "error response without id");
+        if (!id)
+            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "error response without id");
         if (!json_is_string(id) && !json_is_number(id) && !json_is_null(id))
-            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w,
-                       "id must be string, number or null");
+            return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "id must be string, number or null");
         if (!json_is_object(error))
             return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "'error' must be an object");
         json_t *code = json_object_get(error, "code");
@@ -236,7 +256,8 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
             return bad(b, i, MT_MCP_INVALID_REQUEST, eb, w, "'error.message' must be a string");
         if (json_is_null(id)) {
             mt_err err = arena_text(arena, id, &of->id);
-            if (err) return err;
+            if (err)
+                return err;
         }
         m->kind = MT_MCP_ERROR_RESPONSE;
         m->is_error = true;
@@ -248,18 +269,22 @@ static mt_err parse_one(mt_mcp_batch *b, size_t i, json_t *o, mt_buf *arena, off
 }
 
 mt_err mt_mcp_parse(const void *body, size_t len, const mt_mcp_limits *lim, mt_mcp_batch *out,
-                    mt_errbuf *eb) {
+                    mt_errbuf *eb)
+{
     static const mt_mcp_limits dflt = MT_MCP_LIMITS_DEFAULT;
     mt_buf arena = MT_BUF_INIT;
     offs *of = NULL;
     mt_err err;
-    if (!out) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse: out is NULL");
+    if (!out)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse: out is NULL");
     memset(out, 0, sizeof *out);
     out->err_index = SIZE_MAX;
     out->err_id = "null";
     out->rpc_code = MT_MCP_INVALID_REQUEST;
-    if (!body && len) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse: body is NULL");
-    if (!lim) lim = &dflt;
+    if (!body && len)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_parse: body is NULL");
+    if (!lim)
+        lim = &dflt;
 
     mt_json_limits jl = {lim->max_bytes, lim->max_depth, true, false, false};
     err = mt_json_parse(body, len, &jl, &out->root, eb);
@@ -281,8 +306,8 @@ mt_err mt_mcp_parse(const void *body, size_t len, const mt_mcp_limits *lim, mt_m
             goto fail;
         }
         if (n > lim->max_batch) {
-            err = mt_fail(eb, MT_ERR_TOO_LARGE, "batch of %zu messages exceeds the limit of %zu",
-                          n, lim->max_batch);
+            err = mt_fail(eb, MT_ERR_TOO_LARGE, "batch of %zu messages exceeds the limit of %zu", n,
+                          lim->max_batch);
             goto fail;
         }
     }
@@ -297,7 +322,8 @@ mt_err mt_mcp_parse(const void *body, size_t len, const mt_mcp_limits *lim, mt_m
         json_t *o = out->is_batch ? json_array_get(out->root, i) : out->root;
         err = parse_one(out, i, o, &arena, &of[i], eb);
         if (err) {
-            if (err != MT_ERR_PARSE) goto fail;
+            if (err != MT_ERR_PARSE)
+                goto fail;
             if (of[i].id != ARENA_NONE) {
                 /* Hand the arena over so err_id can point into it. */
                 out->owned_ = (char *)arena.data;
@@ -310,8 +336,10 @@ mt_err mt_mcp_parse(const void *body, size_t len, const mt_mcp_limits *lim, mt_m
     out->owned_ = (char *)arena.data;
     arena.data = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (of[i].id != ARENA_NONE) out->msgs[i].id = out->owned_ + of[i].id;
-        if (of[i].token != ARENA_NONE) out->msgs[i].progress_token = out->owned_ + of[i].token;
+        if (of[i].id != ARENA_NONE)
+            out->msgs[i].id = out->owned_ + of[i].id;
+        if (of[i].token != ARENA_NONE)
+            out->msgs[i].progress_token = out->owned_ + of[i].token;
     }
     free(of);
     return MT_OK;
@@ -325,8 +353,10 @@ fail:
     return err;
 }
 
-void mt_mcp_batch_free(mt_mcp_batch *b) {
-    if (!b) return;
+void mt_mcp_batch_free(mt_mcp_batch *b)
+{
+    if (!b)
+        return;
     json_decref(b->root);
     free(b->msgs);
     free(b->owned_);
@@ -335,18 +365,26 @@ void mt_mcp_batch_free(mt_mcp_batch *b) {
 
 /* ---- 2026-07-28 header checks ---------------------------------------- */
 
-static int b64val(unsigned char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
     return -1;
 }
 
 /* Standard-alphabet Base64 with padding; out must hold len*3/4 bytes. */
-static bool b64_decode(const char *in, size_t len, char *out, size_t *olen) {
-    if (len % 4) return false;
+static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
+{
+    if (len % 4)
+        return false;
     size_t o = 0;
     for (size_t i = 0; i < len; i += 4) {
         int v[4];
@@ -357,29 +395,35 @@ static bool b64_decode(const char *in, size_t len, char *out, size_t *olen) {
                 v[k] = 0;
                 pad++;
             } else {
-                if (pad) return false;
+                if (pad)
+                    return false;
                 v[k] = b64val(c);
-                if (v[k] < 0) return false;
+                if (v[k] < 0)
+                    return false;
             }
         }
         unsigned triple = (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
         out[o++] = (char)(triple >> 16);
-        if (pad < 2) out[o++] = (char)(triple >> 8 & 0xff);
-        if (pad < 1) out[o++] = (char)(triple & 0xff);
+        if (pad < 2)
+            out[o++] = (char)(triple >> 8 & 0xff);
+        if (pad < 1)
+            out[o++] = (char)(triple & 0xff);
     }
     *olen = o;
     return true;
 }
 
 /* Compares a header value (trimmed, possibly =?base64?...?=) with want. */
-static mt_err header_equals(const char *hname, const char *hv, const char *want,
-                            size_t want_len, const char *what, const char *method,
-                            mt_errbuf *eb) {
+static mt_err header_equals(const char *hname, const char *hv, const char *want, size_t want_len,
+                            const char *what, const char *method, mt_errbuf *eb)
+{
     if (!hv)
         return mt_fail(eb, MT_ERR_PARSE, "%s header is required for %s", hname, method);
     size_t len = strlen(hv);
-    while (len && (hv[0] == ' ' || hv[0] == '\t')) hv++, len--;
-    while (len && (hv[len - 1] == ' ' || hv[len - 1] == '\t')) len--;
+    while (len && (hv[0] == ' ' || hv[0] == '\t'))
+        hv++, len--;
+    while (len && (hv[len - 1] == ' ' || hv[len - 1] == '\t'))
+        len--;
     const char *val = hv;
     size_t vlen = len;
     char stackbuf[512];
@@ -388,10 +432,11 @@ static mt_err header_equals(const char *hname, const char *hv, const char *want,
     if (len >= 11 && memcmp(hv, "=?base64?", 9) == 0 && memcmp(hv + len - 2, "?=", 2) == 0) {
         size_t plen = len - 11;
         dec = plen / 4 * 3 <= sizeof stackbuf ? stackbuf : malloc(plen / 4 * 3 + 1);
-        if (!dec) return mt_fail(eb, MT_ERR_NOMEM, "out of memory decoding %s", hname);
+        if (!dec)
+            return mt_fail(eb, MT_ERR_NOMEM, "out of memory decoding %s", hname);
         if (!b64_decode(hv + 9, plen, dec, &vlen)) {
-            err = mt_fail(eb, MT_ERR_PARSE, "%s header has invalid Base64 in =?base64?...?=",
-                          hname);
+            err =
+                mt_fail(eb, MT_ERR_PARSE, "%s header has invalid Base64 in =?base64?...?=", hname);
             goto done;
         }
         val = dec;
@@ -399,27 +444,34 @@ static mt_err header_equals(const char *hname, const char *hv, const char *want,
     if (vlen != want_len || memcmp(val, want, vlen) != 0) {
         int shown = vlen > 128 ? 128 : (int)vlen;
         int wshown = want_len > 128 ? 128 : (int)want_len;
-        err = mt_fail(eb, MT_ERR_PARSE, "%s header '%.*s' does not match %s '%.*s' of %s",
-                      hname, shown, val, what, wshown, want, method);
+        err = mt_fail(eb, MT_ERR_PARSE, "%s header '%.*s' does not match %s '%.*s' of %s", hname,
+                      shown, val, what, wshown, want, method);
     }
 done:
-    if (dec && dec != stackbuf) free(dec);
+    if (dec && dec != stackbuf)
+        free(dec);
     return err;
 }
 
 mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char *mcp_name,
-                            const mt_mcp_batch *b, mt_errbuf *eb) {
-    if (!b) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_check_headers: batch is NULL");
-    if (!mt_mcp_version_is_stateless(v)) return MT_OK;
+                            const mt_mcp_batch *b, mt_errbuf *eb)
+{
+    if (!b)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_check_headers: batch is NULL");
+    if (!mt_mcp_version_is_stateless(v))
+        return MT_OK;
     if (b->is_batch)
         return mt_fail(eb, MT_ERR_PARSE, "JSON-RPC batches are not allowed for %s",
                        mt_mcp_version_name(v));
-    if (b->n != 1) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_check_headers: no message");
+    if (b->n != 1)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_check_headers: no message");
     const mt_mcp_msg *m = &b->msgs[0];
-    if (!m->method) return MT_OK;
-    mt_err err = header_equals("Mcp-Method", mcp_method, m->method, strlen(m->method),
-                               "method", m->method, eb);
-    if (err) return err;
+    if (!m->method)
+        return MT_OK;
+    mt_err err = header_equals("Mcp-Method", mcp_method, m->method, strlen(m->method), "method",
+                               m->method, eb);
+    if (err)
+        return err;
     const char *target = NULL;
     const char *what = NULL;
     if (strcmp(m->method, "tools/call") == 0) {
@@ -429,18 +481,21 @@ mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char
     } else if (strcmp(m->method, "resources/read") == 0) {
         target = m->resource_uri, what = "params.uri";
     }
-    if (!target) return MT_OK;
+    if (!target)
+        return MT_OK;
     json_t *jv = json_object_get(m->params, what + 7);
-    return header_equals("Mcp-Name", mcp_name, target, json_string_length(jv), what, m->method,
-                         eb);
+    return header_equals("Mcp-Name", mcp_name, target, json_string_length(jv), what, m->method, eb);
 }
 
 /* ---- error body -------------------------------------------------------- */
 
-static bool valid_id_text(const char *s) {
+static bool valid_id_text(const char *s)
+{
     size_t n = strlen(s);
-    if (n == 0) return false;
-    if (strcmp(s, "null") == 0) return true;
+    if (n == 0)
+        return false;
+    if (strcmp(s, "null") == 0)
+        return true;
     if (s[0] == '"') {
         /* A JSON string: let jansson confirm it, ids are short. */
         json_error_t je;
@@ -450,17 +505,21 @@ static bool valid_id_text(const char *s) {
         return ok;
     }
     for (size_t i = 0; i < n; i++)
-        if (!strchr("-+.eE0123456789", s[i])) return false;
+        if (!strchr("-+.eE0123456789", s[i]))
+            return false;
     return true;
 }
 
 mt_err mt_mcp_error_body(const char *id_json, int code, const char *message, const json_t *data,
-                         mt_buf *out, mt_errbuf *eb) {
+                         mt_buf *out, mt_errbuf *eb)
+{
     mt_err err;
     json_t *msg = NULL;
     char num[48];
-    if (!out || !message) return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_error_body: NULL");
-    if (!id_json) id_json = "null";
+    if (!out || !message)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_error_body: NULL");
+    if (!id_json)
+        id_json = "null";
     if (!valid_id_text(id_json))
         return mt_fail(eb, MT_ERR_INVALID_ARG,
                        "mt_mcp_error_body: id must be JSON string, number or null text");
@@ -469,17 +528,25 @@ mt_err mt_mcp_error_body(const char *id_json, int code, const char *message, con
         return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_error_body: message is not valid UTF-8");
     size_t start = out->len;
     static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
-    if ((err = mt_buf_append(out, head, sizeof head - 1))) goto fail;
-    if ((err = mt_buf_append(out, id_json, strlen(id_json)))) goto fail;
+    if ((err = mt_buf_append(out, head, sizeof head - 1)))
+        goto fail;
+    if ((err = mt_buf_append(out, id_json, strlen(id_json))))
+        goto fail;
     int nl = snprintf(num, sizeof num, ",\"error\":{\"code\":%d", code);
-    if ((err = mt_buf_append(out, num, (size_t)nl))) goto fail;
-    if ((err = mt_buf_append(out, ",\"message\":", 11))) goto fail;
-    if ((err = mt_json_dump_canonical(msg, out, eb))) goto fail;
+    if ((err = mt_buf_append(out, num, (size_t)nl)))
+        goto fail;
+    if ((err = mt_buf_append(out, ",\"message\":", 11)))
+        goto fail;
+    if ((err = mt_json_dump_canonical(msg, out, eb)))
+        goto fail;
     if (data) {
-        if ((err = mt_buf_append(out, ",\"data\":", 8))) goto fail;
-        if ((err = mt_json_dump_canonical(data, out, eb))) goto fail;
+        if ((err = mt_buf_append(out, ",\"data\":", 8)))
+            goto fail;
+        if ((err = mt_json_dump_canonical(data, out, eb)))
+            goto fail;
     }
-    if ((err = mt_buf_append(out, "}}", 2))) goto fail;
+    if ((err = mt_buf_append(out, "}}", 2)))
+        goto fail;
     json_decref(msg);
     return MT_OK;
 fail:

@@ -62,26 +62,29 @@ typedef struct mt_mcp_limits {
 } mt_mcp_limits;
 
 /* 1 MiB, depth 64, at most 100 messages, batches allowed. */
-#define MT_MCP_LIMITS_DEFAULT {1u << 20, 64, 100, true}
+#define MT_MCP_LIMITS_DEFAULT                                                                      \
+    {                                                                                              \
+        1u << 20, 64, 100, true                                                                    \
+    }
 
 /* One message. Borrowed pointers (json, method, params, tool_name, ...) point
  * into the batch's root tree and live as long as the batch; id and
  * progress_token are owned by the batch. */
 typedef struct mt_mcp_msg {
     mt_mcp_kind kind;
-    json_t *json;       /* the message object */
-    const char *id;     /* canonical JSON text ("7", "\"a\"", "null");
-                           NULL for notifications */
-    const char *method; /* requests and notifications; else NULL */
-    json_t *params;     /* NULL when absent */
-    const char *tool_name;    /* tools/call params.name */
-    const char *prompt_name;  /* prompts/get params.name */
-    const char *resource_uri; /* resources/read|subscribe|unsubscribe params.uri */
-    bool has_progress_token;  /* params._meta.progressToken (string or number) */
+    json_t *json;               /* the message object */
+    const char *id;             /* canonical JSON text ("7", "\"a\"", "null");
+                                   NULL for notifications */
+    const char *method;         /* requests and notifications; else NULL */
+    json_t *params;             /* NULL when absent */
+    const char *tool_name;      /* tools/call params.name */
+    const char *prompt_name;    /* prompts/get params.name */
+    const char *resource_uri;   /* resources/read|subscribe|unsubscribe params.uri */
+    bool has_progress_token;    /* params._meta.progressToken (string or number) */
     const char *progress_token; /* its canonical JSON text, else NULL */
-    bool is_error;     /* error response, or result.isError == true */
-    long long error_code;      /* error responses: error.code */
-    const char *error_message; /* error responses: error.message */
+    bool is_error;              /* error response, or result.isError == true */
+    long long error_code;       /* error responses: error.code */
+    const char *error_message;  /* error responses: error.message */
 } mt_mcp_msg;
 
 typedef struct mt_mcp_batch {

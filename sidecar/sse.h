@@ -32,7 +32,10 @@ typedef struct mt_sse_limits {
 } mt_sse_limits;
 
 /* 64 KiB lines, 4 MiB events. */
-#define MT_SSE_LIMITS_DEFAULT {64u << 10, 4u << 20}
+#define MT_SSE_LIMITS_DEFAULT                                                                      \
+    {                                                                                              \
+        64u << 10, 4u << 20                                                                        \
+    }
 
 typedef struct mt_sse_event {
     bool dispatched;  /* false: the spec discards this block (no data) */
@@ -55,17 +58,17 @@ typedef mt_err (*mt_sse_cb)(void *ctx, const mt_sse_event *ev, mt_errbuf *eb);
 
 typedef struct mt_sse_parser {
     mt_sse_limits lim;
-    mt_buf blk;      /* raw bytes of the block in progress */
-    size_t line_start; /* offset in blk of the line in progress */
-    size_t lines;      /* complete non-blank lines in the block */
-    mt_buf data;     /* data buffer */
-    mt_buf type;     /* event type buffer */
-    mt_buf id;       /* last event ID buffer (persists across blocks) */
-    bool has_id;     /* this block set the id */
-    int64_t retry_ms; /* this block's retry, -1 none */
+    mt_buf blk;           /* raw bytes of the block in progress */
+    size_t line_start;    /* offset in blk of the line in progress */
+    size_t lines;         /* complete non-blank lines in the block */
+    mt_buf data;          /* data buffer */
+    mt_buf type;          /* event type buffer */
+    mt_buf id;            /* last event ID buffer (persists across blocks) */
+    bool has_id;          /* this block set the id */
+    int64_t retry_ms;     /* this block's retry, -1 none */
     int64_t reconnect_ms; /* stream's reconnection time, -1 never set */
-    unsigned bom;    /* BOM bytes matched; 3 or 4 (4 = decided, no BOM) */
-    bool skip_lf;    /* previous byte was a CR terminator */
+    unsigned bom;         /* BOM bytes matched; 3 or 4 (4 = decided, no BOM) */
+    bool skip_lf;         /* previous byte was a CR terminator */
     bool failed;
     uint64_t consumed; /* bytes handed to callbacks so far */
 } mt_sse_parser;

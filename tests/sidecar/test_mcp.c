@@ -12,29 +12,36 @@
 
 #include "mcp.h"
 
-static mt_mcp_batch parse_ok(const char *body) {
+static mt_mcp_batch parse_ok(const char *body)
+{
     mt_mcp_batch b;
     mt_errbuf eb;
     mt_err err = mt_mcp_parse(body, strlen(body), NULL, &b, &eb);
-    if (err) fail_msg("parse %s: %s", body, eb.msg);
+    if (err)
+        fail_msg("parse %s: %s", body, eb.msg);
     return b;
 }
 
 /* Parses an invalid body; checks the mt_err, JSON-RPC code and message. */
 static void parse_bad(const char *body, const mt_mcp_limits *lim, mt_err want_err, int want_code,
-                      const char *want_msg, const char *want_id) {
+                      const char *want_msg, const char *want_id)
+{
     mt_mcp_batch b;
     mt_errbuf eb;
     mt_err err = mt_mcp_parse(body, strlen(body), lim, &b, &eb);
-    if (err != want_err) fail_msg("%s: got %s (%s)", body, mt_errname(err), err ? eb.msg : "");
+    if (err != want_err)
+        fail_msg("%s: got %s (%s)", body, mt_errname(err), err ? eb.msg : "");
     assert_int_equal(b.rpc_code, want_code);
-    if (!strstr(eb.msg, want_msg)) fail_msg("%s: message '%s' lacks '%s'", body, eb.msg, want_msg);
-    if (want_id) assert_string_equal(b.err_id, want_id);
+    if (!strstr(eb.msg, want_msg))
+        fail_msg("%s: message '%s' lacks '%s'", body, eb.msg, want_msg);
+    if (want_id)
+        assert_string_equal(b.err_id, want_id);
     assert_int_equal(b.n, 0);
     mt_mcp_batch_free(&b);
 }
 
-static void tools_call_request_yields_tool_name_id_and_progress_token(void **state) {
+static void tools_call_request_yields_tool_name_id_and_progress_token(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
                               "{\"name\":\"echo\",\"arguments\":{\"x\":1},"
@@ -59,7 +66,8 @@ static void tools_call_request_yields_tool_name_id_and_progress_token(void **sta
     mt_mcp_batch_free(&b);
 }
 
-static void string_ids_and_numeric_progress_tokens_are_canonical_json(void **state) {
+static void string_ids_and_numeric_progress_tokens_are_canonical_json(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\",\"method\":\"ping\","
                               "\"params\":{\"_meta\":{\"progressToken\":42}}}");
@@ -69,7 +77,8 @@ static void string_ids_and_numeric_progress_tokens_are_canonical_json(void **sta
     mt_mcp_batch_free(&b);
 }
 
-static void resources_and_prompts_yield_uri_and_name(void **state) {
+static void resources_and_prompts_yield_uri_and_name(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\","
                               "\"params\":{\"uri\":\"file:///etc/hosts\"}}");
@@ -86,7 +95,8 @@ static void resources_and_prompts_yield_uri_and_name(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-static void notification_has_no_id(void **state) {
+static void notification_has_no_id(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
     assert_int_equal(b.msgs[0].kind, MT_MCP_NOTIFICATION);
@@ -96,7 +106,8 @@ static void notification_has_no_id(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-static void response_reports_tool_result_is_error(void **state) {
+static void response_reports_tool_result_is_error(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[],"
                               "\"isError\":true}}");
@@ -110,7 +121,8 @@ static void response_reports_tool_result_is_error(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-static void error_response_yields_code_message_and_null_id(void **state) {
+static void error_response_yields_code_message_and_null_id(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,"
                               "\"message\":\"Method not found\"}}");
@@ -122,7 +134,8 @@ static void error_response_yields_code_message_and_null_id(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-static void batch_keeps_order_and_kinds(void **state) {
+static void batch_keeps_order_and_kinds(void **state)
+{
     (void)state;
     mt_mcp_batch b = parse_ok("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},"
                               "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"},"
@@ -136,7 +149,8 @@ static void batch_keeps_order_and_kinds(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-static void batch_rules_are_enforced(void **state) {
+static void batch_rules_are_enforced(void **state)
+{
     (void)state;
     mt_mcp_limits nob = MT_MCP_LIMITS_DEFAULT;
     nob.allow_batch = false;
@@ -147,8 +161,7 @@ static void batch_rules_are_enforced(void **state) {
     two.max_batch = 2;
     parse_bad("[{\"jsonrpc\":\"2.0\",\"method\":\"a\"},{\"jsonrpc\":\"2.0\",\"method\":\"a\"},"
               "{\"jsonrpc\":\"2.0\",\"method\":\"a\"}]",
-              &two, MT_ERR_TOO_LARGE, -32600, "batch of 3 messages exceeds the limit of 2",
-              NULL);
+              &two, MT_ERR_TOO_LARGE, -32600, "batch of 3 messages exceeds the limit of 2", NULL);
     parse_bad("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}]", NULL, MT_ERR_PARSE,
               -32600, "message 1: 'initialize' must not be part of a batch", "1");
     assert_true(mt_mcp_version_allows_batch(MT_MCP_V_2025_03_26));
@@ -157,7 +170,8 @@ static void batch_rules_are_enforced(void **state) {
     assert_false(mt_mcp_version_allows_batch(MT_MCP_V_2026_07_28));
 }
 
-static void each_validation_error_has_its_code_and_message(void **state) {
+static void each_validation_error_has_its_code_and_message(void **state)
+{
     (void)state;
     parse_bad("{\"jsonrpc\":", NULL, MT_ERR_PARSE, -32700, "line 1", NULL);
     parse_bad("\"str\"", NULL, MT_ERR_PARSE, -32700, "", NULL);
@@ -176,22 +190,24 @@ static void each_validation_error_has_its_code_and_message(void **state) {
               "id must be string or number", NULL);
     parse_bad("{\"jsonrpc\":\"2.0\",\"result\":{}}", NULL, MT_ERR_PARSE, -32600,
               "response without id", NULL);
-    parse_bad("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,\"message\":\"m\"}}", NULL,
-              MT_ERR_PARSE, -32600, "error response without id", NULL);
+    parse_bad("{\"jsonrpc\":\"2.0\",\"error\":{\"code\":1,\"message\":\"m\"}}", NULL, MT_ERR_PARSE,
+              -32600, "error response without id", NULL);
     parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}", NULL, MT_ERR_PARSE, -32600,
               "'method' must be a string", "1");
     parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"params\":3}", NULL, MT_ERR_PARSE,
               -32600, "'params' must be an object or array", "1");
-    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"result\":{}}", NULL,
-              MT_ERR_PARSE, -32600, "request must not carry 'result' or 'error'", "1");
+    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"result\":{}}", NULL, MT_ERR_PARSE,
+              -32600, "request must not carry 'result' or 'error'", "1");
     parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{}}", NULL, MT_ERR_PARSE,
               -32600, "must not carry both 'result' and 'error'", "1");
-    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"x\",\"message\":\"m\"}}",
-              NULL, MT_ERR_PARSE, -32600, "'error.code' must be an integer", "1");
-    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}", NULL, MT_ERR_PARSE,
-              -32600, "'error.message' must be a string", "1");
-    parse_bad("[1]", NULL, MT_ERR_PARSE, -32600, "message 1: message must be a JSON object, got "
-              "integer", NULL);
+    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":\"x\",\"message\":\"m\"}}", NULL,
+              MT_ERR_PARSE, -32600, "'error.code' must be an integer", "1");
+    parse_bad("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1}}", NULL, MT_ERR_PARSE, -32600,
+              "'error.message' must be a string", "1");
+    parse_bad("[1]", NULL, MT_ERR_PARSE, -32600,
+              "message 1: message must be a JSON object, got "
+              "integer",
+              NULL);
     parse_bad("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{}}", NULL,
               MT_ERR_PARSE, -32602, "tools/call params.name must be a string, got nothing", "2");
     parse_bad("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":1}}",
@@ -201,7 +217,8 @@ static void each_validation_error_has_its_code_and_message(void **state) {
               -32700, "duplicate", NULL);
 }
 
-static void size_and_depth_limits_are_too_large(void **state) {
+static void size_and_depth_limits_are_too_large(void **state)
+{
     (void)state;
     mt_mcp_limits lim = MT_MCP_LIMITS_DEFAULT;
     lim.max_bytes = 10;
@@ -212,7 +229,8 @@ static void size_and_depth_limits_are_too_large(void **state) {
               MT_ERR_TOO_LARGE, -32600, "", NULL);
 }
 
-static void protocol_versions_are_known_or_refused(void **state) {
+static void protocol_versions_are_known_or_refused(void **state)
+{
     (void)state;
     mt_mcp_version v;
     mt_errbuf eb;
@@ -228,7 +246,8 @@ static void protocol_versions_are_known_or_refused(void **state) {
     assert_string_equal(mt_mcp_version_name(MT_MCP_V_2025_11_25), "2025-11-25");
 }
 
-static void session_ids_are_visible_ascii_and_bounded(void **state) {
+static void session_ids_are_visible_ascii_and_bounded(void **state)
+{
     (void)state;
     mt_errbuf eb;
     assert_int_equal(mt_mcp_check_session_id("abc-123_~!", 10, &eb), MT_OK);
@@ -242,7 +261,8 @@ static void session_ids_are_visible_ascii_and_bounded(void **state) {
     assert_int_equal(mt_mcp_check_session_id(big, sizeof big, &eb), MT_ERR_PARSE);
 }
 
-static void stateless_headers_must_match_the_body(void **state) {
+static void stateless_headers_must_match_the_body(void **state)
+{
     (void)state;
     mt_errbuf eb;
     mt_mcp_batch b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
@@ -269,11 +289,9 @@ static void stateless_headers_must_match_the_body(void **state) {
 
     b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\","
                  "\"params\":{\"uri\":\"file:///\xc3\xa9\"}}");
-    assert_int_equal(mt_mcp_check_headers(v, "resources/read", "=?base64?ZmlsZTovLy/DqQ==?=", &b,
-                                          &eb),
-                     MT_OK);
-    assert_int_equal(mt_mcp_check_headers(v, "resources/read", "file:///e", &b, &eb),
-                     MT_ERR_PARSE);
+    assert_int_equal(
+        mt_mcp_check_headers(v, "resources/read", "=?base64?ZmlsZTovLy/DqQ==?=", &b, &eb), MT_OK);
+    assert_int_equal(mt_mcp_check_headers(v, "resources/read", "file:///e", &b, &eb), MT_ERR_PARSE);
     assert_non_null(strstr(eb.msg, "params.uri"));
     mt_mcp_batch_free(&b);
 
@@ -291,19 +309,22 @@ static void stateless_headers_must_match_the_body(void **state) {
 }
 
 static void check_body(const char *id, int code, const char *msg, const char *data,
-                       const char *want) {
+                       const char *want)
+{
     mt_buf out = MT_BUF_INIT;
     mt_errbuf eb;
     json_t *d = data ? json_loads(data, 0, NULL) : NULL;
     mt_err err = mt_mcp_error_body(id, code, msg, d, &out, &eb);
     json_decref(d);
-    if (err) fail_msg("error body: %s", eb.msg);
+    if (err)
+        fail_msg("error body: %s", eb.msg);
     assert_int_equal(out.len, strlen(want));
     assert_memory_equal(out.data, want, out.len);
     mt_buf_free(&out);
 }
 
-static void error_body_is_exact_compact_json_rpc(void **state) {
+static void error_body_is_exact_compact_json_rpc(void **state)
+{
     (void)state;
     check_body("7", -32600, "Invalid Request", NULL,
                "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32600,\"message\":"
@@ -316,7 +337,8 @@ static void error_body_is_exact_compact_json_rpc(void **state) {
                "\"denied by \\\"rule\\\"\\n\",\"data\":{\"a\":[1],\"rule\":\"r1\"}}}");
 }
 
-static void error_body_refuses_bad_id_or_message(void **state) {
+static void error_body_refuses_bad_id_or_message(void **state)
+{
     (void)state;
     mt_buf out = MT_BUF_INIT;
     mt_errbuf eb;
@@ -327,15 +349,15 @@ static void error_body_refuses_bad_id_or_message(void **state) {
     mt_buf_free(&out);
 }
 
-static void error_body_echoes_ids_from_failed_parses(void **state) {
+static void error_body_echoes_ids_from_failed_parses(void **state)
+{
     (void)state;
     mt_mcp_batch b;
     mt_buf out = MT_BUF_INIT;
     const char *body = "{\"jsonrpc\":\"2.0\",\"id\":\"q\"}";
     assert_int_equal(mt_mcp_parse(body, strlen(body), NULL, &b, NULL), MT_ERR_PARSE);
-    assert_int_equal(mt_mcp_error_body(b.err_id, b.rpc_code, "request without method", NULL,
-                                       &out, NULL),
-                     MT_OK);
+    assert_int_equal(
+        mt_mcp_error_body(b.err_id, b.rpc_code, "request without method", NULL, &out, NULL), MT_OK);
     const char *want = "{\"jsonrpc\":\"2.0\",\"id\":\"q\",\"error\":{\"code\":-32600,"
                        "\"message\":\"request without method\"}}";
     assert_int_equal(out.len, strlen(want));
@@ -344,7 +366,8 @@ static void error_body_echoes_ids_from_failed_parses(void **state) {
     mt_mcp_batch_free(&b);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tools_call_request_yields_tool_name_id_and_progress_token),
         cmocka_unit_test(string_ids_and_numeric_progress_tokens_are_canonical_json),

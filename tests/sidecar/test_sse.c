@@ -34,13 +34,15 @@ typedef struct rec {
     size_t raw_len;
 } rec;
 
-static void copy(char *dst, size_t cap, const char *src, size_t n) {
+static void copy(char *dst, size_t cap, const char *src, size_t n)
+{
     assert_true(n < cap);
     memcpy(dst, src, n);
     dst[n] = 0;
 }
 
-static mt_err record(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
+static mt_err record(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
+{
     (void)eb;
     rec *r = ctx;
     assert_true(r->n < MAXEV);
@@ -51,7 +53,8 @@ static mt_err record(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
     assert_int_equal(e->data[e->data_len], 0);
     o->data_len = e->data_len;
     o->has_id = e->id != NULL;
-    if (e->id) copy(o->id, sizeof o->id, e->id, e->id_len);
+    if (e->id)
+        copy(o->id, sizeof o->id, e->id, e->id_len);
     copy(o->last_id, sizeof o->last_id, e->last_event_id, e->last_event_id_len);
     o->retry = e->retry_ms;
     o->raw_len = e->raw_len;
@@ -63,31 +66,36 @@ static mt_err record(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
 
 /* Feeds s in pieces of the given sizes (0-terminated list, rest at once). */
 static mt_err feed_split(const char *s, size_t len, const size_t *cuts, size_t ncuts, rec *r,
-                         mt_sse_parser *p, const mt_sse_limits *lim, mt_errbuf *eb) {
+                         mt_sse_parser *p, const mt_sse_limits *lim, mt_errbuf *eb)
+{
     memset(r, 0, sizeof *r);
     mt_sse_parser_init(p, lim);
     size_t off = 0;
     for (size_t k = 0; k <= ncuts; k++) {
         size_t end = k < ncuts ? cuts[k] : len;
         mt_err err = mt_sse_feed(p, s + off, end - off, record, r, eb);
-        if (err) return err;
+        if (err)
+            return err;
         off = end;
     }
     return MT_OK;
 }
 
-static void whole(const char *s, rec *r, mt_sse_parser *p) {
+static void whole(const char *s, rec *r, mt_sse_parser *p)
+{
     assert_int_equal(feed_split(s, strlen(s), NULL, 0, r, p, NULL, NULL), MT_OK);
 }
 
-static void assert_same(const rec *a, const rec *b) {
+static void assert_same(const rec *a, const rec *b)
+{
     assert_int_equal(a->n, b->n);
     assert_memory_equal(a->ev, b->ev, a->n * sizeof a->ev[0]);
     assert_int_equal(a->raw_len, b->raw_len);
     assert_memory_equal(a->raw, b->raw, a->raw_len);
 }
 
-static void whatwg_stock_example_joins_data_lines(void **state) {
+static void whatwg_stock_example_joins_data_lines(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -102,7 +110,8 @@ static void whatwg_stock_example_joins_data_lines(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void whatwg_id_example_sets_and_resets_last_event_id(void **state) {
+static void whatwg_id_example_sets_and_resets_last_event_id(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -123,7 +132,8 @@ static void whatwg_id_example_sets_and_resets_last_event_id(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void whatwg_empty_data_example_and_trailing_event_is_incomplete(void **state) {
+static void whatwg_empty_data_example_and_trailing_event_is_incomplete(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -143,7 +153,8 @@ static void whatwg_empty_data_example_and_trailing_event_is_incomplete(void **st
     mt_sse_parser_free(&p);
 }
 
-static void whatwg_space_after_colon_is_optional(void **state) {
+static void whatwg_space_after_colon_is_optional(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -154,16 +165,16 @@ static void whatwg_space_after_colon_is_optional(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static const char sample[] =
-    "\xEF\xBB\xBF: keep-alive\r\n\r\n"
-    "event: message\nid: 42\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
-    "data: \"result\":{}}\nretry: 1500\n\n"
-    "data: cr only\r\rid: x\x00y\r\n"
-    "data: after nul id\r\n\r\n"
-    ":comment\nfield-without-colon\nevent:ping\ndata\n\n"
-    "data: tail\n\n";
+static const char sample[] = "\xEF\xBB\xBF: keep-alive\r\n\r\n"
+                             "event: message\nid: 42\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
+                             "data: \"result\":{}}\nretry: 1500\n\n"
+                             "data: cr only\r\rid: x\x00y\r\n"
+                             "data: after nul id\r\n\r\n"
+                             ":comment\nfield-without-colon\nevent:ping\ndata\n\n"
+                             "data: tail\n\n";
 
-static void every_two_and_three_way_split_gives_identical_events(void **state) {
+static void every_two_and_three_way_split_gives_identical_events(void **state)
+{
     (void)state;
     size_t len = sizeof sample - 1;
     rec ref, r;
@@ -187,13 +198,15 @@ static void every_two_and_three_way_split_gives_identical_events(void **state) {
     }
 }
 
-static void one_byte_at_a_time_gives_identical_events(void **state) {
+static void one_byte_at_a_time_gives_identical_events(void **state)
+{
     (void)state;
     size_t len = sizeof sample - 1;
     rec ref, r;
     mt_sse_parser p;
     size_t cuts[sizeof sample];
-    for (size_t i = 0; i < len; i++) cuts[i] = i + 1;
+    for (size_t i = 0; i < len; i++)
+        cuts[i] = i + 1;
     assert_int_equal(feed_split(sample, len, NULL, 0, &ref, &p, NULL, NULL), MT_OK);
     mt_sse_parser_free(&p);
     assert_int_equal(feed_split(sample, len, cuts, len - 1, &r, &p, NULL, NULL), MT_OK);
@@ -201,7 +214,8 @@ static void one_byte_at_a_time_gives_identical_events(void **state) {
     assert_same(&ref, &r);
 }
 
-static void raw_spans_reassemble_the_stream(void **state) {
+static void raw_spans_reassemble_the_stream(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -218,7 +232,8 @@ static void raw_spans_reassemble_the_stream(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void sample_fields_bom_cr_nul_id_and_retry(void **state) {
+static void sample_fields_bom_cr_nul_id_and_retry(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -242,7 +257,8 @@ static void sample_fields_bom_cr_nul_id_and_retry(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void cr_lf_and_crlf_endings_give_the_same_events(void **state) {
+static void cr_lf_and_crlf_endings_give_the_same_events(void **state)
+{
     (void)state;
     rec a, b, c;
     mt_sse_parser p;
@@ -262,24 +278,31 @@ static void cr_lf_and_crlf_endings_give_the_same_events(void **state) {
     assert_string_equal(c.ev[0].id, "1");
 }
 
-static void bom_only_skipped_at_stream_start(void **state) {
+static void bom_only_skipped_at_stream_start(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
-    whole("\xEF\xBB\xBF" "data: x\n\n\xEF\xBB\xBF" "data: y\n\ndata: z\n\n", &r, &p);
+    whole("\xEF\xBB\xBF"
+          "data: x\n\n\xEF\xBB\xBF"
+          "data: y\n\ndata: z\n\n",
+          &r, &p);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.ev[0].data, "x");
     assert_false(r.ev[1].dispatched); /* "\xEF\xBB\xBFdata" is an unknown field */
     assert_string_equal(r.ev[2].data, "z");
     mt_sse_parser_free(&p);
     /* A BOM prefix that is not a BOM is line content. */
-    whole("\xEF" "data: q\n\n", &r, &p);
+    whole("\xEF"
+          "data: q\n\n",
+          &r, &p);
     assert_int_equal(r.n, 1);
     assert_false(r.ev[0].dispatched);
     mt_sse_parser_free(&p);
 }
 
-static void invalid_retry_values_are_ignored(void **state) {
+static void invalid_retry_values_are_ignored(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -296,7 +319,8 @@ static void invalid_retry_values_are_ignored(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void data_may_carry_nul_bytes(void **state) {
+static void data_may_carry_nul_bytes(void **state)
+{
     (void)state;
     rec r;
     mt_sse_parser p;
@@ -307,7 +331,8 @@ static void data_may_carry_nul_bytes(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void oversized_line_is_too_large_and_parser_stays_failed(void **state) {
+static void oversized_line_is_too_large_and_parser_stays_failed(void **state)
+{
     (void)state;
     mt_sse_limits lim = {16, 1024};
     mt_sse_parser p;
@@ -323,14 +348,16 @@ static void oversized_line_is_too_large_and_parser_stays_failed(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void oversized_event_is_too_large_with_bounded_memory(void **state) {
+static void oversized_event_is_too_large_with_bounded_memory(void **state)
+{
     (void)state;
     mt_sse_limits lim = {64, 100};
     mt_sse_parser p;
     mt_errbuf eb;
     mt_sse_parser_init(&p, &lim);
     mt_err err = MT_OK;
-    for (int i = 0; i < 100 && !err; i++) err = mt_sse_feed(&p, "data: 0123456789\n", 17, NULL, NULL, &eb);
+    for (int i = 0; i < 100 && !err; i++)
+        err = mt_sse_feed(&p, "data: 0123456789\n", 17, NULL, NULL, &eb);
     assert_int_equal(err, MT_ERR_TOO_LARGE);
     assert_non_null(strstr(eb.msg, "event larger than 100 bytes"));
     assert_true(p.blk.len <= 100);
@@ -352,13 +379,15 @@ static void oversized_event_is_too_large_with_bounded_memory(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static mt_err stop_cb(void *ctx, const mt_sse_event *e, mt_errbuf *eb) {
+static mt_err stop_cb(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
+{
     (void)ctx;
     (void)e;
     return mt_fail(eb, MT_ERR_IO, "client went away");
 }
 
-static void callback_error_stops_the_feed(void **state) {
+static void callback_error_stops_the_feed(void **state)
+{
     (void)state;
     mt_sse_parser p;
     mt_errbuf eb;
@@ -368,7 +397,8 @@ static void callback_error_stops_the_feed(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void finish_reports_complete_lines_without_blank_line(void **state) {
+static void finish_reports_complete_lines_without_blank_line(void **state)
+{
     (void)state;
     mt_sse_parser p;
     mt_sse_parser_init(&p, NULL);
@@ -381,17 +411,20 @@ static void finish_reports_complete_lines_without_blank_line(void **state) {
     mt_sse_parser_free(&p);
 }
 
-static void check_rewrite(const char *data, const char *base, const char *want) {
+static void check_rewrite(const char *data, const char *base, const char *want)
+{
     mt_buf out = MT_BUF_INIT;
     mt_errbuf eb;
     mt_err err = mt_sse_rewrite_endpoint(data, strlen(data), base, &out, &eb);
-    if (err) fail_msg("rewrite %s: %s", data, eb.msg);
+    if (err)
+        fail_msg("rewrite %s: %s", data, eb.msg);
     assert_int_equal(out.len, strlen(want));
     assert_memory_equal(out.data, want, out.len);
     mt_buf_free(&out);
 }
 
-static void endpoint_rewrite_points_at_the_sidecar(void **state) {
+static void endpoint_rewrite_points_at_the_sidecar(void **state)
+{
     (void)state;
     check_rewrite("http://127.0.0.1:3001/messages?sessionId=abc", "https://mcp.example.com",
                   "https://mcp.example.com/messages?sessionId=abc");
@@ -403,24 +436,23 @@ static void endpoint_rewrite_points_at_the_sidecar(void **state) {
     check_rewrite("messages?sessionId=1", "http://sc", "messages?sessionId=1");
 }
 
-static void endpoint_rewrite_refuses_bad_input(void **state) {
+static void endpoint_rewrite_refuses_bad_input(void **state)
+{
     (void)state;
     mt_buf out = MT_BUF_INIT;
     mt_errbuf eb;
     assert_int_equal(mt_sse_rewrite_endpoint("/m\r\ndata: x", 11, "http://sc", &out, &eb),
                      MT_ERR_PARSE);
     assert_non_null(strstr(eb.msg, "CR, LF or NUL"));
-    assert_int_equal(mt_sse_rewrite_endpoint("mailto:x", 8, "http://sc", &out, &eb),
-                     MT_ERR_PARSE);
-    assert_int_equal(mt_sse_rewrite_endpoint("/m", 2, "ftp://sc", &out, &eb),
-                     MT_ERR_INVALID_ARG);
-    assert_int_equal(mt_sse_rewrite_endpoint("/m", 2, "http://s c", &out, &eb),
-                     MT_ERR_INVALID_ARG);
+    assert_int_equal(mt_sse_rewrite_endpoint("mailto:x", 8, "http://sc", &out, &eb), MT_ERR_PARSE);
+    assert_int_equal(mt_sse_rewrite_endpoint("/m", 2, "ftp://sc", &out, &eb), MT_ERR_INVALID_ARG);
+    assert_int_equal(mt_sse_rewrite_endpoint("/m", 2, "http://s c", &out, &eb), MT_ERR_INVALID_ARG);
     assert_int_equal(out.len, 0);
     mt_buf_free(&out);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(whatwg_stock_example_joins_data_lines),
         cmocka_unit_test(whatwg_id_example_sets_and_resets_last_event_id),
