@@ -46,59 +46,8 @@ def sorted_json(items):
     return [json.loads(s) for s in sorted(json.dumps(x, sort_keys=True) for x in items)]
 
 
-async def main(a) -> int:
-    transcript = {"client": "python-sdk", "sdk_version": version("mcp"), "steps": []}
-    server_requests, notifications, http_log = [], [], []
-    failed = 0
-
-    async def on_sampling(ctx, params: types.CreateMessageRequestParams):
-        text = " ".join(getattr(m.content, "text", "") or "" for m in params.messages)
-        res = types.CreateMessageResult(role="assistant", model="mcptrail-test-model", stop_reason="endTurn",
-                                        content=types.TextContent(type="text", text=f"sampled: {text}"))
-        server_requests.append({"method": "sampling/createMessage", "params": norm(params), "result": norm(res)})
-        return res
-
-    async def on_elicit(ctx, params: types.ElicitRequestParams):
-        res = types.ElicitResult(action="accept",
-                                 content={"name": "mcptrail", "check": True, "email": "ci@example.org", "integer": 7})
-        server_requests.append({"method": "elicitation/create", "params": norm(params), "result": norm(res)})
-        return res
-
-    async def on_roots(ctx):
-        res = types.ListRootsResult(roots=[types.Root(uri="file:///workspace/mcptrail", name="mcptrail")])
-        server_requests.append({"method": "roots/list", "result": norm(res)})
-        return res
-
-    async def on_message(msg):
-        if isinstance(msg, Exception):
-            notifications.append({"exception": type(msg).__name__})
-            return
-        root = getattr(msg, "root", msg)
-        notifications.append({"method": getattr(root, "method", type(root).__name__),
-                              "params": norm(getattr(root, "params", None))})
-
-    async def on_log(params):
-        notifications.append({"method": "notifications/message", "params": norm(params)})
-
-    async def on_response(resp):
-        if resp.request.method == "DELETE":
-            http_log.append({"method": "DELETE", "status": resp.status_code})
-
-    async def step(name, fn):
-        nonlocal failed
-        s = {"step": name}
-        transcript["steps"].append(s)
-        try:
-            with anyio.fail_after(a.timeout):
-                s["result"] = norm(await fn(s))
-        except Exception as e:  # noqa: BLE001 - every failure is recorded and counted
-            failed += 1
-            s["error"] = norm({"message": str(e) or type(e).__name__, "type": type(e).__name__})
-            print(f"py-client: step {name} failed: {e!r}", file=sys.stderr)
-
-    headers = {"Authorization": f"Bearer {a.token}"} if a.token else None
-    http = create_mcp_http_client(headers=headers)
-    http.event_hooks["response"].append(on_response)
+async def session_steps(a, http, step, on_sampling, on_elicit, on_roots, on_log, on_message, server_requests):
+    """The session's steps; a failed initialize ends the session early."""
     async with http:
         async with streamable_http_client(a.url, http_client=http) as (read, write):
             async with ClientSession(read, write, read_timeout_seconds=a.timeout,
@@ -109,7 +58,8 @@ async def main(a) -> int:
                 async def init(s):
                     r = await session.initialize()
                     return r
-                await step("initialize", init)
+                if not await step("initialize", init):
+                    return
                 tools = []
 
                 async def list_tools(s):
@@ -186,6 +136,70 @@ async def main(a) -> int:
                 if "get-roots-list" in tools:
                     await step("tools/call get-roots-list (server->client roots/list)",
                                lambda s: session.call_tool("get-roots-list", {}))
+
+
+async def main(a) -> int:
+    transcript = {"client": "python-sdk", "sdk_version": version("mcp"), "steps": []}
+    server_requests, notifications, http_log = [], [], []
+    failed = 0
+
+    async def on_sampling(ctx, params: types.CreateMessageRequestParams):
+        text = " ".join(getattr(m.content, "text", "") or "" for m in params.messages)
+        res = types.CreateMessageResult(role="assistant", model="mcptrail-test-model", stop_reason="endTurn",
+                                        content=types.TextContent(type="text", text=f"sampled: {text}"))
+        server_requests.append({"method": "sampling/createMessage", "params": norm(params), "result": norm(res)})
+        return res
+
+    async def on_elicit(ctx, params: types.ElicitRequestParams):
+        res = types.ElicitResult(action="accept",
+                                 content={"name": "mcptrail", "check": True, "email": "ci@example.org", "integer": 7})
+        server_requests.append({"method": "elicitation/create", "params": norm(params), "result": norm(res)})
+        return res
+
+    async def on_roots(ctx):
+        res = types.ListRootsResult(roots=[types.Root(uri="file:///workspace/mcptrail", name="mcptrail")])
+        server_requests.append({"method": "roots/list", "result": norm(res)})
+        return res
+
+    async def on_message(msg):
+        if isinstance(msg, Exception):
+            notifications.append({"exception": type(msg).__name__})
+            return
+        root = getattr(msg, "root", msg)
+        notifications.append({"method": getattr(root, "method", type(root).__name__),
+                              "params": norm(getattr(root, "params", None))})
+
+    async def on_log(params):
+        notifications.append({"method": "notifications/message", "params": norm(params)})
+
+    async def on_response(resp):
+        if resp.request.method == "DELETE":
+            http_log.append({"method": "DELETE", "status": resp.status_code})
+
+    async def step(name, fn):
+        nonlocal failed
+        s = {"step": name}
+        transcript["steps"].append(s)
+        try:
+            with anyio.fail_after(a.timeout):
+                s["result"] = norm(await fn(s))
+            return True
+        except Exception as e:  # noqa: BLE001 - every failure is recorded and counted
+            failed += 1
+            s["error"] = norm({"message": str(e) or type(e).__name__, "type": type(e).__name__})
+            print(f"py-client: step {name} failed: {e!r}", file=sys.stderr)
+            return False
+
+    headers = {"Authorization": f"Bearer {a.token}"} if a.token else None
+    http = create_mcp_http_client(headers=headers)
+    http.event_hooks["response"].append(on_response)
+    try:
+        await session_steps(a, http, step, on_sampling, on_elicit, on_roots, on_log, on_message, server_requests)
+    except Exception as e:  # noqa: BLE001 - transport failures surface as exception groups on exit
+        failed += 1
+        msgs = [str(x) or type(x).__name__ for x in getattr(e, "exceptions", [e])]
+        transcript["steps"].append({"step": "session", "error": norm({"message": "; ".join(msgs)})})
+        print(f"py-client: session failed: {msgs}", file=sys.stderr)
     # leaving streamable_http_client sent the DELETE (terminate_on_close)
     s = {"step": "DELETE session", "result": http_log}
     transcript["steps"].append(s)

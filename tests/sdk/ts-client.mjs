@@ -98,71 +98,76 @@ async function step(name, fn) {
   current = record({ step: name });
   try {
     current.result = norm(await fn(current));
+    return true;
   } catch (e) {
     failed++;
     current.error = norm({ message: String(e?.message ?? e), code: e?.code });
     console.error(`ts-client: step ${name} failed: ${e?.message ?? e}`);
+    return false;
+  } finally {
+    current = null;
   }
-  current = null;
 }
 
 const deadline = setTimeout(() => { console.error('ts-client: overall deadline passed'); process.exit(1); }, 6 * timeoutMs);
 deadline.unref();
 
-await step('initialize', async () => {
+const initOk = await step('initialize', async () => {
   await client.connect(transport, opts);
   return { protocolVersion: transport.protocolVersion, serverInfo: client.getServerVersion(),
     capabilities: client.getServerCapabilities(), instructions: client.getInstructions(),
     session: transport.sessionId ? 'present' : 'absent' };
 });
-let toolNames = [];
-await step('tools/list', async () => {
-  const r = await client.listTools(undefined, opts);
-  toolNames = r.tools.map((t) => t.name);
-  return r;
-});
-const need = (n) => { if (!toolNames.includes(n)) throw new Error(`server has no tool ${n}`); };
-await step('tools/call echo', async () => { need('echo'); return client.callTool({ name: 'echo', arguments: { message: 'hello from mcptrail' } }, undefined, opts); });
-await step('tools/call trigger-long-running-operation (progress over SSE)', async (s) => {
-  need('trigger-long-running-operation');
-  const progress = [];
-  const r = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
-    undefined, { ...opts, onprogress: (p) => progress.push(norm(p)) });
-  s.progress = progress;
-  if (progress.length !== 4) throw new Error(`expected 4 progress notifications, got ${progress.length}`);
-  return r;
-});
-let resources = [];
-await step('resources/list', async () => { const r = await client.listResources(undefined, opts); resources = r.resources; return r; });
-await step('resources/read', async () => {
-  if (!resources.length) throw new Error('no resources listed');
-  return client.readResource({ uri: resources[0].uri }, opts);
-});
-let promptList = [];
-await step('prompts/list', async () => { const r = await client.listPrompts(undefined, opts); promptList = r.prompts; return r; });
-await step('prompts/get', async () => {
-  const p = promptList.find((x) => !(x.arguments ?? []).some((a) => a.required)) ?? promptList[0];
-  if (!p) throw new Error('no prompts listed');
-  const args = Object.fromEntries((p.arguments ?? []).map((a) => [a.name, 'mcptrail']));
-  return client.getPrompt({ name: p.name, arguments: args }, opts);
-});
-await step('tools/call trigger-sampling-request (server->client sampling/createMessage)', async (s) => {
-  need('trigger-sampling-request');
-  const r = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'say hi', maxTokens: 16 } }, undefined, opts);
-  if (!serverRequests.some((x) => x.method === 'sampling/createMessage')) throw new Error('no sampling request reached the client');
-  return r;
-});
-await step('tools/call trigger-elicitation-request (server->client elicitation/create)', async (s) => {
-  need('trigger-elicitation-request');
-  const r = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }, undefined, opts);
-  if (!serverRequests.some((x) => x.method === 'elicitation/create')) throw new Error('no elicitation request reached the client');
-  return r;
-});
-if (toolNames.includes('get-roots-list')) {
-  await step('tools/call get-roots-list (server->client roots/list)', async () =>
-    client.callTool({ name: 'get-roots-list', arguments: {} }, undefined, opts));
+if (initOk) {
+  let toolNames = [];
+  await step('tools/list', async () => {
+    const r = await client.listTools(undefined, opts);
+    toolNames = r.tools.map((t) => t.name);
+    return r;
+  });
+  const need = (n) => { if (!toolNames.includes(n)) throw new Error(`server has no tool ${n}`); };
+  await step('tools/call echo', async () => { need('echo'); return client.callTool({ name: 'echo', arguments: { message: 'hello from mcptrail' } }, undefined, opts); });
+  await step('tools/call trigger-long-running-operation (progress over SSE)', async (s) => {
+    need('trigger-long-running-operation');
+    const progress = [];
+    const r = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
+      undefined, { ...opts, onprogress: (p) => progress.push(norm(p)) });
+    s.progress = progress;
+    if (progress.length !== 4) throw new Error(`expected 4 progress notifications, got ${progress.length}`);
+    return r;
+  });
+  let resources = [];
+  await step('resources/list', async () => { const r = await client.listResources(undefined, opts); resources = r.resources; return r; });
+  await step('resources/read', async () => {
+    if (!resources.length) throw new Error('no resources listed');
+    return client.readResource({ uri: resources[0].uri }, opts);
+  });
+  let promptList = [];
+  await step('prompts/list', async () => { const r = await client.listPrompts(undefined, opts); promptList = r.prompts; return r; });
+  await step('prompts/get', async () => {
+    const p = promptList.find((x) => !(x.arguments ?? []).some((a) => a.required)) ?? promptList[0];
+    if (!p) throw new Error('no prompts listed');
+    const args = Object.fromEntries((p.arguments ?? []).map((a) => [a.name, 'mcptrail']));
+    return client.getPrompt({ name: p.name, arguments: args }, opts);
+  });
+  await step('tools/call trigger-sampling-request (server->client sampling/createMessage)', async (s) => {
+    need('trigger-sampling-request');
+    const r = await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'say hi', maxTokens: 16 } }, undefined, opts);
+    if (!serverRequests.some((x) => x.method === 'sampling/createMessage')) throw new Error('no sampling request reached the client');
+    return r;
+  });
+  await step('tools/call trigger-elicitation-request (server->client elicitation/create)', async (s) => {
+    need('trigger-elicitation-request');
+    const r = await client.callTool({ name: 'trigger-elicitation-request', arguments: {} }, undefined, opts);
+    if (!serverRequests.some((x) => x.method === 'elicitation/create')) throw new Error('no elicitation request reached the client');
+    return r;
+  });
+  if (toolNames.includes('get-roots-list')) {
+    await step('tools/call get-roots-list (server->client roots/list)', async () =>
+      client.callTool({ name: 'get-roots-list', arguments: {} }, undefined, opts));
+  }
+  await step('DELETE session', async () => { await transport.terminateSession(); return { terminated: transport.sessionId === undefined } });
 }
-await step('DELETE session', async () => { await transport.terminateSession(); return { terminated: transport.sessionId === undefined } });
 await client.close().catch(() => {});
 transcript.server_requests = sortedJson(serverRequests);
 transcript.notifications = sortedJson(notifications);
