@@ -350,6 +350,13 @@ static void producer_apply_wakeup(mt_producer *p)
         return;
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
     rd_kafka_queue_io_event_enable(q, p->wakeup_fd, "1", 1);
+    /* librdkafka writes only when the queue goes from empty to non-empty:
+     * events queued before this call (the instance's threads start inside
+     * rd_kafka_new) would never wake the loop, so wake it ourselves. */
+    if (rd_kafka_queue_length(q) > 0) {
+        ssize_t w = write(p->wakeup_fd, "1", 1);
+        (void)w; /* EAGAIN: the pipe is full, so a wake-up is pending anyway */
+    }
     rd_kafka_queue_destroy(q); /* drops our reference only */
 }
 

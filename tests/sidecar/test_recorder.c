@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +597,101 @@ static void lru_eviction_records_session_end(void **state)
     mock_stop(&m);
 }
 
+static bool never(void *ctx)
+{
+    (void)ctx;
+    return false;
+}
+
+static void replay_failure_rewinds_and_resends_in_order(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_spool_dir(dir, sizeof dir);
+    mock m;
+    mock_start(&m);
+    rd_kafka_mock_broker_set_down(m.mc, 1);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 1, 60000);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-rewind");
+    results r = {0};
+    const unsigned n = 8;
+    emit_n(rec, s, 0, n, &r);
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+
+    /* Restart while Kafka is still down: replayed records time out (500 ms)
+     * and the replay rewinds to the first unacknowledged record. */
+    rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 0, 500);
+    assert_false(run_until(base, never, NULL, 1500));
+    mt_rec_metrics mm;
+    mt_rec_metrics_get(rec, &mm);
+    assert_int_equal(mm.produced, 0);
+    assert_true(mm.spool_bytes > 0);
+    rd_kafka_mock_broker_set_up(m.mc, 1);
+    want_metrics w = {rec, n};
+    bool ok = run_until(base, produced_and_spool_empty, &w, 30000);
+    mt_rec_metrics_get(rec, &mm);
+    if (!ok)
+        fail_msg("produced %" PRIu64 " failed %" PRIu64 " spool_bytes %" PRIu64, mm.produced,
+                 mm.failed, mm.spool_bytes);
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed c;
+    consume(&m, "g-rewind", n, &c);
+    assert_chain(&c, "sess-rewind", n);
+    consumed_free(&c);
+    mock_stop(&m);
+    remove_spool_dir(dir);
+}
+
+typedef struct want_sessions {
+    mt_recorder *rec;
+    uint64_t active, produced;
+} want_sessions;
+
+static bool sessions_reached(void *ctx)
+{
+    want_sessions *w = ctx;
+    mt_rec_metrics m;
+    mt_rec_metrics_get(w->rec, &m);
+    return m.active_sessions == w->active && m.produced >= w->produced;
+}
+
+static void idle_session_ends_with_session_end(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder_config cfg = {
+        .kafka = {.bootstrap = m.bootstrap, .props = quiet_props, .nprops = 2},
+        .mode = MT_REC_STRICT,
+        .topic = TOPIC,
+        .hmac_key = hmac_key,
+        .hmac_key_len = 8,
+        .session_idle_s = 1,
+    };
+    mt_recorder *rec = NULL;
+    assert_int_equal(mt_recorder_new(&cfg, base, &rec, NULL), MT_OK);
+    mt_rec_session *s = mt_rec_session_get(rec, "idle");
+    results r = {0};
+    emit_n(rec, s, 0, 1, &r);
+    mt_rec_session_release(rec, s);
+    want_sessions w = {rec, 0, 2};
+    assert_true(run_until(base, sessions_reached, &w, 10000));
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed cs;
+    consume(&m, "g-idle", 2, &cs);
+    assert_chain(&cs, "idle", 2);
+    assert_string_equal(json_string_value(json_object_get(cs.ev[1], "kind")), "session_end");
+    consumed_free(&cs);
+    mock_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +702,8 @@ int main(void)
         cmocka_unit_test(async_spool_full_fails_closed),
         cmocka_unit_test(restart_replays_a_non_empty_spool),
         cmocka_unit_test(lru_eviction_records_session_end),
+        cmocka_unit_test(replay_failure_rewinds_and_resends_in_order),
+        cmocka_unit_test(idle_session_ends_with_session_end),
     };
     if (getenv("MT_TEST_FILTER"))
         cmocka_set_test_filter(getenv("MT_TEST_FILTER"));

@@ -130,8 +130,9 @@ mt_err mt_producer_flush(mt_producer *p, int timeout_ms, mt_errbuf *eb);
  * open until mt_producer_destroy) whenever delivery reports or errors wait
  * to be served. The byte is written only when the queue goes from empty to
  * non-empty, so on wake-up drain fd and call mt_producer_poll(p, 0), which
- * serves everything queued. Survives producer recreation after a fatal
- * error. MT_ERR_INVALID_ARG for fd < 0. */
+ * serves everything queued. If reports are already waiting when the fd is
+ * set, one byte is written at once. Survives producer recreation after a
+ * fatal error. MT_ERR_INVALID_ARG for fd < 0. */
 mt_err mt_producer_set_wakeup_fd(mt_producer *p, int fd);
 
 /* Messages sent but not yet reported. */
