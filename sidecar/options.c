@@ -67,6 +67,11 @@ const mt_cfg_option mt_sidecar_options[] = {
      "Host header values accepted, with or without port (DNS-rebinding defence); others get "
      "403. `*` accepts any.",
      O(allowed_hosts), 0, 0, NULL, 0},
+    {"http.public_base_url", MT_CFG_STRING, NULL,
+     "Base URL clients reach the sidecar at (`https://mcp.example/prefix`). The 2024-11-05 "
+     "HTTP+SSE `endpoint` event is rewritten to point there. Unset: derived from the "
+     "request's Host header.",
+     O(public_base_url), 0, 0, NULL, 0},
     {"auth.jwks_file", MT_CFG_STRING, NULL,
      "JWKS (JSON) with the keys that sign client tokens. Unset: only anonymous access, "
      "if auth.anonymous allows it.",

@@ -41,6 +41,7 @@ typedef struct mt_sidecar_config {
     int64_t request_timeout_ms;
     mt_strlist allowed_origins;
     mt_strlist allowed_hosts;
+    char *public_base_url; /* 2024-11-05 endpoint rewriting */
 
     char *jwks_file;
     char *auth_issuer;

@@ -34,13 +34,30 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "mcptrail/crypto.h"
 #include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
+#include "mcp.h"
 #include "recorder.h"
+#include "sse.h"
 
 #define WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
 #define MAX_SSE_EVENT ((size_t)16 << 20) /* one event larger than this is an upstream bug */
 #define MAX_UPSTREAM_JSON ((size_t)64 << 20)
+#define SESSION_MAP_BUCKETS 1024u
+#define SESSION_MAP_MAX 10000u /* upstream session ids remembered (oldest dropped) */
+#define REASON_UPSTREAM_RESET "upstream reset the SSE stream mid-event"
+
+/* Upstream Mcp-Session-Id -> recorder session id (the sidecar-generated id
+ * the initialize exchange was recorded under), so every message of one MCP
+ * session lands in one recorded session. Chained hash, plus an insertion
+ * order list that bounds the table. */
+typedef struct smap_entry {
+    struct smap_entry *next;      /* bucket chain */
+    struct smap_entry *older, *newer;
+    char *upstream_id;
+    char *rec_id;
+} smap_entry;
 
 const double mt_metrics_bucket_le[MT_METRICS_NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                           0.05,  0.1,    0.25,  0.5,  1,
@@ -58,6 +75,9 @@ struct mt_proxy {
     mt_jwt_policy policy;  /* borrows cfg's strings */
     uint16_t port;
     size_t inflight;
+    smap_entry *smap[SESSION_MAP_BUCKETS];
+    smap_entry *smap_oldest, *smap_newest;
+    size_t smap_n;
     void (*drained_cb)(void *arg);
     void *drained_arg;
 };
@@ -69,6 +89,79 @@ static void check_drained(mt_proxy *p)
         p->drained_cb = NULL;
         cb(p->drained_arg);
     }
+}
+
+static unsigned smap_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h % SESSION_MAP_BUCKETS;
+}
+
+static smap_entry **smap_slot(mt_proxy *p, const char *upstream_id)
+{
+    smap_entry **e = &p->smap[smap_hash(upstream_id)];
+    while (*e && strcmp((*e)->upstream_id, upstream_id) != 0)
+        e = &(*e)->next;
+    return e;
+}
+
+static void smap_remove(mt_proxy *p, const char *upstream_id)
+{
+    smap_entry **slot = smap_slot(p, upstream_id);
+    smap_entry *e = *slot;
+    if (!e)
+        return;
+    *slot = e->next;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        p->smap_oldest = e->newer;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        p->smap_newest = e->older;
+    p->smap_n--;
+    free(e->upstream_id);
+    free(e->rec_id);
+    free(e);
+}
+
+/* Recorder session id for an upstream Mcp-Session-Id; NULL when unknown. */
+static const char *smap_get(mt_proxy *p, const char *upstream_id)
+{
+    smap_entry *e = *smap_slot(p, upstream_id);
+    return e ? e->rec_id : NULL;
+}
+
+static void smap_put(mt_proxy *p, const char *upstream_id, const char *rec_id)
+{
+    smap_remove(p, upstream_id);
+    if (p->smap_n >= SESSION_MAP_MAX && p->smap_oldest) {
+        char *old = strdup(p->smap_oldest->upstream_id);
+        if (old)
+            smap_remove(p, old);
+        free(old);
+    }
+    smap_entry *e = calloc(1, sizeof *e);
+    if (!e || !(e->upstream_id = strdup(upstream_id)) || !(e->rec_id = strdup(rec_id))) {
+        if (e)
+            free(e->upstream_id);
+        free(e);
+        mt_logs(MT_LOG_ERROR, "proxy", "session map: out of memory", NULL);
+        return;
+    }
+    smap_entry **slot = &p->smap[smap_hash(upstream_id)];
+    e->next = *slot;
+    *slot = e;
+    e->older = p->smap_newest;
+    if (p->smap_newest)
+        p->smap_newest->newer = e;
+    else
+        p->smap_oldest = e;
+    p->smap_newest = e;
+    p->smap_n++;
 }
 
 typedef struct sse_queue_storage {
@@ -84,6 +177,23 @@ typedef struct fwd {
     struct timespec t0;
     char *rpc_id;      /* JSON text of the request id, for our own errors */
     char *rpc_method;
+    char *rpc_tool;    /* tools/call name, also recorded on the response */
+    char *rpc_resource;
+    bool rpc_batch;    /* request body was a batch (rpc fields: first message) */
+    mt_mcp_version version;
+    char *client_sid;  /* Mcp-Session-Id the client sent (validated) */
+    bool is_initialize;
+    bool end_session;  /* session_end after the exchange (DELETE, per-request sessions) */
+    bool endpoint_seen; /* 2024-11-05: first endpoint event already rewritten */
+    bool sse_parser_on;
+    mt_sse_parser sse_parser;
+    struct evbuffer *reject_body; /* answer of a refused request, sent once recorded */
+    int reject_code;
+    const char *reject_reason;
+    char *legacy_sid;         /* 2024-11-05 stream: sessionId of its endpoint URI */
+    const char *req_kind;     /* "request" | "notification" | "response" (static) */
+    bool req_is_error, req_has_code;
+    long long req_code;
     mt_rec_session *session;
     unsigned pending_acks;   /* recorder callbacks still to come */
     bool record_failed;
@@ -304,22 +414,6 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
     return *identity ? AUTH_OK : AUTH_INVALID;
 }
 
-static void send_unauthorized(mt_proxy *p, struct evhttp_request *req, auth_result r,
-                              const char *why)
-{
-    char url[1024], www[1280];
-    metadata_url(p, req, url, sizeof url);
-    if (r == AUTH_MISSING)
-        snprintf(www, sizeof www, "Bearer resource_metadata=\"%s\"", url);
-    else
-        snprintf(www, sizeof www,
-                 "Bearer error=\"invalid_token\", resource_metadata=\"%s\"", url);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", www);
-    mt_logs(MT_LOG_INFO, "auth", "request refused", "reason", why, NULL);
-    send_http_error(p, req, 401, "Unauthorized",
-                    r == AUTH_MISSING ? "unauthorized" : "invalid_token", why);
-}
-
 /* --- forwarding ----------------------------------------------------------- */
 
 static const char *const fwd_request_headers[] = {
@@ -354,8 +448,20 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
         evbuffer_free(f->pending);
     mt_proxy *p = f->p;
     p->inflight--;
+    if (f->reject_body)
+        evbuffer_free(f->reject_body);
+    if (f->sse_parser_on)
+        mt_sse_parser_free(&f->sse_parser);
+    if (f->legacy_sid)
+        smap_remove(p, f->legacy_sid);
+    if (f->end_session && f->session && p->rec)
+        (void)mt_rec_session_end(p->rec, f->session, NULL, NULL);
     free(f->rpc_id);
     free(f->rpc_method);
+    free(f->rpc_tool);
+    free(f->rpc_resource);
+    free(f->client_sid);
+    free(f->legacy_sid);
     free(f->path);
     free(f->protocol_version);
     free(f->traceparent);
@@ -441,37 +547,12 @@ static void sse_send_event(fwd *f, const void *raw, size_t len)
     evbuffer_free(chunk);
 }
 
-/* Length of the first complete event in buf (through its blank line), or 0.
- * Accepts LF, CRLF and CR line ends as the SSE grammar does. */
-static size_t sse_event_end(struct evbuffer *buf)
-{
-    size_t len = evbuffer_get_length(buf);
-    if (len < 2)
-        return 0;
-    unsigned char *d = evbuffer_pullup(buf, -1);
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (d[i] == '\n' && d[i + 1] == '\n')
-            return i + 2;
-        if (d[i] == '\r' && d[i + 1] == '\n') {
-            if (i + 3 < len && d[i + 2] == '\r' && d[i + 3] == '\n')
-                return i + 4;
-            if (i + 2 < len && d[i + 2] == '\n')
-                return i + 3;
-        } else if (d[i] == '\r' && d[i + 1] == '\r') {
-            return i + 2;
-        } else if (d[i] == '\n' && d[i + 1] == '\r' && i + 2 < len && d[i + 2] != '\n') {
-            return i + 2;
-        }
-    }
-    return 0;
-}
-
 /* --- recording gate ------------------------------------------------------- */
 
 typedef struct sse_node {
     fwd *f;
     struct sse_node *next;
-    struct evbuffer *raw;
+    struct evbuffer *raw; /* bytes to forward; may be empty (error events) */
     bool acked;
     mt_err err;
 } sse_node;
@@ -487,6 +568,7 @@ static sse_queue *fwd_queue(fwd *f)
     return (sse_queue *)(void *)&f->queue;
 }
 
+/* An event of this exchange; rpc comes from the request's (first) message. */
 static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *direction,
                        int status, const void *payload, size_t len)
 {
@@ -501,10 +583,45 @@ static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *d
     ev->rpc.present = f->rpc_id != NULL || f->rpc_method != NULL;
     ev->rpc.id = f->rpc_id;
     ev->rpc.method = f->rpc_method;
+    ev->rpc.tool = f->rpc_tool;
+    ev->rpc.resource_uri = f->rpc_resource;
     ev->payload = payload;
     ev->payload_len = len;
     ev->latency_us = status ? (int64_t)(elapsed_s(&f->t0) * 1e6) : -1;
     ev->traceparent = f->traceparent;
+}
+
+/* rpc of a message the upstream sent. A response carries no tool or URI of
+ * its own: those of the request it answers are recorded with it. */
+static void fill_rpc_from_msg(fwd *f, mt_rec_event *ev, const mt_mcp_msg *m)
+{
+    bool resp = m->kind == MT_MCP_RESPONSE || m->kind == MT_MCP_ERROR_RESPONSE;
+    ev->rpc.present = true;
+    ev->rpc.id = m->id;
+    ev->rpc.method = m->method;
+    ev->rpc.tool = m->tool_name ? m->tool_name : resp ? f->rpc_tool : NULL;
+    ev->rpc.resource_uri = m->resource_uri ? m->resource_uri : resp ? f->rpc_resource : NULL;
+    ev->rpc.is_error = m->is_error;
+    ev->rpc.has_error_code = m->kind == MT_MCP_ERROR_RESPONSE;
+    ev->rpc.error_code = m->error_code;
+}
+
+/* Classifies a body the upstream sent (JSON response or SSE data). Only for
+ * the record: nothing the upstream sends is refused here. */
+static bool parse_upstream(const void *data, size_t len, mt_mcp_batch *b)
+{
+    mt_mcp_limits lim = MT_MCP_LIMITS_DEFAULT;
+    lim.max_bytes = MAX_UPSTREAM_JSON;
+    lim.max_batch = 10000;
+    mt_errbuf eb = {{0}};
+    memset(b, 0, sizeof *b);
+    if (len == 0)
+        return false;
+    if (mt_mcp_parse(data, len, &lim, b, &eb) != MT_OK) {
+        mt_mcp_batch_free(b);
+        return false;
+    }
+    return true;
 }
 
 /* Emits with a NUL-terminated copy of the payload: the masking code treats
@@ -527,6 +644,77 @@ static void emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t l
     (void)mt_rec_emit(f->p->rec, f->session, ev, cb, arg);
     free(copy);
 }
+
+/* --- refusals: recorded, then answered ------------------------------------ */
+
+static void on_reject_recorded(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    f->pending_acks--;
+    if (err != MT_OK)
+        mt_logs(MT_LOG_WARN, "proxy", "refused request: its event was not recorded", "error",
+                mt_errname(err), NULL);
+    if (f->creq) {
+        struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
+        evhttp_add_header(oh, "Content-Type", "application/json");
+        evhttp_add_header(oh, "Cache-Control", "no-store");
+        evhttp_send_reply(f->creq, f->reject_code, f->reject_reason, f->reject_body);
+        count_reply(f->p, f->reject_code, &f->t0);
+        client_finished(f);
+    }
+    fwd_maybe_free(f);
+}
+
+/* Answers body (stolen) with code once ev is recorded (strict: acked or
+ * failed; a refusal is answered either way, since nothing is released). */
+static void reject(fwd *f, int code, const char *reason, json_t *body, mt_rec_event *ev,
+                   const void *payload, size_t plen)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    f->upstream_done = true;
+    f->reject_code = code;
+    f->reject_reason = reason;
+    if (!f->reject_body)
+        f->reject_body = evbuffer_new();
+    if (f->reject_body && text)
+        evbuffer_add(f->reject_body, text, strlen(text));
+    free(text);
+    if (!f->p->rec || !f->session) {
+        f->pending_acks++;
+        on_reject_recorded(f, MT_OK);
+        return;
+    }
+    emit_payload(f, ev, payload, plen, on_reject_recorded, f);
+}
+
+/* 400/413 with a JSON-RPC error, recorded as an `error` event carrying the
+ * client's (masked) body and the error code. */
+static void reject_rpc(fwd *f, int http_code, const char *reason, const char *id_json,
+                       int rpc_code, const char *message, const char *condition,
+                       struct evbuffer *body)
+{
+    json_t *id = id_json ? json_loads(id_json, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *msg = json_pack("{s:s, s:o, s:{s:i, s:s, s:{s:s}}}", "jsonrpc", "2.0", "id",
+                            id ? id : json_null(), "error", "code", rpc_code, "message",
+                            message, "data", "mcptrail", condition);
+    mt_logs(MT_LOG_INFO, "proxy", "request refused", "condition", condition, "reason", message,
+            NULL);
+    mt_rec_event ev;
+    fill_event(f, &ev, "error", "client_to_server", http_code, NULL, 0);
+    ev.rpc.present = true;
+    ev.rpc.id = id_json;
+    ev.rpc.is_error = true;
+    ev.rpc.has_error_code = true;
+    ev.rpc.error_code = rpc_code;
+    size_t blen = body ? evbuffer_get_length(body) : 0;
+    if (blen)
+        reject(f, http_code, reason, msg, &ev, evbuffer_pullup(body, -1), blen);
+    else
+        reject(f, http_code, reason, msg, &ev, message, strlen(message));
+}
+
+/* --- SSE relay ------------------------------------------------------------ */
 
 static void sse_maybe_end(fwd *f)
 {
@@ -556,9 +744,10 @@ static void sse_release(fwd *f)
             }
             f->upstream_done = true;
         }
-        if (!f->record_failed && f->creq) {
+        size_t len = evbuffer_get_length(n->raw);
+        if (!f->record_failed && f->creq && len) {
             unsigned char *d = evbuffer_pullup(n->raw, -1);
-            sse_send_event(f, d, evbuffer_get_length(n->raw));
+            sse_send_event(f, d, len);
         }
         evbuffer_free(n->raw);
         free(n);
@@ -577,9 +766,11 @@ static void on_sse_recorded(void *arg, mt_err err)
     fwd_maybe_free(f);
 }
 
-/* Queues one SSE event; it is sent once recorded (at once without recorder
- * or in async mode), always in stream order. */
-static void sse_record_event(fwd *f, const void *raw, size_t len)
+/* Queues raw bytes for the client; they are sent once ev (NULL: nothing to
+ * record) is recorded (at once without recorder or in async mode), always
+ * in stream order. */
+static void sse_enqueue(fwd *f, const void *raw, size_t len, mt_rec_event *ev,
+                        const void *payload, size_t plen)
 {
     sse_node *n = calloc(1, sizeof *n);
     if (!n || !(n->raw = evbuffer_new())) {
@@ -587,46 +778,198 @@ static void sse_record_event(fwd *f, const void *raw, size_t len)
         return;
     }
     n->f = f;
-    evbuffer_add(n->raw, raw, len);
+    if (len)
+        evbuffer_add(n->raw, raw, len);
     sse_queue *q = fwd_queue(f);
     if (q->tail)
         q->tail->next = n;
     else
         q->head = n;
     q->tail = n;
-    if (!f->p->rec || !f->session) {
+    if (!ev || !f->p->rec || !f->session) {
         n->acked = true;
         sse_release(f);
         return;
     }
+    emit_payload(f, ev, payload, plen, on_sse_recorded, n);
+}
+
+/* An `error` event in the stream's order (nothing forwarded for it). */
+static void sse_error_event(fwd *f, const char *reason)
+{
+    mt_rec_event ev;
+    fill_event(f, &ev, "error", "internal", f->status, NULL, 0);
+    ev.rpc.present = false;
+    sse_enqueue(f, NULL, 0, &ev, reason, strlen(reason));
+}
+
+/* Public base URL of the sidecar for 2024-11-05 endpoint rewriting. */
+static void public_base(fwd *f, char *out, size_t outlen)
+{
+    if (f->p->cfg->public_base_url && f->p->cfg->public_base_url[0])
+        snprintf(out, outlen, "%s", f->p->cfg->public_base_url);
+    else if (f->creq)
+        self_url(f->p, f->creq, "", out, outlen);
+    else
+        snprintf(out, outlen, "http://localhost");
+}
+
+/* 2024-11-05: remembers the endpoint URI's sessionId query parameter, so
+ * POSTs to the messages endpoint land in this stream's recorded session. */
+static void note_legacy_session(fwd *f, const char *uri, size_t len)
+{
+    char tmp[2048];
+    if (!f->session || len >= sizeof tmp)
+        return;
+    memcpy(tmp, uri, len);
+    tmp[len] = '\0';
+    const char *q = strchr(tmp, '?');
+    const char *sid = q ? strstr(q, "sessionId=") : NULL;
+    if (!sid || (sid[-1] != '?' && sid[-1] != '&'))
+        return;
+    sid += strlen("sessionId=");
+    size_t n = strcspn(sid, "&#");
+    char *v = strndup(sid, n);
+    if (v && n && mt_mcp_check_session_id(v, n, &(mt_errbuf){{0}}) == MT_OK) {
+        smap_put(f->p, v, mt_rec_session_id(f->session));
+        free(f->legacy_sid);
+        f->legacy_sid = v;
+        f->end_session = true; /* the stream owns the recorded session */
+        return;
+    }
+    free(v);
+}
+
+static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
+{
+    (void)eb;
+    fwd *f = ctx;
+    if (!e->dispatched) {
+        /* keep-alive comments, id/retry-only blocks: forwarded, not recorded */
+        sse_enqueue(f, e->raw, e->raw_len, NULL, NULL, 0);
+        return MT_OK;
+    }
+    const void *raw = e->raw;
+    size_t raw_len = e->raw_len;
+    const char *data = e->data;
+    size_t data_len = e->data_len;
+    mt_buf rew = MT_BUF_INIT, blk = MT_BUF_INIT;
+    if (!f->endpoint_seen && e->type_len == 8 && memcmp(e->type, "endpoint", 8) == 0) {
+        f->endpoint_seen = true;
+        char base[1024];
+        public_base(f, base, sizeof base);
+        mt_errbuf reb = {{0}};
+        if (mt_sse_rewrite_endpoint(e->data, e->data_len, base, &rew, &reb) == MT_OK &&
+            mt_buf_append(&blk, "event: endpoint\n", 16) == MT_OK &&
+            (!e->id || (mt_buf_append(&blk, "id: ", 4) == MT_OK &&
+                        mt_buf_append(&blk, e->id, e->id_len) == MT_OK &&
+                        mt_buf_append(&blk, "\n", 1) == MT_OK)) &&
+            mt_buf_append(&blk, "data: ", 6) == MT_OK &&
+            mt_buf_append(&blk, rew.data, rew.len) == MT_OK &&
+            mt_buf_append(&blk, "\n\n", 2) == MT_OK) {
+            raw = blk.data;
+            raw_len = blk.len;
+            data = (const char *)rew.data;
+            data_len = rew.len;
+        } else {
+            mt_logs(MT_LOG_WARN, "proxy", "endpoint event not rewritten; forwarded unchanged",
+                    "reason", reb.msg, NULL);
+        }
+        note_legacy_session(f, data, data_len);
+    }
+    char *sse_id = e->id ? strndup(e->id, e->id_len) : NULL;
+    mt_mcp_batch b;
+    bool parsed = parse_upstream(data, data_len, &b);
     mt_rec_event ev;
     fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
-    emit_payload(f, &ev, raw, len, on_sse_recorded, n);
+    ev.http.sse_event_id = sse_id;
+    ev.rpc.present = false;
+    if (parsed)
+        fill_rpc_from_msg(f, &ev, &b.msgs[0]);
+    sse_enqueue(f, raw, raw_len, &ev, data, data_len);
+    if (parsed)
+        mt_mcp_batch_free(&b);
+    free(sse_id);
+    mt_buf_free(&rew);
+    mt_buf_free(&blk);
+    return MT_OK;
+}
+
+/* The stream broke (upstream reset, parse limit): forward what arrived of
+ * the unfinished block unchanged, record an `error` event and end the
+ * client's chunked response cleanly once everything before is released. */
+static void sse_abort(fwd *f, const char *reason)
+{
+    mt_logs(MT_LOG_WARN, "proxy", "SSE stream ended early", "reason", reason, NULL);
+    if (f->ureq) {
+        evhttp_cancel_request(f->ureq);
+        f->ureq = NULL;
+    }
+    f->upstream_done = true;
+    if (f->sse_parser_on) {
+        const uint8_t *raw;
+        size_t len;
+        mt_sse_pending(&f->sse_parser, &raw, &len);
+        if (len)
+            sse_enqueue(f, raw, len, NULL, NULL, 0);
+        mt_sse_parser_free(&f->sse_parser);
+        f->sse_parser_on = false;
+    }
+    sse_error_event(f, reason);
+    sse_maybe_end(f);
 }
 
 static void sse_drain(fwd *f, bool final)
 {
-    size_t n;
-    while ((n = sse_event_end(f->pending)) > 0) {
-        unsigned char *d = evbuffer_pullup(f->pending, (ev_ssize_t)n);
-        sse_record_event(f, d, n);
-        evbuffer_drain(f->pending, n);
+    if (!f->sse_parser_on) {
+        mt_sse_limits lim = {64u << 10, MAX_SSE_EVENT};
+        mt_sse_parser_init(&f->sse_parser, &lim);
+        f->sse_parser_on = true;
     }
-    size_t rest = evbuffer_get_length(f->pending);
-    if (final && rest > 0) {
-        /* The stream ended inside an event: pass the bytes on unchanged so
-         * the relay stays byte-identical. */
+    size_t len = evbuffer_get_length(f->pending);
+    mt_errbuf eb = {{0}};
+    if (len) {
         unsigned char *d = evbuffer_pullup(f->pending, -1);
-        sse_record_event(f, d, rest);
-        evbuffer_drain(f->pending, rest);
-    } else if (rest > MAX_SSE_EVENT) {
-        mt_logs(MT_LOG_ERROR, "proxy", "upstream SSE event too large; closing stream", NULL);
-        if (f->ureq) {
-            evhttp_cancel_request(f->ureq);
-            f->ureq = NULL;
+        mt_err err = mt_sse_feed(&f->sse_parser, d, len, on_sse_block, f, &eb);
+        evbuffer_drain(f->pending, len);
+        if (err != MT_OK) {
+            sse_abort(f, eb.msg[0] ? eb.msg : "upstream SSE stream unparsable");
+            return;
         }
-        f->upstream_done = true;
-        sse_maybe_end(f);
+    }
+    if (!final)
+        return;
+    if (mt_sse_finish(&f->sse_parser, &eb) == MT_ERR_TRUNCATED) {
+        sse_abort(f, "upstream SSE stream ended inside an event");
+        return;
+    }
+    /* a trailing LF of a CRLF blank line, a lone BOM: still the stream's bytes */
+    const uint8_t *raw;
+    size_t rest;
+    mt_sse_pending(&f->sse_parser, &raw, &rest);
+    if (rest)
+        sse_enqueue(f, raw, rest, NULL, NULL, 0);
+}
+
+/* Links the MCP session the upstream created on initialize to the recorded
+ * session the initialize request went to (see the session notes in
+ * docs/sidecar.md). */
+static void note_upstream_session(fwd *f, struct evhttp_request *ureq)
+{
+    const char *usid = evhttp_find_header(evhttp_request_get_input_headers(ureq),
+                                          "Mcp-Session-Id");
+    int code = evhttp_request_get_response_code(ureq);
+    if (f->is_initialize && f->session && usid && code >= 200 && code < 300 &&
+        mt_mcp_check_session_id(usid, strlen(usid), &(mt_errbuf){{0}}) == MT_OK) {
+        smap_put(f->p, usid, mt_rec_session_id(f->session));
+        f->end_session = false;
+        mt_logs(MT_LOG_INFO, "proxy", "MCP session recorded", "mcp_session_id", usid,
+                "recorded_session_id", mt_rec_session_id(f->session), NULL);
+    }
+    if (f->method_name && strcmp(f->method_name, "DELETE") == 0 && f->client_sid &&
+        code >= 200 && code < 300) {
+        f->end_session = true;
+        smap_remove(f->p, f->client_sid);
     }
 }
 
@@ -638,6 +981,7 @@ static int on_upstream_headers(struct evhttp_request *ureq, void *arg)
     f->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     if (!f->creq)
         return -1; /* client gone: stop */
+    note_upstream_session(f, ureq);
     if (f->sse) {
         copy_headers(evhttp_request_get_input_headers(ureq),
                      evhttp_request_get_output_headers(f->creq), fwd_response_headers);
@@ -652,7 +996,7 @@ static void on_upstream_chunk(struct evhttp_request *ureq, void *arg)
 {
     fwd *f = arg;
     struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
-    if (!f->creq) {
+    if (!f->creq || f->upstream_done) {
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
     }
@@ -697,25 +1041,42 @@ static void on_response_recorded_cb(void *arg, mt_err err)
     fwd_maybe_free(f);
 }
 
+static void upstream_unavailable(fwd *f)
+{
+    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *body = json_pack("{s:s, s:o, s:{s:i, s:s, s:{s:s}}}", "jsonrpc", "2.0", "id",
+                             id ? id : json_null(), "error", "code", MT_RPC_INTERNAL_ERROR,
+                             "message", MT_RPC_MSG_UPSTREAM, "data", "mcptrail",
+                             "upstream_unavailable");
+    mt_rec_event ev;
+    fill_event(f, &ev, "error", "internal", 502, NULL, 0);
+    ev.rpc.is_error = true;
+    ev.rpc.has_error_code = true;
+    ev.rpc.error_code = MT_RPC_INTERNAL_ERROR;
+    reject(f, 502, "Bad Gateway", body, &ev, MT_RPC_MSG_UPSTREAM, strlen(MT_RPC_MSG_UPSTREAM));
+}
+
 static void on_upstream_done(struct evhttp_request *ureq, void *arg)
 {
     fwd *f = arg;
     f->ureq = NULL; /* libevent frees it after this callback */
+    bool was_done = f->upstream_done;
     f->upstream_done = true;
     int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
-    if (!f->creq) {
+    if (!f->creq || was_done) {
         fwd_maybe_free(f);
         return;
     }
     if (code == 0) {
-        if (f->started) {
+        if (f->started && f->sse) {
+            sse_abort(f, REASON_UPSTREAM_RESET);
+        } else if (f->started) {
             evhttp_send_reply_end(f->creq);
             count_reply(f->p, f->status, &f->t0);
+            client_finished(f);
         } else {
-            send_rpc_error(f->p, f->creq, 502, "Bad Gateway", f->rpc_id, MT_RPC_MSG_UPSTREAM,
-                           "upstream_unavailable", &f->t0);
+            upstream_unavailable(f);
         }
-        client_finished(f);
         return;
     }
     if (f->sse) {
@@ -735,50 +1096,21 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     }
     mt_rec_event ev;
     size_t len = evbuffer_get_length(f->pending);
+    const void *d = len ? evbuffer_pullup(f->pending, -1) : NULL;
     fill_event(f, &ev, "response", "server_to_client", code, NULL, 0);
-    emit_payload(f, &ev, len ? evbuffer_pullup(f->pending, -1) : NULL, len,
-                 on_response_recorded_cb, f);
-}
-
-/* The id (JSON text) and method of a single JSON-RPC message, for records
- * and for errors the sidecar answers itself. */
-static void request_rpc(fwd *f, struct evbuffer *body)
-{
-    size_t len = evbuffer_get_length(body);
-    if (len == 0)
-        return;
-    const char *d = (const char *)evbuffer_pullup(body, -1);
-    json_t *msg = json_loadb(d, len, 0, NULL);
-    json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
-    const char *method = json_is_object(msg) ? json_string_value(json_object_get(msg, "method"))
-                                              : NULL;
-    f->rpc_id = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    f->rpc_method = method ? strdup(method) : NULL;
-    json_decref(msg);
+    mt_mcp_batch b;
+    bool parsed = parse_upstream(d, len, &b);
+    ev.rpc.present = false;
+    if (parsed)
+        fill_rpc_from_msg(f, &ev, &b.msgs[0]);
+    emit_payload(f, &ev, d, len, on_response_recorded_cb, f);
+    if (parsed)
+        mt_mcp_batch_free(&b);
 }
 
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
-}
-
-static void on_request_recorded(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    f->pending_acks--;
-    if (f->creq) {
-        if (err != MT_OK) {
-            mt_logs(MT_LOG_ERROR, "proxy", "request not recorded; not forwarded", "error",
-                    mt_errname(err), NULL);
-            send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
-                           MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
-            f->upstream_done = true;
-            client_finished(f);
-        } else {
-            start_upstream(f, f->creq);
-        }
-    }
-    fwd_maybe_free(f);
 }
 
 static void start_upstream(fwd *f, struct evhttp_request *creq)
@@ -833,6 +1165,182 @@ fail_answered:
     client_finished(f);
 }
 
+static void on_request_recorded(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    f->pending_acks--;
+    if (f->creq) {
+        if (err != MT_OK) {
+            mt_logs(MT_LOG_ERROR, "proxy", "request not recorded; not forwarded", "error",
+                    mt_errname(err), NULL);
+            send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
+                           MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
+            f->upstream_done = true;
+            client_finished(f);
+        } else {
+            start_upstream(f, f->creq);
+        }
+    }
+    fwd_maybe_free(f);
+}
+
+/* SessionEvent identity of a refused token: nothing from the unverified
+ * token is trusted, so only its fingerprint is kept. */
+static json_t *failed_identity(struct evhttp_request *req)
+{
+    const char *authz = header(req, "Authorization");
+    char hex[65] = "";
+    if (authz && strncasecmp(authz, "Bearer ", 7) == 0) {
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        uint8_t dg[MT_SHA256_LEN];
+        if (mt_sha256(tok, strlen(tok), dg) != MT_OK ||
+            mt_hex_encode(dg, sizeof dg, hex, sizeof hex) != MT_OK)
+            hex[0] = '\0';
+    }
+    return json_pack("{s:n, s:n, s:n, s:s?, s:s?, s:n}", "issuer", "subject", "audience",
+                     "auth_method", hex[0] ? "jwt" : NULL, "token_fingerprint",
+                     hex[0] ? hex : NULL, "ci");
+}
+
+static void refuse_auth(fwd *f, auth_result r, const char *why)
+{
+    char url[1024], www[1280];
+    struct evhttp_request *req = f->creq;
+    metadata_url(f->p, req, url, sizeof url);
+    if (r == AUTH_MISSING)
+        snprintf(www, sizeof www, "Bearer resource_metadata=\"%s\"", url);
+    else
+        snprintf(www, sizeof www, "Bearer error=\"invalid_token\", resource_metadata=\"%s\"",
+                 url);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", www);
+    mt_logs(MT_LOG_INFO, "auth", "request refused", "reason", why, NULL);
+    json_decref(f->identity);
+    f->identity = failed_identity(req);
+    /* Its own one-event session: an unauthenticated caller never writes
+     * into somebody else's recorded session. */
+    if (f->p->rec)
+        f->session = mt_rec_session_get(f->p->rec, NULL);
+    f->end_session = true;
+    mt_rec_event ev;
+    fill_event(f, &ev, "auth_failed", "client_to_server", 401, NULL, 0);
+    ev.rpc.present = false;
+    reject(f, 401, "Unauthorized",
+           json_pack("{s:s, s:s}", "error", r == AUTH_MISSING ? "unauthorized" : "invalid_token",
+                     "error_description", why),
+           &ev, why, strlen(why));
+}
+
+/* Query parameter sessionId of a 2024-11-05 messages endpoint URI. */
+static char *query_session_id(struct evhttp_request *req)
+{
+    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq kv;
+    kv.tqh_first = NULL;
+    kv.tqh_last = &kv.tqh_first;
+    if (!q || evhttp_parse_query_str(q, &kv) != 0)
+        return NULL;
+    const char *v = evhttp_find_header(&kv, "sessionId");
+    char *out = v ? strdup(v) : NULL;
+    evhttp_clear_headers(&kv);
+    return out;
+}
+
+/* Validates the MCP headers and the body, fills f's rpc fields and picks
+ * the recorded session. false: refused (answer under way). */
+static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    mt_proxy *p = f->p;
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    mt_errbuf eb = {{0}};
+    const char *sid = header(req, "Mcp-Session-Id");
+    if (mt_mcp_parse_version(f->protocol_version, &f->version, &eb) != MT_OK) {
+        f->end_session = true;
+        if (p->rec)
+            f->session = mt_rec_session_get(p->rec, NULL);
+        reject_rpc(f, 400, "Bad Request", NULL, MT_MCP_INVALID_REQUEST, eb.msg,
+                   "bad_protocol_version", body);
+        return false;
+    }
+    if (sid && mt_mcp_check_session_id(sid, strlen(sid), &eb) != MT_OK) {
+        f->end_session = true;
+        if (p->rec)
+            f->session = mt_rec_session_get(p->rec, NULL);
+        reject_rpc(f, 400, "Bad Request", NULL, MT_MCP_INVALID_REQUEST, eb.msg,
+                   "bad_session_id", body);
+        return false;
+    }
+    /* Recorded session: the MCP session's (through the initialize mapping),
+     * else one per request. */
+    if (!mt_mcp_version_is_stateless(f->version)) {
+        f->client_sid = sid ? strdup(sid) : query_session_id(req);
+        if (f->client_sid &&
+            mt_mcp_check_session_id(f->client_sid, strlen(f->client_sid), &eb) != MT_OK) {
+            free(f->client_sid);
+            f->client_sid = NULL;
+        }
+    }
+    if (p->rec) {
+        const char *key = f->client_sid ? smap_get(p, f->client_sid) : NULL;
+        f->session = mt_rec_session_get(p->rec, key ? key : f->client_sid);
+    }
+    f->end_session = f->client_sid == NULL;
+
+    size_t blen = evbuffer_get_length(body);
+    if (cmd != EVHTTP_REQ_POST)
+        return true;
+    if (blen > (size_t)p->cfg->max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body of %zu bytes exceeds limits.max_body_bytes (%lld)",
+                 blen, (long long)p->cfg->max_body_bytes);
+        reject_rpc(f, 413, "Payload Too Large", NULL, MT_MCP_INVALID_REQUEST, msg,
+                   "body_too_large", NULL);
+        return false;
+    }
+    mt_mcp_limits lim = MT_MCP_LIMITS_DEFAULT;
+    lim.max_bytes = (size_t)p->cfg->max_body_bytes;
+    lim.allow_batch = mt_mcp_version_allows_batch(f->version);
+    mt_mcp_batch b;
+    const void *d = blen ? (const void *)evbuffer_pullup(body, -1) : "";
+    mt_err err = mt_mcp_parse(d, blen, &lim, &b, &eb);
+    if (err == MT_OK)
+        err = mt_mcp_check_headers(f->version, header(req, "Mcp-Method"),
+                                   header(req, "Mcp-Name"), &b, &eb);
+    if (err != MT_OK) {
+        bool mismatch = b.n > 0;
+        int code = mismatch ? MT_MCP_HEADER_MISMATCH : b.rpc_code ? b.rpc_code
+                                                                  : MT_MCP_PARSE_ERROR;
+        char *id = mismatch ? dup_or_null(b.msgs[0].id)
+                            : (b.err_id && strcmp(b.err_id, "null") != 0 ? strdup(b.err_id)
+                                                                          : NULL);
+        mt_mcp_batch_free(&b);
+        reject_rpc(f, 400, "Bad Request", id, code, eb.msg,
+                   mismatch                        ? "header_mismatch"
+                   : code == MT_MCP_PARSE_ERROR    ? "parse_error"
+                                                   : "invalid_request",
+                   body);
+        free(id);
+        return false;
+    }
+    const mt_mcp_msg *m = &b.msgs[0];
+    f->rpc_batch = b.is_batch;
+    f->rpc_id = dup_or_null(m->id);
+    f->rpc_method = dup_or_null(m->method);
+    f->rpc_tool = dup_or_null(m->tool_name ? m->tool_name : m->prompt_name);
+    f->rpc_resource = dup_or_null(m->resource_uri);
+    f->is_initialize = !sid && m->method && strcmp(m->method, "initialize") == 0 &&
+                       !mt_mcp_version_is_stateless(f->version);
+    f->req_kind = m->kind == MT_MCP_REQUEST        ? "request"
+                  : m->kind == MT_MCP_NOTIFICATION ? "notification"
+                                                   : "response";
+    f->req_is_error = m->is_error;
+    f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
+    f->req_code = m->error_code;
+    mt_mcp_batch_free(&b);
+    return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     mt_proxy *p = arg;
@@ -862,32 +1370,20 @@ static void on_request(struct evhttp_request *req, void *arg)
                         "MCP endpoints take GET, POST and DELETE");
         return;
     }
-    const char *why = NULL;
-    json_t *identity = NULL;
-    mt_errbuf aeb = {{0}};
-    auth_result ar = proxy_authenticate(p, req, &identity, &why, &aeb);
-    if (ar != AUTH_OK) {
-        send_unauthorized(p, req, ar, why);
-        return;
-    }
 
     fwd *f = calloc(1, sizeof *f);
     if (!f || !(f->pending = evbuffer_new())) {
         free(f);
-        json_decref(identity);
         send_http_error(p, req, 500, "Internal Server Error", "nomem", "out of memory");
         return;
     }
     f->p = p;
-    f->identity = identity;
     f->t0 = t0;
     f->creq = req;
     f->cconn = evhttp_request_get_connection(req);
     p->inflight++;
     if (f->cconn)
         evhttp_connection_set_closecb(f->cconn, on_client_close, f);
-    struct evbuffer *body = evhttp_request_get_input_buffer(req);
-    request_rpc(f, body);
     static const char *const names[] = {"GET", "POST", "HEAD", "PUT", "DELETE",
                                          "OPTIONS", "TRACE", "CONNECT", "PATCH"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -896,11 +1392,21 @@ static void on_request(struct evhttp_request *req, void *arg)
     f->path = dup_or_null(path);
     f->protocol_version = dup_or_null(header(req, "MCP-Protocol-Version"));
     f->traceparent = dup_or_null(header(req, "traceparent"));
+    f->req_kind = "request";
+
+    const char *why = NULL;
+    mt_errbuf aeb = {{0}};
+    auth_result ar = proxy_authenticate(p, req, &f->identity, &why, &aeb);
+    if (ar != AUTH_OK) {
+        refuse_auth(f, ar, why);
+        return;
+    }
+    if (!classify(f, req, cmd))
+        return;
     if (!p->rec) {
         start_upstream(f, req);
         return;
     }
-    f->session = mt_rec_session_get(p->rec, header(req, "Mcp-Session-Id"));
     if (!f->session) {
         send_rpc_error(p, req, 503, "Service Unavailable", f->rpc_id, MT_RPC_MSG_NOT_RECORDED,
                        "no_session", &t0);
@@ -908,10 +1414,13 @@ static void on_request(struct evhttp_request *req, void *arg)
         client_finished(f);
         return;
     }
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
     mt_rec_event ev;
     size_t blen = evbuffer_get_length(body);
-    fill_event(f, &ev, f->rpc_id || !f->rpc_method ? "request" : "notification",
-               "client_to_server", 0, NULL, 0);
+    fill_event(f, &ev, f->req_kind, "client_to_server", 0, NULL, 0);
+    ev.rpc.is_error = f->req_is_error;
+    ev.rpc.has_error_code = f->req_has_code;
+    ev.rpc.error_code = f->req_code;
     emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
 }
 
@@ -969,7 +1478,10 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
         goto fail;
     }
     evhttp_set_max_headers_size(p->http, (ev_ssize_t)cfg->max_header_bytes);
-    evhttp_set_max_body_size(p->http, (ev_ssize_t)cfg->max_body_bytes);
+    /* libevent refuses bodies above its limit with its own HTML 413 before
+     * any handler runs; twice the configured limit lets classify() answer
+     * the JSON-RPC 413 (and record it) for everything up to there. */
+    evhttp_set_max_body_size(p->http, (ev_ssize_t)cfg->max_body_bytes * 2);
     struct timeval tv = {(time_t)(cfg->idle_timeout_ms / 1000),
                          (suseconds_t)((cfg->idle_timeout_ms % 1000) * 1000)};
     evhttp_set_timeout_tv(p->http, &tv);
@@ -1058,5 +1570,12 @@ void mt_proxy_free(mt_proxy *p)
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
     mt_jwks_free(p->jwks);
+    while (p->smap_oldest) {
+        char *id = strdup(p->smap_oldest->upstream_id);
+        if (!id)
+            break;
+        smap_remove(p, id);
+        free(id);
+    }
     free(p);
 }

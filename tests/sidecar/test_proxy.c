@@ -279,7 +279,7 @@ static void json_response_is_passed_through(void **state)
 static void sse_is_relayed_event_by_event_byte_identical(void **state)
 {
     fixture *f = *state;
-    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}");
+    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
     assert_int_equal(f->status, 200);
     assert_string_equal(f->content_type, "text/event-stream");
     char want[512] = "";
@@ -429,10 +429,13 @@ static void strict_mode_records_request_and_response_before_release(void **state
     mt_rec_metrics rm;
     mt_rec_metrics_get(rec, &rm);
     assert_int_equal(rm.produced, 2);
-    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\"}");
+    post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
     assert_int_equal(f->status, 200);
     mt_rec_metrics_get(rec, &rm);
-    assert_int_equal(rm.produced, 2 + 1 + 3); /* request + three SSE blocks */
+    /* request + two dispatched SSE events (the keep-alive block is forwarded,
+     * not recorded); the first exchange's session_end may or may not be
+     * acked yet (it is emitted when that exchange is cleaned up). */
+    assert_in_range(rm.produced, 2 + 1 + 2, 2 + 1 + 2 + 1);
     mt_proxy_set_recorder(f->proxy, NULL);
     mt_recorder_free(rec);
     rd_kafka_mock_cluster_destroy(m.mc);
