@@ -712,6 +712,19 @@ static void spool_pump(mt_recorder *rec)
         size_t slot = (sp->win_head + sp->win_count) % SPOOL_WINDOW;
         *pd = (pending){.kind = P_REPLAY, .slot = slot};
         err = mt_producer_send(rec->producer, rec->topic, key, klen, val, vlen, hs, 2, pd, NULL);
+        if (err == MT_ERR_INVALID_ARG) {
+            /* Can never be sent (larger than the in-flight byte bound): skip
+             * it rather than block everything behind it. */
+            free(pd);
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spooled event too large to send, dropped",
+                         NULL);
+            rec->m.failed++;
+            sp->win[slot] = (spool_slot){{f->n, sp->rd.off + 8 + buf.len}, 1};
+            sp->win_count++;
+            sp->rd.off += 8 + buf.len;
+            on_replay_report(rec, slot, true);
+            continue;
+        }
         if (err) {
             free(pd);
             break; /* table full (or broker trouble): retried on the next wake-up */

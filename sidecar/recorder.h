@@ -22,7 +22,10 @@
  *          they are appended to the on-disk spool (spool-<n>.log files of
  *          length + CRC32C framed records, fsynced once per loop turn) and
  *          re-sent in order after recovery. While the spool holds anything,
- *          new events are appended behind it so per-session order holds.
+ *          new events are appended behind it; an event whose direct delivery
+ *          failed goes into a head file in front of everything spooled
+ *          (replay starts only once no direct event is in flight), so each
+ *          session's events reach the topic in seq order.
  *          Spool full -> MT_ERR_TOO_LARGE (fail closed). A non-empty spool
  *          found at start is replayed first. Delivery is at-least-once: a
  *          spooled event whose ack was lost (crash between ack and spool file
@@ -65,7 +68,8 @@ typedef struct mt_recorder_config {
     mt_rec_mode mode;
     int delivery_timeout_ms;      /* 0: librdkafka default (300 s) */
     size_t max_inflight;          /* producer table bound; 0: kafka default */
-    const char *spool_dir;        /* async: where to spool (created); NULL: no spool */
+    const char *spool_dir;        /* async only (strict ignores it): where to spool
+                                     (created); NULL: no spool, full table = error */
     uint64_t spool_max_bytes;     /* 0: MT_REC_DEFAULT_SPOOL_MAX */
     const uint8_t *hmac_key;      /* required, copied */
     size_t hmac_key_len;
