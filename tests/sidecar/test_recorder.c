@@ -692,11 +692,72 @@ static void idle_session_ends_with_session_end(void **state)
     mock_stop(&m);
 }
 
+static void identity_http_rpc_and_justification_are_recorded(void **state)
+{
+    (void)state;
+    mock m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-fields");
+    json_t *ident = json_pack("{s:s,s:s,s:s,s:s}", "issuer", "https://issuer", "subject", "ci-bot",
+                              "audience", "mcptrail", "auth_method", "jwt");
+    const char *body = "{\"jsonrpc\":\"2.0\",\"id\":\"7\",\"error\":{\"code\":-32601,"
+                       "\"message\":\"nope\"}}";
+    mt_rec_event ev = {
+        .kind = "response",
+        .direction = "server_to_client",
+        .identity = ident,
+        .http = {.method = "POST", .path = "/mcp", .status = 200, .sse_event_id = "ev-3"},
+        .rpc = {.present = true, .id = "\"7\"", .is_error = true, .has_error_code = true,
+                .error_code = -32601},
+        .payload = body,
+        .payload_len = strlen(body),
+        .policy_rule_id = "default",
+        .policy_action = "allow",
+        .justification = "ticket 42, token Bearer abcdef123456",
+        .latency_us = 1234,
+    };
+    results r = {0};
+    assert_int_equal(mt_rec_emit(rec, s, &ev, on_done, &r), MT_OK);
+    json_decref(ident);
+    want_done w = {&r, 1};
+    assert_true(run_until(base, done_reached, &w, 20000));
+    assert_int_equal(r.err[0], MT_OK);
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed c;
+    consume(&m, "g-fields", 1, &c);
+    json_t *e = c.ev[0];
+    json_t *id = json_object_get(e, "identity");
+    assert_string_equal(json_string_value(json_object_get(id, "subject")), "ci-bot");
+    assert_true(json_is_null(json_object_get(id, "ci")));
+    json_t *http = json_object_get(e, "http");
+    assert_int_equal(json_integer_value(json_object_get(http, "status")), 200);
+    assert_string_equal(json_string_value(json_object_get(http, "sse_event_id")), "ev-3");
+    json_t *rpc = json_object_get(e, "rpc");
+    assert_string_equal(json_string_value(json_object_get(rpc, "id")), "\"7\"");
+    assert_true(json_is_true(json_object_get(rpc, "is_error")));
+    assert_int_equal(json_integer_value(json_object_get(rpc, "error_code")), -32601);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(e, "policy"), "action")), "allow");
+    const char *just = json_string_value(json_object_get(e, "justification"));
+    assert_non_null(strstr(just, "ticket 42"));
+    assert_null(strstr(just, "abcdef"));
+    assert_int_equal(json_integer_value(json_object_get(e, "latency_us")), 1234);
+    assert_int_equal(json_array_size(json_object_get(e, "mask_summary")), 0);
+    consumed_free(&c);
+    mock_stop(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masking_redacts_secret_fields_and_tokens),
         cmocka_unit_test(strict_events_are_acked_chained_hmaced_and_masked),
+        cmocka_unit_test(identity_http_rpc_and_justification_are_recorded),
         cmocka_unit_test(strict_with_broker_down_reports_an_error),
         cmocka_unit_test(async_spools_while_broker_down_and_delivers_in_order),
         cmocka_unit_test(async_spool_full_fails_closed),
