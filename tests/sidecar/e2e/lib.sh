@@ -1,0 +1,66 @@
+# lib.sh: shared helpers of the sidecar end-to-end tests (sourced, not run).
+# Sets: here, root, tmp (removed on exit), e2e_kafka, py; cleanup hooks run on exit in reverse
+# order of registration. Exits 77 (ctest skip) when Kafka or the MCP peers are missing.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+e2e_kafka=${MT_E2E_KAFKA_BIN:-$root/build/tests/sidecar/mt_e2e_kafka}
+py=${MT_PYTHON:-${MT_CACHE:-$HOME/.cache/mcptrail}/venv/bin/python}
+export MT_SCHEMA_DIR=${MT_SCHEMA_DIR:-$root/schemas}
+
+e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
+e2e_need_peers() {
+  [ -x "$root/tests/peers/node_modules/.bin/node" ] || e2e_skip "MCP peers not installed (scripts/deps-node.sh)"
+  [ -x "$py" ] || e2e_skip "Python venv not found at $py (scripts/deps.sh)"
+}
+e2e_need_kafka() { [ -n "${MT_KAFKA_BROKERS:-}" ] || e2e_skip "MT_KAFKA_BROKERS is not set (scripts/test.sh sets it)"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mt-e2e.XXXXXX")
+export MT_PEERS_RUN="$tmp/peers"
+mkdir -p "$MT_PEERS_RUN"
+_e2e_hooks=()
+e2e_on_exit() { _e2e_hooks+=("$1"); }
+_e2e_exit() {
+  local rc=$? i
+  for ((i = ${#_e2e_hooks[@]} - 1; i >= 0; i--)); do eval "${_e2e_hooks[$i]}" >/dev/null 2>&1 || true; done
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "${MT_E2E_KEEP:-}" ]; then
+    echo "e2e: kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+  exit $rc
+}
+trap _e2e_exit EXIT
+trap 'exit 130' INT TERM
+
+# free_port: a port nobody listens on, below the ephemeral range (like scripts/kafka.sh).
+free_port() {
+  local p tries=0
+  while :; do
+    tries=$((tries + 1)); [ $tries -lt 1000 ] || { echo "e2e: no free port" >&2; return 1; }
+    p=$((20000 + RANDOM % 12000))
+    ss -Htan 2>/dev/null | awk '{print $4}' | grep -q -E "[:.]$p\$" && continue
+    echo "$p"; return 0
+  done
+}
+
+# start_everything PORT: server-everything on 127.0.0.1:PORT, stopped on exit.
+start_everything() {
+  "$root/tests/sdk/start-everything.sh" "$1" "$MT_PEERS_RUN/everything-$1.pid" 2>/dev/null
+  e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/everything-$1.pid'"
+}
+
+# start_sidecar DIR UPSTREAM_PORT [run-sidecar.sh args]: sets sidecar_url; stopped on exit.
+# (Not for $(...): the exit hook must be registered in the test's own shell.)
+start_sidecar() {
+  local d=$1 up=$2; shift 2
+  e2e_on_exit "'$here/stop-sidecar.sh' '$d'"
+  "$here/run-sidecar.sh" --upstream-port "$up" --dir "$d" "$@" >/dev/null
+  sidecar_url=$(cat "$d/url")
+}
+
+# new_topic PREFIX: creates a unique topic (3 partitions) and prints its name.
+new_topic() {
+  local t="e2e.$1.$(date +%s).$$.$RANDOM"
+  "$e2e_kafka" create "$t" 3 >&2
+  echo "$t"
+}

@@ -1,0 +1,241 @@
+/* mt_e2e_kafka: Kafka and spool helper for the sidecar end-to-end tests.
+ *
+ *   mt_e2e_kafka create TOPIC [PARTITIONS]
+ *       creates TOPIC (replication factor 1) and waits for its leaders.
+ *   mt_e2e_kafka dump TOPIC RAWFILE [MIN] [IDLE_MS] [DEADLINE_MS]
+ *       reads TOPIC from the beginning and prints every record decoded as a
+ *       JSON line (plus "$partition", "$offset", "$key" and "$sha256", the
+ *       SHA-256 of the record value, which the next event's prev_hash names); writes the raw
+ *       key and value bytes of every record to RAWFILE (for grepping).
+ *       Stops once MIN records (default 1) were read and nothing new came
+ *       for IDLE_MS (default 3000), or at DEADLINE_MS (default 60000).
+ *       Exit 1 if a record does not decode or fewer than MIN arrived.
+ *   mt_e2e_kafka spool DIR
+ *       prints the records of the async spool files DIR/spool-*.log
+ *       (u32 len | u32 crc | u32 klen | key | value, little-endian) decoded
+ *       as JSON lines, stopping at a file's first torn record.
+ *
+ * Brokers from MT_KAFKA_BROKERS, schemas from MT_SCHEMA_DIR. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "mcptrail/avro.h"
+#include "mcptrail/crypto.h"
+#include "mcptrail/kafka.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static mt_avro_registry *load_schemas(void)
+{
+    const char *dir = getenv("MT_SCHEMA_DIR");
+    mt_avro_registry *reg = NULL;
+    mt_errbuf eb = {{0}};
+    if (!dir || mt_avro_registry_load(dir, &reg, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: cannot load schemas from MT_SCHEMA_DIR: %s\n",
+                dir ? eb.msg : "unset");
+        return NULL;
+    }
+    return reg;
+}
+
+static int print_decoded(const mt_avro_registry *reg, const void *val, size_t vlen,
+                         json_t *extra)
+{
+    mt_errbuf eb = {{0}};
+    const mt_avro_schema *s = NULL;
+    json_t *d = NULL;
+    if (mt_avro_decode(reg, val, vlen, &s, &d, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: record does not decode: %s\n", eb.msg);
+        json_decref(extra);
+        return 1;
+    }
+    uint8_t h[MT_SHA256_LEN];
+    char hex[2 * MT_SHA256_LEN + 1];
+    if (mt_sha256(val, vlen, h) == MT_OK && mt_hex_encode(h, sizeof h, hex, sizeof hex) == MT_OK)
+        json_object_set_new(extra, "$sha256", json_string(hex));
+    json_object_update(d, extra);
+    json_decref(extra);
+    char *text = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(d);
+    if (!text)
+        return 1;
+    puts(text);
+    free(text);
+    return 0;
+}
+
+static int cmd_create(const mt_kafka_config *kc, const char *topic, int parts)
+{
+    mt_errbuf eb = {{0}};
+    const char *names[] = {topic};
+    if (mt_kafka_create_topics(kc, names, 1, parts, 1, NULL, 0, 30000, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: create %s: %s\n", topic, eb.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_dump(const mt_kafka_config *kc, const char *topic, const char *rawpath,
+                    unsigned long min, int idle_ms, int deadline_ms)
+{
+    mt_avro_registry *reg = load_schemas();
+    if (!reg)
+        return 1;
+    FILE *raw = fopen(rawpath, "wb");
+    if (!raw) {
+        perror(rawpath);
+        mt_avro_registry_free(reg);
+        return 1;
+    }
+    char group[64];
+    snprintf(group, sizeof group, "mt-e2e-dump-%ld", (long)getpid());
+    const char *topics[] = {topic};
+    mt_consumer_config cc = {.kafka = *kc, .group_id = group, .topics = topics, .ntopics = 1};
+    mt_consumer *c = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_consumer_new(&cc, &c, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
+        fclose(raw);
+        mt_avro_registry_free(reg);
+        return 1;
+    }
+    unsigned long seen = 0, bad = 0;
+    int rc = 0;
+    int64_t end = now_ms() + deadline_ms, last = now_ms();
+    for (;;) {
+        int64_t t = now_ms();
+        if (t >= end || (seen >= min && t - last >= idle_ms))
+            break;
+        mt_kafka_msg m;
+        mt_err err = mt_consumer_poll(c, 200, &m, &eb);
+        if (err == MT_ERR_TIMEOUT)
+            continue;
+        if (err) {
+            fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
+            rc = 1;
+            break;
+        }
+        if (!m.eof) {
+            fwrite(m.key, 1, m.key_len, raw);
+            fputc('\n', raw);
+            fwrite(m.value, 1, m.value_len, raw);
+            fputc('\n', raw);
+            json_t *extra = json_pack("{s:i,s:I,s:s%}", "$partition", (int)m.partition,
+                                      "$offset", (json_int_t)m.offset, "$key",
+                                      m.key ? (const char *)m.key : "", m.key ? m.key_len : 0);
+            bad += print_decoded(reg, m.value, m.value_len, extra) != 0;
+            seen++;
+            last = now_ms();
+        }
+        mt_kafka_msg_release(&m);
+    }
+    fflush(stdout);
+    mt_consumer_destroy(c);
+    fclose(raw);
+    mt_avro_registry_free(reg);
+    fprintf(stderr, "mt_e2e_kafka: %lu records read from %s, %lu did not decode\n", seen, topic,
+            bad);
+    return rc || bad || seen < min;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int spool_filter(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return strncmp(d->d_name, "spool-", 6) == 0 && n > 4 && !strcmp(d->d_name + n - 4, ".log");
+}
+
+static int cmd_spool(const char *dir)
+{
+    mt_avro_registry *reg = load_schemas();
+    if (!reg)
+        return 1;
+    struct dirent **ents = NULL;
+    int n = scandir(dir, &ents, spool_filter, by_name);
+    if (n < 0) {
+        perror(dir);
+        mt_avro_registry_free(reg);
+        return 1;
+    }
+    int rc = 0;
+    unsigned long total = 0;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+        FILE *f = fopen(path, "rb");
+        const char *fname = path + strlen(dir) + 1;
+        free(ents[i]);
+        if (!f) {
+            perror(path);
+            rc = 1;
+            continue;
+        }
+        unsigned char hdr[8];
+        while (fread(hdr, 1, 8, f) == 8) {
+            uint32_t len = le32(hdr);
+            if (len < 4 || len > (64u << 20))
+                break;
+            unsigned char *body = malloc(len);
+            if (!body || fread(body, 1, len, f) != len) {
+                free(body);
+                break; /* torn tail */
+            }
+            uint32_t klen = le32(body);
+            if (klen > len - 4) {
+                free(body);
+                break;
+            }
+            json_t *extra = json_pack("{s:s,s:s%}", "$spool_file", fname, "$key",
+                                      (const char *)body + 4, (size_t)klen);
+            rc |= print_decoded(reg, body + 4 + klen, len - 4 - klen, extra);
+            total++;
+            free(body);
+        }
+        fclose(f);
+    }
+    free(ents);
+    mt_avro_registry_free(reg);
+    fprintf(stderr, "mt_e2e_kafka: %lu spooled records in %s\n", total, dir);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "spool"))
+        return cmd_spool(argv[2]);
+    const char *bs = getenv("MT_KAFKA_BROKERS");
+    if (!bs || !*bs) {
+        fprintf(stderr, "mt_e2e_kafka: MT_KAFKA_BROKERS is not set\n");
+        return 2;
+    }
+    mt_kafka_config kc = {.bootstrap = bs, .client_id = "mt-e2e"};
+    if (argc >= 3 && !strcmp(argv[1], "create"))
+        return cmd_create(&kc, argv[2], argc >= 4 ? atoi(argv[3]) : 3);
+    if (argc >= 4 && !strcmp(argv[1], "dump"))
+        return cmd_dump(&kc, argv[2], argv[3], argc >= 5 ? strtoul(argv[4], NULL, 10) : 1,
+                        argc >= 6 ? atoi(argv[5]) : 3000, argc >= 7 ? atoi(argv[6]) : 60000);
+    fprintf(stderr, "usage: mt_e2e_kafka create TOPIC [PARTITIONS] | dump TOPIC RAWFILE [MIN] "
+                    "[IDLE_MS] [DEADLINE_MS] | spool DIR\n");
+    return 2;
+}
