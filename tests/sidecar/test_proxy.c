@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -19,6 +20,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+
+#include "mcptrail/avro.h"
 
 #include "admin.h"
 #include "recorder.h"
@@ -50,6 +53,7 @@ typedef struct fixture {
     char content_type[128];
     char upstream_authz[256]; /* Authorization the upstream received */
     size_t chunks;             /* chunked callbacks on the client (SSE relay) */
+    const char *const *hdrs;   /* extra request headers, name/value pairs, NULL-ended */
 } fixture;
 
 static fixture *F;
@@ -91,6 +95,16 @@ static void on_upstream(struct evhttp_request *req, void *arg)
     snprintf(f->upstream_authz, sizeof f->upstream_authz, "%s", authz ? authz : "");
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    if (strcmp(path, "/legacy-sse") == 0) {
+        /* 2024-11-05 HTTP+SSE: the endpoint event names the messages URI */
+        static const char ep[] = "event: endpoint\ndata: http://127.0.0.1:1/messages?sessionId=abc\n\n";
+        evhttp_add_header(oh, "Content-Type", "text/event-stream");
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add(b, ep, sizeof ep - 1);
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
     if (strcmp(path, "/sse") == 0) {
         evhttp_add_header(oh, "Content-Type", "text/event-stream");
         evhttp_add_header(oh, "Mcp-Session-Id", "s-1");
@@ -174,6 +188,8 @@ static void do_request(fixture *f, uint16_t port, enum evhttp_cmd_type cmd, cons
     evhttp_add_header(h, "Accept", "application/json, text/event-stream");
     if (authz)
         evhttp_add_header(h, "Authorization", authz);
+    for (size_t i = 0; f->hdrs && f->hdrs[i]; i += 2)
+        evhttp_add_header(h, f->hdrs[i], f->hdrs[i + 1]);
     if (body)
         evbuffer_add(evhttp_request_get_output_buffer(r), body, body_len);
     assert_int_equal(evhttp_make_request(c, r, cmd, path), 0);
@@ -460,6 +476,128 @@ static void strict_mode_kafka_down_refuses_unrecorded_request(void **state)
     rd_kafka_destroy(m.rk);
 }
 
+/* Every SessionEvent on the mock topic, decoded, until one of kind `last`
+ * arrives (deadline 10 s). Returns a new JSON array. */
+static json_t *consume_until(mockk *m, const char *last)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", m->bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "test_proxy", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    assert_non_null(c);
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, "mcptrail.events", 0)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(c, tp), 0);
+    rd_kafka_topic_partition_list_destroy(tp);
+    mt_avro_registry *reg = NULL;
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
+    json_t *all = json_array();
+    bool done = false;
+    time_t deadline = time(NULL) + 10;
+    while (!done && time(NULL) < deadline) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
+        if (!msg)
+            continue;
+        json_t *d = NULL;
+        if (!msg->err && mt_avro_decode(reg, msg->payload, msg->len, NULL, &d, &eb) == MT_OK) {
+            done = strcmp(json_string_value(json_object_get(d, "kind")), last) == 0;
+            json_array_append_new(all, d);
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    mt_avro_registry_free(reg);
+    assert_true(done);
+    return all;
+}
+
+/* Avro JSON mapping: a union value is {"type": value} or null. */
+static json_t *branch(json_t *v)
+{
+    if (!json_is_object(v) || json_object_size(v) != 1)
+        return v;
+    return json_object_iter_value(json_object_iter(v));
+}
+
+static const char *rpc_str(json_t *ev, const char *field)
+{
+    json_t *rpc = branch(json_object_get(ev, "rpc"));
+    return json_string_value(branch(json_object_get(rpc, field)));
+}
+
+static void mcp_session_is_one_gapless_recorded_session(void **state)
+{
+    fixture *f = *state;
+    mockk m;
+    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{}}");
+    assert_int_equal(f->status, 200);
+    static const char *const sid[] = {"Mcp-Session-Id", "s-1", "MCP-Protocol-Version",
+                                      "2025-06-18", NULL};
+    f->hdrs = sid;
+    post(f, "/mcp",
+         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"echo\"}}");
+    assert_int_equal(f->status, 200);
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_DELETE, "/mcp", "localhost", NULL, NULL,
+               0);
+    assert_int_equal(f->status, 200);
+    f->hdrs = NULL;
+    json_t *all = consume_until(&m, "session_end");
+    static const char *const kinds[] = {"request", "response", "request",    "response",
+                                        "request", "response", "session_end"};
+    assert_int_equal(json_array_size(all), 7);
+    const char *session = json_string_value(json_object_get(json_array_get(all, 0), "session_id"));
+    for (size_t i = 0; i < 7; i++) {
+        json_t *e = json_array_get(all, i);
+        assert_string_equal(json_string_value(json_object_get(e, "kind")), kinds[i]);
+        assert_string_equal(json_string_value(json_object_get(e, "session_id")), session);
+        assert_int_equal(json_integer_value(json_object_get(e, "seq")), i);
+    }
+    assert_string_not_equal(session, "s-1"); /* the sidecar's own id, linked by the map */
+    assert_string_equal(rpc_str(json_array_get(all, 0), "method"), "initialize");
+    assert_string_equal(rpc_str(json_array_get(all, 2), "tool"), "echo");
+    assert_string_equal(rpc_str(json_array_get(all, 3), "tool"), "echo");
+    assert_string_equal(rpc_str(json_array_get(all, 3), "id"), "1");
+    json_decref(all);
+    mt_proxy_set_recorder(f->proxy, NULL);
+    mt_recorder_free(rec);
+    rd_kafka_mock_cluster_destroy(m.mc);
+    rd_kafka_destroy(m.rk);
+}
+
+static void legacy_endpoint_event_points_at_the_sidecar(void **state)
+{
+    fixture *f = *state;
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL,
+               NULL, 0);
+    assert_int_equal(f->status, 200);
+    assert_string_equal(f->body,
+                        "event: endpoint\ndata: http://localhost/messages?sessionId=abc\n\n");
+}
+
+static void public_base_url_option_drives_the_endpoint_rewrite(void **state)
+{
+    fixture *f = *state;
+    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL,
+               NULL, 0);
+    assert_int_equal(f->status, 200);
+    assert_string_equal(
+        f->body, "event: endpoint\ndata: https://mcp.example/p/messages?sessionId=abc\n\n");
+}
+
+static int setup_public_url(void **state)
+{
+    static const char *const extra[] = {"--http.public_base_url=https://mcp.example/p"};
+    return setup_with(state, extra, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +618,12 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(strict_mode_kafka_down_refuses_unrecorded_request, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(mcp_session_is_one_gapless_recorded_session, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(legacy_endpoint_event_points_at_the_sidecar, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(public_base_url_option_drives_the_endpoint_rewrite,
+                                        setup_public_url, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
