@@ -1,46 +1,118 @@
 #!/usr/bin/env bash
-# The main command: builds mcptrail (Release), starts a local Apache Kafka
-# (KRaft, 127.0.0.1) with the mcptrail topics, and runs the demo: a recorded
-# MCP session (tests/fixtures/demo) is published to mcptrail.events as Avro
-# single-object records and read back and decoded from the broker.
-# Kafka keeps running for you to explore; `scripts/up.sh --down` stops it.
+# The main command: builds mcptrail (Release), starts a local Apache Kafka (KRaft,
+# 127.0.0.1) with the mcptrail topics, the reference MCP server
+# (@modelcontextprotocol/server-everything, Streamable HTTP) behind mcptrail-sidecar with a
+# local development JWKS, mints a development token, runs a TypeScript SDK client session
+# through the sidecar and shows the recorded SessionEvents read back from mcptrail.events.
+# Then it keeps the stack running until Ctrl-C and prints how to connect your own client.
 #
-# The sidecar, approvals, archiver and replay services join this stack as
-# their issues land (docs/status.md says what exists).
+#   scripts/up.sh           demo, then keep running until Ctrl-C (which stops everything)
+#   scripts/up.sh --once    demo, then stop everything and exit (non-interactive, for CI)
+#   scripts/up.sh --down    stop a stack left running (sidecar, server, Kafka)
+#
+# Environment: MT_BUILD_DIR (default build/), MT_KAFKA_STATE (/tmp/mcptrail-up-$UID),
+# MT_KAFKA_PORT_BASE (29092), MT_UP_RUN (run dir: keys, logs, pid files;
+# /tmp/mcptrail-up-run-$UID), MT_UP_PORT (sidecar, 8080), MT_UP_ADMIN_PORT (9090),
+# MT_UP_SERVER_PORT (server-everything, 3001). Everything listens on 127.0.0.1 and only
+# the processes this script started are ever signalled (by the PIDs in its pid files).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${MT_BUILD_DIR:-$root/build}
 export MT_KAFKA_STATE=${MT_KAFKA_STATE:-/tmp/mcptrail-up-$(id -u)}
 export MT_KAFKA_PORT_BASE=${MT_KAFKA_PORT_BASE:-29092}
+run=${MT_UP_RUN:-/tmp/mcptrail-up-run-$(id -u)}
+port=${MT_UP_PORT:-8080}
+admin_port=${MT_UP_ADMIN_PORT:-9090}
+server_port=${MT_UP_SERVER_PORT:-3001}
+e2e="$root/tests/sidecar/e2e"
+sub=dev-user
 
-if [ "${1:-}" = "--down" ]; then
-  exec bash scripts/kafka.sh stop
-fi
+stop_all() {
+  [ -d "$run" ] && bash "$e2e/stop-sidecar.sh" "$run/sidecar" || true
+  [ -f "$run/everything.pid" ] && bash "$root/tests/sdk/stop.sh" "$run/everything.pid" || true
+  bash scripts/kafka.sh stop || true
+  rm -rf "$run"
+}
+
+mode=run
+case "${1:-}" in
+  --down) stop_all; echo "up: stopped"; exit 0 ;;
+  --once) mode=once ;;
+  "") ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac
 
 bash scripts/deps.sh
+bash scripts/deps-node.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$build" mcptrail-events mcptrail-avro >/dev/null
+ninja -C "$build" mcptrail-sidecar mcptrail-devtoken mcptrail-events >/dev/null
 echo "up: built $build"
+
+if [ -f "$run/sidecar/sidecar.pid" ] && kill -0 "$(cat "$run/sidecar/sidecar.pid")" 2>/dev/null; then
+  echo "up: a stack is already running (run dir $run); stop it first: scripts/up.sh --down" >&2
+  exit 1
+fi
+rm -rf "$run"
+mkdir -p "$run"
+trap 'echo; echo "up: stopping"; stop_all' EXIT
+trap 'exit 130' INT TERM
 
 brokers=$(bash scripts/kafka.sh start --nodes 1 | tail -n 1)
 echo "up: Kafka (KRaft, 1 node) at $brokers, state in $MT_KAFKA_STATE"
-export MCPTRAIL_KAFKA_BROKERS="$brokers"
+export MT_KAFKA_BROKERS="$brokers" MCPTRAIL_KAFKA_BROKERS="$brokers"
 export MT_SCHEMA_DIR="$root/schemas"
 
-events="$root/tests/fixtures/demo/session_events.jsonl"
-"$build/tools/mcptrail-events" produce mcptrail.events < "$events"
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-"$build/tools/mcptrail-events" tail mcptrail.events > "$out"
-want=$(grep -c . "$events")
-got=$(grep -c . "$out" || true)
-echo "up: mcptrail.events holds $got decoded records (this run published $want); first one:"
-head -n 1 "$out" | python3 -m json.tool | head -n 40
+MT_PEERS_RUN="$run" bash tests/sdk/start-everything.sh "$server_port" "$run/everything.pid" 2>/dev/null
+echo "up: server-everything (Streamable HTTP) on 127.0.0.1:$server_port, pid $(cat "$run/everything.pid")"
+
+export MT_SIDECAR_BIN="$build/sidecar/mcptrail-sidecar" MT_DEVTOKEN_BIN="$build/tools/mcptrail-devtoken"
+url=$(bash "$e2e/run-sidecar.sh" --upstream-port "$server_port" --dir "$run/sidecar" \
+  --port "$port" --admin-port "$admin_port" --topic mcptrail.events --mode strict)
+echo "up: mcptrail-sidecar at $url (strict mode, admin http://127.0.0.1:$admin_port), pid $(cat "$run/sidecar/sidecar.pid")"
+token=$(bash "$e2e/token.sh" "$run/sidecar" "$sub" --ttl 86400)
+echo "up: minted a development token for sub=$sub (EdDSA, JWKS $run/sidecar/keys/jwks.json)"
+
+echo "up: TypeScript SDK client session through the sidecar:"
+node tests/sdk/ts-client.mjs "$url" --token "$token" --out "$run/ts-transcript.json"
+
+echo "up: events of this session in mcptrail.events (read back from Kafka and decoded):"
+"$build/tools/mcptrail-events" tail mcptrail.events > "$run/events.jsonl" 2>"$run/tail.log"
+python3 - "$run/events.jsonl" "$token" <<'PY'
+import collections, hashlib, json, sys
+fp = hashlib.sha256(sys.argv[2].encode()).hexdigest()
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ours = {e["session_id"] for e in evs if (e.get("identity") or {}).get("token_fingerprint") == fp}
+evs = sorted((e for e in evs if e["session_id"] in ours), key=lambda e: (e["session_id"], e["seq"]))
+print(f"  {'seq':>3}  {'kind':<12} {'direction':<17} {'http':<7} {'method / tool':<44} subject")
+for e in evs:
+    rpc, http, idn = e.get("rpc") or {}, e.get("http") or {}, e.get("identity") or {}
+    what = " / ".join(x for x in (rpc.get("method"), rpc.get("tool")) if x) or ("id " + rpc["id"] if rpc.get("id") else "")
+    print(f"  {e['seq']:>3}  {e['kind']:<12} {e['direction']:<17} {(http.get('method') or ''):<7} "
+          f"{what[:44]:<44} {idn.get('subject') or ''}")
+kinds = collections.Counter(e["kind"] for e in evs)
+print(f"up: {len(evs)} events in {len(ours)} session(s): " + ", ".join(f"{v} {k}" for k, v in kinds.items())
+      + f"; identity.token_fingerprint = SHA-256(token) = {fp[:16]}..")
+if not evs:
+    sys.exit("up: no events of this session found on mcptrail.events")
+PY
+
 cat <<EOT
 
-Kafka stays up. Try:
-  MCPTRAIL_KAFKA_BROKERS=$brokers $build/tools/mcptrail-events tail mcptrail.events
-  $build/tools/mcptrail-avro fingerprint schemas/*.avsc
-  scripts/up.sh --down        # stop Kafka and remove its state
+The stack is up: Kafka $brokers -> mcptrail-sidecar $url -> server-everything 127.0.0.1:$server_port
+Connect your own MCP client (Streamable HTTP) to $url with the token:
+  export TOKEN=$token
+  node tests/sdk/ts-client.mjs $url --token "\$TOKEN"
+  curl -s http://127.0.0.1:$admin_port/metrics            # sidecar metrics
+  $build/tools/mcptrail-events --kafka.brokers=$brokers tail mcptrail.events   # the recorded events
+Logs: $run/sidecar/sidecar.log, $run/everything-$server_port.log
 EOT
+
+if [ "$mode" = once ]; then
+  exit 0 # the EXIT trap stops the stack
+fi
+echo "Ctrl-C stops everything (or, from another terminal: scripts/up.sh --down)."
+while kill -0 "$(cat "$run/sidecar/sidecar.pid" 2>/dev/null || echo 0)" 2>/dev/null; do
+  sleep 1 # wait for Ctrl-C; leave if the sidecar was stopped from elsewhere
+done
+echo "up: the sidecar is gone"

@@ -3,7 +3,8 @@
 # 127.0.0.1, with a development JWKS and an HMAC key, recording to $MT_KAFKA_BROKERS.
 #
 #   run-sidecar.sh --upstream-port P --dir DIR [--topic T] [--mode strict|async]
-#                  [--spool DIR] [--port N] [--no-ready] [-- extra sidecar flags]
+#                  [--spool DIR] [--port N] [--admin-port N] [--no-ready]
+#                  [-- extra sidecar flags]
 #
 # DIR receives (created if missing): keys/ (mcptrail-devtoken keygen, reused if present),
 # hmac.key, sidecar.log (appended), sidecar.pid, port, admin_port and url. Listen and
@@ -21,7 +22,7 @@ sidecar=${MT_SIDECAR_BIN:-$root/build/sidecar/mcptrail-sidecar}
 devtoken=${MT_DEVTOKEN_BIN:-$root/build/tools/mcptrail-devtoken}
 die() { echo "run-sidecar: $*" >&2; exit 1; }
 
-up_port="" dir="" topic=mcptrail.events mode=strict spool="" port=0 ready=1 extra=()
+up_port="" dir="" topic=mcptrail.events mode=strict spool="" port=0 aport_opt=0 ready=1 extra=()
 while (($#)); do
   case "$1" in
     --upstream-port) up_port=$2; shift 2 ;;
@@ -30,6 +31,7 @@ while (($#)); do
     --mode) mode=$2; shift 2 ;;
     --spool) spool=$2; shift 2 ;;
     --port) port=$2; shift 2 ;;
+    --admin-port) aport_opt=$2; shift 2 ;;
     --no-ready) ready=0; shift ;;
     --) shift; extra=("$@"); break ;;
     *) die "unknown option $1" ;;
@@ -59,7 +61,7 @@ exec 3</dev/null
 MT_SCHEMA_DIR=${MT_SCHEMA_DIR:-$root/schemas} setsid "$sidecar" \
   --kafka.brokers="$MT_KAFKA_BROKERS" \
   --listen.address=127.0.0.1 --listen.port="$port" \
-  --admin.address=127.0.0.1 --admin.port=0 \
+  --admin.address=127.0.0.1 --admin.port="$aport_opt" \
   --upstream.host=127.0.0.1 --upstream.port="$up_port" \
   --auth.jwks_file="$dir/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
   --auth.audiences=mcptrail-e2e \
