@@ -147,13 +147,13 @@ measure() {
     ( m=0; while kill -0 "$rpid" 2>/dev/null; do r=$(rss_kb "$rpid"); [ "${r:-0}" -gt "$m" ] && m=$r && echo "$m" >"$run/rss.max"; sleep 0.2; done ) &
     sampler=$!; pids+=("$sampler")
   fi
-  log "$name: closed loop, $CONNS connections, ${DUR}s"
-  out=$("$tools/loadgen" --url "$url" -c "$CONNS" -d "$DUR" -w 1 "$@" 2>"$run/lg.err") || true
+  log "$name: closed loop, ${M_CONNS:-$CONNS} connections, ${DUR}s"
+  out=$("$tools/loadgen" --url "$url" -c "${M_CONNS:-$CONNS}" -d "$DUR" -w "${M_WARM:-1}" "$@" 2>"$run/lg.err") || true
   [ -s "$run/lg.err" ] && log "$name: $(head -c 300 "$run/lg.err")"
   if [ -n "$sampler" ]; then stop_pid "$sampler"; load=$(cat "$run/rss.max" 2>/dev/null || echo 0); rm -f "$run/rss.max"; fi
   if [ "$fixed" = 1 ]; then
     log "$name: fixed rate $RATE req/s, ${DUR}s"
-    fr=$("$tools/loadgen" --url "$url" -c 8 -r "$RATE" -d "$DUR" -w 1 "$@" 2>"$run/lg.err") || true
+    fr=$("$tools/loadgen" --url "$url" -c "$CONNS" -r "$RATE" -d "$DUR" -w 1 "$@" 2>"$run/lg.err") || true
     [ -s "$run/lg.err" ] && log "$name (fixed rate): $(head -c 300 "$run/lg.err")"
   fi
   local frp50="" frp99=""
@@ -281,7 +281,8 @@ if [ "$PEER" = 1 ]; then
   FM_PID=$!; pids+=("$FM_PID")
   if wait_http "http://127.0.0.1:$PP/mcp" "$FM_PID"; then
     fmv=$("$VENV/bin/python" -c 'import fastmcp; print(fastmcp.__version__)' 2>/dev/null || echo "$FASTMCP_VERSION")
-    measure "FastMCP $fmv proxy (Python, create_proxy)" "-" "http://127.0.0.1:$PP/mcp" "$FM_PID" 0 --init
+    # 8 connections and 3 s of warm-up: its sessions take ~0.3 s each to set up
+    M_CONNS=8 M_WARM=3 measure "FastMCP $fmv proxy (Python, create_proxy), c=8" "-" "http://127.0.0.1:$PP/mcp" "$FM_PID" 0 --init
   fi
   stop_pid "$FM_PID"
 fi
@@ -321,7 +322,7 @@ targets=$(awk -v a="$(cut -f3 <<<"$async_row")" -v n="$nginx_rps" -v ap99="$(cut
   if (peer != "" && peer > 0) printf "- >= 10x the peer gateway throughput: %s (%.0fx)\n", (a >= 10 * peer ? yn : no), a / peer
 }')
 
-notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over 8 connections for ${DUR} s (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on). server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
+notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over the same $CONNS connections for ${DUR} s (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on). server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
 
 echo "# $header"
 echo
