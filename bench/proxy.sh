@@ -345,13 +345,13 @@ echo "$notes"
 log "done in $(( $(date +%s) - t_begin )) s"
 
 if [ "$DOCS" = 1 ]; then
-  section=$(printf '## Proxy\n\n`bench/proxy.sh` (issue 4). %s\n\n%s\n\nTargets (issue 4):\n\n%s\n\n%s\n' "$header" "$table" "$targets" "$notes")
+  section=$(printf '## Proxy (`bench/proxy.sh`)\n\nIssue 4. Last run: %s\n\n%s\n\nTargets (issue 4):\n\n%s\n\n%s\n' "${header#bench/proxy.sh }" "$table" "$targets" "$notes")
   SECTION=$section python3 - "$root/docs/benchmarks.md" <<'EOF'
 import os, re, sys
 path = sys.argv[1]
 sec = os.environ["SECTION"].rstrip("\n") + "\n"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-m = re.search(r"^## Proxy\s*$", text, re.M)
+m = re.search(r"^## Proxy\b.*$", text, re.M)
 if m:
     nxt = re.search(r"^## ", text[m.end():], re.M)
     end = m.end() + nxt.start() if nxt else len(text)
