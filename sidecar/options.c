@@ -61,7 +61,8 @@ const mt_cfg_option mt_sidecar_options[] = {
      O(request_timeout_ms), 1000, (int64_t)86400000, NULL, 0},
     {"http.allowed_origins", MT_CFG_LIST, NULL,
      "Origin header values accepted (exact match); requests with another Origin get 403. "
-     "Requests without Origin (non-browser clients) are accepted.",
+     "Unset: an Origin whose host[:port] is in http.allowed_hosts is accepted. Requests "
+     "without Origin (non-browser clients) are accepted.",
      O(allowed_origins), 0, 0, NULL, 0},
     {"http.allowed_hosts", MT_CFG_LIST, "localhost,127.0.0.1",
      "Host header values accepted, with or without port (DNS-rebinding defence); others get "

@@ -307,6 +307,27 @@ static bool list_has(const mt_strlist *l, const char *v)
 
 /* --- checks (handlers) ---------------------------------------------------- */
 
+/* With http.allowed_origins unset, an Origin whose host[:port] is an allowed
+ * Host is accepted (the same-site case browsers send, as the MCP SDKs'
+ * localhost protection does); a configured list is exact. */
+static bool origin_is_allowed_host(mt_proxy *p, const char *origin)
+{
+    if (p->cfg->allowed_origins.n > 0)
+        return false;
+    const char *hp = strstr(origin, "://");
+    if (!hp)
+        return false;
+    hp += 3;
+    char hostport[256], h[256];
+    size_t n = strcspn(hp, "/");
+    if (n == 0 || n >= sizeof hostport)
+        return false;
+    memcpy(hostport, hp, n);
+    hostport[n] = '\0';
+    host_only(hostport, h, sizeof h);
+    return list_has(&p->cfg->allowed_hosts, hostport) || list_has(&p->cfg->allowed_hosts, h);
+}
+
 static bool check_host_origin(mt_proxy *p, struct evhttp_request *req)
 {
     const char *host = header(req, "Host");
@@ -323,7 +344,7 @@ static bool check_host_origin(mt_proxy *p, struct evhttp_request *req)
         return false;
     }
     const char *origin = header(req, "Origin");
-    if (origin && !list_has(&p->cfg->allowed_origins, origin)) {
+    if (origin && !list_has(&p->cfg->allowed_origins, origin) && !origin_is_allowed_host(p, origin)) {
         mt_logs(MT_LOG_WARN, "proxy", "Origin not allowed", "origin", origin, NULL);
         send_http_error(p, req, 403, "Forbidden", "origin_not_allowed",
                         "Origin header is not in http.allowed_origins");

@@ -316,6 +316,21 @@ static void host_not_allowed_is_403(void **state)
     assert_non_null(strstr(f->body, "host_not_allowed"));
 }
 
+static void origin_of_an_allowed_host_passes_and_others_are_403(void **state)
+{
+    fixture *f = *state;
+    static const char *const ok[] = {"Origin", "http://localhost:8080", NULL};
+    static const char *const bad[] = {"Origin", "http://evil.example", NULL};
+    f->hdrs = ok;
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    f->hdrs = bad;
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 403);
+    assert_non_null(strstr(f->body, "origin_not_allowed"));
+    f->hdrs = NULL;
+}
+
 static void oversized_body_is_413(void **state)
 {
     fixture *f = *state;
@@ -606,6 +621,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(host_not_allowed_is_403, setup, teardown),
         cmocka_unit_test_setup_teardown(oversized_body_is_413, setup, teardown),
+        cmocka_unit_test_setup_teardown(origin_of_an_allowed_host_passes_and_others_are_403,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(missing_token_is_401_with_resource_metadata,
                                         setup_auth, teardown),
         cmocka_unit_test_setup_teardown(bad_token_is_401_invalid_token, setup_auth, teardown),
