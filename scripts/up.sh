@@ -112,7 +112,8 @@ if [ "$mode" = once ]; then
   exit 0 # the EXIT trap stops the stack
 fi
 echo "Ctrl-C stops everything (or, from another terminal: scripts/up.sh --down)."
-while kill -0 "$(cat "$run/sidecar/sidecar.pid" 2>/dev/null || echo 0)" 2>/dev/null; do
-  sleep 1 # wait for Ctrl-C; leave if the sidecar was stopped from elsewhere
+sidecar_pid=$(cat "$run/sidecar/sidecar.pid")
+while kill -0 "$sidecar_pid" 2>/dev/null; do
+  sleep 1 # wait for Ctrl-C; leave when the sidecar was stopped from elsewhere (--down)
 done
 echo "up: the sidecar is gone"
