@@ -528,6 +528,14 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
     }
     if (f->creq && f->started)
         count_reply(f->p, f->status, &f->t0);
+    /* libevent detaches an unfinished request from a failed connection
+     * (evcon NULL) and leaves it to us: finishing the reply frees it. */
+    if (f->creq && !evhttp_request_get_connection(f->creq)) {
+        if (f->started)
+            evhttp_send_reply_end(f->creq);
+        else
+            evhttp_send_reply(f->creq, 499, "Client Closed Request", NULL);
+    }
     f->creq = NULL;
     f->client_done = true;
     fwd_maybe_free(f);

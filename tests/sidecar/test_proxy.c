@@ -88,6 +88,16 @@ static void up_sse_send(evutil_socket_t fd, short what, void *arg)
     event_active(st->ev, EV_TIMEOUT, 0);
 }
 
+/* The held stream's peer (the proxy) left: libevent detached the request;
+ * ending the reply frees it. */
+static void hold_closed(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    struct evhttp_request *req = arg;
+    if (!evhttp_request_get_connection(req))
+        evhttp_send_reply_end(req);
+}
+
 static void on_upstream(struct evhttp_request *req, void *arg)
 {
     fixture *f = arg;
@@ -95,6 +105,18 @@ static void on_upstream(struct evhttp_request *req, void *arg)
     snprintf(f->upstream_authz, sizeof f->upstream_authz, "%s", authz ? authz : "");
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    if (strcmp(path, "/hold-sse") == 0) {
+        /* one event, then the stream stays open (freed with the upstream) */
+        static const char ev1[] = "data: {\"jsonrpc\":\"2.0\",\"method\":\"n\"}\n\n";
+        evhttp_add_header(oh, "Content-Type", "text/event-stream");
+        evhttp_send_reply_start(req, 200, "OK");
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add(b, ev1, sizeof ev1 - 1);
+        evhttp_send_reply_chunk(req, b);
+        evbuffer_free(b);
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), hold_closed, req);
+        return;
+    }
     if (strcmp(path, "/legacy-sse") == 0) {
         /* 2024-11-05 HTTP+SSE: the endpoint event names the messages URI */
         static const char ep[] = "event: endpoint\ndata: http://127.0.0.1:1/messages?sessionId=abc\n\n";
@@ -587,6 +609,51 @@ static void mcp_session_is_one_gapless_recorded_session(void **state)
     rd_kafka_destroy(m.rk);
 }
 
+/* A client that leaves mid-stream: the exchange is cleaned up (LeakSanitizer
+ * checks the detached client request is freed) and the upstream cancelled. */
+static void inflight_check(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fixture *f = arg;
+    if (mt_proxy_inflight(f->proxy) == 0)
+        event_base_loopbreak(f->base);
+}
+
+static void on_first_chunk_close(struct evhttp_request *req, void *arg)
+{
+    (void)req;
+    fixture *f = arg;
+    f->chunks++;
+    event_base_loopbreak(f->base);
+}
+
+static void client_leaving_mid_sse_frees_the_exchange(void **state)
+{
+    fixture *f = *state;
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(f->base, NULL, "127.0.0.1", mt_proxy_port(f->proxy));
+    struct evhttp_request *r = evhttp_request_new(on_client_done, f);
+    evhttp_request_set_chunked_cb(r, on_first_chunk_close);
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", "localhost");
+    assert_int_equal(evhttp_make_request(c, r, EVHTTP_REQ_GET, "/hold-sse"), 0);
+    struct timeval tv = {10, 0};
+    evtimer_add(f->deadline, &tv);
+    f->chunks = 0;
+    event_base_dispatch(f->base);
+    assert_int_equal(f->chunks, 1);
+    evhttp_connection_free(c); /* leave mid-stream */
+    struct event *tick = event_new(f->base, -1, EV_PERSIST, inflight_check, f);
+    struct timeval iv = {0, 20000};
+    event_add(tick, &iv);
+    f->status = 0;
+    event_base_dispatch(f->base);
+    evtimer_del(f->deadline);
+    event_free(tick);
+    assert_int_not_equal(f->status, -1); /* deadline */
+    assert_int_equal(mt_proxy_inflight(f->proxy), 0);
+}
+
 static void legacy_endpoint_event_points_at_the_sidecar(void **state)
 {
     fixture *f = *state;
@@ -638,6 +705,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(mcp_session_is_one_gapless_recorded_session, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(legacy_endpoint_event_points_at_the_sidecar, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_leaving_mid_sse_frees_the_exchange, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(public_base_url_option_drives_the_endpoint_rewrite,
                                         setup_public_url, teardown),
