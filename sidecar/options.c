@@ -113,7 +113,8 @@ const mt_cfg_option mt_sidecar_options[] = {
      "Spool bound; when full, async mode fails closed like strict mode.", O(spool_max_bytes),
      0, (int64_t)1 << 40, NULL, 0},
     {"record.hmac_key_file", MT_CFG_SECRET_FILE, NULL,
-     "Key for payload_hmac (HMAC-SHA256 over the raw payload); unset: no payload HMAC.",
+     "Key for payload_hmac (HMAC-SHA256 over the raw payload). Required: the sidecar "
+     "refuses to start without it.",
      O(hmac_key), 0, 0, NULL, 0},
     {"source.cluster", MT_CFG_STRING, "", "Cluster name recorded in every event.",
      O(source_cluster), 0, 0, NULL, 0},
