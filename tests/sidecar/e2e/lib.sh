@@ -64,3 +64,23 @@ new_topic() {
   "$e2e_kafka" create "$t" 3 >&2
   echo "$t"
 }
+
+# stop_sidecar_checked DIR...: stops the sidecars (TERM: clean shutdown) and fails when
+# ASan or UBSan (sanitizer builds) reported an error in their logs. LeakSanitizer reports
+# are printed as warnings only (known leak, /tmp/sidecar-bugs.md; make them fatal with
+# MT_E2E_STRICT_LEAKS=1).
+stop_sidecar_checked() {
+  local d bad=0 pat="ERROR: (Address|Thread|Memory)Sanitizer|runtime error:"
+  [ -z "${MT_E2E_STRICT_LEAKS:-}" ] || pat="ERROR: [A-Za-z]*Sanitizer|runtime error:"
+  for d in "$@"; do
+    "$here/stop-sidecar.sh" "$d"
+    if grep -q -E "$pat" "$d/sidecar.log"; then
+      echo "e2e: sanitizer error in $d/sidecar.log:" >&2
+      grep -v '^[{%]' "$d/sidecar.log" | grep -E -A40 "$pat" | head -80 >&2
+      bad=1
+    elif grep -q "ERROR: LeakSanitizer" "$d/sidecar.log"; then
+      echo "e2e: WARNING: sidecar leaks at exit: $(grep -m1 '^SUMMARY: AddressSanitizer' "$d/sidecar.log")" >&2
+    fi
+  done
+  return $bad
+}

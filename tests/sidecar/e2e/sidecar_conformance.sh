@@ -62,4 +62,5 @@ for srv in everything scenario; do
 done
 [ $rc = 0 ] || { echo "sidecar_conformance: regressions through the sidecar (sidecar logs: $tmp/sc-*/sidecar.log)" >&2;
   [ -n "${MT_E2E_KEEP:-}" ] || tail -n 5 "$tmp"/sc-*/sidecar.log >&2; exit 1; }
+stop_sidecar_checked "$tmp/sc-everything" "$tmp/sc-scenario"
 echo "sidecar_conformance: every scenario passing direct passes through the sidecar ($((SECONDS - t0)) s)"

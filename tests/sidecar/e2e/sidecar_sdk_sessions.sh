@@ -26,4 +26,5 @@ MT_PYTHON="$py" "$root/tests/sdk/sessions.sh" "http://127.0.0.1:$up/mcp" "$url" 
 
 "$e2e_kafka" dump "$topic" "$tmp/raw" 2 3000 60000 > "$tmp/events.jsonl"
 "$py" "$here/check-events.py" "$tmp/events.jsonl" "$tmp/raw" --token "$token" --sub "$sub" --sdk-sessions 2
+stop_sidecar_checked "$tmp/sc"
 echo "sidecar_sdk_sessions: passed in $((SECONDS - t0)) s"
