@@ -594,10 +594,13 @@ static bool glob_opt(const char *pattern, const char *text)
     return !pattern || (text && mt_policy_glob_match(pattern, text));
 }
 
-/* Numbers compare by value so 1 and 1.0 are equal; everything else by
- * jansson's structural equality. */
+/* Numbers compare by value so 1 and 1.0 are equal (two integers exactly,
+ * so ids beyond 2^53 stay distinct); everything else by jansson's structural
+ * equality. */
 static bool values_equal(const json_t *a, const json_t *b)
 {
+    if (json_is_integer(a) && json_is_integer(b))
+        return json_integer_value(a) == json_integer_value(b);
     if (json_is_number(a) && json_is_number(b))
         return json_number_value(a) == json_number_value(b);
     return json_equal((json_t *)a, (json_t *)b) == 1;

@@ -191,6 +191,9 @@ static void arg_eq_compares_json_values_and_numbers_by_value(void **state)
     const char *n = "{'arguments':[{'path':'/n','op':'eq','value':1}]}";
     assert_true(args_match(n, "{'n':1.0}"));
     assert_false(args_match(n, "{'n':'1'}"));
+    const char *big = "{'arguments':[{'path':'/n','op':'eq','value':9007199254740993}]}";
+    assert_true(args_match(big, "{'n':9007199254740993}"));
+    assert_false(args_match(big, "{'n':9007199254740992}"));
     const char *o = "{'arguments':[{'path':'/o','op':'eq','value':{'a':[1,true]}}]}";
     assert_true(args_match(o, "{'o':{'a':[1,true]}}"));
     assert_false(args_match(o, "{'o':{'a':[1,false]}}"));
