@@ -14,6 +14,7 @@ build=${MT_BUILD_DIR:-$root/build-test}
 cache=${MT_CACHE:-$HOME/.cache/mcptrail}
 
 bash scripts/deps.sh
+bash scripts/deps-node.sh
 
 cmake -S . -B "$build" -G Ninja -DMT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C "$build"
@@ -42,6 +43,9 @@ fi
 
 export MT_PYTHON="$cache/venv/bin/python"
 export MT_KAFKA_SCRIPT="$root/scripts/kafka.sh"
+# Everything the end-to-end tests need was installed above: a skip would hide a broken
+# install step, so it fails instead.
+export MT_E2E_NO_SKIP=1
 # librdkafka keeps a few process-lifetime allocations; leaks of our own code
 # are still reported because suppressions name only librdkafka frames.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"

@@ -7,7 +7,11 @@ e2e_kafka=${MT_E2E_KAFKA_BIN:-$root/build/tests/sidecar/mt_e2e_kafka}
 py=${MT_PYTHON:-${MT_CACHE:-$HOME/.cache/mcptrail}/venv/bin/python}
 export MT_SCHEMA_DIR=${MT_SCHEMA_DIR:-$root/schemas}
 
-e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
+e2e_skip() {
+  # scripts/test.sh installs every peer, so there a missing one is a failure, not a skip.
+  if [ -n "${MT_E2E_NO_SKIP:-}" ]; then echo "FAIL (would skip): $*" >&2; exit 1; fi
+  echo "SKIP: $*" >&2; exit 77
+}
 e2e_need_peers() {
   [ -x "$root/tests/peers/node_modules/.bin/node" ] || e2e_skip "MCP peers not installed (scripts/deps-node.sh)"
   [ -x "$py" ] || e2e_skip "Python venv not found at $py (scripts/deps.sh)"
