@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
     mt_recorder *rec = NULL;
     mt_sidecar_metrics metrics = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
+    mt_kafka_prop *rec_props = NULL;
 
     mt_cfg_result res = {0};
     mt_err err = mt_cfg_load(&mt_sidecar_spec, &cfg, argc, argv, NULL, &res, &eb);
@@ -114,8 +116,30 @@ int main(int argc, char **argv)
     }
     char upstream[300];
     snprintf(upstream, sizeof upstream, "%s:%d", cfg.upstream_host, (int)cfg.upstream_port);
+    mt_kafka_config rec_kafka = rt.kafka;
+    /* Strict mode holds every request until its event is acknowledged, so
+     * librdkafka's default 5 ms linger would be added to each one: produce
+     * at once unless kafka.properties sets a linger itself (the user wins). */
+    if (cfg.record_mode == MT_RECORD_STRICT) {
+        bool user_linger = false;
+        for (size_t i = 0; i < rt.kafka.nprops; i++)
+            if (rt.kafka.props[i].key && (strcmp(rt.kafka.props[i].key, "linger.ms") == 0 ||
+                                          strcmp(rt.kafka.props[i].key,
+                                                 "queue.buffering.max.ms") == 0))
+                user_linger = true;
+        if (!user_linger) {
+            rec_props = calloc(rt.kafka.nprops + 1, sizeof *rec_props);
+            if (!rec_props)
+                goto out;
+            rec_props[0] = (mt_kafka_prop){"linger.ms", "0"};
+            for (size_t i = 0; i < rt.kafka.nprops; i++)
+                rec_props[i + 1] = rt.kafka.props[i];
+            rec_kafka.props = rec_props;
+            rec_kafka.nprops = rt.kafka.nprops + 1;
+        }
+    }
     mt_recorder_config rc_cfg = {
-        .kafka = rt.kafka,
+        .kafka = rec_kafka,
         .topic = cfg.record_topic,
         .mode = cfg.record_mode == MT_RECORD_STRICT ? MT_REC_STRICT : MT_REC_ASYNC,
         .spool_dir = cfg.record_mode == MT_RECORD_ASYNC ? cfg.spool_dir : NULL,
@@ -181,5 +205,6 @@ out:
         mt_runtime_free(&rt);
     mt_cfg_result_free(&res);
     mt_cfg_free(&mt_sidecar_spec, &cfg);
+    free(rec_props);
     return rc;
 }

@@ -23,6 +23,11 @@ const mt_cfg_option mt_sidecar_options[] = {
      0, NULL, MT_CFG_F_REQUIRED},
     {"upstream.port", MT_CFG_INT, "3000", "TCP port of the upstream MCP server.",
      O(upstream_port), 1, 65535, NULL, 0},
+    {"upstream.max_idle_connections", MT_CFG_INT, "64",
+     "Idle keep-alive connections to the upstream kept for reuse (0: a new connection per "
+     "request). A connection returns to the pool when its exchange completed cleanly; SSE "
+     "streams hold theirs, broken ones are dropped.",
+     O(upstream_max_idle), 0, 4096, NULL, 0},
     {"upstream.path_prefix", MT_CFG_STRING, "",
      "Prefix prepended to the request path when forwarding (e.g. `/v1`); empty keeps the "
      "client's path.",

@@ -25,6 +25,7 @@ typedef struct mt_sidecar_config {
     int64_t listen_port;
     char *upstream_host;
     int64_t upstream_port;
+    int64_t upstream_max_idle;
     char *upstream_path_prefix;
     mt_cfg_secret upstream_credential; /* whole Authorization value for upstream */
     char *admin_address;

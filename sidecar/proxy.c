@@ -80,6 +80,8 @@ struct mt_proxy {
     size_t smap_n;
     void (*drained_cb)(void *arg);
     void *drained_arg;
+    struct evhttp_connection **idle; /* upstream keep-alive pool (LIFO) */
+    size_t nidle, idle_cap;
 };
 
 static void check_drained(mt_proxy *p)
@@ -174,6 +176,7 @@ typedef struct fwd {
     struct evhttp_connection *cconn; /* client connection (closecb registered) */
     struct evhttp_request *ureq;     /* NULL once libevent finished it */
     struct evhttp_connection *uconn;
+    bool uconn_reusable; /* exchange completed cleanly: back to the pool */
     struct timespec t0;
     char *rpc_id;      /* JSON text of the request id, for our own errors */
     char *rpc_method;
@@ -458,13 +461,25 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
 static void fwd_maybe_free(fwd *f);
 static void start_upstream(fwd *f, struct evhttp_request *creq);
 
+/* Hands an upstream connection back to the keep-alive pool, or frees it
+ * when it is not reusable or the pool is full. */
+static void uconn_release(mt_proxy *p, struct evhttp_connection *c, bool reusable)
+{
+    if (!c)
+        return;
+    if (reusable && p->nidle < p->idle_cap) {
+        p->idle[p->nidle++] = c;
+        return;
+    }
+    evhttp_connection_free(c);
+}
+
 static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     fwd *f = arg;
-    if (f->uconn)
-        evhttp_connection_free(f->uconn);
+    uconn_release(f->p, f->uconn, f->uconn_reusable);
     if (f->pending)
         evbuffer_free(f->pending);
     mt_proxy *p = f->p;
@@ -1092,6 +1107,10 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     bool was_done = f->upstream_done;
     f->upstream_done = true;
     int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
+    /* libevent already settled the connection (idle, or reset when the
+     * upstream asked to close): a complete non-SSE exchange may reuse it. */
+    if (code != 0 && !was_done && !f->sse && !f->paused)
+        f->uconn_reusable = true;
     if (!f->creq || was_done) {
         fwd_maybe_free(f);
         return;
@@ -1146,13 +1165,20 @@ static void start_upstream(fwd *f, struct evhttp_request *creq)
 {
     mt_proxy *p = f->p;
     const mt_sidecar_config *cfg = p->cfg;
-    f->uconn = evhttp_connection_base_new(p->base, NULL, cfg->upstream_host,
-                                          (unsigned short)cfg->upstream_port);
+    if (p->nidle) {
+        f->uconn = p->idle[--p->nidle];
+    } else {
+        f->uconn = evhttp_connection_base_new(p->base, NULL, cfg->upstream_host,
+                                              (unsigned short)cfg->upstream_port);
+        if (f->uconn) {
+            evhttp_connection_set_timeout(f->uconn,
+                                          (int)((cfg->request_timeout_ms + 999) / 1000));
+            evhttp_connection_set_retries(f->uconn, 0);
+        }
+    }
     f->ureq = f->uconn ? evhttp_request_new(on_upstream_done, f) : NULL;
     if (!f->ureq)
         goto fail;
-    evhttp_connection_set_timeout(f->uconn, (int)((cfg->request_timeout_ms + 999) / 1000));
-    evhttp_connection_set_retries(f->uconn, 0);
     evhttp_request_set_header_cb(f->ureq, on_upstream_headers);
     evhttp_request_set_chunked_cb(f->ureq, on_upstream_chunk);
     evhttp_request_set_error_cb(f->ureq, on_upstream_error);
@@ -1501,6 +1527,14 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
     p->base = base;
     p->cfg = cfg;
     p->m = metrics;
+    if (cfg->upstream_max_idle > 0) {
+        p->idle = calloc((size_t)cfg->upstream_max_idle, sizeof *p->idle);
+        if (!p->idle) {
+            free(p);
+            return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+        }
+        p->idle_cap = (size_t)cfg->upstream_max_idle;
+    }
     p->http = evhttp_new(base);
     if (!p->http) {
         err = mt_fail(eb, MT_ERR_NOMEM, "evhttp_new failed");
@@ -1596,6 +1630,9 @@ void mt_proxy_free(mt_proxy *p)
         return;
     if (p->http)
         evhttp_free(p->http);
+    while (p->nidle)
+        evhttp_connection_free(p->idle[--p->nidle]);
+    free(p->idle);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
     mt_jwks_free(p->jwks);

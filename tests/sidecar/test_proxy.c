@@ -54,6 +54,7 @@ typedef struct fixture {
     char upstream_authz[256]; /* Authorization the upstream received */
     size_t chunks;             /* chunked callbacks on the client (SSE relay) */
     const char *const *hdrs;   /* extra request headers, name/value pairs, NULL-ended */
+    uint16_t up_peer_port;     /* sidecar-side port of the upstream's last request */
 } fixture;
 
 static fixture *F;
@@ -103,6 +104,10 @@ static void on_upstream(struct evhttp_request *req, void *arg)
     fixture *f = arg;
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     snprintf(f->upstream_authz, sizeof f->upstream_authz, "%s", authz ? authz : "");
+    char *peer = NULL;
+    ev_uint16_t peer_port = 0;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer, &peer_port);
+    f->up_peer_port = peer_port;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
     if (strcmp(path, "/hold-sse") == 0) {
@@ -406,6 +411,29 @@ static void upstream_down_is_502_jsonrpc_error(void **state)
     assert_non_null(strstr(f->body, "\"code\":-32603"));
 }
 
+static void upstream_connection_is_reused(void **state)
+{
+    fixture *f = *state;
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    uint16_t first = f->up_peer_port;
+    assert_int_not_equal(first, 0);
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    assert_int_equal(f->up_peer_port, first); /* same keep-alive connection */
+
+    /* the upstream restarts: the pooled connection is closed, the next
+     * request reconnects instead of failing */
+    evhttp_free(f->up);
+    f->up = evhttp_new(f->base);
+    evhttp_set_gencb(f->up, on_upstream, f);
+    assert_int_equal(evhttp_bind_socket(f->up, "127.0.0.1", f->up_port), 0);
+    event_base_loop(f->base, EVLOOP_NONBLOCK); /* lets the pool see the close */
+    post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
+    assert_int_equal(f->status, 200);
+    assert_int_not_equal(f->up_peer_port, first);
+}
+
 static void client_authorization_is_replaced_upstream(void **state)
 {
     fixture *f = *state;
@@ -697,6 +725,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(upstream_down_is_502_jsonrpc_error, setup, teardown),
         cmocka_unit_test_setup_teardown(client_authorization_is_replaced_upstream, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(upstream_connection_is_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(admin_healthz_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(strict_mode_records_request_and_response_before_release,
                                         setup, teardown),
