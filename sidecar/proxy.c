@@ -47,6 +47,17 @@
 #define SESSION_MAP_BUCKETS 1024u
 #define SESSION_MAP_MAX 10000u /* upstream session ids remembered (oldest dropped) */
 #define REASON_UPSTREAM_RESET "upstream reset the SSE stream mid-event"
+#define TOKEN_CACHE_SLOTS 1024u /* verified tokens remembered (direct-mapped) */
+#define TOKEN_CACHE_TTL_S 60    /* a cached verification is redone at least this often */
+
+/* A verified token: SHA-256 of the raw token -> its SessionEvent identity,
+ * valid until min(exp, verified + TOKEN_CACHE_TTL_S). The token itself is
+ * not stored. */
+typedef struct token_entry {
+    uint8_t hash[MT_SHA256_LEN];
+    int64_t until; /* 0: empty slot */
+    json_t *identity;
+} token_entry;
 
 /* Upstream Mcp-Session-Id -> recorder session id (the sidecar-generated id
  * the initialize exchange was recorded under), so every message of one MCP
@@ -82,6 +93,7 @@ struct mt_proxy {
     void *drained_arg;
     struct evhttp_connection **idle; /* upstream keep-alive pool (LIFO) */
     size_t nidle, idle_cap;
+    token_entry tokens[TOKEN_CACHE_SLOTS];
 };
 
 static void check_drained(mt_proxy *p)
@@ -427,14 +439,38 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
     const char *tok = authz + 7;
     while (*tok == ' ')
         tok++;
+    size_t toklen = strlen(tok);
+    int64_t now = (int64_t)time(NULL);
+    uint8_t h[MT_SHA256_LEN];
+    token_entry *slot = NULL;
+    if (mt_sha256(tok, toklen, h) == MT_OK) {
+        uint32_t ix;
+        memcpy(&ix, h, sizeof ix);
+        slot = &p->tokens[ix % TOKEN_CACHE_SLOTS];
+        if (slot->until > now && memcmp(slot->hash, h, sizeof h) == 0) {
+            *identity = json_incref(slot->identity); /* recorder copies; never mutated */
+            return AUTH_OK;
+        }
+    }
     mt_identity id;
-    if (mt_jwt_verify(p->jwks, &p->policy, tok, strlen(tok), (int64_t)time(NULL), &id, eb) !=
-        MT_OK) {
+    if (mt_jwt_verify(p->jwks, &p->policy, tok, toklen, now, &id, eb) != MT_OK) {
         *why = eb->msg;
         return AUTH_INVALID;
     }
     *identity = mt_identity_to_json(&id);
+    json_t *exp = id.claims ? json_object_get(id.claims, "exp") : NULL;
+    int64_t until = now + TOKEN_CACHE_TTL_S;
+    if (json_is_integer(exp) && (int64_t)json_integer_value(exp) < until)
+        until = (int64_t)json_integer_value(exp);
+    else if (json_is_real(exp) && json_real_value(exp) < (double)until)
+        until = (int64_t)json_real_value(exp);
     mt_identity_free(&id);
+    if (slot && *identity && until > now) {
+        json_decref(slot->identity);
+        memcpy(slot->hash, h, sizeof h);
+        slot->until = until;
+        slot->identity = json_incref(*identity);
+    }
     return *identity ? AUTH_OK : AUTH_INVALID;
 }
 
@@ -1632,6 +1668,8 @@ void mt_proxy_free(mt_proxy *p)
         evhttp_free(p->http);
     while (p->nidle)
         evhttp_connection_free(p->idle[--p->nidle]);
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
+        json_decref(p->tokens[i].identity);
     free(p->idle);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);

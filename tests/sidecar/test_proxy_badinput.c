@@ -622,6 +622,25 @@ static void unknown_kid_is_401_auth_failed(void **state)
     free(t);
 }
 
+/* The second request with the same token is served from the verified-token
+ * cache; a token differing in one signature byte is still verified (and
+ * refused with auth_failed). */
+static void verified_token_cache_keeps_refusing_forgeries(void **state)
+{
+    fixture *f = *state;
+    post_bearer(f, f->token, PING, NULL);
+    assert_int_equal(f->status, 200);
+    post_bearer(f, f->token, PING, NULL);
+    assert_int_equal(f->status, 200);
+    assert_int_equal(f->upstream_calls, 2);
+    char *bad = strdup(f->token);
+    char *last = bad + strlen(bad) - 2; /* a signature byte (not the final padding bits) */
+    *last = *last == 'A' ? 'B' : 'A';
+    f->upstream_calls = 0;
+    expect_401(f, bad);
+    free(bad);
+}
+
 static void malformed_json_is_400_parse_error(void **state)
 {
     fixture *f = *state;
@@ -807,6 +826,7 @@ int main(void)
         T(alg_none_is_401_auth_failed, setup),
         T(hs256_with_public_key_is_401_auth_failed, setup),
         T(unknown_kid_is_401_auth_failed, setup),
+        T(verified_token_cache_keeps_refusing_forgeries, setup),
         T(malformed_json_is_400_parse_error, setup),
         T(invalid_jsonrpc_is_400_invalid_request_with_id, setup),
         T(header_mismatch_2026_is_400, setup),
