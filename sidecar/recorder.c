@@ -12,12 +12,16 @@
  *   kafka delivery callback only records outcomes in a completion list; user
  *   callbacks run after mt_producer_poll returns, so a callback may emit
  *   again without re-entering the producer.
- * - Spool (async): files spool-<n>.log in spool_dir, records framed as
+ * - Spool (async, write-ahead: every event is appended before its callback
+ *   runs and produced from the spool): files spool-<n>.log in spool_dir,
+ *   records framed as
  *   u32 len | u32 crc32c(body) | body, body = u32 klen | key | value, all
  *   little-endian. Two cursors: `rd` (next record to send) and `ack` (all
  *   before it acknowledged). Replay keeps up to SPOOL_WINDOW records in
  *   flight; a failed one sets `rewind`: once the window drains, rd goes back
- *   to ack (at-least-once). Files wholly behind ack are deleted. At start
+ *   to ack (at-least-once). ack is persisted in spool.ack (rename, once per
+ *   loop turn, with the group fdatasync). Files wholly behind ack are
+ *   deleted (the current append file is truncated to 0 instead). At start
  *   every file is validated and cut at its first bad record (torn write
  *   after a crash). */
 #include "recorder.h"
@@ -42,7 +46,7 @@
 #include "mcptrail/log.h"
 
 #define COMPONENT "recorder"
-#define SPOOL_WINDOW 64
+#define SPOOL_WINDOW 1024
 #define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon */
 #define SPOOL_RECORD_MAX ((uint32_t)64 << 20) /* a record longer than this is corrupt */
 #define REDACT_FIELD MT_REC_REDACT_FIELD
@@ -109,7 +113,9 @@ typedef struct spool {
     spool_slot win[SPOOL_WINDOW];
     size_t win_head, win_count;
     bool rewind;
-    bool dirty; /* appended since the last fsync */
+    bool dirty;        /* appended since the last fsync */
+    bool sync_pending; /* ev_fsync scheduled for this loop turn */
+    spool_pos marked;  /* ack position last written to spool.ack */
 } spool;
 
 struct mt_recorder {
@@ -444,7 +450,52 @@ static void spool_drop_first(mt_recorder *rec)
     rec->m.spool_bytes = sp->bytes;
 }
 
-/* Deletes files wholly acknowledged and moves the cursors off them. */
+/* Writes the durable "acked up to" marker spool.ack ("<file n> <offset>\n")
+ * with write + rename, so it is either the old or the new one. Not fsynced:
+ * the kernel keeps it across a kill -9; after a power loss an older marker
+ * only means more duplicates on replay. */
+static void spool_mark(spool *sp)
+{
+    if (sp->marked.n == sp->ack.n && sp->marked.off == sp->ack.off)
+        return;
+    char path[4200], tmp[4220], line[64];
+    snprintf(path, sizeof path, "%s/spool.ack", sp->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = snprintf(line, sizeof line, "%" PRIu64 " %" PRIu64 "\n", sp->ack.n, sp->ack.off);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        goto fail;
+    ssize_t w = write(fd, line, (size_t)len);
+    close(fd);
+    if (w != len || rename(tmp, path) != 0)
+        goto fail;
+    sp->marked = sp->ack;
+    return;
+fail:
+    mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot write the spool ack marker", "path", tmp,
+                 "error", strerror(errno), NULL);
+}
+
+/* Reads spool.ack; false when absent or unreadable (replay everything). */
+static bool spool_read_mark(const spool *sp, spool_pos *out)
+{
+    char path[4200], line[64];
+    snprintf(path, sizeof path, "%s/spool.ack", sp->dir);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    bool ok = fgets(line, sizeof line, f) &&
+              sscanf(line, "%" SCNu64 " %" SCNu64, &out->n, &out->off) == 2;
+    fclose(f);
+    return ok;
+}
+
+static void spool_schedule_fsync(mt_recorder *rec);
+
+/* Deletes files wholly acknowledged and moves the cursors off them. The
+ * file being appended to is not deleted but emptied (truncated to 0) once
+ * everything in it is acked, so a busy spool does not create a file (and
+ * fsync the directory) per drained batch. */
 static void spool_gc(mt_recorder *rec)
 {
     spool *sp = &rec->sp;
@@ -453,6 +504,24 @@ static void spool_gc(mt_recorder *rec)
         bool behind = f->n < sp->ack.n || (f->n == sp->ack.n && sp->ack.off >= f->size);
         if (!behind || sp->rd.n < f->n || (sp->rd.n == f->n && sp->rd.off < f->size))
             break; /* still unacked, or the reader has not passed it */
+        if (sp->nfiles == 1 && sp->wfd >= 0 && sp->hfd < 0 && f->size < SPOOL_FILE_MAX) {
+            if (f->size == 0 || rec->closing)
+                break;
+            /* Marker first: a crash between the two replays acked records
+             * (duplicates), never skips new ones written after the cut. */
+            sp->ack = sp->rd = (spool_pos){f->n, 0};
+            spool_mark(sp);
+            if (ftruncate(sp->wfd, 0) != 0) {
+                mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot empty the spool file", "error",
+                             strerror(errno), NULL);
+                sp->ack = sp->rd = (spool_pos){f->n, f->size};
+                break;
+            }
+            sp->bytes -= f->size;
+            f->size = 0;
+            rec->m.spool_bytes = sp->bytes;
+            break;
+        }
         uint64_t next = sp->nfiles > 1 ? sp->files[1].n : sp->next_n;
         spool_drop_first(rec);
         if (sp->ack.n <= f->n || sp->nfiles == 0)
@@ -462,10 +531,12 @@ static void spool_gc(mt_recorder *rec)
     }
 }
 
+/* Group commit: one fdatasync of the appended data and one marker write
+ * per loop turn, whatever the number of events appended or acked in it. */
 static void spool_schedule_fsync(mt_recorder *rec)
 {
-    if (!rec->sp.dirty && !rec->closing) { /* closing: spool_close syncs */
-        rec->sp.dirty = true;
+    if (!rec->sp.sync_pending && !rec->closing && rec->ev_fsync) { /* closing: spool_close */
+        rec->sp.sync_pending = true;
         struct timeval zero = {0, 0};
         event_add(rec->ev_fsync, &zero);
     }
@@ -476,10 +547,12 @@ static void on_fsync(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     mt_recorder *rec = arg;
-    if (rec->sp.wfd >= 0 && fdatasync(rec->sp.wfd) != 0)
+    rec->sp.sync_pending = false;
+    if (rec->sp.dirty && rec->sp.wfd >= 0 && fdatasync(rec->sp.wfd) != 0)
         mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error", strerror(errno),
                      NULL);
     rec->sp.dirty = false;
+    spool_mark(&rec->sp);
 }
 
 static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *key, size_t klen,
@@ -562,6 +635,7 @@ static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *
     sp->bytes += total;
     rec->m.spooled++;
     rec->m.spool_bytes = sp->bytes;
+    sp->dirty = true;
     spool_schedule_fsync(rec);
     return MT_OK;
 }
@@ -650,6 +724,7 @@ static void on_replay_report(mt_recorder *rec, size_t slot, bool ok)
         sp->win_head = (sp->win_head + 1) % SPOOL_WINDOW;
         sp->win_count--;
     }
+    spool_schedule_fsync(rec); /* the marker follows ack once per loop turn */
     if (sp->rewind) {
         bool any_in_flight = false;
         for (size_t i = 0; i < sp->win_count; i++)
@@ -807,7 +882,24 @@ static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
     }
     if (sp->nfiles > 0) {
         sp->rd = sp->ack = (spool_pos){sp->files[0].n, 0};
-        spool_gc(rec); /* empty files go at once */
+        spool_pos mk;
+        if (spool_read_mark(sp, &mk)) {
+            /* Records before the marker were acked: skip them. */
+            for (size_t i = 0; i < sp->nfiles; i++) {
+                if (sp->files[i].n < mk.n)
+                    continue;
+                if (sp->files[i].n == mk.n)
+                    sp->rd = sp->ack =
+                        (spool_pos){mk.n, mk.off < sp->files[i].size ? mk.off : sp->files[i].size};
+                else
+                    sp->rd = sp->ack = (spool_pos){sp->files[i].n, 0};
+                break;
+            }
+            if (sp->files[sp->nfiles - 1].n < mk.n) /* all acked */
+                sp->rd = sp->ack = (spool_pos){mk.n, 0};
+            sp->marked = mk;
+        }
+        spool_gc(rec); /* acked and empty files go at once */
     }
     rec->m.spool_bytes = sp->bytes;
     if (sp->bytes > 0) {
@@ -1185,9 +1277,13 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
     if (err)
         goto fail;
     size_t klen = strlen(s->id);
-    if (rec->cfg.mode == MT_REC_ASYNC && rec->has_spool && rec->sp.nfiles > 0) {
-        /* Something is spooled: queue behind it so the session stays in order. */
+    if (rec->cfg.mode == MT_REC_ASYNC && rec->has_spool) {
+        /* Write-ahead: on disk (page cache; fsynced once per loop turn)
+         * before the callback releases the message, then produced from the
+         * spool in order. */
         err = spool_append(rec, s->id, klen, enc.data, enc.len);
+        if (err == MT_OK)
+            spool_pump(rec);
     } else {
         pd = malloc(sizeof *pd);
         if (!pd) {
@@ -1361,6 +1457,8 @@ void mt_recorder_free(mt_recorder *rec)
         return;
     /* In-flight async events are spooled by on_delivery (MT_ERR_STATE);
      * strict callers hear MT_ERR_STATE. */
+    if (rec->has_spool && rec->sp.dir)
+        spool_mark(&rec->sp); /* acks seen since the last loop turn */
     rec->closing = true;
     mt_producer_destroy(rec->producer);
     done_run(rec);

@@ -17,22 +17,26 @@
  * Modes:
  *  strict: the done callback runs with MT_OK once Kafka acknowledged the
  *          event (acks=all), or with an error when delivery failed.
- *  async:  the callback runs before mt_rec_emit returns. Events go to the
- *          producer; when its in-flight table is full or a delivery fails
- *          they are appended to the on-disk spool (spool-<n>.log files of
- *          length + CRC32C framed records, fsynced once per loop turn) and
- *          re-sent in order after recovery. While the spool holds anything,
- *          new events are appended behind it; an event whose direct delivery
- *          failed goes into a head file in front of everything spooled
- *          (replay starts only once no direct event is in flight), so each
- *          session's events reach the topic in seq order.
- *          Spool full -> MT_ERR_TOO_LARGE (fail closed). A non-empty spool
- *          found at start is replayed first. Delivery is at-least-once: a
- *          spooled event whose ack was lost (crash between ack and spool file
- *          removal, or a rewind after a failed replay) is sent again;
- *          readers drop duplicates by event_id. Events held only in memory
- *          (in flight, not yet spooled) are lost on kill -9; a clean
- *          mt_recorder_free spools them.
+ *  async:  the callback runs before mt_rec_emit returns. With a spool_dir
+ *          every event is first appended (write-ahead) to the on-disk spool
+ *          (spool-<n>.log files of length + CRC32C framed records) and then
+ *          produced from there in order, so each session's events reach the
+ *          topic in seq order. The append is a write() into the page cache
+ *          before the callback runs; appended data is fdatasync'ed once per
+ *          event-loop turn (group commit). A kill -9 therefore loses nothing
+ *          (the kernel holds the written data); a power loss or kernel crash
+ *          may lose the events of the last turn not yet fsynced.
+ *          Acks advance a durable "acked up to" marker (spool_dir/spool.ack,
+ *          written with rename once per loop turn); fully acked files are
+ *          deleted (the file being appended to is emptied instead). A spool
+ *          found at start is replayed from the marker. Delivery is
+ *          at-least-once: events acked but not yet in the marker at a crash
+ *          (at most one loop turn's acks, plus those in flight) and events
+ *          re-sent by a rewind after a failed replay are sent again; readers
+ *          drop duplicates by event_id. Spool full (spool_max_bytes, which
+ *          counts file bytes incl. acked ones of the current file) ->
+ *          MT_ERR_TOO_LARGE (fail closed). Without a spool_dir, events go to
+ *          the producer only and a full in-flight table is an error.
  *
  * Delivery reports reach the libevent loop through a pipe that librdkafka
  * writes to (mt_producer_set_wakeup_fd); no polling timers. Single-threaded:
