@@ -579,8 +579,12 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
         uint64_t n = reuse_last ? sp->files[sp->nfiles - 1].n : sp->next_n;
         char path[4200];
         spool_path(sp, n, path, sizeof path);
-        if (sp->wfd >= 0)
+        if (sp->wfd >= 0) {
+            if (sp->dirty && fdatasync(sp->wfd) != 0) /* on_fsync only syncs the new file */
+                mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error",
+                             strerror(errno), NULL);
             close(sp->wfd);
+        }
         sp->wfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (sp->wfd < 0) {
             mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot open spool file", "path", path,
