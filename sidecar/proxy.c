@@ -197,6 +197,7 @@ typedef struct fwd {
     bool rpc_batch;    /* request body was a batch (rpc fields: first message) */
     mt_mcp_version version;
     char *client_sid;  /* Mcp-Session-Id the client sent (validated) */
+    char *upstream_sid; /* Mcp-Session-Id the upstream assigned on initialize */
     bool is_initialize;
     bool end_session;  /* session_end after the exchange (DELETE, per-request sessions) */
     bool endpoint_seen; /* 2024-11-05: first endpoint event already rewritten */
@@ -533,6 +534,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     free(f->rpc_tool);
     free(f->rpc_resource);
     free(f->client_sid);
+    free(f->upstream_sid);
     free(f->legacy_sid);
     free(f->path);
     free(f->protocol_version);
@@ -660,6 +662,9 @@ static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *d
     ev->http.path = f->path;
     ev->http.status = status;
     ev->http.protocol_version = f->protocol_version;
+    /* The MCP session's own id, so an auditor can join the record with the
+     * server's logs: from the initialize response on, or as the client sent it. */
+    ev->http.mcp_session_id = f->upstream_sid ? f->upstream_sid : f->client_sid;
     ev->rpc.present = f->rpc_id != NULL || f->rpc_method != NULL;
     ev->rpc.id = f->rpc_id;
     ev->rpc.method = f->rpc_method;
@@ -1042,6 +1047,8 @@ static void note_upstream_session(fwd *f, struct evhttp_request *ureq)
     if (f->is_initialize && f->session && usid && code >= 200 && code < 300 &&
         mt_mcp_check_session_id(usid, strlen(usid), &(mt_errbuf){{0}}) == MT_OK) {
         smap_put(f->p, usid, mt_rec_session_id(f->session));
+        free(f->upstream_sid);
+        f->upstream_sid = strdup(usid); /* NULL on no memory: the field is then null */
         f->end_session = false;
         mt_logs(MT_LOG_INFO, "proxy", "MCP session recorded", "mcp_session_id", usid,
                 "recorded_session_id", mt_rec_session_id(f->session), NULL);

@@ -1179,11 +1179,12 @@ static json_t *build_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     json_t *identity = ev->identity ? json_deep_copy(ev->identity) : json_object();
     json_t *http = json_null(), *rpc = json_null(), *policy = json_null();
     if (ev->http.method)
-        http = json_pack("{s:s,s:s,s:o,s:o,s:o}", "method", ev->http.method, "path",
+        http = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "method", ev->http.method, "path",
                          ev->http.path ? ev->http.path : "", "status",
                          ev->http.status ? json_integer(ev->http.status) : json_null(),
                          "sse_event_id", str_or_null(ev->http.sse_event_id), "protocol_version",
-                         str_or_null(ev->http.protocol_version));
+                         str_or_null(ev->http.protocol_version), "mcp_session_id",
+                         str_or_null(ev->http.mcp_session_id));
     if (ev->rpc.present)
         rpc = json_pack("{s:o,s:o,s:o,s:o,s:b,s:o}", "id", str_or_null(ev->rpc.id), "method",
                         str_or_null(ev->rpc.method), "tool", str_or_null(ev->rpc.tool),

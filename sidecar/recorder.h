@@ -107,6 +107,7 @@ typedef struct mt_rec_event {
         int status;         /* 0: null */
         const char *sse_event_id;
         const char *protocol_version;
+        const char *mcp_session_id; /* upstream Mcp-Session-Id; NULL: null */
     } http;
     struct {
         bool present;       /* false: rpc null */

@@ -630,6 +630,13 @@ static void mcp_session_is_one_gapless_recorded_session(void **state)
     assert_string_equal(rpc_str(json_array_get(all, 2), "tool"), "echo");
     assert_string_equal(rpc_str(json_array_get(all, 3), "tool"), "echo");
     assert_string_equal(rpc_str(json_array_get(all, 3), "id"), "1");
+    /* The upstream's Mcp-Session-Id is on every event from the initialize response on. */
+    assert_true(json_is_null(
+        json_object_get(json_object_get(json_array_get(all, 0), "http"), "mcp_session_id")));
+    for (size_t i = 1; i < 6; i++)
+        assert_string_equal(json_string_value(json_object_get(
+                                json_object_get(json_array_get(all, i), "http"), "mcp_session_id")),
+                            "s-1");
     json_decref(all);
     mt_proxy_set_recorder(f->proxy, NULL);
     mt_recorder_free(rec);

@@ -781,7 +781,8 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
         .kind = "response",
         .direction = "server_to_client",
         .identity = ident,
-        .http = {.method = "POST", .path = "/mcp", .status = 200, .sse_event_id = "ev-3"},
+        .http = {.method = "POST", .path = "/mcp", .status = 200, .sse_event_id = "ev-3",
+                 .mcp_session_id = "upstream-sess-9"},
         .rpc = {.present = true, .id = "\"7\"", .is_error = true, .has_error_code = true,
                 .error_code = -32601},
         .payload = body,
@@ -810,6 +811,8 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
     json_t *http = json_object_get(e, "http");
     assert_int_equal(json_integer_value(json_object_get(http, "status")), 200);
     assert_string_equal(json_string_value(json_object_get(http, "sse_event_id")), "ev-3");
+    assert_string_equal(json_string_value(json_object_get(http, "mcp_session_id")),
+                        "upstream-sess-9");
     json_t *rpc = json_object_get(e, "rpc");
     assert_string_equal(json_string_value(json_object_get(rpc, "id")), "\"7\"");
     assert_true(json_is_true(json_object_get(rpc, "is_error")));

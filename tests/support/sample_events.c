@@ -100,10 +100,11 @@ json_t *mt_sample_session_event(uint64_t i)
 
     json_t *http =
         internal ? json_null()
-                 : json_pack("{s:s,s:s,s:o,s:o,s:s}", "method", "POST", "path", "/mcp", "status",
-                             is_response ? json_integer(200) : json_null(), "sse_event_id",
-                             (i % NKINDS == 4) ? json_string(sse) : json_null(), "protocol_version",
-                             "2025-06-18");
+                 : json_pack("{s:s,s:s,s:o,s:o,s:s,s:o}", "method", "POST", "path", "/mcp",
+                             "status", is_response ? json_integer(200) : json_null(),
+                             "sse_event_id", (i % NKINDS == 4) ? json_string(sse) : json_null(),
+                             "protocol_version", "2025-06-18", "mcp_session_id",
+                             (i % 3 == 1) ? json_string("upstream-session-7f3a") : json_null());
     json_t *rpc =
         (i % NKINDS == 0 || i % NKINDS == 11)
             ? json_null()
