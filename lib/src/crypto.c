@@ -21,6 +21,8 @@
  */
 #include "mcptrail/crypto.h"
 
+#include "ossl_internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,8 +47,7 @@ struct mt_ed25519_key {
 /* Formats the caller's message followed by OpenSSL's queued error(s), then
  * empties the queue. The first queued error is usually the root cause, the
  * last the most specific wrapper; both are shown when they differ. */
-__attribute__((format(printf, 3, 4))) static mt_err ossl_fail(mt_errbuf *eb, mt_err code,
-                                                              const char *fmt, ...)
+mt_err mt_ossl_fail(mt_errbuf *eb, mt_err code, const char *fmt, ...)
 {
     char what[256];
     char first[160] = "no OpenSSL error queued";
@@ -97,10 +98,10 @@ mt_err mt_sha256_init(mt_sha256_ctx *ctx, mt_errbuf *eb)
     ctx->impl = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "SHA-256: cannot allocate digest context");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "SHA-256: cannot allocate digest context");
     if (!EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(md);
-        return ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest init failed");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest init failed");
     }
     ctx->impl = md;
     return MT_OK;
@@ -115,7 +116,7 @@ mt_err mt_sha256_update(mt_sha256_ctx *ctx, const void *data, size_t len, mt_err
     if (data == NULL)
         return mt_fail(eb, MT_ERR_INVALID_ARG, "SHA-256 update: NULL data with length %zu", len);
     if (!EVP_DigestUpdate(ctx->impl, data, len))
-        return ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest update failed");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest update failed");
     return MT_OK;
 }
 
@@ -127,7 +128,7 @@ mt_err mt_sha256_final(mt_sha256_ctx *ctx, uint8_t out[MT_SHA256_LEN], mt_errbuf
     if (ctx == NULL || ctx->impl == NULL)
         return mt_fail(eb, MT_ERR_STATE, "SHA-256 final on a context that is not initialised");
     if (!EVP_DigestFinal_ex(ctx->impl, out, &out_len) || out_len != MT_SHA256_LEN)
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest final failed");
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: digest final failed");
     mt_sha256_free(ctx);
     return err;
 }
@@ -260,7 +261,7 @@ mt_err mt_hmac_sha256(const void *key, size_t key_len, const void *data, size_t 
     if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key != NULL ? key : &empty, key_len,
                   data != NULL ? data : &empty, len, out, MT_SHA256_LEN, &out_len) == NULL ||
         out_len != MT_SHA256_LEN)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "HMAC-SHA256 over %zu bytes failed", len);
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "HMAC-SHA256 over %zu bytes failed", len);
     return MT_OK;
 }
 
@@ -295,7 +296,7 @@ mt_err mt_ed25519_generate(mt_ed25519_key **out, mt_errbuf *eb)
     *out = NULL;
     EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     if (pkey == NULL)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 key generation failed");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 key generation failed");
     return key_wrap(pkey, true, out, eb);
 }
 
@@ -308,7 +309,7 @@ mt_err mt_ed25519_from_seed(const uint8_t seed[MT_ED25519_SEED_LEN], mt_ed25519_
     EVP_PKEY *pkey =
         EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed, MT_ED25519_SEED_LEN);
     if (pkey == NULL)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "cannot build an Ed25519 key from a 32-byte seed");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "cannot build an Ed25519 key from a 32-byte seed");
     return key_wrap(pkey, true, out, eb);
 }
 
@@ -321,7 +322,7 @@ mt_err mt_ed25519_from_public_raw(const uint8_t pub[MT_ED25519_PUBLIC_LEN],
     EVP_PKEY *pkey =
         EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub, MT_ED25519_PUBLIC_LEN);
     if (pkey == NULL)
-        return ossl_fail(eb, MT_ERR_CRYPTO,
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO,
                          "cannot build an Ed25519 public key from 32 raw bytes");
     return key_wrap(pkey, false, out, eb);
 }
@@ -442,17 +443,17 @@ static mt_err write_pem(const mt_ed25519_key *key, const char *path, bool privat
                        "cannot write %s: this key has only its public half", path);
     bio = BIO_new(private_key ? BIO_s_secmem() : BIO_s_mem());
     if (bio == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a buffer for %s %s", what, path);
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a buffer for %s %s", what, path);
     /* PEM_write_bio_PrivateKey emits PKCS#8 "PRIVATE KEY"; PUBKEY is SPKI. */
     int ok = private_key ? PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL)
                          : PEM_write_bio_PUBKEY(bio, key->pkey);
     if (!ok) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode %s for %s", what, path);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode %s for %s", what, path);
         goto fail;
     }
     long len = BIO_get_mem_data(bio, &mem);
     if (len <= 0 || mem == NULL) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "encoding %s for %s produced no data", what, path);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "encoding %s for %s produced no data", what, path);
         goto fail;
     }
     err = write_file_atomic(path, (const uint8_t *)mem, (size_t)len, private_key ? 0600 : 0644,
@@ -481,14 +482,14 @@ mt_err mt_ed25519_public_pem(const mt_ed25519_key *key, mt_buf *out, mt_errbuf *
         return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_ed25519_public_pem: NULL argument");
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a buffer for a public key PEM");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a buffer for a public key PEM");
     if (!PEM_write_bio_PUBKEY(bio, key->pkey)) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode the Ed25519 public key as PEM");
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode the Ed25519 public key as PEM");
         goto fail;
     }
     long len = BIO_get_mem_data(bio, &mem);
     if (len <= 0 || mem == NULL) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "encoding the Ed25519 public key produced no data");
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "encoding the Ed25519 public key produced no data");
         goto fail;
     }
     err = mt_buf_append(out, mem, (size_t)len);
@@ -533,7 +534,7 @@ static mt_err load_pem(const char *pem, size_t len, const char *what, bool priva
                        kind);
     bio = BIO_new_mem_buf(pem, (int)len); /* len <= MT_PEM_MAX fits an int */
     if (bio == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "%s: cannot allocate a read buffer", what);
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "%s: cannot allocate a read buffer", what);
     if (private_key)
         pkey = PEM_read_bio_PrivateKey_ex(bio, NULL, no_passphrase, &wanted_passphrase, NULL,
                                           NULL);
@@ -541,12 +542,12 @@ static mt_err load_pem(const char *pem, size_t len, const char *what, bool priva
         pkey = PEM_read_bio_PUBKEY_ex(bio, NULL, NULL, NULL, NULL, NULL);
     if (pkey == NULL) {
         if (wanted_passphrase)
-            err = ossl_fail(eb, MT_ERR_PARSE,
+            err = mt_ossl_fail(eb, MT_ERR_PARSE,
                             "%s: the private key is encrypted; mcptrail needs an unencrypted "
                             "PKCS#8 key (protect the file with permissions or a Secret)",
                             what);
         else
-            err = ossl_fail(eb, MT_ERR_PARSE,
+            err = mt_ossl_fail(eb, MT_ERR_PARSE,
                             "%s: no %s key found; expected a PEM \"%s\" block holding an "
                             "Ed25519 key",
                             what, kind, private_key ? "PRIVATE KEY" : "PUBLIC KEY");
@@ -566,7 +567,7 @@ static mt_err load_pem(const char *pem, size_t len, const char *what, bool priva
     size_t priv_len = 0;
     if (private_key && (!EVP_PKEY_get_raw_private_key(pkey, NULL, &priv_len) ||
                         priv_len != MT_ED25519_SEED_LEN)) {
-        err = ossl_fail(eb, MT_ERR_PARSE, "%s: holds only a public key; expected a PKCS#8 "
+        err = mt_ossl_fail(eb, MT_ERR_PARSE, "%s: holds only a public key; expected a PKCS#8 "
                                           "Ed25519 private key", what);
         goto fail;
     }
@@ -704,12 +705,12 @@ mt_err mt_ed25519_sign(const mt_ed25519_key *key, const void *msg, size_t len,
         return mt_fail(eb, MT_ERR_STATE, "Ed25519 sign: the key has no private half");
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "Ed25519 sign: cannot allocate a context");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "Ed25519 sign: cannot allocate a context");
     /* NULL digest: Ed25519 hashes the message itself (PureEd25519). */
     if (!EVP_DigestSignInit_ex(md, NULL, NULL, NULL, NULL, key->pkey, NULL) ||
         !EVP_DigestSign(md, sig, &sig_len, msg != NULL ? msg : &empty, len) ||
         sig_len != MT_ED25519_SIG_LEN)
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 signing of %zu bytes failed", len);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 signing of %zu bytes failed", len);
     EVP_MD_CTX_free(md);
     return err;
 }
@@ -728,9 +729,9 @@ mt_err mt_ed25519_verify(const mt_ed25519_key *key, const void *msg, size_t len,
                        MT_ED25519_SIG_LEN);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (md == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "Ed25519 verify: cannot allocate a context");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "Ed25519 verify: cannot allocate a context");
     if (!EVP_DigestVerifyInit_ex(md, NULL, NULL, NULL, NULL, key->pkey, NULL)) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 verify: init failed");
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 verify: init failed");
         goto fail;
     }
     /* 1 = valid, 0 = mismatch; a negative value is an internal failure,
@@ -743,7 +744,7 @@ mt_err mt_ed25519_verify(const mt_ed25519_key *key, const void *msg, size_t len,
         err = mt_fail(eb, MT_ERR_BAD_SIGNATURE,
                       "Ed25519 signature does not match the %zu-byte message for this key", len);
     } else {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 verify of %zu bytes failed", len);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "Ed25519 verify of %zu bytes failed", len);
     }
 fail:
     EVP_MD_CTX_free(md);
@@ -758,7 +759,7 @@ mt_err mt_ed25519_public_raw(const mt_ed25519_key *key, uint8_t out[MT_ED25519_P
     if (key == NULL || out == NULL)
         return mt_fail(eb, MT_ERR_INVALID_ARG, "Ed25519 public export: NULL argument");
     if (!EVP_PKEY_get_raw_public_key(key->pkey, out, &len) || len != MT_ED25519_PUBLIC_LEN)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "cannot export the raw Ed25519 public key");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "cannot export the raw Ed25519 public key");
     return MT_OK;
 }
 

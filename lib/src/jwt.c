@@ -27,6 +27,8 @@
  */
 #include "mcptrail/jwt.h"
 
+#include "ossl_internal.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,23 +87,6 @@ struct mt_jwt_key {
  * helpers
  * ------------------------------------------------------------------------ */
 
-/* Caller's message plus OpenSSL's first queued error; empties the queue. */
-__attribute__((format(printf, 3, 4))) static mt_err ossl_fail(mt_errbuf *eb, mt_err code,
-                                                              const char *fmt, ...)
-{
-    char what[256];
-    char why[160] = "no OpenSSL error queued";
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    unsigned long e = ERR_peek_error();
-    if (e != 0)
-        ERR_error_string_n(e, why, sizeof why);
-    ERR_clear_error();
-    return mt_fail(eb, code, "%s: %s", what, why);
-}
 
 /* Log-safe copy of a string that came from a token or JWKS: at most 64
  * bytes, printable ASCII only, "..." when cut. */
@@ -276,12 +261,12 @@ static mt_err fromdata(const char *type, OSSL_PARAM_BLD *bld, size_t idx, EVP_PK
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
     EVP_PKEY_CTX *chk = NULL;
     if (params == NULL || ctx == NULL) {
-        err = ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: cannot set up %s key import", idx, type);
+        err = mt_ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: cannot set up %s key import", idx, type);
         goto done;
     }
     if (EVP_PKEY_fromdata_init(ctx) <= 0 ||
         EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        err = ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: not a valid %s public key", idx, type);
+        err = mt_ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: not a valid %s public key", idx, type);
         goto done;
     }
     /* fromdata does not always validate (e.g. an EC point's group
@@ -289,7 +274,7 @@ static mt_err fromdata(const char *type, OSSL_PARAM_BLD *bld, size_t idx, EVP_PK
     chk = EVP_PKEY_CTX_new_from_pkey(NULL, *out, NULL);
     if (chk == NULL || EVP_PKEY_public_check(chk) <= 0) {
         err =
-            ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: %s public key fails validation", idx, type);
+            mt_ossl_fail(eb, MT_ERR_CONFIG, "JWKS key %zu: %s public key fails validation", idx, type);
         EVP_PKEY_free(*out);
         *out = NULL;
         goto done;
@@ -316,7 +301,7 @@ static mt_err jwk_rsa(const json_t *k, size_t idx, EVP_PKEY **out, mt_errbuf *eb
     e = BN_bin2bn(eb_bytes, (int)elen, NULL);
     bld = OSSL_PARAM_BLD_new();
     if (n == NULL || e == NULL || bld == NULL) {
-        err = ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
+        err = mt_ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
         goto done;
     }
     int bits = BN_num_bits(n);
@@ -331,7 +316,7 @@ static mt_err jwk_rsa(const json_t *k, size_t idx, EVP_PKEY **out, mt_errbuf *eb
     }
     if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
         !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
-        err = ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
+        err = mt_ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
         goto done;
     }
     err = fromdata("RSA", bld, idx, out, eb);
@@ -360,7 +345,7 @@ static mt_err jwk_ec(const json_t *k, size_t idx, EVP_PKEY **out, mt_errbuf *eb)
         !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt)) {
         OSSL_PARAM_BLD_free(bld);
-        return ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
     }
     err = fromdata("EC", bld, idx, out, eb);
     OSSL_PARAM_BLD_free(bld);
@@ -379,7 +364,7 @@ static mt_err jwk_okp(const json_t *k, size_t idx, EVP_PKEY **out, mt_errbuf *eb
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     if (bld == NULL || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, x, xl)) {
         OSSL_PARAM_BLD_free(bld);
-        return ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "JWKS key %zu: out of memory", idx);
     }
     err = fromdata("ED25519", bld, idx, out, eb);
     OSSL_PARAM_BLD_free(bld);
@@ -610,17 +595,17 @@ static mt_err verify_with(const jwk *k, int alg, const uint8_t *msg, size_t msg_
     }
     if (alg == KT_EC) {
         if (es256_raw_to_der(sig, der, sizeof der, &slen))
-            return ossl_fail(eb, MT_ERR_CRYPTO, "ES256: cannot re-encode the signature");
+            return mt_ossl_fail(eb, MT_ERR_CRYPTO, "ES256: cannot re-encode the signature");
         s = der;
     }
 
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a verify context");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a verify context");
     mt_err err = MT_OK;
     if (EVP_DigestVerifyInit_ex(ctx, NULL, alg == KT_OKP ? NULL : "SHA256", NULL, NULL, k->pkey,
                                 NULL) <= 0) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "%s verify init failed for key '%s'", alg_names[alg],
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "%s verify init failed for key '%s'", alg_names[alg],
                         kid.s);
         goto done;
     }
@@ -1171,7 +1156,7 @@ mt_err mt_jwt_key_generate(const char *kty, mt_jwt_key **out, mt_errbuf *eb)
         return mt_fail(eb, MT_ERR_INVALID_ARG, "key type '%s' unknown (want RSA, EC or OKP)",
                        safe(kty).s);
     if (pkey == NULL)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "%s key generation failed", kty);
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "%s key generation failed", kty);
     return wrap_key(pkey, kty, out, eb);
 }
 
@@ -1207,7 +1192,7 @@ mt_err mt_jwt_key_load_pem_file(const char *path, mt_jwt_key **out, mt_errbuf *e
     OPENSSL_cleanse(buf, n);
     free(buf);
     if (pkey == NULL)
-        return ossl_fail(eb, MT_ERR_PARSE, "%s: not an unencrypted PEM private key", path);
+        return mt_ossl_fail(eb, MT_ERR_PARSE, "%s: not an unencrypted PEM private key", path);
     return wrap_key(pkey, path, out, eb);
 }
 
@@ -1222,7 +1207,7 @@ mt_err mt_jwt_key_write_pem_file(const mt_jwt_key *key, const char *path, mt_err
         return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_jwt_key_write_pem_file: NULL argument");
     }
     if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL)) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "%s: cannot encode the private key", path);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "%s: cannot encode the private key", path);
         goto done;
     }
     BIO_get_mem_ptr(bio, &mem);
@@ -1344,7 +1329,7 @@ done:
     if (err) {
         json_decref(o);
         if (err == MT_ERR_CRYPTO)
-            return ossl_fail(eb, err, "cannot export the %s public key", kty_names[key->type]);
+            return mt_ossl_fail(eb, err, "cannot export the %s public key", kty_names[key->type]);
         return mt_fail(eb, err, "cannot build the public JWK");
     }
     *out = o;
@@ -1358,7 +1343,7 @@ mt_err mt_jwt_key_public_der(const mt_jwt_key *key, mt_buf *out, mt_errbuf *eb)
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(key->pkey, &der);
     if (n <= 0)
-        return ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode the public key as DER");
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "cannot encode the public key as DER");
     mt_err err = mt_buf_append(out, der, (size_t)n);
     OPENSSL_free(der);
     return err ? mt_fail(eb, err, "out of memory") : MT_OK;
@@ -1374,11 +1359,11 @@ static mt_err jws_sign(const mt_jwt_key *key, const uint8_t *msg, size_t len, mt
     ECDSA_SIG *es = NULL;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
-        return ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a sign context");
+        return mt_ossl_fail(eb, MT_ERR_NOMEM, "cannot allocate a sign context");
     if (EVP_DigestSignInit_ex(ctx, NULL, key->type == KT_OKP ? NULL : "SHA256", NULL, NULL,
                               key->pkey, NULL) <= 0 ||
         EVP_DigestSign(ctx, NULL, &raw_len, msg, len) <= 0) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "%s sign init failed", alg_names[key->type]);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "%s sign init failed", alg_names[key->type]);
         goto done;
     }
     if ((raw = malloc(raw_len)) == NULL) {
@@ -1386,7 +1371,7 @@ static mt_err jws_sign(const mt_jwt_key *key, const uint8_t *msg, size_t len, mt
         goto done;
     }
     if (EVP_DigestSign(ctx, raw, &raw_len, msg, len) <= 0) {
-        err = ossl_fail(eb, MT_ERR_CRYPTO, "%s signing failed", alg_names[key->type]);
+        err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "%s signing failed", alg_names[key->type]);
         goto done;
     }
     if (key->type == KT_EC) {
@@ -1395,13 +1380,13 @@ static mt_err jws_sign(const mt_jwt_key *key, const uint8_t *msg, size_t len, mt
         uint8_t rs[RAW_SIG_64];
         es = d2i_ECDSA_SIG(NULL, &p, (long)raw_len);
         if (es == NULL) {
-            err = ossl_fail(eb, MT_ERR_CRYPTO, "ES256: cannot decode OpenSSL's signature");
+            err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "ES256: cannot decode OpenSSL's signature");
             goto done;
         }
         ECDSA_SIG_get0(es, &r, &s);
         if (BN_bn2binpad(r, rs, P256_COORD) != P256_COORD ||
             BN_bn2binpad(s, rs + P256_COORD, P256_COORD) != P256_COORD) {
-            err = ossl_fail(eb, MT_ERR_CRYPTO, "ES256: r or s longer than 32 bytes");
+            err = mt_ossl_fail(eb, MT_ERR_CRYPTO, "ES256: r or s longer than 32 bytes");
             goto done;
         }
         err = mt_buf_append(sig, rs, sizeof rs);
