@@ -1,8 +1,8 @@
 /* mcptrail-sidecar entry point: loads the configuration, builds the engine
  * and the admin port on one event loop, and handles signals. SIGTERM and
  * SIGINT stop accepting, let requests in flight finish (bounded by
- * limits.request_timeout), then exit; SIGHUP is reserved for the policy
- * reload and only logged for now. */
+ * limits.request_timeout), then exit; SIGHUP reloads policy.file (an
+ * invalid file is logged and the previous policy kept; connections stay). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +47,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     app *a = arg;
     if (sig == SIGHUP) {
-        mt_logs(MT_LOG_INFO, "sidecar", "SIGHUP received (policy reload not implemented yet)",
-                NULL);
+        if (!a->cfg->policy_file) {
+            mt_logs(MT_LOG_INFO, "sidecar", "SIGHUP received; no policy.file to reload", NULL);
+            return;
+        }
+        mt_errbuf eb = {{0}};
+        if (mt_proxy_reload_policy(a->proxy, &eb) != MT_OK)
+            mt_logs(MT_LOG_ERROR, "policy", "reload failed; keeping the previous policy",
+                    "error", eb.msg, NULL);
+        else
+            mt_log(MT_LOG_INFO, "policy", "policy reloaded", "file",
+                   json_string(a->cfg->policy_file), "rules",
+                   json_integer(mt_proxy_policy_rules(a->proxy)), NULL);
         return;
     }
     if (a->stopping)
@@ -182,7 +192,8 @@ int main(int argc, char **argv)
            "port", json_integer(mt_proxy_port(a.proxy)), "admin_port",
            json_integer(mt_admin_port(admin)), "upstream_port",
            json_integer(cfg.upstream_port), "record_mode",
-           json_string(cfg.record_mode == MT_RECORD_STRICT ? "strict" : "async"), NULL);
+           json_string(cfg.record_mode == MT_RECORD_STRICT ? "strict" : "async"),
+           "policy_rules", json_integer(mt_proxy_policy_rules(a.proxy)), NULL);
     event_base_dispatch(a.base);
     rc = 0;
 out:

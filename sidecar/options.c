@@ -127,6 +127,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      O(source_namespace), 0, 0, NULL, 0},
     {"source.pod", MT_CFG_STRING, NULL, "Pod name recorded in every event; unset: `$HOSTNAME`.",
      O(source_pod), 0, 0, NULL, 0},
+    {"policy.file", MT_CFG_STRING, NULL,
+     "Policy file (JSON, see docs/policy.md) deciding allow, deny or record-only for every "
+     "JSON-RPC message a client sends. Loaded at start (an invalid file stops the sidecar) "
+     "and again on SIGHUP (an invalid file is logged and the previous policy kept). Unset: "
+     "no policy, every message is allowed and events carry no policy.",
+     O(policy_file), 0, 0, NULL, 0},
     MT_CFG_END,
 };
 

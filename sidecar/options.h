@@ -62,6 +62,8 @@ typedef struct mt_sidecar_config {
     char *source_cluster;
     char *source_namespace;
     char *source_pod;
+
+    char *policy_file; /* NULL: no policy, every message allowed */
 } mt_sidecar_config;
 
 extern const mt_cfg_option mt_sidecar_options[];

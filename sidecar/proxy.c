@@ -37,6 +37,7 @@
 #include "mcptrail/crypto.h"
 #include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
+#include "mcptrail/policy.h"
 #include "mcp.h"
 #include "recorder.h"
 #include "sse.h"
@@ -57,7 +58,24 @@ typedef struct token_entry {
     uint8_t hash[MT_SHA256_LEN];
     int64_t until; /* 0: empty slot */
     json_t *identity;
+    json_t *claims; /* verified claims, for the policy; NULL when none */
 } token_entry;
+
+/* A loaded policy shared by the proxy (while it is current) and by every
+ * exchange it decided: decisions borrow its strings, so it is freed only
+ * when the last holder lets go. */
+typedef struct pol_ref {
+    mt_policy *pol;
+    size_t refs;
+} pol_ref;
+
+static void pol_release(pol_ref *r)
+{
+    if (r && --r->refs == 0) {
+        mt_policy_free(r->pol);
+        free(r);
+    }
+}
 
 /* Upstream Mcp-Session-Id -> recorder session id (the sidecar-generated id
  * the initialize exchange was recorded under), so every message of one MCP
@@ -84,6 +102,7 @@ struct mt_proxy {
     mt_recorder *rec;      /* NULL: nothing recorded */
     mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
     mt_jwt_policy policy;  /* borrows cfg's strings */
+    pol_ref *pol;          /* current policy (policy.file); NULL: allow all */
     uint16_t port;
     size_t inflight;
     smap_entry *smap[SESSION_MAP_BUCKETS];
@@ -220,6 +239,10 @@ typedef struct fwd {
     char *traceparent;
     int reply_code;          /* JSON response held for its ack */
     json_t *identity;  /* SessionEvent identity of the authenticated caller */
+    json_t *claims;    /* its verified token claims (NULL: none), for the policy */
+    pol_ref *pol;      /* policy that decided this exchange (a reference) */
+    bool has_decision; /* decision holds; its strings live in pol */
+    mt_policy_decision decision;
     int status;        /* upstream status */
     bool sse;          /* response is text/event-stream, relayed per event */
     bool started;      /* reply headers sent to the client */
@@ -418,7 +441,8 @@ typedef enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_INVALID } auth_result;
  * counts as authenticated. On success *identity is the SessionEvent
  * identity JSON (new reference). */
 static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
-                                      json_t **identity, const char **why, mt_errbuf *eb)
+                                      json_t **identity, json_t **claims, const char **why,
+                                      mt_errbuf *eb)
 {
     const char *authz = header(req, "Authorization");
     if (!authz || authz[0] == '\0') {
@@ -450,6 +474,7 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         slot = &p->tokens[ix % TOKEN_CACHE_SLOTS];
         if (slot->until > now && memcmp(slot->hash, h, sizeof h) == 0) {
             *identity = json_incref(slot->identity); /* recorder copies; never mutated */
+            *claims = json_incref(slot->claims);
             return AUTH_OK;
         }
     }
@@ -459,6 +484,7 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         return AUTH_INVALID;
     }
     *identity = mt_identity_to_json(&id);
+    *claims = json_incref(id.claims);
     json_t *exp = id.claims ? json_object_get(id.claims, "exp") : NULL;
     int64_t until = now + TOKEN_CACHE_TTL_S;
     if (json_is_integer(exp) && (int64_t)json_integer_value(exp) < until)
@@ -471,6 +497,8 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         memcpy(slot->hash, h, sizeof h);
         slot->until = until;
         slot->identity = json_incref(*identity);
+        json_decref(slot->claims);
+        slot->claims = json_incref(*claims);
     }
     return *identity ? AUTH_OK : AUTH_INVALID;
 }
@@ -542,6 +570,8 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     if (f->session)
         mt_rec_session_release(p->rec, f->session);
     json_decref(f->identity);
+    json_decref(f->claims);
+    pol_release(f->pol);
     free(f);
     check_drained(p);
 }
@@ -650,7 +680,22 @@ static sse_queue *fwd_queue(fwd *f)
     return (sse_queue *)(void *)&f->queue;
 }
 
-/* An event of this exchange; rpc comes from the request's (first) message. */
+/* SessionEvent PolicyAction symbol of a decision. */
+static const char *policy_action_symbol(mt_policy_action a)
+{
+    switch (a) {
+    case MT_POLICY_DENY:
+        return "deny";
+    case MT_POLICY_RECORD_ONLY:
+        return "record_only";
+    case MT_POLICY_ALLOW:
+        break;
+    }
+    return "allow";
+}
+
+/* An event of this exchange; rpc comes from the request's (first) message;
+ * policy is the decision of the request, when a policy decided it. */
 static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *direction,
                        int status, const void *payload, size_t len)
 {
@@ -674,6 +719,10 @@ static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *d
     ev->payload_len = len;
     ev->latency_us = status ? (int64_t)(elapsed_s(&f->t0) * 1e6) : -1;
     ev->traceparent = f->traceparent;
+    if (f->has_decision) {
+        ev->policy_rule_id = f->decision.rule_id;
+        ev->policy_action = policy_action_symbol(f->decision.action);
+    }
 }
 
 /* rpc of a message the upstream sent. A response carries no tool or URI of
@@ -1345,8 +1394,83 @@ static char *query_session_id(struct evhttp_request *req)
     return out;
 }
 
-/* Validates the MCP headers and the body, fills f's rpc fields and picks
- * the recorded session. false: refused (answer under way). */
+/* Answers a denied POST: HTTP 200 (JSON-RPC convention: the transport
+ * worked, the call did not) with the deny error of mt_policy_deny_response
+ * (one per request of a batch, as an array), recorded as `policy_denied`
+ * with the client's (masked) body. */
+static void deny_by_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
+{
+    json_t *resp;
+    if (!b->is_batch) {
+        resp = mt_policy_deny_response(json_object_get(b->msgs[0].json, "id"), &f->decision);
+    } else {
+        resp = json_array();
+        for (size_t i = 0; resp && i < b->n; i++)
+            if (b->msgs[i].kind == MT_MCP_REQUEST)
+                json_array_append_new(
+                    resp, mt_policy_deny_response(json_object_get(b->msgs[i].json, "id"),
+                                                  &f->decision));
+        if (resp && json_array_size(resp) == 0)
+            json_array_append_new(resp, mt_policy_deny_response(NULL, &f->decision));
+    }
+    mt_logs(MT_LOG_INFO, "policy", "request denied", "rule_id", f->decision.rule_id, "method",
+            f->rpc_method ? f->rpc_method : "", NULL);
+    mt_rec_event ev;
+    fill_event(f, &ev, "policy_denied", "client_to_server", 200, NULL, 0);
+    ev.rpc.is_error = true;
+    ev.rpc.has_error_code = true;
+    ev.rpc.error_code = MT_POLICY_DENY_CODE;
+    size_t blen = evbuffer_get_length(body);
+    reject(f, 200, "OK", resp, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen);
+}
+
+/* Evaluates every message of a POST that has a method against the current
+ * policy; the exchange keeps a reference to that policy (decisions borrow
+ * its strings). Any deny denies the whole body; otherwise the recorded
+ * decision is the first record-only one, else the first message's. false:
+ * denied (answer under way). */
+static bool apply_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
+{
+    pol_ref *r = f->p->pol;
+    if (!r)
+        return true;
+    r->refs++;
+    f->pol = r;
+    const char *subject = json_string_value(json_object_get(f->identity, "subject"));
+    const char *repo = json_string_value(
+        json_object_get(json_object_get(f->identity, "ci"), "repository"));
+    for (size_t i = 0; i < b->n; i++) {
+        const mt_mcp_msg *m = &b->msgs[i];
+        if (!m->method)
+            continue;
+        mt_policy_input in = {
+            .method = m->method,
+            .tool = m->tool_name,
+            .arguments = json_object_get(m->params, "arguments"),
+            .claims = f->claims,
+            .subject = subject,
+            .repository = repo,
+        };
+        mt_policy_decision d;
+        mt_policy_eval(r->pol, &in, &d);
+        if (d.action == MT_POLICY_DENY) {
+            f->decision = d;
+            f->has_decision = true;
+            deny_by_policy(f, b, body);
+            return false;
+        }
+        if (!f->has_decision ||
+            (d.action == MT_POLICY_RECORD_ONLY && f->decision.action != MT_POLICY_RECORD_ONLY)) {
+            f->decision = d;
+            f->has_decision = true;
+        }
+    }
+    return true;
+}
+
+/* Validates the MCP headers and the body, fills f's rpc fields, picks the
+ * recorded session and applies the policy. false: refused (answer under
+ * way). */
 static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cmd)
 {
     mt_proxy *p = f->p;
@@ -1435,8 +1559,9 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
     f->req_is_error = m->is_error;
     f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
     f->req_code = m->error_code;
+    bool ok = apply_policy(f, &b, body);
     mt_mcp_batch_free(&b);
-    return true;
+    return ok;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -1494,7 +1619,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 
     const char *why = NULL;
     mt_errbuf aeb = {{0}};
-    auth_result ar = proxy_authenticate(p, req, &f->identity, &why, &aeb);
+    auth_result ar = proxy_authenticate(p, req, &f->identity, &f->claims, &why, &aeb);
     if (ar != AUTH_OK) {
         refuse_auth(f, ar, why);
         return;
@@ -1609,6 +1734,8 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
         p->policy.nalgs = cfg->auth_algs.n;
         p->policy.leeway_s = cfg->auth_leeway_ms / 1000;
     }
+    if (cfg->policy_file && (err = mt_proxy_reload_policy(p, eb)) != MT_OK)
+        goto fail;
     if (cfg->tls_cert && (err = tls_setup(p, eb)) != MT_OK)
         goto fail;
     p->bound = evhttp_bind_socket_with_handle(p->http, cfg->listen_address,
@@ -1629,6 +1756,31 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
 fail:
     mt_proxy_free(p);
     return err;
+}
+
+mt_err mt_proxy_reload_policy(mt_proxy *p, mt_errbuf *eb)
+{
+    if (!p->cfg->policy_file)
+        return MT_OK;
+    mt_policy *pol = NULL;
+    mt_err err = mt_policy_load_file(p->cfg->policy_file, &pol, eb);
+    if (err != MT_OK)
+        return err;
+    pol_ref *r = malloc(sizeof *r);
+    if (!r) {
+        mt_policy_free(pol);
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    }
+    r->pol = pol;
+    r->refs = 1; /* the proxy's own */
+    pol_release(p->pol);
+    p->pol = r;
+    return MT_OK;
+}
+
+long mt_proxy_policy_rules(const mt_proxy *p)
+{
+    return p->pol ? (long)mt_policy_rule_count(p->pol->pol) : -1;
 }
 
 void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec)
@@ -1675,8 +1827,11 @@ void mt_proxy_free(mt_proxy *p)
         evhttp_free(p->http);
     while (p->nidle)
         evhttp_connection_free(p->idle[--p->nidle]);
-    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++)
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
         json_decref(p->tokens[i].identity);
+        json_decref(p->tokens[i].claims);
+    }
+    pol_release(p->pol);
     free(p->idle);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);

@@ -2,7 +2,9 @@
  *
  * Every request passes, in order: connection limit, Host/Origin allow-lists
  * (403), the RFC 9728 metadata document, authentication (401 with
- * WWW-Authenticate), recording of the request, forwarding to the upstream
+ * WWW-Authenticate), the policy (policy.file: a denied request is answered
+ * with a JSON-RPC error and recorded as `policy_denied`, never forwarded),
+ * recording of the request, forwarding to the upstream
  * (client Authorization replaced by the configured upstream credential),
  * and recording of the response. JSON responses are held until recorded;
  * text/event-stream responses are relayed event by event, each one
@@ -61,6 +63,16 @@ struct mt_recorder;
  * event is acked and each response/SSE event is released only after its
  * own; a failure answers a JSON-RPC error (MT_RPC_MSG_NOT_RECORDED). */
 void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec);
+
+/* Loads cfg->policy.file again (SIGHUP). On success the new policy decides
+ * every request from now on; exchanges in flight keep the policy they were
+ * decided by, which is freed when the last of them ends. On error (message
+ * in eb) the current policy stays. MT_OK and no change when policy.file is
+ * unset. */
+mt_err mt_proxy_reload_policy(mt_proxy *p, mt_errbuf *eb);
+
+/* Rules of the current policy; -1 when there is none. */
+long mt_proxy_policy_rules(const mt_proxy *p);
 
 /* The bound port (useful with listen.port 0). */
 uint16_t mt_proxy_port(const mt_proxy *p);

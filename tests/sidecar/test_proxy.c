@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -55,6 +56,10 @@ typedef struct fixture {
     size_t chunks;             /* chunked callbacks on the client (SSE relay) */
     const char *const *hdrs;   /* extra request headers, name/value pairs, NULL-ended */
     uint16_t up_peer_port;     /* sidecar-side port of the upstream's last request */
+    size_t up_requests;        /* requests the upstream received */
+    const char *reload_with;   /* upstream handler: rewrite the policy and reload */
+    char pol_dir[64];          /* temp dir of the policy file ("" when none) */
+    char pol_path[128];
 } fixture;
 
 static fixture *F;
@@ -62,6 +67,7 @@ static fixture *F;
 /* --- the in-test upstream ---------------------------------------------- */
 
 static void up_sse_send(evutil_socket_t fd, short what, void *arg);
+static void write_file(const char *path, const char *text);
 
 typedef struct sse_state {
     struct evhttp_request *req;
@@ -102,6 +108,15 @@ static void hold_closed(struct evhttp_connection *conn, void *arg)
 static void on_upstream(struct evhttp_request *req, void *arg)
 {
     fixture *f = arg;
+    f->up_requests++;
+    if (f->reload_with) {
+        /* mid-exchange reload: the exchange keeps the policy that decided it */
+        write_file(f->pol_path, f->reload_with);
+        mt_errbuf eb = {{0}};
+        if (mt_proxy_reload_policy(f->proxy, &eb) != MT_OK)
+            fail_msg("reload: %s", eb.msg);
+        f->reload_with = NULL;
+    }
     const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     snprintf(f->upstream_authz, sizeof f->upstream_authz, "%s", authz ? authz : "");
     char *peer = NULL;
@@ -288,9 +303,48 @@ static int setup_auth(void **state)
     return setup_with(state, extra, 2);
 }
 
+/* Policy used by the policy tests: deletes denied, reads record-only, the
+ * rest allowed. */
+static const char policy_a[] =
+    "{\"version\":1,\"default\":\"allow\",\"rules\":["
+    "{\"id\":\"deny-delete\",\"match\":{\"method\":\"tools/call\",\"tool\":\"delete_*\"},"
+    "\"action\":\"deny\",\"message\":\"no deletes\"},"
+    "{\"id\":\"review-reads\",\"match\":{\"method\":\"tools/call\",\"tool\":\"read_*\"},"
+    "\"action\":\"record-only\"}]}";
+
+static char pol_dir_next[64], pol_path_next[128];
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static int setup_policy(void **state)
+{
+    snprintf(pol_dir_next, sizeof pol_dir_next, "/tmp/mt-test-policy-XXXXXX");
+    assert_non_null(mkdtemp(pol_dir_next));
+    snprintf(pol_path_next, sizeof pol_path_next, "%s/policy.json", pol_dir_next);
+    write_file(pol_path_next, policy_a);
+    char opt[200];
+    snprintf(opt, sizeof opt, "--policy.file=%s", pol_path_next);
+    const char *const extra[] = {opt};
+    int rc = setup_with(state, extra, 1);
+    fixture *f = *state;
+    memcpy(f->pol_dir, pol_dir_next, sizeof f->pol_dir);
+    memcpy(f->pol_path, pol_path_next, sizeof f->pol_path);
+    return rc;
+}
+
 static int teardown(void **state)
 {
     fixture *f = *state;
+    if (f->pol_dir[0]) {
+        unlink(f->pol_path);
+        rmdir(f->pol_dir);
+    }
     mt_admin_free(f->admin);
     mt_proxy_free(f->proxy);
     evhttp_free(f->up);
@@ -715,6 +769,193 @@ static int setup_public_url(void **state)
     return setup_with(state, extra, 1);
 }
 
+/* --- policy ---------------------------------------------------------------- */
+
+static const char *policy_field(json_t *ev, const char *field)
+{
+    json_t *pol = branch(json_object_get(ev, "policy"));
+    return json_string_value(branch(json_object_get(pol, field)));
+}
+
+static void call_tool(fixture *f, int id, const char *tool)
+{
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+             "\"%s\",\"arguments\":{\"path\":\"/x\"}}}",
+             id, tool);
+    post(f, "/mcp", body);
+}
+
+static void assert_denied(fixture *f, int id)
+{
+    assert_int_equal(f->status, 200);
+    assert_string_equal(f->content_type, "application/json");
+    json_t *r = json_loads(f->body, 0, NULL);
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
+    json_t *err = json_object_get(r, "error");
+    assert_int_equal(json_integer_value(json_object_get(err, "code")), -32001);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(err, "data"), "rule_id")),
+        "deny-delete");
+    json_decref(r);
+}
+
+static void policy_deny_blocks_matching_tool_and_is_recorded(void **state)
+{
+    fixture *f = *state;
+    mockk m;
+    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    call_tool(f, 7, "delete_file");
+    assert_denied(f, 7);
+    assert_int_equal(f->up_requests, 0); /* never forwarded */
+    json_t *all = consume_until(&m, "session_end");
+    assert_int_equal(json_array_size(all), 2);
+    json_t *ev = json_array_get(all, 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "kind")), "policy_denied");
+    assert_string_equal(policy_field(ev, "rule_id"), "deny-delete");
+    assert_string_equal(policy_field(ev, "action"), "deny");
+    assert_string_equal(rpc_str(ev, "tool"), "delete_file");
+    json_t *rpc = branch(json_object_get(ev, "rpc"));
+    assert_int_equal(json_integer_value(branch(json_object_get(rpc, "error_code"))), -32001);
+    assert_false(json_is_null(json_object_get(ev, "payload"))); /* the (masked) request */
+    json_decref(all);
+    mt_proxy_set_recorder(f->proxy, NULL);
+    mt_recorder_free(rec);
+    rd_kafka_mock_cluster_destroy(m.mc);
+    rd_kafka_destroy(m.rk);
+}
+
+/* Every event of an allowed exchange carries the decision. */
+static void policy_decision_on_every_event(fixture *f, const char *tool, const char *rule,
+                                           const char *action)
+{
+    mockk m;
+    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    call_tool(f, 3, tool);
+    assert_int_equal(f->status, 200);
+    assert_int_equal(f->up_requests, 1);
+    assert_non_null(strstr(f->body, "\"echo\":"));
+    json_t *all = consume_until(&m, "session_end");
+    assert_int_equal(json_array_size(all), 3);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *ev = json_array_get(all, i);
+        assert_string_equal(json_string_value(json_object_get(ev, "kind")),
+                            i == 0 ? "request" : "response");
+        assert_string_equal(policy_field(ev, "rule_id"), rule);
+        assert_string_equal(policy_field(ev, "action"), action);
+    }
+    json_decref(all);
+    mt_proxy_set_recorder(f->proxy, NULL);
+    mt_recorder_free(rec);
+    rd_kafka_mock_cluster_destroy(m.mc);
+    rd_kafka_destroy(m.rk);
+}
+
+static void policy_non_matching_tool_passes_with_policy_recorded(void **state)
+{
+    policy_decision_on_every_event(*state, "echo", "default", "allow");
+}
+
+static void policy_record_only_is_forwarded_and_recorded_as_such(void **state)
+{
+    policy_decision_on_every_event(*state, "read_file", "review-reads", "record_only");
+}
+
+/* A reload while the exchange is at the upstream: its response is still
+ * recorded with the old policy's decision (whose strings the old policy
+ * owns: freed only after the exchange, ASan checks), the next request
+ * gets the new one. */
+static void policy_reload_mid_exchange_keeps_the_deciding_policy(void **state)
+{
+    fixture *f = *state;
+    f->reload_with = "{\"version\":1,\"default\":\"deny\",\"rules\":[]}";
+    policy_decision_on_every_event(f, "read_file", "review-reads", "record_only");
+    assert_int_equal(mt_proxy_policy_rules(f->proxy), 0);
+    call_tool(f, 9, "read_file");
+    assert_int_equal(f->status, 200);
+    assert_non_null(strstr(f->body, "\"rule_id\":\"default\""));
+    assert_int_equal(f->up_requests, 1);
+}
+
+static void policy_deny_in_a_batch_denies_the_whole_post(void **state)
+{
+    fixture *f = *state;
+    static const char *const v[] = {"MCP-Protocol-Version", "2025-03-26", NULL};
+    f->hdrs = v;
+    post(f, "/mcp",
+         "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}},"
+         "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"delete_x\"}}]");
+    f->hdrs = NULL;
+    assert_int_equal(f->status, 200);
+    assert_int_equal(f->up_requests, 0);
+    json_t *r = json_loads(f->body, 0, NULL);
+    assert_true(json_is_array(r));
+    assert_int_equal(json_array_size(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(r, i);
+        assert_int_equal(json_integer_value(json_object_get(e, "id")), (json_int_t)i + 1);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(e, "error"), "code")), -32001);
+    }
+    json_decref(r);
+}
+
+static void policy_reload_changes_the_next_decision(void **state)
+{
+    fixture *f = *state;
+    call_tool(f, 1, "delete_file");
+    assert_denied(f, 1);
+    assert_int_equal(mt_proxy_policy_rules(f->proxy), 2);
+    write_file(f->pol_path, "{\"version\":1,\"default\":\"allow\",\"rules\":[]}");
+    mt_errbuf eb = {{0}};
+    if (mt_proxy_reload_policy(f->proxy, &eb) != MT_OK)
+        fail_msg("reload: %s", eb.msg);
+    assert_int_equal(mt_proxy_policy_rules(f->proxy), 0);
+    call_tool(f, 2, "delete_file");
+    assert_int_equal(f->status, 200);
+    assert_int_equal(f->up_requests, 1);
+    assert_non_null(strstr(f->body, "\"echo\":"));
+}
+
+static void policy_broken_reload_keeps_the_old_policy(void **state)
+{
+    fixture *f = *state;
+    write_file(f->pol_path, "{\"version\":1,\"default\":\"permit\",\"rules\":[]}");
+    mt_errbuf eb = {{0}};
+    assert_int_not_equal(mt_proxy_reload_policy(f->proxy, &eb), MT_OK);
+    assert_non_null(strstr(eb.msg, f->pol_path)); /* the loader's message */
+    write_file(f->pol_path, "{not json");
+    assert_int_not_equal(mt_proxy_reload_policy(f->proxy, &eb), MT_OK);
+    assert_int_equal(mt_proxy_policy_rules(f->proxy), 2);
+    call_tool(f, 4, "delete_file");
+    assert_denied(f, 4);
+    assert_int_equal(f->up_requests, 0);
+}
+
+static void policy_file_that_does_not_load_stops_start(void **state)
+{
+    (void)state;
+    mt_sidecar_config cfg = {0};
+    const char *argv[] = {"test_proxy", "--listen.port=0", "--auth.anonymous=true",
+                          "--policy.file=/nonexistent/policy.json"};
+    char *envp[] = {NULL};
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_cfg_load(&mt_sidecar_spec, &cfg, 4, (char *const *)argv, envp, NULL, &eb),
+                     MT_OK);
+    assert_int_equal(mt_sidecar_config_finish(&cfg, &eb), MT_OK);
+    struct event_base *base = event_base_new();
+    mt_sidecar_metrics metrics = {0};
+    mt_proxy *p = NULL;
+    assert_int_not_equal(mt_proxy_new(base, &cfg, &metrics, &p, &eb), MT_OK);
+    assert_null(p);
+    assert_non_null(strstr(eb.msg, "/nonexistent/policy.json"));
+    event_base_free(base);
+    mt_cfg_free(&mt_sidecar_spec, &cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +987,21 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(public_base_url_option_drives_the_endpoint_rewrite,
                                         setup_public_url, teardown),
+        cmocka_unit_test_setup_teardown(policy_deny_blocks_matching_tool_and_is_recorded,
+                                        setup_policy, teardown),
+        cmocka_unit_test_setup_teardown(policy_non_matching_tool_passes_with_policy_recorded,
+                                        setup_policy, teardown),
+        cmocka_unit_test_setup_teardown(policy_record_only_is_forwarded_and_recorded_as_such,
+                                        setup_policy, teardown),
+        cmocka_unit_test_setup_teardown(policy_reload_mid_exchange_keeps_the_deciding_policy,
+                                        setup_policy, teardown),
+        cmocka_unit_test_setup_teardown(policy_deny_in_a_batch_denies_the_whole_post,
+                                        setup_policy, teardown),
+        cmocka_unit_test_setup_teardown(policy_reload_changes_the_next_decision, setup_policy,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(policy_broken_reload_keeps_the_old_policy, setup_policy,
+                                        teardown),
+        cmocka_unit_test(policy_file_that_does_not_load_stops_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
