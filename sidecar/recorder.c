@@ -19,17 +19,45 @@
  *   little-endian. Two cursors: `rd` (next record to send) and `ack` (all
  *   before it acknowledged). Replay keeps up to SPOOL_WINDOW records in
  *   flight; a failed one sets `rewind`: once the window drains, rd goes back
- *   to ack (at-least-once). ack is persisted in spool.ack (rename, once per
- *   loop turn, with the group fdatasync). Files wholly behind ack are
+ *   to ack (at-least-once). ack is persisted in spool.ack (rename, by the
+ *   syncer after each group fdatasync). Files wholly behind ack are
  *   deleted (the current append file is truncated to 0 instead). At start
  *   every file is validated and cut at its first bad record (torn write
- *   after a crash). */
+ *   after a crash).
+ * - Syncer thread (async with a spool): the durability syscalls of the group
+ *   commit (fdatasync of spool files, fsync of the directory after a new
+ *   file, the periodic spool.ack write + rename) run on one syncer thread,
+ *   never on the loop thread. Once per loop turn with something to sync,
+ *   on_fsync posts a request (under sy.mu: dirty, want_dir, mark_req) and
+ *   signals sy.cv; the loop never waits for the syncer. Requests that arrive
+ *   during a round coalesce into the next one. A power loss may thus lose
+ *   what was appended since the start of the last completed round: one
+ *   round (one fdatasync) plus the turn that requested it.
+ *   Locking and ownership (everything else is loop-thread only):
+ *   . sy.mu guards cur_fd, retired[], nretired, dirty, want_dir, mark_req,
+ *     mark_set, paused, stop and rounds. Held only for field updates, never
+ *     across a syscall that can block on the disk (close of a dup excluded).
+ *   . cur_fd is a dup of the loop's wfd owned by the syncer side: the loop
+ *     replaces it (under mu) when it opens a new append file and moves the
+ *     old dup to retired[]; only the syncer thread (or free, after join)
+ *     fdatasyncs and closes retired fds, so rotation/deletion never closes an
+ *     fd the syncer is using (an unlinked file is still a valid fd). The
+ *     syncer reads cur_fd under mu and keeps using the value after unlock:
+ *     safe because the fd is only closed by the syncer itself (a later round)
+ *     after being retired.
+ *   . sy.mark_mu serialises every spool.ack write+rename (syncer, the
+ *     truncate path of spool_gc, mt_recorder_free) and guards mark_written;
+ *     the writer reads the newest mark_req inside it, so an older marker can
+ *     never be renamed over a newer one. The loop takes mark_mu only in the
+ *     rare truncate-on-drain path (a marker write, no fsync).
+ *   . The thread is joined in mt_recorder_free before the spool is closed. */
 #include "recorder.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +126,27 @@ typedef struct spool_slot {
     int state;     /* 0 in flight, 1 acked, 2 failed */
 } spool_slot;
 
+#define SYNC_RETIRED_MAX 8
+
+/* The syncer thread's state; see the locking notes at the top. */
+typedef struct syncer {
+    pthread_t th;
+    pthread_mutex_t mu, mark_mu;
+    pthread_cond_t cv;
+    bool started;
+    /* under mu */
+    int cur_fd;                      /* dup of the append fd, -1 if none */
+    int retired[SYNC_RETIRED_MAX];   /* fds to fdatasync then close */
+    size_t nretired;
+    bool dirty, want_dir, mark_set, paused, stop;
+    uint64_t mark_req_n, mark_req_off; /* newest ack position to persist */
+    uint64_t rounds;                 /* completed sync rounds (tests) */
+    /* under mark_mu */
+    uint64_t written_n, written_off;
+    bool written_set;
+    const char *dir;                 /* immutable while the thread runs */
+} syncer;
+
 typedef struct spool {
     char *dir;
     spool_file *files; /* oldest first */
@@ -115,7 +164,9 @@ typedef struct spool {
     bool rewind;
     bool dirty;        /* appended since the last fsync */
     bool sync_pending; /* ev_fsync scheduled for this loop turn */
-    spool_pos marked;  /* ack position last written to spool.ack */
+    spool_pos marked;  /* ack position last requested for spool.ack */
+    bool want_dir;     /* a new file name to fsync into the directory */
+    syncer sy;
 } spool;
 
 struct mt_recorder {
@@ -454,14 +505,12 @@ static void spool_drop_first(mt_recorder *rec)
  * with write + rename, so it is either the old or the new one. Not fsynced:
  * the kernel keeps it across a kill -9; after a power loss an older marker
  * only means more duplicates on replay. */
-static void spool_mark(spool *sp)
+static bool mark_write(const char *dir, uint64_t n, uint64_t off)
 {
-    if (sp->marked.n == sp->ack.n && sp->marked.off == sp->ack.off)
-        return;
     char path[4200], tmp[4220], line[64];
-    snprintf(path, sizeof path, "%s/spool.ack", sp->dir);
+    snprintf(path, sizeof path, "%s/spool.ack", dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int len = snprintf(line, sizeof line, "%" PRIu64 " %" PRIu64 "\n", sp->ack.n, sp->ack.off);
+    int len = snprintf(line, sizeof line, "%" PRIu64 " %" PRIu64 "\n", n, off);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         goto fail;
@@ -469,11 +518,154 @@ static void spool_mark(spool *sp)
     close(fd);
     if (w != len || rename(tmp, path) != 0)
         goto fail;
-    sp->marked = sp->ack;
-    return;
+    return true;
 fail:
     mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot write the spool ack marker", "path", tmp,
                  "error", strerror(errno), NULL);
+    return false;
+}
+
+/* Writes the newest requested mark (mark_mu held by the caller). */
+static void mark_flush_locked(syncer *sy)
+{
+    pthread_mutex_lock(&sy->mu);
+    bool set = sy->mark_set;
+    uint64_t n = sy->mark_req_n, off = sy->mark_req_off;
+    pthread_mutex_unlock(&sy->mu);
+    if (!set || (sy->written_set && sy->written_n == n && sy->written_off == off))
+        return;
+    if (mark_write(sy->dir, n, off)) {
+        sy->written_set = true;
+        sy->written_n = n;
+        sy->written_off = off;
+    }
+}
+
+/* Records ack as the newest marker request (loop thread). */
+static void mark_request(spool *sp)
+{
+    pthread_mutex_lock(&sp->sy.mu);
+    sp->sy.mark_set = true;
+    sp->sy.mark_req_n = sp->ack.n;
+    sp->sy.mark_req_off = sp->ack.off;
+    pthread_mutex_unlock(&sp->sy.mu);
+    sp->marked = sp->ack;
+}
+
+/* Writes the marker now, on the calling (loop) thread: the truncate path of
+ * spool_gc needs it on disk before the cut, and mt_recorder_free. */
+static void spool_mark(spool *sp)
+{
+    mark_request(sp);
+    pthread_mutex_lock(&sp->sy.mark_mu);
+    mark_flush_locked(&sp->sy);
+    pthread_mutex_unlock(&sp->sy.mark_mu);
+}
+
+/* Hands an fd to the syncer to fdatasync and close (loop thread). When the
+ * queue is full (SYNC_RETIRED_MAX rotations pending: the syncer is far
+ * behind or paused), syncs it here so the power-loss window stays bounded. */
+static void sync_retire(spool *sp, int fd)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&sp->sy.mu);
+    bool queued = sp->sy.nretired < SYNC_RETIRED_MAX;
+    if (queued)
+        sp->sy.retired[sp->sy.nretired++] = fd;
+    pthread_cond_signal(&sp->sy.cv);
+    pthread_mutex_unlock(&sp->sy.mu);
+    if (!queued) {
+        fdatasync(fd);
+        close(fd);
+    }
+}
+
+/* Makes a dup of the new append fd the syncer's current file; the previous
+ * one is retired (synced, then closed, by the syncer). */
+static void sync_set_current(spool *sp, int wfd)
+{
+    int d = wfd >= 0 ? fcntl(wfd, F_DUPFD_CLOEXEC, 0) : -1;
+    pthread_mutex_lock(&sp->sy.mu);
+    int old = sp->sy.cur_fd;
+    sp->sy.cur_fd = d;
+    pthread_mutex_unlock(&sp->sy.mu);
+    sync_retire(sp, old);
+}
+
+static void *syncer_main(void *arg)
+{
+    syncer *sy = arg;
+    pthread_mutex_lock(&sy->mu);
+    for (;;) {
+        while (!sy->stop && (sy->paused || !(sy->dirty || sy->want_dir || sy->nretired > 0 ||
+                                             (sy->mark_set && (!sy->written_set ||
+                                                               sy->written_n != sy->mark_req_n ||
+                                                               sy->written_off != sy->mark_req_off)))))
+            pthread_cond_wait(&sy->cv, &sy->mu);
+        if (sy->stop)
+            break;
+        bool dirty = sy->dirty, want_dir = sy->want_dir;
+        int cur = sy->cur_fd;
+        int ret[SYNC_RETIRED_MAX];
+        size_t nret = sy->nretired;
+        memcpy(ret, sy->retired, nret * sizeof *ret);
+        sy->nretired = 0;
+        sy->dirty = sy->want_dir = false;
+        pthread_mutex_unlock(&sy->mu);
+        /* Data first, then names, then the marker. */
+        for (size_t i = 0; i < nret; i++) {
+            if (fdatasync(ret[i]) != 0)
+                mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error",
+                             strerror(errno), NULL);
+            close(ret[i]);
+        }
+        if (dirty && cur >= 0 && fdatasync(cur) != 0)
+            mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error",
+                         strerror(errno), NULL);
+        if (want_dir)
+            fsync_dir(sy->dir);
+        pthread_mutex_lock(&sy->mark_mu);
+        mark_flush_locked(sy);
+        pthread_mutex_unlock(&sy->mark_mu);
+        pthread_mutex_lock(&sy->mu);
+        sy->rounds++;
+    }
+    pthread_mutex_unlock(&sy->mu);
+    return NULL;
+}
+
+static mt_err syncer_start(spool *sp)
+{
+    syncer *sy = &sp->sy;
+    if (pthread_create(&sy->th, NULL, syncer_main, sy) != 0)
+        return MT_ERR_IO;
+    sy->started = true;
+    return MT_OK;
+}
+
+/* Joins the thread; then syncs and closes what it still held. */
+static void syncer_stop(spool *sp)
+{
+    syncer *sy = &sp->sy;
+    if (sy->started) {
+        pthread_mutex_lock(&sy->mu);
+        sy->stop = true;
+        pthread_cond_signal(&sy->cv);
+        pthread_mutex_unlock(&sy->mu);
+        pthread_join(sy->th, NULL);
+        sy->started = false;
+    }
+    for (size_t i = 0; i < sy->nretired; i++) {
+        fdatasync(sy->retired[i]);
+        close(sy->retired[i]);
+    }
+    sy->nretired = 0;
+    if (sy->cur_fd >= 0)
+        close(sy->cur_fd); /* the loop's wfd is synced by spool_close */
+    sy->cur_fd = -1;
+    if (sy->want_dir)
+        fsync_dir(sp->dir);
 }
 
 /* Reads spool.ack; false when absent or unreadable (replay everything). */
@@ -531,8 +723,9 @@ static void spool_gc(mt_recorder *rec)
     }
 }
 
-/* Group commit: one fdatasync of the appended data and one marker write
- * per loop turn, whatever the number of events appended or acked in it. */
+/* Group commit: at most one sync request (fdatasync of the appended data,
+ * marker write) per loop turn, whatever the number of events appended or
+ * acked in it; the syncer thread coalesces requests further. */
 static void spool_schedule_fsync(mt_recorder *rec)
 {
     if (!rec->sp.sync_pending && !rec->closing && rec->ev_fsync) { /* closing: spool_close */
@@ -547,12 +740,21 @@ static void on_fsync(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     mt_recorder *rec = arg;
-    rec->sp.sync_pending = false;
-    if (rec->sp.dirty && rec->sp.wfd >= 0 && fdatasync(rec->sp.wfd) != 0)
-        mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error", strerror(errno),
-                     NULL);
-    rec->sp.dirty = false;
-    spool_mark(&rec->sp);
+    spool *sp = &rec->sp;
+    sp->sync_pending = false;
+    /* Post the request; the syncer thread does the syscalls. Never waits. */
+    pthread_mutex_lock(&sp->sy.mu);
+    sp->sy.dirty |= sp->dirty;
+    sp->sy.want_dir |= sp->want_dir;
+    if (sp->marked.n != sp->ack.n || sp->marked.off != sp->ack.off) {
+        sp->sy.mark_set = true;
+        sp->sy.mark_req_n = sp->ack.n;
+        sp->sy.mark_req_off = sp->ack.off;
+        sp->marked = sp->ack;
+    }
+    pthread_cond_signal(&sp->sy.cv);
+    pthread_mutex_unlock(&sp->sy.mu);
+    sp->dirty = sp->want_dir = false;
 }
 
 static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *key, size_t klen,
@@ -579,13 +781,10 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
         uint64_t n = reuse_last ? sp->files[sp->nfiles - 1].n : sp->next_n;
         char path[4200];
         spool_path(sp, n, path, sizeof path);
-        if (sp->wfd >= 0) {
-            if (sp->dirty && fdatasync(sp->wfd) != 0) /* on_fsync only syncs the new file */
-                mt_logs_emit(MT_LOG_ERROR, COMPONENT, "spool fsync failed", "error",
-                             strerror(errno), NULL);
-            close(sp->wfd);
-        }
+        if (sp->wfd >= 0)
+            close(sp->wfd); /* its dup is retired below: the syncer syncs it */
         sp->wfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        sync_set_current(sp, sp->wfd);
         if (sp->wfd < 0) {
             mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot open spool file", "path", path,
                          "error", strerror(errno), NULL);
@@ -594,7 +793,7 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
         if (!reuse_last) {
             if (spool_add_file(sp, n, 0) != MT_OK)
                 return MT_ERR_NOMEM;
-            fsync_dir(sp->dir); /* the new name must survive a crash too */
+            sp->want_dir = true; /* the new name must survive a crash too (syncer) */
             if (sp->nfiles == 1)
                 sp->rd = sp->ack = (spool_pos){n, 0};
         }
@@ -675,11 +874,11 @@ static mt_err spool_append_head(mt_recorder *rec, const void *key, size_t klen, 
         sp->files[0] = (spool_file){n, 0};
         sp->head_n = n;
         sp->rd = sp->ack = (spool_pos){n, 0};
-        fsync_dir(sp->dir);
+        sp->want_dir = true;
     }
     mt_err err = spool_write(rec, &sp->files[0], &sp->hfd, key, klen, val, vlen);
-    if (err == MT_OK && !rec->closing && sp->hfd >= 0)
-        fdatasync(sp->hfd); /* rare path: sync at once rather than track a second fd */
+    if (err == MT_OK && !rec->closing && sp->hfd >= 0) /* rare path: the syncer syncs a dup */
+        sync_retire(sp, fcntl(sp->hfd, F_DUPFD_CLOEXEC, 0));
     return err;
 }
 
@@ -901,7 +1100,10 @@ static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
             }
             if (sp->files[sp->nfiles - 1].n < mk.n) /* all acked */
                 sp->rd = sp->ack = (spool_pos){mk.n, 0};
-            sp->marked = mk;
+            sp->marked = mk; /* what is on disk (thread not started yet) */
+            sp->sy.written_set = sp->sy.mark_set = true;
+            sp->sy.written_n = sp->sy.mark_req_n = mk.n;
+            sp->sy.written_off = sp->sy.mark_req_off = mk.off;
         }
         spool_gc(rec); /* acked and empty files go at once */
     }
@@ -917,6 +1119,10 @@ static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
 
 static void spool_close(spool *sp)
 {
+    syncer_stop(sp);
+    pthread_mutex_destroy(&sp->sy.mu);
+    pthread_mutex_destroy(&sp->sy.mark_mu);
+    pthread_cond_destroy(&sp->sy.cv);
     if (sp->wfd >= 0) {
         fdatasync(sp->wfd);
         close(sp->wfd);
@@ -1399,12 +1605,21 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
     mt_kafka_avro_headers_init(&rec->ah, mt_avro_schema_fingerprint(rec->schema));
     if (cfg->mode == MT_REC_ASYNC && cfg->spool_dir) {
         rec->has_spool = true;
+        pthread_mutex_init(&rec->sp.sy.mu, NULL);
+        pthread_mutex_init(&rec->sp.sy.mark_mu, NULL);
+        pthread_cond_init(&rec->sp.sy.cv, NULL);
+        rec->sp.sy.cur_fd = -1;
         if (!(rec->sp.dir = strdup(cfg->spool_dir))) {
             err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: out of memory");
             goto fail;
         }
+        rec->sp.sy.dir = rec->sp.dir;
         if ((err = spool_open(rec, eb)) != MT_OK)
             goto fail;
+        if ((err = syncer_start(&rec->sp)) != MT_OK) {
+            mt_fail(eb, err, "mt_recorder_new: cannot start the spool syncer thread");
+            goto fail;
+        }
     }
     mt_producer_config pc = {
         .kafka = cfg->kafka,
@@ -1498,4 +1713,24 @@ void mt_recorder_free(mt_recorder *rec)
         memset(rec->hmac_key, 0, rec->cfg.hmac_key_len);
     free(rec->hmac_key);
     free(rec);
+}
+
+void mt_rec_test_pause_syncer(mt_recorder *rec, bool paused)
+{
+    if (!rec->has_spool)
+        return;
+    pthread_mutex_lock(&rec->sp.sy.mu);
+    rec->sp.sy.paused = paused;
+    pthread_cond_signal(&rec->sp.sy.cv);
+    pthread_mutex_unlock(&rec->sp.sy.mu);
+}
+
+uint64_t mt_rec_test_sync_rounds(mt_recorder *rec)
+{
+    if (!rec->has_spool)
+        return 0;
+    pthread_mutex_lock(&rec->sp.sy.mu);
+    uint64_t n = rec->sp.sy.rounds;
+    pthread_mutex_unlock(&rec->sp.sy.mu);
+    return n;
 }

@@ -22,12 +22,15 @@
  *          (spool-<n>.log files of length + CRC32C framed records) and then
  *          produced from there in order, so each session's events reach the
  *          topic in seq order. The append is a write() into the page cache
- *          before the callback runs; appended data is fdatasync'ed once per
- *          event-loop turn (group commit). A kill -9 therefore loses nothing
- *          (the kernel holds the written data); a power loss or kernel crash
- *          may lose the events of the last turn not yet fsynced.
+ *          before the callback runs; appended data is fdatasync'ed by a
+ *          syncer thread, requested once per event-loop turn and coalesced
+ *          (group commit); the loop thread never waits for it. A kill -9
+ *          therefore loses nothing (the kernel holds the written data); a
+ *          power loss or kernel crash may lose the events appended since the
+ *          start of the last completed sync round (one fdatasync round, plus
+ *          the loop turn that requested it; milliseconds on a healthy disk).
  *          Acks advance a durable "acked up to" marker (spool_dir/spool.ack,
- *          written with rename once per loop turn); fully acked files are
+ *          written with rename by the syncer after each round); fully acked files are
  *          deleted (the file being appended to is emptied instead). A spool
  *          found at start is replayed from the marker. Delivery is
  *          at-least-once: events acked but not yet in the marker at a crash
@@ -39,8 +42,8 @@
  *          the producer only and a full in-flight table is an error.
  *
  * Delivery reports reach the libevent loop through a pipe that librdkafka
- * writes to (mt_producer_set_wakeup_fd); no polling timers. Single-threaded:
- * call everything from the event_base's thread. */
+ * writes to (mt_producer_set_wakeup_fd); no polling timers. Call everything from the
+ * event_base's thread (the spool syncer thread is internal). */
 #ifndef MCPTRAIL_SIDECAR_RECORDER_H
 #define MCPTRAIL_SIDECAR_RECORDER_H
 
@@ -172,5 +175,10 @@ void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out);
  * and *summary a new JSON array of MaskCount objects. Exposed for tests and
  * for the later masking engine to replace. */
 mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_t **summary);
+
+/* Test hooks: pause/resume the spool syncer thread (async with a spool;
+ * no-op otherwise) and count its completed sync rounds. */
+void mt_rec_test_pause_syncer(mt_recorder *rec, bool paused);
+uint64_t mt_rec_test_sync_rounds(mt_recorder *rec);
 
 #endif

@@ -828,6 +828,58 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
     mock_stop(&m);
 }
 
+static bool sync_round_done(void *ctx)
+{
+    want_metrics *w = ctx; /* produced: the round count to exceed */
+    return mt_rec_test_sync_rounds(w->rec) > w->produced;
+}
+
+/* The durability syscalls run on the syncer thread: with it paused, async
+ * emits still return at once, loop turns (which request a sync) still run,
+ * and events are produced and acked; nothing waits for the sync. */
+static void async_emit_never_blocks_on_sync(void **state)
+{
+    (void)state;
+    char dir[64];
+    make_spool_dir(dir, sizeof dir);
+    mock m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 8, 60000);
+    mt_rec_session *s = mt_rec_session_get(rec, "sess-nosync");
+    want_metrics w0 = {rec, 0};
+    assert_true(run_until(base, produced_and_spool_empty, &w0, 5000));
+    mt_rec_test_pause_syncer(rec, true);
+    uint64_t rounds = mt_rec_test_sync_rounds(rec);
+    results r = {0};
+    const unsigned n = 120;
+    for (unsigned b = 0; b < n; b += 20) {
+        emit_n(rec, s, b, 20, &r);
+        assert_int_equal(r.n, b + 20); /* callbacks before return */
+        struct timeval turn = {0, 1000};
+        event_base_loopexit(base, &turn);
+        event_base_dispatch(base); /* on_fsync runs: it must not wait */
+    }
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(r.err[i], MT_OK);
+    want_metrics w = {rec, n};
+    assert_true(run_until(base, produced_and_spool_empty, &w, 30000));
+    assert_int_equal(mt_rec_test_sync_rounds(rec), rounds); /* still paused */
+    mt_rec_test_pause_syncer(rec, false);
+    want_metrics wr = {rec, rounds};
+    assert_true(run_until(base, sync_round_done, &wr, 10000));
+    mt_rec_session_release(rec, s);
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed c;
+    consume(&m, "g-nosync", n, &c);
+    assert_chain(&c, "sess-nosync", n);
+    consumed_free(&c);
+    mock_stop(&m);
+    remove_spool_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +894,7 @@ int main(void)
         cmocka_unit_test(lru_eviction_records_session_end),
         cmocka_unit_test(replay_failure_rewinds_and_resends_in_order),
         cmocka_unit_test(idle_session_ends_with_session_end),
+        cmocka_unit_test(async_emit_never_blocks_on_sync),
     };
     if (getenv("MT_TEST_FILTER"))
         cmocka_set_test_filter(getenv("MT_TEST_FILTER"));
