@@ -66,6 +66,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "mcptrail/buf.h"
@@ -166,13 +167,20 @@ typedef struct spool {
     bool sync_pending; /* ev_fsync scheduled for this loop turn */
     spool_pos marked;  /* ack position last requested for spool.ack */
     bool want_dir;     /* a new file name to fsync into the directory */
+    mt_buf wbuf;       /* the last record written (header + body), reused */
+    spool_pos last;    /* where wbuf's record starts; the pump reads it from
+                          memory when it is next (no pread, no CRC check) */
+    bool last_valid;
     syncer sy;
 } spool;
 
 struct mt_recorder {
     mt_recorder_config cfg;
     char *topic, *version, *src_cluster, *src_ns, *src_pod, *src_upstream;
-    uint8_t *hmac_key;
+    mt_hmac *hmac;             /* keyed once with record.hmac_key */
+    json_t *no_identity, *no_masks; /* {} and [] for events without them */
+    uint8_t rnd[512];          /* RAND_bytes drawn in blocks for UUIDv7s */
+    size_t rnd_left;
     mt_avro_registry *own_schemas;
     const mt_avro_schema *schema;
     mt_kafka_avro_headers ah;
@@ -217,23 +225,53 @@ static char *dup_or(const char *s, const char *dflt)
 }
 
 /* CRC32C (Castagnoli), reflected, table-driven: detects torn spool writes. */
-static uint32_t crc32c(const uint8_t *p, size_t len)
+/* CRC-32C (Castagnoli), the spool's record check: the SSE4.2 instruction
+ * when the CPU has it, else a table. */
+static uint32_t crc32c_table(uint32_t c, const uint8_t *p, size_t len)
 {
     static uint32_t table[256];
     static bool ready;
     if (!ready) {
         for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
+            uint32_t t = i;
             for (int k = 0; k < 8; k++)
-                c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-            table[i] = c;
+                t = (t & 1) ? (t >> 1) ^ 0x82f63b78u : t >> 1;
+            table[i] = t;
         }
         ready = true;
     }
-    uint32_t c = 0xffffffffu;
     for (size_t i = 0; i < len; i++)
         c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
+    return c;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t c, const uint8_t *p,
+                                                                size_t len)
+{
+    uint64_t c64 = c;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c64 = __builtin_ia32_crc32di(c64, w);
+    }
+    uint32_t c32 = (uint32_t)c64;
+    for (; len > 0; p++, len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p);
+    return c32;
+}
+#endif
+
+static uint32_t crc32c(const uint8_t *p, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static int hw = -1;
+    if (hw < 0)
+        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    if (hw)
+        return crc32c_sse42(0xffffffffu, p, len) ^ 0xffffffffu;
+#endif
+    return crc32c_table(0xffffffffu, p, len) ^ 0xffffffffu;
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
@@ -249,20 +287,33 @@ static uint32_t get_u32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* UUIDv7 (RFC 9562): 48-bit Unix ms, version 7, variant 10, 74 random bits. */
-static mt_err uuid7(char out[37])
+/* UUIDv7 (RFC 9562): 48-bit Unix ms, version 7, variant 10, 74 random bits
+ * (from RAND_bytes, drawn 512 bytes at a time). */
+static mt_err uuid7(mt_recorder *rec, char out[37])
 {
     uint8_t b[16];
-    if (RAND_bytes(b + 6, 10) != 1)
-        return MT_ERR_CRYPTO;
+    if (rec->rnd_left < 10) {
+        if (RAND_bytes(rec->rnd, (int)sizeof rec->rnd) != 1)
+            return MT_ERR_CRYPTO;
+        rec->rnd_left = sizeof rec->rnd;
+    }
+    rec->rnd_left -= 10;
+    memcpy(b + 6, rec->rnd + rec->rnd_left, 10);
+    OPENSSL_cleanse(rec->rnd + rec->rnd_left, 10);
     uint64_t ms = (uint64_t)(now_us() / 1000);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
     b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
-    char hex[33];
-    mt_hex_encode(b, 16, hex, sizeof hex);
-    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    static const char hx[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hx[b[i] >> 4];
+        *o++ = hx[b[i] & 15];
+    }
+    *o = '\0';
     return MT_OK;
 }
 
@@ -349,6 +400,19 @@ mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_
     mt_err err = MT_ERR_NOMEM;
     if (!counts)
         goto fail;
+    if (!mt_log_text_may_hold_secret(payload, len) && !memchr(payload, 0, len) &&
+        mt_utf8_check(payload, len) == len) {
+        /* Nothing masking would change: recorded as it is, unparsed. */
+        *masked = strndup(payload, len);
+        *summary = json_array();
+        if (!*masked || !*summary) {
+            json_decref(*summary);
+            *summary = NULL;
+            goto fail;
+        }
+        json_decref(counts);
+        return MT_OK;
+    }
     mt_json_limits lim = {(size_t)64 << 20, MASK_MAX_DEPTH, false, true, false};
     if (mt_json_parse(payload, len, &lim, &root, NULL) == MT_OK) {
         mask_json(root, counts, 0);
@@ -495,6 +559,8 @@ static void spool_drop_first(mt_recorder *rec)
         sp->hfd = -1;
     }
     unlink(path);
+    if (sp->last.n == sp->files[0].n)
+        sp->last_valid = false;
     sp->bytes -= sp->files[0].size;
     memmove(sp->files, sp->files + 1, (sp->nfiles - 1) * sizeof *sp->files);
     sp->nfiles--;
@@ -711,6 +777,7 @@ static void spool_gc(mt_recorder *rec)
             }
             sp->bytes -= f->size;
             f->size = 0;
+            sp->last_valid = false;
             rec->m.spool_bytes = sp->bytes;
             break;
         }
@@ -807,9 +874,11 @@ static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *
 {
     spool *sp = &rec->sp;
     uint64_t body = 4 + (uint64_t)klen + vlen, total = 8 + body;
-    uint8_t *rec_buf = malloc((size_t)total);
-    if (!rec_buf)
+    sp->last_valid = false;
+    mt_buf_reset(&sp->wbuf);
+    if (mt_buf_reserve(&sp->wbuf, (size_t)total) != MT_OK)
         return MT_ERR_NOMEM;
+    uint8_t *rec_buf = sp->wbuf.data;
     put_u32(rec_buf, (uint32_t)body);
     put_u32(rec_buf + 8, (uint32_t)klen);
     memcpy(rec_buf + 12, key, klen);
@@ -828,12 +897,13 @@ static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *
                 close(*fd);
                 *fd = -1;
             }
-            free(rec_buf);
             return MT_ERR_IO;
         }
         done += (size_t)w;
     }
-    free(rec_buf);
+    sp->wbuf.len = (size_t)total;
+    sp->last = (spool_pos){f->n, f->size};
+    sp->last_valid = true;
     f->size += total;
     sp->bytes += total;
     rec->m.spooled++;
@@ -899,6 +969,11 @@ static mt_err spool_read(mt_recorder *rec, const spool_file *f, uint64_t off, mt
     }
     if (off + 8 > f->size)
         return off == f->size ? MT_ERR_NOT_FOUND : MT_ERR_PARSE;
+    if (sp->last_valid && sp->last.n == f->n && sp->last.off == off) {
+        /* The record just written: the common case of a caught-up spool. */
+        mt_buf_reset(buf);
+        return mt_buf_append(buf, sp->wbuf.data + 8, sp->wbuf.len - 8);
+    }
     uint8_t hdr[8];
     if (pread(sp->rfd, hdr, 8, (off_t)off) != 8)
         return MT_ERR_IO;
@@ -1133,6 +1208,7 @@ static void spool_close(spool *sp)
     }
     if (sp->rfd >= 0)
         close(sp->rfd);
+    mt_buf_free(&sp->wbuf);
     free(sp->files);
     free(sp->dir);
 }
@@ -1281,7 +1357,7 @@ mt_rec_session *mt_rec_session_get(mt_recorder *rec, const char *session_id)
 {
     char gen[37];
     if (!session_id) {
-        if (uuid7(gen) != MT_OK)
+        if (uuid7(rec, gen) != MT_OK)
             return NULL;
         session_id = gen;
     }
@@ -1363,104 +1439,102 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 /* ---- events ------------------------------------------------------------- */
 
-static json_t *str_or_null(const char *s)
+static void w_str(mt_avro_writer *w, const char *field, const char *v)
 {
-    return s ? json_string(s) : json_null();
+    mt_avw_string(w, field, v, v ? strlen(v) : 0);
 }
 
-/* The SessionEvent in the Avro JSON mapping; NULL on error (message in eb). */
-static json_t *build_event(mt_recorder *rec, const mt_rec_session *s, const mt_rec_event *ev,
-                           mt_errbuf *eb)
+/* Appends the SessionEvent's single-object encoding to out, written field by
+ * field by the schema-checked streaming writer (no JSON tree). */
+static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_rec_event *ev,
+                           mt_buf *out, mt_errbuf *eb)
 {
-    char event_id[37], hmac_hex[65], prev_hex[65];
+    char event_id[37];
     char *masked = NULL, *just = NULL;
-    json_t *summary = NULL, *o = NULL;
-    if (uuid7(event_id) != MT_OK) {
-        mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
-        return NULL;
-    }
-    o = json_object();
-    if (!o)
-        goto oom;
-    json_t *identity = ev->identity ? json_deep_copy(ev->identity) : json_object();
-    json_t *http = json_null(), *rpc = json_null(), *policy = json_null();
-    if (ev->http.method)
-        http = json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "method", ev->http.method, "path",
-                         ev->http.path ? ev->http.path : "", "status",
-                         ev->http.status ? json_integer(ev->http.status) : json_null(),
-                         "sse_event_id", str_or_null(ev->http.sse_event_id), "protocol_version",
-                         str_or_null(ev->http.protocol_version), "mcp_session_id",
-                         str_or_null(ev->http.mcp_session_id));
-    if (ev->rpc.present)
-        rpc = json_pack("{s:o,s:o,s:o,s:o,s:b,s:o}", "id", str_or_null(ev->rpc.id), "method",
-                        str_or_null(ev->rpc.method), "tool", str_or_null(ev->rpc.tool),
-                        "resource_uri", str_or_null(ev->rpc.resource_uri), "is_error",
-                        (int)ev->rpc.is_error, "error_code",
-                        ev->rpc.has_error_code ? json_integer(ev->rpc.error_code) : json_null());
-    if (ev->policy_rule_id)
-        policy = json_pack("{s:s,s:s}", "rule_id", ev->policy_rule_id, "action",
-                           ev->policy_action ? ev->policy_action : "record_only");
-    json_t *payload = json_null(), *hmac = json_null();
-    if (ev->payload) {
-        uint8_t mac[MT_SHA256_LEN];
-        if (mt_hmac_sha256(rec->hmac_key, rec->cfg.hmac_key_len, ev->payload, ev->payload_len,
-                           mac, eb) != MT_OK ||
-            mt_rec_mask_payload(ev->payload, ev->payload_len, &masked, &summary) != MT_OK) {
-            json_decref(identity);
-            json_decref(http);
-            json_decref(rpc);
-            json_decref(policy);
-            goto fail;
-        }
-        mt_hex_encode(mac, sizeof mac, hmac_hex, sizeof hmac_hex);
-        payload = json_string(masked);
-        hmac = json_string(hmac_hex);
-    }
+    json_t *summary = NULL;
+    uint8_t mac[MT_SHA256_LEN];
+    mt_err err;
+    if (uuid7(rec, event_id) != MT_OK)
+        return mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
+    if (ev->payload &&
+        ((err = mt_hmac_compute(rec->hmac, ev->payload, ev->payload_len, mac, eb)) != MT_OK ||
+         (err = mt_rec_mask_payload(ev->payload, ev->payload_len, &masked, &summary)) != MT_OK))
+        return err == MT_ERR_NOMEM ? mt_fail(eb, err, "recorder: out of memory masking") : err;
     if (ev->justification) {
         just = mt_log_redact_text(ev->justification, strlen(ev->justification));
         if (!just)
             just = strdup(REDACT_TEXT);
     }
-    if (s->has_prev)
-        mt_hex_encode(s->prev, sizeof s->prev, prev_hex, sizeof prev_hex);
-    json_t *source = json_pack("{s:s,s:s,s:s,s:s}", "cluster", rec->src_cluster, "namespace",
-                               rec->src_ns, "pod", rec->src_pod, "upstream", rec->src_upstream);
-    int rc = 0;
-    rc |= json_object_set_new(o, "event_id", json_string(event_id));
-    rc |= json_object_set_new(o, "session_id", json_string(s->id));
-    rc |= json_object_set_new(o, "seq", json_integer((json_int_t)s->seq));
-    rc |= json_object_set_new(o, "ts", json_integer(now_us()));
-    rc |= json_object_set_new(o, "kind", str_or_null(ev->kind));
-    rc |= json_object_set_new(o, "direction", str_or_null(ev->direction));
-    rc |= json_object_set_new(o, "source", source);
-    rc |= json_object_set_new(o, "identity", identity);
-    rc |= json_object_set_new(o, "http", http);
-    rc |= json_object_set_new(o, "rpc", rpc);
-    rc |= json_object_set_new(o, "payload_masked", payload);
-    rc |= json_object_set_new(o, "payload_hmac", hmac);
-    rc |= json_object_set_new(o, "mask_summary", summary ? summary : json_array());
-    summary = NULL;
-    rc |= json_object_set_new(o, "policy", policy);
-    rc |= json_object_set_new(o, "justification", str_or_null(just));
-    rc |= json_object_set_new(
-        o, "latency_us", ev->latency_us >= 0 ? json_integer(ev->latency_us) : json_null());
-    rc |= json_object_set_new(o, "traceparent", str_or_null(ev->traceparent));
-    rc |= json_object_set_new(o, "sidecar_version", json_string(rec->version));
-    rc |= json_object_set_new(o, "prev_hash", s->has_prev ? json_string(prev_hex) : json_null());
-    if (rc)
-        goto oom;
-    free(masked);
-    free(just);
-    return o;
-oom:
-    mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (or invalid UTF-8 in a field) building "
-                              "the event");
-fail:
+    mt_avro_writer w;
+    mt_avro_writer_begin(&w, rec->schema, out);
+    mt_avw_string(&w, "event_id", event_id, 36);
+    w_str(&w, "session_id", s->id);
+    mt_avw_long(&w, "seq", (int64_t)s->seq);
+    mt_avw_long(&w, "ts", now_us());
+    mt_avw_enum(&w, "kind", ev->kind);
+    mt_avw_enum(&w, "direction", ev->direction);
+    mt_avw_record_begin(&w, "source");
+    w_str(&w, "cluster", rec->src_cluster);
+    w_str(&w, "namespace", rec->src_ns);
+    w_str(&w, "pod", rec->src_pod);
+    w_str(&w, "upstream", rec->src_upstream);
+    mt_avw_record_end(&w);
+    mt_avw_json(&w, "identity", ev->identity ? ev->identity : rec->no_identity);
+    if (ev->http.method) {
+        mt_avw_record_begin(&w, "http");
+        w_str(&w, "method", ev->http.method);
+        w_str(&w, "path", ev->http.path ? ev->http.path : "");
+        if (ev->http.status)
+            mt_avw_long(&w, "status", ev->http.status);
+        else
+            mt_avw_null(&w, "status");
+        w_str(&w, "sse_event_id", ev->http.sse_event_id);
+        w_str(&w, "protocol_version", ev->http.protocol_version);
+        w_str(&w, "mcp_session_id", ev->http.mcp_session_id);
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "http");
+    }
+    if (ev->rpc.present) {
+        mt_avw_record_begin(&w, "rpc");
+        w_str(&w, "id", ev->rpc.id);
+        w_str(&w, "method", ev->rpc.method);
+        w_str(&w, "tool", ev->rpc.tool);
+        w_str(&w, "resource_uri", ev->rpc.resource_uri);
+        mt_avw_bool(&w, "is_error", ev->rpc.is_error);
+        if (ev->rpc.has_error_code)
+            mt_avw_long(&w, "error_code", ev->rpc.error_code);
+        else
+            mt_avw_null(&w, "error_code");
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "rpc");
+    }
+    w_str(&w, "payload_masked", masked);
+    mt_avw_fixed(&w, "payload_hmac", ev->payload ? mac : NULL, sizeof mac);
+    mt_avw_json(&w, "mask_summary", summary ? summary : rec->no_masks);
+    if (ev->policy_rule_id) {
+        mt_avw_record_begin(&w, "policy");
+        w_str(&w, "rule_id", ev->policy_rule_id);
+        mt_avw_enum(&w, "action", ev->policy_action ? ev->policy_action : "record_only");
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "policy");
+    }
+    mt_avw_null(&w, "approval");
+    w_str(&w, "justification", just);
+    if (ev->latency_us >= 0)
+        mt_avw_long(&w, "latency_us", ev->latency_us);
+    else
+        mt_avw_null(&w, "latency_us");
+    w_str(&w, "traceparent", ev->traceparent);
+    w_str(&w, "sidecar_version", rec->version);
+    mt_avw_fixed(&w, "prev_hash", s->has_prev ? s->prev : NULL, sizeof s->prev);
+    err = mt_avro_writer_finish(&w, eb);
     free(masked);
     free(just);
     json_decref(summary);
-    json_decref(o);
-    return NULL;
+    return err;
 }
 
 static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
@@ -1478,14 +1552,7 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
         err = MT_ERR_STATE;
         goto fail;
     }
-    json_t *datum = build_event(rec, s, ev, &eb);
-    if (!datum) {
-        err = MT_ERR_NOMEM;
-        goto fail;
-    }
-    err = mt_avro_encode(rec->schema, datum, &enc, &eb);
-    json_decref(datum);
-    if (err)
+    if ((err = encode_event(rec, s, ev, &enc, &eb)) != MT_OK)
         goto fail;
     size_t klen = strlen(s->id);
     if (rec->cfg.mode == MT_REC_ASYNC && rec->has_spool) {
@@ -1575,14 +1642,20 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
     rec->src_ns = dup_or(cfg->source_namespace, "");
     rec->src_pod = dup_or(cfg->source_pod, "");
     rec->src_upstream = dup_or(cfg->source_upstream, "");
-    rec->hmac_key = malloc(cfg->hmac_key_len);
     if (!rec->topic || !rec->version || !rec->src_cluster || !rec->src_ns || !rec->src_pod ||
-        !rec->src_upstream || !rec->hmac_key) {
+        !rec->src_upstream) {
         mt_fail(eb, err, "mt_recorder_new: out of memory");
         goto fail;
     }
-    memcpy(rec->hmac_key, cfg->hmac_key, cfg->hmac_key_len);
-    rec->cfg.hmac_key = NULL; /* the copy is rec->hmac_key */
+    if ((err = mt_hmac_new(cfg->hmac_key, cfg->hmac_key_len, &rec->hmac, eb)) != MT_OK)
+        goto fail;
+    rec->no_identity = json_object();
+    rec->no_masks = json_array();
+    if (!rec->no_identity || !rec->no_masks) {
+        mt_fail(eb, err = MT_ERR_NOMEM, "mt_recorder_new: out of memory");
+        goto fail;
+    }
+    rec->cfg.hmac_key = NULL; /* the key lives in rec->hmac */
     for (rec->nbuckets = 16; rec->nbuckets < rec->cfg.max_sessions * 2;)
         rec->nbuckets *= 2;
     rec->buckets = calloc(rec->nbuckets, sizeof *rec->buckets);
@@ -1709,9 +1782,10 @@ void mt_recorder_free(mt_recorder *rec)
     free(rec->src_ns);
     free(rec->src_pod);
     free(rec->src_upstream);
-    if (rec->hmac_key)
-        memset(rec->hmac_key, 0, rec->cfg.hmac_key_len);
-    free(rec->hmac_key);
+    mt_hmac_free(rec->hmac);
+    json_decref(rec->no_identity);
+    json_decref(rec->no_masks);
+    OPENSSL_cleanse(rec->rnd, sizeof rec->rnd);
     free(rec);
 }
 

@@ -14,6 +14,8 @@
  * start of the caller's buffer) or the field path. */
 #include "avro_internal.h"
 
+#include "mcptrail/json.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -83,45 +85,6 @@ static const char *json_kind(const json_t *v)
     return "?";
 }
 
-static inline mt_err put_long(mt_buf *b, int64_t v)
-{
-    if (b->cap - b->len < 10) {
-        mt_err err = mt_buf_reserve(b, 10);
-        if (err)
-            return err;
-    }
-    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
-    uint8_t *p = b->data + b->len;
-    while (z > 0x7f) {
-        *p++ = (uint8_t)(z | 0x80);
-        z >>= 7;
-    }
-    *p++ = (uint8_t)z;
-    b->len = (size_t)(p - b->data);
-    return MT_OK;
-}
-
-/* mt_buf_append without the call when the room is already there: strings are
- * most of a SessionEvent's bytes. */
-static inline mt_err put_raw(mt_buf *b, const void *src, size_t n)
-{
-    if (b->cap - b->len < n) {
-        mt_err err = mt_buf_reserve(b, n);
-        if (err)
-            return err;
-    }
-    if (n)
-        memcpy(b->data + b->len, src, n);
-    b->len += n;
-    return MT_OK;
-}
-
-static inline mt_err put_bytes(mt_buf *b, const void *src, size_t n)
-{
-    mt_err err = put_long(b, (int64_t)n);
-    return err ? err : put_raw(b, src, n);
-}
-
 /* Hex digit values, -1 for anything else: a table because every hash in a
  * SessionEvent passes through here. */
 static const int8_t hexval_tab[256] = {
@@ -148,7 +111,7 @@ static mt_err put_hex(enc_ctx *c, const av_node *n, const json_t *v, mt_buf *b)
     if (n->type == AV_FIXED && nb != n->n)
         return enc_fail(c, MT_ERR_SCHEMA, "fixed %s needs %zu bytes (%zu hex digits), got %zu",
                         n->fullname, n->n, n->n * 2, nb);
-    mt_err err = n->type == AV_BYTES ? put_long(b, (int64_t)nb) : MT_OK;
+    mt_err err = n->type == AV_BYTES ? av_put_long(b, (int64_t)nb) : MT_OK;
     if (!err)
         err = mt_buf_reserve(b, nb);
     if (err)
@@ -254,7 +217,7 @@ static mt_err enc_union(enc_ctx *c, const av_node *n, const json_t *v, int in_de
                         "union value must be null or {\"<branch type>\": value}, got %s",
                         json_kind(v));
     }
-    mt_err err = put_long(b, (int64_t)idx);
+    mt_err err = av_put_long(b, (int64_t)idx);
     if (err)
         return enc_fail(c, err, "%s", mt_strerror(err));
     return enc(c, n->branches[idx], inner, in_default, b);
@@ -271,7 +234,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
     case AV_BOOLEAN:
         if (!json_is_boolean(v))
             return enc_fail(c, MT_ERR_SCHEMA, "expected boolean, got %s", json_kind(v));
-        err = put_raw(b, json_is_true(v) ? "\1" : "\0", 1);
+        err = av_put_raw(b, json_is_true(v) ? "\1" : "\0", 1);
         break;
     case AV_INT:
     case AV_LONG: {
@@ -280,7 +243,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         json_int_t x = json_integer_value(v);
         if (n->type == AV_INT && (x < INT32_MIN || x > INT32_MAX))
             return enc_fail(c, MT_ERR_SCHEMA, "%lld does not fit an Avro int", (long long)x);
-        err = put_long(b, (int64_t)x);
+        err = av_put_long(b, (int64_t)x);
         break;
     }
     case AV_FLOAT:
@@ -303,13 +266,13 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         }
         for (size_t i = 0; i < w; i++)
             raw[i] = (uint8_t)(bits >> (8 * i)); /* Avro floats are little-endian */
-        err = put_raw(b, raw, w);
+        err = av_put_raw(b, raw, w);
         break;
     }
     case AV_STRING:
         if (!json_is_string(v))
             return enc_fail(c, MT_ERR_SCHEMA, "expected string, got %s", json_kind(v));
-        err = put_bytes(b, json_string_value(v), json_string_length(v));
+        err = av_put_bytes(b, json_string_value(v), json_string_length(v));
         break;
     case AV_BYTES:
     case AV_FIXED:
@@ -322,7 +285,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
         size_t slen = json_string_length(v);
         for (size_t i = 0; i < n->n; i++)
             if (n->symlens[i] == slen && memcmp(n->symbols[i], sym, slen) == 0)
-                return put_long(b, (int64_t)i) ? enc_fail(c, MT_ERR_TOO_LARGE, "buffer full")
+                return av_put_long(b, (int64_t)i) ? enc_fail(c, MT_ERR_TOO_LARGE, "buffer full")
                                                : MT_OK;
         return enc_fail(c, MT_ERR_SCHEMA, "\"%s\" is not a symbol of enum %s", sym, n->fullname);
     }
@@ -341,7 +304,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
             if (!json_is_array(v))
                 return enc_fail(c, MT_ERR_SCHEMA, "expected array, got %s", json_kind(v));
             size_t cnt = json_array_size(v);
-            if (cnt && (err = put_long(b, (int64_t)cnt)))
+            if (cnt && (err = av_put_long(b, (int64_t)cnt)))
                 break;
             c->depth++;
             for (size_t i = 0; i < cnt && !err; i++) {
@@ -356,7 +319,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
             if (!json_is_object(v))
                 return enc_fail(c, MT_ERR_SCHEMA, "map needs a JSON object, got %s", json_kind(v));
             size_t cnt = json_object_size(v);
-            if (cnt && (err = put_long(b, (int64_t)cnt)))
+            if (cnt && (err = av_put_long(b, (int64_t)cnt)))
                 break;
             json_t *obj = (json_t *)v;
             c->depth++;
@@ -364,7 +327,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
                  it = json_object_iter_next(obj, it)) {
                 c->path[c->depth - 1].name = json_object_iter_key(it);
                 const char *k = json_object_iter_key(it);
-                err = put_bytes(b, k, json_object_iter_key_len(it));
+                err = av_put_bytes(b, k, json_object_iter_key_len(it));
                 if (!err)
                     err = enc(c, n->items, json_object_iter_value(it), in_default, b);
             }
@@ -372,7 +335,7 @@ static mt_err enc(enc_ctx *c, const av_node *n, const json_t *v, int in_default,
             if (err)
                 return err;
         }
-        err = put_raw(b, "", 1); /* end of blocks: a zero count */
+        err = av_put_raw(b, "", 1); /* end of blocks: a zero count */
         break;
     }
     if (err)
@@ -479,42 +442,6 @@ static mt_err rd_len(dec_ctx *c, const char *what, size_t *out)
     return MT_OK;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlongs, no surrogates, nothing past U+10FFFF.
- * Returns the index of the first bad byte, or len when all is valid. */
-static size_t utf8_check(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t b0 = s[i];
-        if (b0 < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        uint32_t cp, min;
-        if ((b0 & 0xe0) == 0xc0) {
-            need = 1, cp = b0 & 0x1fu, min = 0x80;
-        } else if ((b0 & 0xf0) == 0xe0) {
-            need = 2, cp = b0 & 0x0fu, min = 0x800;
-        } else if ((b0 & 0xf8) == 0xf0) {
-            need = 3, cp = b0 & 0x07u, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (len - i <= need)
-            return i;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += need + 1;
-    }
-    return len;
-}
-
 static mt_err rd_string(dec_ctx *c, const char *what, json_t **out)
 {
     size_t n;
@@ -522,7 +449,7 @@ static mt_err rd_string(dec_ctx *c, const char *what, json_t **out)
     if (err)
         return err;
     const uint8_t *s = c->p + c->pos;
-    size_t bad = utf8_check(s, n);
+    size_t bad = mt_utf8_check(s, n);
     if (bad != n)
         return mt_fail(c->eb, MT_ERR_SCHEMA,
                        "%s at byte offset %zu is not valid UTF-8 (byte offset %zu)", what, OFF(c),

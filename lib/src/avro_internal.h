@@ -7,6 +7,7 @@
 #define MT_AVRO_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "mcptrail/avro.h"
 
@@ -68,5 +69,45 @@ const char *av_type_name(const av_node *n);
  * union value is for its first branch without a wrapper (Avro spec). */
 mt_err av_encode_value(const av_node *n, const json_t *v, int in_default, mt_buf *out,
                        mt_errbuf *eb);
+
+/* Binary primitives appending to an mt_buf (inline: the encoders' hot path). */
+static inline mt_err av_put_long(mt_buf *b, int64_t v)
+{
+    if (b->cap - b->len < 10) {
+        mt_err err = mt_buf_reserve(b, 10);
+        if (err)
+            return err;
+    }
+    uint64_t z = ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
+    uint8_t *p = b->data + b->len;
+    while (z > 0x7f) {
+        *p++ = (uint8_t)(z | 0x80);
+        z >>= 7;
+    }
+    *p++ = (uint8_t)z;
+    b->len = (size_t)(p - b->data);
+    return MT_OK;
+}
+
+/* mt_buf_append without the call when the room is already there: strings are
+ * most of a SessionEvent's bytes. */
+static inline mt_err av_put_raw(mt_buf *b, const void *src, size_t n)
+{
+    if (b->cap - b->len < n) {
+        mt_err err = mt_buf_reserve(b, n);
+        if (err)
+            return err;
+    }
+    if (n)
+        memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return MT_OK;
+}
+
+static inline mt_err av_put_bytes(mt_buf *b, const void *src, size_t n)
+{
+    mt_err err = av_put_long(b, (int64_t)n);
+    return err ? err : av_put_raw(b, src, n);
+}
 
 #endif

@@ -37,6 +37,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 
 struct mt_ed25519_key {
@@ -263,6 +264,58 @@ mt_err mt_hmac_sha256(const void *key, size_t key_len, const void *data, size_t 
         out_len != MT_SHA256_LEN)
         return mt_ossl_fail(eb, MT_ERR_CRYPTO, "HMAC-SHA256 over %zu bytes failed", len);
     return MT_OK;
+}
+
+struct mt_hmac {
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx; /* keyed; re-initialised with the same key per message */
+};
+
+mt_err mt_hmac_new(const void *key, size_t key_len, mt_hmac **out, mt_errbuf *eb)
+{
+    static const uint8_t empty = 0;
+    if (out == NULL || (key == NULL && key_len > 0))
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "HMAC-SHA256: NULL key with non-zero length");
+    *out = NULL;
+    mt_hmac *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return mt_fail(eb, MT_ERR_NOMEM, "HMAC-SHA256: out of memory");
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    h->ctx = h->mac ? EVP_MAC_CTX_new(h->mac) : NULL;
+    if (h->ctx == NULL ||
+        !EVP_MAC_init(h->ctx, key != NULL ? key : &empty, key_len, params)) {
+        mt_hmac_free(h);
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "HMAC-SHA256: cannot set up the key");
+    }
+    *out = h;
+    return MT_OK;
+}
+
+mt_err mt_hmac_compute(mt_hmac *h, const void *data, size_t len, uint8_t out[MT_SHA256_LEN],
+                       mt_errbuf *eb)
+{
+    static const uint8_t empty = 0;
+    size_t out_len = 0;
+    if (h == NULL || out == NULL || (data == NULL && len > 0))
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "HMAC-SHA256: NULL buffer with non-zero length");
+    /* A NULL key re-uses the one given to mt_hmac_new. */
+    if (!EVP_MAC_init(h->ctx, NULL, 0, NULL) ||
+        !EVP_MAC_update(h->ctx, data != NULL ? data : &empty, len) ||
+        !EVP_MAC_final(h->ctx, out, &out_len, MT_SHA256_LEN) || out_len != MT_SHA256_LEN)
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "HMAC-SHA256 over %zu bytes failed", len);
+    return MT_OK;
+}
+
+void mt_hmac_free(mt_hmac *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MAC_CTX_free(h->ctx);
+    EVP_MAC_free(h->mac);
+    free(h);
 }
 
 bool mt_ct_equal(const void *a, const void *b, size_t n)

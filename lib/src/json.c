@@ -10,6 +10,7 @@
 #include "mcptrail/json.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -332,4 +333,39 @@ mt_err mt_json_dump_canonical(const json_t *v, mt_buf *out, mt_errbuf *eb)
         return mt_fail(eb, MT_ERR_NOMEM, "canonical JSON dump failed (out of memory or too large)");
     }
     return MT_OK;
+}
+
+size_t mt_utf8_check(const void *text, size_t len)
+{
+    const uint8_t *s = text;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t b0 = s[i];
+        if (b0 < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp, min;
+        if ((b0 & 0xe0) == 0xc0) {
+            need = 1, cp = b0 & 0x1fu, min = 0x80;
+        } else if ((b0 & 0xf0) == 0xe0) {
+            need = 2, cp = b0 & 0x0fu, min = 0x800;
+        } else if ((b0 & 0xf8) == 0xf0) {
+            need = 3, cp = b0 & 0x07u, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (len - i <= need)
+            return i;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += need + 1;
+    }
+    return len;
 }

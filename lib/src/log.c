@@ -120,17 +120,43 @@ static bool contains_ci(const char *hay, const char *needle)
     return false;
 }
 
+static const char *const secret_words[] = {
+    "password", "secret", "token",       "authorization", "api_key",
+    "apikey",   "cookie", "private_key", "credential",
+};
+
 bool mt_log_key_is_secret(const char *key)
 {
-    static const char *const words[] = {
-        "password", "secret", "token",       "authorization", "api_key",
-        "apikey",   "cookie", "private_key", "credential",
-    };
     if (!key)
         return false;
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-        if (contains_ci(key, words[i]))
+    for (size_t i = 0; i < sizeof secret_words / sizeof secret_words[0]; i++) {
+        if (contains_ci(key, secret_words[i]))
             return true;
+    }
+    return false;
+}
+
+bool mt_log_text_may_hold_secret(const char *s, size_t len)
+{
+    /* What mt_log_key_is_secret and mt_log_redact_text react to, plus JSON's
+     * \u escape, which can spell any of it without showing it. */
+    static const char *const more[] = {"bearer", "eyj", "\\u"};
+    static const char *const *lists[] = {secret_words, more};
+    static const size_t counts[] = {sizeof secret_words / sizeof secret_words[0],
+                                    sizeof more / sizeof more[0]};
+    for (size_t i = 0; i < len; i++) {
+        char c = fold(s[i]);
+        for (size_t l = 0; l < 2; l++)
+            for (size_t w = 0; w < counts[l]; w++) {
+                const char *word = lists[l][w];
+                if (word[0] != c)
+                    continue;
+                size_t k = 1;
+                while (word[k] && i + k < len && fold(s[i + k]) == word[k])
+                    k++;
+                if (!word[k])
+                    return true;
+            }
     }
     return false;
 }

@@ -6,6 +6,7 @@
  * invalid UTF-8). Leaks are caught by LeakSanitizer in sanitizer builds. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -764,6 +765,129 @@ static void negative_block_counts_decode(void **state)
     mt_buf_free(&b);
 }
 
+/* ---- streaming writer ---------------------------------------------------------- */
+
+static const char *WRITER_SCHEMA =
+    "{\"type\":\"record\",\"name\":\"W\",\"namespace\":\"t\",\"fields\":["
+    "{\"name\":\"id\",\"type\":\"string\"},"
+    "{\"name\":\"n\",\"type\":\"long\"},"
+    "{\"name\":\"small\",\"type\":[\"null\",\"int\"]},"
+    "{\"name\":\"flag\",\"type\":\"boolean\"},"
+    "{\"name\":\"kind\",\"type\":{\"type\":\"enum\",\"name\":\"K\",\"symbols\":[\"a\",\"b\"]}},"
+    "{\"name\":\"opt\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"h\",\"type\":[\"null\",{\"type\":\"fixed\",\"name\":\"F\",\"size\":4}]},"
+    "{\"name\":\"sub\",\"type\":[\"null\",{\"type\":\"record\",\"name\":\"S\",\"fields\":["
+    "{\"name\":\"x\",\"type\":\"string\"},{\"name\":\"y\",\"type\":[\"null\",\"long\"]}]}]},"
+    "{\"name\":\"list\",\"type\":{\"type\":\"array\",\"items\":\"string\"}}]}";
+
+static void write_w(mt_avro_writer *w, mt_avro_schema *s, mt_buf *b, bool with_sub)
+{
+    static const uint8_t fx[4] = {0xde, 0xad, 0xbe, 0xef};
+    json_t *list = json_pack("[s,s]", "p", "q");
+    mt_avro_writer_begin(w, s, b);
+    mt_avw_string(w, "id", "ev-1", 4);
+    mt_avw_long(w, "n", -1234567890123);
+    mt_avw_long(w, "small", 42);
+    mt_avw_bool(w, "flag", 1);
+    mt_avw_enum(w, "kind", "b");
+    mt_avw_string(w, "opt", NULL, 0);
+    mt_avw_fixed(w, "h", fx, sizeof fx);
+    if (with_sub) {
+        mt_avw_record_begin(w, "sub");
+        mt_avw_string(w, "x", "\xc3\xa9t\xc3\xa9", 5);
+        mt_avw_null(w, "y");
+        mt_avw_record_end(w);
+    } else {
+        mt_avw_null(w, "sub");
+    }
+    mt_avw_json(w, "list", list);
+    json_decref(list);
+}
+
+static void writer_matches_the_json_encoder(void **state)
+{
+    (void)state;
+    mt_avro_schema *s = parse_schema(WRITER_SCHEMA);
+    for (int with_sub = 0; with_sub < 2; with_sub++) {
+        mt_buf got = MT_BUF_INIT, want = MT_BUF_INIT;
+        mt_avro_writer w;
+        mt_errbuf eb = {""};
+        write_w(&w, s, &got, with_sub);
+        assert_int_equal(mt_avro_writer_finish(&w, &eb), MT_OK);
+        json_t *v = json_pack("{s:s,s:I,s:i,s:b,s:s,s:n,s:s,s:o,s:[ss]}", "id", "ev-1", "n",
+                              (json_int_t)-1234567890123, "small", 42, "flag", 1, "kind", "b",
+                              "opt", "h", "deadbeef", "sub",
+                              with_sub ? json_pack("{s:s,s:n}", "x", "\xc3\xa9t\xc3\xa9", "y")
+                                       : json_null(),
+                              "list", "p", "q");
+        assert_non_null(v);
+        assert_int_equal(mt_avro_encode(s, v, &want, &eb), MT_OK);
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
+        json_decref(v);
+        mt_buf_free(&got);
+        mt_buf_free(&want);
+    }
+    mt_avro_schema_free(s);
+}
+
+static void writer_errors_name_the_field_and_restore_the_buffer(void **state)
+{
+    (void)state;
+    mt_avro_schema *s = parse_schema(WRITER_SCHEMA);
+    struct {
+        int step; /* which deviation */
+        mt_err err;
+        const char *msg;
+    } cases[] = {
+        {0, MT_ERR_SCHEMA, "expects field \"id\""},
+        {1, MT_ERR_SCHEMA, "invalid UTF-8 at byte 1"},
+        {2, MT_ERR_SCHEMA, "does not fit an Avro int"},
+        {3, MT_ERR_SCHEMA, "\"c\" is not a symbol"},
+        {4, MT_ERR_SCHEMA, "n: schema type long does not take this value"},
+        {5, MT_ERR_SCHEMA, "opt: field of t.W not written"},
+        {6, MT_ERR_SCHEMA, "sub.y: field of t.S not written"},
+        {7, MT_ERR_SCHEMA, "h: t.F takes 4 bytes, got 3"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mt_buf b = MT_BUF_INIT;
+        mt_buf_append(&b, "keep", 4);
+        mt_avro_writer w;
+        mt_errbuf eb = {""};
+        mt_avro_writer_begin(&w, s, &b);
+        int k = cases[i].step;
+        if (k == 0) {
+            mt_avw_string(&w, "event_id", "x", 1);
+        } else {
+            mt_avw_string(&w, "id", k == 1 ? "a\xff" : "a", k == 1 ? 2 : 1);
+            if (k == 4) {
+                mt_avw_null(&w, "n"); /* n is a plain long */
+            } else {
+                mt_avw_long(&w, "n", 1);
+                mt_avw_long(&w, "small", k == 2 ? (int64_t)1 << 40 : 1);
+                mt_avw_bool(&w, "flag", 0);
+                mt_avw_enum(&w, "kind", k == 3 ? "c" : "a");
+                if (k == 7) {
+                    mt_avw_string(&w, "opt", "o", 1);
+                    mt_avw_fixed(&w, "h", (const uint8_t *)"abc", 3);
+                } else if (k == 6) {
+                    mt_avw_string(&w, "opt", "o", 1);
+                    mt_avw_null(&w, "h");
+                    mt_avw_record_begin(&w, "sub");
+                    mt_avw_string(&w, "x", "x", 1);
+                    mt_avw_record_end(&w); /* y missing */
+                }
+            }
+        }
+        assert_int_equal(mt_avro_writer_finish(&w, &eb), cases[i].err);
+        if (!strstr(eb.msg, cases[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, eb.msg, cases[i].msg);
+        assert_int_equal(b.len, 4);
+        mt_buf_free(&b);
+    }
+    mt_avro_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +912,8 @@ int main(void)
         cmocka_unit_test(deep_nesting_is_too_large),
         cmocka_unit_test(malformed_values_are_schema_errors),
         cmocka_unit_test(negative_block_counts_decode),
+        cmocka_unit_test(writer_matches_the_json_encoder),
+        cmocka_unit_test(writer_errors_name_the_field_and_restore_the_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -333,6 +333,23 @@ static void masking_redacts_secret_fields_and_tokens(void **state)
     free(masked);
     json_decref(summary);
 
+    /* JSON escapes cannot hide a secret key from the screen */
+    const char *esc = "{\"\\u0074oken\":\"hidden\",\"API-Key\":\"k1\"}";
+    assert_int_equal(mt_rec_mask_payload(esc, strlen(esc), &masked, &summary), MT_OK);
+    assert_null(strstr(masked, "hidden"));
+    assert_null(strstr(masked, "k1"));
+    assert_int_equal(json_array_size(summary), 2);
+    free(masked);
+    json_decref(summary);
+
+    /* nothing to mask: recorded byte for byte, whitespace included */
+    const char *plain = "{ \"jsonrpc\": \"2.0\", \"id\": 7,\n \"result\": {\"x\": \"caf\u00e9\"} }";
+    assert_int_equal(mt_rec_mask_payload(plain, strlen(plain), &masked, &summary), MT_OK);
+    assert_string_equal(masked, plain);
+    assert_int_equal(json_array_size(summary), 0);
+    free(masked);
+    json_decref(summary);
+
     const char bin[] = {'a', 0, (char)0xff};
     assert_int_equal(mt_rec_mask_payload(bin, sizeof bin, &masked, &summary), MT_OK);
     assert_string_equal(masked, "[binary payload: 3 bytes]");

@@ -102,4 +102,47 @@ mt_err mt_avro_decode(const mt_avro_registry *reg, const uint8_t *data, size_t l
 mt_err mt_avro_decode_datum(const mt_avro_schema *s, const uint8_t *data, size_t len,
                             json_t **datum_out, mt_errbuf *eb);
 
+/* ---- streaming writer ------------------------------------------------------
+ * Encodes one single-object record field by field, in schema order, without
+ * building a JSON value first: the hot path of the sidecar's recorder. Each
+ * call names the field it writes; the writer checks the name and the type
+ * against the schema (so the schema stays the single source of truth and a
+ * drift between the code and the .avsc fails loudly), picks union branches by
+ * the kind of value (null, string, long...), and validates UTF-8. The first
+ * error sticks: later calls do nothing and mt_avro_writer_finish reports it
+ * (with the field path) and restores out->len to its value at begin.
+ *
+ *   mt_avro_writer w;
+ *   mt_avro_writer_begin(&w, schema, &buf);
+ *   mt_avw_string(&w, "event_id", id, len);
+ *   mt_avw_record_begin(&w, "source"); ... mt_avw_record_end(&w);
+ *   err = mt_avro_writer_finish(&w, eb);
+ *
+ * Strings: s == NULL writes null (the field must be a union with null).
+ * mt_avw_json encodes a JSON value with the JSON mapping above, for the
+ * fields whose value already is JSON (identity, mask_summary). */
+#define MT_AVRO_WRITER_DEPTH 8
+
+typedef struct mt_avro_writer {
+    mt_buf *out;
+    size_t start;
+    const struct av_node *rec[MT_AVRO_WRITER_DEPTH]; /* open records */
+    size_t next[MT_AVRO_WRITER_DEPTH];               /* next field of each */
+    int depth;
+    mt_err err;
+    char msg[200];
+} mt_avro_writer;
+
+void mt_avro_writer_begin(mt_avro_writer *w, const mt_avro_schema *s, mt_buf *out);
+void mt_avw_null(mt_avro_writer *w, const char *field);
+void mt_avw_bool(mt_avro_writer *w, const char *field, int v);
+void mt_avw_long(mt_avro_writer *w, const char *field, int64_t v); /* int or long */
+void mt_avw_string(mt_avro_writer *w, const char *field, const char *s, size_t len);
+void mt_avw_enum(mt_avro_writer *w, const char *field, const char *symbol);
+void mt_avw_fixed(mt_avro_writer *w, const char *field, const uint8_t *bytes, size_t n);
+void mt_avw_json(mt_avro_writer *w, const char *field, const json_t *v);
+void mt_avw_record_begin(mt_avro_writer *w, const char *field);
+void mt_avw_record_end(mt_avro_writer *w);
+mt_err mt_avro_writer_finish(mt_avro_writer *w, mt_errbuf *eb);
+
 #endif

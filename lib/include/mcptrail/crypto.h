@@ -63,6 +63,15 @@ mt_err mt_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t out_c
 mt_err mt_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
                       uint8_t out[MT_SHA256_LEN], mt_errbuf *eb);
 
+/* A keyed HMAC-SHA256 for many messages under one key: the key schedule and
+ * the algorithm lookup happen once in mt_hmac_new, so each mt_hmac_compute
+ * costs only the hashing. One thread at a time per object. */
+typedef struct mt_hmac mt_hmac;
+mt_err mt_hmac_new(const void *key, size_t key_len, mt_hmac **out, mt_errbuf *eb);
+mt_err mt_hmac_compute(mt_hmac *h, const void *data, size_t len, uint8_t out[MT_SHA256_LEN],
+                       mt_errbuf *eb);
+void mt_hmac_free(mt_hmac *h);
+
 /* Constant-time equality of two n-byte buffers (time depends only on n). */
 bool mt_ct_equal(const void *a, const void *b, size_t n);
 

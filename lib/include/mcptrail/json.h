@@ -81,4 +81,8 @@ mt_err mt_json_opt_array(const json_t *obj, const char *field, json_t **out, mt_
  * accepted at the top level. */
 mt_err mt_json_dump_canonical(const json_t *v, mt_buf *out, mt_errbuf *eb);
 
+/* Strict UTF-8 (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF): the index of the first bad byte, or len when all is valid. */
+size_t mt_utf8_check(const void *text, size_t len);
+
 #endif
