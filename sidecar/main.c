@@ -161,6 +161,7 @@ int main(int argc, char **argv)
         .mode = cfg.record_mode == MT_RECORD_STRICT ? MT_REC_STRICT : MT_REC_ASYNC,
         .spool_dir = cfg.record_mode == MT_RECORD_ASYNC ? cfg.spool_dir : NULL,
         .spool_max_bytes = (uint64_t)cfg.spool_max_bytes,
+        .spool_sync_interval_ms = (int)cfg.spool_sync_interval_ms,
         .hmac_key = (const uint8_t *)cfg.hmac_key.value,
         .hmac_key_len = cfg.hmac_key.len,
         .source_cluster = cfg.source_cluster,

@@ -114,6 +114,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      O(record_topic), 0, 0, NULL, MT_CFG_F_REQUIRED},
     {"record.spool_dir", MT_CFG_STRING, "/var/lib/mcptrail/spool",
      "Directory of the async-mode spool.", O(spool_dir), 0, 0, NULL, 0},
+    {"record.spool_sync_interval", MT_CFG_DURATION, "100ms",
+     "Async mode: least time between two fdatasync rounds of the spool (group commit). "
+     "A kill -9 loses nothing either way (written data is in the page cache); a power "
+     "loss may lose the events of the last interval. 0: sync after every event-loop turn "
+     "(lowest loss window, higher tail latency).",
+     O(spool_sync_interval_ms), 0, (int64_t)60000, NULL, 0},
     {"record.spool_max_bytes", MT_CFG_SIZE, "256MiB",
      "Spool bound; when full, async mode fails closed like strict mode.", O(spool_max_bytes),
      0, (int64_t)1 << 40, NULL, 0},

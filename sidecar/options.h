@@ -58,6 +58,7 @@ typedef struct mt_sidecar_config {
     char *record_topic;
     char *spool_dir;
     int64_t spool_max_bytes;
+    int64_t spool_sync_interval_ms;
     mt_cfg_secret hmac_key;
     char *source_cluster;
     char *source_namespace;

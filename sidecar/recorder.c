@@ -76,7 +76,8 @@
 
 #define COMPONENT "recorder"
 #define SPOOL_WINDOW 1024
-#define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon */
+#define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon
+                                                (or at a quarter of spool_max_bytes) */
 #define SPOOL_RECORD_MAX ((uint32_t)64 << 20) /* a record longer than this is corrupt */
 #define REDACT_FIELD MT_REC_REDACT_FIELD
 #define REDACT_TEXT "[REDACTED]"
@@ -139,9 +140,12 @@ typedef struct syncer {
     int cur_fd;                      /* dup of the append fd, -1 if none */
     int retired[SYNC_RETIRED_MAX];   /* fds to fdatasync then close */
     size_t nretired;
+    char *doomed[SYNC_RETIRED_MAX];  /* acked spool files to unlink */
+    size_t ndoomed;
     bool dirty, want_dir, mark_set, paused, stop;
     uint64_t mark_req_n, mark_req_off; /* newest ack position to persist */
     uint64_t rounds;                 /* completed sync rounds (tests) */
+    int interval_ms;                 /* least time between rounds (immutable) */
     /* under mark_mu */
     uint64_t written_n, written_off;
     bool written_set;
@@ -159,6 +163,7 @@ typedef struct spool {
     uint64_t rfd_n;
     uint64_t next_n;   /* number for the next new file */
     uint64_t bytes;
+    uint64_t file_max; /* rotation size: SPOOL_FILE_MAX or a quarter of the bound */
     spool_pos rd, ack;
     spool_slot win[SPOOL_WINDOW];
     size_t win_head, win_count;
@@ -541,6 +546,27 @@ static mt_err spool_add_file(spool *sp, uint64_t n, uint64_t size)
     return MT_OK;
 }
 
+/* Unlinks an acked spool file on the syncer thread (a large unlink can take
+ * milliseconds); here when the syncer is not running or is far behind. */
+static void spool_unlink(spool *sp, const char *path)
+{
+    char *dup = sp->sy.started ? strdup(path) : NULL;
+    bool queued = false;
+    if (dup) {
+        pthread_mutex_lock(&sp->sy.mu);
+        if (sp->sy.ndoomed < SYNC_RETIRED_MAX) {
+            sp->sy.doomed[sp->sy.ndoomed++] = dup;
+            queued = true;
+            pthread_cond_signal(&sp->sy.cv);
+        }
+        pthread_mutex_unlock(&sp->sy.mu);
+    }
+    if (!queued) {
+        free(dup);
+        unlink(path);
+    }
+}
+
 static void spool_drop_first(mt_recorder *rec)
 {
     spool *sp = &rec->sp;
@@ -558,13 +584,12 @@ static void spool_drop_first(mt_recorder *rec)
         close(sp->hfd);
         sp->hfd = -1;
     }
-    unlink(path);
+    spool_unlink(sp, path);
     if (sp->last.n == sp->files[0].n)
         sp->last_valid = false;
     sp->bytes -= sp->files[0].size;
     memmove(sp->files, sp->files + 1, (sp->nfiles - 1) * sizeof *sp->files);
     sp->nfiles--;
-    rec->m.spool_bytes = sp->bytes;
 }
 
 /* Writes the durable "acked up to" marker spool.ack ("<file n> <offset>\n")
@@ -662,23 +687,46 @@ static void sync_set_current(spool *sp, int wfd)
 static void *syncer_main(void *arg)
 {
     syncer *sy = arg;
+    struct timespec last_round = {0, 0};
     pthread_mutex_lock(&sy->mu);
     for (;;) {
         while (!sy->stop && (sy->paused || !(sy->dirty || sy->want_dir || sy->nretired > 0 ||
+                                             sy->ndoomed > 0 ||
                                              (sy->mark_set && (!sy->written_set ||
                                                                sy->written_n != sy->mark_req_n ||
                                                                sy->written_off != sy->mark_req_off)))))
             pthread_cond_wait(&sy->cv, &sy->mu);
         if (sy->stop)
             break;
+        if (sy->interval_ms > 0 && sy->rounds > 0) {
+            /* Group commit: wait out the interval since the last round,
+             * gathering everything appended meanwhile (stop cuts it short). */
+            struct timespec until = last_round;
+            until.tv_nsec += (long)(sy->interval_ms % 1000) * 1000000L;
+            until.tv_sec += sy->interval_ms / 1000 + until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            while (!sy->stop && pthread_cond_timedwait(&sy->cv, &sy->mu, &until) == 0)
+                ;
+            if (sy->stop)
+                break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &last_round);
         bool dirty = sy->dirty, want_dir = sy->want_dir;
         int cur = sy->cur_fd;
         int ret[SYNC_RETIRED_MAX];
         size_t nret = sy->nretired;
         memcpy(ret, sy->retired, nret * sizeof *ret);
         sy->nretired = 0;
+        char *doomed[SYNC_RETIRED_MAX];
+        size_t ndoomed = sy->ndoomed;
+        memcpy(doomed, sy->doomed, ndoomed * sizeof *doomed);
+        sy->ndoomed = 0;
         sy->dirty = sy->want_dir = false;
         pthread_mutex_unlock(&sy->mu);
+        for (size_t i = 0; i < ndoomed; i++) { /* acked: no ordering with the rest */
+            unlink(doomed[i]);
+            free(doomed[i]);
+        }
         /* Data first, then names, then the marker. */
         for (size_t i = 0; i < nret; i++) {
             if (fdatasync(ret[i]) != 0)
@@ -727,6 +775,11 @@ static void syncer_stop(spool *sp)
         close(sy->retired[i]);
     }
     sy->nretired = 0;
+    for (size_t i = 0; i < sy->ndoomed; i++) {
+        unlink(sy->doomed[i]);
+        free(sy->doomed[i]);
+    }
+    sy->ndoomed = 0;
     if (sy->cur_fd >= 0)
         close(sy->cur_fd); /* the loop's wfd is synced by spool_close */
     sy->cur_fd = -1;
@@ -750,10 +803,10 @@ static bool spool_read_mark(const spool *sp, spool_pos *out)
 
 static void spool_schedule_fsync(mt_recorder *rec);
 
-/* Deletes files wholly acknowledged and moves the cursors off them. The
- * file being appended to is not deleted but emptied (truncated to 0) once
- * everything in it is acked, so a busy spool does not create a file (and
- * fsync the directory) per drained batch. */
+/* Deletes files wholly acknowledged (unlinked by the syncer) and moves the
+ * cursors off them. The file being appended to stays until it reaches its
+ * rotation size, so a busy spool does not create a file (and fsync the
+ * directory) per drained batch. */
 static void spool_gc(mt_recorder *rec)
 {
     spool *sp = &rec->sp;
@@ -762,25 +815,11 @@ static void spool_gc(mt_recorder *rec)
         bool behind = f->n < sp->ack.n || (f->n == sp->ack.n && sp->ack.off >= f->size);
         if (!behind || sp->rd.n < f->n || (sp->rd.n == f->n && sp->rd.off < f->size))
             break; /* still unacked, or the reader has not passed it */
-        if (sp->nfiles == 1 && sp->wfd >= 0 && sp->hfd < 0 && f->size < SPOOL_FILE_MAX) {
-            if (f->size == 0 || rec->closing)
-                break;
-            /* Marker first: a crash between the two replays acked records
-             * (duplicates), never skips new ones written after the cut. */
-            sp->ack = sp->rd = (spool_pos){f->n, 0};
-            spool_mark(sp);
-            if (ftruncate(sp->wfd, 0) != 0) {
-                mt_logs_emit(MT_LOG_ERROR, COMPONENT, "cannot empty the spool file", "error",
-                             strerror(errno), NULL);
-                sp->ack = sp->rd = (spool_pos){f->n, f->size};
-                break;
-            }
-            sp->bytes -= f->size;
-            f->size = 0;
-            sp->last_valid = false;
-            rec->m.spool_bytes = sp->bytes;
+        /* The file being appended to stays until it reaches its rotation
+         * size: emptying it here (ftruncate, marker first) would put
+         * milliseconds of file-system work on the event loop. */
+        if (sp->nfiles == 1 && sp->wfd >= 0 && sp->hfd < 0 && f->size < sp->file_max)
             break;
-        }
         uint64_t next = sp->nfiles > 1 ? sp->files[1].n : sp->next_n;
         spool_drop_first(rec);
         if (sp->ack.n <= f->n || sp->nfiles == 0)
@@ -839,9 +878,9 @@ static mt_err spool_append(mt_recorder *rec, const void *key, size_t klen, const
     if (sp->bytes + total > rec->cfg.spool_max_bytes)
         return MT_ERR_TOO_LARGE;
     bool last_is_head = sp->hfd >= 0 && sp->nfiles > 0 && sp->files[sp->nfiles - 1].n == sp->head_n;
-    if (sp->nfiles == 0 || sp->files[sp->nfiles - 1].size >= SPOOL_FILE_MAX || sp->wfd < 0 ||
+    if (sp->nfiles == 0 || sp->files[sp->nfiles - 1].size >= sp->file_max || sp->wfd < 0 ||
         last_is_head) {
-        bool reuse_last = sp->nfiles > 0 && sp->files[sp->nfiles - 1].size < SPOOL_FILE_MAX &&
+        bool reuse_last = sp->nfiles > 0 && sp->files[sp->nfiles - 1].size < sp->file_max &&
                           !last_is_head;
         if (sp->next_n == 0)
             sp->next_n = SPOOL_FIRST_N;
@@ -907,7 +946,6 @@ static mt_err spool_write(mt_recorder *rec, spool_file *f, int *fd, const void *
     f->size += total;
     sp->bytes += total;
     rec->m.spooled++;
-    rec->m.spool_bytes = sp->bytes;
     sp->dirty = true;
     spool_schedule_fsync(rec);
     return MT_OK;
@@ -1094,6 +1132,10 @@ static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
 {
     spool *sp = &rec->sp;
     sp->wfd = sp->rfd = sp->hfd = -1;
+    sp->file_max = rec->cfg.spool_max_bytes / 4 < SPOOL_FILE_MAX ? rec->cfg.spool_max_bytes / 4
+                                                                 : SPOOL_FILE_MAX;
+    if (sp->file_max == 0)
+        sp->file_max = 1;
     if (mkdir(sp->dir, 0700) != 0 && errno != EEXIST)
         return mt_fail(eb, MT_ERR_IO, "recorder: cannot create spool dir %s: %s", sp->dir,
                        strerror(errno));
@@ -1182,7 +1224,6 @@ static mt_err spool_open(mt_recorder *rec, mt_errbuf *eb)
         }
         spool_gc(rec); /* acked and empty files go at once */
     }
-    rec->m.spool_bytes = sp->bytes;
     if (sp->bytes > 0) {
         char b[32];
         snprintf(b, sizeof b, "%" PRIu64, sp->bytes);
@@ -1609,9 +1650,24 @@ mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
     return emit_internal(rec, s, ev, cb, arg);
 }
 
+/* Bytes of spooled records not yet acknowledged by Kafka. */
+static uint64_t spool_pending(const spool *sp)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < sp->nfiles; i++) {
+        const spool_file *f = &sp->files[i];
+        if (f->n > sp->ack.n)
+            n += f->size;
+        else if (f->n == sp->ack.n && f->size > sp->ack.off)
+            n += f->size - sp->ack.off;
+    }
+    return n;
+}
+
 void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out)
 {
     *out = rec->m;
+    out->spool_bytes = rec->has_spool ? spool_pending(&rec->sp) : 0;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -1680,8 +1736,13 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         rec->has_spool = true;
         pthread_mutex_init(&rec->sp.sy.mu, NULL);
         pthread_mutex_init(&rec->sp.sy.mark_mu, NULL);
-        pthread_cond_init(&rec->sp.sy.cv, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the sync interval's clock */
+        pthread_cond_init(&rec->sp.sy.cv, &ca);
+        pthread_condattr_destroy(&ca);
         rec->sp.sy.cur_fd = -1;
+        rec->sp.sy.interval_ms = cfg->spool_sync_interval_ms > 0 ? cfg->spool_sync_interval_ms : 0;
         if (!(rec->sp.dir = strdup(cfg->spool_dir))) {
             err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: out of memory");
             goto fail;

@@ -30,8 +30,9 @@
  *          start of the last completed sync round (one fdatasync round, plus
  *          the loop turn that requested it; milliseconds on a healthy disk).
  *          Acks advance a durable "acked up to" marker (spool_dir/spool.ack,
- *          written with rename by the syncer after each round); fully acked files are
- *          deleted (the file being appended to is emptied instead). A spool
+ *          written with rename by the syncer after each round). Files rotate
+ *          at 4 MiB (or a quarter of spool_max_bytes); fully acked ones are
+ *          unlinked by the syncer, the loop thread never truncates. A spool
  *          found at start is replayed from the marker. Delivery is
  *          at-least-once: events acked but not yet in the marker at a crash
  *          (at most one loop turn's acks, plus those in flight) and events
@@ -78,6 +79,7 @@ typedef struct mt_recorder_config {
     const char *spool_dir;        /* async only (strict ignores it): where to spool
                                      (created); NULL: no spool, full table = error */
     uint64_t spool_max_bytes;     /* 0: MT_REC_DEFAULT_SPOOL_MAX */
+    int spool_sync_interval_ms;   /* least time between fdatasync rounds; 0: every turn */
     const uint8_t *hmac_key;      /* required, copied */
     size_t hmac_key_len;
     const char *source_cluster;   /* Source record; NULL -> "" */
@@ -95,7 +97,7 @@ typedef struct mt_rec_metrics {
     uint64_t produced;        /* events acknowledged by Kafka */
     uint64_t failed;          /* events lost to the caller: strict delivery error, spool full */
     uint64_t spooled;         /* records appended to the spool */
-    uint64_t spool_bytes;     /* bytes currently in spool files */
+    uint64_t spool_bytes;     /* spooled bytes Kafka has not acknowledged yet */
     uint64_t active_sessions;
 } mt_rec_metrics;
 
