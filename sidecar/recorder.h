@@ -24,11 +24,11 @@
  *          topic in seq order. The append is a write() into the page cache
  *          before the callback runs; appended data is fdatasync'ed by a
  *          syncer thread, requested once per event-loop turn and coalesced
- *          (group commit); the loop thread never waits for it. A kill -9
- *          therefore loses nothing (the kernel holds the written data); a
- *          power loss or kernel crash may lose the events appended since the
- *          start of the last completed sync round (one fdatasync round, plus
- *          the loop turn that requested it; milliseconds on a healthy disk).
+ *          (group commit, at most one round per spool_sync_interval_ms); the
+ *          loop thread never waits for it. A kill -9 therefore loses nothing
+ *          (the kernel holds the written data); a power loss or kernel crash
+ *          may lose the events appended since the start of the last completed
+ *          sync round (the interval plus one fdatasync).
  *          Acks advance a durable "acked up to" marker (spool_dir/spool.ack,
  *          written with rename by the syncer after each round). Files rotate
  *          at 4 MiB (or a quarter of spool_max_bytes); fully acked ones are
