@@ -42,8 +42,8 @@ struct mt_jwks_fetch {
     size_t max_bytes;
     void (*on_keys)(void *arg, mt_jwks *jwks);
     void *arg;
-    struct event *refresh_timer; /* periodic, on base */
-    struct event *cleanup;       /* deferred connection free, on base */
+    struct event *refresh_timer;         /* periodic, on base */
+    struct event *cleanup;               /* deferred connection free, on base */
     struct evhttp_connection *dead_conn; /* waiting for cleanup */
 
     /* the fetch in flight */
@@ -161,8 +161,8 @@ static void finish(mt_jwks_fetch *f, mt_jwks *j, const char *why, bool from_http
     }
     if (!j) {
         f->stats.fetch_failed++;
-        mt_logs(MT_LOG_ERROR, "jwks", "JWKS refresh failed; keeping the keys in use", "url",
-                f->url, "reason", why, NULL);
+        mt_logs(MT_LOG_ERROR, "jwks", "JWKS refresh failed; keeping the keys in use", "url", f->url,
+                "reason", why, NULL);
         return;
     }
     f->stats.fetch_ok++;
@@ -206,8 +206,7 @@ static void transport_why(mt_jwks_fetch *f, char *out, size_t outlen)
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     unsigned long oe = f->bev ? bufferevent_get_openssl_error(f->bev) : 0;
     if (vr != X509_V_OK) {
-        snprintf(out, outlen,
-                 "TLS: server certificate not trusted (%s); check auth.jwks_ca_file",
+        snprintf(out, outlen, "TLS: server certificate not trusted (%s); check auth.jwks_ca_file",
                  X509_verify_cert_error_string(vr));
     } else if (oe) {
         char buf[200];
@@ -261,8 +260,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)what;
     mt_jwks_fetch *f = arg;
     char why[96];
-    snprintf(why, sizeof why, "no complete response within %lld ms",
-             (long long)f->timeout_ms);
+    snprintf(why, sizeof why, "no complete response within %lld ms", (long long)f->timeout_ms);
     finish(f, NULL, why, false);
 }
 
@@ -318,8 +316,11 @@ static bool start_fetch(mt_jwks_fetch *f, struct event_base *fbase, char *why, s
     evhttp_request_set_error_cb(r, on_req_error);
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
     char hostport[300];
-    snprintf(hostport, sizeof hostport, f->port == 443 ? "%s" : "%s:%u", f->host,
-             (unsigned)f->port);
+    bool v6 = strchr(f->host, ':') != NULL;
+    if (f->port == 443)
+        snprintf(hostport, sizeof hostport, v6 ? "[%s]" : "%s", f->host);
+    else
+        snprintf(hostport, sizeof hostport, v6 ? "[%s]:%u" : "%s:%u", f->host, (unsigned)f->port);
     evhttp_add_header(h, "Host", hostport);
     evhttp_add_header(h, "Accept", "application/jwk-set+json, application/json");
     evhttp_add_header(h, "Connection", "close");
@@ -352,8 +353,8 @@ static void fetch_async(mt_jwks_fetch *f)
         return;
     if (!start_fetch(f, f->base, why, sizeof why)) {
         f->stats.fetch_failed++;
-        mt_logs(MT_LOG_ERROR, "jwks", "JWKS refresh failed; keeping the keys in use", "url",
-                f->url, "reason", why, NULL);
+        mt_logs(MT_LOG_ERROR, "jwks", "JWKS refresh failed; keeping the keys in use", "url", f->url,
+                "reason", why, NULL);
     }
 }
 
@@ -410,7 +411,12 @@ mt_err mt_jwks_fetch_new(struct event_base *base, const mt_jwks_fetch_config *cf
     f->on_keys = cfg->on_keys;
     f->arg = cfg->arg;
     f->url = strdup(cfg->url);
-    f->host = strdup(host);
+    /* an IPv6 literal comes bracketed; connect and verify without brackets */
+    size_t hl = strlen(host);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']')
+        f->host = strndup(host + 1, hl - 2);
+    else
+        f->host = strdup(host);
     size_t plen = (path && path[0] ? strlen(path) : 1) + (query ? strlen(query) + 1 : 0) + 1;
     f->path = malloc(plen);
     if (f->path)
@@ -423,7 +429,8 @@ mt_err mt_jwks_fetch_new(struct event_base *base, const mt_jwks_fetch_config *cf
         goto fail;
     }
     unsigned char addr[16];
-    f->host_is_ip = inet_pton(AF_INET, f->host, addr) == 1 || inet_pton(AF_INET6, f->host, addr) == 1;
+    f->host_is_ip =
+        inet_pton(AF_INET, f->host, addr) == 1 || inet_pton(AF_INET6, f->host, addr) == 1;
 
     f->ctx = SSL_CTX_new(TLS_client_method());
     if (!f->ctx) {
@@ -490,8 +497,8 @@ mt_err mt_jwks_fetch_initial(mt_jwks_fetch *f, mt_jwks **out, mt_errbuf *eb)
         mt_errbuf ceb = {{0}};
         if (f->cache_file && mt_jwks_load_file(f->cache_file, &j, &ceb) == MT_OK) {
             mt_logs(MT_LOG_WARN, "jwks",
-                    "JWKS fetch failed at start; using the cached copy and retrying", "url",
-                    f->url, "reason", why, "cache_file", f->cache_file, NULL);
+                    "JWKS fetch failed at start; using the cached copy and retrying", "url", f->url,
+                    "reason", why, "cache_file", f->cache_file, NULL);
         } else {
             return mt_fail(eb, MT_ERR_IO,
                            "auth.jwks_url: cannot fetch '%s': %s%s%s; the sidecar needs its "

@@ -50,11 +50,11 @@ typedef struct mt_jwks_fetch_config {
 } mt_jwks_fetch_config;
 
 typedef struct mt_jwks_fetch_stats {
-    uint64_t fetch_ok;        /* documents accepted (the initial one included) */
-    uint64_t fetch_failed;    /* fetches that failed (TLS, HTTP, size, parse, timeout) */
+    uint64_t fetch_ok;         /* documents accepted (the initial one included) */
+    uint64_t fetch_failed;     /* fetches that failed (TLS, HTTP, size, parse, timeout) */
     uint64_t ondemand_started; /* refreshes started by mt_jwks_fetch_refresh_now */
     uint64_t ondemand_limited; /* refresh_now calls refused by the rate limit or in flight */
-    int64_t last_ok_unix;     /* wall clock of the last accepted document; 0: never */
+    int64_t last_ok_unix;      /* wall clock of the last accepted document; 0: never */
 } mt_jwks_fetch_stats;
 
 typedef struct mt_jwks_fetch mt_jwks_fetch;

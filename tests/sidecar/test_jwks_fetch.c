@@ -304,13 +304,43 @@ static void plain_http_url_is_a_config_error(void **state)
 {
     fixture *f = *state;
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%u/jwks", (unsigned)tk_server_port(f->srv));
-    mt_jwks_fetch_config c = {.url = f->url, .refresh_ms = 1000, .timeout_ms = 1000,
-                              .on_keys = on_keys, .arg = f};
+    mt_jwks_fetch_config c = {
+        .url = f->url, .refresh_ms = 1000, .timeout_ms = 1000, .on_keys = on_keys, .arg = f};
     mt_jwks_fetch *fe = NULL;
     mt_errbuf eb = {{0}};
     assert_int_equal(mt_jwks_fetch_new(f->base, &c, &fe, &eb), MT_ERR_CONFIG);
     assert_non_null(strstr(eb.msg, "https://"));
     assert_null(fe);
+}
+
+static void url_forms(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *url;
+        mt_err want;
+    } cases[] = {
+        {"https://[::1]:8443/jwks", MT_OK},
+        {"https://idp.example/.well-known/jwks?x=1", MT_OK},
+        {"https:///jwks", MT_ERR_CONFIG},
+        {"https://user@idp.example/jwks", MT_ERR_CONFIG},
+        {"ftp://idp.example/jwks", MT_ERR_CONFIG},
+        {"not a url", MT_ERR_CONFIG},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mt_jwks_fetch_config c = {.url = cases[i].url,
+                                  .ca_file = f->ca.pem,
+                                  .refresh_ms = 1000,
+                                  .timeout_ms = 1000,
+                                  .on_keys = on_keys,
+                                  .arg = f};
+        mt_jwks_fetch *fe = NULL;
+        mt_errbuf eb = {{0}};
+        mt_err err = mt_jwks_fetch_new(f->base, &c, &fe, &eb);
+        if (err != cases[i].want)
+            fail_msg("%s: got %d (%s)", cases[i].url, (int)err, eb.msg);
+        mt_jwks_fetch_free(fe);
+    }
 }
 
 static void cache_file_is_written_and_used_when_the_url_is_down(void **state)
@@ -355,8 +385,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(untrusted_server_certificate_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_host_name_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(plain_http_url_is_a_config_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(cache_file_is_written_and_used_when_the_url_is_down,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(url_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(cache_file_is_written_and_used_when_the_url_is_down, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

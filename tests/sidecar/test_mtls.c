@@ -40,8 +40,7 @@ static int teardown(void **state)
 }
 
 /* Identity of a fresh client certificate with subjectAltName san. */
-static mt_err identity_of(fixture *f, const char *san, mt_identity *id, mt_errbuf *eb,
-                          char *fp_hex)
+static mt_err identity_of(fixture *f, const char *san, mt_identity *id, mt_errbuf *eb, char *fp_hex)
 {
     char crt[256], key[256];
     tk_leaf_make(&f->ca, f->dir, "client", "client", san, false, crt, key);
@@ -63,9 +62,9 @@ static void spiffe_svid_maps_to_spiffe_id_and_trust_domain(void **state)
     mt_identity id;
     mt_errbuf eb = {{0}};
     char hex[65];
-    assert_int_equal(identity_of(f, "URI:spiffe://example.org/ci/job-1,DNS:client.example",
-                                 &id, &eb, hex),
-                     MT_OK);
+    assert_int_equal(
+        identity_of(f, "URI:spiffe://example.org/ci/job-1,DNS:client.example", &id, &eb, hex),
+        MT_OK);
     assert_string_equal(id.subject, "spiffe://example.org/ci/job-1");
     assert_string_equal(id.issuer, "example.org");
     assert_string_equal(id.auth_method, "mtls");
@@ -117,11 +116,11 @@ static void spiffe_id_rules(void **state)
     assert_int_equal(CHECK("spiffe://td_1-x.y/A.b-c_d"), 8);
     assert_int_equal(CHECK("spiffe://"), 0);
     assert_int_equal(CHECK("spiffe:///path"), 0);
-    assert_int_equal(CHECK("spiffe://Example.org/a"), 0);   /* upper-case trust domain */
+    assert_int_equal(CHECK("spiffe://Example.org/a"), 0);     /* upper-case trust domain */
     assert_int_equal(CHECK("spiffe://example.org:443/a"), 0); /* port */
-    assert_int_equal(CHECK("spiffe://u@example.org/a"), 0); /* user info */
-    assert_int_equal(CHECK("spiffe://example.org/"), 0);    /* trailing slash */
-    assert_int_equal(CHECK("spiffe://example.org//a"), 0);  /* empty segment */
+    assert_int_equal(CHECK("spiffe://u@example.org/a"), 0);   /* user info */
+    assert_int_equal(CHECK("spiffe://example.org/"), 0);      /* trailing slash */
+    assert_int_equal(CHECK("spiffe://example.org//a"), 0);    /* empty segment */
     assert_int_equal(CHECK("spiffe://example.org/a/../b"), 0);
     assert_int_equal(CHECK("spiffe://example.org/./b"), 0);
     assert_int_equal(CHECK("spiffe://example.org/a?x=1"), 0);

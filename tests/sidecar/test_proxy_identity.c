@@ -105,8 +105,7 @@ static void on_upstream(struct evhttp_request *req, void *arg)
     (void)arg;
     struct evbuffer *out = evbuffer_new();
     evbuffer_add_printf(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, 200, "OK", out);
     evbuffer_free(out);
 }
@@ -125,8 +124,8 @@ static void on_client_done(struct evhttp_request *req, void *arg)
     fixture *f = arg;
     f->status = req ? evhttp_request_get_response_code(req) : 0;
     if (req) {
-        const char *w = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                           "WWW-Authenticate");
+        const char *w =
+            evhttp_find_header(evhttp_request_get_input_headers(req), "WWW-Authenticate");
         snprintf(f->www_auth, sizeof f->www_auth, "%s", w ? w : "");
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
         size_t n = evbuffer_get_length(in);
@@ -193,8 +192,8 @@ static int setup(void **state)
                  f->srv_key);
     tk_leaf_make(&f->ca, f->dir, "client", "deploy", "URI:" SPIFFE_ID, false, f->cli_crt,
                  f->cli_key);
-    tk_leaf_make(&f->other_ca, f->dir, "rogue", "deploy", "URI:" SPIFFE_ID, false,
-                 f->rogue_crt, f->rogue_key);
+    tk_leaf_make(&f->other_ca, f->dir, "rogue", "deploy", "URI:" SPIFFE_ID, false, f->rogue_crt,
+                 f->rogue_key);
     mt_errbuf eb = {{0}};
     assert_int_equal(mt_jwt_key_generate("EC", &f->k1, &eb), MT_OK);
     assert_int_equal(mt_jwt_key_generate("EC", &f->k2, &eb), MT_OK);
@@ -221,14 +220,14 @@ static mt_err start_proxy(fixture *f, const char *const *extra, size_t nextra, m
     snprintf(upport, sizeof upport, "--upstream.port=%u", (unsigned)f->up_port);
     snprintf(cert, sizeof cert, "--tls.cert_file=%s", f->srv_crt);
     snprintf(key, sizeof key, "--tls.key_file=%s", f->srv_key);
-    const char *argv[32] = {"test_proxy_identity", "--listen.port=0", "--admin.port=0", upport,
-                            cert, key};
+    const char *argv[32] = {
+        "test_proxy_identity", "--listen.port=0", "--admin.port=0", upport, cert, key};
     size_t argc = 6;
     for (size_t i = 0; i < nextra && argc < 32; i++)
         argv[argc++] = extra[i];
     char *envp[] = {NULL};
-    mt_err err = mt_cfg_load(&mt_sidecar_spec, &f->cfg, (int)argc, (char *const *)argv, envp,
-                             NULL, eb);
+    mt_err err =
+        mt_cfg_load(&mt_sidecar_spec, &f->cfg, (int)argc, (char *const *)argv, envp, NULL, eb);
     if (err)
         fail_msg("config: %s", eb->msg);
     f->cfg_loaded = true;
@@ -320,8 +319,7 @@ static json_t *first_event(mockk *m, const char *kind)
     rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     assert_non_null(c);
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, "mcptrail.events", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(tp, "mcptrail.events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(c, tp), 0);
     rd_kafka_topic_partition_list_destroy(tp);
     mt_avro_registry *reg = NULL;
@@ -527,19 +525,18 @@ static void unreachable_jwks_url_stops_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(spiffe_client_certificate_is_the_recorded_identity,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(client_without_certificate_is_refused_under_require,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(spiffe_client_certificate_is_the_recorded_identity, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(client_without_certificate_is_refused_under_require, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(certificate_from_another_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(optional_client_auth_without_certificate_needs_a_token,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(client_auth_none_with_a_client_ca_is_a_config_error,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(rotated_key_is_accepted_after_refresh_on_unknown_kid,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(bearer_token_wins_over_client_certificate, setup,
+        cmocka_unit_test_setup_teardown(client_auth_none_with_a_client_ca_is_a_config_error, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(rotated_key_is_accepted_after_refresh_on_unknown_kid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(bearer_token_wins_over_client_certificate, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_jwks_url_stops_start, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

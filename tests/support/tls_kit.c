@@ -177,8 +177,7 @@ static void srv_request(struct evhttp_request *req, void *arg)
         evbuffer_add(out, s->body, s->len);
     s->hits++;
     pthread_mutex_unlock(&s->mu);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", out);
     evbuffer_free(out);
 }
