@@ -13,6 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 
 #include "jwks_fetch.h"
@@ -300,6 +304,35 @@ static void wrong_host_name_is_refused(void **state)
     mt_jwks_fetch_free(fe);
 }
 
+static void silent_server_times_out(void **state)
+{
+    fixture *f = *state;
+    /* a listener nobody accepts from: TCP connects, TLS never answers */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(f->url, sizeof f->url, "https://127.0.0.1:%u/jwks", (unsigned)ntohs(sa.sin_port));
+    mt_jwks_fetch_config c = {.url = f->url,
+                              .ca_file = f->ca.pem,
+                              .refresh_ms = 3600000,
+                              .timeout_ms = 300,
+                              .on_keys = on_keys,
+                              .arg = f};
+    mt_jwks_fetch *fe = NULL;
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_jwks_fetch_new(f->base, &c, &fe, &eb), MT_OK);
+    mt_jwks *j = NULL;
+    assert_int_equal(mt_jwks_fetch_initial(fe, &j, &eb), MT_ERR_IO);
+    if (!strstr(eb.msg, "timed out") && !strstr(eb.msg, "within 300 ms"))
+        fail_msg("unexpected: %s", eb.msg);
+    mt_jwks_fetch_free(fe);
+    close(fd);
+}
+
 static void plain_http_url_is_a_config_error(void **state)
 {
     fixture *f = *state;
@@ -386,6 +419,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_host_name_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(plain_http_url_is_a_config_error, setup, teardown),
         cmocka_unit_test_setup_teardown(url_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(silent_server_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_file_is_written_and_used_when_the_url_is_down, setup,
                                         teardown),
     };

@@ -29,6 +29,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <openssl/ssl.h>
 
+#include "admin.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/log.h"
 #include "options.h"
@@ -55,7 +56,7 @@ typedef struct fixture {
     mt_proxy *proxy;
     struct event *deadline;
     int status;
-    char body[4096];
+    char body[16384];
     char www_auth[512];
 } fixture;
 
@@ -176,6 +177,24 @@ static void tls_post(fixture *f, const char *crt, const char *key, const char *a
     evhttp_connection_free(c);
     SSL_CTX_free(ctx);
     assert_int_not_equal(f->status, -1); /* deadline */
+}
+
+/* One plain-HTTP GET (the admin port). */
+static void plain_get(fixture *f, uint16_t port, const char *path)
+{
+    f->status = -2;
+    f->body[0] = '\0';
+    struct evhttp_connection *c = evhttp_connection_base_new(f->base, NULL, "127.0.0.1", port);
+    assert_non_null(c);
+    struct evhttp_request *r = evhttp_request_new(on_client_done, f);
+    evhttp_add_header(evhttp_request_get_output_headers(r), "Host", "localhost");
+    assert_int_equal(evhttp_make_request(c, r, EVHTTP_REQ_GET, path), 0);
+    struct timeval tv = {10, 0};
+    evtimer_add(f->deadline, &tv);
+    event_base_dispatch(f->base);
+    evtimer_del(f->deadline);
+    evhttp_connection_free(c);
+    assert_int_not_equal(f->status, -1);
 }
 
 /* --- fixture ---------------------------------------------------------------- */
@@ -485,6 +504,20 @@ static void rotated_key_is_accepted_after_refresh_on_unknown_kid(void **state)
     assert_int_equal(f->status, 401);
     assert_non_null(strstr(f->body, "rate-limited"));
     assert_int_equal(tk_server_hits(f->jwks_srv), 2);
+    /* the admin port counts it all */
+    mt_admin *admin = NULL;
+    mt_admin_config ac = {
+        .address = "127.0.0.1", .port = 0, .metrics = &f->metrics, .proxy = f->proxy};
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_admin_new(f->base, &ac, &admin, &eb), MT_OK);
+    plain_get(f, mt_admin_port(admin), "/metrics");
+    assert_int_equal(f->status, 200);
+    assert_non_null(strstr(f->body, "mcptrail_jwks_fetch_total{result=\"ok\"} 2\n"));
+    assert_non_null(
+        strstr(f->body, "mcptrail_jwks_unknown_kid_refresh_total{outcome=\"started\"} 1\n"));
+    assert_non_null(
+        strstr(f->body, "mcptrail_jwks_unknown_kid_refresh_total{outcome=\"limited\"} 1\n"));
+    mt_admin_free(admin);
 }
 
 static void bearer_token_wins_over_client_certificate(void **state)
