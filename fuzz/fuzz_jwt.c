@@ -1,7 +1,8 @@
 /* Fuzzes the two untrusted inputs of the jwt module.
  *
  * - Input starting with '{' is a JWKS document for mt_jwks_parse (a JWKS file
- *   is configuration, but it may come from a fetched URL in the future).
+ *   is configuration, but with auth.jwks_url the sidecar parses whatever the
+ *   identity provider's HTTPS endpoint returns, up to MT_JWKS_MAX_BYTES).
  * - Anything else is a bearer token verified against a fixed JWKS (the public
  *   keys of a development key set: Ed25519, RSA-2048, EC P-256) with a fixed
  *   clock. Seeds in fuzz/corpus/jwt are tokens really signed by those keys

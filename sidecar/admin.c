@@ -81,6 +81,29 @@ static void metrics_render(const mt_sidecar_metrics *m, struct evbuffer *b)
         (unsigned long long)m->events_spooled, (long long)m->active_sessions);
 }
 
+/* auth.jwks_url fetcher counters (only when the keys come from a URL). */
+static void jwks_render(const mt_jwks_fetch_stats *js, struct evbuffer *b)
+{
+    evbuffer_add_printf(
+        b,
+        "# HELP mcptrail_jwks_fetch_total JWKS fetches from auth.jwks_url, by result.\n"
+        "# TYPE mcptrail_jwks_fetch_total counter\n"
+        "mcptrail_jwks_fetch_total{result=\"ok\"} %llu\n"
+        "mcptrail_jwks_fetch_total{result=\"failed\"} %llu\n"
+        "# HELP mcptrail_jwks_unknown_kid_refresh_total Refreshes asked for by tokens with an "
+        "unknown kid, by outcome (limited: refused by auth.jwks_min_refresh or one in flight).\n"
+        "# TYPE mcptrail_jwks_unknown_kid_refresh_total counter\n"
+        "mcptrail_jwks_unknown_kid_refresh_total{outcome=\"started\"} %llu\n"
+        "mcptrail_jwks_unknown_kid_refresh_total{outcome=\"limited\"} %llu\n"
+        "# HELP mcptrail_jwks_last_success_timestamp_seconds When the keys in use were "
+        "fetched (0: never, running on the cached copy).\n"
+        "# TYPE mcptrail_jwks_last_success_timestamp_seconds gauge\n"
+        "mcptrail_jwks_last_success_timestamp_seconds %lld\n",
+        (unsigned long long)js->fetch_ok, (unsigned long long)js->fetch_failed,
+        (unsigned long long)js->ondemand_started, (unsigned long long)js->ondemand_limited,
+        (long long)js->last_ok_unix);
+}
+
 static void on_admin_request(struct evhttp_request *req, void *arg)
 {
     mt_admin *a = arg;
@@ -113,6 +136,9 @@ static void on_admin_request(struct evhttp_request *req, void *arg)
             a->cfg.metrics->active_sessions = (int64_t)rm.active_sessions;
         }
         metrics_render(a->cfg.metrics, b);
+        mt_jwks_fetch_stats js;
+        if (a->cfg.proxy && mt_proxy_jwks_stats(a->cfg.proxy, &js))
+            jwks_render(&js, b);
         reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
     } else {
         evhttp_send_error(req, 404, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 static const char *const record_modes[] = {"strict", "async", NULL};
+static const char *const client_auths[] = {"require", "optional", "none", NULL};
 
 #define O(field) offsetof(mt_sidecar_config, field)
 
@@ -47,8 +48,18 @@ const mt_cfg_option mt_sidecar_options[] = {
     {"tls.key_file", MT_CFG_STRING, NULL, "PEM private key matching tls.cert_file.", O(tls_key),
      0, 0, NULL, 0},
     {"tls.client_ca_file", MT_CFG_STRING, NULL,
-     "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).",
+     "PEM CA bundle that signs client certificates (mTLS); tls.client_auth says whether a "
+     "certificate is required. A verified certificate is the caller's identity when no "
+     "bearer token is sent: the SPIFFE ID of its URI SAN (issuer: the trust domain), else "
+     "its subject DN; auth_method `mtls`, token_fingerprint = SHA-256 of the certificate.",
      O(tls_client_ca), 0, 0, NULL, 0},
+    {"tls.client_auth", MT_CFG_ENUM, "require",
+     "With tls.client_ca_file: `require` refuses a TLS handshake without a client "
+     "certificate it signed; `optional` verifies a certificate when one is sent and accepts "
+     "clients without one (they then need a bearer token, or auth.anonymous). A certificate "
+     "from another CA fails the handshake either way. `none` requests no certificate (and "
+     "needs tls.client_ca_file unset).",
+     O(tls_client_auth), 0, 0, client_auths, 0},
     {"limits.max_header_bytes", MT_CFG_SIZE, "16KiB",
      "Largest request header block accepted (431/400 beyond).", O(max_header_bytes), 1024,
      (int64_t)1 << 24, NULL, 0},
@@ -79,9 +90,35 @@ const mt_cfg_option mt_sidecar_options[] = {
      "request's Host header.",
      O(public_base_url), 0, 0, NULL, 0},
     {"auth.jwks_file", MT_CFG_STRING, NULL,
-     "JWKS (JSON) with the keys that sign client tokens. Unset: only anonymous access, "
-     "if auth.anonymous allows it.",
+     "JWKS (JSON) with the keys that sign client tokens. Unset (and no auth.jwks_url): no "
+     "bearer token is accepted; only mTLS or anonymous access, if configured.",
      O(jwks_file), 0, 0, NULL, 0},
+    {"auth.jwks_url", MT_CFG_STRING, NULL,
+     "`https://` URL of the identity provider's JWKS (instead of auth.jwks_file). Fetched "
+     "at start: the sidecar does not start without it unless auth.jwks_cache_file holds a "
+     "copy from an earlier run. Refreshed every auth.jwks_refresh and when a token names an "
+     "unknown `kid` (at most once per auth.jwks_min_refresh; that token gets 401, a retry "
+     "after the refresh passes). The server certificate and host name are verified; no "
+     "redirects; at most 1 MiB within auth.jwks_timeout. A failed refresh is logged and the "
+     "keys in use stay.",
+     O(jwks_url), 0, 0, NULL, 0},
+    {"auth.jwks_ca_file", MT_CFG_STRING, NULL,
+     "PEM CA bundle that verifies the auth.jwks_url server; unset: the system CA store.",
+     O(jwks_ca_file), 0, 0, NULL, 0},
+    {"auth.jwks_cache_file", MT_CFG_STRING, NULL,
+     "File the last good JWKS fetched from auth.jwks_url is written to (mode 0600), and "
+     "read at start when the URL cannot be reached. Unset: no cache, start fails without "
+     "the URL.",
+     O(jwks_cache_file), 0, 0, NULL, 0},
+    {"auth.jwks_refresh", MT_CFG_DURATION, "5m", "Period of the auth.jwks_url refresh.",
+     O(jwks_refresh_ms), 10000, (int64_t)86400000, NULL, 0},
+    {"auth.jwks_min_refresh", MT_CFG_DURATION, "30s",
+     "Least time between two refreshes caused by tokens with an unknown `kid`, so tokens "
+     "with made-up kids cannot flood the identity provider.",
+     O(jwks_min_refresh_ms), 1000, 3600000, NULL, 0},
+    {"auth.jwks_timeout", MT_CFG_DURATION, "10s",
+     "Bound on one auth.jwks_url fetch, connect to last byte.", O(jwks_timeout_ms), 1000,
+     120000, NULL, 0},
     {"auth.issuer", MT_CFG_STRING, NULL, "Required `iss` of client tokens.", O(auth_issuer), 0,
      0, NULL, 0},
     {"auth.audiences", MT_CFG_LIST, NULL, "Accepted `aud` values (any one must match).",
@@ -164,6 +201,20 @@ mt_err mt_sidecar_config_finish(mt_sidecar_config *cfg, mt_errbuf *eb)
                        "tls.cert_file and tls.key_file must be set together");
     if (cfg->tls_client_ca && !cfg->tls_cert)
         return mt_fail(eb, MT_ERR_CONFIG, "tls.client_ca_file needs tls.cert_file");
+    if (cfg->tls_client_ca && cfg->tls_client_auth == MT_CLIENT_AUTH_NONE)
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "tls.client_auth 'none' contradicts tls.client_ca_file (unset one)");
+    if (cfg->jwks_url && cfg->jwks_file)
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "auth.jwks_url and auth.jwks_file are exclusive: set one of them");
+    if (cfg->jwks_url && strncmp(cfg->jwks_url, "https://", 8) != 0)
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "auth.jwks_url '%s' must start with https:// (keys are never fetched "
+                       "over plain HTTP)",
+                       cfg->jwks_url);
+    if (!cfg->jwks_url && (cfg->jwks_ca_file || cfg->jwks_cache_file))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "auth.jwks_ca_file and auth.jwks_cache_file need auth.jwks_url");
     for (size_t i = 0; i < cfg->auth_algs.n; i++) {
         const char *a = cfg->auth_algs.items[i];
         if (strcmp(a, "none") == 0 || strncmp(a, "HS", 2) == 0)

@@ -18,6 +18,12 @@ typedef enum mt_sidecar_record_mode {
     MT_RECORD_ASYNC = 1,  /* forward at once; spool when Kafka is away */
 } mt_sidecar_record_mode;
 
+typedef enum mt_sidecar_client_auth {
+    MT_CLIENT_AUTH_REQUIRE = 0,  /* handshake fails without a verified client cert */
+    MT_CLIENT_AUTH_OPTIONAL = 1, /* a cert is verified when sent; none is fine */
+    MT_CLIENT_AUTH_NONE = 2,     /* no client certificate is requested */
+} mt_sidecar_client_auth;
+
 typedef struct mt_sidecar_config {
     mt_common_config common;
 
@@ -34,6 +40,7 @@ typedef struct mt_sidecar_config {
     char *tls_cert;
     char *tls_key;
     char *tls_client_ca;
+    int tls_client_auth; /* mt_sidecar_client_auth */
 
     int64_t max_header_bytes;
     int64_t max_body_bytes;
@@ -45,6 +52,12 @@ typedef struct mt_sidecar_config {
     char *public_base_url; /* 2024-11-05 endpoint rewriting */
 
     char *jwks_file;
+    char *jwks_url;        /* https:// only; exclusive with jwks_file */
+    char *jwks_ca_file;    /* NULL: system CA store */
+    char *jwks_cache_file; /* last good fetched JWKS; NULL: none */
+    int64_t jwks_refresh_ms;
+    int64_t jwks_min_refresh_ms;
+    int64_t jwks_timeout_ms;
     char *auth_issuer;
     mt_strlist auth_audiences;
     mt_strlist auth_algs;

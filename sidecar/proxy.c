@@ -38,7 +38,9 @@
 #include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
 #include "mcptrail/policy.h"
+#include "jwks_fetch.h"
 #include "mcp.h"
+#include "mtls.h"
 #include "recorder.h"
 #include "sse.h"
 
@@ -101,6 +103,7 @@ struct mt_proxy {
     SSL_CTX *ssl_ctx;
     mt_recorder *rec;      /* NULL: nothing recorded */
     mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
+    mt_jwks_fetch *jwks_fetch; /* auth.jwks_url; NULL: static auth.jwks_file */
     mt_jwt_policy policy;  /* borrows cfg's strings */
     pol_ref *pol;          /* current policy (policy.file); NULL: allow all */
     uint16_t port;
@@ -435,17 +438,48 @@ static void serve_resource_metadata(mt_proxy *p, struct evhttp_request *req)
 
 typedef enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_INVALID } auth_result;
 
+/* The verified client certificate of req's TLS connection, or NULL (plain
+ * HTTP, no tls.client_ca_file, or the client sent none). OpenSSL already
+ * refused the handshake of a certificate that does not verify. */
+static X509 *client_cert(mt_proxy *p, struct evhttp_request *req)
+{
+    if (!p->ssl_ctx || !p->cfg->tls_client_ca)
+        return NULL;
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK)
+        return NULL;
+    return SSL_get0_peer_certificate(ssl);
+}
+
 /* Authentication: a Bearer JWT verified against the JWKS and the auth.*
- * policy. A request without a token passes only when auth.anonymous is set;
- * a token that cannot be verified (no JWKS, bad signature, claims) never
- * counts as authenticated. On success *identity is the SessionEvent
- * identity JSON (new reference). */
+ * policy. A bearer token, when sent, decides alone (a verified client
+ * certificate does not rescue a bad token). A request without a token is
+ * identified by its verified mTLS client certificate, else passes only when
+ * auth.anonymous is set; a token that cannot be verified (no JWKS, bad
+ * signature, claims) never counts as authenticated. A token whose kid the
+ * fetched JWKS (auth.jwks_url) lacks is refused and starts a rate-limited
+ * refresh, so a retry after a key rotation passes. On success *identity is
+ * the SessionEvent identity JSON (new reference). */
 static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
                                       json_t **identity, json_t **claims, const char **why,
                                       mt_errbuf *eb)
 {
     const char *authz = header(req, "Authorization");
     if (!authz || authz[0] == '\0') {
+        X509 *cert = client_cert(p, req);
+        if (cert) {
+            mt_identity cid;
+            if (mt_mtls_identity(cert, &cid, eb) != MT_OK) {
+                *why = eb->msg;
+                return AUTH_INVALID;
+            }
+            *identity = mt_identity_to_json(&cid);
+            mt_identity_free(&cid);
+            *why = "out of memory";
+            return *identity ? AUTH_OK : AUTH_INVALID;
+        }
         *why = "no bearer token";
         if (!p->cfg->auth_anonymous)
             return AUTH_MISSING;
@@ -458,7 +492,7 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         return AUTH_INVALID;
     }
     if (!p->jwks) {
-        *why = "no JWKS configured (auth.jwks_file)";
+        *why = "no JWKS configured (auth.jwks_file or auth.jwks_url)";
         return AUTH_INVALID;
     }
     const char *tok = authz + 7;
@@ -479,7 +513,15 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         }
     }
     mt_identity id;
-    if (mt_jwt_verify(p->jwks, &p->policy, tok, toklen, now, &id, eb) != MT_OK) {
+    mt_err verr = mt_jwt_verify(p->jwks, &p->policy, tok, toklen, now, &id, eb);
+    if (verr != MT_OK) {
+        if (verr == MT_ERR_NOT_FOUND && p->jwks_fetch) {
+            bool started = mt_jwks_fetch_refresh_now(p->jwks_fetch);
+            size_t n = strlen(eb->msg);
+            snprintf(eb->msg + n, sizeof eb->msg - n, "%s",
+                     started ? "; JWKS refresh started, retry shortly"
+                             : "; JWKS refresh rate-limited, retry later");
+        }
         *why = eb->msg;
         return AUTH_INVALID;
     }
@@ -1674,16 +1716,62 @@ static mt_err tls_setup(mt_proxy *p, mt_errbuf *eb)
                        "tls.key_file: cannot load '%s' or it does not match the certificate",
                        cfg->tls_key);
     if (cfg->tls_client_ca) {
-        if (SSL_CTX_load_verify_locations(p->ssl_ctx, cfg->tls_client_ca, NULL) != 1)
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(cfg->tls_client_ca);
+        if (SSL_CTX_load_verify_locations(p->ssl_ctx, cfg->tls_client_ca, NULL) != 1 || !names) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
             return mt_fail(eb, MT_ERR_CONFIG, "tls.client_ca_file: cannot load '%s'",
                            cfg->tls_client_ca);
-        SSL_CTX_set_verify(p->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        }
+        SSL_CTX_set_client_CA_list(p->ssl_ctx, names); /* takes names */
+        int mode = SSL_VERIFY_PEER;
+        if (cfg->tls_client_auth == MT_CLIENT_AUTH_REQUIRE)
+            mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+        SSL_CTX_set_verify(p->ssl_ctx, mode, NULL);
+        /* sessions are not resumed across proxy instances; the id context
+         * is required by OpenSSL for resumption with client verification */
+        static const unsigned char sid_ctx[] = "mcptrail-sidecar";
+        SSL_CTX_set_session_id_context(p->ssl_ctx, sid_ctx, sizeof sid_ctx - 1);
     }
     evhttp_set_bevcb(p->http, tls_bevcb, p);
     return MT_OK;
 }
 
 /* --- lifecycle -------------------------------------------------------------- */
+
+/* A new key set from auth.jwks_url: swapped in on the loop thread (no
+ * verification is running), and the token cache emptied so a removed key
+ * stops authenticating at once. */
+static void on_jwks(void *arg, mt_jwks *jwks)
+{
+    mt_proxy *p = arg;
+    mt_jwks_free(p->jwks);
+    p->jwks = jwks;
+    for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
+        json_decref(p->tokens[i].identity);
+        json_decref(p->tokens[i].claims);
+        p->tokens[i].identity = p->tokens[i].claims = NULL;
+        p->tokens[i].until = 0;
+    }
+}
+
+static mt_err jwks_url_setup(mt_proxy *p, mt_errbuf *eb)
+{
+    const mt_sidecar_config *cfg = p->cfg;
+    mt_jwks_fetch_config fc = {
+        .url = cfg->jwks_url,
+        .ca_file = cfg->jwks_ca_file,
+        .cache_file = cfg->jwks_cache_file,
+        .refresh_ms = cfg->jwks_refresh_ms,
+        .min_refresh_ms = cfg->jwks_min_refresh_ms,
+        .timeout_ms = cfg->jwks_timeout_ms,
+        .on_keys = on_jwks,
+        .arg = p,
+    };
+    mt_err err = mt_jwks_fetch_new(p->base, &fc, &p->jwks_fetch, eb);
+    if (err == MT_OK)
+        err = mt_jwks_fetch_initial(p->jwks_fetch, &p->jwks, eb);
+    return err;
+}
 
 mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
                     mt_sidecar_metrics *metrics, mt_proxy **out, mt_errbuf *eb)
@@ -1719,14 +1807,16 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
     evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(p->http, on_request, p);
-    if (cfg->jwks_file) {
-        if ((err = mt_jwks_load_file(cfg->jwks_file, &p->jwks, eb)) != MT_OK)
-            goto fail;
+    if (cfg->jwks_file || cfg->jwks_url) {
         if (!cfg->auth_issuer || cfg->auth_audiences.n == 0 || cfg->auth_algs.n == 0) {
-            err = mt_fail(eb, MT_ERR_CONFIG,
-                          "auth.jwks_file needs auth.issuer, auth.audiences and auth.algs");
+            err = mt_fail(eb, MT_ERR_CONFIG, "%s needs auth.issuer, auth.audiences and auth.algs",
+                          cfg->jwks_url ? "auth.jwks_url" : "auth.jwks_file");
             goto fail;
         }
+        if (cfg->jwks_file && (err = mt_jwks_load_file(cfg->jwks_file, &p->jwks, eb)) != MT_OK)
+            goto fail;
+        if (cfg->jwks_url && (err = jwks_url_setup(p, eb)) != MT_OK)
+            goto fail;
         p->policy.issuer = cfg->auth_issuer;
         p->policy.audiences = (const char *const *)cfg->auth_audiences.items;
         p->policy.naud = cfg->auth_audiences.n;
@@ -1816,7 +1906,15 @@ size_t mt_proxy_inflight(const mt_proxy *p)
 
 bool mt_proxy_auth_ready(const mt_proxy *p)
 {
-    return !p->cfg->jwks_file || p->jwks;
+    return (!p->cfg->jwks_file && !p->cfg->jwks_url) || p->jwks;
+}
+
+bool mt_proxy_jwks_stats(const mt_proxy *p, mt_jwks_fetch_stats *out)
+{
+    if (!p->jwks_fetch)
+        return false;
+    mt_jwks_fetch_get_stats(p->jwks_fetch, out);
+    return true;
 }
 
 void mt_proxy_free(mt_proxy *p)
@@ -1835,6 +1933,7 @@ void mt_proxy_free(mt_proxy *p)
     free(p->idle);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
+    mt_jwks_fetch_free(p->jwks_fetch);
     mt_jwks_free(p->jwks);
     while (p->smap_oldest) {
         char *id = strdup(p->smap_oldest->upstream_id);

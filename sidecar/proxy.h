@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "jwks_fetch.h"
 #include "mcptrail/err.h"
 #include "options.h"
 
@@ -89,6 +90,10 @@ size_t mt_proxy_inflight(const mt_proxy *p);
 
 /* True when the JWKS (if configured) is loaded, for /readyz. */
 bool mt_proxy_auth_ready(const mt_proxy *p);
+
+/* Counters of the auth.jwks_url fetcher; false (out untouched) when the
+ * keys come from auth.jwks_file or nowhere. */
+bool mt_proxy_jwks_stats(const mt_proxy *p, mt_jwks_fetch_stats *out);
 
 void mt_proxy_free(mt_proxy *p);
 
