@@ -1,6 +1,6 @@
 /* recorder: strict and async recording of SessionEvents against librdkafka's
- * in-process mock cluster (1 broker, created on a helper instance as in
- * tests/lib/test_kafka.c so brokers can be taken down and up), consumed back
+ * in-process mock cluster (1 broker, tests/support/mock_kafka.h, so brokers
+ * can be taken down and up), consumed back
  * and decoded: gapless seq, prev_hash chain, payload HMAC, masking, spool
  * behaviour (broker down, spool full, replay after a simulated crash).
  * Waiting is done by running the libevent loop in slices bounded by
@@ -20,12 +20,11 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "mcptrail/avro.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/kafka.h"
+#include "mock_kafka.h"
 #include "recorder.h"
 
 #define TOPIC "mcptrail.events"
@@ -35,30 +34,11 @@ static const uint8_t hmac_key[] = "test-recording-key-0123456789abcdef";
 /* A JWT-shaped string (header.payload.signature, base64url). */
 #define JWT "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
-typedef struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char bootstrap[256];
-} mock;
-
-static void mock_start(mock *m)
+static void mock_start(mt_mock_kafka *m)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
-    assert_non_null(m->mc);
-    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, TOPIC, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->rk);
+    mt_errbuf eb = {{0}};
+    if (mt_mock_kafka_start(m, 1, TOPIC, 1, &eb))
+        fail_msg("%s", eb.msg);
 }
 
 typedef struct results {
@@ -120,7 +100,7 @@ static bool produced_and_spool_empty(void *ctx)
 static const mt_kafka_prop quiet_props[] = {{"log_level", "3"},
                                             {"reconnect.backoff.max.ms", "200"}};
 
-static mt_recorder *recorder_for(const mock *m, struct event_base *base, mt_rec_mode mode,
+static mt_recorder *recorder_for(const mt_mock_kafka *m, struct event_base *base, mt_rec_mode mode,
                                  const char *spool_dir, uint64_t spool_max, size_t max_inflight,
                                  int timeout_ms)
 {
@@ -189,56 +169,38 @@ typedef struct consumed {
     unsigned n;
     json_t *ev[MAXEV * 2];
     uint8_t hash[MAXEV * 2][MT_SHA256_LEN];
+    mt_avro_registry *reg; /* while consuming */
 } consumed;
 
-static void consume(const mock *m, const char *group, unsigned want, consumed *out)
+static mt_err decode_and_hash(void *ctx, mt_consumer *c, const mt_kafka_msg *msg, mt_errbuf *eb)
 {
-    static const mt_kafka_prop cprops[] = {
-        {"log_level", "3"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-    const char *topics[] = {TOPIC};
-    mt_consumer_config cc = {
-        .kafka = {.bootstrap = m->bootstrap, .props = cprops, .nprops = 3},
-        .group_id = group,
-        .topics = topics,
-        .ntopics = 1,
-        .report_eof = 1,
-    };
-    mt_consumer *c = NULL;
-    mt_errbuf eb = {{0}};
-    if (mt_consumer_new(&cc, &c, &eb))
-        fail_msg("mt_consumer_new: %s", eb.msg);
-    mt_avro_registry *reg = NULL;
-    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
+    (void)c;
+    consumed *out = ctx;
+    assert_true(out->n < MAXEV * 2);
+    json_t *d = NULL;
+    mt_err err = mt_avro_decode(out->reg, msg->value, msg->value_len, NULL, &d, eb);
+    if (err)
+        return err;
+    const void *hv;
+    size_t hl;
+    assert_int_equal(mt_kafka_msg_header(msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
+    assert_int_equal(hl, 16);
+    mt_sha256(msg->value, msg->value_len, out->hash[out->n]);
+    out->ev[out->n++] = d;
+    return MT_OK;
+}
+
+static void consume(const mt_mock_kafka *m, const char *group, unsigned want, consumed *out)
+{
     memset(out, 0, sizeof *out);
-    time_t deadline = time(NULL) + 30;
-    bool eof = false;
-    while (time(NULL) < deadline && !(eof && out->n >= want)) {
-        mt_kafka_msg msg;
-        mt_err err = mt_consumer_poll(c, 200, &msg, &eb);
-        if (err == MT_ERR_TIMEOUT)
-            continue;
-        if (err)
-            fail_msg("poll: %s", eb.msg);
-        if (msg.eof) {
-            eof = true;
-            mt_kafka_msg_release(&msg);
-            continue;
-        }
-        eof = false;
-        assert_true(out->n < MAXEV * 2);
-        json_t *d = NULL;
-        if (mt_avro_decode(reg, msg.value, msg.value_len, NULL, &d, &eb) != MT_OK)
-            fail_msg("decode: %s", eb.msg);
-        const void *hv;
-        size_t hl;
-        assert_int_equal(mt_kafka_msg_header(&msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
-        assert_int_equal(hl, 16);
-        mt_sha256(msg.value, msg.value_len, out->hash[out->n]);
-        out->ev[out->n++] = d;
-        mt_kafka_msg_release(&msg);
-    }
-    mt_consumer_destroy(c);
-    mt_avro_registry_free(reg);
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_avro_registry_load(NULL, &out->reg, &eb), MT_OK);
+    unsigned got = 0;
+    mt_err err = mt_mock_kafka_consume(m, group, want, 30000, decode_and_hash, out, &got, &eb);
+    mt_avro_registry_free(out->reg);
+    out->reg = NULL;
+    if (err)
+        fail_msg("consume: %s", eb.msg);
     assert_true(out->n >= want);
 }
 
@@ -343,7 +305,7 @@ static void masking_redacts_secret_fields_and_tokens(void **state)
 static void strict_events_are_acked_chained_hmaced_and_masked(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
@@ -417,13 +379,13 @@ static void strict_events_are_acked_chained_hmaced_and_masked(void **state)
 
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void strict_with_broker_down_reports_an_error(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -444,7 +406,7 @@ static void strict_with_broker_down_reports_an_error(void **state)
     mt_rec_session_release(rec, s);
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void async_spools_while_broker_down_and_delivers_in_order(void **state)
@@ -452,7 +414,7 @@ static void async_spools_while_broker_down_and_delivers_in_order(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -479,7 +441,7 @@ static void async_spools_while_broker_down_and_delivers_in_order(void **state)
     consume(&m, "g-async", n, &c);
     assert_chain(&c, "sess-async", n);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -488,7 +450,7 @@ static void async_spool_full_fails_closed(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -511,7 +473,7 @@ static void async_spool_full_fails_closed(void **state)
     mt_rec_session_release(rec, s);
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -520,7 +482,7 @@ static void restart_replays_a_non_empty_spool(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -552,7 +514,7 @@ static void restart_replays_a_non_empty_spool(void **state)
     consume(&m, "g-crash", n, &c);
     assert_chain(&c, "sess-crash", n);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -574,7 +536,7 @@ static void async_kill9_replays_every_unacked_event(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(bp[1]);
-        mock m = {0};
+        mt_mock_kafka m = {0};
         ssize_t got = read(bp[0], m.bootstrap, sizeof m.bootstrap - 1);
         if (got <= 0)
             _exit(2);
@@ -598,7 +560,7 @@ static void async_kill9_replays_every_unacked_event(void **state)
         _exit(5);
     }
     close(bp[0]);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     assert_int_equal(write(bp[1], m.bootstrap, strlen(m.bootstrap)), (ssize_t)strlen(m.bootstrap));
     close(bp[1]);
@@ -623,14 +585,14 @@ static void async_kill9_replays_every_unacked_event(void **state)
     consume(&m, "g-kill9", n, &c);
     assert_chain(&c, "sess-kill9", n);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
 static void lru_eviction_records_session_end(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder_config cfg = {
@@ -667,7 +629,7 @@ static void lru_eviction_records_session_end(void **state)
     assert_string_equal(json_string_value(json_object_get(cs.ev[0], "kind")), "session_end");
     assert_string_equal(json_string_value(json_object_get(cs.ev[0], "direction")), "internal");
     consumed_free(&cs);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static bool never(void *ctx)
@@ -681,7 +643,7 @@ static void replay_failure_rewinds_and_resends_in_order(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -715,7 +677,7 @@ static void replay_failure_rewinds_and_resends_in_order(void **state)
     consume(&m, "g-rewind", n, &c);
     assert_chain(&c, "sess-rewind", n);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -735,7 +697,7 @@ static bool sessions_reached(void *ctx)
 static void idle_session_ends_with_session_end(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder_config cfg = {
@@ -762,13 +724,13 @@ static void idle_session_ends_with_session_end(void **state)
     assert_chain(&cs, "idle", 2);
     assert_string_equal(json_string_value(json_object_get(cs.ev[1], "kind")), "session_end");
     consumed_free(&cs);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void identity_http_rpc_and_justification_are_recorded(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
@@ -825,7 +787,7 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
     assert_int_equal(json_integer_value(json_object_get(e, "latency_us")), 1234);
     assert_int_equal(json_array_size(json_object_get(e, "mask_summary")), 0);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static bool sync_round_done(void *ctx)
@@ -842,7 +804,7 @@ static void async_emit_never_blocks_on_sync(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 8, 60000);
@@ -876,7 +838,7 @@ static void async_emit_never_blocks_on_sync(void **state)
     consume(&m, "g-nosync", n, &c);
     assert_chain(&c, "sess-nosync", n);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
