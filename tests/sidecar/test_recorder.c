@@ -243,6 +243,16 @@ static void assert_chain(const consumed *c, const char *session, unsigned n)
     assert_int_equal(next, n);
 }
 
+/* Consumes (as a new `group`) the n events of `session` and checks their chain. */
+static void assert_recorded_chain(const mt_mock_kafka *m, const char *group, const char *session,
+                                  unsigned n)
+{
+    consumed c;
+    consume(m, group, n, &c);
+    assert_chain(&c, session, n);
+    consumed_free(&c);
+}
+
 static void make_spool_dir(char *out, size_t cap)
 {
     snprintf(out, cap, "/tmp/mt-rec-spool-XXXXXX");
@@ -437,10 +447,7 @@ static void async_spools_while_broker_down_and_delivers_in_order(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-async", n, &c);
-    assert_chain(&c, "sess-async", n);
-    consumed_free(&c);
+    assert_recorded_chain(&m, "g-async", "sess-async", n);
     mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
@@ -510,10 +517,7 @@ static void restart_replays_a_non_empty_spool(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-crash", n, &c);
-    assert_chain(&c, "sess-crash", n);
-    consumed_free(&c);
+    assert_recorded_chain(&m, "g-crash", "sess-crash", n);
     mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
@@ -581,10 +585,7 @@ static void async_kill9_replays_every_unacked_event(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-kill9", n, &c);
-    assert_chain(&c, "sess-kill9", n);
-    consumed_free(&c);
+    assert_recorded_chain(&m, "g-kill9", "sess-kill9", n);
     mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
@@ -673,10 +674,7 @@ static void replay_failure_rewinds_and_resends_in_order(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-rewind", n, &c);
-    assert_chain(&c, "sess-rewind", n);
-    consumed_free(&c);
+    assert_recorded_chain(&m, "g-rewind", "sess-rewind", n);
     mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
@@ -834,10 +832,7 @@ static void async_emit_never_blocks_on_sync(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-nosync", n, &c);
-    assert_chain(&c, "sess-nosync", n);
-    consumed_free(&c);
+    assert_recorded_chain(&m, "g-nosync", "sess-nosync", n);
     mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
