@@ -1,11 +1,7 @@
 /* kafka: producer delivery reports, retries, fatal-error recovery, flush
  * timeouts, back-pressure and the consumer, against librdkafka's in-process
- * mock cluster (3 brokers).
- *
- * The mock cluster is created on a separate helper rd_kafka_t (not through
- * test.mock.num.brokers on the producer) because the producer destroys and
- * recreates its own instance on a fatal error, which would take a cluster
- * it owned down with it. */
+ * mock cluster (3 brokers, tests/support/mock_kafka.h; its helper instance
+ * survives the producer's recreation after a fatal error). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,19 +15,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "mcptrail/kafka.h"
+#include "mock_kafka.h"
 
 #define API_PRODUCE 0 /* Kafka protocol ApiKey of Produce */
 #define NMSG_MAX 512
-
-typedef struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char bootstrap[256];
-} mock;
 
 typedef struct reports {
     unsigned count[NMSG_MAX]; /* reports per message index */
@@ -55,29 +43,16 @@ static void on_delivery(const mt_delivery *d, void *ctx)
         r->ok++;
 }
 
-static void mock_start(mock *m)
+static void mock_start(mt_mock_kafka *m)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, 3);
-    assert_non_null(m->mc);
-    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "t", 3, 3), RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->rk);
+    mt_errbuf eb = {{0}};
+    if (mt_mock_kafka_start(m, 3, "t", 3, &eb))
+        fail_msg("%s", eb.msg);
 }
 
 static const mt_kafka_prop quiet_props[] = {{"log_level", "4"}};
 
-static mt_producer *producer_for(mock *m, reports *r, size_t max_inflight)
+static mt_producer *producer_for(mt_mock_kafka *m, reports *r, size_t max_inflight)
 {
     mt_producer *p = NULL;
     mt_errbuf eb = {{0}};
@@ -119,73 +94,42 @@ static void assert_each_once_ok(const reports *r, unsigned n)
     assert_int_equal(r->total, n);
 }
 
+/* Counts a record of send_n per value index and commits it. */
+static mt_err count_and_commit(void *ctx, mt_consumer *c, const mt_kafka_msg *msg, mt_errbuf *eb)
+{
+    unsigned *seen = ctx;
+    unsigned idx = 0;
+    assert_true(msg->value_len > 6 && msg->value_len < 20);
+    char buf[24];
+    memcpy(buf, msg->value, msg->value_len);
+    buf[msg->value_len] = '\0';
+    assert_int_equal(sscanf(buf, "value-%u", &idx), 1);
+    assert_true(idx < NMSG_MAX);
+    seen[idx]++;
+    const void *hv;
+    size_t hl;
+    assert_int_equal(mt_kafka_msg_header(msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
+    assert_int_equal(hl, 16);
+    assert_memory_equal(hv, "1122334455667788", 16);
+    assert_int_equal(mt_kafka_msg_header(msg, "no-such-header", &hv, &hl), MT_ERR_NOT_FOUND);
+    return mt_consumer_commit(c, msg, eb);
+}
+
 /* Consumes topic "t" of the mock cluster until `want` records arrived and
  * every partition is at EOF; counts records per value index. */
-static unsigned consume_all(mock *m, const char *group, unsigned want, unsigned *seen)
+static unsigned consume_all(mt_mock_kafka *m, const char *group, unsigned want, unsigned *seen)
 {
-    const char *topics[] = {"t"};
-    mt_consumer *c = NULL;
-    mt_errbuf eb = {{0}};
-    /* The mock coordinator holds a JoinGroup until earlier members of the
-     * group time out, so keep their session short. */
-    static const mt_kafka_prop cprops[] = {
-        {"log_level", "4"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-    mt_consumer_config cc = {
-        .kafka = {.bootstrap = m->bootstrap, .props = cprops, .nprops = 3},
-        .group_id = group,
-        .topics = topics,
-        .ntopics = 1,
-        .report_eof = 1,
-    };
-    if (mt_consumer_new(&cc, &c, &eb))
-        fail_msg("mt_consumer_new: %s", eb.msg);
     unsigned got = 0;
-    int eof_seen[3] = {0, 0, 0};
-    time_t deadline = time(NULL) + 30;
-    while (time(NULL) < deadline) {
-        mt_kafka_msg msg;
-        mt_err err = mt_consumer_poll(c, 200, &msg, &eb);
-        if (err == MT_ERR_TIMEOUT)
-            continue;
-        if (err)
-            fail_msg("poll: %s", eb.msg);
-        if (msg.eof) {
-            assert_true(msg.partition >= 0 && msg.partition < 3);
-            eof_seen[msg.partition] = 1;
-            mt_kafka_msg_release(&msg);
-            if (got >= want && eof_seen[0] && eof_seen[1] && eof_seen[2])
-                break;
-            continue;
-        }
-        unsigned idx = 0;
-        assert_true(msg.value_len > 6 && msg.value_len < 20);
-        char buf[24];
-        memcpy(buf, msg.value, msg.value_len);
-        buf[msg.value_len] = '\0';
-        assert_int_equal(sscanf(buf, "value-%u", &idx), 1);
-        assert_true(idx < NMSG_MAX);
-        seen[idx]++;
-        const void *hv;
-        size_t hl;
-        assert_int_equal(mt_kafka_msg_header(&msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
-        assert_int_equal(hl, 16);
-        assert_memory_equal(hv, "1122334455667788", 16);
-        assert_int_equal(mt_kafka_msg_header(&msg, "no-such-header", &hv, &hl), MT_ERR_NOT_FOUND);
-        if (mt_consumer_commit(c, &msg, &eb))
-            fail_msg("commit: %s", eb.msg);
-        got++;
-        /* The partition's EOF counts only once its last record is read. */
-        eof_seen[msg.partition] = 0;
-        mt_kafka_msg_release(&msg);
-    }
-    mt_consumer_destroy(c);
+    mt_errbuf eb = {{0}};
+    if (mt_mock_kafka_consume(m, group, want, 30000, count_and_commit, seen, &got, &eb))
+        fail_msg("consume: %s", eb.msg);
     return got;
 }
 
 static void delivery_reports_reach_caller_per_message(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     reports *r = calloc(1, sizeof *r);
     mt_producer *p = producer_for(&m, r, 0);
@@ -196,13 +140,13 @@ static void delivery_reports_reach_caller_per_message(void **state)
     assert_int_equal(mt_producer_recreations(p), 0);
     mt_producer_destroy(p);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void retriable_errors_still_deliver_exactly_once(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_push_request_errors(m.mc, API_PRODUCE, 4,
                                       RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
@@ -225,13 +169,13 @@ static void retriable_errors_still_deliver_exactly_once(void **state)
         assert_int_equal(seen[i], 1);
     free(seen);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void fatal_error_recreates_producer_and_resends_unacked(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     reports *r = calloc(1, sizeof *r);
     mt_producer *p = producer_for(&m, r, 0);
@@ -258,13 +202,13 @@ static void fatal_error_recreates_producer_and_resends_unacked(void **state)
         assert_true(seen[i] >= 1);
     free(seen);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void flush_times_out_while_brokers_are_down(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     for (int32_t b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_down(m.mc, b);
@@ -282,13 +226,13 @@ static void flush_times_out_while_brokers_are_down(void **state)
     assert_each_once_ok(r, 5);
     mt_producer_destroy(p);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void full_table_pushes_back_and_destroy_reports_leftovers(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     for (int32_t b = 1; b <= 3; b++)
         rd_kafka_mock_broker_set_down(m.mc, b);
@@ -309,13 +253,13 @@ static void full_table_pushes_back_and_destroy_reports_leftovers(void **state)
     for (unsigned i = 0; i < 4; i++)
         assert_int_equal(r->err[i], MT_ERR_STATE);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void consumer_resumes_after_committed_offset(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     reports *r = calloc(1, sizeof *r);
     mt_producer *p = producer_for(&m, r, 0);
@@ -333,7 +277,7 @@ static void consumer_resumes_after_committed_offset(void **state)
         assert_int_equal(seen[i], 1);
     free(seen);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void create_topics_rejects_bad_arguments(void **state)
@@ -412,7 +356,7 @@ static unsigned serve_by_wakeups(mt_producer *p, int rfd, const reports *r, unsi
 static void wakeup_fd_signals_delivery_reports_across_recreation(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     reports *r = calloc(1, sizeof *r);
     mt_producer *p = producer_for(&m, r, 0);
@@ -442,7 +386,7 @@ static void wakeup_fd_signals_delivery_reports_across_recreation(void **state)
     close(fds[0]);
     close(fds[1]);
     free(r);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 int main(void)

@@ -1,7 +1,8 @@
 /* proxy: the engine against a tiny in-test upstream (an evhttp server on an
- * ephemeral port answering JSON and an SSE stream), all on one event loop.
- * Every exchange runs the loop until its completion callback breaks it
- * (bounded by a deadline timer), so nothing waits on wall-clock sleeps. */
+ * ephemeral port answering JSON and an SSE stream), all on one event loop
+ * (tests/support/proxy_fixture.h). Every exchange runs the loop until its
+ * completion callback breaks it (bounded by a deadline timer), so nothing
+ * waits on wall-clock sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,16 +20,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
-#include "mcptrail/avro.h"
-
 #include "admin.h"
-#include "recorder.h"
-#include "mcptrail/log.h"
-#include "options.h"
-#include "proxy.h"
+#include "proxy_fixture.h"
 
 /* The SSE stream, sent in pieces that split events and lines on purpose. */
 static const char *const sse_pieces[] = {
@@ -38,22 +31,9 @@ static const char *const sse_pieces[] = {
 };
 
 typedef struct fixture {
-    struct event_base *base;
-    struct evhttp *up;
-    uint16_t up_port;
-    mt_sidecar_config cfg;
-    mt_sidecar_metrics metrics;
-    mt_proxy *proxy;
+    mt_pfx px;                 /* loop, upstream stub, proxy, client's last response */
     mt_admin *admin;
-    struct event *deadline;
-    /* last response seen by the test client */
-    int status;
-    char *body;
-    size_t body_len;
-    char www_auth[512];
-    char content_type[128];
     char upstream_authz[256]; /* Authorization the upstream received */
-    size_t chunks;             /* chunked callbacks on the client (SSE relay) */
     const char *const *hdrs;   /* extra request headers, name/value pairs, NULL-ended */
     uint16_t up_peer_port;     /* sidecar-side port of the upstream's last request */
     size_t up_requests;        /* requests the upstream received */
@@ -61,8 +41,6 @@ typedef struct fixture {
     char pol_dir[64];          /* temp dir of the policy file ("" when none) */
     char pol_path[128];
 } fixture;
-
-static fixture *F;
 
 /* --- the in-test upstream ---------------------------------------------- */
 
@@ -113,7 +91,7 @@ static void on_upstream(struct evhttp_request *req, void *arg)
         /* mid-exchange reload: the exchange keeps the policy that decided it */
         write_file(f->pol_path, f->reload_with);
         mt_errbuf eb = {{0}};
-        if (mt_proxy_reload_policy(f->proxy, &eb) != MT_OK)
+        if (mt_proxy_reload_policy(f->px.proxy, &eb) != MT_OK)
             fail_msg("reload: %s", eb.msg);
         f->reload_with = NULL;
     }
@@ -153,7 +131,7 @@ static void on_upstream(struct evhttp_request *req, void *arg)
         evhttp_send_reply_start(req, 200, "OK");
         sse_state *st = calloc(1, sizeof *st);
         st->req = req;
-        st->ev = event_new(f->base, -1, 0, up_sse_send, st);
+        st->ev = event_new(f->px.base, -1, 0, up_sse_send, st);
         event_active(st->ev, EV_TIMEOUT, 0);
         return;
     }
@@ -174,79 +152,20 @@ static void on_upstream(struct evhttp_request *req, void *arg)
 
 /* --- the test client ------------------------------------------------------ */
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    fixture *f = arg;
-    f->status = -1;
-    event_base_loopbreak(f->base);
-}
-
-static void on_client_chunk(struct evhttp_request *req, void *arg)
-{
-    fixture *f = arg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    f->body = realloc(f->body, f->body_len + n + 1);
-    evbuffer_remove(in, f->body + f->body_len, n);
-    f->body_len += n;
-    f->body[f->body_len] = '\0';
-    f->chunks++;
-}
-
-static void on_client_done(struct evhttp_request *req, void *arg)
-{
-    fixture *f = arg;
-    f->status = req ? evhttp_request_get_response_code(req) : 0;
-    if (req) {
-        struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-        const char *w = evhttp_find_header(h, "WWW-Authenticate");
-        const char *ct = evhttp_find_header(h, "Content-Type");
-        snprintf(f->www_auth, sizeof f->www_auth, "%s", w ? w : "");
-        snprintf(f->content_type, sizeof f->content_type, "%s", ct ? ct : "");
-        on_client_chunk(req, arg); /* whatever was not delivered in chunks */
-    }
-    event_base_loopbreak(f->base);
-}
-
-/* One request to port; waits (deadline 10 s) for the response. */
+/* One request to port (0: the proxy's); waits (deadline 10 s) for the response. */
 static void do_request(fixture *f, uint16_t port, enum evhttp_cmd_type cmd, const char *path,
                        const char *host, const char *authz, const char *body, size_t body_len)
 {
-    free(f->body);
-    f->body = NULL;
-    f->body_len = 0;
-    f->chunks = 0;
-    f->status = -2;
-    f->www_auth[0] = f->content_type[0] = '\0';
-    struct evhttp_connection *c = evhttp_connection_base_new(f->base, NULL, "127.0.0.1", port);
-    assert_non_null(c);
-    struct evhttp_request *r = evhttp_request_new(on_client_done, f);
-    evhttp_request_set_chunked_cb(r, on_client_chunk);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r);
-    evhttp_add_header(h, "Host", host);
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Accept", "application/json, text/event-stream");
-    if (authz)
-        evhttp_add_header(h, "Authorization", authz);
-    for (size_t i = 0; f->hdrs && f->hdrs[i]; i += 2)
-        evhttp_add_header(h, f->hdrs[i], f->hdrs[i + 1]);
-    if (body)
-        evbuffer_add(evhttp_request_get_output_buffer(r), body, body_len);
-    assert_int_equal(evhttp_make_request(c, r, cmd, path), 0);
-    struct timeval tv = {10, 0};
-    evtimer_add(f->deadline, &tv);
-    event_base_dispatch(f->base);
-    evtimer_del(f->deadline);
-    evhttp_connection_free(c);
-    assert_int_not_equal(f->status, -1); /* deadline */
+    mt_pfx_req r = {.port = port, .cmd = cmd, .path = path, .host = host, .authz = authz,
+                    .hdrs = f->hdrs, .body = body, .body_len = body_len};
+    mt_errbuf eb = {{0}};
+    if (mt_pfx_request(&f->px, &r, &eb))
+        fail_msg("%s", eb.msg);
 }
 
 static void post(fixture *f, const char *path, const char *body)
 {
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, path, "localhost", NULL, body,
-               strlen(body));
+    do_request(f, 0, EVHTTP_REQ_POST, path, "localhost", NULL, body, strlen(body));
 }
 
 /* --- fixture -------------------------------------------------------------- */
@@ -254,39 +173,21 @@ static void post(fixture *f, const char *path, const char *body)
 static int setup_with(void **state, const char *const *extra, size_t nextra)
 {
     fixture *f = calloc(1, sizeof *f);
-    F = f;
-    mt_log_set_level(MT_LOG_ERROR);
-    f->base = event_base_new();
-    f->up = evhttp_new(f->base);
-    evhttp_set_gencb(f->up, on_upstream, f);
-    struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(f->up, "127.0.0.1", 0);
-    assert_non_null(b);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(b), (struct sockaddr *)&ss, &sl), 0);
-    f->up_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    f->deadline = evtimer_new(f->base, on_deadline, f);
-
-    char upport[32];
-    snprintf(upport, sizeof upport, "--upstream.port=%u", (unsigned)f->up_port);
-    const char *argv[32] = {"test_proxy", "--listen.port=0", "--admin.port=0", upport,
-                            "--auth.anonymous=true", "--limits.max_body_bytes=4KiB"};
-    size_t argc = 6;
-    for (size_t i = 0; i < nextra && argc < 32; i++)
-        argv[argc++] = extra[i];
-    char *envp[] = {NULL};
+    static const char *const base_opts[] = {"--admin.port=0", "--auth.anonymous=true",
+                                            "--limits.max_body_bytes=4KiB"};
+    const char *opts[32];
+    size_t nopts = 0;
+    for (size_t i = 0; i < sizeof base_opts / sizeof base_opts[0]; i++)
+        opts[nopts++] = base_opts[i];
+    for (size_t i = 0; i < nextra && nopts < 32; i++)
+        opts[nopts++] = extra[i];
     mt_errbuf eb = {{0}};
-    mt_err err = mt_cfg_load(&mt_sidecar_spec, &f->cfg, (int)argc, (char *const *)argv, envp,
-                             NULL, &eb);
-    if (err)
-        fail_msg("config: %s", eb.msg);
-    assert_int_equal(mt_sidecar_config_finish(&f->cfg, &eb), MT_OK);
-    err = mt_proxy_new(f->base, &f->cfg, &f->metrics, &f->proxy, &eb);
-    if (err)
-        fail_msg("proxy: %s", eb.msg);
-    mt_admin_config ac = {.address = "127.0.0.1", .port = 0, .metrics = &f->metrics,
-                          .proxy = f->proxy};
-    assert_int_equal(mt_admin_new(f->base, &ac, &f->admin, &eb), MT_OK);
+    if (mt_pfx_init(&f->px, on_upstream, f, &eb) ||
+        mt_pfx_start(&f->px, "test_proxy", opts, nopts, &eb))
+        fail_msg("fixture: %s", eb.msg);
+    mt_admin_config ac = {.address = "127.0.0.1", .port = 0, .metrics = &f->px.metrics,
+                          .proxy = f->px.proxy};
+    assert_int_equal(mt_admin_new(f->px.base, &ac, &f->admin, &eb), MT_OK);
     *state = f;
     return 0;
 }
@@ -346,14 +247,7 @@ static int teardown(void **state)
         rmdir(f->pol_dir);
     }
     mt_admin_free(f->admin);
-    mt_proxy_free(f->proxy);
-    evhttp_free(f->up);
-    event_free(f->deadline);
-    /* let deferred cleanups (freed upstream connections) run */
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-    event_base_free(f->base);
-    mt_cfg_free(&mt_sidecar_spec, &f->cfg);
-    free(f->body);
+    mt_pfx_fini(&f->px);
     free(f);
     return 0;
 }
@@ -365,36 +259,35 @@ static void json_response_is_passed_through(void **state)
     fixture *f = *state;
     const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}";
     post(f, "/mcp", req);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     char want[256];
     snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"echo\":%s}}", req);
-    assert_string_equal(f->body, want);
-    assert_string_equal(f->content_type, "application/json");
-    assert_int_equal(f->metrics.requests_by_code[200], 1);
+    assert_string_equal(f->px.body, want);
+    assert_string_equal(f->px.content_type, "application/json");
+    assert_int_equal(f->px.metrics.requests_by_code[200], 1);
 }
 
 static void sse_is_relayed_event_by_event_byte_identical(void **state)
 {
     fixture *f = *state;
     post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
-    assert_int_equal(f->status, 200);
-    assert_string_equal(f->content_type, "text/event-stream");
+    assert_int_equal(f->px.status, 200);
+    assert_string_equal(f->px.content_type, "text/event-stream");
     char want[512] = "";
     for (size_t i = 0; i < sizeof sse_pieces / sizeof sse_pieces[0]; i++)
         strncat(want, sse_pieces[i], sizeof want - strlen(want) - 1);
-    assert_int_equal(f->body_len, strlen(want));
-    assert_memory_equal(f->body, want, f->body_len);
-    assert_true(f->chunks >= 2); /* delivered as it came, not at the end */
+    assert_int_equal(f->px.body_len, strlen(want));
+    assert_memory_equal(f->px.body, want, f->px.body_len);
+    assert_true(f->px.chunks >= 2); /* delivered as it came, not at the end */
 }
 
 static void host_not_allowed_is_403(void **state)
 {
     fixture *f = *state;
     const char *b = "{}";
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, "/mcp", "evil.example", NULL, b,
-               strlen(b));
-    assert_int_equal(f->status, 403);
-    assert_non_null(strstr(f->body, "host_not_allowed"));
+    do_request(f, 0, EVHTTP_REQ_POST, "/mcp", "evil.example", NULL, b, strlen(b));
+    assert_int_equal(f->px.status, 403);
+    assert_non_null(strstr(f->px.body, "host_not_allowed"));
 }
 
 static void origin_of_an_allowed_host_passes_and_others_are_403(void **state)
@@ -404,11 +297,11 @@ static void origin_of_an_allowed_host_passes_and_others_are_403(void **state)
     static const char *const bad[] = {"Origin", "http://evil.example", NULL};
     f->hdrs = ok;
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     f->hdrs = bad;
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 403);
-    assert_non_null(strstr(f->body, "origin_not_allowed"));
+    assert_int_equal(f->px.status, 403);
+    assert_non_null(strstr(f->px.body, "origin_not_allowed"));
     f->hdrs = NULL;
 }
 
@@ -421,15 +314,15 @@ static void oversized_body_is_413(void **state)
     big[n] = '\0';
     post(f, "/mcp", big);
     free(big);
-    assert_int_equal(f->status, 413);
+    assert_int_equal(f->px.status, 413);
 }
 
 static void missing_token_is_401_with_resource_metadata(void **state)
 {
     fixture *f = *state;
     post(f, "/mcp", "{}");
-    assert_int_equal(f->status, 401);
-    assert_string_equal(f->www_auth, "Bearer resource_metadata=\"http://localhost/.well-known/"
+    assert_int_equal(f->px.status, 401);
+    assert_string_equal(f->px.www_auth, "Bearer resource_metadata=\"http://localhost/.well-known/"
                                      "oauth-protected-resource\"");
     assert_string_equal(f->upstream_authz, ""); /* never reached upstream */
 }
@@ -437,54 +330,53 @@ static void missing_token_is_401_with_resource_metadata(void **state)
 static void bad_token_is_401_invalid_token(void **state)
 {
     fixture *f = *state;
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_POST, "/mcp", "localhost",
-               "Bearer not-a-jwt", "{}", 2);
-    assert_int_equal(f->status, 401);
-    assert_non_null(strstr(f->www_auth, "error=\"invalid_token\""));
+    do_request(f, 0, EVHTTP_REQ_POST, "/mcp", "localhost", "Bearer not-a-jwt", "{}", 2);
+    assert_int_equal(f->px.status, 401);
+    assert_non_null(strstr(f->px.www_auth, "error=\"invalid_token\""));
 }
 
 static void well_known_metadata_is_served(void **state)
 {
     fixture *f = *state;
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET,
-               "/.well-known/oauth-protected-resource", "localhost", NULL, NULL, 0);
-    assert_int_equal(f->status, 200);
-    assert_non_null(strstr(f->body, "\"resource\":\"http://localhost/mcp\""));
-    assert_non_null(strstr(f->body, "\"authorization_servers\":[\"https://issuer.example\"]"));
-    assert_non_null(strstr(f->body, "\"bearer_methods_supported\":[\"header\"]"));
+    do_request(f, 0, EVHTTP_REQ_GET, "/.well-known/oauth-protected-resource", "localhost", NULL,
+               NULL, 0);
+    assert_int_equal(f->px.status, 200);
+    assert_non_null(strstr(f->px.body, "\"resource\":\"http://localhost/mcp\""));
+    assert_non_null(strstr(f->px.body, "\"authorization_servers\":[\"https://issuer.example\"]"));
+    assert_non_null(strstr(f->px.body, "\"bearer_methods_supported\":[\"header\"]"));
 }
 
 static void upstream_down_is_502_jsonrpc_error(void **state)
 {
     fixture *f = *state;
-    evhttp_free(f->up); /* nothing listens on the upstream port now */
-    f->up = evhttp_new(f->base);
+    evhttp_free(f->px.up); /* nothing listens on the upstream port now */
+    f->px.up = evhttp_new(f->px.base);
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 502);
-    assert_non_null(strstr(f->body, "\"id\":7"));
-    assert_non_null(strstr(f->body, "\"code\":-32603"));
+    assert_int_equal(f->px.status, 502);
+    assert_non_null(strstr(f->px.body, "\"id\":7"));
+    assert_non_null(strstr(f->px.body, "\"code\":-32603"));
 }
 
 static void upstream_connection_is_reused(void **state)
 {
     fixture *f = *state;
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     uint16_t first = f->up_peer_port;
     assert_int_not_equal(first, 0);
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->up_peer_port, first); /* same keep-alive connection */
 
     /* the upstream restarts: the pooled connection is closed, the next
      * request reconnects instead of failing */
-    evhttp_free(f->up);
-    f->up = evhttp_new(f->base);
-    evhttp_set_gencb(f->up, on_upstream, f);
-    assert_int_equal(evhttp_bind_socket(f->up, "127.0.0.1", f->up_port), 0);
-    event_base_loop(f->base, EVLOOP_NONBLOCK); /* lets the pool see the close */
+    evhttp_free(f->px.up);
+    f->px.up = evhttp_new(f->px.base);
+    evhttp_set_gencb(f->px.up, on_upstream, f);
+    assert_int_equal(evhttp_bind_socket(f->px.up, "127.0.0.1", f->px.up_port), 0);
+    event_base_loop(f->px.base, EVLOOP_NONBLOCK); /* lets the pool see the close */
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_not_equal(f->up_peer_port, first);
 }
 
@@ -492,7 +384,7 @@ static void client_authorization_is_replaced_upstream(void **state)
 {
     fixture *f = *state;
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_string_equal(f->upstream_authz, ""); /* no credential configured: none sent */
 }
 
@@ -500,175 +392,102 @@ static void admin_healthz_and_metrics(void **state)
 {
     fixture *f = *state;
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/healthz", "localhost", NULL, NULL,
                0);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/readyz", "localhost", NULL, NULL,
                0);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     do_request(f, mt_admin_port(f->admin), EVHTTP_REQ_GET, "/metrics", "localhost", NULL, NULL,
                0);
-    assert_int_equal(f->status, 200);
-    assert_non_null(strstr(f->body, "mcptrail_requests_total{code=\"200\"} 1\n"));
-    assert_non_null(strstr(f->body, "mcptrail_request_duration_seconds_count 1\n"));
-    assert_non_null(strstr(f->body, "mcptrail_events_produced_total 0\n"));
-    assert_non_null(strstr(f->body, "mcptrail_active_sessions 0\n"));
+    assert_int_equal(f->px.status, 200);
+    assert_non_null(strstr(f->px.body, "mcptrail_requests_total{code=\"200\"} 1\n"));
+    assert_non_null(strstr(f->px.body, "mcptrail_request_duration_seconds_count 1\n"));
+    assert_non_null(strstr(f->px.body, "mcptrail_events_produced_total 0\n"));
+    assert_non_null(strstr(f->px.body, "mcptrail_active_sessions 0\n"));
 }
 
 /* Strict recording against librdkafka's mock cluster: the request and the
  * response are both acked before the client gets the answer; with every
  * broker down the request is refused and never reaches the upstream. */
-typedef struct mockk {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char bootstrap[256];
-} mockk;
-
-static const uint8_t hmac_key[] = "test-proxy-key-0123456789";
-static const mt_kafka_prop quiet[] = {{"log_level", "3"}};
-
-static mt_recorder *strict_recorder(fixture *f, mockk *m, int timeout_ms)
+static void record_strict(fixture *f, int timeout_ms)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
-    assert_non_null(m->mc);
-    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "mcptrail.events", 1, 1), 0);
-    mt_recorder_config rc = {
-        .kafka = {.bootstrap = m->bootstrap, .props = quiet, .nprops = 1},
-        .mode = MT_REC_STRICT,
-        .delivery_timeout_ms = timeout_ms,
-        .hmac_key = hmac_key,
-        .hmac_key_len = sizeof hmac_key - 1,
-    };
-    mt_recorder *rec = NULL;
     mt_errbuf eb = {{0}};
-    if (mt_recorder_new(&rc, f->base, &rec, &eb) != MT_OK)
-        fail_msg("mt_recorder_new: %s", eb.msg);
-    mt_proxy_set_recorder(f->proxy, rec);
-    return rec;
+    if (mt_pfx_record(&f->px, MT_REC_STRICT, timeout_ms, NULL, &eb))
+        fail_msg("recorder: %s", eb.msg);
 }
 
 static void strict_mode_records_request_and_response_before_release(void **state)
 {
     fixture *f = *state;
-    mockk m;
-    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    record_strict(f, 10000);
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     mt_rec_metrics rm;
-    mt_rec_metrics_get(rec, &rm);
+    mt_rec_metrics_get(f->px.rec, &rm);
     assert_int_equal(rm.produced, 2);
     post(f, "/sse", "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}");
-    assert_int_equal(f->status, 200);
-    mt_rec_metrics_get(rec, &rm);
+    assert_int_equal(f->px.status, 200);
+    mt_rec_metrics_get(f->px.rec, &rm);
     /* request + two dispatched SSE events (the keep-alive block is forwarded,
      * not recorded); the first exchange's session_end may or may not be
      * acked yet (it is emitted when that exchange is cleaned up). */
     assert_in_range(rm.produced, 2 + 1 + 2, 2 + 1 + 2 + 1);
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_recorder_free(rec);
-    rd_kafka_mock_cluster_destroy(m.mc);
-    rd_kafka_destroy(m.rk);
+    mt_pfx_unrecord(&f->px);
 }
 
 static void strict_mode_kafka_down_refuses_unrecorded_request(void **state)
 {
     fixture *f = *state;
-    mockk m;
-    mt_recorder *rec = strict_recorder(f, &m, 1000);
-    rd_kafka_mock_broker_set_down(m.mc, 1);
+    record_strict(f, 1000);
+    rd_kafka_mock_broker_set_down(f->px.kafka.mc, 1);
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
-    assert_int_equal(f->status, 503);
-    assert_non_null(strstr(f->body, "request not recorded: Kafka unavailable"));
-    assert_non_null(strstr(f->body, "\"id\":5"));
+    assert_int_equal(f->px.status, 503);
+    assert_non_null(strstr(f->px.body, "request not recorded: Kafka unavailable"));
+    assert_non_null(strstr(f->px.body, "\"id\":5"));
     assert_string_equal(f->upstream_authz, ""); /* upstream never called */
-    assert_int_equal(f->metrics.requests_by_code[200], 0);
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_recorder_free(rec);
-    rd_kafka_mock_cluster_destroy(m.mc);
-    rd_kafka_destroy(m.rk);
+    assert_int_equal(f->px.metrics.requests_by_code[200], 0);
+    mt_pfx_unrecord(&f->px);
 }
 
 /* Every SessionEvent on the mock topic, decoded, until one of kind `last`
  * arrives (deadline 10 s). Returns a new JSON array. */
-static json_t *consume_until(mockk *m, const char *last)
+static json_t *consume_until(fixture *f, const char *last)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", m->bootstrap, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", "test_proxy", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(c);
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, "mcptrail.events", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(c, tp), 0);
-    rd_kafka_topic_partition_list_destroy(tp);
-    mt_avro_registry *reg = NULL;
+    json_t *all = NULL;
     mt_errbuf eb = {{0}};
-    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
-    json_t *all = json_array();
-    bool done = false;
-    time_t deadline = time(NULL) + 10;
-    while (!done && time(NULL) < deadline) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c, 200);
-        if (!msg)
-            continue;
-        json_t *d = NULL;
-        if (!msg->err && mt_avro_decode(reg, msg->payload, msg->len, NULL, &d, &eb) == MT_OK) {
-            done = strcmp(json_string_value(json_object_get(d, "kind")), last) == 0;
-            json_array_append_new(all, d);
-        }
-        rd_kafka_message_destroy(msg);
+    mt_err err = mt_pfx_events_until(&f->px, last, 10000, &all, &eb);
+    if (err) {
+        json_decref(all);
+        fail_msg("%s", eb.msg);
     }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
-    mt_avro_registry_free(reg);
-    assert_true(done);
     return all;
-}
-
-/* Avro JSON mapping: a union value is {"type": value} or null. */
-static json_t *branch(json_t *v)
-{
-    if (!json_is_object(v) || json_object_size(v) != 1)
-        return v;
-    return json_object_iter_value(json_object_iter(v));
 }
 
 static const char *rpc_str(json_t *ev, const char *field)
 {
-    json_t *rpc = branch(json_object_get(ev, "rpc"));
-    return json_string_value(branch(json_object_get(rpc, field)));
+    json_t *rpc = mt_mock_kafka_branch(json_object_get(ev, "rpc"));
+    return json_string_value(mt_mock_kafka_branch(json_object_get(rpc, field)));
 }
 
 static void mcp_session_is_one_gapless_recorded_session(void **state)
 {
     fixture *f = *state;
-    mockk m;
-    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    record_strict(f, 10000);
     post(f, "/mcp", "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{}}");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     static const char *const sid[] = {"Mcp-Session-Id", "s-1", "MCP-Protocol-Version",
                                       "2025-06-18", NULL};
     f->hdrs = sid;
     post(f, "/mcp",
          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
          "\"echo\"}}");
-    assert_int_equal(f->status, 200);
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_DELETE, "/mcp", "localhost", NULL, NULL,
-               0);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
+    do_request(f, 0, EVHTTP_REQ_DELETE, "/mcp", "localhost", NULL, NULL, 0);
+    assert_int_equal(f->px.status, 200);
     f->hdrs = NULL;
-    json_t *all = consume_until(&m, "session_end");
+    json_t *all = consume_until(f, "session_end");
     static const char *const kinds[] = {"request", "response", "request",    "response",
                                         "request", "response", "session_end"};
     assert_int_equal(json_array_size(all), 7);
@@ -692,10 +511,7 @@ static void mcp_session_is_one_gapless_recorded_session(void **state)
                                 json_object_get(json_array_get(all, i), "http"), "mcp_session_id")),
                             "s-1");
     json_decref(all);
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_recorder_free(rec);
-    rd_kafka_mock_cluster_destroy(m.mc);
-    rd_kafka_destroy(m.rk);
+    mt_pfx_unrecord(&f->px);
 }
 
 /* A client that leaves mid-stream: the exchange is cleaned up (LeakSanitizer
@@ -705,62 +521,55 @@ static void inflight_check(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     fixture *f = arg;
-    if (mt_proxy_inflight(f->proxy) == 0)
-        event_base_loopbreak(f->base);
+    if (mt_proxy_inflight(f->px.proxy) == 0)
+        event_base_loopbreak(f->px.base);
 }
 
 static void on_first_chunk_close(struct evhttp_request *req, void *arg)
 {
     (void)req;
     fixture *f = arg;
-    f->chunks++;
-    event_base_loopbreak(f->base);
+    f->px.chunks++;
+    event_base_loopbreak(f->px.base);
 }
 
 static void client_leaving_mid_sse_frees_the_exchange(void **state)
 {
     fixture *f = *state;
     struct evhttp_connection *c =
-        evhttp_connection_base_new(f->base, NULL, "127.0.0.1", mt_proxy_port(f->proxy));
-    struct evhttp_request *r = evhttp_request_new(on_client_done, f);
+        evhttp_connection_base_new(f->px.base, NULL, "127.0.0.1", mt_proxy_port(f->px.proxy));
+    struct evhttp_request *r = evhttp_request_new(mt_pfx_on_response, &f->px);
     evhttp_request_set_chunked_cb(r, on_first_chunk_close);
     evhttp_add_header(evhttp_request_get_output_headers(r), "Host", "localhost");
     assert_int_equal(evhttp_make_request(c, r, EVHTTP_REQ_GET, "/hold-sse"), 0);
-    struct timeval tv = {10, 0};
-    evtimer_add(f->deadline, &tv);
-    f->chunks = 0;
-    event_base_dispatch(f->base);
-    assert_int_equal(f->chunks, 1);
+    f->px.chunks = 0;
+    assert_int_equal(mt_pfx_run(&f->px, 10), MT_OK);
+    assert_int_equal(f->px.chunks, 1);
     evhttp_connection_free(c); /* leave mid-stream */
-    struct event *tick = event_new(f->base, -1, EV_PERSIST, inflight_check, f);
+    struct event *tick = event_new(f->px.base, -1, EV_PERSIST, inflight_check, f);
     struct timeval iv = {0, 20000};
     event_add(tick, &iv);
-    f->status = 0;
-    event_base_dispatch(f->base);
-    evtimer_del(f->deadline);
+    assert_int_equal(mt_pfx_run(&f->px, 10), MT_OK); /* not the deadline */
     event_free(tick);
-    assert_int_not_equal(f->status, -1); /* deadline */
-    assert_int_equal(mt_proxy_inflight(f->proxy), 0);
+    assert_int_equal(mt_proxy_inflight(f->px.proxy), 0);
 }
 
 static void legacy_endpoint_event_points_at_the_sidecar(void **state)
 {
     fixture *f = *state;
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL,
-               NULL, 0);
-    assert_int_equal(f->status, 200);
-    assert_string_equal(f->body,
+    do_request(f, 0, EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL, NULL, 0);
+    assert_int_equal(f->px.status, 200);
+    assert_string_equal(f->px.body,
                         "event: endpoint\ndata: http://localhost/messages?sessionId=abc\n\n");
 }
 
 static void public_base_url_option_drives_the_endpoint_rewrite(void **state)
 {
     fixture *f = *state;
-    do_request(f, mt_proxy_port(f->proxy), EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL,
-               NULL, 0);
-    assert_int_equal(f->status, 200);
+    do_request(f, 0, EVHTTP_REQ_GET, "/legacy-sse", "localhost", NULL, NULL, 0);
+    assert_int_equal(f->px.status, 200);
     assert_string_equal(
-        f->body, "event: endpoint\ndata: https://mcp.example/p/messages?sessionId=abc\n\n");
+        f->px.body, "event: endpoint\ndata: https://mcp.example/p/messages?sessionId=abc\n\n");
 }
 
 static int setup_public_url(void **state)
@@ -773,8 +582,8 @@ static int setup_public_url(void **state)
 
 static const char *policy_field(json_t *ev, const char *field)
 {
-    json_t *pol = branch(json_object_get(ev, "policy"));
-    return json_string_value(branch(json_object_get(pol, field)));
+    json_t *pol = mt_mock_kafka_branch(json_object_get(ev, "policy"));
+    return json_string_value(mt_mock_kafka_branch(json_object_get(pol, field)));
 }
 
 static void call_tool(fixture *f, int id, const char *tool)
@@ -789,9 +598,9 @@ static void call_tool(fixture *f, int id, const char *tool)
 
 static void assert_denied(fixture *f, int id)
 {
-    assert_int_equal(f->status, 200);
-    assert_string_equal(f->content_type, "application/json");
-    json_t *r = json_loads(f->body, 0, NULL);
+    assert_int_equal(f->px.status, 200);
+    assert_string_equal(f->px.content_type, "application/json");
+    json_t *r = json_loads(f->px.body, 0, NULL);
     assert_non_null(r);
     assert_int_equal(json_integer_value(json_object_get(r, "id")), id);
     json_t *err = json_object_get(r, "error");
@@ -805,39 +614,35 @@ static void assert_denied(fixture *f, int id)
 static void policy_deny_blocks_matching_tool_and_is_recorded(void **state)
 {
     fixture *f = *state;
-    mockk m;
-    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    record_strict(f, 10000);
     call_tool(f, 7, "delete_file");
     assert_denied(f, 7);
     assert_int_equal(f->up_requests, 0); /* never forwarded */
-    json_t *all = consume_until(&m, "session_end");
+    json_t *all = consume_until(f, "session_end");
     assert_int_equal(json_array_size(all), 2);
     json_t *ev = json_array_get(all, 0);
     assert_string_equal(json_string_value(json_object_get(ev, "kind")), "policy_denied");
     assert_string_equal(policy_field(ev, "rule_id"), "deny-delete");
     assert_string_equal(policy_field(ev, "action"), "deny");
     assert_string_equal(rpc_str(ev, "tool"), "delete_file");
-    json_t *rpc = branch(json_object_get(ev, "rpc"));
-    assert_int_equal(json_integer_value(branch(json_object_get(rpc, "error_code"))), -32001);
+    json_t *rpc = mt_mock_kafka_branch(json_object_get(ev, "rpc"));
+    assert_int_equal(
+        json_integer_value(mt_mock_kafka_branch(json_object_get(rpc, "error_code"))), -32001);
     assert_false(json_is_null(json_object_get(ev, "payload"))); /* the (masked) request */
     json_decref(all);
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_recorder_free(rec);
-    rd_kafka_mock_cluster_destroy(m.mc);
-    rd_kafka_destroy(m.rk);
+    mt_pfx_unrecord(&f->px);
 }
 
 /* Every event of an allowed exchange carries the decision. */
 static void policy_decision_on_every_event(fixture *f, const char *tool, const char *rule,
                                            const char *action)
 {
-    mockk m;
-    mt_recorder *rec = strict_recorder(f, &m, 10000);
+    record_strict(f, 10000);
     call_tool(f, 3, tool);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->up_requests, 1);
-    assert_non_null(strstr(f->body, "\"echo\":"));
-    json_t *all = consume_until(&m, "session_end");
+    assert_non_null(strstr(f->px.body, "\"echo\":"));
+    json_t *all = consume_until(f, "session_end");
     assert_int_equal(json_array_size(all), 3);
     for (size_t i = 0; i < 2; i++) {
         json_t *ev = json_array_get(all, i);
@@ -847,10 +652,7 @@ static void policy_decision_on_every_event(fixture *f, const char *tool, const c
         assert_string_equal(policy_field(ev, "action"), action);
     }
     json_decref(all);
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_recorder_free(rec);
-    rd_kafka_mock_cluster_destroy(m.mc);
-    rd_kafka_destroy(m.rk);
+    mt_pfx_unrecord(&f->px);
 }
 
 static void policy_non_matching_tool_passes_with_policy_recorded(void **state)
@@ -872,10 +674,10 @@ static void policy_reload_mid_exchange_keeps_the_deciding_policy(void **state)
     fixture *f = *state;
     f->reload_with = "{\"version\":1,\"default\":\"deny\",\"rules\":[]}";
     policy_decision_on_every_event(f, "read_file", "review-reads", "record_only");
-    assert_int_equal(mt_proxy_policy_rules(f->proxy), 0);
+    assert_int_equal(mt_proxy_policy_rules(f->px.proxy), 0);
     call_tool(f, 9, "read_file");
-    assert_int_equal(f->status, 200);
-    assert_non_null(strstr(f->body, "\"rule_id\":\"default\""));
+    assert_int_equal(f->px.status, 200);
+    assert_non_null(strstr(f->px.body, "\"rule_id\":\"default\""));
     assert_int_equal(f->up_requests, 1);
 }
 
@@ -889,9 +691,9 @@ static void policy_deny_in_a_batch_denies_the_whole_post(void **state)
          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
          "\"delete_x\"}}]");
     f->hdrs = NULL;
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->up_requests, 0);
-    json_t *r = json_loads(f->body, 0, NULL);
+    json_t *r = json_loads(f->px.body, 0, NULL);
     assert_true(json_is_array(r));
     assert_int_equal(json_array_size(r), 2);
     for (size_t i = 0; i < 2; i++) {
@@ -908,16 +710,16 @@ static void policy_reload_changes_the_next_decision(void **state)
     fixture *f = *state;
     call_tool(f, 1, "delete_file");
     assert_denied(f, 1);
-    assert_int_equal(mt_proxy_policy_rules(f->proxy), 2);
+    assert_int_equal(mt_proxy_policy_rules(f->px.proxy), 2);
     write_file(f->pol_path, "{\"version\":1,\"default\":\"allow\",\"rules\":[]}");
     mt_errbuf eb = {{0}};
-    if (mt_proxy_reload_policy(f->proxy, &eb) != MT_OK)
+    if (mt_proxy_reload_policy(f->px.proxy, &eb) != MT_OK)
         fail_msg("reload: %s", eb.msg);
-    assert_int_equal(mt_proxy_policy_rules(f->proxy), 0);
+    assert_int_equal(mt_proxy_policy_rules(f->px.proxy), 0);
     call_tool(f, 2, "delete_file");
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->up_requests, 1);
-    assert_non_null(strstr(f->body, "\"echo\":"));
+    assert_non_null(strstr(f->px.body, "\"echo\":"));
 }
 
 static void policy_broken_reload_keeps_the_old_policy(void **state)
@@ -925,11 +727,11 @@ static void policy_broken_reload_keeps_the_old_policy(void **state)
     fixture *f = *state;
     write_file(f->pol_path, "{\"version\":1,\"default\":\"permit\",\"rules\":[]}");
     mt_errbuf eb = {{0}};
-    assert_int_not_equal(mt_proxy_reload_policy(f->proxy, &eb), MT_OK);
+    assert_int_not_equal(mt_proxy_reload_policy(f->px.proxy, &eb), MT_OK);
     assert_non_null(strstr(eb.msg, f->pol_path)); /* the loader's message */
     write_file(f->pol_path, "{not json");
-    assert_int_not_equal(mt_proxy_reload_policy(f->proxy, &eb), MT_OK);
-    assert_int_equal(mt_proxy_policy_rules(f->proxy), 2);
+    assert_int_not_equal(mt_proxy_reload_policy(f->px.proxy, &eb), MT_OK);
+    assert_int_equal(mt_proxy_policy_rules(f->px.proxy), 2);
     call_tool(f, 4, "delete_file");
     assert_denied(f, 4);
     assert_int_equal(f->up_requests, 0);

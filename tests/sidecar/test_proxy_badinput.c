@@ -6,7 +6,7 @@
  * table is in docs/sidecar.md; rows where no event can exist say why there.
  *
  * Every wait runs the event loop until a completion callback breaks it,
- * bounded by a deadline timer; nothing sleeps. */
+ * bounded by a deadline timer; nothing sleeps (tests/support/proxy_fixture.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,21 +30,13 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "mcp.h"
-#include "mcptrail/avro.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/jwt.h"
-#include "mcptrail/log.h"
-#include "options.h"
-#include "proxy.h"
-#include "recorder.h"
+#include "proxy_fixture.h"
 
 #define ISS "https://issuer.example"
 #define AUD "mcptrail"
-#define TOPIC "mcptrail.events"
 #define PING "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}"
 
 /* ---- keys and tokens (group state) ----------------------------------------- */
@@ -145,25 +137,11 @@ static int group_teardown(void **state)
 typedef enum up_mode { UP_HTTP, UP_RESET, UP_DOWN } up_mode;
 
 typedef struct fixture {
-    struct event_base *base;
-    struct evhttp *up;
+    mt_pfx px; /* loop, upstream stub, proxy, recorder, client's last response */
     struct evconnlistener *reset_up; /* UP_RESET: raw upstream that breaks SSE */
-    uint16_t up_port;
     unsigned upstream_calls;
-    mt_sidecar_config cfg;
-    mt_sidecar_metrics metrics;
-    mt_proxy *proxy;
-    rd_kafka_t *mrk;
-    rd_kafka_mock_cluster_t *mc;
-    char bootstrap[256];
     char spool[128];
-    mt_recorder *rec;
-    struct event *deadline;
     char *token; /* valid */
-    int status;
-    char *body;
-    size_t body_len;
-    bool timed_out;
 } fixture;
 
 static void on_upstream(struct evhttp_request *req, void *arg)
@@ -212,7 +190,7 @@ static void reset_accept(struct evconnlistener *l, evutil_socket_t fd, struct so
     (void)sa;
     (void)salen;
     fixture *f = arg;
-    struct bufferevent *bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = bufferevent_socket_new(f->px.base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(bev, reset_read, NULL, NULL, f);
     bufferevent_enable(bev, EV_READ);
 }
@@ -225,88 +203,44 @@ static uint16_t port_of(evutil_socket_t fd)
     return ntohs(sin.sin_port);
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    fixture *f = arg;
-    f->timed_out = true;
-    event_base_loopbreak(f->base);
-}
-
 /* kafka_down: 1 s delivery timeout so the broker-down rows fail fast; the
  * others get 30 s so a loaded machine never turns an ack into a failure. */
 static int setup_with(void **state, up_mode mode, mt_rec_mode rmode, bool kafka_down)
 {
     fixture *f = calloc(1, sizeof *f);
-    mt_log_set_level(MT_LOG_ERROR);
-    f->base = event_base_new();
-    f->deadline = evtimer_new(f->base, on_deadline, f);
-    f->up = evhttp_new(f->base);
-    evhttp_set_gencb(f->up, on_upstream, f);
-    struct evhttp_bound_socket *b = evhttp_bind_socket_with_handle(f->up, "127.0.0.1", 0);
-    assert_non_null(b);
-    f->up_port = port_of(evhttp_bound_socket_get_fd(b));
+    mt_errbuf eb = {{0}};
+    if (mt_pfx_init(&f->px, on_upstream, f, &eb))
+        fail_msg("fixture: %s", eb.msg);
     if (mode == UP_RESET) {
         struct sockaddr_in sin = {.sin_family = AF_INET};
         sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        f->reset_up = evconnlistener_new_bind(f->base, reset_accept, f,
+        f->reset_up = evconnlistener_new_bind(f->px.base, reset_accept, f,
                                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
                                               (struct sockaddr *)&sin, sizeof sin);
         assert_non_null(f->reset_up);
-        f->up_port = port_of(evconnlistener_get_fd(f->reset_up));
+        f->px.up_port = port_of(evconnlistener_get_fd(f->reset_up));
     } else if (mode == UP_DOWN) {
-        evhttp_free(f->up); /* nothing listens on up_port any more */
-        f->up = NULL;
+        evhttp_free(f->px.up); /* nothing listens on up_port any more */
+        f->px.up = NULL;
     }
-    char upport[48], jwks[200];
-    snprintf(upport, sizeof upport, "--upstream.port=%u", (unsigned)f->up_port);
+    char jwks[200];
     snprintf(jwks, sizeof jwks, "--auth.jwks_file=%s", K.jwks_path);
-    const char *argv[] = {"test_proxy_badinput",
-                          "--listen.port=0",
-                          upport,
-                          jwks,
-                          "--auth.issuer=" ISS,
-                          "--auth.audiences=" AUD,
-                          "--auth.algs=RS256",
-                          "--limits.max_body_bytes=4KiB",
-                          "--limits.max_header_bytes=4KiB",
-                          "--limits.idle_timeout=1s"};
-    char *envp[] = {NULL};
-    mt_errbuf eb = {{0}};
-    if (mt_cfg_load(&mt_sidecar_spec, &f->cfg, (int)(sizeof argv / sizeof argv[0]),
-                    (char *const *)argv, envp, NULL, &eb) ||
-        mt_sidecar_config_finish(&f->cfg, &eb))
-        fail_msg("config: %s", eb.msg);
-    if (mt_proxy_new(f->base, &f->cfg, &f->metrics, &f->proxy, &eb))
+    const char *const opts[] = {jwks,
+                                "--auth.issuer=" ISS,
+                                "--auth.audiences=" AUD,
+                                "--auth.algs=RS256",
+                                "--limits.max_body_bytes=4KiB",
+                                "--limits.max_header_bytes=4KiB",
+                                "--limits.idle_timeout=1s"};
+    if (mt_pfx_start(&f->px, "test_proxy_badinput", opts, sizeof opts / sizeof opts[0], &eb))
         fail_msg("proxy: %s", eb.msg);
-
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    f->mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(f->mrk);
-    f->mc = rd_kafka_mock_cluster_new(f->mrk, 1);
-    assert_non_null(f->mc);
-    snprintf(f->bootstrap, sizeof f->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(f->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(f->mc, TOPIC, 1, 1), 0);
-    static const uint8_t key[] = "badinput-hmac-key";
-    static const mt_kafka_prop quiet[] = {{"log_level", "0"}};
     if (rmode == MT_REC_ASYNC) {
         snprintf(f->spool, sizeof f->spool, "%s/spool-XXXXXX", K.dir);
         assert_non_null(mkdtemp(f->spool));
     }
-    mt_recorder_config rc = {
-        .kafka = {.bootstrap = f->bootstrap, .props = quiet, .nprops = 1},
-        .mode = rmode,
-        .delivery_timeout_ms = kafka_down ? 1000 : 30000,
-        .spool_dir = rmode == MT_REC_ASYNC ? f->spool : NULL,
-        .hmac_key = key,
-        .hmac_key_len = sizeof key - 1,
-    };
-    if (mt_recorder_new(&rc, f->base, &f->rec, &eb))
+    if (mt_pfx_record(&f->px, rmode, kafka_down ? 1000 : 30000,
+                      rmode == MT_REC_ASYNC ? f->spool : NULL, &eb))
         fail_msg("recorder: %s", eb.msg);
-    mt_proxy_set_recorder(f->proxy, f->rec);
     f->token = mint(K.rs, "rs", ISS, AUD, 600);
     *state = f;
     return 0;
@@ -345,82 +279,25 @@ static void rm_tree(const char *dir)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    mt_proxy_set_recorder(f->proxy, NULL);
-    mt_proxy_free(f->proxy);
-    mt_recorder_free(f->rec);
-    if (f->up)
-        evhttp_free(f->up);
     if (f->reset_up)
         evconnlistener_free(f->reset_up);
-    event_free(f->deadline);
-    event_base_loop(f->base, EVLOOP_NONBLOCK);
-    event_base_free(f->base);
-    rd_kafka_mock_cluster_destroy(f->mc);
-    rd_kafka_destroy(f->mrk);
+    mt_pfx_fini(&f->px);
     rm_tree(f->spool);
-    mt_cfg_free(&mt_sidecar_spec, &f->cfg);
     free(f->token);
-    free(f->body);
     free(f);
     return 0;
 }
 
 /* ---- client ------------------------------------------------------------------- */
 
-static void on_chunk(struct evhttp_request *req, void *arg)
-{
-    fixture *f = arg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    f->body = realloc(f->body, f->body_len + n + 1);
-    evbuffer_remove(in, f->body + f->body_len, n);
-    f->body_len += n;
-    f->body[f->body_len] = '\0';
-}
-
-static void on_done(struct evhttp_request *req, void *arg)
-{
-    fixture *f = arg;
-    f->status = req ? evhttp_request_get_response_code(req) : 0;
-    if (req)
-        on_chunk(req, arg);
-    event_base_loopbreak(f->base);
-}
-
-static void run_until_done(fixture *f, int seconds)
-{
-    struct timeval tv = {seconds, 0};
-    f->timed_out = false;
-    evtimer_add(f->deadline, &tv);
-    event_base_dispatch(f->base);
-    evtimer_del(f->deadline);
-    assert_false(f->timed_out);
-}
-
 /* POST body to /mcp with authz (NULL: none) and extra header pairs. */
 static void post(fixture *f, const char *authz, const char *body, size_t len,
                  const char *const *hdrs)
 {
-    free(f->body);
-    f->body = NULL;
-    f->body_len = 0;
-    f->status = -2;
-    struct evhttp_connection *c =
-        evhttp_connection_base_new(f->base, NULL, "127.0.0.1", mt_proxy_port(f->proxy));
-    struct evhttp_request *r = evhttp_request_new(on_done, f);
-    evhttp_request_set_chunked_cb(r, on_chunk);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r);
-    evhttp_add_header(h, "Host", "localhost");
-    evhttp_add_header(h, "Content-Type", "application/json");
-    evhttp_add_header(h, "Accept", "application/json, text/event-stream");
-    if (authz)
-        evhttp_add_header(h, "Authorization", authz);
-    for (size_t i = 0; hdrs && hdrs[i]; i += 2)
-        evhttp_add_header(h, hdrs[i], hdrs[i + 1]);
-    evbuffer_add(evhttp_request_get_output_buffer(r), body, len);
-    assert_int_equal(evhttp_make_request(c, r, EVHTTP_REQ_POST, "/mcp"), 0);
-    run_until_done(f, 10);
-    evhttp_connection_free(c);
+    mt_pfx_req r = {.authz = authz, .hdrs = hdrs, .body = body, .body_len = len};
+    mt_errbuf eb = {{0}};
+    if (mt_pfx_request(&f->px, &r, &eb))
+        fail_msg("%s", eb.msg);
 }
 
 static void post_bearer(fixture *f, const char *token, const char *body,
@@ -433,7 +310,7 @@ static void post_bearer(fixture *f, const char *token, const char *body,
 
 static long long rpc_code_of(const fixture *f)
 {
-    json_t *j = json_loads(f->body ? f->body : "", 0, NULL);
+    json_t *j = json_loads(f->px.body ? f->px.body : "", 0, NULL);
     json_t *c = json_object_get(json_object_get(j, "error"), "code");
     long long v = json_is_integer(c) ? (long long)json_integer_value(c) : 0;
     json_decref(j);
@@ -459,7 +336,7 @@ static void raw_event(struct bufferevent *bev, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         evbuffer_add_buffer(r->got, bufferevent_get_input(bev));
         r->closed = true;
-        event_base_loopbreak(r->f->base);
+        event_base_loopbreak(r->f->px.base);
     }
 }
 
@@ -468,14 +345,15 @@ static void raw_exchange(fixture *f, const char *req, size_t len, raw *r)
     r->f = f;
     r->got = evbuffer_new();
     r->closed = false;
-    struct bufferevent *bev = bufferevent_socket_new(f->base, -1, BEV_OPT_CLOSE_ON_FREE);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(mt_proxy_port(f->proxy))};
+    struct bufferevent *bev = bufferevent_socket_new(f->px.base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(mt_proxy_port(f->px.proxy))};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bufferevent_setcb(bev, raw_read, NULL, raw_event, r);
     bufferevent_enable(bev, EV_READ);
     assert_int_equal(bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof sin), 0);
     bufferevent_write(bev, req, len);
-    run_until_done(f, 10);
+    assert_int_equal(mt_pfx_run(&f->px, 10), MT_OK);
     bufferevent_free(bev);
     assert_true(r->closed);
 }
@@ -487,61 +365,24 @@ static void raw_exchange(fixture *f, const char *req, size_t len, raw *r)
  * refusal was answered after the event's ack (strict), so it is there. */
 static json_t *recorded(fixture *f, const char *kind)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "group.id", "badinput", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
-    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    assert_non_null(c);
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, TOPIC, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(c, tp), 0);
-    rd_kafka_topic_partition_list_destroy(tp);
-    mt_avro_registry *reg = NULL;
+    json_t *all = NULL;
     mt_errbuf eb = {{0}};
-    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
-    json_t *found = NULL;
-    time_t deadline = time(NULL) + 30;
-    while (!found && time(NULL) < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 200);
-        if (!m)
-            continue;
-        if (!m->err) {
-            json_t *d = NULL;
-            if (mt_avro_decode(reg, m->payload, m->len, NULL, &d, &eb) != MT_OK)
-                fail_msg("decode: %s", eb.msg);
-            if (strcmp(json_string_value(json_object_get(d, "kind")), kind) == 0)
-                found = d;
-            else
-                json_decref(d);
-        }
-        rd_kafka_message_destroy(m);
+    if (mt_pfx_events_until(&f->px, kind, 30000, &all, &eb)) {
+        json_decref(all);
+        fail_msg("no %s event recorded: %s", kind, eb.msg);
     }
-    rd_kafka_consumer_close(c);
-    rd_kafka_destroy(c);
-    mt_avro_registry_free(reg);
-    if (!found)
-        fail_msg("no %s event recorded", kind);
+    json_t *found = json_incref(json_array_get(all, json_array_size(all) - 1));
+    json_decref(all);
     return found;
-}
-
-/* Avro JSON mapping: a union value is {"type": value} or null. */
-static json_t *branch(json_t *v)
-{
-    if (!json_is_object(v) || json_object_size(v) != 1)
-        return v;
-    return json_object_iter_value(json_object_iter(v));
 }
 
 static void assert_error_event(fixture *f, long long code)
 {
     json_t *e = recorded(f, "error");
-    json_t *rpc = branch(json_object_get(e, "rpc"));
+    json_t *rpc = mt_mock_kafka_branch(json_object_get(e, "rpc"));
     assert_true(json_is_object(rpc));
-    assert_int_equal(json_integer_value(branch(json_object_get(rpc, "error_code"))), code);
+    assert_int_equal(
+        json_integer_value(mt_mock_kafka_branch(json_object_get(rpc, "error_code"))), code);
     json_decref(e);
 }
 
@@ -549,10 +390,10 @@ static void assert_auth_failed_event(fixture *f, bool with_token)
 {
     json_t *e = recorded(f, "auth_failed");
     json_t *id = json_object_get(e, "identity");
-    assert_true(json_is_null(branch(json_object_get(id, "issuer"))));
-    assert_true(json_is_null(branch(json_object_get(id, "subject"))));
+    assert_true(json_is_null(mt_mock_kafka_branch(json_object_get(id, "issuer"))));
+    assert_true(json_is_null(mt_mock_kafka_branch(json_object_get(id, "subject"))));
     assert_int_equal(!json_is_null(json_object_get(id, "token_fingerprint")), with_token);
-    json_t *pm = branch(json_object_get(e, "payload_masked"));
+    json_t *pm = mt_mock_kafka_branch(json_object_get(e, "payload_masked"));
     assert_true(json_is_string(pm) && json_string_length(pm) > 0); /* the reason */
     json_decref(e);
 }
@@ -565,8 +406,8 @@ static void expect_401(fixture *f, const char *token)
         post_bearer(f, token, PING, NULL);
     else
         post(f, NULL, PING, strlen(PING), NULL);
-    assert_int_equal(f->status, 401);
-    assert_non_null(strstr(f->body, token ? "\"invalid_token\"" : "\"unauthorized\""));
+    assert_int_equal(f->px.status, 401);
+    assert_non_null(strstr(f->px.body, token ? "\"invalid_token\"" : "\"unauthorized\""));
     assert_int_equal(f->upstream_calls, 0);
     assert_auth_failed_event(f, token != NULL);
 }
@@ -629,9 +470,9 @@ static void verified_token_cache_keeps_refusing_forgeries(void **state)
 {
     fixture *f = *state;
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->upstream_calls, 2);
     char *bad = strdup(f->token);
     char *last = bad + strlen(bad) - 2; /* a signature byte (not the final padding bits) */
@@ -645,7 +486,7 @@ static void malformed_json_is_400_parse_error(void **state)
 {
     fixture *f = *state;
     post_bearer(f, f->token, "{\"jsonrpc\":\"2.0\",", NULL);
-    assert_int_equal(f->status, 400);
+    assert_int_equal(f->px.status, 400);
     assert_int_equal(rpc_code_of(f), MT_MCP_PARSE_ERROR);
     assert_int_equal(f->upstream_calls, 0);
     assert_error_event(f, MT_MCP_PARSE_ERROR);
@@ -655,9 +496,9 @@ static void invalid_jsonrpc_is_400_invalid_request_with_id(void **state)
 {
     fixture *f = *state;
     post_bearer(f, f->token, "{\"jsonrpc\":\"1.0\",\"id\":3,\"method\":\"ping\"}", NULL);
-    assert_int_equal(f->status, 400);
+    assert_int_equal(f->px.status, 400);
     assert_int_equal(rpc_code_of(f), MT_MCP_INVALID_REQUEST);
-    assert_non_null(strstr(f->body, "\"id\":3"));
+    assert_non_null(strstr(f->px.body, "\"id\":3"));
     assert_int_equal(f->upstream_calls, 0);
     assert_error_event(f, MT_MCP_INVALID_REQUEST);
 }
@@ -671,9 +512,9 @@ static void header_mismatch_2026_is_400(void **state)
                 "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
                 "\"echo\"}}",
                 h);
-    assert_int_equal(f->status, 400);
+    assert_int_equal(f->px.status, 400);
     assert_int_equal(rpc_code_of(f), MT_MCP_HEADER_MISMATCH);
-    assert_non_null(strstr(f->body, "\"id\":4"));
+    assert_non_null(strstr(f->px.body, "\"id\":4"));
     assert_int_equal(f->upstream_calls, 0);
     assert_error_event(f, MT_MCP_HEADER_MISMATCH);
 }
@@ -683,7 +524,7 @@ static void unknown_protocol_version_is_400(void **state)
     fixture *f = *state;
     static const char *const h[] = {"MCP-Protocol-Version", "1999-01-01", NULL};
     post_bearer(f, f->token, PING, h);
-    assert_int_equal(f->status, 400);
+    assert_int_equal(f->px.status, 400);
     assert_int_equal(rpc_code_of(f), MT_MCP_INVALID_REQUEST);
     assert_error_event(f, MT_MCP_INVALID_REQUEST);
 }
@@ -698,7 +539,7 @@ static void oversized_body_is_json_413(void **state)
     big[n] = '\0';
     post_bearer(f, f->token, big, NULL);
     free(big);
-    assert_int_equal(f->status, 413);
+    assert_int_equal(f->px.status, 413);
     assert_int_equal(rpc_code_of(f), MT_MCP_INVALID_REQUEST);
     assert_int_equal(f->upstream_calls, 0);
     assert_error_event(f, MT_MCP_INVALID_REQUEST);
@@ -728,7 +569,7 @@ static void header_flood_is_refused_by_libevent(void **state)
     free(got);
     assert_int_equal(f->upstream_calls, 0);
     mt_rec_metrics rm;
-    mt_rec_metrics_get(f->rec, &rm);
+    mt_rec_metrics_get(f->px.rec, &rm);
     assert_int_equal(rm.produced + rm.failed + rm.spooled, 0);
 }
 
@@ -751,9 +592,9 @@ static void upstream_down_is_502_with_error_event(void **state)
 {
     fixture *f = *state;
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 502);
+    assert_int_equal(f->px.status, 502);
     assert_int_equal(rpc_code_of(f), MT_RPC_INTERNAL_ERROR);
-    assert_non_null(strstr(f->body, "\"id\":7"));
+    assert_non_null(strstr(f->px.body, "\"id\":7"));
     assert_error_event(f, MT_RPC_INTERNAL_ERROR);
     json_decref(recorded(f, "request")); /* the request itself was recorded first */
 }
@@ -762,11 +603,11 @@ static void upstream_reset_mid_sse_ends_stream_with_error_event(void **state)
 {
     fixture *f = *state;
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 200); /* headers were sent; the stream ends cleanly */
+    assert_int_equal(f->px.status, 200); /* headers were sent; the stream ends cleanly */
     assert_int_equal(f->upstream_calls, 1);
-    assert_non_null(strstr(f->body, "notifications/x"));
+    assert_non_null(strstr(f->px.body, "notifications/x"));
     json_t *e = recorded(f, "error");
-    json_t *pm = branch(json_object_get(e, "payload_masked"));
+    json_t *pm = mt_mock_kafka_branch(json_object_get(e, "payload_masked"));
     assert_non_null(strstr(json_string_value(pm), "reset"));
     json_decref(e);
     json_decref(recorded(f, "sse_event"));
@@ -775,14 +616,14 @@ static void upstream_reset_mid_sse_ends_stream_with_error_event(void **state)
 static void kafka_down_strict_is_503_and_upstream_never_called(void **state)
 {
     fixture *f = *state;
-    rd_kafka_mock_broker_set_down(f->mc, 1);
+    rd_kafka_mock_broker_set_down(f->px.kafka.mc, 1);
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 503);
+    assert_int_equal(f->px.status, 503);
     assert_int_equal(rpc_code_of(f), MT_RPC_INTERNAL_ERROR);
-    assert_non_null(strstr(f->body, MT_RPC_MSG_NOT_RECORDED));
+    assert_non_null(strstr(f->px.body, MT_RPC_MSG_NOT_RECORDED));
     assert_int_equal(f->upstream_calls, 0);
     mt_rec_metrics rm;
-    mt_rec_metrics_get(f->rec, &rm);
+    mt_rec_metrics_get(f->px.rec, &rm);
     assert_true(rm.failed >= 1); /* Kafka is down: the failure is what is counted */
 }
 
@@ -792,26 +633,26 @@ static void spool_check(evutil_socket_t fd, short what, void *arg)
     (void)what;
     fixture *f = arg;
     mt_rec_metrics rm;
-    mt_rec_metrics_get(f->rec, &rm);
+    mt_rec_metrics_get(f->px.rec, &rm);
     if (rm.spooled >= 2)
-        event_base_loopbreak(f->base);
+        event_base_loopbreak(f->px.base);
 }
 
 static void kafka_down_async_forwards_and_spools(void **state)
 {
     fixture *f = *state;
-    rd_kafka_mock_broker_set_down(f->mc, 1);
+    rd_kafka_mock_broker_set_down(f->px.kafka.mc, 1);
     post_bearer(f, f->token, PING, NULL);
-    assert_int_equal(f->status, 200);
+    assert_int_equal(f->px.status, 200);
     assert_int_equal(f->upstream_calls, 1);
     /* request + response reach the spool once their delivery fails (1 s) */
-    struct event *tick = event_new(f->base, -1, EV_PERSIST, spool_check, f);
+    struct event *tick = event_new(f->px.base, -1, EV_PERSIST, spool_check, f);
     struct timeval iv = {0, 50000};
     event_add(tick, &iv);
-    run_until_done(f, 15);
+    assert_int_equal(mt_pfx_run(&f->px, 15), MT_OK);
     event_free(tick);
     mt_rec_metrics rm;
-    mt_rec_metrics_get(f->rec, &rm);
+    mt_rec_metrics_get(f->px.rec, &rm);
     assert_true(rm.spooled >= 2);
 }
 

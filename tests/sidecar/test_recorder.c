@@ -1,6 +1,6 @@
 /* recorder: strict and async recording of SessionEvents against librdkafka's
- * in-process mock cluster (1 broker, created on a helper instance as in
- * tests/lib/test_kafka.c so brokers can be taken down and up), consumed back
+ * in-process mock cluster (1 broker, tests/support/mock_kafka.h, so brokers
+ * can be taken down and up), consumed back
  * and decoded: gapless seq, prev_hash chain, payload HMAC, masking, spool
  * behaviour (broker down, spool full, replay after a simulated crash).
  * Waiting is done by running the libevent loop in slices bounded by
@@ -20,12 +20,11 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "mcptrail/avro.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/kafka.h"
+#include "mock_kafka.h"
 #include "recorder.h"
 
 #define TOPIC "mcptrail.events"
@@ -35,30 +34,11 @@ static const uint8_t hmac_key[] = "test-recording-key-0123456789abcdef";
 /* A JWT-shaped string (header.payload.signature, base64url). */
 #define JWT "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
 
-typedef struct mock {
-    rd_kafka_t *rk;
-    rd_kafka_mock_cluster_t *mc;
-    char bootstrap[256];
-} mock;
-
-static void mock_start(mock *m)
+static void mock_start(mt_mock_kafka *m)
 {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr),
-                     RD_KAFKA_CONF_OK);
-    m->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    assert_non_null(m->rk);
-    m->mc = rd_kafka_mock_cluster_new(m->rk, 1);
-    assert_non_null(m->mc);
-    snprintf(m->bootstrap, sizeof m->bootstrap, "%s", rd_kafka_mock_cluster_bootstraps(m->mc));
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, TOPIC, 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
-}
-
-static void mock_stop(mock *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->rk);
+    mt_errbuf eb = {{0}};
+    if (mt_mock_kafka_start(m, 1, TOPIC, 1, &eb))
+        fail_msg("%s", eb.msg);
 }
 
 typedef struct results {
@@ -120,7 +100,7 @@ static bool produced_and_spool_empty(void *ctx)
 static const mt_kafka_prop quiet_props[] = {{"log_level", "3"},
                                             {"reconnect.backoff.max.ms", "200"}};
 
-static mt_recorder *recorder_for(const mock *m, struct event_base *base, mt_rec_mode mode,
+static mt_recorder *recorder_for(const mt_mock_kafka *m, struct event_base *base, mt_rec_mode mode,
                                  const char *spool_dir, uint64_t spool_max, size_t max_inflight,
                                  int timeout_ms)
 {
@@ -189,56 +169,38 @@ typedef struct consumed {
     unsigned n;
     json_t *ev[MAXEV * 2];
     uint8_t hash[MAXEV * 2][MT_SHA256_LEN];
+    mt_avro_registry *reg; /* while consuming */
 } consumed;
 
-static void consume(const mock *m, const char *group, unsigned want, consumed *out)
+static mt_err decode_and_hash(void *ctx, mt_consumer *c, const mt_kafka_msg *msg, mt_errbuf *eb)
 {
-    static const mt_kafka_prop cprops[] = {
-        {"log_level", "3"}, {"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
-    const char *topics[] = {TOPIC};
-    mt_consumer_config cc = {
-        .kafka = {.bootstrap = m->bootstrap, .props = cprops, .nprops = 3},
-        .group_id = group,
-        .topics = topics,
-        .ntopics = 1,
-        .report_eof = 1,
-    };
-    mt_consumer *c = NULL;
-    mt_errbuf eb = {{0}};
-    if (mt_consumer_new(&cc, &c, &eb))
-        fail_msg("mt_consumer_new: %s", eb.msg);
-    mt_avro_registry *reg = NULL;
-    assert_int_equal(mt_avro_registry_load(NULL, &reg, &eb), MT_OK);
+    (void)c;
+    consumed *out = ctx;
+    assert_true(out->n < MAXEV * 2);
+    json_t *d = NULL;
+    mt_err err = mt_avro_decode(out->reg, msg->value, msg->value_len, NULL, &d, eb);
+    if (err)
+        return err;
+    const void *hv;
+    size_t hl;
+    assert_int_equal(mt_kafka_msg_header(msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
+    assert_int_equal(hl, 16);
+    mt_sha256(msg->value, msg->value_len, out->hash[out->n]);
+    out->ev[out->n++] = d;
+    return MT_OK;
+}
+
+static void consume(const mt_mock_kafka *m, const char *group, unsigned want, consumed *out)
+{
     memset(out, 0, sizeof *out);
-    time_t deadline = time(NULL) + 30;
-    bool eof = false;
-    while (time(NULL) < deadline && !(eof && out->n >= want)) {
-        mt_kafka_msg msg;
-        mt_err err = mt_consumer_poll(c, 200, &msg, &eb);
-        if (err == MT_ERR_TIMEOUT)
-            continue;
-        if (err)
-            fail_msg("poll: %s", eb.msg);
-        if (msg.eof) {
-            eof = true;
-            mt_kafka_msg_release(&msg);
-            continue;
-        }
-        eof = false;
-        assert_true(out->n < MAXEV * 2);
-        json_t *d = NULL;
-        if (mt_avro_decode(reg, msg.value, msg.value_len, NULL, &d, &eb) != MT_OK)
-            fail_msg("decode: %s", eb.msg);
-        const void *hv;
-        size_t hl;
-        assert_int_equal(mt_kafka_msg_header(&msg, MT_KAFKA_HEADER_FINGERPRINT, &hv, &hl), MT_OK);
-        assert_int_equal(hl, 16);
-        mt_sha256(msg.value, msg.value_len, out->hash[out->n]);
-        out->ev[out->n++] = d;
-        mt_kafka_msg_release(&msg);
-    }
-    mt_consumer_destroy(c);
-    mt_avro_registry_free(reg);
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_avro_registry_load(NULL, &out->reg, &eb), MT_OK);
+    unsigned got = 0;
+    mt_err err = mt_mock_kafka_consume(m, group, want, 30000, decode_and_hash, out, &got, &eb);
+    mt_avro_registry_free(out->reg);
+    out->reg = NULL;
+    if (err)
+        fail_msg("consume: %s", eb.msg);
     assert_true(out->n >= want);
 }
 
@@ -279,6 +241,16 @@ static void assert_chain(const consumed *c, const char *session, unsigned n)
         next++;
     }
     assert_int_equal(next, n);
+}
+
+/* Consumes (as a new `group`) the n events of `session` and checks their chain. */
+static void assert_recorded_chain(const mt_mock_kafka *m, const char *group, const char *session,
+                                  unsigned n)
+{
+    consumed c;
+    consume(m, group, n, &c);
+    assert_chain(&c, session, n);
+    consumed_free(&c);
 }
 
 static void make_spool_dir(char *out, size_t cap)
@@ -360,7 +332,7 @@ static void masking_redacts_secret_fields_and_tokens(void **state)
 static void strict_events_are_acked_chained_hmaced_and_masked(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
@@ -434,13 +406,13 @@ static void strict_events_are_acked_chained_hmaced_and_masked(void **state)
 
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void strict_with_broker_down_reports_an_error(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -461,7 +433,7 @@ static void strict_with_broker_down_reports_an_error(void **state)
     mt_rec_session_release(rec, s);
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void async_spools_while_broker_down_and_delivers_in_order(void **state)
@@ -469,7 +441,7 @@ static void async_spools_while_broker_down_and_delivers_in_order(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -492,11 +464,8 @@ static void async_spools_while_broker_down_and_delivers_in_order(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-async", n, &c);
-    assert_chain(&c, "sess-async", n);
-    consumed_free(&c);
-    mock_stop(&m);
+    assert_recorded_chain(&m, "g-async", "sess-async", n);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -505,7 +474,7 @@ static void async_spool_full_fails_closed(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -528,7 +497,7 @@ static void async_spool_full_fails_closed(void **state)
     mt_rec_session_release(rec, s);
     mt_recorder_free(rec);
     event_base_free(base);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -537,7 +506,7 @@ static void restart_replays_a_non_empty_spool(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -565,11 +534,8 @@ static void restart_replays_a_non_empty_spool(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-crash", n, &c);
-    assert_chain(&c, "sess-crash", n);
-    consumed_free(&c);
-    mock_stop(&m);
+    assert_recorded_chain(&m, "g-crash", "sess-crash", n);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -591,7 +557,7 @@ static void async_kill9_replays_every_unacked_event(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(bp[1]);
-        mock m = {0};
+        mt_mock_kafka m = {0};
         ssize_t got = read(bp[0], m.bootstrap, sizeof m.bootstrap - 1);
         if (got <= 0)
             _exit(2);
@@ -615,7 +581,7 @@ static void async_kill9_replays_every_unacked_event(void **state)
         _exit(5);
     }
     close(bp[0]);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     assert_int_equal(write(bp[1], m.bootstrap, strlen(m.bootstrap)), (ssize_t)strlen(m.bootstrap));
     close(bp[1]);
@@ -636,18 +602,15 @@ static void async_kill9_replays_every_unacked_event(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-kill9", n, &c);
-    assert_chain(&c, "sess-kill9", n);
-    consumed_free(&c);
-    mock_stop(&m);
+    assert_recorded_chain(&m, "g-kill9", "sess-kill9", n);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
 static void lru_eviction_records_session_end(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder_config cfg = {
@@ -684,7 +647,7 @@ static void lru_eviction_records_session_end(void **state)
     assert_string_equal(json_string_value(json_object_get(cs.ev[0], "kind")), "session_end");
     assert_string_equal(json_string_value(json_object_get(cs.ev[0], "direction")), "internal");
     consumed_free(&cs);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static bool never(void *ctx)
@@ -698,7 +661,7 @@ static void replay_failure_rewinds_and_resends_in_order(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     rd_kafka_mock_broker_set_down(m.mc, 1);
     struct event_base *base = event_base_new();
@@ -728,11 +691,8 @@ static void replay_failure_rewinds_and_resends_in_order(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-rewind", n, &c);
-    assert_chain(&c, "sess-rewind", n);
-    consumed_free(&c);
-    mock_stop(&m);
+    assert_recorded_chain(&m, "g-rewind", "sess-rewind", n);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
@@ -752,7 +712,7 @@ static bool sessions_reached(void *ctx)
 static void idle_session_ends_with_session_end(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder_config cfg = {
@@ -779,13 +739,13 @@ static void idle_session_ends_with_session_end(void **state)
     assert_chain(&cs, "idle", 2);
     assert_string_equal(json_string_value(json_object_get(cs.ev[1], "kind")), "session_end");
     consumed_free(&cs);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static void identity_http_rpc_and_justification_are_recorded(void **state)
 {
     (void)state;
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_STRICT, NULL, 0, 0, 0);
@@ -842,7 +802,7 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
     assert_int_equal(json_integer_value(json_object_get(e, "latency_us")), 1234);
     assert_int_equal(json_array_size(json_object_get(e, "mask_summary")), 0);
     consumed_free(&c);
-    mock_stop(&m);
+    mt_mock_kafka_stop(&m);
 }
 
 static bool sync_round_done(void *ctx)
@@ -859,7 +819,7 @@ static void async_emit_never_blocks_on_sync(void **state)
     (void)state;
     char dir[64];
     make_spool_dir(dir, sizeof dir);
-    mock m;
+    mt_mock_kafka m;
     mock_start(&m);
     struct event_base *base = event_base_new();
     mt_recorder *rec = recorder_for(&m, base, MT_REC_ASYNC, dir, 0, 8, 60000);
@@ -889,11 +849,8 @@ static void async_emit_never_blocks_on_sync(void **state)
     mt_recorder_free(rec);
     event_base_free(base);
 
-    consumed c;
-    consume(&m, "g-nosync", n, &c);
-    assert_chain(&c, "sess-nosync", n);
-    consumed_free(&c);
-    mock_stop(&m);
+    assert_recorded_chain(&m, "g-nosync", "sess-nosync", n);
+    mt_mock_kafka_stop(&m);
     remove_spool_dir(dir);
 }
 
