@@ -125,9 +125,27 @@ static const char *const secret_words[] = {
     "apikey",   "cookie", "private_key", "credential",
 };
 
+/* Field names that contain a secret word but never hold a secret: MCP's
+ * progress tokens and sampling limits, LLM usage counts, OAuth token_type. */
+static bool key_is_known_public(const char *key)
+{
+    static const char *const names[] = {
+        "progresstoken", "maxtokens",    "max_tokens",   "inputtokens",  "input_tokens",
+        "outputtokens",  "output_tokens", "totaltokens", "total_tokens", "token_type",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t k = 0;
+        while (names[i][k] && key[k] && fold(key[k]) == names[i][k])
+            k++;
+        if (!names[i][k] && !key[k])
+            return true;
+    }
+    return false;
+}
+
 bool mt_log_key_is_secret(const char *key)
 {
-    if (!key)
+    if (!key || key_is_known_public(key))
         return false;
     for (size_t i = 0; i < sizeof secret_words / sizeof secret_words[0]; i++) {
         if (contains_ci(key, secret_words[i]))

@@ -161,6 +161,11 @@ static void secret_named_keys_are_redacted_at_any_depth(void **state)
     assert_true(mt_log_key_is_secret("db.Credentials"));
     assert_true(mt_log_key_is_secret("APIKEY"));
     assert_false(mt_log_key_is_secret("tool"));
+    assert_false(mt_log_key_is_secret("progressToken"));
+    assert_false(mt_log_key_is_secret("maxTokens"));
+    assert_false(mt_log_key_is_secret("output_tokens"));
+    assert_true(mt_log_key_is_secret("progressTokens")); /* only the exact names */
+    assert_true(mt_log_key_is_secret("access_token"));
 }
 
 static void secret_screen_passes_only_text_masking_cannot_change(void **state)

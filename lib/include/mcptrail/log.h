@@ -58,8 +58,9 @@ bool mt_log_enabled(mt_log_level level);
 
 /* True when a field named `key` must never be logged in clear (password,
  * secret, token, authorization, api_key, apikey, cookie, private_key,
- * credential; case-insensitive substring, '-' counts as '_'). Shared with
- * config printing. */
+ * credential; case-insensitive substring, '-' counts as '_'), except names
+ * known to hold no secret (progressToken, maxTokens, *_tokens usage counts,
+ * token_type). Shared with config printing and the recorder's masking. */
 bool mt_log_key_is_secret(const char *key);
 
 /* False only when s[0..len) holds none of what mt_log_key_is_secret or
