@@ -183,6 +183,7 @@ struct mt_recorder {
     mt_recorder_config cfg;
     char *topic, *version, *src_cluster, *src_ns, *src_pod, *src_upstream;
     mt_hmac *hmac;             /* keyed once with record.hmac_key */
+    mt_sha256_hasher *sha;     /* the hash chain's digest, reused */
     json_t *no_identity, *no_masks; /* {} and [] for events without them */
     uint8_t rnd[512];          /* RAND_bytes drawn in blocks for UUIDv7s */
     size_t rnd_left;
@@ -1625,7 +1626,8 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
     if (err)
         goto fail;
     /* Accepted: commit the chain state. */
-    mt_sha256(enc.data, enc.len, s->prev);
+    if (mt_sha256_hasher_digest(rec->sha, enc.data, enc.len, s->prev) != MT_OK)
+        mt_sha256(enc.data, enc.len, s->prev);
     s->has_prev = true;
     s->seq++;
     session_touch(rec, s);
@@ -1703,7 +1705,8 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         mt_fail(eb, err, "mt_recorder_new: out of memory");
         goto fail;
     }
-    if ((err = mt_hmac_new(cfg->hmac_key, cfg->hmac_key_len, &rec->hmac, eb)) != MT_OK)
+    if ((err = mt_hmac_new(cfg->hmac_key, cfg->hmac_key_len, &rec->hmac, eb)) != MT_OK ||
+        (err = mt_sha256_hasher_new(&rec->sha, eb)) != MT_OK)
         goto fail;
     rec->no_identity = json_object();
     rec->no_masks = json_array();
@@ -1844,6 +1847,7 @@ void mt_recorder_free(mt_recorder *rec)
     free(rec->src_pod);
     free(rec->src_upstream);
     mt_hmac_free(rec->hmac);
+    mt_sha256_hasher_free(rec->sha);
     json_decref(rec->no_identity);
     json_decref(rec->no_masks);
     OPENSSL_cleanse(rec->rnd, sizeof rec->rnd);

@@ -92,6 +92,54 @@ mt_err mt_sha256(const void *data, size_t len, uint8_t out[MT_SHA256_LEN])
     return MT_OK;
 }
 
+struct mt_sha256_hasher {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+mt_err mt_sha256_hasher_new(mt_sha256_hasher **out, mt_errbuf *eb)
+{
+    if (out == NULL)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_sha256_hasher_new: NULL out");
+    *out = NULL;
+    mt_sha256_hasher *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return mt_fail(eb, MT_ERR_NOMEM, "SHA-256: out of memory");
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    h->ctx = h->md ? EVP_MD_CTX_new() : NULL;
+    if (h->ctx == NULL) {
+        mt_sha256_hasher_free(h);
+        return mt_ossl_fail(eb, MT_ERR_CRYPTO, "SHA-256: cannot set up the digest");
+    }
+    *out = h;
+    return MT_OK;
+}
+
+mt_err mt_sha256_hasher_digest(mt_sha256_hasher *h, const void *data, size_t len,
+                               uint8_t out[MT_SHA256_LEN])
+{
+    static const uint8_t empty = 0;
+    unsigned int out_len = 0;
+    if (h == NULL || out == NULL || (data == NULL && len > 0))
+        return MT_ERR_INVALID_ARG;
+    if (!EVP_DigestInit_ex2(h->ctx, h->md, NULL) ||
+        !EVP_DigestUpdate(h->ctx, data != NULL ? data : &empty, len) ||
+        !EVP_DigestFinal_ex(h->ctx, out, &out_len) || out_len != MT_SHA256_LEN) {
+        ERR_clear_error();
+        return MT_ERR_CRYPTO;
+    }
+    return MT_OK;
+}
+
+void mt_sha256_hasher_free(mt_sha256_hasher *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}
+
 mt_err mt_sha256_init(mt_sha256_ctx *ctx, mt_errbuf *eb)
 {
     if (ctx == NULL)

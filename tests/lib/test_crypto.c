@@ -250,6 +250,25 @@ static void hmac_sha256_matches_rfc4231_vectors(void **state)
     }
 }
 
+static void sha256_hasher_matches_one_shot_and_is_reusable(void **state)
+{
+    (void)state;
+    mt_sha256_hasher *h = NULL;
+    assert_int_equal(mt_sha256_hasher_new(&h, NULL), MT_OK);
+    const char *msgs[] = {"", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < 3; i++) {
+            uint8_t a[MT_SHA256_LEN], b[MT_SHA256_LEN];
+            assert_int_equal(mt_sha256_hasher_digest(h, msgs[i], strlen(msgs[i]), a), MT_OK);
+            assert_int_equal(mt_sha256(msgs[i], strlen(msgs[i]), b), MT_OK);
+            assert_memory_equal(a, b, sizeof a);
+        }
+    uint8_t d[MT_SHA256_LEN];
+    assert_int_equal(mt_sha256_hasher_digest(h, "abc", 3, d), MT_OK);
+    assert_hex(d, sizeof d, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    mt_sha256_hasher_free(h);
+}
+
 static void hmac_sha256_accepts_empty_key_and_message(void **state)
 {
     (void)state;
@@ -869,6 +888,7 @@ int main(void)
         cmocka_unit_test(hex_decode_rejects_odd_length_bad_digits_and_small_buffer),
         cmocka_unit_test(hmac_sha256_matches_rfc4231_vectors),
         cmocka_unit_test(hmac_sha256_accepts_empty_key_and_message),
+        cmocka_unit_test(sha256_hasher_matches_one_shot_and_is_reusable),
         cmocka_unit_test(ct_equal_reports_any_differing_byte),
         cmocka_unit_test(ed25519_rfc8032_vectors_1_and_2_sign_exactly),
         cmocka_unit_test(ed25519_key_id_is_hex_of_first_8_bytes_of_sha256_of_public_key),

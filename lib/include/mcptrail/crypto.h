@@ -30,6 +30,14 @@
 
 mt_err mt_sha256(const void *data, size_t len, uint8_t out[MT_SHA256_LEN]);
 
+/* SHA-256 of many small messages on one thread without an allocation or an
+ * algorithm lookup per message (the recorder's hash chain). */
+typedef struct mt_sha256_hasher mt_sha256_hasher;
+mt_err mt_sha256_hasher_new(mt_sha256_hasher **out, mt_errbuf *eb);
+mt_err mt_sha256_hasher_digest(mt_sha256_hasher *h, const void *data, size_t len,
+                               uint8_t out[MT_SHA256_LEN]);
+void mt_sha256_hasher_free(mt_sha256_hasher *h);
+
 /* Incremental hashing for data that does not fit in memory (segment files).
  * init → update* → final; mt_sha256_free is always safe to call afterwards
  * (and on any error path) and is a no-op after final. */
