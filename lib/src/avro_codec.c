@@ -444,7 +444,7 @@ static mt_err rd_len(dec_ctx *c, const char *what, size_t *out)
 
 static mt_err rd_string(dec_ctx *c, const char *what, json_t **out)
 {
-    size_t n;
+    size_t n = 0;
     mt_err err = rd_len(c, what, &n);
     if (err)
         return err;
@@ -667,7 +667,7 @@ static mt_err dec(dec_ctx *c, const av_node *n, json_t **out)
     case AV_STRING:
         return rd_string(c, "string", out);
     case AV_BYTES: {
-        size_t len;
+        size_t len = 0;
         if ((err = rd_len(c, "bytes", &len)))
             return err;
         return rd_hex(c, len, out);
