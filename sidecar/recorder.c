@@ -182,8 +182,11 @@ typedef struct spool {
 struct mt_recorder {
     mt_recorder_config cfg;
     char *topic, *version, *src_cluster, *src_ns, *src_pod, *src_upstream;
-    mt_hmac *hmac;             /* keyed once with record.hmac_key */
+    /* Made at the first event, not at start: setting up OpenSSL's MAC and
+     * digest maps ~2 MiB of libcrypto that an idle sidecar does not need. */
+    mt_hmac *hmac;             /* keyed with record.hmac_key */
     mt_sha256_hasher *sha;     /* the hash chain's digest, reused */
+    uint8_t *hmac_key;         /* until hmac exists */
     json_t *no_identity, *no_masks; /* {} and [] for events without them */
     uint8_t rnd[512];          /* RAND_bytes drawn in blocks for UUIDv7s */
     size_t rnd_left;
@@ -1486,6 +1489,22 @@ static void w_str(mt_avro_writer *w, const char *field, const char *v)
     mt_avw_string(w, field, v, v ? strlen(v) : 0);
 }
 
+/* The keyed HMAC and the chain's hasher, made on first use. */
+static mt_err crypto_ready(mt_recorder *rec, mt_errbuf *eb)
+{
+    mt_err err;
+    if (!rec->hmac) {
+        if ((err = mt_hmac_new(rec->hmac_key, rec->cfg.hmac_key_len, &rec->hmac, eb)) != MT_OK)
+            return err;
+        OPENSSL_cleanse(rec->hmac_key, rec->cfg.hmac_key_len);
+        free(rec->hmac_key);
+        rec->hmac_key = NULL;
+    }
+    if (!rec->sha && (err = mt_sha256_hasher_new(&rec->sha, eb)) != MT_OK)
+        return err;
+    return MT_OK;
+}
+
 /* Appends the SessionEvent's single-object encoding to out, written field by
  * field by the schema-checked streaming writer (no JSON tree). */
 static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_rec_event *ev,
@@ -1498,6 +1517,8 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_err err;
     if (uuid7(rec, event_id) != MT_OK)
         return mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
+    if ((err = crypto_ready(rec, eb)) != MT_OK)
+        return err;
     if (ev->payload &&
         ((err = mt_hmac_compute(rec->hmac, ev->payload, ev->payload_len, mac, eb)) != MT_OK ||
          (err = mt_rec_mask_payload(ev->payload, ev->payload_len, &masked, &summary)) != MT_OK))
@@ -1705,16 +1726,18 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         mt_fail(eb, err, "mt_recorder_new: out of memory");
         goto fail;
     }
-    if ((err = mt_hmac_new(cfg->hmac_key, cfg->hmac_key_len, &rec->hmac, eb)) != MT_OK ||
-        (err = mt_sha256_hasher_new(&rec->sha, eb)) != MT_OK)
+    if (!(rec->hmac_key = malloc(cfg->hmac_key_len))) {
+        mt_fail(eb, err = MT_ERR_NOMEM, "mt_recorder_new: out of memory");
         goto fail;
+    }
+    memcpy(rec->hmac_key, cfg->hmac_key, cfg->hmac_key_len);
     rec->no_identity = json_object();
     rec->no_masks = json_array();
     if (!rec->no_identity || !rec->no_masks) {
         mt_fail(eb, err = MT_ERR_NOMEM, "mt_recorder_new: out of memory");
         goto fail;
     }
-    rec->cfg.hmac_key = NULL; /* the key lives in rec->hmac */
+    rec->cfg.hmac_key = NULL; /* the copy is rec->hmac_key, then rec->hmac */
     for (rec->nbuckets = 16; rec->nbuckets < rec->cfg.max_sessions * 2;)
         rec->nbuckets *= 2;
     rec->buckets = calloc(rec->nbuckets, sizeof *rec->buckets);
@@ -1848,6 +1871,9 @@ void mt_recorder_free(mt_recorder *rec)
     free(rec->src_upstream);
     mt_hmac_free(rec->hmac);
     mt_sha256_hasher_free(rec->sha);
+    if (rec->hmac_key)
+        OPENSSL_cleanse(rec->hmac_key, rec->cfg.hmac_key_len);
+    free(rec->hmac_key);
     json_decref(rec->no_identity);
     json_decref(rec->no_masks);
     OPENSSL_cleanse(rec->rnd, sizeof rec->rnd);
