@@ -113,7 +113,7 @@ fi
 # ---- mcptrail-mask ----------------------------------------------------------------
 build=${MT_BENCH_BUILD_DIR:-$root/build-release}
 MASK=$build/tools/mcptrail-mask
-mt_status="not built (no mcptrail-mask target yet)"
+mt_status="not built (no mcptrail-mask target on this branch yet)"
 if grep -qs 'mcptrail-mask' "$root/tools/CMakeLists.txt"; then
   log "building mcptrail-mask (Release) in $build"
   if cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_SANITIZE=OFF >"$run/cmake.log" 2>&1 \
@@ -142,12 +142,12 @@ fi
 MB=$(python3 -c 'import json,sys; print(sum(len(json.loads(l)["message"].encode()) for l in open(sys.argv[1])) / 1e6)' "$CORPUS/corpus.jsonl")
 
 # ---- rows --------------------------------------------------------------------------------
-rows=$run/rows.tsv  # tool mode messages mbps wall recall precision missed decoys other
+rows=$run/rows.tsv  # tool mode messages mbps wall recall recall-split precision missed decoys other why-missing
 : >"$rows"
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 # row_missing TOOL MODE WHY
-row_missing() { printf '%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$1" "$2" "$3" >>"$rows"; }
+row_missing() { printf '%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n' "$1" "$2" "$3" >>"$rows"; }
 # score_row TOOL MODE CORPUSDIR MASKED STATS WALL: scores MASKED and appends a row;
 # MB/s from the stats file (detection CPU seconds) when there is one
 score_row() {
@@ -165,9 +165,15 @@ mbps = "-"
 if st.get("detect_cpu_s"):
     v = st["bytes"] / 1e6 / st["detect_cpu_s"]
     mbps = "%.3f" % v if v < 1 else "%.2f" % v if v < 10 else "%.1f" % v if v < 100 else "%.0f" % v
+# regulated data (PII, financial) next to credentials: most peers target one or the other
+REG = {"credit_card", "iban", "us_ssn", "aba_routing", "email", "phone_number"}
+def part(regulated):
+    p = sum(v["planted"] for k, v in s["secrets"].items() if (k in REG) == regulated)
+    t = sum(v["tp"] for k, v in s["secrets"].items() if (k in REG) == regulated)
+    return "%.3f" % (t / p) if p else "-"
 print("\t".join(map(str, [tool, mode, msgs, mbps, "%.1f" % float(wall), "%.4f" % s["recall"],
-                          "%.4f" % s["precision"], s["planted"] - s["tp"], s["decoy_fp"],
-                          s["other_fp"], ""])))
+                          "%s / %s" % (part(False), part(True)), "%.4f" % s["precision"],
+                          s["planted"] - s["tp"], s["decoy_fp"], s["other_fp"], ""])))
 EOF
 }
 # adapter_row TOOL_FALLBACK CORPUSDIR SLUG CMD...: runs an adapter (which writes
@@ -275,32 +281,32 @@ fi
 header="bench/mask.sh $(date -u +%Y-%m-%dT%H:%MZ); $cores cores $(uname -m), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load average at end $(cut -d' ' -f1-3 /proc/loadavg); mcptrail $rev; corpus seed $SEED, $COUNT messages, $(printf '%.1f' "$MB") MB of message text; Python $(python3 -c 'import platform; print(platform.python_version())')"
 table=$(awk -F'\t' '
   BEGIN {
-    print "| Tool | Mode / config | Messages | MB/s per core (detection) | Total wall s | Recall | Precision | Secrets missed | Decoys masked | Other masked spans |"
-    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    print "| Tool | Mode / config | Messages | MB/s per core (detection) | Total wall s | Recall | Recall credentials / regulated data | Precision | Secrets missed | Decoys masked | Other masked spans |"
+    print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   }
   {
-    if ($11 != "") printf "| %s | %s | - | - | - | - | - | - | - | - |\n", $1, ($2 == "-" ? $11 : $2 "; " $11)
-    else printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+    if ($12 != "") printf "| %s | %s | - | - | - | - | - | - | - | - | - |\n", $1, ($2 == "-" ? $12 : $2 "; " $12)
+    else printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
   }' "$rows")
 
 targets=$(awk -F'\t' '
-  $11 == "" && $1 !~ /^mcptrail/ && $1 !~ /^no masking/ { if ($6 > br) br = $6; if ($7 > bp && $6 > 0) bp = $7 }
+  $12 == "" && $1 !~ /^mcptrail/ && $1 !~ /^no masking/ { if ($6 > br) br = $6; if ($8 > bp && $6 > 0) bp = $8 }
   $1 ~ /^mcptrail/ { mt = $0 }
   END {
     yn = "yes"; no = "**no**"
     if (mt == "") { print "- mcptrail: no row"; exit }
     split(mt, f, "\t")
-    if (f[11] != "") {
-      printf "- >= 1 GB/s/core and the best precision and recall of the table: pending (mcptrail %s)\n", f[11]
-      print "- recall >= 0.99 and precision >= 0.98 (issue 5): pending"
+    if (f[12] != "") {
+      printf "- >= 1 GB/s/core and the best recall and precision of the table: pending, mcptrail-mask %s\n", f[12]
+      print "- recall >= 0.99 and precision >= 0.98 (the corpus targets): pending"
       exit
     }
     printf "- >= 1 GB/s/core: %s (%s MB/s)\n", (f[4] != "-" && f[4] >= 1000 ? yn : no), f[4]
-    printf "- best recall and precision of the table: %s (recall %s vs best peer %.4f, precision %s vs best peer %.4f)\n", ((f[6] >= br && f[7] >= bp) ? yn : no), f[6], br, f[7], bp
-    printf "- recall >= 0.99 and precision >= 0.98 (issue 5): %s\n", ((f[6] >= 0.99 && f[7] >= 0.98) ? yn : no)
+    printf "- best recall and precision of the table: %s (recall %s vs best peer %.4f, precision %s vs best peer %.4f)\n", ((f[6] >= br && f[8] >= bp) ? yn : no), f[6], br, f[8], bp
+    printf "- recall >= 0.99 and precision >= 0.98 (the corpus targets): %s\n", ((f[6] >= 0.99 && f[8] >= 0.98) ? yn : no)
   }' "$rows")
 
-notes="Corpus: tests/fixtures/masking/gen.py (seed $SEED, $COUNT messages), scored by tests/fixtures/masking/score.py: recall = masked secrets / planted secrets; precision = masked secrets / (masked secrets + masked decoys + other masked spans). Every peer redacts each finding as \`[REDACTED:<its rule>]\`, whatever its type, so a finding counts wherever it lands. MB/s per core: message bytes / CPU seconds of the peer's detection alone on one thread (gitleaks: the \`gitleaks dir\` process with GOMAXPROCS=1, over all messages in one file, one per line; Python peers: the time inside their detection calls, JSON parsing and re-serialization excluded). Total wall s: the whole adapter process, start-up, model load and JSON handling included, scoring excluded; the machine is shared, so wall times move more than CPU times. Presidio rows run on the first $PCOUNT messages (\`--presidio-count\`) and are scored on those alone, with entities limited to the six regulated-data types the corpus labels (CREDIT_CARD, IBAN_CODE, US_SSN, ABA_ROUTING_NUMBER, EMAIL_ADDRESS, PHONE_NUMBER); its spaCy row uses $SPACY_MODEL_PKG $SPACY_MODEL_VERSION from the Python package index, a third-party re-upload of spaCy's en_core_web_sm 3.8.0 (the official pipeline is not on the index). detect-secrets sees each one-line JSON string as the line \`<member name>: \"<value>\"\` and multi-line strings as their lines (its entropy plugins need quotes, its keyword plugin a name); gitleaks sees the raw message text (all messages in one file, one per line); each finding is placed by its text (every occurrence of the reported secret in its message: gitleaks' columns drift on long lines) and mapped back through the JSON escapes. Adapters: bench/mask/."
+notes="Corpus: tests/fixtures/masking/gen.py (seed $SEED, $COUNT messages), scored by tests/fixtures/masking/score.py: recall = masked secrets / planted secrets; precision = masked secrets / (masked secrets + masked decoys + other masked spans). Recall is also split into credentials (42 types) and regulated data (credit card, IBAN, US SSN, ABA routing, email, phone: 14,792 of the 25,327 secrets at the default seed and count), since gitleaks and detect-secrets look for the first and Presidio for the second. Every peer redacts each finding as \`[REDACTED:<its rule>]\`, whatever its type, so a finding counts wherever it lands. MB/s per core: message bytes / CPU seconds of the peer's detection alone on one thread (gitleaks: the \`gitleaks dir\` process with GOMAXPROCS=1, over all messages in one file, one per line; Python peers: the time inside their detection calls, JSON parsing and re-serialization excluded). Total wall s: the whole adapter process, start-up, model load and JSON handling included, scoring excluded; the machine is shared, so wall times move more than CPU times. Presidio rows run on the first $PCOUNT messages (\`--presidio-count\`) and are scored on those alone, with entities limited to the six regulated-data types the corpus labels (CREDIT_CARD, IBAN_CODE, US_SSN, ABA_ROUTING_NUMBER, EMAIL_ADDRESS, PHONE_NUMBER); its spaCy row uses $SPACY_MODEL_PKG $SPACY_MODEL_VERSION from the Python package index, a third-party re-upload of spaCy's en_core_web_sm 3.8.0 (the official pipeline is not on the index); with the analyzer's default score threshold (0) spaCy's context words only change scores, so both Presidio rows mask the same spans and the spaCy row shows its cost. detect-secrets sees each one-line JSON string as the line \`<member name>: \"<value>\"\` and multi-line strings as their lines (its entropy plugins need quotes, its keyword plugin a name); gitleaks sees the raw message text (all messages in one file, one per line); each finding is placed by its text (every occurrence of the reported secret in its message: gitleaks' columns drift on long lines) and mapped back through the JSON escapes. Adapters: bench/mask/."
 
 echo "# $header"
 echo
