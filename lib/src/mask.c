@@ -370,6 +370,10 @@ static mt_err check_keyed(mt_mask_ctx *c, const char *s, size_t len, size_t det)
     size_t ks = ov[2], ke = ov[3], vs, ve;
     if (ov[2] == PCRE2_UNSET)
         return MT_OK;
+    /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
+     * is not a key. */
+    if (ks > 0 && s[ks - 1] == ':')
+        return MT_OK;
     if (mask_key_is_benign(s + ks, ke - ks))
         return MT_OK;
     if (!keyed_value(s, len, ov[1], &vs, &ve))

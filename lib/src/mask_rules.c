@@ -114,6 +114,10 @@ static const builtin builtins[] = {
      "\\\\*\"name\\\\*\"[ \\t]*:[ \\t]*\\\\*\"(" KC "*(?:password|secret|token|api_?key|app_?key|"
      "passphrase|credential)" KC "*)\\\\*\"[ \\t]*,\\s{0,40}\\\\*\"value\\\\*\"[ \\t]*:[ \\t]*",
      F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"env_list_secret_yaml", "generic_secret",
+     "name:[ \\t]*\\\\*[\"']?(" KC "*(?:password|secret|token|api_?key|app_?key|passphrase|"
+     "credential)" KC "*)\\\\*[\"']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*",
+     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
     {"k8s_secret_data", "k8s_secret_data", "(?:^|[\\s{,\"\\\\])data\\\\*\"?[ \\t]*:", F_ML, false,
      CHK_K8S_DATA, 0, false, NULL, 0},
     /* financial and personal data */
@@ -271,9 +275,14 @@ static bool starts(const char *v, size_t len, const char *p)
 bool mask_value_is_benign(const char *v, size_t len)
 {
     static const char *const pre[] = {"${", "$(", "%(", "{{", "<", "(sensitive", "(known after",
-                                      "*", "/", "./", "../", "~/", "[REDACTED", "[TOKEN:",
+                                      "*", "./", "../", "~/", "[REDACTED", "[TOKEN:",
                                       "REDACTED", "file:", "env:", "vault:", "arn:", "secretsmanager:",
-                                      "${{", "$", "..."};
+                                      "${{", "$", "...", "os.environ", "os.getenv", "getenv(",
+                                      "process.env", "System.getenv", "ENV[", "env(", "secrets.",
+                                      "vars.", "settings.", "config."};
+    static const char *const roots[] = {"/run/", "/etc/", "/var/", "/home/", "/tmp/", "/usr/",
+                                        "/opt/", "/secrets/", "/mnt/", "/data/", "/app/", "/srv/",
+                                        "/root/", "/dev/", "/proc/", "/workspace/", "/vault/"};
     static const char *const whole[] = {"true", "false", "null", "none", "yes", "no",
                                         "bearer", "basic", "required", "optional", "string",
                                         "changeme", "redacted", "hidden", "masked", "empty"};
@@ -281,6 +290,9 @@ bool mask_value_is_benign(const char *v, size_t len)
         return true;
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
         if (starts(v, len, pre[i]))
+            return true;
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+        if (starts(v, len, roots[i]))
             return true;
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
         if (eq_ci(v, len, whole[i]))
