@@ -510,6 +510,24 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
         if (!mask_phone_ok(s, start, end))
             return MT_OK;
         break;
+    case CHK_LUHN: {
+        char dg[64];
+        size_t n = 0;
+        for (size_t i = start; i < end && n < sizeof dg; i++)
+            if (s[i] >= '0' && s[i] <= '9')
+                dg[n++] = s[i];
+        if (!mt_mask_luhn_valid(dg, n))
+            return MT_OK;
+        break;
+    }
+    case CHK_EMAIL: {
+        /* user:pass@host in a URL: the password detectors own it. */
+        size_t lim = start > 256 ? start - 256 : 0;
+        for (size_t i = start; i > lim && !is_space(s[i - 1]) && s[i - 1] != '"'; i--)
+            if (i >= 3 && s[i - 1] == '/' && s[i - 2] == '/' && s[i - 3] == ':')
+                return MT_OK;
+        break;
+    }
     case CHK_ENTROPY:
         if (mt_mask_entropy(s + start, end - start) < d->min_entropy)
             return MT_OK;

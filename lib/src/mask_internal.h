@@ -22,6 +22,8 @@ typedef enum mask_check {
     CHK_KEYED,    /* key matched (group 1 = key name): read the value after it */
     CHK_K8S_DATA, /* "data:" of a Kubernetes Secret: mask each base64 value */
     CHK_ENTROPY,  /* span must reach min_entropy bits per byte */
+    CHK_LUHN,     /* the digits of the span pass Luhn (user rules) */
+    CHK_EMAIL,    /* not the user:password@host part of a URL */
 } mask_check;
 
 typedef struct mask_det {

@@ -127,7 +127,7 @@ static const builtin builtins[] = {
     {"aba_routing_or_ssn", "aba_routing", "\\b[0-9]{9}\\b", 0, false, CHK_ABA_SSN9, 0, true, NULL, 0},
     {"email", "email",
      "\\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}\\b",
-     0, false, CHK_NONE, 0, true, NULL, 0},
+     0, false, CHK_EMAIL, 0, true, NULL, 0},
     {"phone_e164", "phone_number", "\\+[1-9][0-9]{7,14}\\b", 0, false, CHK_PHONE, 0, true, NULL, 0},
     {"phone_intl", "phone_number", "\\+[1-9][0-9]{0,2}[ .-][0-9]{1,4}(?:[ .-][0-9]{2,4}){1,4}\\b", 0,
      false, CHK_PHONE, 0, true, NULL, 0},
@@ -318,6 +318,8 @@ static mt_err parse_action(const char *s, mt_mask_action *a)
 static mt_err parse_check(const char *s, mask_det *d)
 {
     if (strcmp(s, "luhn") == 0)
+        d->check = CHK_LUHN;
+    else if (strcmp(s, "card") == 0)
         d->check = CHK_CARD;
     else if (strcmp(s, "iban") == 0)
         d->check = CHK_IBAN;
@@ -400,7 +402,7 @@ static mt_err load_user_rule(mt_mask_rules *r, json_t *o, size_t idx, mt_errbuf 
                        id, action);
     if (confirm && parse_check(confirm, &d))
         return mt_fail(eb, MT_ERR_CONFIG,
-                       "mask rules: rule \"%s\": confirm \"%s\" is not luhn, iban, aba, ssn or entropy:<bits>",
+                       "mask rules: rule \"%s\": confirm \"%s\" is not luhn, card, iban, aba, ssn or entropy:<bits>",
                        id, confirm);
     return mask_rules_push(r, &d, eb);
 }
