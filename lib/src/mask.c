@@ -134,7 +134,9 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         goto fail;
     }
     hs_compile_error_t *ce = NULL;
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &e->db, &ce) !=
+    if (n == 0) {
+        /* builtin_detectors false and no user rules: field names only. */
+    } else if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &e->db, &ce) !=
         HS_SUCCESS) {
         if (ce && ce->expression >= 0 && (size_t)ce->expression < n)
             err = mt_fail(eb, MT_ERR_CONFIG, "mask rule \"%s\": Vectorscan rejects the regex: %s",
@@ -145,7 +147,7 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         hs_free_compile_error(ce);
         goto fail;
     }
-    if (hs_alloc_scratch(e->db, &e->scratch) != HS_SUCCESS) {
+    if (e->db && hs_alloc_scratch(e->db, &e->scratch) != HS_SUCCESS) {
         err = mt_fail(eb, MT_ERR_NOMEM, "mask engine: cannot allocate Vectorscan scratch");
         goto fail;
     }
@@ -205,7 +207,8 @@ mt_err mt_mask_ctx_new(const mt_mask_engine *e, mt_mask_ctx **out, mt_errbuf *eb
     c->slots = calloc(e->rules->n, sizeof *c->slots);
     c->md = pcre2_match_data_create(32, NULL);
     c->mctx = pcre2_match_context_create(NULL);
-    if (!c->slots || !c->md || !c->mctx || hs_clone_scratch(e->scratch, &c->scratch) != HS_SUCCESS) {
+    if (!c->slots || !c->md || !c->mctx ||
+        (e->scratch && hs_clone_scratch(e->scratch, &c->scratch) != HS_SUCCESS)) {
         mt_mask_ctx_free(c);
         return mt_fail(eb, MT_ERR_NOMEM, "mask: out of memory for scan scratch");
     }
@@ -571,6 +574,8 @@ mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)
     if (len > UINT_MAX)
         return mask_span_push(c, 0, len, e->oversize_det);
     size_t nreal = e->rules->n - 3;
+    if (!e->db)
+        return MT_OK;
     memset(c->slots, 0, nreal * sizeof *c->slots);
     hs_error_t hr = hs_scan(e->db, s, (unsigned)len, 0, c->scratch, on_match, c);
     if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)

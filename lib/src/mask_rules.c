@@ -416,13 +416,26 @@ static mt_err load_json(mt_mask_rules *r, json_t *root, mt_errbuf *eb)
     json_object_foreach(root, k, v) {
         if (strcmp(k, "rules") && strcmp(k, "allow") && strcmp(k, "actions") &&
             strcmp(k, "tokenize_key") && strcmp(k, "max_string") && strcmp(k, "max_depth") &&
-            strcmp(k, "field_names") && strcmp(k, "disable"))
+            strcmp(k, "field_names") && strcmp(k, "disable") && strcmp(k, "builtin_detectors"))
             return mt_fail(eb, MT_ERR_CONFIG,
                            "mask rules: unknown key \"%s\" (expected rules, allow, actions, disable, "
-                           "tokenize_key, field_names, max_string, max_depth)",
+                           "tokenize_key, field_names, builtin_detectors, max_string, max_depth)",
                            k);
     }
     mt_err err;
+    json_t *bi = json_object_get(root, "builtin_detectors");
+    if (bi && !json_is_boolean(bi))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: builtin_detectors must be true or false");
+    if (bi && json_is_false(bi)) {
+        /* Only the user rules (and field names unless disabled) remain. */
+        for (size_t i = 0; i < r->n; i++) {
+            free(r->dets[i].id);
+            free(r->dets[i].type);
+            free(r->dets[i].regex);
+            free(r->dets[i].pcre_regex);
+        }
+        r->n = 0;
+    }
     json_t *rules = json_object_get(root, "rules");
     if (rules) {
         size_t i;

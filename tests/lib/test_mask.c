@@ -462,6 +462,18 @@ static void oversize_strings_are_replaced_whole(void **state)
     mt_mask_engine_free(e);
 }
 
+static void builtins_can_be_turned_off(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules("{\"builtin_detectors\":false}", &e);
+    char *m = mask_json_with(c, "{\"password\":\"hunter2x\",\"a\":\"alice@example.com\"}", MT_OK);
+    assert_string_equal(m, "{\"password\":\"[REDACTED:secret_field]\",\"a\":\"alice@example.com\"}");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
 typedef struct seen {
     int n;
     char pointer[64];
@@ -535,6 +547,7 @@ int main(void)
         cmocka_unit_test(user_rules_mask_their_capture_group),
         cmocka_unit_test(oversize_strings_are_replaced_whole),
         cmocka_unit_test(explain_and_summary_report_where_not_what),
+        cmocka_unit_test(builtins_can_be_turned_off),
         cmocka_unit_test(many_candidates_fail_closed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
