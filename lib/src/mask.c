@@ -327,6 +327,17 @@ static mt_err finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, s
 
 static bool is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
+static bool is_keych(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '.' || ch == '-';
+}
+
+static bool is_email_local(char ch)
+{
+    return is_keych(ch) || ch == '%' || ch == '+';
+}
+
 /* Reads the value that follows a key and its separator at p. */
 static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t *ve)
 {
@@ -373,6 +384,11 @@ static mt_err check_keyed(mt_mask_ctx *c, const char *s, size_t len, size_t det)
     size_t ks = ov[2], ke = ov[3], vs, ve;
     if (ov[2] == PCRE2_UNSET)
         return MT_OK;
+    /* The patterns start at the key word (a leading [A-Za-z0-9_.-]* would
+     * make Vectorscan track every start); the key's own start is found
+     * here, so benign-name checks see SMTP_PASSWORD_FILE whole. */
+    for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
+        ks--;
     /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
      * is not a key. */
     if (ks > 0 && s[ks - 1] == ':')
@@ -524,6 +540,11 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
         break;
     }
     case CHK_EMAIL: {
+        /* The pattern holds one character of the local part; take the rest. */
+        for (size_t k = 0; start > 0 && k < 64 && is_email_local(s[start - 1]); k++)
+            start--;
+        while (start < end && (s[start] == '.' || s[start] == '-'))
+            start++;
         /* user:pass@host in a URL: the password detectors own it. */
         size_t lim = start > 256 ? start - 256 : 0;
         for (size_t i = start; i > lim && !is_space(s[i - 1]) && s[i - 1] != '"'; i--)

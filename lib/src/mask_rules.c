@@ -101,11 +101,11 @@ static const builtin builtins[] = {
      CHK_NONE, 0, false, NULL, 0},
     /* values next to key-like names */
     {"password_assignment", "password",
-     "(" KC "*(?:password|passwd|pwd)" KC "*)" KSEP, F_CI, true, CHK_KEYED, 0, false, NULL, 0},
-    {"passphrase_assignment", "private_key_passphrase", "(" KC "*passphrase" KC "*)" KSEP, F_CI,
+     "((?:password|passwd|pwd)" KC "*)" KSEP, F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"passphrase_assignment", "private_key_passphrase", "(passphrase" KC "*)" KSEP, F_CI,
      true, CHK_KEYED, 0, false, NULL, 0},
     {"secret_assignment", "generic_secret",
-     "(" KC "*(?:secret|token|api_?key|app_?key|access_?key|auth_?key|private_?key|signing_?key|"
+     "((?:secret|token|api_?key|app_?key|access_?key|auth_?key|private_?key|signing_?key|"
      "credential|encryption_?key|master_?key)" KC "*)" KSEP,
      F_CI, true, CHK_KEYED, 0, false, NULL, 0},
     {"docker_config_auth", "docker_config_auth", "(\\bauth)\\\\*\"[ \\t]*:[ \\t]*", 0, true,
@@ -121,12 +121,15 @@ static const builtin builtins[] = {
     {"k8s_secret_data", "k8s_secret_data", "(?:^|[\\s{,\"\\\\])data\\\\*\"?[ \\t]*:", F_ML, false,
      CHK_K8S_DATA, 0, false, NULL, 0},
     /* financial and personal data */
-    {"credit_card", "credit_card", "\\b[0-9](?:[ -]?[0-9]){12,18}\\b", 0, false, CHK_CARD, 0, true, NULL, 0},
+    {"credit_card", "credit_card", "\\b[0-9]{13,19}\\b", 0, false, CHK_CARD, 0, true, NULL, 0},
+    {"credit_card_grouped", "credit_card",
+     "\\b[0-9]{4}[ -][0-9]{4,6}[ -][0-9]{4,5}(?:[ -][0-9]{4})?(?:[ -][0-9]{3})?\\b", 0, false,
+     CHK_CARD, 0, true, NULL, 0},
     {"iban", "iban", "\\b[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4}", 0, false, CHK_IBAN, 0, true, NULL, 0},
     {"us_ssn", "us_ssn", "\\b[0-9]{3}-[0-9]{2}-[0-9]{4}\\b", 0, false, CHK_SSN, 0, true, NULL, 0},
     {"aba_routing_or_ssn", "aba_routing", "\\b[0-9]{9}\\b", 0, false, CHK_ABA_SSN9, 0, true, NULL, 0},
     {"email", "email",
-     "\\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}\\b",
+     "[A-Za-z0-9._%+-]@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}\\b",
      0, false, CHK_EMAIL, 0, true, NULL, 0},
     {"phone_e164", "phone_number", "\\+[1-9][0-9]{7,14}\\b", 0, false, CHK_PHONE, 0, true, NULL, 0},
     {"phone_intl", "phone_number", "\\+[1-9][0-9]{0,2}[ .-][0-9]{1,4}(?:[ .-][0-9]{2,4}){1,4}\\b", 0,
