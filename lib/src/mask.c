@@ -9,6 +9,7 @@
  * producing more than MAX_CAND candidates is masked whole (fail closed)
  * rather than letting memory grow with hostile input. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,12 +98,23 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         goto fail;
     }
     bool need_key = rules->field_action == MT_MASK_TOKENIZE;
+    e->min_width = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         mask_det *d = &rules->dets[i];
         exprs[i] = d->regex;
         flags[i] = d->hs_flags | HS_FLAG_SOM_LEFTMOST;
         ids[i] = (unsigned)i;
         need_key = need_key || d->action == MT_MASK_TOKENIZE;
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *ie = NULL;
+        if (hs_expression_info(d->regex, d->hs_flags, &info, &ie) == HS_SUCCESS) {
+            if (info->min_width < e->min_width)
+                e->min_width = info->min_width;
+            free(info);
+        } else {
+            hs_free_compile_error(ie);
+            e->min_width = 0; /* the compile below reports the error */
+        }
         if (d->use_pcre) {
             int code;
             PCRE2_SIZE off;
@@ -205,9 +217,10 @@ mt_err mt_mask_ctx_new(const mt_mask_engine *e, mt_mask_ctx **out, mt_errbuf *eb
         return mt_fail(eb, MT_ERR_NOMEM, "mask: out of memory");
     c->e = e;
     c->slots = calloc(e->rules->n, sizeof *c->slots);
+    c->touched = calloc(e->rules->n, sizeof *c->touched);
     c->md = pcre2_match_data_create(32, NULL);
     c->mctx = pcre2_match_context_create(NULL);
-    if (!c->slots || !c->md || !c->mctx ||
+    if (!c->slots || !c->touched || !c->md || !c->mctx ||
         (e->scratch && hs_clone_scratch(e->scratch, &c->scratch) != HS_SUCCESS)) {
         mt_mask_ctx_free(c);
         return mt_fail(eb, MT_ERR_NOMEM, "mask: out of memory for scan scratch");
@@ -231,6 +244,7 @@ void mt_mask_ctx_free(mt_mask_ctx *c)
     pcre2_match_context_free(c->mctx);
     mt_hmac_free(c->hmac);
     free(c->slots);
+    free(c->touched);
     free(c->cand);
     free(c->spans);
     mt_buf_free(&c->str);
@@ -279,6 +293,8 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     }
     if (s->active && !push_cand(c, s->from, s->to, id))
         return 1;
+    if (!s->active)
+        c->touched[c->ntouched++] = id;
     s->active = true;
     s->from = (size_t)from;
     s->to = (size_t)to;
@@ -409,7 +425,9 @@ static mt_err check_k8s(mt_mask_ctx *c, const char *s, size_t len, size_t from, 
                         size_t det)
 {
     mt_err err;
-    if (!has_sub(s, len, "Secret"))
+    if (c->says_secret < 0) /* once per scan: candidates must not each rescan the text */
+        c->says_secret = has_sub(s, len, "Secret");
+    if (!c->says_secret)
         return MT_OK;
     size_t p = to;
     while (p < len && (s[p] == ' ' || s[p] == '\t'))
@@ -590,20 +608,23 @@ mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)
     c->ncand = 0;
     c->nspans = 0;
     c->overflow = false;
+    c->says_secret = -1;
     if (len == 0)
         return MT_OK;
     if (len > UINT_MAX)
         return mask_span_push(c, 0, len, e->oversize_det);
-    size_t nreal = e->rules->n - 3;
-    if (!e->db)
+    if (!e->db || len < e->min_width)
         return MT_OK;
-    memset(c->slots, 0, nreal * sizeof *c->slots);
+    c->ntouched = 0;
     hs_error_t hr = hs_scan(e->db, s, (unsigned)len, 0, c->scratch, on_match, c);
     if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)
         return mt_fail(eb, MT_ERR_STATE, "mask: Vectorscan scan failed (%d)", (int)hr);
-    for (size_t i = 0; i < nreal && !c->overflow; i++)
-        if (c->slots[i].active)
-            push_cand(c, c->slots[i].from, c->slots[i].to, i);
+    for (size_t k = 0; k < c->ntouched; k++) {
+        mask_slot *sl = &c->slots[c->touched[k]];
+        if (sl->active && !c->overflow)
+            push_cand(c, sl->from, sl->to, c->touched[k]);
+        sl->active = false;
+    }
     if (c->overflow) {
         c->nspans = 0;
         return mask_span_push(c, 0, len, e->overflow_det);

@@ -65,6 +65,7 @@ struct mt_mask_engine {
     size_t field_det;      /* index of the pseudo-detector for field-name rules */
     size_t oversize_det;   /* pseudo-detector for strings over max_string */
     size_t overflow_det;   /* pseudo-detector when candidates overflow */
+    size_t min_width;      /* shortest match of any pattern: shorter strings are not scanned */
 };
 
 typedef struct mask_slot {
@@ -84,11 +85,14 @@ struct mt_mask_ctx {
     pcre2_match_context *mctx;
     mt_hmac *hmac;
     mask_slot *slots;
+    uint32_t *touched; /* slots activated in this scan, to reset only those */
+    size_t ntouched;
     mask_span *cand; /* raw (det, from, to) from Vectorscan */
     size_t ncand, capcand;
     mask_span *spans; /* confirmed */
     size_t nspans, capspans;
     bool overflow;
+    int says_secret; /* -1 unknown, else whether the scanned text contains "Secret" */
     const char *scan_s; /* string being scanned (for the callback) */
     mt_mask_explain_fn explain;
     void *explain_ud;

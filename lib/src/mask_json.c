@@ -137,13 +137,29 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
                      size_t *n)
 {
     size_t st = ++w->i;
-    bool esc = false;
-    while (w->i < w->len) {
+    bool esc = false, high = false;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    for (;;) {
+        /* Eight bytes at a time while none is '"', '\\', a control byte or
+         * non-ASCII: most string bytes in MCP traffic are plain ASCII. */
+        while (w->len - w->i >= 8) {
+            uint64_t x;
+            memcpy(&x, w->p + w->i, 8);
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
+            if (hit & highs)
+                break;
+            w->i += 8;
+        }
+        if (w->i >= w->len)
+            break;
         unsigned char ch = (unsigned char)w->p[w->i];
         if (ch == '"')
             break;
         if (ch < 0x20)
             return perr(w, "control character in a string");
+        if (ch >= 0x80)
+            high = true;
         if (ch == '\\') {
             esc = true;
             w->i++;
@@ -156,7 +172,7 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     *rawlen = w->i - st;
     w->i++; /* closing quote */
     if (!esc) {
-        if (mt_utf8_check(*raw, *rawlen) != *rawlen)
+        if (high && mt_utf8_check(*raw, *rawlen) != *rawlen)
             return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu",
                            st);
         *s = *raw;
@@ -209,7 +225,7 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     }
     if (mt_buf_append(dec, r + at, rl - at))
         return nomem(w);
-    if (mt_utf8_check(dec->data, dec->len) != dec->len)
+    if (high && mt_utf8_check(dec->data, dec->len) != dec->len)
         return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu", st);
     *s = (const char *)dec->data;
     *n = dec->len;

@@ -223,18 +223,31 @@ static bool has_ci(const char *s, size_t len, const char *w)
 
 static bool eq_ci(const char *s, size_t len, const char *w)
 {
-    size_t wl = strlen(w);
-    if (wl != len)
-        return false;
     for (size_t i = 0; i < len; i++)
-        if (fold(s[i]) != w[i])
+        if (!w[i] || fold(s[i]) != w[i])
             return false;
+    return w[len] == 0;
+}
+
+/* Lower-cases key into buf with '-' as '_' (X-Api-Key is as secret as
+ * x_api_key) so the word checks below are plain strstr calls. Returns false
+ * when the key is too long to fold; callers then treat it as not secret
+ * unless the slow path says otherwise. */
+static bool fold_key(const char *key, size_t len, char *buf, size_t cap)
+{
+    if (len + 1 > cap)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = fold(key[i]);
+        buf[i] = c ? c : '?';
+    }
+    buf[len] = 0;
     return true;
 }
 
 /* Names that look secret but hold metadata about a secret: its name, file,
  * lifetime, type, id; MCP progress tokens and LLM token counts. */
-bool mask_key_is_benign(const char *key, size_t len)
+static bool folded_is_benign(const char *b)
 {
     static const char *const parts[] = {
         "name",    "file",     "path",    "ttl",     "type",   "_url",    "_uri",   "endpoint",
@@ -245,9 +258,17 @@ bool mask_key_is_benign(const char *key, size_t len)
         "_hint", "_prompt", "_label", "_header", "_param", "_field", "_size", "_limit",
     };
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (has_ci(key, len, parts[i]))
+        if (strstr(b, parts[i]))
             return true;
     return false;
+}
+
+#define KEY_FOLD_MAX 256
+
+bool mask_key_is_benign(const char *key, size_t len)
+{
+    char b[KEY_FOLD_MAX];
+    return fold_key(key, len, b, sizeof b) && folded_is_benign(b);
 }
 
 bool mask_key_is_secret(const char *key, size_t len)
@@ -257,12 +278,26 @@ bool mask_key_is_secret(const char *key, size_t len)
         "api_key",  "apikey",     "app_key",    "access_key",  "private_key", "credential",
         "cookie",   "signing_key", "auth_key",  "encryption_key", "master_key", "client_secret",
     };
-    if (eq_ci(key, len, "auth") || eq_ci(key, len, "pwd") || eq_ci(key, len, "dsn"))
+    char b[KEY_FOLD_MAX];
+    if (len < 3)
+        return false;
+    if (!fold_key(key, len, b, sizeof b)) {
+        /* Very long names: only the secret words, no exceptions. */
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (has_ci(key, len, words[i]))
+                return true;
+        return false;
+    }
+    if (strcmp(b, "auth") == 0 || strcmp(b, "pwd") == 0 || strcmp(b, "dsn") == 0)
         return true;
-    if (mask_key_is_benign(key, len))
+    /* Most names hold none of these stems: leave before the long lists. */
+    if (!strstr(b, "pass") && !strstr(b, "secret") && !strstr(b, "token") && !strstr(b, "auth") &&
+        !strstr(b, "key") && !strstr(b, "credential") && !strstr(b, "cookie"))
+        return false;
+    if (folded_is_benign(b))
         return false;
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (has_ci(key, len, words[i]))
+        if (strstr(b, words[i]))
             return true;
     return false;
 }
