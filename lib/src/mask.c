@@ -9,6 +9,7 @@
  * producing more than MAX_CAND candidates is masked whole (fail closed)
  * rather than letting memory grow with hostile input. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,9 +90,9 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
     }
     e->rules = rules;
     size_t n = rules->n;
-    exprs = calloc(n, sizeof *exprs);
-    flags = calloc(n, sizeof *flags);
-    ids = calloc(n, sizeof *ids);
+    exprs = calloc(n + 1, sizeof *exprs);
+    flags = calloc(n + 1, sizeof *flags);
+    ids = calloc(n + 1, sizeof *ids);
     e->re = calloc(n + 3, sizeof *e->re);
     if (!exprs || !flags || !ids || !e->re) {
         err = mt_fail(eb, MT_ERR_NOMEM, "mask engine: out of memory");
@@ -99,12 +100,37 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
     }
     bool need_key = rules->field_action == MT_MASK_TOKENIZE;
     e->min_width = SIZE_MAX;
+    size_t nhs = 0;
+    e->native = (mask_native){SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX,
+                              SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
     for (size_t i = 0; i < n; i++) {
         mask_det *d = &rules->dets[i];
-        exprs[i] = d->regex;
-        flags[i] = d->hs_flags | HS_FLAG_SOM_LEFTMOST;
-        ids[i] = (unsigned)i;
         need_key = need_key || d->action == MT_MASK_TOKENIZE;
+        if (d->native) {
+            static const struct {
+                const char *id;
+                size_t off;
+            } nat[] = {
+                {"credit_card", offsetof(mask_native, card)},
+                {"credit_card_grouped", offsetof(mask_native, card_grouped)},
+                {"iban", offsetof(mask_native, iban)},
+                {"us_ssn", offsetof(mask_native, ssn)},
+                {"aba_routing_or_ssn", offsetof(mask_native, nine)},
+                {"phone_e164", offsetof(mask_native, phone_e164)},
+                {"phone_intl", offsetof(mask_native, phone_intl)},
+                {"phone_us", offsetof(mask_native, phone_us)},
+            };
+            for (size_t k = 0; k < sizeof nat / sizeof nat[0]; k++)
+                if (strcmp(nat[k].id, d->id) == 0)
+                    *(size_t *)((char *)&e->native + nat[k].off) = i;
+            if (e->min_width > 9)
+                e->min_width = 9; /* the shortest native shape: 9 digits */
+            continue;
+        }
+        exprs[nhs] = d->regex;
+        flags[nhs] = d->hs_flags | (d->start_back ? 0 : HS_FLAG_SOM_LEFTMOST);
+        ids[nhs] = (unsigned)i;
+        nhs++;
         hs_expr_info_t *info = NULL;
         hs_compile_error_t *ie = NULL;
         if (hs_expression_info(d->regex, d->hs_flags, &info, &ie) == HS_SUCCESS) {
@@ -146,13 +172,13 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         goto fail;
     }
     hs_compile_error_t *ce = NULL;
-    if (n == 0) {
+    if (nhs == 0) {
         /* builtin_detectors false and no user rules: field names only. */
-    } else if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, &e->db, &ce) !=
-        HS_SUCCESS) {
-        if (ce && ce->expression >= 0 && (size_t)ce->expression < n)
+    } else if (hs_compile_multi(exprs, flags, ids, (unsigned)nhs, HS_MODE_BLOCK, NULL, &e->db,
+                                &ce) != HS_SUCCESS) {
+        if (ce && ce->expression >= 0 && (size_t)ce->expression < nhs)
             err = mt_fail(eb, MT_ERR_CONFIG, "mask rule \"%s\": Vectorscan rejects the regex: %s",
-                          rules->dets[ce->expression].id, ce->message);
+                          rules->dets[ids[ce->expression]].id, ce->message);
         else
             err = mt_fail(eb, MT_ERR_CONFIG, "mask engine: Vectorscan compile failed: %s",
                           ce ? ce->message : "unknown error");
@@ -286,7 +312,10 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     mt_mask_ctx *c = ud;
     mask_slot *s = &c->slots[id];
+    size_t back = c->e->rules->dets[id].start_back;
     (void)flags;
+    if (back)
+        from = to >= back ? to - back : 0;
     if (s->active && s->from == from) {
         s->to = (size_t)to;
         return 0;
@@ -326,7 +355,7 @@ static bool has_sub(const char *s, size_t len, const char *w)
     return false;
 }
 
-static mt_err finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, size_t det)
+mt_err mask_finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, size_t det)
 {
     const mt_mask_rules *r = c->e->rules;
     if (end <= start)
@@ -415,7 +444,7 @@ static mt_err check_keyed(mt_mask_ctx *c, const char *s, size_t len, size_t det)
         return MT_OK;
     if (mask_value_is_benign(s + vs, ve - vs))
         return MT_OK;
-    return finding(c, s, vs, ve, det);
+    return mask_finding(c, s, vs, ve, det);
 }
 
 /* The "data:" block of a Kubernetes Secret, as YAML or as (escaped) JSON:
@@ -448,7 +477,7 @@ static mt_err check_k8s(mt_mask_ctx *c, const char *s, size_t len, size_t from, 
             while (p < lim && s[p] != '\\' && s[p] != '"' && s[p] != ',' && s[p] != '}' &&
                    !is_space(s[p]))
                 p++;
-            if (mask_is_b64(s + vs, p - vs) && (err = finding(c, s, vs, p, det)))
+            if (mask_is_b64(s + vs, p - vs) && (err = mask_finding(c, s, vs, p, det)))
                 return err;
             while (p < lim && s[p] != ',' && s[p] != '}')
                 p++;
@@ -489,7 +518,7 @@ static mt_err check_k8s(mt_mask_ctx *c, const char *s, size_t len, size_t from, 
         size_t vs = q;
         while (q < len && s[q] != '"' && s[q] != '\'' && s[q] != '\n' && s[q] != '\r' && s[q] != ' ')
             q++;
-        if (mask_is_b64(s + vs, q - vs) && (err = finding(c, s, vs, q, det)))
+        if (mask_is_b64(s + vs, q - vs) && (err = mask_finding(c, s, vs, q, det)))
             return err;
         while (q < len && s[q] != '\n')
             q++;
@@ -509,7 +538,7 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
                              c->mctx);
         if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
             rc == PCRE2_ERROR_HEAPLIMIT)
-            return finding(c, s, start, end, cd->det); /* fail closed */
+            return mask_finding(c, s, start, end, cd->det); /* fail closed */
         if (rc < 0)
             return MT_OK;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
@@ -558,11 +587,37 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
         break;
     }
     case CHK_EMAIL: {
-        /* The pattern holds one character of the local part; take the rest. */
+        /* The pattern is "x@y": take the rest of the local part and the
+         * longest domain whose last label is two or more letters. */
+        size_t at = start + 1;
         for (size_t k = 0; start > 0 && k < 64 && is_email_local(s[start - 1]); k++)
             start--;
-        while (start < end && (s[start] == '.' || s[start] == '-'))
+        while (start < at && (s[start] == '.' || s[start] == '-'))
             start++;
+        size_t dom = at + 1, dend = dom;
+        while (dend < len && dend - dom < 255 && is_keych(s[dend]) && s[dend] != '_')
+            dend++;
+        end = 0;
+        for (size_t cut = dend; cut > dom; cut--) {
+            if (cut != dend && s[cut] != '.')
+                continue; /* labels end at a dot or where the domain ends */
+            size_t lab = cut;
+            while (lab > dom && s[lab - 1] != '.')
+                lab--;
+            if (lab <= dom + 1)
+                break; /* no dot left: no top-level label */
+            if (cut - lab < 2 || s[lab - 2] == '.')
+                continue;
+            bool alpha = true;
+            for (size_t k = lab; k < cut; k++)
+                alpha = alpha && ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z'));
+            if (!alpha || (cut < len && s[cut] == '_'))
+                continue;
+            end = cut;
+            break;
+        }
+        if (!end || start >= at)
+            return MT_OK;
         /* user:pass@host in a URL: the password detectors own it. */
         size_t lim = start > 256 ? start - 256 : 0;
         for (size_t i = start; i > lim && !is_space(s[i - 1]) && s[i - 1] != '"'; i--)
@@ -590,7 +645,7 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
     case CHK_K8S_DATA:
         return check_k8s(c, s, len, start, end, cd->det);
     }
-    return finding(c, s, start, end, cd->det);
+    return mask_finding(c, s, start, end, cd->det);
 }
 
 static int span_cmp(const void *a, const void *b)
@@ -613,10 +668,10 @@ mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)
         return MT_OK;
     if (len > UINT_MAX)
         return mask_span_push(c, 0, len, e->oversize_det);
-    if (!e->db || len < e->min_width)
+    if (len < e->min_width)
         return MT_OK;
     c->ntouched = 0;
-    hs_error_t hr = hs_scan(e->db, s, (unsigned)len, 0, c->scratch, on_match, c);
+    hs_error_t hr = e->db ? hs_scan(e->db, s, (unsigned)len, 0, c->scratch, on_match, c) : HS_SUCCESS;
     if (hr != HS_SUCCESS && hr != HS_SCAN_TERMINATED)
         return mt_fail(eb, MT_ERR_STATE, "mask: Vectorscan scan failed (%d)", (int)hr);
     for (size_t k = 0; k < c->ntouched; k++) {
@@ -632,6 +687,8 @@ mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)
     for (size_t i = 0; i < c->ncand; i++)
         if ((err = confirm(c, s, len, &c->cand[i])))
             return mt_fail(eb, err, "mask: out of memory");
+    if ((err = mask_scan_native(c, s, len)))
+        return mt_fail(eb, err, "mask: out of memory");
     if (c->nspans > 1) {
         qsort(c->spans, c->nspans, sizeof *c->spans, span_cmp);
         size_t w = 0;

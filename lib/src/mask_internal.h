@@ -39,6 +39,8 @@ typedef struct mask_det {
     double min_entropy; /* 0 = none */
     mt_mask_action action;
     bool pii;           /* personal data: the EXAMPLE allow rule does not apply */
+    bool native;        /* found by mask_native.c, not compiled into Vectorscan */
+    size_t start_back;  /* >0: compiled without start-of-match; start = end - start_back */
     bool user;
 } mask_det;
 
@@ -57,6 +59,11 @@ struct mt_mask_rules {
     unsigned max_depth;
 };
 
+/* Detector indices of the native scanner (SIZE_MAX: disabled). */
+typedef struct mask_native {
+    size_t card, card_grouped, iban, ssn, nine, phone_e164, phone_intl, phone_us;
+} mask_native;
+
 struct mt_mask_engine {
     mt_mask_rules *rules;
     hs_database_t *db;
@@ -66,6 +73,8 @@ struct mt_mask_engine {
     size_t oversize_det;   /* pseudo-detector for strings over max_string */
     size_t overflow_det;   /* pseudo-detector when candidates overflow */
     size_t min_width;      /* shortest match of any pattern: shorter strings are not scanned */
+    mask_native native;
+    uint32_t *hs_ids;      /* Vectorscan expression id -> detector index */
 };
 
 typedef struct mask_slot {
@@ -120,6 +129,10 @@ mt_err mask_emit(mt_mask_ctx *ctx, const char *s, size_t len, mt_buf *out, bool 
                  mt_mask_summary *sum, const char *pointer, mt_errbuf *eb);
 mt_err mask_span_push(mt_mask_ctx *ctx, size_t start, size_t end, size_t det);
 bool mask_any_drop(const mt_mask_ctx *ctx);
+mt_err mask_finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, size_t det);
+
+/* mask_native.c */
+mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len);
 void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *sum,
                        const char *pointer);
 
