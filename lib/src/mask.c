@@ -416,7 +416,9 @@ static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t 
     size_t lim = len - p > KEYED_VALUE_MAX ? p + KEYED_VALUE_MAX : len;
     while (i < lim && !is_space(s[i]) && s[i] != ',' && s[i] != ';' && s[i] != '&' &&
            s[i] != '"' && s[i] != '\'' &&
-           !(s[i] == '\\' && i + 1 < len && strchr("nrt\"\\", s[i + 1])))
+           !(s[i] == '\\' && i + 1 < len &&
+             (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't' || s[i + 1] == '"' ||
+              s[i + 1] == '\\')))
         i++;
     *vs = p;
     *ve = i;

@@ -31,7 +31,20 @@ mt_err mask_json_escape(mt_buf *out, const char *s, size_t len)
     static const char hex[] = "0123456789abcdef";
     size_t at = 0;
     mt_err err;
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     for (size_t i = 0; i < len; i++) {
+        /* Skip eight bytes at a time when none needs escaping. */
+        while (len - i >= 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
+            if (hit & highs)
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
         unsigned char ch = (unsigned char)s[i];
         if (ch >= 0x20 && ch != '"' && ch != '\\')
             continue;
@@ -60,6 +73,33 @@ mt_err mask_json_escape(mt_buf *out, const char *s, size_t len)
         at = i + 1;
     }
     return mt_buf_append(out, s + at, len - at);
+}
+
+/* Strict UTF-8 (as mt_utf8_check) with an eight-bytes-at-a-time ASCII path:
+ * only the stretches around non-ASCII bytes go through the full check. */
+static bool utf8_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if (x & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        while (i < n && (unsigned char)p[i] < 0x80)
+            i++;
+        if (i >= n)
+            break;
+        /* One multi-byte sequence: at most 4 bytes, checked on its own. */
+        unsigned char c0 = (unsigned char)p[i];
+        size_t sl = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : 2;
+        if (sl > n - i || mt_utf8_check(p + i, sl) != sl)
+            return false;
+        i += sl;
+    }
+    return true;
 }
 
 static mt_err perr(walker *w, const char *what)
@@ -172,7 +212,7 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     *rawlen = w->i - st;
     w->i++; /* closing quote */
     if (!esc) {
-        if (high && mt_utf8_check(*raw, *rawlen) != *rawlen)
+        if (high && !utf8_ok(*raw, *rawlen))
             return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu",
                            st);
         *s = *raw;
@@ -183,8 +223,10 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     const char *r = *raw;
     size_t rl = *rawlen, at = 0;
     for (size_t k = 0; k < rl; k++) {
-        if (r[k] != '\\')
-            continue;
+        const char *bs = memchr(r + k, '\\', rl - k);
+        if (!bs)
+            break;
+        k = (size_t)(bs - r);
         if (mt_buf_append(dec, r + at, k - at))
             return nomem(w);
         char e = r[++k];
@@ -225,7 +267,7 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     }
     if (mt_buf_append(dec, r + at, rl - at))
         return nomem(w);
-    if (high && mt_utf8_check(dec->data, dec->len) != dec->len)
+    if (high && !utf8_ok((const char *)dec->data, dec->len))
         return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu", st);
     *s = (const char *)dec->data;
     *n = dec->len;

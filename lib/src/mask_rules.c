@@ -270,6 +270,42 @@ static bool folded_is_benign(const char *b)
 
 #define KEY_FOLD_MAX 256
 
+/* One pass: does the folded name hold a stem of any secret word? */
+static bool has_stem(const char *b)
+{
+    for (; *b; b++) {
+        switch (*b) {
+        case 'p':
+            if (strncmp(b, "pass", 4) == 0)
+                return true;
+            break;
+        case 's':
+            if (strncmp(b, "secret", 6) == 0)
+                return true;
+            break;
+        case 't':
+            if (strncmp(b, "token", 5) == 0)
+                return true;
+            break;
+        case 'a':
+            if (strncmp(b, "auth", 4) == 0)
+                return true;
+            break;
+        case 'k':
+            if (strncmp(b, "key", 3) == 0)
+                return true;
+            break;
+        case 'c':
+            if (strncmp(b, "credential", 10) == 0 || strncmp(b, "cookie", 6) == 0)
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
 bool mask_key_is_benign(const char *key, size_t len)
 {
     char b[KEY_FOLD_MAX];
@@ -296,8 +332,7 @@ bool mask_key_is_secret(const char *key, size_t len)
     if (strcmp(b, "auth") == 0 || strcmp(b, "pwd") == 0 || strcmp(b, "dsn") == 0)
         return true;
     /* Most names hold none of these stems: leave before the long lists. */
-    if (!strstr(b, "pass") && !strstr(b, "secret") && !strstr(b, "token") && !strstr(b, "auth") &&
-        !strstr(b, "key") && !strstr(b, "credential") && !strstr(b, "cookie"))
+    if (!has_stem(b))
         return false;
     if (folded_is_benign(b))
         return false;
