@@ -202,6 +202,8 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
             high = true;
         if (ch == '\\') {
             esc = true;
+            if (w->len - w->i < 2)
+                return perr(w, "unterminated string");
             w->i++;
         }
         w->i++;

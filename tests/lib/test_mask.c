@@ -376,7 +376,8 @@ static void not_json_is_a_parse_error(void **state)
 {
     (void)state;
     static const char *const bad[] = {"{", "{\"a\"}", "[1,]", "\"abc", "{\"a\":1} x", "[01]",
-                                      "[\"\\x\"]", "[\"\\u12\"]", "nul", "[1 2]", ""};
+                                      "[\"\\x\"]", "[\"\\u12\"]", "nul", "[1 2]", "",
+                                      "{\"a\":\"ye\\\"\\" /* ends inside an escape */};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mt_buf out = MT_BUF_INIT;
         mt_errbuf eb = {""};
