@@ -173,8 +173,8 @@ static mt_err put_utf8(mt_buf *b, unsigned cp)
 /* Parses the string at w->i (on its opening quote). raw, rawlen: the
  * source bytes between the quotes; s, n: the decoded text (== raw when
  * there were no escapes, else in dec). */
-static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, const char **s,
-                     size_t *n)
+static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw, size_t *rawlen,
+                     const char **s, size_t *n)
 {
     size_t st = ++w->i;
     bool esc = false, high = false;
@@ -213,7 +213,9 @@ static mt_err string(walker *w, mt_buf *dec, const char **raw, size_t *rawlen, c
     *raw = w->p + st;
     *rawlen = w->i - st;
     w->i++; /* closing quote */
-    if (!esc) {
+    if (!esc || *rawlen > max_decode) {
+        /* Escapes are ASCII: checking the raw bytes checks the text. An
+         * oversize string is not decoded (its caller replaces it whole). */
         if (high && !utf8_ok(*raw, *rawlen))
             return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu",
                            st);
@@ -335,19 +337,19 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
     const mt_mask_engine *e = c->e;
     const char *raw, *s;
     size_t rawlen, n;
-    mt_err err = string(w, &c->str, &raw, &rawlen, &s, &n);
+    mt_err err = string(w, &c->str, e->rules->max_string, &raw, &rawlen, &s, &n);
     if (err)
         return err;
-    if (looks_secret_name)
-        *looks_secret_name = mask_key_is_secret(s, n);
-    if (path_allowed(w))
-        goto verbatim;
-    if (n > e->rules->max_string) {
+    if (rawlen > e->rules->max_string) {
         c->nspans = 0;
         mask_span_push(c, 0, n, e->oversize_det);
         mask_report_whole(c, e->oversize_det, n, w->sum, path_str(w));
         return mt_buf_append(w->out, "\"[REDACTED:oversize]\"", 21) ? nomem(w) : MT_OK;
     }
+    if (looks_secret_name)
+        *looks_secret_name = mask_key_is_secret(s, n);
+    if (path_allowed(w))
+        goto verbatim;
     if (secret_field && e->rules->field_rule && !mask_value_is_benign(s, n)) {
         c->nspans = 0;
         if (mask_span_push(c, 0, n, e->field_det))
@@ -408,7 +410,7 @@ static mt_err object(walker *w)
             return perr(w, "expected a member name");
         const char *raw, *k;
         size_t rawlen, kn, saved;
-        if ((err = string(w, &w->c->key, &raw, &rawlen, &k, &kn)))
+        if ((err = string(w, &w->c->key, SIZE_MAX, &raw, &rawlen, &k, &kn)))
             return err;
         if (mt_buf_append_byte(w->out, '"') || mt_buf_append(w->out, raw, rawlen) ||
             mt_buf_append_byte(w->out, '"'))

@@ -457,6 +457,12 @@ static void oversize_strings_are_replaced_whole(void **state)
     assert_string_equal(sum.items[0].detector, "oversize_string");
     /* Output is bounded by the input, not by the string's size. */
     assert_true(out.cap < 4096);
+    /* With escapes too: replaced without being decoded. */
+    for (size_t i = 2; i + 1 < 2 + n; i += 2)
+        memcpy(in + i, "\\n", 2);
+    mt_buf_reset(&out);
+    assert_int_equal(mt_mask_json(c, in, strlen(in), &out, &sum, NULL), MT_OK);
+    assert_memory_equal(out.data, "[\"[REDACTED:oversize]\",\"ok\"]", out.len);
     free(in);
     mt_buf_free(&out);
     mt_mask_ctx_free(c);
