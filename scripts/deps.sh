@@ -12,7 +12,7 @@ mkdir -p "$cache"
 apt_pkgs=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev
-  libcmocka-dev clang-14 libclang-rt-14-dev
+  libcmocka-dev libvectorscan-dev libpcre2-dev clang-14 libclang-rt-14-dev
   openjdk-17-jdk-headless maven python3-venv
 )
 missing=()

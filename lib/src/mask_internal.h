@@ -1,0 +1,142 @@
+/* Shared between the mask*.c files only: detector table, rules, engine and
+ * per-thread context layouts. */
+#ifndef MT_MASK_INTERNAL_H
+#define MT_MASK_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include "mcptrail/crypto.h"
+#include "mcptrail/mask.h"
+
+/* How a candidate is confirmed after the regex matched. */
+typedef enum mask_check {
+    CHK_NONE,     /* the match (or PCRE2 group 1) is the secret */
+    CHK_CARD,     /* 13-19 digits, Luhn, known IIN, not inside an IBAN */
+    CHK_IBAN,     /* country length table + mod-97; span trimmed to the length */
+    CHK_ABA_SSN9, /* 9 bare digits: ABA checksum + Fed prefix, or SSA rules */
+    CHK_SSN,      /* AAA-GG-SSSS with SSA rules */
+    CHK_PHONE,    /* 10-15 digits */
+    CHK_PEM,      /* BEGIN line matched: extend to the END line */
+    CHK_KEYED,    /* key matched (group 1 = key name): read the value after it */
+    CHK_K8S_DATA, /* "data:" of a Kubernetes Secret: mask each base64 value */
+    CHK_ENTROPY,  /* span must reach min_entropy bits per byte */
+    CHK_LUHN,     /* the digits of the span pass Luhn (user rules) */
+    CHK_EMAIL,    /* not the user:password@host part of a URL */
+} mask_check;
+
+typedef struct mask_det {
+    char *id;
+    char *type;
+    char *regex;
+    char *pcre_regex;   /* NULL: regex; else what PCRE2 runs from the candidate start */
+    size_t window;      /* bytes past the Vectorscan end PCRE2 may read */
+    unsigned hs_flags;  /* HS_FLAG_* besides SOM_LEFTMOST */
+    bool use_pcre;      /* confirm with PCRE2 and take group 1 when present */
+    bool caseless;
+    mask_check check;
+    double min_entropy; /* 0 = none */
+    mt_mask_action action;
+    bool pii;           /* personal data: the EXAMPLE allow rule does not apply */
+    bool native;        /* found by mask_native.c, not compiled into Vectorscan */
+    size_t start_back;  /* >0: compiled without start-of-match; start = end - start_back */
+    bool user;
+} mask_det;
+
+struct mt_mask_rules {
+    mask_det *dets;
+    size_t n, cap;
+    char **allow_values;
+    size_t n_allow;
+    char **allow_paths; /* JSON pointers; a segment "*" matches any one segment */
+    size_t n_paths;
+    mt_mask_action field_action; /* JSON field-name rule */
+    bool field_rule;
+    uint8_t *token_key;
+    size_t token_key_len;
+    size_t max_string;
+    unsigned max_depth;
+};
+
+/* Detector indices of the native scanner (SIZE_MAX: disabled). */
+typedef struct mask_native {
+    size_t card, card_grouped, iban, ssn, nine, phone_e164, phone_intl, phone_us;
+} mask_native;
+
+struct mt_mask_engine {
+    mt_mask_rules *rules;
+    hs_database_t *db;
+    hs_scratch_t *scratch; /* prototype cloned per ctx */
+    pcre2_code **re;       /* per detector, NULL when not used */
+    size_t field_det;      /* index of the pseudo-detector for field-name rules */
+    size_t oversize_det;   /* pseudo-detector for strings over max_string */
+    size_t overflow_det;   /* pseudo-detector when candidates overflow */
+    size_t min_width;      /* shortest match of any pattern: shorter strings are not scanned */
+    mask_native native;
+    uint32_t *hs_ids;      /* Vectorscan expression id -> detector index */
+};
+
+typedef struct mask_slot {
+    size_t from, to;
+    bool active;
+} mask_slot;
+
+typedef struct mask_span {
+    size_t start, end;
+    uint32_t det;
+} mask_span;
+
+struct mt_mask_ctx {
+    const mt_mask_engine *e;
+    hs_scratch_t *scratch;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    mt_hmac *hmac;
+    mask_slot *slots;
+    uint32_t *touched; /* slots activated in this scan, to reset only those */
+    size_t ntouched;
+    mask_span *cand; /* raw (det, from, to) from Vectorscan */
+    size_t ncand, capcand;
+    mask_span *spans; /* confirmed */
+    size_t nspans, capspans;
+    bool overflow;
+    int says_secret; /* -1 unknown, else whether the scanned text contains "Secret" */
+    const char *scan_s; /* string being scanned (for the callback) */
+    mt_mask_explain_fn explain;
+    void *explain_ud;
+    mt_buf str;   /* decoded JSON string */
+    mt_buf path;  /* current JSON pointer, NUL-terminated */
+    mt_buf key;   /* decoded current member name */
+};
+
+/* mask_rules.c */
+mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb);
+mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb);
+bool mask_key_is_secret(const char *key, size_t len);
+bool mask_value_is_benign(const char *v, size_t len);
+bool mask_key_is_benign(const char *key, size_t len);
+
+/* mask_validate.c */
+bool mask_card_ok(const char *s, size_t len, size_t start, size_t end);
+bool mask_iban_span(const char *s, size_t len, size_t start, size_t *end);
+bool mask_phone_ok(const char *s, size_t start, size_t end);
+bool mask_is_b64(const char *s, size_t len);
+
+/* mask.c */
+mt_err mask_scan(mt_mask_ctx *ctx, const char *s, size_t len, mt_errbuf *eb);
+mt_err mask_emit(mt_mask_ctx *ctx, const char *s, size_t len, mt_buf *out, bool json,
+                 mt_mask_summary *sum, const char *pointer, mt_errbuf *eb);
+mt_err mask_span_push(mt_mask_ctx *ctx, size_t start, size_t end, size_t det);
+bool mask_any_drop(const mt_mask_ctx *ctx);
+mt_err mask_finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, size_t det);
+
+/* mask_native.c */
+mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len);
+void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *sum,
+                       const char *pointer);
+
+/* mask_json.c helpers used by mask.c */
+mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,696 @@
+/* The built-in detector table and the rules file loader.
+ *
+ * Every detector is one regex compiled into the engine's single Vectorscan
+ * database (with start-of-match), optionally re-run by PCRE2 anchored at the
+ * candidate to pick capture group 1 (the secret inside its context, e.g. the
+ * password of a URL), then confirmed by a C check (checksums, key/value
+ * reading, PEM block extent). Ids are stable: rules files refer to them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mask_internal.h"
+#include "mcptrail/json.h"
+
+#define F_CI HS_FLAG_CASELESS
+#define F_ML HS_FLAG_MULTILINE
+
+/* Characters of a key name in env/YAML/INI/JSON text. */
+#define KC "[A-Za-z0-9_.-]"
+/* Between a key and its value: optional closing quote (escaped any number
+ * of times when the text is JSON inside JSON), spaces, a separator. */
+#define KSEP "\\\\*[\"']?[ \\t]*(?:=>|:=|=|:)[ \\t]*"
+
+typedef struct builtin {
+    const char *id, *type, *regex;
+    unsigned flags;
+    bool pcre;
+    mask_check check;
+    double entropy;
+    bool pii;
+    const char *pcre_regex; /* when Vectorscan only finds the anchor */
+    size_t window;
+} builtin;
+
+static const builtin builtins[] = {
+    /* cloud providers */
+    {"aws_access_key_id", "aws_access_key_id", "\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b", 0, false,
+     CHK_NONE, 0, false, NULL, 0},
+    {"aws_session_token", "aws_session_token",
+     "(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9+/=]{40}", 0, true, CHK_NONE, 0, false,
+     "(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9+/=]{40,}", 8192},
+    {"gcp_api_key", "gcp_api_key", "\\bAIza[0-9A-Za-z_-]{35}", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"gcp_oauth_access_token", "gcp_oauth_access_token", "\\bya29\\.[0-9A-Za-z_-]{20}", 0, true,
+     CHK_NONE, 0, false, "ya29\\.[0-9A-Za-z_-]{20,}", 4096},
+    {"gcp_oauth_client_secret", "gcp_oauth_client_secret", "\\bGOCSPX-[0-9A-Za-z_-]{28}", 0, false,
+     CHK_NONE, 0, false, NULL, 0},
+    {"azure_storage_key", "azure_storage_key", "AccountKey=([A-Za-z0-9+/]{40,}={0,2})", F_CI, true,
+     CHK_NONE, 0, false, NULL, 0},
+    {"azure_client_secret", "azure_client_secret",
+     "(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})", 0, true, CHK_NONE,
+     0, false, NULL, 0},
+    /* source hosting and package registries */
+    {"github_token", "github_token", "\\bgh[posur]_[A-Za-z0-9]{36}\\b", 0, false, CHK_NONE, 0,
+     false, NULL, 0},
+    {"github_pat_fine_grained", "github_pat_fine_grained",
+     "\\bgithub_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}\\b", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"gitlab_pat", "gitlab_pat", "\\bglpat-[A-Za-z0-9_-]{20}", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"npm_token", "npm_token", "\\bnpm_[A-Za-z0-9]{36}\\b", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"pypi_token", "pypi_token", "\\bpypi-AgEI[A-Za-z0-9_-]{50}", 0, true, CHK_NONE,
+     0, false, "pypi-AgEI[A-Za-z0-9_-]{50,}", 4096},
+    {"docker_hub_pat", "docker_hub_pat", "\\bdckr_pat_[A-Za-z0-9_-]{27}", 0, false, CHK_NONE, 0,
+     false, NULL, 0},
+    {"huggingface_token", "huggingface_token", "\\bhf_[A-Za-z0-9]{34}\\b", 0, false, CHK_NONE, 0,
+     false, NULL, 0},
+    /* SaaS APIs */
+    {"slack_token", "slack_token", "\\bxox[abposr]-[A-Za-z0-9-]{10}", 0, true, CHK_NONE, 0,
+     false, "xox[abposr]-[A-Za-z0-9-]{10,}", 1024},
+    {"slack_webhook_url", "slack_webhook_url",
+     "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}", 0, false, CHK_NONE,
+     0, false, NULL, 0},
+    {"stripe_key", "stripe_key", "\\b[rs]k_live_[A-Za-z0-9]{20}", 0, true, CHK_NONE, 0, false,
+     "[rs]k_live_[A-Za-z0-9]{20,}", 1024},
+    {"sendgrid_api_key", "sendgrid_api_key", "\\bSG\\.[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_-]{43}", 0,
+     false, CHK_NONE, 0, false, NULL, 0},
+    {"twilio_api_key", "twilio_api_key", "\\bSK[0-9a-f]{32}\\b", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"mailgun_api_key", "mailgun_api_key", "\\bkey-[0-9a-f]{32}\\b", 0, false, CHK_NONE, 0, false, NULL, 0},
+    {"vault_token", "vault_token", "\\bhv[sbr]\\.[A-Za-z0-9_-]{24}", 0, true, CHK_NONE, 0, false,
+     "hv[sbr]\\.[A-Za-z0-9_-]{24,}", 1024},
+    {"shopify_token", "shopify_token", "\\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\\b", 0, false,
+     CHK_NONE, 0, false, NULL, 0},
+    {"openai_api_key", "openai_api_key",
+     "\\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}", 0, false,
+     CHK_NONE, 0, false, NULL, 0},
+    {"datadog_key", "datadog_key",
+     "(?:dd|datadog)[_-]?(?:api|app)[_-]?key", F_CI, true, CHK_NONE, 0, false,
+     "(?:dd|datadog)[_-]?(?:api|app)[_-]?key[^\\n]{0,24}?(?:\\n[^\\n]{0,60}?)?[^0-9a-fA-F]([0-9a-f]{40}|[0-9a-f]{32})\\b",
+     120},
+    /* generic formats */
+    {"jwt", "jwt", "\\beyJ[A-Za-z0-9_-]{8}", 0, true,
+     CHK_NONE, 0, false, "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", 16384},
+    {"private_key", "private_key", "-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----", 0,
+     false, CHK_PEM, 0, false, NULL, 0},
+    {"db_connection_string", "db_connection_string",
+     "\\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\\+srv)?|rediss?|amqps?|mssql|sqlserver|"
+     "clickhouse|cockroachdb)://[^\\s:/@\"'\\\\]*:([^\\s@/\"'\\\\]+)@",
+     F_CI, true, CHK_NONE, 0, false, NULL, 0},
+    {"basic_auth_url", "basic_auth_url",
+     "\\b(?:https?|ftps?|git|ssh|svn|smtps?|ldaps?|wss?)://[^\\s:/@\"'\\\\]+:([^\\s@/\"'\\\\]+)@",
+     F_CI, true, CHK_NONE, 0, false, NULL, 0},
+    {"connection_string_password", "db_connection_string",
+     "[?&;](?:password|pwd)=([^&;\\s\"'\\\\)]+)", F_CI, true, CHK_NONE, 0, false, NULL, 0},
+    {"basic_auth_header", "basic_auth_header", "\\bBasic[ \\t]+([A-Za-z0-9+/]{8,}={0,2})", F_CI,
+     true, CHK_NONE, 0, false, NULL, 0},
+    {"bearer_token", "bearer_token", "\\bBearer[ \\t]+[A-Za-z0-9._~+/-]{8}", F_CI, true,
+     CHK_NONE, 0, false, "Bearer[ \\t]+([A-Za-z0-9._~+/-]{8,}=*)", 8192},
+    /* values next to key-like names */
+    {"password_assignment", "password",
+     "((?:password|passwd|pwd)" KC "*)" KSEP, F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"passphrase_assignment", "private_key_passphrase", "(passphrase" KC "*)" KSEP, F_CI,
+     true, CHK_KEYED, 0, false, NULL, 0},
+    {"secret_assignment", "generic_secret",
+     "((?:secret|token|api_?key|app_?key|access_?key|auth_?key|private_?key|signing_?key|"
+     "credential|encryption_?key|master_?key)" KC "*)" KSEP,
+     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"docker_config_auth", "docker_config_auth", "(\\bauth)\\\\*\"[ \\t]*:[ \\t]*", 0, true,
+     CHK_KEYED, 0, false, NULL, 0},
+    {"env_list_secret", "generic_secret",
+     "\\\\*\"name\\\\*\"[ \\t]*:[ \\t]*\\\\*\"(" KC "*(?:password|secret|token|api_?key|app_?key|"
+     "passphrase|credential)" KC "*)\\\\*\"[ \\t]*,\\s{0,40}\\\\*\"value\\\\*\"[ \\t]*:[ \\t]*",
+     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"env_list_secret_yaml", "generic_secret",
+     "name:[ \\t]*\\\\*[\"']?(" KC "*(?:password|secret|token|api_?key|app_?key|passphrase|"
+     "credential)" KC "*)\\\\*[\"']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*",
+     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    {"k8s_secret_data", "k8s_secret_data", "(?:^|[\\s{,\"\\\\])data\\\\*\"?[ \\t]*:", F_ML, false,
+     CHK_K8S_DATA, 0, false, NULL, 0},
+    /* financial and personal data */
+    {"credit_card", "credit_card", NULL /* native: \\b[0-9]{13,19}\\b */, 0, false, CHK_CARD, 0, true, NULL, 0},
+    {"credit_card_grouped", "credit_card",
+     NULL /* native: \\b[0-9]{4}[ -][0-9]{4,6}[ -][0-9]{4,5}(?:[ -][0-9]{4})?(?:[ -][0-9]{3})?\\b */, 0, false,
+     CHK_CARD, 0, true, NULL, 0},
+    {"iban", "iban", NULL /* native: \\b[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} */, 0, false, CHK_IBAN, 0, true, NULL, 0},
+    {"us_ssn", "us_ssn", NULL /* native: \\b[0-9]{3}-[0-9]{2}-[0-9]{4}\\b */, 0, false, CHK_SSN, 0, true, NULL, 0},
+    {"aba_routing_or_ssn", "aba_routing", NULL /* native: \\b[0-9]{9}\\b */, 0, false, CHK_ABA_SSN9, 0, true, NULL, 0},
+    {"email", "email",
+     "[A-Za-z0-9._%+-]@[A-Za-z0-9-]",
+     0, false, CHK_EMAIL, 0, true, NULL, 0},
+    {"phone_e164", "phone_number", NULL /* native: \\+[1-9][0-9]{7,14}\\b */, 0, false, CHK_PHONE, 0, true, NULL, 0},
+    {"phone_intl", "phone_number", NULL /* native: \\+[1-9][0-9]{0,2}[ .-][0-9]{1,4}(?:[ .-][0-9]{2,4}){1,4}\\b */, 0,
+     false, CHK_PHONE, 0, true, NULL, 0},
+    {"phone_us", "phone_number",
+     NULL /* native: (?:\\([0-9]{3}\\)[ .-]?|\\b[0-9]{3}[.-])[0-9]{3}[.-][0-9]{4}\\b */, 0, false, CHK_PHONE, 0,
+     true, NULL, 0},
+};
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 64;
+        mask_det *nd = realloc(r->dets, nc * sizeof *nd);
+        if (!nd)
+            return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+        r->dets = nd;
+        r->cap = nc;
+    }
+    mask_det *t = &r->dets[r->n];
+    *t = *d;
+    t->id = dup_str(d->id);
+    t->type = dup_str(d->type);
+    t->regex = dup_str(d->regex);
+    t->pcre_regex = d->pcre_regex ? dup_str(d->pcre_regex) : NULL;
+    if (!t->id || !t->type || !t->regex || (d->pcre_regex && !t->pcre_regex)) {
+        free(t->pcre_regex);
+        free(t->id);
+        free(t->type);
+        free(t->regex);
+        return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+    }
+    r->n++;
+    return MT_OK;
+}
+
+mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb)
+{
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
+        const builtin *b = &builtins[i];
+        mask_det d = {.id = (char *)b->id,
+                      .type = (char *)b->type,
+                      .regex = (char *)(b->regex ? b->regex : ""),
+                      .native = b->regex == NULL,
+                      .start_back = b->check == CHK_EMAIL ? 3 : 0,
+                      .hs_flags = b->flags,
+                      .use_pcre = b->pcre || b->check == CHK_KEYED,
+                      .caseless = (b->flags & HS_FLAG_CASELESS) != 0,
+                      .check = b->check,
+                      .min_entropy = b->entropy,
+                      .action = MT_MASK_REDACT,
+                      .pii = b->pii,
+                      .pcre_regex = (char *)b->pcre_regex,
+                      .window = b->window,
+                      .user = false};
+        mt_err err = mask_rules_push(r, &d, eb);
+        if (err)
+            return err;
+    }
+    return MT_OK;
+}
+
+/* --- key and value heuristics ---------------------------------------------- */
+
+static char fold(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c == '-' ? '_' : c;
+}
+
+static bool has_ci(const char *s, size_t len, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= len; i++) {
+        size_t k = 0;
+        while (k < wl && fold(s[i + k]) == w[k])
+            k++;
+        if (k == wl)
+            return true;
+    }
+    return false;
+}
+
+static bool eq_ci(const char *s, size_t len, const char *w)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!w[i] || fold(s[i]) != w[i])
+            return false;
+    return w[len] == 0;
+}
+
+/* Lower-cases key into buf with '-' as '_' (X-Api-Key is as secret as
+ * x_api_key) so the word checks below are plain strstr calls. Returns false
+ * when the key is too long to fold; callers then treat it as not secret
+ * unless the slow path says otherwise. */
+static bool fold_key(const char *key, size_t len, char *buf, size_t cap)
+{
+    if (len + 1 > cap)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = fold(key[i]);
+        buf[i] = c ? c : '?';
+    }
+    buf[len] = 0;
+    return true;
+}
+
+/* Names that look secret but hold metadata about a secret: its name, file,
+ * lifetime, type, id; MCP progress tokens and LLM token counts. */
+static bool folded_is_benign(const char *b)
+{
+    static const char *const parts[] = {
+        "name",    "file",     "path",    "ttl",     "type",   "_url",    "_uri",   "endpoint",
+        "expir",   "length",   "count",   "timeout", "second", "version", "format", "store",
+        "helper",  "policy",   "_mode",   "enabled", "_arn",   "key_id",  "keyid",  "_ref",
+        "progresstoken", "maxtokens", "max_tokens", "_tokens", "tokens_", "inputtokens",
+        "outputtokens", "totaltokens", "lifetime", "duration", "_dir", "_env", "rotation",
+        "_hint", "_prompt", "_label", "_header", "_param", "_field", "_size", "_limit",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strstr(b, parts[i]))
+            return true;
+    return false;
+}
+
+#define KEY_FOLD_MAX 256
+
+/* One pass: does the folded name hold a stem of any secret word? */
+static bool has_stem(const char *b)
+{
+    for (; *b; b++) {
+        switch (*b) {
+        case 'p':
+            if (strncmp(b, "pass", 4) == 0)
+                return true;
+            break;
+        case 's':
+            if (strncmp(b, "secret", 6) == 0)
+                return true;
+            break;
+        case 't':
+            if (strncmp(b, "token", 5) == 0)
+                return true;
+            break;
+        case 'a':
+            if (strncmp(b, "auth", 4) == 0)
+                return true;
+            break;
+        case 'k':
+            if (strncmp(b, "key", 3) == 0)
+                return true;
+            break;
+        case 'c':
+            if (strncmp(b, "credential", 10) == 0 || strncmp(b, "cookie", 6) == 0)
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+bool mask_key_is_benign(const char *key, size_t len)
+{
+    char b[KEY_FOLD_MAX];
+    return fold_key(key, len, b, sizeof b) && folded_is_benign(b);
+}
+
+bool mask_key_is_secret(const char *key, size_t len)
+{
+    static const char *const words[] = {
+        "password", "passwd",     "passphrase", "secret",      "token",      "authorization",
+        "api_key",  "apikey",     "app_key",    "access_key",  "private_key", "credential",
+        "cookie",   "signing_key", "auth_key",  "encryption_key", "master_key", "client_secret",
+    };
+    char b[KEY_FOLD_MAX];
+    if (len < 3)
+        return false;
+    if (!fold_key(key, len, b, sizeof b)) {
+        /* Very long names: only the secret words, no exceptions. */
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (has_ci(key, len, words[i]))
+                return true;
+        return false;
+    }
+    if (strcmp(b, "auth") == 0 || strcmp(b, "pwd") == 0 || strcmp(b, "dsn") == 0)
+        return true;
+    /* Most names hold none of these stems: leave before the long lists. */
+    if (!has_stem(b))
+        return false;
+    if (folded_is_benign(b))
+        return false;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(b, words[i]))
+            return true;
+    return false;
+}
+
+static bool starts(const char *v, size_t len, const char *p)
+{
+    size_t n = strlen(p);
+    return len >= n && memcmp(v, p, n) == 0;
+}
+
+/* References, placeholders and obvious non-secrets found where a secret
+ * could be: ${VAR}, %(VAR)s, {{ .Values.x }}, (sensitive value), paths. */
+bool mask_value_is_benign(const char *v, size_t len)
+{
+    static const char *const pre[] = {"${", "$(", "%(", "{{", "<", "(sensitive", "(known after",
+                                      "*", "./", "../", "~/", "[REDACTED", "[TOKEN:",
+                                      "REDACTED", "file:", "env:", "vault:", "arn:", "secretsmanager:",
+                                      "${{", "$", "...", "os.environ", "os.getenv", "getenv(",
+                                      "process.env", "System.getenv", "ENV[", "env(", "secrets.",
+                                      "vars.", "settings.", "config."};
+    static const char *const roots[] = {"/run/", "/etc/", "/var/", "/home/", "/tmp/", "/usr/",
+                                        "/opt/", "/secrets/", "/mnt/", "/data/", "/app/", "/srv/",
+                                        "/root/", "/dev/", "/proc/", "/workspace/", "/vault/"};
+    static const char *const whole[] = {"true", "false", "null", "none", "yes", "no",
+                                        "bearer", "basic", "required", "optional", "string",
+                                        "changeme", "redacted", "hidden", "masked", "empty"};
+    if (len < 6)
+        return true;
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (starts(v, len, pre[i]))
+            return true;
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+        if (starts(v, len, roots[i]))
+            return true;
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
+        if (eq_ci(v, len, whole[i]))
+            return true;
+    bool digits = true;
+    for (size_t i = 0; i < len; i++)
+        digits = digits && v[i] >= '0' && v[i] <= '9';
+    return digits;
+}
+
+/* --- rules file --------------------------------------------------------------- */
+
+static mt_err parse_action(const char *s, mt_mask_action *a)
+{
+    for (int i = 0; i < MT_MASK_ACTION_COUNT; i++)
+        if (strcmp(s, mt_mask_action_name((mt_mask_action)i)) == 0) {
+            *a = (mt_mask_action)i;
+            return MT_OK;
+        }
+    return MT_ERR_CONFIG;
+}
+
+static mt_err parse_check(const char *s, mask_det *d)
+{
+    if (strcmp(s, "luhn") == 0)
+        d->check = CHK_LUHN;
+    else if (strcmp(s, "card") == 0)
+        d->check = CHK_CARD;
+    else if (strcmp(s, "iban") == 0)
+        d->check = CHK_IBAN;
+    else if (strcmp(s, "aba") == 0 || strcmp(s, "ssn") == 0)
+        d->check = strcmp(s, "aba") == 0 ? CHK_ABA_SSN9 : CHK_SSN;
+    else if (strncmp(s, "entropy:", 8) == 0) {
+        char *end;
+        double v = strtod(s + 8, &end);
+        if (*end || v <= 0 || v > 8)
+            return MT_ERR_CONFIG;
+        d->check = CHK_ENTROPY;
+        d->min_entropy = v;
+    } else {
+        return MT_ERR_CONFIG;
+    }
+    return MT_OK;
+}
+
+static mt_err add_strings(json_t *arr, char ***out, size_t *n, const char *what, mt_errbuf *eb)
+{
+    size_t i;
+    json_t *v;
+    if (!arr)
+        return MT_OK;
+    if (!json_is_array(arr))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: %s must be an array of strings", what);
+    char **a = calloc(json_array_size(arr) + 1, sizeof *a);
+    if (!a)
+        return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+    *out = a;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: %s[%zu] must be a string", what, i);
+        if (!(a[i] = dup_str(json_string_value(v))))
+            return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+        *n = i + 1;
+    }
+    return MT_OK;
+}
+
+static mt_err load_user_rule(mt_mask_rules *r, json_t *o, size_t idx, mt_errbuf *eb)
+{
+    const char *id, *type, *regex, *action = "redact", *confirm = NULL;
+    mt_errbuf sub = {""};
+    if (!json_is_object(o))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rules[%zu] must be an object", idx);
+    if (mt_json_get_string(o, "id", &id, &sub))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rules[%zu]: %s", idx, sub.msg);
+    if (mt_json_get_string(o, "type", &type, &sub) || mt_json_get_string(o, "regex", &regex, &sub) ||
+        mt_json_opt_string(o, "action", "redact", &action, &sub) ||
+        mt_json_opt_string(o, "confirm", NULL, &confirm, &sub))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rule \"%s\": %s", id, sub.msg);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (strcmp(k, "id") && strcmp(k, "type") && strcmp(k, "regex") && strcmp(k, "action") &&
+            strcmp(k, "confirm") && strcmp(k, "caseless"))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rule \"%s\": unknown key \"%s\"", id, k);
+    }
+    if (!*id || !*type || !*regex)
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rule \"%s\": id, type and regex must not be empty",
+                       id);
+    for (const char *p = type; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "mask rules: rule \"%s\": type must be [a-z0-9_]+ (it appears in markers)", id);
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->dets[i].id, id) == 0)
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: rule \"%s\": id already used", id);
+    mask_det d = {.id = (char *)id, .type = (char *)type, .regex = (char *)regex, .use_pcre = true,
+                  .check = CHK_NONE, .user = true};
+    json_t *ci = json_object_get(o, "caseless");
+    if (ci && json_is_true(ci)) {
+        d.caseless = true;
+        d.hs_flags |= HS_FLAG_CASELESS;
+    }
+    if (parse_action(action, &d.action))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "mask rules: rule \"%s\": action \"%s\" is not redact, tokenize, partial or drop",
+                       id, action);
+    if (confirm && parse_check(confirm, &d))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "mask rules: rule \"%s\": confirm \"%s\" is not luhn, card, iban, aba, ssn or entropy:<bits>",
+                       id, confirm);
+    return mask_rules_push(r, &d, eb);
+}
+
+static mt_err load_json(mt_mask_rules *r, json_t *root, mt_errbuf *eb)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(root))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: the file must hold a JSON object");
+    json_object_foreach(root, k, v) {
+        if (strcmp(k, "rules") && strcmp(k, "allow") && strcmp(k, "actions") &&
+            strcmp(k, "tokenize_key") && strcmp(k, "max_string") && strcmp(k, "max_depth") &&
+            strcmp(k, "field_names") && strcmp(k, "disable") && strcmp(k, "builtin_detectors"))
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "mask rules: unknown key \"%s\" (expected rules, allow, actions, disable, "
+                           "tokenize_key, field_names, builtin_detectors, max_string, max_depth)",
+                           k);
+    }
+    mt_err err;
+    json_t *bi = json_object_get(root, "builtin_detectors");
+    if (bi && !json_is_boolean(bi))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: builtin_detectors must be true or false");
+    if (bi && json_is_false(bi)) {
+        /* Only the user rules (and field names unless disabled) remain. */
+        for (size_t i = 0; i < r->n; i++) {
+            free(r->dets[i].id);
+            free(r->dets[i].type);
+            free(r->dets[i].regex);
+            free(r->dets[i].pcre_regex);
+        }
+        r->n = 0;
+    }
+    json_t *rules = json_object_get(root, "rules");
+    if (rules) {
+        size_t i;
+        json_t *o;
+        if (!json_is_array(rules))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: \"rules\" must be an array");
+        json_array_foreach(rules, i, o) {
+            if ((err = load_user_rule(r, o, i, eb)))
+                return err;
+        }
+    }
+    json_t *allow = json_object_get(root, "allow");
+    if (allow) {
+        if (!json_is_object(allow))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: \"allow\" must be an object {values, paths}");
+        if ((err = add_strings(json_object_get(allow, "values"), &r->allow_values, &r->n_allow,
+                               "allow.values", eb)) ||
+            (err = add_strings(json_object_get(allow, "paths"), &r->allow_paths, &r->n_paths,
+                               "allow.paths", eb)))
+            return err;
+        for (size_t i = 0; i < r->n_paths; i++)
+            if (r->allow_paths[i][0] != '/')
+                return mt_fail(eb, MT_ERR_CONFIG,
+                               "mask rules: allow.paths[%zu] \"%s\" is not a JSON pointer (starts with /)",
+                               i, r->allow_paths[i]);
+    }
+    json_t *actions = json_object_get(root, "actions");
+    if (actions) {
+        if (!json_is_object(actions))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: \"actions\" must map detector ids to actions");
+        json_object_foreach(actions, k, v) {
+            mt_mask_action a;
+            if (!json_is_string(v) || parse_action(json_string_value(v), &a))
+                return mt_fail(eb, MT_ERR_CONFIG,
+                               "mask rules: actions.%s must be redact, tokenize, partial or drop", k);
+            bool found = false;
+            if (strcmp(k, "field_name") == 0) {
+                r->field_action = a;
+                found = true;
+            }
+            for (size_t i = 0; i < r->n; i++)
+                if (strcmp(r->dets[i].id, k) == 0 || strcmp(r->dets[i].type, k) == 0) {
+                    r->dets[i].action = a;
+                    found = true;
+                }
+            if (!found)
+                return mt_fail(eb, MT_ERR_CONFIG,
+                               "mask rules: actions.%s: no detector has that id or type "
+                               "(mcptrail-mask --list shows them)",
+                               k);
+        }
+    }
+    json_t *dis = json_object_get(root, "disable");
+    if (dis) {
+        size_t i;
+        json_t *s;
+        if (!json_is_array(dis))
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: \"disable\" must be an array of detector ids");
+        json_array_foreach(dis, i, s) {
+            const char *id = json_string_value(s);
+            bool found = false;
+            if (id && strcmp(id, "field_name") == 0) {
+                r->field_rule = false;
+                found = true;
+            }
+            for (size_t j = 0; id && j < r->n; j++)
+                if (strcmp(r->dets[j].id, id) == 0) {
+                    free(r->dets[j].id);
+                    free(r->dets[j].type);
+                    free(r->dets[j].regex);
+                    free(r->dets[j].pcre_regex);
+                    memmove(&r->dets[j], &r->dets[j + 1], (r->n - j - 1) * sizeof r->dets[0]);
+                    r->n--;
+                    found = true;
+                    break;
+                }
+            if (!found)
+                return mt_fail(eb, MT_ERR_CONFIG, "mask rules: disable[%zu]: no detector \"%s\"", i,
+                               id ? id : "(not a string)");
+        }
+    }
+    json_t *key = json_object_get(root, "tokenize_key");
+    if (key) {
+        if (!json_is_string(key) || json_string_length(key) < 16)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "mask rules: tokenize_key must be a string of at least 16 bytes");
+        r->token_key_len = json_string_length(key);
+        r->token_key = malloc(r->token_key_len);
+        if (!r->token_key)
+            return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+        memcpy(r->token_key, json_string_value(key), r->token_key_len);
+    }
+    json_t *fn = json_object_get(root, "field_names");
+    if (fn && !json_is_boolean(fn))
+        return mt_fail(eb, MT_ERR_CONFIG, "mask rules: field_names must be true or false");
+    if (fn)
+        r->field_rule = json_is_true(fn);
+    json_t *ms = json_object_get(root, "max_string");
+    if (ms) {
+        if (!json_is_integer(ms) || json_integer_value(ms) < 1024)
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: max_string must be an integer >= 1024");
+        r->max_string = (size_t)json_integer_value(ms);
+    }
+    json_t *md = json_object_get(root, "max_depth");
+    if (md) {
+        if (!json_is_integer(md) || json_integer_value(md) < 1 || json_integer_value(md) > 1024)
+            return mt_fail(eb, MT_ERR_CONFIG, "mask rules: max_depth must be an integer in 1..1024");
+        r->max_depth = (unsigned)json_integer_value(md);
+    }
+    return MT_OK;
+}
+
+mt_err mt_mask_rules_load(const char *json, size_t len, mt_mask_rules **out, mt_errbuf *eb)
+{
+    *out = NULL;
+    mt_mask_rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+    r->max_string = MT_MASK_MAX_STRING_DEFAULT;
+    r->max_depth = MT_MASK_MAX_DEPTH_DEFAULT;
+    r->field_rule = true;
+    mt_err err = mask_rules_add_builtins(r, eb);
+    if (!err && json) {
+        json_t *root = NULL;
+        mt_json_limits lim = MT_JSON_LIMITS_DEFAULT;
+        lim.max_bytes = 16u << 20;
+        mt_errbuf sub = {""};
+        err = mt_json_parse(json, len, &lim, &root, &sub);
+        if (err)
+            err = mt_fail(eb, MT_ERR_CONFIG, "mask rules: %s", sub.msg);
+        else
+            err = load_json(r, root, eb);
+        json_decref(root);
+    }
+    if (err) {
+        mt_mask_rules_free(r);
+        return err;
+    }
+    *out = r;
+    return MT_OK;
+}
+
+mt_err mt_mask_rules_load_file(const char *path, mt_mask_rules **out, mt_errbuf *eb)
+{
+    *out = NULL;
+    json_t *root = NULL;
+    mt_json_limits lim = MT_JSON_LIMITS_DEFAULT;
+    lim.max_bytes = 16u << 20;
+    mt_err err = mt_json_load_file(path, &lim, &root, eb);
+    if (err)
+        return err;
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return mt_fail(eb, MT_ERR_NOMEM, "mask rules: out of memory");
+    err = mt_mask_rules_load(text, strlen(text), out, eb);
+    free(text);
+    return err;
+}
+
+void mt_mask_rules_free(mt_mask_rules *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->dets[i].id);
+        free(r->dets[i].type);
+        free(r->dets[i].regex);
+        free(r->dets[i].pcre_regex);
+    }
+    free(r->dets);
+    for (size_t i = 0; i < r->n_allow; i++)
+        free(r->allow_values[i]);
+    free(r->allow_values);
+    for (size_t i = 0; i < r->n_paths; i++)
+        free(r->allow_paths[i]);
+    free(r->allow_paths);
+    free(r->token_key);
+    free(r);
+}

@@ -1,0 +1,561 @@
+/* mask: every built-in detector finds a planted value and leaves its decoy
+ * alone; validators; actions (redact, tokenize, partial, drop); allow-lists;
+ * JSON field-name rules and MCP's non-secret names; escaped JSON inside
+ * strings; invalid UTF-8 and depth fallbacks; bad user rules named by id;
+ * oversize strings; explain never sees secret bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcptrail/mask.h"
+
+static mt_mask_engine *eng;
+
+static const void *has_bytes(const void *hay, size_t n, const char *needle, size_t k)
+{
+    const char *h = hay;
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(h + i, needle, k) == 0)
+            return h + i;
+    return NULL;
+}
+static mt_mask_ctx *ctx;
+
+static int setup(void **state)
+{
+    (void)state;
+    mt_mask_rules *r;
+    mt_errbuf eb = {""};
+    if (mt_mask_rules_load(NULL, 0, &r, &eb) || mt_mask_engine_new(r, &eng, &eb) ||
+        mt_mask_ctx_new(eng, &ctx, &eb)) {
+        fprintf(stderr, "setup: %s\n", eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mt_mask_ctx_free(ctx);
+    mt_mask_engine_free(eng);
+    return 0;
+}
+
+/* Masks s as text with the default engine; returns a malloc'd string. */
+static char *mask_text_with(mt_mask_ctx *c, const char *s)
+{
+    mt_buf out = MT_BUF_INIT;
+    mt_errbuf eb = {""};
+    assert_int_equal(mt_mask_text(c, s, strlen(s), &out, NULL, &eb), MT_OK);
+    assert_int_equal(mt_buf_append_byte(&out, 0), MT_OK);
+    return (char *)out.data;
+}
+static char *mask_text(const char *s) { return mask_text_with(ctx, s); }
+
+static char *mask_json_with(mt_mask_ctx *c, const char *s, mt_err want)
+{
+    mt_buf out = MT_BUF_INIT;
+    mt_errbuf eb = {""};
+    assert_int_equal(mt_mask_json(c, s, strlen(s), &out, NULL, &eb), want);
+    if (want != MT_OK) {
+        assert_int_equal(out.len, 0); /* nothing half-written */
+        mt_buf_free(&out);
+        return NULL;
+    }
+    assert_int_equal(mt_buf_append_byte(&out, 0), MT_OK);
+    return (char *)out.data;
+}
+
+static mt_mask_ctx *ctx_for_rules(const char *json, mt_mask_engine **e)
+{
+    mt_mask_rules *r;
+    mt_mask_ctx *c;
+    mt_errbuf eb = {""};
+    assert_int_equal(mt_mask_rules_load(json, strlen(json), &r, &eb), MT_OK);
+    if (mt_mask_engine_new(r, e, &eb) != MT_OK)
+        fail_msg("engine: %s", eb.msg);
+    assert_int_equal(mt_mask_ctx_new(*e, &c, &eb), MT_OK);
+    return c;
+}
+
+typedef struct plant {
+    const char *text;   /* contains the secret */
+    const char *secret; /* must be gone */
+    const char *keep;   /* must survive (context around it), may be NULL */
+} plant;
+
+static void each_detector_masks_its_planted_value(void **state)
+{
+    (void)state;
+    static const plant p[] = {
+        {"key AKIAZ7Q3XK4M2N5P6R7S end", "AKIAZ7Q3XK4M2N5P6R7S", "key "},
+        {"aws_secret_access_key = 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", "Zx8f7Kq2Lm9Pw3Rt", NULL},
+        {"AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEAbcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ+/=",
+         "IQoJb3JpZ2luX2VjEAbcdef", NULL},
+        {"k=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q x", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+         NULL},
+        {"AccountName=acct;AccountKey=YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU2Nzg5QUJDREVGR0hJSktMTU5PUFFSU1RVVg==;EndpointSuffix=core",
+         "YWJjZGVmZ2hpamtsbW5vcHFy", "EndpointSuffix"},
+        {"tok ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 x", "ghp_a1B2c3D4e5F6", NULL},
+        {"tok glpat-a1B2c3D4e5F6g7H8i9J0 x", "glpat-a1B2c3D4e5F6g7H8i9J0", NULL},
+        {"SLACK=xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "xoxb-1234567890", NULL},
+        {"hook https://hooks.slack.com/services/T0123ABCD/B0123ABCD/AbCdEfGhIjKlMnOpQrStUvWx",
+         "hooks.slack.com/services/T0123", "hook "},
+        {"sk_live_AbCdEfGhIjKlMnOpQrStUvWx12", "sk_live_AbCdEfGh", NULL},
+        {"npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 x", "npm_AbCdEfGh", NULL},
+        {"SG.AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG", "SG.AbCdEf", NULL},
+        {"hvs.AbCdEfGhIjKlMnOpQrStUvWx12", "hvs.AbCdEf", NULL},
+        {"dckr_pat_AbCdEfGhIjKlMnOpQrStUvWxYz0", "dckr_pat_AbCd", NULL},
+        {"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2J5dGVz",
+         "eyJzdWIiOiIxMjM0", "Authorization: Bearer "},
+        {"Authorization: Basic Ym90OnMzY3JldFBhc3N3b3Jk", "Ym90OnMzY3JldFBhc3N3b3Jk", "Basic "},
+        {"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAabc\n-----END RSA PRIVATE KEY-----\nnext",
+         "MIIEowIBAAKCAQEAabc", "\nnext"},
+        {"dsn postgres://app:s3cr3tPassw0rd@db.internal:5432/x", "s3cr3tPassw0rd",
+         "postgres://app:"},
+        {"git clone https://bot:tok3nValue99x@git.example.com/r", "tok3nValue99x", "@git.example.com"},
+        {"mailto:alice@example.com", "alice@example.com", "mailto:"},
+        {"jdbc:mysql://db:3306/x?user=app&password=Pw0rd-xyz&ssl=true", "Pw0rd-xyz", "&ssl=true"},
+        {"API_KEY=Zx8f7Kq2Lm9Pw3Rt", "Zx8f7Kq2Lm9Pw3Rt", "API_KEY="},
+        {"password: \"Amber2013*\"", "Amber2013*", "password: "},
+        {"DD_API_KEY=0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef", NULL},
+        {"card 4111 1111 1111 1111 ok", "4111 1111 1111 1111", "card "},
+        {"amex 378282246310005", "378282246310005", NULL},
+        {"iban GB82 WEST 1234 5698 7654 32 ok", "GB82 WEST 1234 5698 7654 32", " ok"},
+        {"routing 011000015.", "011000015", NULL},
+        {"ssn 123-45-6789", "123-45-6789", NULL},
+        {"mail alice.smith@example.com now", "alice.smith@example.com", " now"},
+        {"call +1 415 555 0100 or (415) 555-0199 or +14155550123", "555 0100", NULL},
+        {"call (415) 555-0199", "555-0199", NULL},
+        {"call +14155550123", "4155550123", NULL},
+        {"apiVersion: v1\ndata:\n  password: cGFzc3dvcmQxMjM=\nkind: Secret\n", "cGFzc3dvcmQxMjM=",
+         "kind: Secret"},
+        {"{\"auths\":{\"r.example\":{\"auth\":\"Ym90OmRja3JfcGF0X3h5eg==\"}}}", "Ym90OmRja3JfcGF0X3h5eg==",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
+        char *m = mask_text(p[i].text);
+        if (strstr(m, p[i].secret))
+            fail_msg("case %zu: secret survived: %s", i, m);
+        if (p[i].keep && !strstr(m, p[i].keep))
+            fail_msg("case %zu: context lost: %s", i, m);
+        if (!strstr(m, "[REDACTED:"))
+            fail_msg("case %zu: no marker: %s", i, m);
+        free(m);
+    }
+}
+
+static void decoys_survive_unchanged(void **state)
+{
+    (void)state;
+    static const char *const d[] = {
+        "id 123e4567-e89b-12d3-a456-426614174000",
+        "sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "image@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "commit 5827300f3acb12f1a4e451aba2a406ac90fc044e",
+        "version v1.2.3-rc.1 built 2026-11-25T07:18:19Z epoch 1764054000",
+        "role arn:aws:iam::123456789012:role/deploy account 123456789012",
+        "doc key AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "tracking 4111111111111112",
+        "iban GB82WEST12345698765433",
+        "routing 911000015",
+        "ssn 666-12-3456 or 000-12-3456 or 123-00-4567",
+        "password = ${DB_PASSWORD}",
+        "+ password = (sensitive value)",
+        "DB_PASSWORD_FILE=/run/secrets/db_password",
+        "secretName: api-tls",
+        "index 0d849e3..4807046 100644",
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
+        "apiVersion: v1\ndata:\n  mode: ZmFzdA==\nkind: ConfigMap\n",
+        "certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t",
+    };
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        char *m = mask_text(d[i]);
+        if (strcmp(m, d[i]) != 0)
+            fail_msg("decoy %zu changed: %s", i, m);
+        free(m);
+    }
+}
+
+static void validators_follow_their_standards(void **state)
+{
+    (void)state;
+    assert_true(mt_mask_luhn_valid("4111111111111111", 16));
+    assert_true(mt_mask_luhn_valid("4111-1111-1111-1111", 19));
+    assert_false(mt_mask_luhn_valid("4111111111111112", 16));
+    assert_false(mt_mask_luhn_valid("12345", 5));
+    assert_true(mt_mask_iban_valid("GB82WEST12345698765432", 22));
+    assert_true(mt_mask_iban_valid("DE89 3704 0044 0532 0130 00", 27));
+    assert_false(mt_mask_iban_valid("GB82WEST12345698765433", 22)); /* mod 97 */
+    assert_false(mt_mask_iban_valid("GB82WEST1234569876543", 21));  /* length */
+    assert_false(mt_mask_iban_valid("ZZ82WEST12345698765432", 22)); /* country */
+    assert_true(mt_mask_aba_valid("011000015", 9));
+    assert_true(mt_mask_aba_valid("021000021", 9));
+    assert_false(mt_mask_aba_valid("011000016", 9)); /* checksum */
+    assert_false(mt_mask_aba_valid("911000015", 9)); /* not a Fed prefix */
+    assert_true(mt_mask_ssn_valid("123-45-6789", 11));
+    assert_true(mt_mask_ssn_valid("123456789", 9));
+    assert_false(mt_mask_ssn_valid("000-45-6789", 11));
+    assert_false(mt_mask_ssn_valid("666-45-6789", 11));
+    assert_false(mt_mask_ssn_valid("923-45-6789", 11));
+    assert_false(mt_mask_ssn_valid("123-00-6789", 11));
+    assert_false(mt_mask_ssn_valid("123-45-0000", 11));
+    assert_false(mt_mask_ssn_valid("123-456789", 10));
+    assert_true(mt_mask_entropy("aaaa", 4) < 0.01);
+    assert_true(mt_mask_entropy("abcd", 4) > 1.99);
+}
+
+#define KEY1 "\"tokenize_key\":\"0123456789abcdef-key-one\""
+#define KEY2 "\"tokenize_key\":\"0123456789abcdef-key-two\""
+
+static void tokenize_is_stable_per_key_and_differs_across_keys(void **state)
+{
+    (void)state;
+    mt_mask_engine *e1, *e2;
+    mt_mask_ctx *c1 = ctx_for_rules("{" KEY1 ",\"actions\":{\"email\":\"tokenize\"}}", &e1);
+    mt_mask_ctx *c2 = ctx_for_rules("{" KEY2 ",\"actions\":{\"email\":\"tokenize\"}}", &e2);
+    char *a = mask_text_with(c1, "to alice@example.com");
+    char *b = mask_text_with(c1, "from alice@example.com");
+    char *c = mask_text_with(c2, "to alice@example.com");
+    const char *ta = strstr(a, "[TOKEN:email:"), *tb = strstr(b, "[TOKEN:email:"),
+               *tc = strstr(c, "[TOKEN:email:");
+    assert_non_null(ta);
+    assert_non_null(tb);
+    assert_non_null(tc);
+    assert_int_equal(strlen(ta), strlen("[TOKEN:email:") + 16 + 1);
+    assert_string_equal(ta, tb);
+    assert_string_not_equal(ta, tc);
+    free(a);
+    free(b);
+    free(c);
+    mt_mask_ctx_free(c1);
+    mt_mask_ctx_free(c2);
+    mt_mask_engine_free(e1);
+    mt_mask_engine_free(e2);
+}
+
+static void tokenize_without_a_key_is_rejected(void **state)
+{
+    (void)state;
+    mt_mask_rules *r;
+    mt_mask_engine *e = NULL;
+    mt_errbuf eb = {""};
+    const char *j = "{\"actions\":{\"email\":\"tokenize\"}}";
+    assert_int_equal(mt_mask_rules_load(j, strlen(j), &r, &eb), MT_OK);
+    assert_int_equal(mt_mask_engine_new(r, &e, &eb), MT_ERR_CONFIG);
+    assert_non_null(strstr(eb.msg, "tokenize_key"));
+}
+
+static void partial_keeps_the_last_four_and_drop_nulls_the_value(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules(
+        "{\"actions\":{\"credit_card\":\"partial\",\"us_ssn\":\"drop\",\"email\":\"partial\"}}", &e);
+    char *m = mask_text_with(c, "card 4111 1111 1111 1111 mail a@b.io");
+    assert_string_equal(m, "card ...1111 mail [REDACTED:email]"); /* short: redacted */
+    free(m);
+    m = mask_json_with(c, "{\"a\":\"ssn 123-45-6789\",\"b\":\"x\"}", MT_OK);
+    assert_string_equal(m, "{\"a\":null,\"b\":\"x\"}");
+    free(m);
+    m = mask_text_with(c, "ssn 123-45-6789"); /* text: drop acts as redact */
+    assert_string_equal(m, "ssn [REDACTED:us_ssn]");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
+static void allow_lists_keep_values_and_paths(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules("{\"allow\":{\"values\":[\"ops@example.com\"],"
+                                   "\"paths\":[\"/params/arguments/*/contact\"]}}",
+                                   &e);
+    char *m = mask_json_with(c,
+                             "{\"params\":{\"arguments\":{\"x\":{\"contact\":\"bob@example.com\"},"
+                             "\"note\":\"ops@example.com and bob@example.com\"}}}",
+                             MT_OK);
+    assert_string_equal(m, "{\"params\":{\"arguments\":{\"x\":{\"contact\":\"bob@example.com\"},"
+                           "\"note\":\"ops@example.com and [REDACTED:email]\"}}}");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
+static void field_names_mask_whole_values_except_mcp_names(void **state)
+{
+    (void)state;
+    char *m = mask_json_with(
+        ctx,
+        "{\"password\":\"hunter2x\",\"X-Api-Key\":\"abcdefgh\",\"client_secret\":\"zzzzzzzz\","
+        "\"_meta\":{\"progressToken\":\"tok-123456\"},\"maxTokens\":100,\"token_type\":\"Bearer\","
+        "\"usage\":{\"input_tokens\":\"1234567\"},\"secretName\":\"api-tls\","
+        "\"db_password\":\"${DB_PASSWORD}\",\"env\":[{\"name\":\"SIGNING_SECRET\",\"value\":\"q9w8e7r6t5\"}]}",
+        MT_OK);
+    assert_string_equal(
+        m, "{\"password\":\"[REDACTED:secret_field]\",\"X-Api-Key\":\"[REDACTED:secret_field]\","
+           "\"client_secret\":\"[REDACTED:secret_field]\",\"_meta\":{\"progressToken\":\"tok-123456\"},"
+           "\"maxTokens\":100,\"token_type\":\"Bearer\",\"usage\":{\"input_tokens\":\"1234567\"},"
+           "\"secretName\":\"api-tls\",\"db_password\":\"${DB_PASSWORD}\","
+           "\"env\":[{\"name\":\"SIGNING_SECRET\",\"value\":\"[REDACTED:secret_field]\"}]}");
+    free(m);
+}
+
+static void untouched_json_is_byte_identical(void **state)
+{
+    (void)state;
+    const char *in = "{ \"a\" : [1, 2.5e3, -0, true, false, null, \"caf\\u00e9 \\\"q\\\"\"] ,\n"
+                     "  \"b\":{} , \"c\":[] }";
+    char *m = mask_json_with(ctx, in, MT_OK);
+    assert_string_equal(m, in);
+    free(m);
+}
+
+static void escaped_json_inside_strings_is_masked(void **state)
+{
+    (void)state;
+    /* A log line whose message embeds a request body escaped once and twice. */
+    const char *in = "{\"text\":\"body: {\\\"username\\\":\\\"yuki\\\",\\\"password\\\":\\\"po0W73mmxGcQL#T\\\"} "
+                     "inner: {\\\\\\\"api_key\\\\\\\":\\\\\\\"Zx8f7Kq2Lm9Pw3Rt\\\\\\\"}\"}";
+    char *m = mask_json_with(ctx, in, MT_OK);
+    assert_null(strstr(m, "po0W73mmxGcQL#T"));
+    assert_null(strstr(m, "Zx8f7Kq2Lm9Pw3Rt"));
+    assert_non_null(strstr(m, "yuki"));
+    free(m);
+    /* A secret spelled with \u escapes is decoded before scanning. */
+    m = mask_json_with(ctx, "[\"mail alice\\u0040example.com\"]", MT_OK);
+    assert_string_equal(m, "[\"mail [REDACTED:email]\"]");
+    free(m);
+}
+
+static void invalid_utf8_falls_back_to_text(void **state)
+{
+    (void)state;
+    const char in[] = "{\"a\":\"\xff\xfe card 4111111111111111\"}";
+    mt_buf out = MT_BUF_INIT;
+    mt_errbuf eb = {""};
+    bool as_text = false;
+    assert_int_equal(mt_mask_json(ctx, in, sizeof in - 1, &out, NULL, &eb), MT_ERR_PARSE);
+    assert_non_null(strstr(eb.msg, "UTF-8"));
+    assert_int_equal(mt_mask_payload(ctx, in, sizeof in - 1, &out, NULL, &as_text, &eb), MT_OK);
+    assert_true(as_text);
+    assert_null(has_bytes(out.data, out.len, "4111111111111111", 16));
+    mt_buf_free(&out);
+}
+
+static void nesting_past_the_limit_fails_and_payload_masks_as_text(void **state)
+{
+    (void)state;
+    char in[512];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        in[n++] = '[';
+    n += (size_t)snprintf(in + n, sizeof in - n, "\"a@b.example.com\"");
+    for (int i = 0; i < 100; i++)
+        in[n++] = ']';
+    mt_buf out = MT_BUF_INIT;
+    mt_errbuf eb = {""};
+    bool as_text = false;
+    assert_int_equal(mt_mask_json(ctx, in, n, &out, NULL, &eb), MT_ERR_TOO_LARGE);
+    assert_non_null(strstr(eb.msg, "nesting deeper than 64"));
+    assert_int_equal(out.len, 0);
+    assert_int_equal(mt_mask_payload(ctx, in, n, &out, NULL, &as_text, &eb), MT_OK);
+    assert_true(as_text);
+    assert_null(has_bytes(out.data, out.len, "a@b.example.com", 15));
+    mt_buf_free(&out);
+}
+
+static void not_json_is_a_parse_error(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"{", "{\"a\"}", "[1,]", "\"abc", "{\"a\":1} x", "[01]",
+                                      "[\"\\x\"]", "[\"\\u12\"]", "nul", "[1 2]", "",
+                                      "{\"a\":\"ye\\\"\\" /* ends inside an escape */};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mt_buf out = MT_BUF_INIT;
+        mt_errbuf eb = {""};
+        if (mt_mask_json(ctx, bad[i], strlen(bad[i]), &out, NULL, &eb) != MT_ERR_PARSE)
+            fail_msg("accepted %s", bad[i]);
+        mt_buf_free(&out);
+    }
+}
+
+static void expect_rule_error(const char *json, const char *id, const char *words)
+{
+    mt_mask_rules *r = NULL;
+    mt_mask_engine *e = NULL;
+    mt_errbuf eb = {""};
+    mt_err err = mt_mask_rules_load(json, strlen(json), &r, &eb);
+    if (!err)
+        err = mt_mask_engine_new(r, &e, &eb);
+    mt_mask_engine_free(e);
+    if (err != MT_ERR_CONFIG)
+        fail_msg("accepted %s", json);
+    if (!strstr(eb.msg, id) || !strstr(eb.msg, words))
+        fail_msg("message for %s: %s", json, eb.msg);
+}
+
+static void bad_user_rules_are_rejected_with_their_id(void **state)
+{
+    (void)state;
+    expect_rule_error("{\"rules\":[{\"id\":\"r-open\",\"type\":\"x\",\"regex\":\"ab(c\"}]}", "r-open",
+                      "invalid regex");
+    expect_rule_error("{\"rules\":[{\"id\":\"r-cata\",\"type\":\"x\",\"regex\":\"(a+)+$\"}]}",
+                      "r-cata", "catastrophic");
+    expect_rule_error("{\"rules\":[{\"id\":\"r-backref\",\"type\":\"x\",\"regex\":\"(ab)\\\\1\"}]}",
+                      "r-backref", "Vectorscan");
+    expect_rule_error("{\"rules\":[{\"id\":\"r-empty\",\"type\":\"x\",\"regex\":\"a*\"}]}",
+                      "r-empty", "Vectorscan");
+    expect_rule_error("{\"rules\":[{\"id\":\"r-act\",\"type\":\"x\",\"regex\":\"abc\",\"action\":\"hide\"}]}",
+                      "r-act", "action");
+    expect_rule_error("{\"rules\":[{\"id\":\"r-type\",\"type\":\"X Y\",\"regex\":\"abc\"}]}", "r-type",
+                      "type");
+    expect_rule_error("{\"actions\":{\"nope\":\"redact\"}}", "nope", "no detector");
+    expect_rule_error("{\"colour\":1}", "colour", "unknown key");
+}
+
+static void user_rules_mask_their_capture_group(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules(
+        "{\"rules\":[{\"id\":\"acme\",\"type\":\"acme_key\",\"regex\":\"acme_id=(AC[0-9]{6})\"},"
+        "{\"id\":\"acct\",\"type\":\"account\",\"regex\":\"\\\\bACCT[0-9]{16}\\\\b\",\"confirm\":\"luhn\"}]}",
+        &e);
+    char *m = mask_text_with(c, "acme_id=AC123456 ACCT4111111111111111 ACCT4111111111111112");
+    assert_string_equal(m, "acme_id=[REDACTED:acme_key] [REDACTED:account] ACCT4111111111111112");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
+static void oversize_strings_are_replaced_whole(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules("{\"max_string\":4096}", &e);
+    size_t n = 10000;
+    char *in = malloc(n + 16);
+    assert_non_null(in);
+    memcpy(in, "[\"", 2);
+    memset(in + 2, 'a', n);
+    memcpy(in + 2 + n, "\",\"ok\"]", 8);
+    mt_buf out = MT_BUF_INIT;
+    mt_mask_summary sum;
+    mt_mask_summary_init(&sum);
+    assert_int_equal(mt_mask_json(c, in, strlen(in), &out, &sum, NULL), MT_OK);
+    assert_int_equal(out.len, strlen("[\"[REDACTED:oversize]\",\"ok\"]"));
+    assert_memory_equal(out.data, "[\"[REDACTED:oversize]\",\"ok\"]", out.len);
+    assert_int_equal(sum.total, 1);
+    assert_string_equal(sum.items[0].detector, "oversize_string");
+    /* Output is bounded by the input, not by the string's size. */
+    assert_true(out.cap < 4096);
+    /* With escapes too: replaced without being decoded. */
+    for (size_t i = 2; i + 1 < 2 + n; i += 2)
+        memcpy(in + i, "\\n", 2);
+    mt_buf_reset(&out);
+    assert_int_equal(mt_mask_json(c, in, strlen(in), &out, &sum, NULL), MT_OK);
+    assert_memory_equal(out.data, "[\"[REDACTED:oversize]\",\"ok\"]", out.len);
+    free(in);
+    mt_buf_free(&out);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
+static void builtins_can_be_turned_off(void **state)
+{
+    (void)state;
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules("{\"builtin_detectors\":false}", &e);
+    char *m = mask_json_with(c, "{\"password\":\"hunter2x\",\"a\":\"alice@example.com\"}", MT_OK);
+    assert_string_equal(m, "{\"password\":\"[REDACTED:secret_field]\",\"a\":\"alice@example.com\"}");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
+}
+
+typedef struct seen {
+    int n;
+    char pointer[64];
+    size_t start, len;
+} seen;
+
+static void record(void *ud, const mt_mask_match *m)
+{
+    seen *s = ud;
+    s->n++;
+    snprintf(s->pointer, sizeof s->pointer, "%s:%s", m->pointer, m->detector);
+    s->start = m->start;
+    s->len = m->len;
+}
+
+static void explain_and_summary_report_where_not_what(void **state)
+{
+    (void)state;
+    seen s = {0, "", 0, 0};
+    mt_mask_summary sum;
+    mt_mask_summary_init(&sum);
+    mt_mask_ctx_set_explain(ctx, record, &s);
+    const char *in = "{\"a\":[{\"b/c\":\"ssn 123-45-6789\"}]}";
+    mt_buf out = MT_BUF_INIT;
+    assert_int_equal(mt_mask_json(ctx, in, strlen(in), &out, &sum, NULL), MT_OK);
+    mt_mask_ctx_set_explain(ctx, NULL, NULL);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.pointer, "/a/0/b~1c:us_ssn");
+    assert_int_equal(s.start, 4);
+    assert_int_equal(s.len, 11);
+    assert_int_equal(sum.n, 1);
+    assert_int_equal(sum.items[0].count, 1);
+    assert_int_equal(sum.items[0].action, MT_MASK_REDACT);
+    mt_buf_free(&out);
+}
+
+static void many_candidates_fail_closed(void **state)
+{
+    (void)state;
+    /* 200k tiny emails: more candidates than the engine keeps; the whole
+     * string is masked rather than scanned partially. */
+    size_t reps = 200000, n = reps * 7;
+    char *in = malloc(n + 1);
+    assert_non_null(in);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(in + i * 7, "a@b.io ", 7);
+    in[n] = 0;
+    char *m = mask_text(in);
+    assert_string_equal(m, "[REDACTED:unscannable]");
+    free(m);
+    free(in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(each_detector_masks_its_planted_value),
+        cmocka_unit_test(decoys_survive_unchanged),
+        cmocka_unit_test(validators_follow_their_standards),
+        cmocka_unit_test(tokenize_is_stable_per_key_and_differs_across_keys),
+        cmocka_unit_test(tokenize_without_a_key_is_rejected),
+        cmocka_unit_test(partial_keeps_the_last_four_and_drop_nulls_the_value),
+        cmocka_unit_test(allow_lists_keep_values_and_paths),
+        cmocka_unit_test(field_names_mask_whole_values_except_mcp_names),
+        cmocka_unit_test(untouched_json_is_byte_identical),
+        cmocka_unit_test(escaped_json_inside_strings_is_masked),
+        cmocka_unit_test(invalid_utf8_falls_back_to_text),
+        cmocka_unit_test(nesting_past_the_limit_fails_and_payload_masks_as_text),
+        cmocka_unit_test(not_json_is_a_parse_error),
+        cmocka_unit_test(bad_user_rules_are_rejected_with_their_id),
+        cmocka_unit_test(user_rules_mask_their_capture_group),
+        cmocka_unit_test(oversize_strings_are_replaced_whole),
+        cmocka_unit_test(explain_and_summary_report_where_not_what),
+        cmocka_unit_test(builtins_can_be_turned_off),
+        cmocka_unit_test(many_candidates_fail_closed),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
