@@ -79,6 +79,35 @@ out:
 
 mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf *eb)
 {
+    return mt_mask_engine_new_opts(rules, NULL, out, eb);
+}
+
+bool mt_mask_engine_from_cache(const mt_mask_engine *e) { return e && e->from_cache; }
+
+/* Shortest match of any of the n expressions (Vectorscan's analysis); 0 when
+ * one cannot be analysed (the compile then reports it). */
+static size_t hs_min_width(const char *const *exprs, const unsigned *flags, size_t n)
+{
+    size_t mw = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *ie = NULL;
+        /* SOM does not change widths; the analysis rejects it anyway */
+        if (hs_expression_info(exprs[i], flags[i] & ~(unsigned)HS_FLAG_SOM_LEFTMOST, &info,
+                               &ie) != HS_SUCCESS) {
+            hs_free_compile_error(ie);
+            return 0;
+        }
+        if (info->min_width < mw)
+            mw = info->min_width;
+        free(info);
+    }
+    return mw;
+}
+
+mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *opts,
+                               mt_mask_engine **out, mt_errbuf *eb)
+{
     *out = NULL;
     mt_err err = MT_OK;
     const char **exprs = NULL;
@@ -131,23 +160,13 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         flags[nhs] = d->hs_flags | (d->start_back ? 0 : HS_FLAG_SOM_LEFTMOST);
         ids[nhs] = (unsigned)i;
         nhs++;
-        hs_expr_info_t *info = NULL;
-        hs_compile_error_t *ie = NULL;
-        if (hs_expression_info(d->regex, d->hs_flags, &info, &ie) == HS_SUCCESS) {
-            if (info->min_width < e->min_width)
-                e->min_width = info->min_width;
-            free(info);
-        } else {
-            hs_free_compile_error(ie);
-            e->min_width = 0; /* the compile below reports the error */
-        }
         if (d->use_pcre) {
             int code;
             PCRE2_SIZE off;
-            uint32_t opts = (d->caseless ? PCRE2_CASELESS : 0) |
+            uint32_t popts = (d->caseless ? PCRE2_CASELESS : 0) |
                             ((d->hs_flags & HS_FLAG_MULTILINE) ? PCRE2_MULTILINE : 0) |
                             ((d->hs_flags & HS_FLAG_DOTALL) ? PCRE2_DOTALL : 0);
-            e->re[i] = pcre2_compile((PCRE2_SPTR)(d->pcre_regex ? d->pcre_regex : d->regex), PCRE2_ZERO_TERMINATED, opts, &code, &off,
+            e->re[i] = pcre2_compile((PCRE2_SPTR)(d->pcre_regex ? d->pcre_regex : d->regex), PCRE2_ZERO_TERMINATED, popts, &code, &off,
                                      NULL);
             if (!e->re[i]) {
                 PCRE2_UCHAR msg[160];
@@ -172,9 +191,15 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
         goto fail;
     }
     hs_compile_error_t *ce = NULL;
+    uint8_t ckey[MT_SHA256_LEN];
+    size_t hs_mw = SIZE_MAX;
+    if (nhs > 0)
+        mask_cache_key(exprs, flags, ids, nhs, ckey);
     if (nhs == 0) {
         /* builtin_detectors false and no user rules: field names only. */
-    } else if (hs_compile_multi(exprs, flags, ids, (unsigned)nhs, HS_MODE_BLOCK, NULL, &e->db,
+    } else if (mask_cache_load(opts, ckey, &e->db, &hs_mw)) {
+        e->from_cache = true;
+    } else if ((hs_mw = hs_min_width(exprs, flags, nhs)), hs_compile_multi(exprs, flags, ids, (unsigned)nhs, HS_MODE_BLOCK, NULL, &e->db,
                                 &ce) != HS_SUCCESS) {
         if (ce && ce->expression >= 0 && (size_t)ce->expression < nhs)
             err = mt_fail(eb, MT_ERR_CONFIG, "mask rule \"%s\": Vectorscan rejects the regex: %s",
@@ -184,7 +209,11 @@ mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf 
                           ce ? ce->message : "unknown error");
         hs_free_compile_error(ce);
         goto fail;
+    } else {
+        mask_cache_store(opts, ckey, e->db, hs_mw);
     }
+    if (hs_mw < e->min_width)
+        e->min_width = hs_mw;
     if (e->db && hs_alloc_scratch(e->db, &e->scratch) != HS_SUCCESS) {
         err = mt_fail(eb, MT_ERR_NOMEM, "mask engine: cannot allocate Vectorscan scratch");
         goto fail;

@@ -75,7 +75,18 @@ struct mt_mask_engine {
     size_t min_width;      /* shortest match of any pattern: shorter strings are not scanned */
     mask_native native;
     uint32_t *hs_ids;      /* Vectorscan expression id -> detector index */
+    bool from_cache;       /* db was read from the on-disk cache */
 };
+
+/* On-disk cache of the compiled database (mask_cache.c). key_out: the
+ * SHA-256 naming the file, computed from the patterns. load: true with *db
+ * and *min_width set on a hit. store: best effort. */
+void mask_cache_key(const char *const *exprs, const unsigned *flags, const unsigned *ids,
+                    size_t n, uint8_t key_out[MT_SHA256_LEN]);
+bool mask_cache_load(const mt_mask_engine_opts *o, const uint8_t key[MT_SHA256_LEN],
+                     hs_database_t **db, size_t *min_width);
+void mask_cache_store(const mt_mask_engine_opts *o, const uint8_t key[MT_SHA256_LEN],
+                      const hs_database_t *db, size_t min_width);
 
 typedef struct mask_slot {
     size_t from, to;

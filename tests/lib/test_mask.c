@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include "mcptrail/mask.h"
 
@@ -534,6 +536,89 @@ static void many_candidates_fail_closed(void **state)
     free(in);
 }
 
+/* Builds a built-in engine with the cache options; *hit = from the cache. */
+static mt_mask_engine *cached_engine(const mt_mask_engine_opts *o, bool *hit)
+{
+    mt_mask_rules *r = NULL;
+    mt_mask_engine *e = NULL;
+    mt_errbuf eb = {""};
+    assert_int_equal(mt_mask_rules_load(NULL, 0, &r, &eb), MT_OK);
+    if (mt_mask_engine_new_opts(r, o, &e, &eb) != MT_OK)
+        fail_msg("engine: %s", eb.msg);
+    *hit = mt_mask_engine_from_cache(e);
+    return e;
+}
+
+static void compiled_database_cache_is_authenticated(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mt-mask-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const uint8_t k1[] = "cache key one", k2[] = "cache key two";
+    mt_mask_engine_opts o = {dir, k1, sizeof k1 - 1};
+    const char *in = "export GITHUB_TOKEN=ghp_Ab1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uV1wX2 done";
+    bool hit;
+    mt_mask_engine *a = cached_engine(&o, &hit);
+    assert_false(hit); /* compiled, then written */
+    mt_mask_engine *b = cached_engine(&o, &hit);
+    assert_true(hit);
+    mt_mask_ctx *ca = NULL, *cb = NULL;
+    assert_int_equal(mt_mask_ctx_new(a, &ca, NULL), MT_OK);
+    assert_int_equal(mt_mask_ctx_new(b, &cb, NULL), MT_OK);
+    char *ma = mask_text_with(ca, in), *mb = mask_text_with(cb, in);
+    assert_string_equal(ma, mb);
+    assert_null(strstr(mb, "ghp_Ab1c"));
+    free(ma);
+    free(mb);
+    mt_mask_ctx_free(ca);
+    mt_mask_ctx_free(cb);
+    mt_mask_engine_free(b);
+    /* another key: the file is not trusted */
+    mt_mask_engine_opts o2 = {dir, k2, sizeof k2 - 1};
+    mt_mask_engine *c = cached_engine(&o2, &hit);
+    assert_false(hit);
+    mt_mask_engine_free(c);
+    /* a flipped byte: ignored, rebuilt, rewritten */
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *de;
+    char path[512] = "";
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".hsdb") && !strstr(de->d_name, ".tmp"))
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    closedir(d);
+    assert_true(path[0] != '\0');
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, -5, SEEK_END);
+    int ch = fgetc(f);
+    fseek(f, -5, SEEK_END);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    o.cache_key = k2; /* the last write was under k2 */
+    o.cache_key_len = sizeof k2 - 1;
+    c = cached_engine(&o, &hit);
+    assert_false(hit);
+    mt_mask_engine_free(c);
+    c = cached_engine(&o, &hit);
+    assert_true(hit);
+    mt_mask_engine_free(c);
+    /* no key: no cache */
+    mt_mask_engine_opts none = {dir, NULL, 0};
+    c = cached_engine(&none, &hit);
+    assert_false(hit);
+    mt_mask_engine_free(c);
+    mt_mask_engine_free(a);
+    d = opendir(dir);
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.') {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +641,7 @@ int main(void)
         cmocka_unit_test(explain_and_summary_report_where_not_what),
         cmocka_unit_test(builtins_can_be_turned_off),
         cmocka_unit_test(many_candidates_fail_closed),
+        cmocka_unit_test(compiled_database_cache_is_authenticated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

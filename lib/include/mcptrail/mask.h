@@ -59,6 +59,25 @@ void mt_mask_rules_free(mt_mask_rules *rules);
 
 /* Compiles rules into an engine. Takes ownership of rules in every case. */
 mt_err mt_mask_engine_new(mt_mask_rules *rules, mt_mask_engine **out, mt_errbuf *eb);
+
+/* Compiling the Vectorscan database takes ~100 ms and maps megabytes of the
+ * compiler; a long-running process (the sidecar) can keep the compiled
+ * database in cache_dir instead: mask-<hash>.hsdb, named by a SHA-256 of the
+ * patterns, their flags, the Vectorscan version and the CPU platform, and
+ * authenticated with HMAC-SHA256 under cache_key, so a file someone else
+ * wrote there (which could disable detectors) is ignored and rebuilt. Any
+ * cache problem (missing, unreadable, wrong MAC, other platform) falls back
+ * to compiling, then the file is (re)written with tmp + rename; write errors
+ * are ignored. cache_dir NULL or an empty key: no cache. */
+typedef struct mt_mask_engine_opts {
+    const char *cache_dir;
+    const uint8_t *cache_key;
+    size_t cache_key_len;
+} mt_mask_engine_opts;
+mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *opts,
+                               mt_mask_engine **out, mt_errbuf *eb);
+/* True when the last engine built from opts came from the cache (tests). */
+bool mt_mask_engine_from_cache(const mt_mask_engine *e);
 void mt_mask_engine_free(mt_mask_engine *e);
 /* Number of detectors (built-in + user), and each one's id / type. */
 size_t mt_mask_engine_detector_count(const mt_mask_engine *e);
