@@ -10,8 +10,12 @@
 
 #include <event2/event.h>
 
+#include <openssl/crypto.h>
+
 #include "admin.h"
+#include "mcptrail/crypto.h"
 #include "mcptrail/log.h"
+#include "mcptrail/mask.h"
 #include "mcptrail/runtime.h"
 #include "options.h"
 #include "proxy.h"
@@ -82,6 +86,7 @@ int main(int argc, char **argv)
     app a = {0};
     mt_admin *admin = NULL;
     mt_recorder *rec = NULL;
+    mt_mask_engine *mask = NULL;
     mt_sidecar_metrics metrics = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
     mt_kafka_prop *rec_props = NULL;
@@ -155,6 +160,27 @@ int main(int argc, char **argv)
             rec_kafka.nprops = rt.kafka.nprops + 1;
         }
     }
+    /* The masking engine: rules checked (and compiled, or read from the
+     * cache) before anything is served. */
+    mt_mask_rules *mrules = NULL;
+    err = cfg.mask_rules_file ? mt_mask_rules_load_file(cfg.mask_rules_file, &mrules, &eb)
+                              : mt_mask_rules_load(NULL, 0, &mrules, &eb);
+    if (err == MT_OK) {
+        uint8_t ck[MT_SHA256_LEN]; /* cache MAC key, separate from the payload HMAC's use */
+        static const char label[] = "mcptrail mask cache v1";
+        err = mt_hmac_sha256(cfg.hmac_key.value, cfg.hmac_key.len, label, sizeof label - 1, ck,
+                             &eb);
+        mt_mask_engine_opts mo = {cfg.mask_cache_dir, ck, sizeof ck};
+        if (err == MT_OK)
+            err = mt_mask_engine_new_opts(mrules, &mo, &mask, &eb);
+        else
+            mt_mask_rules_free(mrules);
+        OPENSSL_cleanse(ck, sizeof ck);
+    }
+    if (err != MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot load the masking rules", "error", eb.msg, NULL);
+        goto out;
+    }
     mt_recorder_config rc_cfg = {
         .kafka = rec_kafka,
         .topic = cfg.record_topic,
@@ -170,6 +196,7 @@ int main(int argc, char **argv)
         .source_upstream = upstream,
         .sidecar_version = MT_VERSION,
         .schemas = rt.schemas,
+        .mask = mask,
     };
     if ((err = mt_recorder_new(&rc_cfg, a.base, &rec, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the recorder", "error", eb.msg, NULL);
@@ -218,6 +245,7 @@ out:
             mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);
         mt_recorder_free(rec);
     }
+    mt_mask_engine_free(mask);
     if (a.base)
         event_base_free(a.base);
     if (rt_ok)

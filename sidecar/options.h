@@ -72,6 +72,8 @@ typedef struct mt_sidecar_config {
     char *spool_dir;
     int64_t spool_max_bytes;
     int64_t spool_sync_interval_ms;
+    char *mask_rules_file;
+    char *mask_cache_dir;
     mt_cfg_secret hmac_key;
     char *source_cluster;
     char *source_namespace;

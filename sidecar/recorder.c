@@ -73,16 +73,13 @@
 #include "mcptrail/crypto.h"
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
+#include "mcptrail/mask.h"
 
 #define COMPONENT "recorder"
 #define SPOOL_WINDOW 1024
 #define SPOOL_FILE_MAX ((uint64_t)4 << 20)   /* rotate files so acked ones go away soon
                                                 (or at a quarter of spool_max_bytes) */
 #define SPOOL_RECORD_MAX ((uint32_t)64 << 20) /* a record longer than this is corrupt */
-#define REDACT_FIELD MT_REC_REDACT_FIELD
-#define REDACT_TEXT "[REDACTED]"
-#define DETECTOR_TEXT MT_REC_DETECTOR_TEXT
-#define MASK_MAX_DEPTH 256
 /* New spools start numbering here so head files (numbered first - 1) fit below. */
 #define SPOOL_FIRST_N ((uint64_t)1 << 32)
 
@@ -188,6 +185,10 @@ struct mt_recorder {
     mt_sha256_hasher *sha;     /* the hash chain's digest, reused */
     uint8_t *hmac_key;         /* until hmac exists */
     json_t *no_identity, *no_masks; /* {} and [] for events without them */
+    const mt_mask_engine *mask;     /* cfg's, or own_mask */
+    mt_mask_engine *own_mask;       /* built-in detectors when cfg has none */
+    mt_mask_ctx *mctx;              /* made at the first payload */
+    mt_buf masked;                  /* the current event's masked payload */
     uint8_t rnd[512];          /* RAND_bytes drawn in blocks for UUIDv7s */
     size_t rnd_left;
     mt_avro_registry *own_schemas;
@@ -328,155 +329,64 @@ static mt_err uuid7(mt_recorder *rec, char out[37])
 
 /* ---- masking ------------------------------------------------------------ */
 
-static size_t count_sub(const char *s, const char *needle)
+/* The masking engine's per-thread context, made at the first payload. */
+static mt_err mask_ready(mt_recorder *rec, mt_errbuf *eb)
 {
-    size_t n = 0, nl = strlen(needle);
-    for (const char *p = strstr(s, needle); p; p = strstr(p + nl, needle))
-        n++;
-    return n;
+    mt_err err;
+    if (rec->mctx)
+        return MT_OK;
+    if (!rec->mask) {
+        mt_mask_rules *rules = NULL;
+        if ((err = mt_mask_rules_load(NULL, 0, &rules, eb)) != MT_OK ||
+            (err = mt_mask_engine_new(rules, &rec->own_mask, eb)) != MT_OK)
+            return err;
+        rec->mask = rec->own_mask;
+    }
+    return mt_mask_ctx_new(rec->mask, &rec->mctx, eb);
 }
 
-static void count_add(json_t *counts, const char *detector, json_int_t k)
+/* Masks a payload into *masked (NUL-terminated, valid UTF-8: an Avro string)
+ * and counts what was masked into sum. */
+static mt_err mask_payload(mt_recorder *rec, const void *payload, size_t len, mt_buf *masked,
+                           mt_mask_summary *sum, mt_errbuf *eb)
 {
-    json_t *c = json_object_get(counts, detector);
-    json_int_t prev = c ? json_integer_value(c) : 0;
-    json_object_set_new(counts, detector, json_integer(prev + k));
+    mt_err err = mask_ready(rec, eb);
+    if (err == MT_OK)
+        err = mt_mask_payload(rec->mctx, payload, len, masked, sum, NULL, eb);
+    if (err == MT_OK && (mt_utf8_check(masked->data, masked->len) != masked->len ||
+                         memchr(masked->data, 0, masked->len))) {
+        /* Binary bodies are described, not copied. */
+        char desc[64];
+        int n = snprintf(desc, sizeof desc, "[binary payload: %zu bytes]", len);
+        mt_buf_reset(masked);
+        err = mt_buf_append(masked, desc, (size_t)n);
+    }
+    if (err == MT_OK)
+        err = mt_buf_append_byte(masked, 0);
+    return err;
 }
 
-/* Redacts bearer tokens / JWTs in s; NULL when nothing changed (or OOM,
- * which the caller treats as "redact everything"). *added = redactions. */
-static char *redact_text(const char *s, size_t len, size_t *added, bool *oom)
+/* mask_summary as the schema's array of MaskCount. */
+static json_t *summary_json(const mt_mask_summary *sum)
 {
-    *added = 0;
-    *oom = false;
-    char *r = mt_log_redact_text(s, len);
-    if (!r) {
-        *oom = true;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < sum->n; i++) {
+        json_t *c = json_pack("{s:s,s:s,s:I}", "detector", sum->items[i].detector, "action",
+                              mt_mask_action_name(sum->items[i].action), "count",
+                              (json_int_t)sum->items[i].count);
+        if (!c || json_array_append_new(arr, c) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    if (arr && sum->overflow &&
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "detector", "other_detectors",
+                                             "action", "redact", "count",
+                                             (json_int_t)sum->total)) != 0) {
+        json_decref(arr);
         return NULL;
     }
-    size_t before = count_sub(s, REDACT_TEXT), after = count_sub(r, REDACT_TEXT);
-    if (after > before) {
-        *added = after - before;
-        return r;
-    }
-    free(r);
-    return NULL;
-}
-
-static void mask_json(json_t *v, json_t *counts, unsigned depth)
-{
-    if (depth > MASK_MAX_DEPTH) /* unreachable: parse limited the depth */
-        return;
-    if (json_is_object(v)) {
-        for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
-            const char *key = json_object_iter_key(it);
-            json_t *child = json_object_iter_value(it);
-            if (mt_log_key_is_secret(key) && !json_is_null(child)) {
-                char det[80];
-                snprintf(det, sizeof det, "field:%.64s", key);
-                for (char *c = det; *c; c++)
-                    if (*c >= 'A' && *c <= 'Z')
-                        *c = (char)(*c - 'A' + 'a');
-                json_object_iter_set_new(v, it, json_string(REDACT_FIELD));
-                count_add(counts, det, 1);
-            } else {
-                mask_json(child, counts, depth + 1);
-            }
-        }
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            mask_json(json_array_get(v, i), counts, depth + 1);
-    } else if (json_is_string(v)) {
-        size_t added;
-        bool oom;
-        char *r = redact_text(json_string_value(v), json_string_length(v), &added, &oom);
-        if (oom) {
-            json_string_set(v, REDACT_TEXT); /* never leak on allocation failure */
-            count_add(counts, DETECTOR_TEXT, 1);
-        } else if (r) {
-            json_string_set(v, r);
-            count_add(counts, DETECTOR_TEXT, (json_int_t)added);
-            free(r);
-        }
-    }
-}
-
-mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_t **summary)
-{
-    *masked = NULL;
-    *summary = NULL;
-    json_t *counts = json_object(), *root = NULL, *arr = NULL;
-    mt_err err = MT_ERR_NOMEM;
-    if (!counts)
-        goto fail;
-    if (!mt_log_text_may_hold_secret(payload, len) && !memchr(payload, 0, len) &&
-        mt_utf8_check(payload, len) == len) {
-        /* Nothing masking would change: recorded as it is, unparsed. */
-        *masked = strndup(payload, len);
-        *summary = json_array();
-        if (!*masked || !*summary) {
-            json_decref(*summary);
-            *summary = NULL;
-            goto fail;
-        }
-        json_decref(counts);
-        return MT_OK;
-    }
-    mt_json_limits lim = {(size_t)64 << 20, MASK_MAX_DEPTH, false, true, false};
-    if (mt_json_parse(payload, len, &lim, &root, NULL) == MT_OK) {
-        mask_json(root, counts, 0);
-        *masked = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (!*masked)
-            goto fail;
-    } else {
-        /* Not JSON: text masking. The body must be NUL-free UTF-8 to go
-         * into an Avro string as C text; other bodies are described, not
-         * copied. */
-        json_t *probe = json_stringn((const char *)payload, len);
-        if (!probe || memchr(payload, 0, len)) {
-            char desc[64];
-            snprintf(desc, sizeof desc, "[binary payload: %zu bytes]", len);
-            *masked = strdup(desc);
-        } else {
-            size_t added;
-            bool oom;
-            char *r = redact_text(payload, len, &added, &oom);
-            if (oom) {
-                json_decref(probe);
-                goto fail;
-            }
-            if (r) {
-                count_add(counts, DETECTOR_TEXT, (json_int_t)added);
-                *masked = r;
-            } else {
-                *masked = strndup(payload, len);
-            }
-        }
-        json_decref(probe);
-        if (!*masked)
-            goto fail;
-    }
-    arr = json_array();
-    if (!arr)
-        goto fail;
-    const char *det;
-    json_t *cnt;
-    json_object_foreach(counts, det, cnt)
-    {
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "detector", det, "action", "redact",
-                                             "count", json_integer_value(cnt)));
-    }
-    json_decref(counts);
-    json_decref(root);
-    *summary = arr;
-    return MT_OK;
-fail:
-    free(*masked);
-    *masked = NULL;
-    json_decref(counts);
-    json_decref(root);
-    json_decref(arr);
-    return err;
+    return arr;
 }
 
 /* ---- completions -------------------------------------------------------- */
@@ -1511,22 +1421,39 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
                            mt_buf *out, mt_errbuf *eb)
 {
     char event_id[37];
-    char *masked = NULL, *just = NULL;
+    char *just = NULL;
     json_t *summary = NULL;
     uint8_t mac[MT_SHA256_LEN];
+    mt_mask_summary sum;
     mt_err err;
+    mt_mask_summary_init(&sum);
+    mt_buf_reset(&rec->masked);
     if (uuid7(rec, event_id) != MT_OK)
         return mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
     if ((err = crypto_ready(rec, eb)) != MT_OK)
         return err;
+    if ((ev->payload || ev->justification) && (err = mask_ready(rec, eb)) != MT_OK)
+        return err;
     if (ev->payload &&
         ((err = mt_hmac_compute(rec->hmac, ev->payload, ev->payload_len, mac, eb)) != MT_OK ||
-         (err = mt_rec_mask_payload(ev->payload, ev->payload_len, &masked, &summary)) != MT_OK))
-        return err == MT_ERR_NOMEM ? mt_fail(eb, err, "recorder: out of memory masking") : err;
+         (err = mask_payload(rec, ev->payload, ev->payload_len, &rec->masked, &sum, eb)) !=
+             MT_OK))
+        return err;
+    if (sum.n > 0 && !(summary = summary_json(&sum)))
+        return mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (mask summary)");
+    const char *masked = ev->payload ? (const char *)rec->masked.data : NULL;
     if (ev->justification) {
-        just = mt_log_redact_text(ev->justification, strlen(ev->justification));
+        /* free text from the client: masked as text, counted with the payload's */
+        mt_buf jb = MT_BUF_INIT;
+        if (mt_mask_text(rec->mctx, ev->justification, strlen(ev->justification), &jb, &sum,
+                         NULL) == MT_OK &&
+            mt_utf8_check(jb.data, jb.len) == jb.len && !memchr(jb.data, 0, jb.len) &&
+            mt_buf_append_byte(&jb, 0) == MT_OK)
+            just = (char *)jb.data;
+        else
+            mt_buf_free(&jb);
         if (!just)
-            just = strdup(REDACT_TEXT);
+            just = strdup("[REDACTED:unmaskable]");
     }
     mt_avro_writer w;
     mt_avro_writer_begin(&w, rec->schema, out);
@@ -1573,7 +1500,7 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "rpc");
     }
-    w_str(&w, "payload_masked", masked);
+    mt_avw_string(&w, "payload_masked", masked, masked ? rec->masked.len - 1 : 0);
     mt_avw_fixed(&w, "payload_hmac", ev->payload ? mac : NULL, sizeof mac);
     mt_avw_json(&w, "mask_summary", summary ? summary : rec->no_masks);
     if (ev->policy_rule_id) {
@@ -1594,7 +1521,6 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     w_str(&w, "sidecar_version", rec->version);
     mt_avw_fixed(&w, "prev_hash", s->has_prev ? s->prev : NULL, sizeof s->prev);
     err = mt_avro_writer_finish(&w, eb);
-    free(masked);
     free(just);
     json_decref(summary);
     return err;
@@ -1745,6 +1671,7 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         mt_fail(eb, err, "mt_recorder_new: out of memory");
         goto fail;
     }
+    rec->mask = cfg->mask;
     const mt_avro_registry *reg = cfg->schemas;
     if (!reg) {
         if ((err = mt_avro_registry_load(NULL, &rec->own_schemas, eb)) != MT_OK)
@@ -1871,6 +1798,9 @@ void mt_recorder_free(mt_recorder *rec)
     free(rec->src_upstream);
     mt_hmac_free(rec->hmac);
     mt_sha256_hasher_free(rec->sha);
+    mt_mask_ctx_free(rec->mctx);
+    mt_mask_engine_free(rec->own_mask);
+    mt_buf_free(&rec->masked);
     if (rec->hmac_key)
         OPENSSL_cleanse(rec->hmac_key, rec->cfg.hmac_key_len);
     free(rec->hmac_key);

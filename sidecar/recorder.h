@@ -9,10 +9,11 @@
  * acknowledge (strict mode) stays in the chain: the hole on the topic is
  * visible evidence of the failure (the proxy answered an error instead).
  *
- * Payloads are masked before recording: values of secret-looking object keys
- * become "[REDACTED:field]" (detector "field:<key>"), bearer tokens and JWTs
- * inside strings become "[REDACTED]" (detector "bearer_or_jwt"); a body that
- * is not JSON is masked as text. payload_hmac = HMAC-SHA256(key, raw body).
+ * Payloads (and justifications) are masked before recording by the masking
+ * engine (mcptrail/mask.h, docs/masking.md): JSON bodies string by string,
+ * anything else as text; a body that is not UTF-8 text after masking is
+ * recorded as "[binary payload: N bytes]". mask_summary counts what was
+ * masked per detector and action. payload_hmac = HMAC-SHA256(key, raw body).
  *
  * Modes:
  *  strict: the done callback runs with MT_OK once Kafka acknowledged the
@@ -57,6 +58,7 @@
 #include "mcptrail/avro.h"
 #include "mcptrail/err.h"
 #include "mcptrail/kafka.h"
+#include "mcptrail/mask.h"
 
 struct event_base;
 
@@ -67,8 +69,6 @@ typedef enum mt_rec_mode { MT_REC_STRICT = 0, MT_REC_ASYNC = 1 } mt_rec_mode;
 #define MT_REC_DEFAULT_IDLE_S 3600
 #define MT_REC_DEFAULT_SPOOL_MAX ((uint64_t)256 << 20)
 #define MT_REC_MAX_SESSION_ID 256 /* bytes; longer ids are refused */
-#define MT_REC_REDACT_FIELD "[REDACTED:field]"
-#define MT_REC_DETECTOR_TEXT "bearer_or_jwt" /* mask_summary detector of text redaction */
 
 typedef struct mt_recorder_config {
     mt_kafka_config kafka;        /* strings borrowed for the recorder's life */
@@ -90,6 +90,8 @@ typedef struct mt_recorder_config {
     size_t max_sessions;          /* 0: MT_REC_DEFAULT_MAX_SESSIONS; LRU beyond */
     int session_idle_s;           /* 0: MT_REC_DEFAULT_IDLE_S; then session_end */
     const mt_avro_registry *schemas; /* NULL: loaded from $MT_SCHEMA_DIR / default */
+    const mt_mask_engine *mask;   /* borrowed; NULL: the built-in detectors (compiled
+                                     at the first payload) */
 } mt_recorder_config;
 
 /* Counters for the admin port; read with mt_rec_metrics_get. */
@@ -173,10 +175,6 @@ mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
 
 void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out);
 
-/* Masks a payload as recorded: *masked is a malloc'd NUL-terminated string
- * and *summary a new JSON array of MaskCount objects. Exposed for tests and
- * for the later masking engine to replace. */
-mt_err mt_rec_mask_payload(const void *payload, size_t len, char **masked, json_t **summary);
 
 /* Test hooks: pause/resume the spool syncer thread (async with a spool;
  * no-op otherwise) and count its completed sync rounds. */
