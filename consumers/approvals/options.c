@@ -14,7 +14,9 @@ const mt_cfg_option mt_approvals_options[] = {
      O(api_address), 0, 0, NULL, MT_CFG_F_REQUIRED},
     {"api.port", MT_CFG_INT, "8070", "TCP port of the HTTP API (0: ephemeral, for tests).",
      O(api_port), 0, 65535, NULL, 0},
-    {"api.max_body", MT_CFG_SIZE, "16KiB", "Largest request body the API accepts (413 above).",
+    {"api.max_body", MT_CFG_SIZE, "64KiB",
+     "Largest request body the API accepts (413 above); room for a 2000-character reason "
+     "written entirely in \\u escapes.",
      O(api_max_body), 256, 1 << 20, NULL, 0},
     {"auth.jwks_file", MT_CFG_STRING, NULL,
      "JWKS file with the public keys that sign approvers' tokens.", O(jwks_file), 0, 0, NULL,

@@ -33,7 +33,7 @@ enum {
     TICK_MS = 200,
     POLL_BATCH = 500,      /* records per wake-up, so the API stays responsive */
     META_TIMEOUT_MS = 500, /* one metadata attempt per tick until the topics exist */
-    REASON_MAX = 2000,     /* bytes of a vote reason */
+    REASON_MAX = 2000,     /* characters (code points) of a vote reason */
     FLUSH_MS = 5000,
 };
 
@@ -519,6 +519,16 @@ static void handle_show(mt_approvals *s, struct evhttp_request *req, const char 
     reply_json(req, 200, approval_json(s, a));
 }
 
+/* Code points of valid UTF-8 (jansson only hands out valid UTF-8). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
 static int outcome_status(mt_appr_outcome o)
 {
     switch (o) {
@@ -587,9 +597,9 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
             return;
         }
         reason = json_string_value(r);
-        if (reason && strlen(reason) > REASON_MAX) {
+        if (reason && utf8_chars(reason) > REASON_MAX) {
             json_decref(body);
-            reply_error(req, 422, "bad_body", "reason is longer than 2000 bytes");
+            reply_error(req, 422, "bad_body", "reason is longer than 2000 characters");
             return;
         }
     }
@@ -724,7 +734,12 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type want, con
 {
     if (evhttp_request_get_command(req) == want)
         return true;
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Allow", allow);
+    /* libevent 2.1 does not read a body sent with TRACE, HEAD or a method it
+     * does not know; left in the stream it would be parsed as the next
+     * request. Closing the connection after the 405 resynchronises. */
+    evhttp_add_header(h, "Connection", "close");
     reply_error(req, 405, "method_not_allowed", allow[0] == 'G' ? "use GET" : "use POST");
     return false;
 }
@@ -1154,9 +1169,11 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
     event_add(s->wake_ev, NULL);
     event_add(s->rk_ev, NULL);
     event_add(s->tick_ev, &tv);
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_HEAD);
+    /* Every method reaches on_http, so an unsupported one gets a JSON 405
+     * with Allow rather than libevent's HTML 501. All bits: libevent 2.1
+     * marks a method it does not know (QUERY, ...) with its internal
+     * "unknown" bit, which must be allowed too. */
+    evhttp_set_allowed_methods(s->http, 0xffff);
     evhttp_set_max_body_size(s->http, (ev_ssize_t)s->cfg->api_max_body);
     evhttp_set_max_headers_size(s->http, 32 * 1024);
     evhttp_set_timeout(s->http, 30);
