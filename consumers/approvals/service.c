@@ -400,10 +400,18 @@ static void reply_json(struct evhttp_request *req, int code, json_t *body)
     evbuffer_free(b);
 }
 
+/* message may quote client input (a field name, a token's claim) cut at a
+ * byte limit: bytes that are not valid UTF-8 become '?', or jansson would
+ * refuse the string and the client would get a 500 instead of its error. */
 static void reply_error(struct evhttp_request *req, int code, const char *error,
                         const char *message)
 {
-    reply_json(req, code, json_pack("{s:s,s:s}", "error", error, "message", message));
+    char safe[700];
+    snprintf(safe, sizeof safe, "%s", message);
+    size_t len = strlen(safe), bad;
+    while ((bad = mt_utf8_check(safe, len)) < len)
+        safe[bad] = '?';
+    reply_json(req, code, json_pack("{s:s,s:s}", "error", error, "message", safe));
 }
 
 static json_t *approval_json(const mt_approvals *s, const mt_appr *a)

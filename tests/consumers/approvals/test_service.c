@@ -381,6 +381,14 @@ static void request_and_two_votes_give_one_signed_decision(void **state)
                  400, "bad_body");
     expect_error(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-1/approve", alice,
                  "{\"reason\":\"x\",\"extra\":1}", 422, "bad_body");
+    /* An unknown field quoted in the message, cut inside a UTF-8 character:
+     * still a JSON 422, not a 500. */
+    char body[200] = "{\"a";
+    for (int i = 0; i < 40; i++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "\":1}");
+    expect_error(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-1/approve", alice, body, 422,
+                 "bad_body");
     expect_error(f, EVHTTP_REQ_GET, "/api/v1/approvals/ap-1/approve", alice, NULL, 405,
                  "method_not_allowed");
 
