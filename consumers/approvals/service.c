@@ -35,6 +35,7 @@ enum {
     META_TIMEOUT_MS = 500, /* one metadata attempt per tick until the topics exist */
     REASON_MAX = 2000,     /* characters (code points) of a vote reason */
     FLUSH_MS = 5000,
+    DELIVERY_TIMEOUT_MS = 30000,
 };
 
 enum { K_REQ = 0, K_VOTE = 1, K_DEC = 2, K_N = 3 };
@@ -1154,7 +1155,10 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
     };
     if ((err = reader_new(s, eb)) != MT_OK)
         goto fail;
-    mt_producer_config pc = {.kafka = p->kafka, .on_delivery = on_delivery, .ctx = s};
+    /* A vote's HTTP answer waits for its report: bound the wait (503 after
+     * it); a decision that times out is simply sent again by the tick. */
+    mt_producer_config pc = {.kafka = p->kafka, .on_delivery = on_delivery, .ctx = s,
+                             .delivery_timeout_ms = DELIVERY_TIMEOUT_MS};
     if ((err = mt_producer_new(&pc, &s->prod, eb)) != MT_OK)
         goto fail;
     if (make_pipe(s->wake) != 0) {

@@ -49,7 +49,9 @@ grep -q "^ok $id approved [0-9a-f]\{16\} approvers=alice,bob$" "$tmp/verify.out"
   fail "unexpected verification line: $(cat "$tmp/verify.out")"
 echo "e2e: $(cat "$tmp/verify.out")"
 
-kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+kill -TERM "$pid"; rc=0; wait "$pid" || rc=$?; pid=""
+[ "$rc" = 0 ] || fail "service exited with $rc after SIGTERM"
+! grep -q "Sanitizer" "$tmp/service.log" || fail "sanitizer report in the service log"
 start_service
 wait_state "$id" approved 2 true
 "$MT_E2E_KAFKA_BIN" dump "$T_DEC" "$tmp/dec.raw" 1 3000 30000 >"$tmp/decisions2.jsonl"

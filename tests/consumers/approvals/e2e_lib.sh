@@ -24,10 +24,15 @@ for t in "$T_REQ" "$T_VOTE" "$T_DEC"; do "$MT_E2E_KAFKA_BIN" create "$t" 3; done
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$tmp/signer" >/dev/null
 openssl pkey -in "$tmp/signer/dev-ed25519.pem" -pubout -out "$tmp/decisions.pub.pem"
 ISS=https://idp.e2e.test AUD=mcptrail-approvals
-tok() { "$MT_DEVTOKEN_BIN" mint --key "$tmp/idp/dev-ed25519.pem" --kid dev-ed25519 --iss "$ISS" \
-  --aud "$AUD" --sub "$1" --claims-json "{\"groups\":$2}"; }
-alice=$(tok alice '["sre"]') bob=$(tok bob '["sre","payments"]')
-dan=$(tok dev-dan '["sre"]') mallory=$(tok mallory '["dev"]')
+# tok SUBJECT GROUP...: an approver token with a "groups" claim.
+tok() {
+  local sub=$1 args=(); shift
+  for g in "$@"; do args+=(--group "$g"); done
+  "$MT_DEVTOKEN_BIN" mint --key "$tmp/idp/dev-ed25519.pem" --kid dev-ed25519 --iss "$ISS" \
+    --aud "$AUD" --sub "$sub" "${args[@]}"
+}
+alice=$(tok alice sre) bob=$(tok bob sre payments)
+dan=$(tok dev-dan sre) mallory=$(tok mallory dev)
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
