@@ -2,7 +2,8 @@
  * librdkafka's mock cluster: a request and two API votes give exactly one
  * signed decision; the API's error codes; a restart replays the topics to
  * the same state and writes no decision twice, and a pending approval
- * survives the restart and completes afterwards. The HTTP client runs on the
+ * survives the restart and completes afterwards; the sidecar's cancel and
+ * expiry are published too. The HTTP client runs on the
  * service's own event loop; every wait is a condition with a deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -493,12 +494,58 @@ static void restart_replays_the_same_state_and_writes_no_decision_twice(void **s
     free(bob);
 }
 
+static json_t *vote_record(const char *id, const char *sub, const char *vote,
+                           const char *source)
+{
+    return json_pack("{s:s,s:s,s:{s:s,s:s,s:[]},s:s,s:s,s:I,s:s}", "approval_id", id,
+                     "request_hash",
+                     "aa00000000000000000000000000000000000000000000000000000000000001", "voter",
+                     "subject", sub, "issuer", "spiffe://cluster.local", "groups", "vote", vote,
+                     "reason", "client disconnected", "ts", (json_int_t)wall_us(), "source",
+                     source);
+}
+
+static void sidecar_cancel_and_expiry_are_published(void **state)
+{
+    fx *f = *state;
+    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", request("ap-5", 1, false));
+    want_state pending0 = {"ap-5", MT_APPR_PENDING, 0, false};
+    run_until(f, has_state, &pending0, "request ap-5 pending");
+    /* A cancel from a bot is refused; the sidecar's decides. */
+    produce(f, T_VOTE, "dev.mcptrail.ApprovalVote", vote_record("ap-5", "bot", "cancel", "bot"));
+    produce(f, T_VOTE, "dev.mcptrail.ApprovalVote",
+            vote_record("ap-5", "sidecar/pod-1", "cancel", "sidecar"));
+    want_state cancelled = {"ap-5", MT_APPR_CANCELLED, 0, true};
+    run_until(f, has_state, &cancelled, "ap-5 cancelled and published");
+
+    /* A request whose expiry has passed expires at once, decided at its
+     * expiry time. */
+    json_t *r = request("ap-6", 1, false);
+    json_object_set_new(r, "expires", json_integer(wall_us() - 1000000));
+    int64_t expires = json_integer_value(json_object_get(r, "expires"));
+    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", r);
+    want_state expired = {"ap-6", MT_APPR_EXPIRED, 0, true};
+    run_until(f, has_state, &expired, "ap-6 expired and published");
+
+    json_t *all = read_decisions(f), *d = NULL;
+    assert_int_equal(decisions_for(all, "ap-5", &d), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "decision")), "cancelled");
+    json_t *who = json_array_get(json_object_get(d, "approvers"), 0);
+    assert_string_equal(json_string_value(json_object_get(who, "subject")), "sidecar/pod-1");
+    assert_int_equal(decisions_for(all, "ap-6", &d), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "decision")), "expired");
+    assert_int_equal(json_integer_value(json_object_get(d, "decided")), expires);
+    assert_int_equal(json_array_size(json_object_get(d, "approvers")), 0);
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(request_and_two_votes_give_one_signed_decision),
         cmocka_unit_test(reason_required_and_deny),
         cmocka_unit_test(restart_replays_the_same_state_and_writes_no_decision_twice),
+        cmocka_unit_test(sidecar_cancel_and_expiry_are_published),
     };
     /* One cluster and service for the group: later tests build on the
      * topics' history, as the restart test must. */
