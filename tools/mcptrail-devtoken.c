@@ -7,11 +7,13 @@
  *       kids "dev-ed25519", "dev-rs256", "dev-es256".
  *   mint --key PEM [--kid KID] [--alg ALG] --iss URL --aud AUD [--aud AUD2 ...]
  *        [--sub SUB] [--ttl SECONDS] [--exp-offset SECONDS] [--nbf-offset SECONDS]
- *        [--claim k=v ...] [--claims-json '{...}']
+ *        [--group G ...] [--claim k=v ...] [--claims-json '{...}']
  *       prints a compact JWS on stdout. ALG defaults to the key's (EdDSA,
  *       RS256, ES256). exp = now + ttl (default 600), or now + exp-offset when
  *       given (negative for an already expired token); iat = now. --claim adds
- *       string claims; --claims-json merges an object last (it can override
+ *       string claims; --group adds G to the "groups" array claim (the
+ *       approver groups mcptrail-approvals reads by default); --claims-json
+ *       merges an object last (it can override
  *       anything, e.g. {"run_attempt":"2"} or {"aud":["a","b"]}).
  *
  * Signing goes through mt_jwt_sign, the same encoder the tests use, so the
@@ -37,7 +39,7 @@ static void usage(FILE *f)
                "       mcptrail-devtoken mint --key PEM [--kid KID] [--alg RS256|ES256|EdDSA]\n"
                "              --iss URL --aud AUD [--aud AUD ...] [--sub SUB] [--ttl SECONDS]\n"
                "              [--exp-offset SECONDS] [--nbf-offset SECONDS] [--claim k=v ...]\n"
-               "              [--claims-json '{...}']\n"
+               "              [--group G ...] [--claims-json '{...}']\n"
                "\n"
                "keygen writes dev-ed25519.pem, dev-rs256.pem, dev-es256.pem and jwks.json\n"
                "(kids dev-ed25519, dev-rs256, dev-es256) into DIR. mint prints a signed\n"
@@ -174,6 +176,16 @@ static int cmd_mint(int argc, char **argv)
                 goto done;
             }
             json_decref(k);
+        } else if (strcmp(a, "--group") == 0) {
+            json_t *g = json_object_get(claims, "groups");
+            if (!json_is_array(g)) {
+                g = json_array();
+                json_object_set_new(claims, "groups", g);
+            }
+            if (g == NULL || json_array_append_new(g, json_string(v))) {
+                fprintf(stderr, "mcptrail-devtoken: --group '%s' is not UTF-8\n", v);
+                goto done;
+            }
         } else if (strcmp(a, "--claims-json") == 0) {
             json_decref(extra);
             extra = NULL;

@@ -77,6 +77,7 @@ const mt_cfg_option mt_cfg_common_options[] = {
 /* Binaries' tables compiled into the library for the reference (their
  * sources stay next to the binary; its CMakeLists adds them to mcptrail). */
 extern const mt_cfg_option mt_sidecar_options[];
+extern const mt_cfg_option mt_approvals_options[];
 
 const mt_cfg_doc_section mt_cfg_doc_sections[] = {
     {"Common options (every binary)",
@@ -85,6 +86,10 @@ const mt_cfg_doc_section mt_cfg_doc_sections[] = {
     {"mcptrail-sidecar",
      "The MCP reverse proxy in front of each MCP server (`mcptrail-sidecar --help`).",
      "MCPTRAIL_", mt_sidecar_options},
+    {"mcptrail-approvals",
+     "The approval service: approval state machine, approvers' HTTP API, Ed25519-signed "
+     "decisions (`mcptrail-approvals --help`, docs/approvals.md).",
+     "MCPTRAIL_", mt_approvals_options},
     {NULL, NULL, NULL, NULL},
 };
 

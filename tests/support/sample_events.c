@@ -179,14 +179,15 @@ json_t *mt_sample_approval_request(uint64_t i)
     snprintf(url, sizeof url, "https://mcptrail.example.com/approvals/%s", aid);
     json_t *groups = (i % 3 == 0) ? json_array() : json_pack("[s,s]", "sre", "payments-leads");
     return json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o}", "approval_id", aid,
+        "{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o,s:b,s:s}", "approval_id", aid,
         "request_hash", hash, "session_id", sid, "event_id", eid, "created",
         (json_int_t)(ms * 1000), "expires", (json_int_t)(ms * 1000 + 900000000LL), "identity",
         identity(i), "tool", (i % 4 == 0) ? json_null() : json_string(tools[i % NTOOLS]), "method",
         "tools/call", "arguments_masked", args, "justification",
         (i % 2) ? json_string("hotfix for INC-42") : json_null(), "rule_id",
         "prod-deploy-needs-approval", "approver_groups", groups, "min_approvals", (int)(1 + i % 2),
-        "four_eyes", i % 5 != 0, "console_url", (i % 3 == 1) ? json_null() : json_string(url));
+        "four_eyes", i % 5 != 0, "console_url", (i % 3 == 1) ? json_null() : json_string(url),
+        "reason_required", i % 2 == 0, "hold_mode", (i % 4 == 3) ? "ticket" : "wait");
 }
 
 json_t *mt_sample_approval_vote(uint64_t i)

@@ -1,0 +1,1264 @@
+/* mcptrail-approvals engine; the design is in service.h. Everything runs on
+ * the caller's event loop thread: the Kafka reader wakes the loop through
+ * librdkafka's queue io-event pipe, the producer through its wake-up fd, and
+ * a tick (TICK_MS) expires approvals, retries unpublished decisions and
+ * polls both clients as a safety net. */
+#include "service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <librdkafka/rdkafka.h>
+
+#include "mcptrail/approval.h"
+#include "mcptrail/json.h"
+#include "mcptrail/log.h"
+
+enum {
+    TICK_MS = 200,
+    POLL_BATCH = 500,      /* records per wake-up, so the API stays responsive */
+    META_TIMEOUT_MS = 500, /* one metadata attempt per tick until the topics exist */
+    REASON_MAX = 2000,     /* characters (code points) of a vote reason */
+    FLUSH_MS = 5000,
+    DELIVERY_TIMEOUT_MS = 30000,
+};
+
+enum { K_REQ = 0, K_VOTE = 1, K_DEC = 2, K_N = 3 };
+
+typedef struct part_state {
+    int kind;
+    int32_t partition;
+    bool eof;
+} part_state;
+
+typedef struct metrics {
+    uint64_t records, records_old, records_bad, requests, requests_dup, requests_conflict;
+    uint64_t votes_counted, votes_duplicate, votes_rejected;
+    uint64_t decisions_sent, decisions_acked, decisions_failed, decisions_read,
+        decisions_bad_sig;
+    uint64_t api_requests, api_auth_failures, api_votes;
+} metrics;
+
+struct mt_approvals {
+    mt_approvals_params p;
+    const mt_approvals_config *cfg;
+    const mt_avro_schema *schema[K_N];
+    const char *topic[K_N];
+    mt_appr_table tbl;
+
+    rd_kafka_t *rk;
+    int rk_pipe[2];
+    struct event *rk_ev;
+    bool assigned;
+    part_state *parts;
+    size_t nparts, neof;
+    bool ready;
+    bool closing; /* HTTP server gone: vote reports answer nobody */
+    json_t *buffered[K_N]; /* arrays of datums read during the replay */
+
+    mt_producer *prod;
+    int wake[2];
+    struct event *wake_ev;
+    struct event *tick_ev;
+
+    struct evhttp *http;
+    int port;
+    mt_jwt_policy policy;
+
+    metrics m;
+};
+
+typedef struct send_ctx {
+    mt_approvals *s;
+    int kind; /* K_VOTE (an API vote awaiting its HTTP answer) or K_DEC */
+    char *approval_id;
+    struct evhttp_request *req;
+    char vote[8];
+    int64_t ts;
+} send_ctx;
+
+static int64_t now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static void drain_fd(int fd)
+{
+    char b[256];
+    while (read(fd, b, sizeof b) > 0) {
+    }
+}
+
+static int make_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- decoding records into state-machine inputs ------------------------ */
+
+static bool hash_from_hex(const json_t *v, uint8_t out[MT_APPR_HASH_LEN])
+{
+    const char *h = json_string_value(v);
+    size_t n = 0;
+    return h && strlen(h) == 2 * MT_APPR_HASH_LEN &&
+           mt_hex_decode(h, strlen(h), out, MT_APPR_HASH_LEN, &n, NULL) == MT_OK &&
+           n == MT_APPR_HASH_LEN;
+}
+
+/* Borrowed string items of a JSON array (non-strings skipped), at most max. */
+static size_t string_items(const json_t *arr, const char **out, size_t max)
+{
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (n < max && json_is_string(v))
+            out[n++] = json_string_value(v);
+    }
+    return n;
+}
+
+static int64_t jint(const json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static void publish(mt_approvals *s, mt_appr *a);
+
+static void apply_request(mt_approvals *s, json_t *d)
+{
+    const char *groups[MT_APPR_MAX_GROUPS];
+    json_t *id = json_object_get(d, "identity");
+    mt_appr_request r = {
+        .approval_id = json_string_value(json_object_get(d, "approval_id")),
+        .requester_issuer = json_string_value(json_object_get(id, "issuer")),
+        .requester_subject = json_string_value(json_object_get(id, "subject")),
+        .groups = groups,
+        .ngroups = string_items(json_object_get(d, "approver_groups"), groups,
+                                MT_APPR_MAX_GROUPS),
+        .min_approvals = jint(d, "min_approvals"),
+        .four_eyes = json_is_true(json_object_get(d, "four_eyes")),
+        .reason_required = json_is_true(json_object_get(d, "reason_required")),
+        .created = jint(d, "created"),
+        .expires = jint(d, "expires"),
+        .record = d,
+    };
+    if (!hash_from_hex(json_object_get(d, "request_hash"), r.request_hash)) {
+        s->m.records_bad++;
+        return;
+    }
+    mt_appr_add_result res = MT_APPR_ADDED;
+    if (mt_appr_add_request(&s->tbl, &r, &res) != MT_OK) {
+        s->m.records_bad++;
+        mt_logs(MT_LOG_ERROR, "approvals", "request not added (missing id or out of memory)",
+                "approval_id", r.approval_id, NULL);
+        return;
+    }
+    if (res == MT_APPR_ADDED) {
+        s->m.requests++;
+        mt_logs(MT_LOG_INFO, "approvals", "approval pending", "approval_id", r.approval_id,
+                "rule_id", json_string_value(json_object_get(d, "rule_id")), NULL);
+    } else if (res == MT_APPR_ADD_DUPLICATE) {
+        s->m.requests_dup++;
+    } else {
+        s->m.requests_conflict++;
+        mt_logs(MT_LOG_WARN, "approvals",
+                "request ignored: its approval id is already used with another request hash",
+                "approval_id", r.approval_id, NULL);
+    }
+}
+
+static void apply_vote(mt_approvals *s, json_t *d)
+{
+    const char *groups[MT_APPR_MAX_GROUPS];
+    json_t *voter = json_object_get(d, "voter");
+    mt_appr_vote_in v = {
+        .approval_id = json_string_value(json_object_get(d, "approval_id")),
+        .issuer = json_string_value(json_object_get(voter, "issuer")),
+        .subject = json_string_value(json_object_get(voter, "subject")),
+        .groups = groups,
+        .ngroups = string_items(json_object_get(voter, "groups"), groups, MT_APPR_MAX_GROUPS),
+        .reason = json_string_value(json_object_get(d, "reason")),
+        .ts = jint(d, "ts"),
+    };
+    if (!hash_from_hex(json_object_get(d, "request_hash"), v.request_hash) ||
+        !mt_appr_vote_kind_parse(json_string_value(json_object_get(d, "vote")), &v.kind) ||
+        !mt_appr_source_parse(json_string_value(json_object_get(d, "source")), &v.source)) {
+        s->m.records_bad++;
+        return;
+    }
+    mt_appr *a = NULL;
+    mt_appr_outcome o = mt_appr_vote_apply(&s->tbl, &v, &a);
+    mt_log_level lvl = MT_LOG_INFO;
+    switch (o) {
+    case MT_APPR_COUNTED:
+    case MT_APPR_DECIDED:
+        s->m.votes_counted++;
+        break;
+    case MT_APPR_DUPLICATE:
+        s->m.votes_duplicate++;
+        lvl = MT_LOG_DEBUG;
+        break;
+    default:
+        s->m.votes_rejected++;
+        lvl = MT_LOG_WARN;
+        break;
+    }
+    mt_logs(lvl, "approvals", o == MT_APPR_COUNTED || o == MT_APPR_DECIDED ? "vote counted"
+                                                                           : "vote not counted",
+            "approval_id", v.approval_id, "vote", mt_appr_vote_kind_name(v.kind), "voter",
+            v.subject, "issuer", v.issuer, "outcome", mt_appr_outcome_name(o), "detail",
+            mt_appr_outcome_text(o), "state", a ? mt_appr_state_name(a->state) : NULL, NULL);
+    if (a && (o == MT_APPR_DECIDED || o == MT_APPR_TOO_LATE))
+        publish(s, a);
+}
+
+static void apply_decision(mt_approvals *s, json_t *d)
+{
+    const char *id = json_string_value(json_object_get(d, "approval_id"));
+    uint8_t hash[MT_APPR_HASH_LEN];
+    mt_appr_state st;
+    mt_errbuf eb = {{0}};
+    if (!id || !hash_from_hex(json_object_get(d, "request_hash"), hash) ||
+        !mt_appr_state_parse(json_string_value(json_object_get(d, "decision")), &st) ||
+        st == MT_APPR_PENDING) {
+        s->m.records_bad++;
+        return;
+    }
+    if (mt_approval_decision_verify(s->schema[K_DEC], d, s->p.key, &eb) != MT_OK) {
+        /* Only this service writes the topic: a record that does not verify
+         * under its key is forged (or from a retired key) and is not adopted. */
+        s->m.decisions_bad_sig++;
+        mt_logs(MT_LOG_WARN, "approvals", "decision on the topic does not verify; ignored",
+                "approval_id", id, "key_id", json_string_value(json_object_get(d, "key_id")),
+                "error", eb.msg, NULL);
+        return;
+    }
+    s->m.decisions_read++;
+    mt_appr *a = mt_appr_find(&s->tbl, id);
+    if (a && a->published)
+        return; /* our own decision read back after its ack */
+    if (a && a->state != MT_APPR_PENDING && a->state != st)
+        mt_logs(MT_LOG_WARN, "approvals", "published decision differs from replayed state; "
+                "the published one stands", "approval_id", id, "published",
+                mt_appr_state_name(st), "replayed", mt_appr_state_name(a->state), NULL);
+    if (mt_appr_adopt_decision(&s->tbl, id, hash, st, jint(d, "decided"), d, NULL) != MT_OK)
+        mt_logs(MT_LOG_ERROR, "approvals", "out of memory adopting a decision", "approval_id",
+                id, NULL);
+}
+
+static void apply(mt_approvals *s, int kind, json_t *d)
+{
+    switch (kind) {
+    case K_REQ: apply_request(s, d); break;
+    case K_VOTE: apply_vote(s, d); break;
+    case K_DEC: apply_decision(s, d); break;
+    }
+}
+
+/* ---- publishing decisions ---------------------------------------------- */
+
+static json_t *decision_json(const mt_approvals *s, const mt_appr *a)
+{
+    json_t *approvers = json_array();
+    for (size_t i = 0; approvers && i < a->nvotes; i++) {
+        const mt_appr_vote *v = &a->votes[i];
+        bool counted = (a->state == MT_APPR_APPROVED && v->kind == MT_APPR_VOTE_APPROVE) ||
+                       (a->state == MT_APPR_DENIED && v->kind == MT_APPR_VOTE_DENY) ||
+                       (a->state == MT_APPR_CANCELLED && v->kind == MT_APPR_VOTE_CANCEL);
+        if (counted)
+            json_array_append_new(approvers,
+                                  json_pack("{s:s,s:s,s:o,s:I}", "subject", v->subject, "issuer",
+                                            v->issuer, "reason",
+                                            v->reason ? json_string(v->reason) : json_null(),
+                                            "ts", (json_int_t)v->ts));
+    }
+    char hex[2 * MT_APPR_HASH_LEN + 1];
+    mt_hex_encode(a->request_hash, MT_APPR_HASH_LEN, hex, sizeof hex);
+    return json_pack("{s:s,s:s,s:s,s:I,s:o,s:I,s:s,s:s}", "approval_id", a->approval_id,
+                     "request_hash", hex, "decision", mt_appr_state_name(a->state), "expires",
+                     (json_int_t)(a->decided + s->cfg->decision_ttl_ms * 1000), "approvers",
+                     approvers, "decided", (json_int_t)a->decided, "key_id", "", "signature",
+                     "");
+}
+
+static void publish(mt_approvals *s, mt_appr *a)
+{
+    if (!s->ready || a->state == MT_APPR_PENDING || a->published || a->publishing)
+        return;
+    mt_errbuf eb = {{0}};
+    mt_buf buf = MT_BUF_INIT;
+    send_ctx *ctx = NULL;
+    json_t *d = decision_json(s, a);
+    mt_err err = d ? mt_approval_decision_sign(s->schema[K_DEC], d, s->p.key, &eb)
+                   : mt_fail(&eb, MT_ERR_NOMEM, "out of memory");
+    if (err == MT_OK)
+        err = mt_avro_encode(s->schema[K_DEC], d, &buf, &eb);
+    if (err == MT_OK && !(ctx = calloc(1, sizeof *ctx)))
+        err = mt_fail(&eb, MT_ERR_NOMEM, "out of memory");
+    if (err == MT_OK && !(ctx->approval_id = strdup(a->approval_id)))
+        err = mt_fail(&eb, MT_ERR_NOMEM, "out of memory");
+    if (err == MT_OK) {
+        ctx->s = s;
+        ctx->kind = K_DEC;
+        mt_kafka_avro_headers ah;
+        const mt_kafka_header *h =
+            mt_kafka_avro_headers_init(&ah, mt_avro_schema_fingerprint(s->schema[K_DEC]));
+        err = mt_producer_send(s->prod, s->topic[K_DEC], a->approval_id,
+                               strlen(a->approval_id), buf.data, buf.len, h, 2, ctx, &eb);
+    }
+    if (err == MT_OK) {
+        a->publishing = true;
+        json_decref(a->decision);
+        a->decision = d;
+        d = NULL;
+        ctx = NULL;
+        s->m.decisions_sent++;
+    } else {
+        /* Retried by the next tick. */
+        mt_logs(err == MT_ERR_TOO_LARGE ? MT_LOG_DEBUG : MT_LOG_ERROR, "approvals",
+                "decision not sent yet; will retry", "approval_id", a->approval_id, "error",
+                eb.msg, NULL);
+    }
+    if (ctx)
+        free(ctx->approval_id);
+    free(ctx);
+    json_decref(d);
+    mt_buf_free(&buf);
+}
+
+static void publish_all(mt_approvals *s)
+{
+    for (size_t i = 0; i < s->tbl.n; i++)
+        publish(s, s->tbl.items[i]);
+}
+
+static void on_expired(mt_appr *a, void *ctx)
+{
+    mt_approvals *s = ctx;
+    mt_logs(MT_LOG_INFO, "approvals", "approval expired", "approval_id", a->approval_id, NULL);
+    publish(s, a);
+}
+
+/* ---- HTTP helpers ------------------------------------------------------ */
+
+static void reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!b || !text) {
+        free(text);
+        if (b)
+            evbuffer_free(b);
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(b, text, strlen(text));
+    evbuffer_add(b, "\n", 1);
+    free(text);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    const char *reason = code == 200   ? "OK"
+                         : code == 202 ? "Accepted"
+                         : code == 400 ? "Bad Request"
+                         : code == 401 ? "Unauthorized"
+                         : code == 403 ? "Forbidden"
+                         : code == 404 ? "Not Found"
+                         : code == 405 ? "Method Not Allowed"
+                         : code == 409 ? "Conflict"
+                         : code == 413 ? "Payload Too Large"
+                         : code == 422 ? "Unprocessable Content"
+                         : code == 503 ? "Service Unavailable"
+                                       : "Error";
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+/* message may quote client input (a field name, a token's claim) cut at a
+ * byte limit: bytes that are not valid UTF-8 become '?', or jansson would
+ * refuse the string and the client would get a 500 instead of its error. */
+static void reply_error(struct evhttp_request *req, int code, const char *error,
+                        const char *message)
+{
+    char safe[700];
+    snprintf(safe, sizeof safe, "%s", message);
+    size_t len = strlen(safe), bad;
+    while ((bad = mt_utf8_check(safe, len)) < len)
+        safe[bad] = '?';
+    reply_json(req, code, json_pack("{s:s,s:s}", "error", error, "message", safe));
+}
+
+static json_t *approval_json(const mt_approvals *s, const mt_appr *a)
+{
+    (void)s;
+    char hex[2 * MT_APPR_HASH_LEN + 1];
+    mt_hex_encode(a->request_hash, MT_APPR_HASH_LEN, hex, sizeof hex);
+    json_t *votes = json_array(), *groups = json_array();
+    for (size_t i = 0; votes && i < a->nvotes; i++) {
+        const mt_appr_vote *v = &a->votes[i];
+        json_array_append_new(
+            votes, json_pack("{s:s,s:s,s:s,s:o,s:I,s:s}", "subject", v->subject, "issuer",
+                             v->issuer, "vote", mt_appr_vote_kind_name(v->kind), "reason",
+                             v->reason ? json_string(v->reason) : json_null(), "ts",
+                             (json_int_t)v->ts, "source", mt_appr_source_name(v->source)));
+    }
+    for (size_t i = 0; groups && i < a->ngroups; i++)
+        json_array_append_new(groups, json_string(a->groups[i]));
+    return json_pack(
+        "{s:s,s:s,s:s,s:I,s:I,s:o,s:I,s:I,s:o,s:b,s:b,s:{s:o,s:o},s:o,s:b,s:O?,s:O?}",
+        "approval_id", a->approval_id, "state", mt_appr_state_name(a->state), "request_hash",
+        hex, "created", (json_int_t)a->created, "expires", (json_int_t)a->expires, "decided",
+        a->state == MT_APPR_PENDING ? json_null() : json_integer((json_int_t)a->decided),
+        "min_approvals", (json_int_t)a->min_approvals, "approvals",
+        (json_int_t)mt_appr_approvals(a), "approver_groups", groups, "four_eyes",
+        (int)a->four_eyes, "reason_required", (int)a->reason_required, "requester", "issuer",
+        a->requester_issuer ? json_string(a->requester_issuer) : json_null(), "subject",
+        a->requester_subject ? json_string(a->requester_subject) : json_null(), "votes", votes,
+        "published", (int)a->published, "request", a->record, "decision",
+        a->published ? a->decision : NULL);
+}
+
+/* Verifies the bearer token. On failure the reply is sent and false returned. */
+static bool authenticate(mt_approvals *s, struct evhttp_request *req, mt_identity *id,
+                         json_t **groups)
+{
+    const char *auth =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 || !auth[7]) {
+        s->m.api_auth_failures++;
+        evhttp_add_header(oh, "WWW-Authenticate", "Bearer realm=\"mcptrail-approvals\"");
+        reply_error(req, 401, "unauthenticated",
+                    "send an approver token: Authorization: Bearer <JWT>");
+        return false;
+    }
+    mt_errbuf eb = {{0}};
+    const char *tok = auth + 7;
+    if (mt_jwt_verify(s->p.jwks, &s->policy, tok, strlen(tok), now_us() / 1000000, id, &eb) !=
+        MT_OK) {
+        s->m.api_auth_failures++;
+        evhttp_add_header(oh, "WWW-Authenticate",
+                          "Bearer realm=\"mcptrail-approvals\", error=\"invalid_token\"");
+        char msg[600];
+        snprintf(msg, sizeof msg, "token rejected: %s", eb.msg);
+        reply_error(req, 401, "invalid_token", msg);
+        return false;
+    }
+    if (!id->subject || !id->issuer) {
+        mt_identity_free(id);
+        reply_error(req, 401, "invalid_token", "token has no subject");
+        return false;
+    }
+    json_t *g = json_object_get(id->claims, s->cfg->groups_claim);
+    *groups = json_array();
+    if (json_is_string(g))
+        json_array_append(*groups, g);
+    else if (json_is_array(g))
+        json_array_extend(*groups, g);
+    return true;
+}
+
+static void handle_list(mt_approvals *s, struct evhttp_request *req)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    const char *want = "pending";
+    bool all = false;
+    mt_appr_state st = MT_APPR_PENDING;
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) != 0) {
+        reply_error(req, 400, "bad_query", "query string does not parse");
+        return;
+    }
+    const char *v = evhttp_find_header(&q, "state");
+    if (v)
+        want = v;
+    if (strcmp(want, "all") == 0)
+        all = true;
+    else if (!mt_appr_state_parse(want, &st)) {
+        evhttp_clear_headers(&q);
+        reply_error(req, 400, "bad_query",
+                    "state must be one of pending, approved, denied, expired, cancelled, all");
+        return;
+    }
+    evhttp_clear_headers(&q);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < s->tbl.n; i++) {
+        const mt_appr *a = s->tbl.items[i];
+        if (all || a->state == st)
+            json_array_append_new(arr, approval_json(s, a));
+    }
+    reply_json(req, 200, json_pack("{s:o,s:b}", "approvals", arr, "ready", (int)s->ready));
+}
+
+static void handle_show(mt_approvals *s, struct evhttp_request *req, const char *id)
+{
+    const mt_appr *a = mt_appr_find(&s->tbl, id);
+    if (!a) {
+        reply_error(req, 404, "unknown_approval", "no approval with this id");
+        return;
+    }
+    reply_json(req, 200, approval_json(s, a));
+}
+
+/* Code points of valid UTF-8 (jansson only hands out valid UTF-8). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+static int outcome_status(mt_appr_outcome o)
+{
+    switch (o) {
+    case MT_APPR_COUNTED:
+    case MT_APPR_DECIDED:
+    case MT_APPR_DUPLICATE: return 200;
+    case MT_APPR_UNKNOWN: return 404;
+    case MT_APPR_NOT_IN_GROUP:
+    case MT_APPR_SELF_APPROVAL:
+    case MT_APPR_CANCEL_NOT_SIDECAR: return 403;
+    case MT_APPR_REASON_REQUIRED: return 422;
+    case MT_APPR_HASH_MISMATCH:
+    case MT_APPR_TERMINAL:
+    case MT_APPR_TOO_LATE:
+    case MT_APPR_ALREADY_VOTED: return 409;
+    case MT_APPR_INVALID: return 400;
+    }
+    return 500;
+}
+
+static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char *id,
+                        mt_appr_vote_kind kind, const mt_identity *who, json_t *groups)
+{
+    if (!s->ready) {
+        reply_error(req, 503, "not_ready",
+                    "the service is still replaying the approval topics; retry shortly");
+        return;
+    }
+    /* Body: empty, or {"reason": "..."}. */
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_t *body = NULL;
+    const char *reason = NULL;
+    if (len > 0) {
+        mt_errbuf eb = {{0}};
+        const unsigned char *data = evbuffer_pullup(in, (ssize_t)len);
+        mt_json_limits lim = MT_JSON_LIMITS_DEFAULT;
+        lim.max_bytes = (size_t)s->cfg->api_max_body;
+        lim.max_depth = 4;
+        if (!data || mt_json_parse(data, len, &lim, &body, &eb) != MT_OK ||
+            !json_is_object(body)) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "body must be a JSON object like {\"reason\": \"...\"}%s%s",
+                     eb.msg[0] ? ": " : "", eb.msg);
+            json_decref(body);
+            reply_error(req, 400, "bad_body", msg);
+            return;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v)
+        {
+            if (strcmp(k, "reason") != 0) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "unknown field '%.60s' (only \"reason\" is accepted)",
+                         k);
+                json_decref(body);
+                reply_error(req, 422, "bad_body", msg);
+                return;
+            }
+        }
+        json_t *r = json_object_get(body, "reason");
+        if (r && !json_is_null(r) && !json_is_string(r)) {
+            json_decref(body);
+            reply_error(req, 422, "bad_body", "reason must be a string");
+            return;
+        }
+        reason = json_string_value(r);
+        if (reason && utf8_chars(reason) > REASON_MAX) {
+            json_decref(body);
+            reply_error(req, 422, "bad_body", "reason is longer than 2000 characters");
+            return;
+        }
+    }
+    const char *gv[MT_APPR_MAX_GROUPS];
+    mt_appr_vote_in v = {
+        .approval_id = id,
+        .issuer = who->issuer,
+        .subject = who->subject,
+        .groups = gv,
+        .ngroups = string_items(groups, gv, MT_APPR_MAX_GROUPS),
+        .kind = kind,
+        .reason = reason,
+        .ts = now_us(),
+        .source = MT_APPR_SRC_API,
+    };
+    const mt_appr *a = mt_appr_find(&s->tbl, id);
+    if (a)
+        memcpy(v.request_hash, a->request_hash, MT_APPR_HASH_LEN);
+    mt_appr_outcome o = mt_appr_vote_check(&s->tbl, &v);
+    if (o == MT_APPR_DUPLICATE) {
+        json_decref(body);
+        reply_json(req, 200, json_pack("{s:s,s:s,s:s,s:s}", "approval_id", id, "vote",
+                                       mt_appr_vote_kind_name(kind), "status",
+                                       "already_recorded", "state",
+                                       mt_appr_state_name(a->state)));
+        return;
+    }
+    if (o != MT_APPR_COUNTED) {
+        json_decref(body);
+        reply_error(req, outcome_status(o), mt_appr_outcome_name(o), mt_appr_outcome_text(o));
+        return;
+    }
+    char hex[2 * MT_APPR_HASH_LEN + 1];
+    mt_hex_encode(a->request_hash, MT_APPR_HASH_LEN, hex, sizeof hex);
+    json_t *rec = json_pack("{s:s,s:s,s:{s:s,s:s,s:O},s:s,s:o,s:I,s:s}", "approval_id", id,
+                            "request_hash", hex, "voter", "subject", who->subject, "issuer",
+                            who->issuer, "groups", groups, "vote",
+                            mt_appr_vote_kind_name(kind), "reason",
+                            reason ? json_string(reason) : json_null(), "ts", (json_int_t)v.ts,
+                            "source", "api");
+    json_decref(body);
+    mt_errbuf eb = {{0}};
+    mt_buf buf = MT_BUF_INIT;
+    send_ctx *ctx = calloc(1, sizeof *ctx);
+    mt_err err = rec && ctx ? mt_avro_encode(s->schema[K_VOTE], rec, &buf, &eb) : MT_ERR_NOMEM;
+    json_decref(rec);
+    if (err == MT_OK && !(ctx->approval_id = strdup(id)))
+        err = MT_ERR_NOMEM;
+    if (err == MT_OK) {
+        ctx->s = s;
+        ctx->kind = K_VOTE;
+        ctx->req = req;
+        ctx->ts = v.ts;
+        snprintf(ctx->vote, sizeof ctx->vote, "%s", mt_appr_vote_kind_name(kind));
+        mt_kafka_avro_headers ah;
+        const mt_kafka_header *h =
+            mt_kafka_avro_headers_init(&ah, mt_avro_schema_fingerprint(s->schema[K_VOTE]));
+        err = mt_producer_send(s->prod, s->topic[K_VOTE], id, strlen(id), buf.data, buf.len, h,
+                               2, ctx, &eb);
+    }
+    mt_buf_free(&buf);
+    if (err != MT_OK) {
+        if (ctx)
+            free(ctx->approval_id);
+        free(ctx);
+        mt_logs(MT_LOG_ERROR, "approvals", "vote not sent", "approval_id", id, "error", eb.msg,
+                NULL);
+        reply_error(req, 503, "kafka_unavailable",
+                    "the vote could not be written to Kafka; retry shortly");
+        return;
+    }
+    s->m.api_votes++;
+    /* Answered from the delivery report. */
+}
+
+static void metrics_reply(mt_approvals *s, struct evhttp_request *req)
+{
+    size_t by_state[5] = {0};
+    size_t unpublished = 0;
+    for (size_t i = 0; i < s->tbl.n; i++) {
+        const mt_appr *a = s->tbl.items[i];
+        by_state[a->state]++;
+        if (a->state != MT_APPR_PENDING && !a->published)
+            unpublished++;
+    }
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add_printf(b, "# TYPE mcptrail_approvals gauge\n");
+    for (int i = 0; i < 5; i++)
+        evbuffer_add_printf(b, "mcptrail_approvals{state=\"%s\"} %zu\n",
+                            mt_appr_state_name((mt_appr_state)i), by_state[i]);
+    evbuffer_add_printf(b,
+                        "# TYPE mcptrail_approvals_unpublished_decisions gauge\n"
+                        "mcptrail_approvals_unpublished_decisions %zu\n"
+                        "# TYPE mcptrail_approvals_ready gauge\nmcptrail_approvals_ready %d\n",
+                        unpublished, s->ready ? 1 : 0);
+    const struct {
+        const char *name;
+        uint64_t v;
+    } c[] = {
+        {"records_read_total", s->m.records},
+        {"records_outside_window_total", s->m.records_old},
+        {"records_invalid_total", s->m.records_bad},
+        {"requests_total", s->m.requests},
+        {"requests_duplicate_total", s->m.requests_dup},
+        {"requests_conflicting_total", s->m.requests_conflict},
+        {"votes_counted_total", s->m.votes_counted},
+        {"votes_duplicate_total", s->m.votes_duplicate},
+        {"votes_rejected_total", s->m.votes_rejected},
+        {"decisions_sent_total", s->m.decisions_sent},
+        {"decisions_acked_total", s->m.decisions_acked},
+        {"decisions_failed_total", s->m.decisions_failed},
+        {"decisions_read_total", s->m.decisions_read},
+        {"decisions_bad_signature_total", s->m.decisions_bad_sig},
+        {"api_requests_total", s->m.api_requests},
+        {"api_auth_failures_total", s->m.api_auth_failures},
+        {"api_votes_total", s->m.api_votes},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        evbuffer_add_printf(b, "# TYPE mcptrail_approvals_%s counter\nmcptrail_approvals_%s %" PRIu64 "\n",
+                            c[i].name, c[i].name, c[i].v);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type want, const char *allow)
+{
+    if (evhttp_request_get_command(req) == want)
+        return true;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Allow", allow);
+    /* libevent 2.1 does not read a body sent with TRACE, HEAD or a method it
+     * does not know; left in the stream it would be parsed as the next
+     * request. Closing the connection after the 405 resynchronises. */
+    evhttp_add_header(h, "Connection", "close");
+    reply_error(req, 405, "method_not_allowed", allow[0] == 'G' ? "use GET" : "use POST");
+    return false;
+}
+
+#define API_PREFIX "/api/v1/approvals"
+#define ID_MAX 128
+
+static void on_http(struct evhttp_request *req, void *arg)
+{
+    mt_approvals *s = arg;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (!path)
+        path = "/";
+    if (strcmp(path, "/healthz") == 0) {
+        if (method_is(req, EVHTTP_REQ_GET, "GET"))
+            reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        if (!method_is(req, EVHTTP_REQ_GET, "GET"))
+            return;
+        if (s->ready)
+            reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
+        else
+            reply_json(req, 503,
+                       json_pack("{s:s,s:s,s:I,s:I}", "status", "replaying", "detail",
+                                 s->assigned ? "reading the approval topics to their end"
+                                             : "waiting for the approval topics' metadata",
+                                 "partitions", (json_int_t)s->nparts, "partitions_at_end",
+                                 (json_int_t)s->neof));
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        if (method_is(req, EVHTTP_REQ_GET, "GET"))
+            metrics_reply(s, req);
+        return;
+    }
+    size_t pl = strlen(API_PREFIX);
+    if (strncmp(path, API_PREFIX, pl) != 0 || (path[pl] != '\0' && path[pl] != '/')) {
+        reply_error(req, 404, "not_found", "no such endpoint (see docs/approvals-openapi.yaml)");
+        return;
+    }
+    s->m.api_requests++;
+    /* Route before authenticating so unknown paths get 404 either way. */
+    const char *rest = path + pl;
+    char id[ID_MAX + 1] = "";
+    const char *action = NULL;
+    if (*rest == '/' && rest[1]) {
+        const char *slash = strchr(rest + 1, '/');
+        size_t n = slash ? (size_t)(slash - rest - 1) : strlen(rest + 1);
+        if (n == 0 || n > ID_MAX) {
+            reply_error(req, 404, "unknown_approval", "no approval with this id");
+            return;
+        }
+        memcpy(id, rest + 1, n);
+        id[n] = '\0';
+        if (slash) {
+            action = slash + 1;
+            if (strcmp(action, "approve") != 0 && strcmp(action, "deny") != 0) {
+                reply_error(req, 404, "not_found", "actions are /approve and /deny");
+                return;
+            }
+        }
+    } else if (*rest == '/' || *rest == '\0') {
+        rest = "";
+    }
+    if (action ? !method_is(req, EVHTTP_REQ_POST, "POST") : !method_is(req, EVHTTP_REQ_GET, "GET"))
+        return;
+    mt_identity who = {0};
+    json_t *groups = NULL;
+    if (!authenticate(s, req, &who, &groups))
+        return;
+    if (!id[0])
+        handle_list(s, req);
+    else if (!action)
+        handle_show(s, req, id);
+    else
+        handle_vote(s, req, id,
+                    strcmp(action, "approve") == 0 ? MT_APPR_VOTE_APPROVE : MT_APPR_VOTE_DENY,
+                    &who, groups);
+    json_decref(groups);
+    mt_identity_free(&who);
+}
+
+/* ---- Kafka ------------------------------------------------------------- */
+
+static void on_delivery(const mt_delivery *d, void *arg)
+{
+    send_ctx *ctx = d->opaque;
+    mt_approvals *s = ctx->s;
+    (void)arg;
+    if (ctx->kind == K_VOTE && s->closing) {
+        /* The connection went with the HTTP server. */
+    } else if (ctx->kind == K_VOTE) {
+        if (d->err == MT_OK) {
+            mt_appr *a = mt_appr_find(&s->tbl, ctx->approval_id);
+            reply_json(ctx->req, 202,
+                       json_pack("{s:s,s:s,s:s,s:I,s:s}", "approval_id", ctx->approval_id,
+                                 "vote", ctx->vote, "status", "recorded", "ts",
+                                 (json_int_t)ctx->ts, "state",
+                                 a ? mt_appr_state_name(a->state) : "unknown"));
+        } else {
+            mt_logs(MT_LOG_ERROR, "approvals", "vote not acknowledged by Kafka", "approval_id",
+                    ctx->approval_id, "error", d->errstr, NULL);
+            reply_error(ctx->req, 503, "kafka_unavailable",
+                        "the vote was not acknowledged by Kafka; retry");
+        }
+    } else {
+        mt_appr *a = mt_appr_find(&s->tbl, ctx->approval_id);
+        if (d->err == MT_OK) {
+            s->m.decisions_acked++;
+            if (a) {
+                a->published = true;
+                a->publishing = false;
+            }
+            mt_log(MT_LOG_INFO, "approvals", "decision published", "approval_id",
+                   json_string(ctx->approval_id), "decision",
+                   json_string(a ? mt_appr_state_name(a->state) : "?"), "partition",
+                   json_integer(d->partition), "offset", json_integer((json_int_t)d->offset),
+                   NULL);
+        } else {
+            s->m.decisions_failed++;
+            if (a)
+                a->publishing = false;
+            mt_logs(MT_LOG_ERROR, "approvals", "decision not acknowledged; will retry",
+                    "approval_id", ctx->approval_id, "error", d->errstr, NULL);
+        }
+    }
+    free(ctx->approval_id);
+    free(ctx);
+}
+
+static void replay_done(mt_approvals *s)
+{
+    size_t counts[K_N];
+    for (int k = 0; k < K_N; k++) {
+        size_t i;
+        json_t *d;
+        counts[k] = json_array_size(s->buffered[k]);
+        json_array_foreach(s->buffered[k], i, d) apply(s, k, d);
+        json_array_clear(s->buffered[k]);
+    }
+    s->ready = true;
+    mt_log(MT_LOG_INFO, "approvals", "replay complete; ready", "requests",
+           json_integer((json_int_t)counts[K_REQ]), "votes",
+           json_integer((json_int_t)counts[K_VOTE]), "decisions",
+           json_integer((json_int_t)counts[K_DEC]), "approvals",
+           json_integer((json_int_t)s->tbl.n), NULL);
+    mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+    publish_all(s);
+}
+
+static int kind_of_topic(const mt_approvals *s, const char *t)
+{
+    for (int k = 0; k < K_N; k++)
+        if (strcmp(s->topic[k], t) == 0)
+            return k;
+    return -1;
+}
+
+static void on_message(mt_approvals *s, rd_kafka_message_t *m)
+{
+    const char *tname = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        int k = kind_of_topic(s, tname);
+        for (size_t i = 0; i < s->nparts; i++)
+            if (s->parts[i].kind == k && s->parts[i].partition == m->partition &&
+                !s->parts[i].eof) {
+                s->parts[i].eof = true;
+                if (++s->neof == s->nparts && !s->ready)
+                    replay_done(s);
+            }
+        return;
+    }
+    if (m->err) {
+        mt_logs(MT_LOG_WARN, "kafka", "consumer error", "topic", tname, "error",
+                rd_kafka_message_errstr(m), NULL);
+        return;
+    }
+    s->m.records++;
+    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    if (s->cfg->replay_window_ms > 0 && ts >= 0 &&
+        ts < now_us() / 1000 - s->cfg->replay_window_ms) {
+        s->m.records_old++;
+        return;
+    }
+    if (!m->payload || m->len == 0)
+        return; /* tombstone: nothing to apply */
+    json_t *d = NULL;
+    const mt_avro_schema *sch = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_avro_decode(s->p.schemas, m->payload, m->len, &sch, &d, &eb) != MT_OK) {
+        s->m.records_bad++;
+        mt_log(MT_LOG_WARN, "approvals", "record does not decode; skipped", "topic",
+               json_string(tname), "partition", json_integer(m->partition), "offset",
+               json_integer((json_int_t)m->offset), "error", json_string(eb.msg), NULL);
+        return;
+    }
+    int k = -1;
+    for (int i = 0; i < K_N; i++)
+        if (sch == s->schema[i])
+            k = i;
+    if (k < 0 || k != kind_of_topic(s, tname)) {
+        s->m.records_bad++;
+        mt_log(MT_LOG_WARN, "approvals", "record of an unexpected type for its topic; skipped",
+               "topic", json_string(tname), "schema", json_string(mt_avro_schema_name(sch)),
+               "offset", json_integer((json_int_t)m->offset), NULL);
+        json_decref(d);
+        return;
+    }
+    if (!s->ready)
+        json_array_append(s->buffered[k], d);
+    else
+        apply(s, k, d);
+    json_decref(d);
+}
+
+static void reader_poll(mt_approvals *s)
+{
+    if (!s->assigned)
+        return;
+    for (int i = 0; i < POLL_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
+        if (!m)
+            return;
+        on_message(s, m);
+        rd_kafka_message_destroy(m);
+    }
+    /* More waiting: come back on the next loop turn. */
+    event_active(s->rk_ev, EV_READ, 0);
+}
+
+static void reader_assign(mt_approvals *s)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    size_t n = 0;
+    part_state *parts = NULL;
+    for (int k = 0; k < K_N; k++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic[k], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(s->rk, 0, rkt, &md, META_TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
+        if (!e && md->topic_cnt == 1 && md->topics[0].err)
+            e = md->topics[0].err;
+        if (!e && md->topics[0].partition_cnt == 0)
+            e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (!e) {
+            part_state *np = realloc(parts, (n + (size_t)md->topics[0].partition_cnt) *
+                                                sizeof *parts);
+            if (!np) {
+                e = RD_KAFKA_RESP_ERR__FAIL;
+            } else {
+                parts = np;
+                for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+                    int32_t pid = md->topics[0].partitions[i].id;
+                    rd_kafka_topic_partition_list_add(l, s->topic[k], pid)->offset =
+                        RD_KAFKA_OFFSET_BEGINNING;
+                    parts[n++] = (part_state){k, pid, false};
+                }
+            }
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+        if (e) {
+            mt_logs(MT_LOG_WARN, "approvals", "topic not available yet; retrying", "topic",
+                    s->topic[k], "error", rd_kafka_err2str(e), NULL);
+            free(parts);
+            rd_kafka_topic_partition_list_destroy(l);
+            return;
+        }
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        mt_logs(MT_LOG_ERROR, "approvals", "assign failed; retrying", "error",
+                rd_kafka_err2str(e), NULL);
+        free(parts);
+        return;
+    }
+    s->parts = parts;
+    s->nparts = n;
+    s->assigned = true;
+    mt_log(MT_LOG_INFO, "approvals", "replaying the approval topics from the beginning",
+           "partitions", json_integer((json_int_t)n), NULL);
+}
+
+static void on_reader_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    if (fd >= 0)
+        drain_fd(fd);
+    reader_poll(arg);
+}
+
+static void on_producer_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    mt_approvals *s = arg;
+    drain_fd(fd);
+    mt_producer_poll(s->prod, 0);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mt_approvals *s = arg;
+    if (!s->assigned)
+        reader_assign(s);
+    reader_poll(s);
+    mt_producer_poll(s->prod, 0);
+    if (s->ready) {
+        mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+        publish_all(s);
+    }
+}
+
+static mt_err reader_new(mt_approvals *s, mt_errbuf *eb)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const mt_kafka_config *kc = &s->p.kafka;
+    const mt_kafka_prop base[] = {
+        {"bootstrap.servers", kc->bootstrap},
+        {"client.id", kc->client_id ? kc->client_id : "mcptrail-approvals"},
+        /* assign() only: the group id is never joined and nothing is committed. */
+        {"group.id", "mcptrail-approvals-replay"},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"log_level", "4"},
+    };
+    for (size_t i = 0; i < sizeof base / sizeof base[0] + kc->nprops; i++) {
+        const mt_kafka_prop *pr =
+            i < sizeof base / sizeof base[0] ? &base[i] : &kc->props[i - sizeof base / sizeof base[0]];
+        if (!pr->key || !pr->value ||
+            rd_kafka_conf_set(conf, pr->key, pr->value, errstr, sizeof errstr) !=
+                RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            return mt_fail(eb, MT_ERR_CONFIG, "kafka reader: property %s: %s",
+                           pr->key ? pr->key : "(null)", pr->value ? errstr : "no value");
+        }
+    }
+    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!s->rk) {
+        rd_kafka_conf_destroy(conf);
+        return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: %s", errstr);
+    }
+    rd_kafka_poll_set_consumer(s->rk);
+    if (make_pipe(s->rk_pipe) != 0)
+        return mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(s->rk);
+    if (!q)
+        return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: no consumer queue");
+    rd_kafka_queue_io_event_enable(q, s->rk_pipe[1], "1", 1);
+    rd_kafka_queue_destroy(q);
+    return MT_OK;
+}
+
+mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_errbuf *eb)
+{
+    *out = NULL;
+    mt_approvals *s = calloc(1, sizeof *s);
+    if (!s)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    s->p = *p;
+    s->cfg = p->cfg;
+    s->rk_pipe[0] = s->rk_pipe[1] = s->wake[0] = s->wake[1] = -1;
+    mt_appr_table_init(&s->tbl);
+    mt_err err = MT_OK;
+    static const char *const names[K_N] = {"dev.mcptrail.ApprovalRequest",
+                                           "dev.mcptrail.ApprovalVote",
+                                           MT_APPROVAL_DECISION_SCHEMA};
+    s->topic[K_REQ] = s->cfg->topic_requests;
+    s->topic[K_VOTE] = s->cfg->topic_votes;
+    s->topic[K_DEC] = s->cfg->topic_decisions;
+    for (int k = 0; k < K_N; k++) {
+        s->schema[k] = mt_avro_registry_find(p->schemas, names[k]);
+        s->buffered[k] = json_array();
+        if (!s->schema[k]) {
+            err = mt_fail(eb, MT_ERR_NOT_FOUND, "schema %s not found in the schema directory",
+                          names[k]);
+            goto fail;
+        }
+        if (!s->buffered[k]) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if (!mt_ed25519_has_private(p->key)) {
+        err = mt_fail(eb, MT_ERR_CONFIG, "signing.key_file holds no private key");
+        goto fail;
+    }
+    s->policy = (mt_jwt_policy){
+        .issuer = s->cfg->auth_issuer,
+        .audiences = (const char *const *)s->cfg->auth_audiences.items,
+        .naud = s->cfg->auth_audiences.n,
+        .algs = (const char *const *)s->cfg->auth_algs.items,
+        .nalgs = s->cfg->auth_algs.n,
+        .leeway_s = s->cfg->auth_leeway_ms / 1000,
+    };
+    if ((err = reader_new(s, eb)) != MT_OK)
+        goto fail;
+    /* A vote's HTTP answer waits for its report: bound the wait (503 after
+     * it); a decision that times out is simply sent again by the tick. */
+    mt_producer_config pc = {.kafka = p->kafka, .on_delivery = on_delivery, .ctx = s,
+                             .delivery_timeout_ms = DELIVERY_TIMEOUT_MS};
+    if ((err = mt_producer_new(&pc, &s->prod, eb)) != MT_OK)
+        goto fail;
+    if (make_pipe(s->wake) != 0) {
+        err = mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if ((err = mt_producer_set_wakeup_fd(s->prod, s->wake[1])) != MT_OK) {
+        mt_fail(eb, err, "producer wake-up fd rejected");
+        goto fail;
+    }
+    s->wake_ev = event_new(p->base, s->wake[0], EV_READ | EV_PERSIST, on_producer_wake, s);
+    s->rk_ev = event_new(p->base, s->rk_pipe[0], EV_READ | EV_PERSIST, on_reader_wake, s);
+    s->tick_ev = event_new(p->base, -1, EV_PERSIST, on_tick, s);
+    s->http = evhttp_new(p->base);
+    if (!s->wake_ev || !s->rk_ev || !s->tick_ev || !s->http) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory (events)");
+        goto fail;
+    }
+    struct timeval tv = {0, TICK_MS * 1000};
+    event_add(s->wake_ev, NULL);
+    event_add(s->rk_ev, NULL);
+    event_add(s->tick_ev, &tv);
+    /* Every method reaches on_http, so an unsupported one gets a JSON 405
+     * with Allow rather than libevent's HTML 501. All bits: libevent 2.1
+     * marks a method it does not know (QUERY, ...) with its internal
+     * "unknown" bit, which must be allowed too. */
+    evhttp_set_allowed_methods(s->http, 0xffff);
+    evhttp_set_max_body_size(s->http, (ev_ssize_t)s->cfg->api_max_body);
+    evhttp_set_max_headers_size(s->http, 32 * 1024);
+    evhttp_set_timeout(s->http, 30);
+    evhttp_set_gencb(s->http, on_http, s);
+    struct evhttp_bound_socket *bound =
+        evhttp_bind_socket_with_handle(s->http, s->cfg->api_address, (uint16_t)s->cfg->api_port);
+    if (!bound) {
+        err = mt_fail(eb, MT_ERR_IO, "api: cannot listen on %s:%d: %s", s->cfg->api_address,
+                      (int)s->cfg->api_port, strerror(errno));
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    reader_assign(s);
+    *out = s;
+    return MT_OK;
+fail:
+    mt_approvals_free(s);
+    return err;
+}
+
+int mt_approvals_port(const mt_approvals *s)
+{
+    return s->port;
+}
+
+bool mt_approvals_ready(const mt_approvals *s)
+{
+    return s->ready;
+}
+
+const mt_appr_table *mt_approvals_table(const mt_approvals *s)
+{
+    return &s->tbl;
+}
+
+void mt_approvals_free(mt_approvals *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    if (s->http)
+        evhttp_free(s->http); /* before the flush: vote reports find no request */
+    if (s->prod) {
+        mt_errbuf eb = {{0}};
+        if (mt_producer_flush(s->prod, FLUSH_MS, &eb) != MT_OK)
+            mt_logs(MT_LOG_WARN, "approvals",
+                    "decisions still in flight at shutdown; they are re-sent after restart",
+                    "error", eb.msg, NULL);
+        mt_producer_destroy(s->prod);
+    }
+    if (s->rk) {
+        rd_kafka_consumer_close(s->rk);
+        rd_kafka_destroy(s->rk);
+    }
+    if (s->wake_ev)
+        event_free(s->wake_ev);
+    if (s->rk_ev)
+        event_free(s->rk_ev);
+    if (s->tick_ev)
+        event_free(s->tick_ev);
+    for (int i = 0; i < 2; i++) {
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
+        if (s->rk_pipe[i] >= 0)
+            close(s->rk_pipe[i]);
+    }
+    for (int k = 0; k < K_N; k++)
+        json_decref(s->buffered[k]);
+    free(s->parts);
+    mt_appr_table_free(&s->tbl);
+    free(s);
+}
