@@ -253,6 +253,10 @@ for line in open(err, errors="replace"):
             pass
     for k, v in re.findall(r"([A-Za-z_]+)[=:]\s*([0-9.eE+-]+)", line):
         kv.setdefault(k, v)
+    m = re.search(r"(\d+) bytes in ([0-9.]+) s of masking", line)  # mcptrail-mask --stats
+    if m:
+        kv.setdefault("bytes", m.group(1))
+        kv.setdefault("engine_s", m.group(2))
 secs = next((float(kv[k]) for k in ("engine_cpu_s", "engine_s", "seconds") if k in kv), None)
 nbytes = float(kv.get("bytes", float(mb) * 1e6))
 mode = "--jsonl, engine time from --stats" if secs else "--jsonl, MB/s from process wall time"
