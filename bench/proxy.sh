@@ -250,7 +250,7 @@ TOKEN=$("$DEVTOKEN" mint --key "$run/keys/dev-ed25519.pem" --iss "$ISS" --aud "$
 sc_args() { # MODE LISTEN ADMIN AUTH(anon|jwt) -> argv
   local a=(--listen.port "$2" --admin.port "$3" --upstream.host 127.0.0.1 --upstream.port "$UP_PORT"
     --kafka.brokers "$MT_KAFKA_BROKERS" --record.mode "$1" --record.spool_dir "$run/spool-$2"
-    --record.hmac_key_file "$run/hmac.key" --log.level warn)
+    --record.hmac_key_file "$run/hmac.key" --log.level warn --mask.cache_dir "$run/mask-cache")
   if [ "$4" = jwt ]; then
     a+=(--auth.jwks_file "$run/keys/jwks.json" --auth.issuer "$ISS" --auth.audiences "$AUD")
   else
@@ -333,7 +333,7 @@ targets=$(awk -v a="$(cut -f3 <<<"$async_row")" -v n="$nginx_rps" -v ap99="$(cut
   if (peer != "" && peer > 0) printf "- >= 10x the peer gateway throughput: %s (%.0fx)\n", (a >= 10 * peer ? yn : no), a / peer
 }')
 
-notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over the same $CONNS connections, best p99 of $FR_RUNS runs of ${FR_DUR} s after 0.5 s warm-up (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on); each call without Mcp-Session-Id is its own recorded session, so 3 events per request (request, response, session_end); async mode appends every event to the write-ahead spool (record.spool_sync_interval 100ms, the default). server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
+notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over the same $CONNS connections, best p99 of $FR_RUNS runs of ${FR_DUR} s after 0.5 s warm-up (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on); each call without Mcp-Session-Id is its own recorded session, so 3 events per request (request, response, session_end); async mode appends every event to the write-ahead spool (record.spool_sync_interval 100ms, the default). Payloads are masked by the masking engine (built-in detectors); mask.cache_dir is set, so only the first sidecar start of the run compiles the detector database and the start-up rows read it from the cache. server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
 
 echo "# $header"
 echo
