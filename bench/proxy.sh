@@ -63,7 +63,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- ports: a random base, skipping ports that are listening ----------------
-next_port=$((20000 + RANDOM % 20000))
+next_port=$((10000 + RANDOM % 20000)) # below the ephemeral range (32768+)
 alloc() { # VAR: sets VAR to the next free port (no subshell: the counter must advance)
   while ss -Htan 2>/dev/null | awk '{print $4}' | grep -q -E "[:.]$next_port\$"; do
     next_port=$((next_port + 1))
