@@ -103,6 +103,7 @@ struct mt_proxy {
     SSL_CTX *ssl_ctx;
     mt_recorder *rec;      /* NULL: nothing recorded */
     mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
+    json_t *anon_identity; /* the identity of anonymous calls, made once */
     mt_jwks_fetch *jwks_fetch; /* auth.jwks_url; NULL: static auth.jwks_file */
     mt_jwt_policy policy;  /* borrows cfg's strings */
     pol_ref *pol;          /* current policy (policy.file); NULL: allow all */
@@ -483,9 +484,13 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
         *why = "no bearer token";
         if (!p->cfg->auth_anonymous)
             return AUTH_MISSING;
-        *identity = json_pack("{s:n, s:n, s:n, s:s, s:n, s:n}", "issuer", "subject",
-                              "audience", "auth_method", "anonymous", "token_fingerprint", "ci");
-        return AUTH_OK;
+        if (!p->anon_identity)
+            p->anon_identity = json_pack("{s:n, s:n, s:n, s:s, s:n, s:n}", "issuer", "subject",
+                                         "audience", "auth_method", "anonymous",
+                                         "token_fingerprint", "ci");
+        *identity = json_incref(p->anon_identity); /* recorder copies; never mutated */
+        *why = "out of memory";
+        return *identity ? AUTH_OK : AUTH_INVALID;
     }
     if (strncasecmp(authz, "Bearer ", 7) != 0) {
         *why = "Authorization is not a Bearer token";
@@ -1935,6 +1940,7 @@ void mt_proxy_free(mt_proxy *p)
         SSL_CTX_free(p->ssl_ctx);
     mt_jwks_fetch_free(p->jwks_fetch);
     mt_jwks_free(p->jwks);
+    json_decref(p->anon_identity);
     while (p->smap_oldest) {
         char *id = strdup(p->smap_oldest->upstream_id);
         if (!id)
