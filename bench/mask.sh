@@ -325,19 +325,6 @@ if [ "$DOCS" = 1 ]; then
   pending=""
   grep -q $'^mcptrail[^\t]*\t[^\t]*\t-\t' "$rows" && pending=" The mcptrail row is pending the engine (issue 5): \`mcptrail-mask\` was not built in this run."
   section=$(printf '## Masking (`bench/mask.sh`)\n\nIssue 5. Last run: %s.%s\n\n%s\n\nTargets (issue 5):\n\n%s\n\n%s\n' "${header#bench/mask.sh }" "$pending" "$table" "$targets" "$notes")
-  SECTION=$section python3 - "$root/docs/benchmarks.md" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-sec = os.environ["SECTION"].rstrip("\n") + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-m = re.search(r"^## Masking\b.*$", text, re.M)
-if m:
-    nxt = re.search(r"^## ", text[m.end():], re.M)
-    end = m.end() + nxt.start() if nxt else len(text)
-    text = text[:m.start()] + sec + ("\n" + text[end:] if nxt else "")
-else:
-    text = text.rstrip("\n") + "\n\n" + sec
-open(path, "w").write(text)
-EOF
+  printf '%s\n' "$section" | python3 "$root/bench/docs_section.py" "$root/docs/benchmarks.md" Masking
   log "wrote the Masking section of docs/benchmarks.md"
 fi

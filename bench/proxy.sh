@@ -362,19 +362,6 @@ log "done in $(( $(date +%s) - t_begin )) s"
 
 if [ "$DOCS" = 1 ]; then
   section=$(printf '## Proxy (`bench/proxy.sh`)\n\nIssue 4. Last run: %s\n\n%s\n\nTargets (issue 4):\n\n%s\n\n%s\n' "${header#bench/proxy.sh }" "$table" "$targets" "$notes")
-  SECTION=$section python3 - "$root/docs/benchmarks.md" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-sec = os.environ["SECTION"].rstrip("\n") + "\n"
-text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-m = re.search(r"^## Proxy\b.*$", text, re.M)
-if m:
-    nxt = re.search(r"^## ", text[m.end():], re.M)
-    end = m.end() + nxt.start() if nxt else len(text)
-    text = text[:m.start()] + sec + ("\n" + text[end:] if nxt else "")
-else:
-    text = text.rstrip("\n") + "\n\n" + sec
-open(path, "w").write(text)
-EOF
+  printf '%s\n' "$section" | python3 "$root/bench/docs_section.py" "$root/docs/benchmarks.md" Proxy
   log "wrote the Proxy section of docs/benchmarks.md"
 fi
