@@ -392,6 +392,28 @@ static bool name_is(const char *s, size_t n, const char *w)
     return true;
 }
 
+/* After a member or an element: a ',' (copied, whitespace after it too;
+ * *more = true) or the closing bracket (copied; *more = false). */
+static mt_err next_or_close(walker *w, char close, bool *more)
+{
+    mt_err err;
+    if ((err = ws(w)))
+        return err;
+    if (w->i < w->len && w->p[w->i] == ',') {
+        w->i++;
+        if (mt_buf_append_byte(w->out, ','))
+            return nomem(w);
+        *more = true;
+        return ws(w);
+    }
+    if (w->i < w->len && w->p[w->i] == close) {
+        w->i++;
+        *more = false;
+        return mt_buf_append_byte(w->out, (uint8_t)close) ? nomem(w) : MT_OK;
+    }
+    return perr(w, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 static mt_err object(walker *w)
 {
     mt_err err;
@@ -434,21 +456,9 @@ static mt_err object(walker *w)
         if (is_name && looks)
             named_secret = true;
         path_pop(w, saved);
-        if ((err = ws(w)))
+        bool more;
+        if ((err = next_or_close(w, '}', &more)) || !more)
             return err;
-        if (w->i < w->len && w->p[w->i] == ',') {
-            w->i++;
-            if (mt_buf_append_byte(w->out, ','))
-                return nomem(w);
-            if ((err = ws(w)))
-                return err;
-            continue;
-        }
-        if (w->i < w->len && w->p[w->i] == '}') {
-            w->i++;
-            return mt_buf_append_byte(w->out, '}') ? nomem(w) : MT_OK;
-        }
-        return perr(w, "expected ',' or '}'");
     }
 }
 
@@ -473,21 +483,9 @@ static mt_err array(walker *w, bool secret_field)
         if ((err = value(w, secret_field, NULL)))
             return err;
         path_pop(w, saved);
-        if ((err = ws(w)))
+        bool more;
+        if ((err = next_or_close(w, ']', &more)) || !more)
             return err;
-        if (w->i < w->len && w->p[w->i] == ',') {
-            w->i++;
-            if (mt_buf_append_byte(w->out, ','))
-                return nomem(w);
-            if ((err = ws(w)))
-                return err;
-            continue;
-        }
-        if (w->i < w->len && w->p[w->i] == ']') {
-            w->i++;
-            return mt_buf_append_byte(w->out, ']') ? nomem(w) : MT_OK;
-        }
-        return perr(w, "expected ',' or ']'");
     }
 }
 
