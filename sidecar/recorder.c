@@ -379,10 +379,13 @@ static json_t *summary_json(const mt_mask_summary *sum)
             return NULL;
         }
     }
-    if (arr && sum->overflow &&
+    uint64_t listed = 0;
+    for (size_t i = 0; i < sum->n; i++)
+        listed += sum->items[i].count;
+    if (arr && sum->overflow && sum->total > listed &&
         json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "detector", "other_detectors",
                                              "action", "redact", "count",
-                                             (json_int_t)sum->total)) != 0) {
+                                             (json_int_t)(sum->total - listed))) != 0) {
         json_decref(arr);
         return NULL;
     }
