@@ -67,7 +67,12 @@ while :; do
 done
 [ "$(metric mcptrail_events_failed_total)" = 0 ] || { echo "leak: events failed" >&2; exit 1; }
 # The spool as it stands before shutdown too (whatever a clean stop may remove).
-mkdir -p "$tmp/spool-final" && cp -a "$tmp/spool/." "$tmp/spool-final/"
+# File by file: the syncer renames spool.ack.tmp and unlinks acknowledged files
+# while this runs, so a name listed a moment ago may be gone.
+mkdir -p "$tmp/spool-final"
+for f in "$tmp/spool"/*; do
+  [ -f "$f" ] && { cp -a "$f" "$tmp/spool-final/" 2>/dev/null || true; }
+done
 stop_sidecar_checked "$tmp/sc"
 
 "$e2e_kafka" dump "$topic" "$tmp/topic.raw" "$produced" 3000 60000 >"$tmp/events.jsonl" \
