@@ -166,11 +166,14 @@ int main(int argc, char **argv)
     err = cfg.mask_rules_file ? mt_mask_rules_load_file(cfg.mask_rules_file, &mrules, &eb)
                               : mt_mask_rules_load(NULL, 0, &mrules, &eb);
     if (err == MT_OK) {
-        uint8_t ck[MT_SHA256_LEN]; /* cache MAC key, separate from the payload HMAC's use */
+        uint8_t ck[MT_SHA256_LEN] = {0}; /* cache MAC key, separate from the payload HMAC's use */
         static const char label[] = "mcptrail mask cache v1";
-        err = mt_hmac_sha256(cfg.hmac_key.value, cfg.hmac_key.len, label, sizeof label - 1, ck,
-                             &eb);
-        mt_mask_engine_opts mo = {cfg.mask_cache_dir, ck, sizeof ck};
+        mt_mask_engine_opts mo = {NULL, NULL, 0}; /* no cache dir: no key to derive */
+        if (cfg.mask_cache_dir) {
+            err = mt_hmac_sha256(cfg.hmac_key.value, cfg.hmac_key.len, label, sizeof label - 1,
+                                 ck, &eb);
+            mo = (mt_mask_engine_opts){cfg.mask_cache_dir, ck, sizeof ck};
+        }
         if (err == MT_OK)
             err = mt_mask_engine_new_opts(mrules, &mo, &mask, &eb);
         else

@@ -346,13 +346,11 @@ static mt_err mask_ready(mt_recorder *rec, mt_errbuf *eb)
 }
 
 /* Masks a payload into *masked (NUL-terminated, valid UTF-8: an Avro string)
- * and counts what was masked into sum. */
+ * and counts what was masked into sum. Needs mask_ready. */
 static mt_err mask_payload(mt_recorder *rec, const void *payload, size_t len, mt_buf *masked,
                            mt_mask_summary *sum, mt_errbuf *eb)
 {
-    mt_err err = mask_ready(rec, eb);
-    if (err == MT_OK)
-        err = mt_mask_payload(rec->mctx, payload, len, masked, sum, NULL, eb);
+    mt_err err = mt_mask_payload(rec->mctx, payload, len, masked, sum, NULL, eb);
     if (err == MT_OK && (mt_utf8_check(masked->data, masked->len) != masked->len ||
                          memchr(masked->data, 0, masked->len))) {
         /* Binary bodies are described, not copied. */

@@ -154,39 +154,6 @@ bool mt_log_key_is_secret(const char *key)
     return false;
 }
 
-bool mt_log_text_may_hold_secret(const char *s, size_t len)
-{
-    /* What mt_log_key_is_secret and mt_log_redact_text react to, plus JSON's
-     * \u escape, which can spell any of it without showing it. */
-    static const char *const more[] = {"bearer", "eyj", "\\u"};
-    static const char *const *lists[] = {secret_words, more};
-    static const size_t counts[] = {sizeof secret_words / sizeof secret_words[0],
-                                    sizeof more / sizeof more[0]};
-    for (size_t i = 0; i < len; i++) {
-        char c = fold(s[i]);
-        /* most bytes start no word: one switch instead of twelve compares
-         * (the first letters of secret_words and `more`) */
-        switch (c) {
-        case 'p': case 's': case 't': case 'a': case 'c': case 'b': case 'e': case '\\':
-            break;
-        default:
-            continue;
-        }
-        for (size_t l = 0; l < 2; l++)
-            for (size_t w = 0; w < counts[l]; w++) {
-                const char *word = lists[l][w];
-                if (word[0] != c)
-                    continue;
-                size_t k = 1;
-                while (word[k] && i + k < len && fold(s[i + k]) == word[k])
-                    k++;
-                if (!word[k])
-                    return true;
-            }
-    }
-    return false;
-}
-
 /* --- text redaction ------------------------------------------------------ */
 
 static bool is_b64url(unsigned char c)

@@ -63,12 +63,6 @@ bool mt_log_enabled(mt_log_level level);
  * token_type). Shared with config printing and the recorder's masking. */
 bool mt_log_key_is_secret(const char *key);
 
-/* False only when s[0..len) holds none of what mt_log_key_is_secret or
- * mt_log_redact_text react to (the key words, "bearer", "eyJ") nor a JSON
- * \u escape that could spell them, so masking would change nothing (case-
- * insensitive, '-' as '_'). A cheap screen that lets a caller skip parsing. */
-bool mt_log_text_may_hold_secret(const char *s, size_t len);
-
 /* Redacts bearer tokens ("Bearer xxx") and JWTs (eyJ... three base64url
  * segments) inside s. Returns a malloc'd string (caller frees) or NULL on
  * allocation failure. */
