@@ -9,13 +9,13 @@ p=${2:?usage: compare.sh DIRECT.tsv PROXIED.tsv}
 awk -F'\t' '
   FNR == 1 { next }
   NR == FNR { direct[$1"\t"$2"\t"$3] = $4; next }
-  { proxied[$1"\t"$2"\t"$3] = $4 }
+  { proxied[$1"\t"$2"\t"$3] = $4; perr[$1"\t"$2"\t"$3] = $8 }
   END {
     bad = 0; n = 0
     for (k in direct) {
       if (direct[k] != "pass") { if (proxied[k] == "pass") printf "info: passes only proxied: %s\n", k; continue }
       n++
-      if (proxied[k] != "pass") { bad++; printf "REGRESSION: %s: direct pass, proxied %s\n", k, (k in proxied) ? proxied[k] : "missing" }
+      if (proxied[k] != "pass") { bad++; printf "REGRESSION: %s: direct pass, proxied %s%s\n", k, (k in proxied) ? proxied[k] : "missing", perr[k] != "" ? " (" perr[k] ")" : "" }
     }
     printf "compare: %d scenario runs pass direct, %d of them fail proxied\n", n, bad
     exit bad ? 1 : 0
