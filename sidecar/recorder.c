@@ -1431,6 +1431,8 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_buf_reset(&rec->masked);
     if (uuid7(rec, event_id) != MT_OK)
         return mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
+    if (ev->event_id_out)
+        memcpy(ev->event_id_out, event_id, sizeof event_id);
     if ((err = crypto_ready(rec, eb)) != MT_OK)
         return err;
     if ((ev->payload || ev->justification) && (err = mask_ready(rec, eb)) != MT_OK)
@@ -1512,7 +1514,10 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "policy");
     }
-    mt_avw_null(&w, "approval");
+    if (ev->approval)
+        mt_avw_json(&w, "approval", ev->approval);
+    else
+        mt_avw_null(&w, "approval");
     w_str(&w, "justification", just);
     if (ev->latency_us >= 0)
         mt_avw_long(&w, "latency_us", ev->latency_us);
@@ -1829,4 +1834,27 @@ uint64_t mt_rec_test_sync_rounds(mt_recorder *rec)
     uint64_t n = rec->sp.sy.rounds;
     pthread_mutex_unlock(&rec->sp.sy.mu);
     return n;
+}
+
+mt_err mt_rec_mask(mt_recorder *rec, const void *payload, size_t len, char **out,
+                   mt_errbuf *eb)
+{
+    *out = NULL;
+    mt_buf b = MT_BUF_INIT;
+    mt_mask_summary sum;
+    mt_mask_summary_init(&sum);
+    mt_err err = mask_ready(rec, eb);
+    if (err == MT_OK)
+        err = mask_payload(rec, payload, len, &b, &sum, eb);
+    if (err != MT_OK) {
+        mt_buf_free(&b);
+        return err;
+    }
+    *out = (char *)b.data; /* NUL-terminated by mask_payload */
+    return MT_OK;
+}
+
+mt_err mt_rec_uuid7(mt_recorder *rec, char out[37])
+{
+    return uuid7(rec, out);
 }
