@@ -17,6 +17,7 @@
 #include "proxy.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,7 @@ typedef struct fwd {
     bool wrapped;             /* reply started as SSE by the sidecar (progress) */
     unsigned progress_n;
     struct event *progress_ev;
+    struct event *eof_ev;     /* watches a waiting client's socket for its close */
     mt_hold_outcome outcome;  /* set when decided */
     json_t *verdict;          /* the decision that ended the hold (NULL: none/own expiry) */
 } fwd;
@@ -1434,6 +1436,34 @@ static void held_unlink(fwd *f)
         event_free(f->progress_ev);
         f->progress_ev = NULL;
     }
+    if (f->eof_ev) {
+        event_free(f->eof_ev);
+        f->eof_ev = NULL;
+    }
+}
+
+/* evhttp does not read a connection while its request is being answered, so
+ * a client that goes away from a silent hold would stay unnoticed: peek at
+ * the socket. EOF or an error cancels the hold; data (a pipelined request,
+ * TLS records) ends the watch, the next write then notices a close. */
+static void on_held_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    fwd *f = arg;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+        if (n > 0 && f->eof_ev) {
+            event_free(f->eof_ev);
+            f->eof_ev = NULL;
+        }
+        return;
+    }
+    if (f->hold) {
+        mt_logs(MT_LOG_INFO, "approvals", "client left a held call", "approval_id",
+                f->approval_id, NULL);
+        hold_cancel(f, "client disconnected");
+    }
 }
 
 /* Writes a JSON body to a reply the sidecar already started as SSE (the
@@ -1799,6 +1829,11 @@ static void hold_begin(fwd *f)
         return;
     }
     held_link(f);
+    struct bufferevent *cbev = f->cconn ? evhttp_connection_get_bufferevent(f->cconn) : NULL;
+    evutil_socket_t cfd = cbev ? bufferevent_getfd(cbev) : -1;
+    if (cfd >= 0 && (f->eof_ev = event_new(p->base, cfd, EV_READ | EV_PERSIST,
+                                           on_held_client_readable, f)))
+        event_add(f->eof_ev, NULL);
     if (f->progress_token && f->accepts_sse && p->progress_ms > 0 &&
         (f->progress_ev = event_new(p->base, -1, EV_PERSIST, on_progress_tick, f))) {
         struct timeval tv = {(time_t)(p->progress_ms / 1000),
