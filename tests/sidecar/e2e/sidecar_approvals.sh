@@ -12,7 +12,8 @@
 #     step 1 are each ignored and recorded; the call stays held. The requester's own
 #     approval is refused (four-eyes). alice denies: the client gets -32004 with her reason.
 #  3. Canary: nobody decides; expiry -> -32005.
-#  4. Canary again, the client aborts: notifications/cancelled -> cancel vote -> cancelled.
+#  4. Canary again, the client aborts: notifications/cancelled -> cancel vote -> cancelled;
+#     a client killed while held: its closed connection cancels the same way.
 #  5. Staging (ticket): -32002 with the approval id at once; approved; the identical retry
 #     passes once; the next retry gets a new ticket.
 #  6. The events topic holds approval_requested / approval_decided (approvers alice, bob)
@@ -211,6 +212,15 @@ wait_state "$id4" cancelled
 grep '"msg":"held call cancelled"' "$tmp/sc/sidecar.log" | grep "$id4" | grep -q "client cancelled the request" ||
   fail "step 4: the cancel did not come from notifications/cancelled"
 echo "e2e: 4. aborted by the client (notifications/cancelled) -> approval $id4 cancelled" >&2
+
+# --- 4b. client disappears ----------------------------------------------------------------
+call "$tmp/c4b.json" '{"environment":"canary","version":"v3b"}'; c4b=$last
+id4b=$(held_id 5)
+kill -9 "$c4b"; wait "$c4b" 2>/dev/null || true
+wait_state "$id4b" cancelled
+grep '"msg":"held call cancelled"' "$tmp/sc/sidecar.log" | grep "$id4b" | grep -q "client disconnected" ||
+  fail "step 4b: the cancel did not come from the closed connection"
+echo "e2e: 4b. client killed while held -> approval $id4b cancelled" >&2
 
 # --- 5. ticket ------------------------------------------------------------------------------
 STG='{"environment":"staging","version":"v4"}'
