@@ -159,7 +159,7 @@ static mt_hold *find_pending_by_hash(mt_hold_hub *hub, const uint8_t *hash)
 {
     for (mt_hold *h = hub->holds; h; h = h->next)
         if (memcmp(h->hash, hash, MT_SHA256_LEN) == 0 &&
-            (h->ticket ? h->tstate == MT_TICKET_PENDING : h->state == H_WAITING))
+            (h->ticket ? h->tstate == MT_TICKET_PENDING : h->state != H_DECIDED))
             return h;
     return NULL;
 }
@@ -261,7 +261,7 @@ static void on_expiry(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     mt_hold *h = arg;
-    if (h->state != H_WAITING)
+    if (h->state == H_DECIDED)
         return;
     h->state = H_DECIDED;
     h->hub->m.expired++;
@@ -335,7 +335,9 @@ static void apply_decision(mt_hold_hub *hub, const json_t *d)
         report_ignored(hub, h, &ig);
         return;
     }
-    if (h->ticket ? h->tstate != MT_TICKET_PENDING : h->state != H_WAITING) {
+    /* A decision may overtake the delivery report of its own request (a bot
+     * that answers at once): H_PUBLISHING counts as waiting. */
+    if (h->ticket ? h->tstate != MT_TICKET_PENDING : h->state == H_DECIDED) {
         ig.reason = "already_decided";
         report_ignored(hub, h, &ig);
         return;

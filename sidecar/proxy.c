@@ -1779,9 +1779,16 @@ static void hold_begin(fwd *f)
         struct evbuffer *body = evhttp_request_get_input_buffer(f->creq);
         size_t blen = evbuffer_get_length(body);
         mt_errbuf meb = {{0}};
+        /* arguments_masked: the params of the call (the whole body of a batch) */
+        const char *raw = blen ? (const char *)evbuffer_pullup(body, -1) : "";
+        json_t *doc = json_loadb(raw, blen, 0, NULL);
+        json_t *params = json_is_object(doc) ? json_object_get(doc, "params") : NULL;
+        char *ptext = params ? json_dumps(params, JSON_COMPACT) : NULL;
         if (p->rec)
-            (void)mt_rec_mask(p->rec, blen ? evbuffer_pullup(body, -1) : (unsigned char *)"",
-                              blen, &args, &meb);
+            (void)mt_rec_mask(p->rec, ptext ? ptext : raw, ptext ? strlen(ptext) : blen, &args,
+                              &meb);
+        free(ptext);
+        json_decref(doc);
         char *just = NULL;
         if (p->rec && f->justification)
             (void)mt_rec_mask(p->rec, f->justification, strlen(f->justification), &just, &meb);
