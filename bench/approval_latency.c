@@ -41,6 +41,7 @@ typedef struct bench {
     int sport;
     int n, done, next;
     double t_pub[MAX_N], t_fwd[MAX_N], t_seen[MAX_N];
+    char ids[MAX_N][37]; /* approval id of call n */
     mt_producer *prod;
     mt_consumer *req_reader, *dec_reader;
     const mt_avro_registry *reg;
@@ -170,8 +171,10 @@ static void approve(bench *b, const json_t *rq)
         fprintf(stderr, "approval_latency: produce: %s\n", eb.msg);
         exit(1);
     }
-    if (n >= 0 && n < MAX_N)
+    if (n >= 0 && n < MAX_N) {
         b->t_pub[n] = now_ms();
+        snprintf(b->ids[n], sizeof b->ids[n], "%s", id);
+    }
     mt_buf_free(&enc);
     json_decref(d);
 }
@@ -189,9 +192,11 @@ static void poll_reader(bench *b, mt_consumer *c, bool requests)
             if (requests) {
                 approve(b, rec);
             } else {
-                /* the decision's approval -> which call: the one in flight */
-                if (b->next < MAX_N && b->t_seen[b->next] == 0)
-                    b->t_seen[b->next] = now_ms();
+                double t = now_ms();
+                const char *id = json_string_value(json_object_get(rec, "approval_id"));
+                for (int i = b->next; id && i >= 0 && i > b->next - 4; i--)
+                    if (strcmp(b->ids[i], id) == 0 && b->t_seen[i] == 0)
+                        b->t_seen[i] = t;
             }
         }
         json_decref(rec);
