@@ -170,6 +170,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      "derived from record.hmac_key): start-up reads it in milliseconds instead of "
      "compiling for ~100 ms. Unset: compile at every start.",
      O(mask_cache_dir), 0, 0, NULL, 0},
+    {"mask.client_responses", MT_CFG_BOOL, "false",
+     "Also mask what the client receives: JSON responses and each SSE event's data go to "
+     "the client as recorded (masked), so secrets a server returns never land in CI "
+     "console logs. Off: the client gets the server's bytes unchanged (only the record is "
+     "masked).",
+     O(mask_client_responses), 0, 0, NULL, 0},
     {"record.hmac_key_file", MT_CFG_SECRET_FILE, NULL,
      "Key for payload_hmac (HMAC-SHA256 over the raw payload). Required: the sidecar "
      "refuses to start without it.",

@@ -74,6 +74,7 @@ typedef struct mt_sidecar_config {
     int64_t spool_sync_interval_ms;
     char *mask_rules_file;
     char *mask_cache_dir;
+    bool mask_client_responses; /* also mask what the client receives */
     mt_cfg_secret hmac_key;
     char *source_cluster;
     char *source_namespace;

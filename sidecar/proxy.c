@@ -1064,6 +1064,41 @@ static void note_legacy_session(fwd *f, const char *uri, size_t len)
     free(v);
 }
 
+/* mask.client_responses: the event rebuilt with its data masked (id, event
+ * type and retry kept) into blk. false: unchanged (nothing to mask, or no
+ * memory: then the client gets the original bytes, as with the option off). */
+static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size_t len,
+                           char **masked, mt_buf *blk)
+{
+    mt_errbuf eb = {{0}};
+    if (mt_rec_mask(f->p->rec, data, len, masked, &eb) != MT_OK)
+        return false;
+    size_t mlen = strlen(*masked);
+    if (mlen == len && memcmp(*masked, data, len) == 0)
+        return false;
+    char num[32];
+    bool ok = true;
+    if (!(e->type_len == 7 && memcmp(e->type, "message", 7) == 0))
+        ok = mt_buf_append(blk, "event: ", 7) == MT_OK &&
+             mt_buf_append(blk, e->type, e->type_len) == MT_OK &&
+             mt_buf_append(blk, "\n", 1) == MT_OK;
+    if (ok && e->id)
+        ok = mt_buf_append(blk, "id: ", 4) == MT_OK &&
+             mt_buf_append(blk, e->id, e->id_len) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
+    if (ok && e->retry_ms >= 0) {
+        int n = snprintf(num, sizeof num, "retry: %lld\n", (long long)e->retry_ms);
+        ok = mt_buf_append(blk, num, (size_t)n) == MT_OK;
+    }
+    for (size_t i = 0; ok && i <= mlen;) { /* one data: line per line */
+        const char *nl = memchr(*masked + i, '\n', mlen - i);
+        size_t n = nl ? (size_t)(nl - (*masked + i)) : mlen - i;
+        ok = mt_buf_append(blk, "data: ", 6) == MT_OK &&
+             mt_buf_append(blk, *masked + i, n) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
+        i += n + 1;
+    }
+    return ok && mt_buf_append(blk, "\n", 1) == MT_OK;
+}
+
 static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
 {
     (void)eb;
@@ -1101,6 +1136,13 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
         }
         note_legacy_session(f, data, data_len);
     }
+    char *masked = NULL;
+    mt_buf mblk = MT_BUF_INIT;
+    if (f->p->cfg->mask_client_responses && f->p->rec &&
+        mask_sse_block(f, e, data, data_len, &masked, &mblk)) {
+        raw = mblk.data;
+        raw_len = mblk.len;
+    }
     char *sse_id = e->id ? strndup(e->id, e->id_len) : NULL;
     mt_mcp_batch b;
     bool parsed = parse_upstream(data, data_len, &b);
@@ -1114,6 +1156,8 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     if (parsed)
         mt_mcp_batch_free(&b);
     free(sse_id);
+    free(masked);
+    mt_buf_free(&mblk);
     mt_buf_free(&rew);
     mt_buf_free(&blk);
     return MT_OK;
@@ -1244,6 +1288,30 @@ static void on_upstream_error(enum evhttp_request_error err, void *arg)
     (void)f;
 }
 
+/* mask.client_responses: a JSON response body goes to the client masked. */
+static void mask_client_body(fwd *f)
+{
+    if (!f->p->cfg->mask_client_responses || !f->p->rec)
+        return;
+    size_t len = evbuffer_get_length(f->pending);
+    const char *ct = evhttp_find_header(evhttp_request_get_output_headers(f->creq),
+                                        "Content-Type");
+    if (!len || !ct || strncasecmp(ct, "application/json", 16) != 0)
+        return;
+    char *masked = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_rec_mask(f->p->rec, evbuffer_pullup(f->pending, -1), len, &masked, &eb) != MT_OK) {
+        /* never the raw body when masking was asked for */
+        free(masked);
+        masked = strdup("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
+                        "\"message\":\"response could not be masked\"}}");
+    }
+    evbuffer_drain(f->pending, len);
+    if (masked)
+        evbuffer_add(f->pending, masked, strlen(masked));
+    free(masked);
+}
+
 static void on_response_recorded(fwd *f, mt_err err)
 {
     if (!f->creq)
@@ -1255,9 +1323,11 @@ static void on_response_recorded(fwd *f, mt_err err)
         send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
                        MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
     } else if (f->wrapped) {
+        mask_client_body(f);
         wrapped_send(f, f->pending);
         count_reply(f->p, f->reply_code, &f->t0);
     } else {
+        mask_client_body(f);
         evhttp_send_reply(f->creq, f->reply_code, NULL, f->pending);
         count_reply(f->p, f->reply_code, &f->t0);
     }
