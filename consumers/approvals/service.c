@@ -567,6 +567,17 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
                     "the service is still replaying the approval topics; retry shortly");
         return;
     }
+    /* Which client cast the vote, for the record only (the token says who):
+     * the web console sends "console"; absent means "api". */
+    mt_appr_source source = MT_APPR_SRC_API;
+    const char *src =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Mcptrail-Vote-Source");
+    if (src && strcmp(src, "console") == 0) {
+        source = MT_APPR_SRC_CONSOLE;
+    } else if (src && strcmp(src, "api") != 0) {
+        reply_error(req, 400, "bad_header", "Mcptrail-Vote-Source must be api or console");
+        return;
+    }
     /* Body: empty, or {"reason": "..."}. */
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -623,7 +634,7 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
         .kind = kind,
         .reason = reason,
         .ts = now_us(),
-        .source = MT_APPR_SRC_API,
+        .source = source,
     };
     const mt_appr *a = mt_appr_find(&s->tbl, id);
     if (a)
@@ -649,7 +660,7 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
                             who->issuer, "groups", groups, "vote",
                             mt_appr_vote_kind_name(kind), "reason",
                             reason ? json_string(reason) : json_null(), "ts", (json_int_t)v.ts,
-                            "source", "api");
+                            "source", mt_appr_source_name(source));
     json_decref(body);
     mt_errbuf eb = {{0}};
     mt_buf buf = MT_BUF_INIT;

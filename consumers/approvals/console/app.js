@@ -53,6 +53,7 @@
     const opt = { method, headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' };
     if (body !== undefined) {
       opt.headers['Content-Type'] = 'application/json';
+      opt.headers['Mcptrail-Vote-Source'] = 'console'; /* recorded as the vote's source */
       opt.body = JSON.stringify(body);
     }
     const r = await fetch(path, opt);

@@ -67,7 +67,8 @@ try {
     await page.getByTestId('reason').fill(a.reason);
     await page.getByTestId('approve').click();
     await page.getByTestId('vote-result').filter({ hasText: 'Approval recorded.' }).waitFor();
-    await page.getByTestId('votes').filter({ hasText: a.sub }).waitFor();
+    // The vote is recorded with the console as its source.
+    await page.getByTestId('votes').filter({ hasText: `by ${a.sub} (console,` }).waitFor();
     log(`${a.sub} approved (${i + 1}/${approvers.length})`);
     if (i + 1 < approvers.length) {
       await page.getByTestId('logout').click();

@@ -5,7 +5,8 @@
 #  1. An ApprovalRequest (2 approvals from sre, four-eyes, CI claims, justification,
 #     masked arguments) is produced on fresh topics, as a sidecar would.
 #  2. alice signs in with a development token, sees the call's details, approves with
-#     a reason, signs out; bob signs in and approves.
+#     a reason, signs out; bob signs in and approves. Both votes are recorded with
+#     source console (the console's Mcptrail-Vote-Source header).
 #  3. The console's history shows the approval approved with a signed decision; no
 #     browser console errors, no request to a host other than 127.0.0.1.
 #  4. Exactly one ApprovalDecision for the id on the decisions topic; its Ed25519
@@ -73,6 +74,9 @@ MT_BASE="$base" MT_APPROVAL_ID="$id" MT_TOKEN_1="$alice" MT_SUB_1=alice MT_TOKEN
   MT_SUB_2=bob MT_SCREENSHOT="$tmp/console.png" MT_CHROMIUM="$chromium_bin" MT_PEERS_DIR="$peers" \
   HOME="$tmp" timeout 240 node "$here/console_e2e.mjs" || fail "browser steps failed"
 wait_state "$id" approved 2 true
+srcs=$(curl -s -H "Authorization: Bearer $alice" "$base/api/v1/approvals/$id" |
+  jq -r '[.votes[] | "\(.subject):\(.source)"] | join(",")')
+[ "$srcs" = "alice:console,bob:console" ] || fail "votes recorded as '$srcs', want source console"
 
 "$MT_E2E_KAFKA_BIN" dump "$T_DEC" "$tmp/dec.raw" 1 3000 30000 >"$tmp/decisions.jsonl"
 jq -c --arg id "$id" 'select(.approval_id == $id)' "$tmp/decisions.jsonl" >"$tmp/mine.jsonl"
