@@ -20,6 +20,18 @@ const approvers = [
   { token: env('MT_TOKEN_2'), sub: env('MT_SUB_2'), reason: 'LGTM, second pair of eyes' },
 ];
 const problems = [];
+
+async function requestRecord(token) {
+  const r = await fetch(`${base}/api/v1/approvals/${encodeURIComponent(id)}`,
+    { headers: { Authorization: `Bearer ${token}` } });
+  if (r.status !== 200) throw new Error(`GET approval ${id}: ${r.status}`);
+  return (await r.json()).request;
+}
+
+function prettyArgs(text) {
+  if (text === null || text === undefined) return null;
+  try { return JSON.stringify(JSON.parse(text), null, 2); } catch (e) { return text; }
+}
 const log = (m) => console.log(`console_e2e: ${m}`);
 
 const browser = await chromium.launch({
@@ -57,12 +69,16 @@ try {
     await row.waitFor();
     await row.click();
     await page.locator('#d-id', { hasText: id }).waitFor();
-    // What the approver must see before deciding.
-    for (const [tid, want] of [['justification', 'release 1.2.3 to production'],
-      ['arguments', '[MASKED]'], ['identity', 'ci-deployer'], ['ci', 'acme/payments'],
-      ['ci', 'run-4711']]) {
+    // What the approver must see before deciding: the request as the API has it
+    // (so the check holds for a request a real sidecar held, too).
+    const q = await requestRecord(a.token);
+    const ci = (q.identity && q.identity.ci) || {};
+    const want = [['justification', q.justification], ['identity', q.identity && q.identity.subject],
+      ['ci', ci.repository], ['ci', ci.run_id], ['arguments', prettyArgs(q.arguments_masked)]];
+    for (const [tid, w] of want) {
+      if (w === null || w === undefined) continue;
       const text = await page.getByTestId(tid).textContent();
-      if (!text.includes(want)) problems.push(`detail ${tid}: '${text}' lacks '${want}'`);
+      if (!text.includes(w)) problems.push(`detail ${tid}: '${text}' lacks '${w}'`);
     }
     await page.getByTestId('reason').fill(a.reason);
     await page.getByTestId('approve').click();

@@ -17,7 +17,9 @@
 #                         cause a held call (e.g. a tools/call through a sidecar
 #                         configured with these topics, exported as T_REQ/T_VOTE/
 #                         T_DEC, the decision public key as DECISION_PUBKEY) and
-#                         print the approval id on its last stdout line;
+#                         print the approval id on its last stdout line; the held
+#                         call's rule must need 2 approvals from group sre and its
+#                         requester must be neither alice nor bob;
 #  MT_CONSOLE_E2E_AFTER   command run after step 4 with APPROVAL_ID exported; it must
 #                         exit 0 (e.g. wait for the held call's real result).
 # MT_CONSOLE_SCREENSHOT=PATH keeps the screenshot (docs/img/approvals-console.png).
