@@ -16,10 +16,12 @@
 #  MT_CONSOLE_E2E_HOLD    command run instead of producing the request: it must
 #                         cause a held call (e.g. a tools/call through a sidecar
 #                         configured with these topics, exported as T_REQ/T_VOTE/
-#                         T_DEC, the decision public key as DECISION_PUBKEY) and
+#                         T_DEC, the decision public key as DECISION_PUBKEY, a
+#                         scratch directory removed at the end as MT_E2E_TMP) and
 #                         print the approval id on its last stdout line; the held
 #                         call's rule must need 2 approvals from group sre and its
-#                         requester must be neither alice nor bob;
+#                         requester must be neither alice nor bob; a client it leaves
+#                         running in the background must not keep stdout open;
 #  MT_CONSOLE_E2E_AFTER   command run after step 4 with APPROVAL_ID exported; it must
 #                         exit 0 (e.g. wait for the held call's real result).
 # MT_CONSOLE_SCREENSHOT=PATH keeps the screenshot (docs/img/approvals-console.png).
@@ -40,7 +42,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/e2e_lib.sh"
 
 start_service
-export T_REQ T_VOTE T_DEC DECISION_PUBKEY="$tmp/decisions.pub.pem" MT_APPROVALS_URL="$base"
+export T_REQ T_VOTE T_DEC DECISION_PUBKEY="$tmp/decisions.pub.pem" MT_APPROVALS_URL="$base" \
+  MT_E2E_TMP="$tmp"
 if [ -n "${MT_CONSOLE_E2E_HOLD:-}" ]; then
   id=$(bash -c "$MT_CONSOLE_E2E_HOLD" | tail -n 1) || fail "MT_CONSOLE_E2E_HOLD failed"
   [ -n "$id" ] || fail "MT_CONSOLE_E2E_HOLD printed no approval id"
