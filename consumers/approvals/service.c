@@ -765,7 +765,6 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type want, con
     return false;
 }
 
-
 /* ---- web console (static files) --------------------------------------- */
 
 #ifndef MT_CONSOLE_DIR_DEFAULT
