@@ -63,7 +63,7 @@ else
       rule_id: "prod-deploy-two-sre", approver_groups: ["sre"], min_approvals: 2,
       four_eyes: true, console_url: null, reason_required: true, hold_mode: "wait"};
     req($id; "deploy_service";
-        "{\"service\":\"payments-api\",\"env\":\"production\",\"image\":\"registry.internal/payments-api:1.2.3\",\"db_password\":\"[MASKED]\"}";
+        "{\"service\":\"payments-api\",\"env\":\"production\",\"image\":\"images.acme.internal/payments-api:1.2.3\",\"db_password\":\"[MASKED]\"}";
         "release 1.2.3 to production (CHG-2231)";
         {repository: "acme/payments", workflow: "release", job: "deploy-prod",
          run_id: "run-4711", run_attempt: 1, sha: "3f2c9e1a7b", ref: "refs/tags/v1.2.3",
