@@ -24,6 +24,10 @@
 #                         running in the background must not keep stdout open;
 #  MT_CONSOLE_E2E_AFTER   command run after step 4 with APPROVAL_ID exported; it must
 #                         exit 0 (e.g. wait for the held call's real result).
+#  MT_CONSOLE_E2E_CLEANUP command run on exit, whatever happened (stops the hold's
+#                         processes).
+# ctest runs it with the hooks set to console_hold.sh: a real sidecar holds a TypeScript
+# SDK client's deploy, the console's two approvals release it, the call completes once.
 # MT_CONSOLE_SCREENSHOT=PATH keeps the screenshot (docs/img/approvals-console.png).
 # Exit 77 (skipped) without MT_KAFKA_BROKERS, curl, jq, openssl, node, chromium or
 # playwright-core, unless MT_E2E_NO_SKIP=1 (then that is a failure).
@@ -40,6 +44,11 @@ peers="$MT_SOURCE_DIR/tests/peers"
 [ -d "$peers/node_modules/playwright-core" ] || skip "playwright-core not installed (scripts/deps-node.sh)"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/e2e_lib.sh"
+if [ -n "${MT_CONSOLE_E2E_CLEANUP:-}" ]; then
+  # the hold's processes are stopped on every exit path, before the scratch dir goes
+  eval "base_$(declare -f cleanup)"
+  cleanup() { bash -c "$MT_CONSOLE_E2E_CLEANUP" >/dev/null 2>&1 || true; base_cleanup; }
+fi
 
 start_service
 export T_REQ T_VOTE T_DEC DECISION_PUBKEY="$tmp/decisions.pub.pem" MT_APPROVALS_URL="$base" \
