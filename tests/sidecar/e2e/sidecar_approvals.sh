@@ -4,8 +4,10 @@
 # TypeScript SDK client (approval-client.mjs), the real mcptrail-approvals service, real
 # Kafka (fresh topics). Policy: deploy to production needs two approvers from sre (wait
 # hold, reason and justification required), canary has a 5 s expiry, staging is a ticket.
-#  1. A held deploy gets progress notifications; alice and bob approve through the API;
-#     the deploy runs exactly once and the client gets the real result.
+#  1. A held deploy gets progress notifications; alice approves through the API;
+#     mcptrail-approvals is killed with -9 and restarted (its state comes back from the
+#     topics: alice's vote is still counted); bob approves; the deploy runs exactly once
+#     and the client gets the real result.
 #  2. The identical request is held again (single use). While it waits, a forged decision
 #     (unknown key), a decision for another request hash (signed with a trusted key)
 #     and the replayed decision of
@@ -79,19 +81,23 @@ url=$sidecar_url
 
 # mcptrail-approvals trusts the same development IdP as the sidecar, so the requester's
 # own token can be tried against the API (four-eyes compares issuer and subject).
-MCPTRAIL_KAFKA_BROKERS="$MT_KAFKA_BROKERS" "$MT_APPROVALS_BIN" --api.port="$api_port" \
-  --auth.jwks_file="$tmp/sc/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
-  --auth.audiences=mcptrail-e2e --signing.key_file="$tmp/signer/dev-ed25519.pem" \
-  --topics.requests="$T_REQ" --topics.votes="$T_VOTE" --topics.decisions="$T_DEC" \
-  >>"$tmp/approvals.log" 2>&1 &
-appr_pid=$!
-e2e_on_exit "kill -TERM $appr_pid; wait $appr_pid"
-deadline=$((SECONDS + 60))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
-  kill -0 "$appr_pid" 2>/dev/null || fail "mcptrail-approvals exited during start"
-  [ $SECONDS -lt $deadline ] || fail "mcptrail-approvals not ready within 60 s"
-  sleep 0.2 # poll interval for /readyz
-done
+appr_pid=""
+e2e_on_exit 'if [ -n "$appr_pid" ]; then kill -TERM $appr_pid; wait $appr_pid; fi'
+start_approvals() {
+  MCPTRAIL_KAFKA_BROKERS="$MT_KAFKA_BROKERS" "$MT_APPROVALS_BIN" --api.port="$api_port" \
+    --auth.jwks_file="$tmp/sc/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
+    --auth.audiences=mcptrail-e2e --signing.key_file="$tmp/signer/dev-ed25519.pem" \
+    --topics.requests="$T_REQ" --topics.votes="$T_VOTE" --topics.decisions="$T_DEC" \
+    >>"$tmp/approvals.log" 2>&1 &
+  appr_pid=$!
+  local deadline=$((SECONDS + 60))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
+    kill -0 "$appr_pid" 2>/dev/null || fail "mcptrail-approvals exited during start"
+    [ $SECONDS -lt $deadline ] || fail "mcptrail-approvals not ready within 60 s"
+    sleep 0.2 # poll interval for /readyz
+  done
+}
+start_approvals
 # the sidecar reads decisions once the topic is assigned (/readyz of the sidecar is Kafka)
 sleep 1
 
@@ -147,13 +153,16 @@ id1=$(held_id 1)
 sleep 1.5 # let the waiting client get progress notifications
 [ "$(deploys)" = 0 ] || fail "the held deploy ran before approval"
 vote "$id1" approve "$alice" "diff reviewed" 202
+# acceptance 4 end to end: mcptrail-approvals killed mid-hold and restarted
+kill -9 "$appr_pid"; wait "$appr_pid" 2>/dev/null || true; appr_pid=""
+start_approvals
 vote "$id1" approve "$alice" "again" 200
 vote "$id1" approve "$bob" "LGTM" 202
 finish "$c1"
 jq -e '.ok and (.text | startswith("deployed v1 to production")) and .progress >= 1' "$tmp/c1.json" >/dev/null ||
   fail "step 1: $(cat "$tmp/c1.json")"
 [ "$(deploys)" = 1 ] || fail "step 1: $(deploys) deploys, want 1"
-echo "e2e: 1. held, progress $(jq .progress "$tmp/c1.json"), approved by alice+bob, ran once" >&2
+echo "e2e: 1. held, progress $(jq .progress "$tmp/c1.json"), alice, kill -9 + restart, bob: ran once" >&2
 
 # --- 2. single use; forged, wrong-hash and replayed decisions; four-eyes; deny -----------
 "$e2e_kafka" dump "$T_DEC" "$tmp/dec.raw" 1 2000 20000 >"$tmp/dec1.jsonl" 2>/dev/null
