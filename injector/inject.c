@@ -460,7 +460,10 @@ mt_err mt_inject_review(const mt_inject_params *p, const void *body, size_t len,
     if (err != MT_OK) {
         char tmp[sizeof eb.msg];
         memcpy(tmp, eb.msg, sizeof tmp);
-        snprintf(eb.msg, sizeof eb.msg, "the AdmissionReview is not valid JSON: %.400s", tmp);
+        snprintf(eb.msg, sizeof eb.msg, "%s: %.400s",
+                 err == MT_ERR_TOO_LARGE ? "the AdmissionReview is over the size or nesting bound"
+                                         : "the AdmissionReview is not valid JSON",
+                 tmp);
         goto answer;
     }
     const json_t *req = json_object_get(review, "request");
