@@ -112,5 +112,17 @@ printf 'not-read-by-print-config\n' >"$work/signing.pem"
 check_config "example-full approvals.json" "${MT_APPROVALS_BIN:-}" "$work/approvals.json" \
   MCPTRAIL_SIGNING_KEY_FILE="$work/signing.pem" MCPTRAIL_KAFKA_PROPERTIES=
 
+# The injector's test template (tests/fixtures/admission/template.json) is what the chart
+# renders with the default values: the injector tests run against the real thing.
+extract "$work/defaults.yaml" -injector template.json >"$work/template.json"
+if "$py" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+     "$work/template.json" "$root/tests/fixtures/admission/template.json"; then
+  echo "ok   tests/fixtures/admission/template.json matches the rendered injection template"
+else
+  echo "FAIL tests/fixtures/admission/template.json differs from the chart's injection template;"
+  echo "     regenerate it from 'helm template mt helm/mcptrail -n mcptrail' (ConfigMap mt-mcptrail-injector)"
+  fail=1
+fi
+
 [ "$fail" -eq 0 ] && echo "helm_chart: all checks passed" || echo "helm_chart: FAILED"
 exit "$fail"
