@@ -257,7 +257,7 @@ mcptrail.io/sidecar: injected
 {{- end -}}
 
 {{- define "mcptrail.sidecarPodAnnotations" -}}
-{{- include "mcptrail.scrapeAnnotations" (dict "ctx" . "port" .Values.sidecar.adminPort) }}
+{{- include "mcptrail.scrapeAnnotations" (dict "ctx" . "port" .Values.sidecar.adminPort) | trim -}}
 {{- end -}}
 
 {{/* Scheduling of the chart's own pods. */}}
