@@ -105,7 +105,9 @@ app.kubernetes.io/component: {{ .component }}
 - name: mcptrail-kafka-tls
   secret:
     secretName: {{ required "kafka.tls.existingSecret is required when kafka.tls.enabled is true" .Values.kafka.tls.existingSecret }}
-    defaultMode: 0440
+    # 0444: injected pods may set no fsGroup, and the sidecar runs as 10001; only the
+    # containers that mount the volume see it.
+    defaultMode: 0444
 {{- end }}
 {{- end -}}
 
@@ -245,7 +247,7 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
 - name: mcptrail-keys
   secret:
     secretName: {{ include "mcptrail.hmacSecretName" . }}
-    defaultMode: 0440
+    defaultMode: 0444 # see mcptrail-kafka-tls: the pod's fsGroup is not ours to set
 - name: mcptrail-state
   emptyDir:
     sizeLimit: {{ .Values.sidecar.spoolSize }}
