@@ -41,8 +41,8 @@ static void check_answer(const char *text, bool fail_closed, mt_inject_outcome o
 {
     json_t *review = json_loads(text, 0, NULL);
     CHECK(json_is_object(review));
-    CHECK(strcmp(json_string_value(json_object_get(review, "apiVersion")),
-                 "admission.k8s.io/v1") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(review, "apiVersion")), "admission.k8s.io/v1") ==
+          0);
     json_t *resp = json_object_get(review, "response");
     CHECK(json_is_string(json_object_get(resp, "uid")));
     json_t *allowed = json_object_get(resp, "allowed");
@@ -66,7 +66,8 @@ static void check_answer(const char *text, bool fail_closed, mt_inject_outcome o
         CHECK(json_is_array(ops) && json_array_size(ops) > 0);
         size_t i;
         json_t *op;
-        json_array_foreach(ops, i, op) {
+        json_array_foreach(ops, i, op)
+        {
             const char *path = json_string_value(json_object_get(op, "path"));
             CHECK(strcmp(json_string_value(json_object_get(op, "op")), "add") == 0);
             CHECK(path && (strncmp(path, "/spec/", 6) == 0 || strncmp(path, "/metadata", 9) == 0));

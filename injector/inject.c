@@ -47,10 +47,11 @@ static mt_err check_string_map(const json_t *tpl, const char *field, mt_errbuf *
                        mt_json_type_name(m));
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)m, k, v) {
+    json_object_foreach((json_t *)m, k, v)
+    {
         if (!json_is_string(v))
-            return mt_fail(eb, MT_ERR_CONFIG, "template: %s['%s'] must be a string, got %s",
-                           field, k, mt_json_type_name(v));
+            return mt_fail(eb, MT_ERR_CONFIG, "template: %s['%s'] must be a string, got %s", field,
+                           k, mt_json_type_name(v));
     }
     return MT_OK;
 }
@@ -67,19 +68,18 @@ mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb)
     if (!json_is_string(name) || json_string_length(name) == 0)
         return mt_fail(eb, MT_ERR_CONFIG, "template: container.name must be a non-empty string");
     if (!json_is_string(image) || json_string_length(image) == 0)
-        return mt_fail(eb, MT_ERR_CONFIG,
-                       "template: container.image must be a non-empty string");
+        return mt_fail(eb, MT_ERR_CONFIG, "template: container.image must be a non-empty string");
     const json_t *vols = json_object_get(tpl, "volumes");
     if (vols) {
         if (!json_is_array(vols))
             return mt_fail(eb, MT_ERR_CONFIG, "template: 'volumes' must be an array");
         size_t i;
         const json_t *v;
-        json_array_foreach((json_t *)vols, i, v) {
+        json_array_foreach((json_t *)vols, i, v)
+        {
             if (!json_is_object(v) || !json_is_string(json_object_get(v, "name")))
                 return mt_fail(eb, MT_ERR_CONFIG,
-                               "template: volumes[%zu] must be an object with a string 'name'",
-                               i);
+                               "template: volumes[%zu] must be an object with a string 'name'", i);
         }
     }
     mt_err err;
@@ -134,8 +134,8 @@ static mt_err add_op(json_t *patch, const char *prefix, const char *key, json_t 
         err = mt_buf_append_byte(&b, 0);
     json_t *op = NULL;
     if (err == MT_OK && value)
-        op = json_pack("{s:s, s:s, s:O}", "op", "add", "path", (const char *)b.data, "value",
-                       value);
+        op =
+            json_pack("{s:s, s:s, s:O}", "op", "add", "path", (const char *)b.data, "value", value);
     json_decref(value);
     mt_buf_free(&b);
     if (err == MT_OK && (!op || json_array_append_new(patch, op) != 0))
@@ -155,7 +155,8 @@ static bool has_container(const json_t *list, const char *name)
     const json_t *c;
     if (!json_is_array(list))
         return false;
-    json_array_foreach((json_t *)list, i, c) {
+    json_array_foreach((json_t *)list, i, c)
+    {
         const char *n = map_get(c, "name");
         if (n && strcmp(n, name) == 0)
             return true;
@@ -172,15 +173,18 @@ static mt_err check_port_clash(const json_t *containers, const json_t *sidecar, 
     const json_t *c, *p, *sp;
     if (!json_is_array(sports))
         return MT_OK;
-    json_array_foreach((json_t *)containers, i, c) {
+    json_array_foreach((json_t *)containers, i, c)
+    {
         const json_t *ports = json_object_get(c, "ports");
         if (!json_is_array(ports))
             continue;
-        json_array_foreach((json_t *)ports, j, p) {
+        json_array_foreach((json_t *)ports, j, p)
+        {
             const json_t *cp = json_object_get(p, "containerPort");
             if (!json_is_integer(cp))
                 continue;
-            json_array_foreach((json_t *)sports, k, sp) {
+            json_array_foreach((json_t *)sports, k, sp)
+            {
                 const json_t *scp = json_object_get(sp, "containerPort");
                 if (json_is_integer(scp) && json_integer_value(scp) == json_integer_value(cp))
                     return mt_fail(eb, MT_ERR_CONFIG,
@@ -237,7 +241,8 @@ static json_t *sidecar_container(const mt_inject_params *p, long port)
     }
     size_t i;
     json_t *e;
-    json_array_foreach(env, i, e) {
+    json_array_foreach(env, i, e)
+    {
         const char *n = map_get(e, "name");
         if (n && strcmp(n, envname) == 0) {
             json_object_del(e, "valueFrom");
@@ -246,8 +251,7 @@ static json_t *sidecar_container(const mt_inject_params *p, long port)
             return c;
         }
     }
-    if (json_array_append_new(env, json_pack("{s:s, s:s}", "name", envname, "value", text)) ==
-        0)
+    if (json_array_append_new(env, json_pack("{s:s, s:s}", "name", envname, "value", text)) == 0)
         return c;
 nomem:
     json_decref(c);
@@ -270,7 +274,8 @@ static mt_err add_map_entries(json_t *patch, const json_t *meta, const json_t *e
     snprintf(prefix, sizeof prefix, "/metadata/%s/", field);
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)extra, k, v) {
+    json_object_foreach((json_t *)extra, k, v)
+    {
         if (json_object_get(have, k))
             continue;
         mt_err err = add_op(patch, prefix, k, json_deep_copy(v));
@@ -321,7 +326,8 @@ mt_err mt_inject_pod_patch(const mt_inject_params *p, const json_t *pod, json_t 
     }
     size_t i;
     const json_t *c;
-    json_array_foreach((json_t *)containers, i, c) {
+    json_array_foreach((json_t *)containers, i, c)
+    {
         if (!json_is_object(c) || !json_is_string(json_object_get(c, "name")))
             return mt_fail(eb, MT_ERR_PARSE,
                            "request.object.spec.containers[%zu] must be an object with a "
@@ -351,7 +357,8 @@ mt_err mt_inject_pod_patch(const mt_inject_params *p, const json_t *pod, json_t 
             err = add_op(patch, "/spec/volumes", NULL, json_deep_copy(tvols));
         } else {
             const json_t *tv;
-            json_array_foreach((json_t *)tvols, i, tv) {
+            json_array_foreach((json_t *)tvols, i, tv)
+            {
                 if (err != MT_OK)
                     break;
                 if (has_container(volumes, map_get(tv, "name")))
@@ -405,8 +412,8 @@ static char *b64(const char *data, size_t len)
 static mt_err respond(const mt_inject_params *p, const char *uid, const json_t *patch,
                       const char *error, char **response)
 {
-    json_t *resp = json_pack("{s:s, s:b}", "uid", uid ? uid : "", "allowed",
-                             error ? !p->fail_closed : 1);
+    json_t *resp =
+        json_pack("{s:s, s:b}", "uid", uid ? uid : "", "allowed", error ? !p->fail_closed : 1);
     mt_err err = resp ? MT_OK : MT_ERR_NOMEM;
     if (err == MT_OK && patch) {
         char *text = json_dumps(patch, JSON_COMPACT);
@@ -423,8 +430,8 @@ static mt_err respond(const mt_inject_params *p, const char *uid, const json_t *
         if (p->fail_closed) {
             if (json_object_set_new(resp, "status",
                                     json_pack("{s:i, s:s, s:s, s:s}", "code", 400, "status",
-                                              "Failure", "reason", "BadRequest", "message",
-                                              msg)) != 0)
+                                              "Failure", "reason", "BadRequest", "message", msg)) !=
+                0)
                 err = MT_ERR_NOMEM;
         } else {
             char warn[760];
@@ -445,8 +452,8 @@ static mt_err respond(const mt_inject_params *p, const char *uid, const json_t *
     return err;
 }
 
-mt_err mt_inject_review(const mt_inject_params *p, const void *body, size_t len,
-                        char **response, mt_inject_outcome *outcome, mt_errbuf *reason)
+mt_err mt_inject_review(const mt_inject_params *p, const void *body, size_t len, char **response,
+                        mt_inject_outcome *outcome, mt_errbuf *reason)
 {
     mt_errbuf eb = {{0}};
     json_t *review = NULL, *patch = NULL;

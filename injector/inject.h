@@ -28,10 +28,10 @@
 #define MT_INJECT_ANNOTATION_UPSTREAM_PORT "mcptrail.io/upstream-port"
 
 typedef enum mt_inject_outcome {
-    MT_INJECT_PATCHED,     /* opted in; the response carries a patch */
-    MT_INJECT_NOT_OPTED,   /* allowed unchanged: no opt-in, not a pod, not CREATE */
-    MT_INJECT_ALREADY,     /* allowed unchanged: the sidecar is already there */
-    MT_INJECT_ERROR,       /* malformed review or pod; allowed per failure mode */
+    MT_INJECT_PATCHED,   /* opted in; the response carries a patch */
+    MT_INJECT_NOT_OPTED, /* allowed unchanged: no opt-in, not a pod, not CREATE */
+    MT_INJECT_ALREADY,   /* allowed unchanged: the sidecar is already there */
+    MT_INJECT_ERROR,     /* malformed review or pod; allowed per failure mode */
 } mt_inject_outcome;
 
 typedef struct mt_inject_params {
@@ -61,8 +61,8 @@ mt_err mt_inject_template_load(const char *path, json_t **out, mt_errbuf *eb);
  * AdmissionReview JSON text (caller frees) for every input, malformed ones
  * included; *outcome says what happened and reason (may be NULL) gets the
  * error text of MT_INJECT_ERROR. Only allocation failure returns an error. */
-mt_err mt_inject_review(const mt_inject_params *p, const void *body, size_t len,
-                        char **response, mt_inject_outcome *outcome, mt_errbuf *reason);
+mt_err mt_inject_review(const mt_inject_params *p, const void *body, size_t len, char **response,
+                        mt_inject_outcome *outcome, mt_errbuf *reason);
 
 /* The JSONPatch (array of operations, new reference) for a pod object, or
  * NULL with *outcome NOT_OPTED / ALREADY. MT_ERR_PARSE / MT_ERR_CONFIG with a

@@ -76,8 +76,7 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
                                           BEV_OPT_CLOSE_ON_FREE);
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason,
-                       const char *text)
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
 {
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -109,8 +108,7 @@ static void on_mutate(injector *in, struct evhttp_request *req)
     else
         mt_logs(MT_LOG_INFO, "injector", "review answered", "outcome",
                 mt_inject_outcome_name(outcome), NULL);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evbuffer_add(evhttp_request_get_output_buffer(req), resp, strlen(resp));
     free(resp);
     evhttp_send_reply(req, 200, "OK", NULL);
@@ -223,9 +221,9 @@ int main(int argc, char **argv)
         if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    mt_log(MT_LOG_INFO, "injector", "listening", "address", json_string(cfg.listen_address),
-           "port", json_integer(port), "opt_in_key", json_string(cfg.opt_in_key),
-           "failure_mode", json_string(in.params.fail_closed ? "fail" : "ignore"), NULL);
+    mt_log(MT_LOG_INFO, "injector", "listening", "address", json_string(cfg.listen_address), "port",
+           json_integer(port), "opt_in_key", json_string(cfg.opt_in_key), "failure_mode",
+           json_string(in.params.fail_closed ? "fail" : "ignore"), NULL);
     event_base_dispatch(in.base);
     rc = 0;
     goto out;

@@ -16,10 +16,10 @@ const mt_cfg_option mt_injector_options[] = {
     {"listen.port", MT_CFG_INT, "8443", "TCP port of the HTTPS listener (0: ephemeral, for tests).",
      O(listen_port), 0, 65535, NULL, 0},
     {"tls.cert_file", MT_CFG_STRING, NULL,
-     "PEM certificate chain the API server verifies (against the webhook's caBundle).",
-     O(tls_cert), 0, 0, NULL, MT_CFG_F_REQUIRED},
-    {"tls.key_file", MT_CFG_STRING, NULL, "PEM private key matching tls.cert_file.", O(tls_key),
+     "PEM certificate chain the API server verifies (against the webhook's caBundle).", O(tls_cert),
      0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"tls.key_file", MT_CFG_STRING, NULL, "PEM private key matching tls.cert_file.", O(tls_key), 0,
+     0, NULL, MT_CFG_F_REQUIRED},
     {"limits.max_body_bytes", MT_CFG_SIZE, "4MiB",
      "Largest AdmissionReview body accepted (413 beyond, which the API server handles per "
      "the webhook's failurePolicy).",

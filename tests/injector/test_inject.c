@@ -159,7 +159,8 @@ static void apply_patch(json_t *doc, const json_t *patch)
 {
     size_t i;
     const json_t *op;
-    json_array_foreach((json_t *)patch, i, op) {
+    json_array_foreach((json_t *)patch, i, op)
+    {
         assert_string_equal(json_string_value(json_object_get(op, "op")), "add");
         const char *path = json_string_value(json_object_get(op, "path"));
         json_t *value = json_object_get(op, "value");
@@ -220,7 +221,8 @@ static const json_t *op_at(const json_t *patch, const char *path, size_t nth)
 {
     size_t i, seen = 0;
     const json_t *op;
-    json_array_foreach((json_t *)patch, i, op) {
+    json_array_foreach((json_t *)patch, i, op)
+    {
         if (strcmp(json_string_value(json_object_get(op, "path")), path) == 0 && seen++ == nth)
             return op;
     }
@@ -231,7 +233,8 @@ static const char *env_value(const json_t *container, const char *name)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach(json_object_get(container, "env"), i, e) {
+    json_array_foreach(json_object_get(container, "env"), i, e)
+    {
         if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
             return json_string_value(json_object_get(e, "value"));
     }
@@ -254,8 +257,7 @@ static void test_opt_in_label_injects_container_volumes_label_annotations(void *
     /* the upstream port comes from the MCP server's containerPort */
     assert_string_equal(env_value(c, "MCPTRAIL_UPSTREAM_PORT"), "3000");
     /* the pod already has a volume (the service account token): volumes are appended */
-    const char *want[] = {"mcptrail-config", "mcptrail-policy", "mcptrail-keys",
-                          "mcptrail-state"};
+    const char *want[] = {"mcptrail-config", "mcptrail-policy", "mcptrail-keys", "mcptrail-state"};
     for (size_t i = 0; i < 4; i++) {
         const json_t *v = json_object_get(op_at(a.patch, "/spec/volumes/-", i), "value");
         assert_non_null(v);
@@ -371,7 +373,8 @@ static void test_several_containers_keep_theirs_and_port_annotation_wins(void **
     /* nothing touches initContainers or the existing containers */
     size_t i;
     const json_t *op;
-    json_array_foreach(a.patch, i, op) {
+    json_array_foreach(a.patch, i, op)
+    {
         const char *path = json_string_value(json_object_get(op, "path"));
         assert_null(strstr(path, "initContainers"));
         assert_true(strncmp(path, "/spec/containers/", 17) != 0 ||
@@ -404,7 +407,8 @@ typedef struct bad_case {
 } bad_case;
 
 static const bad_case bad_cases[] = {
-    {"malformed-not-json.json", "the AdmissionReview is not valid JSON: invalid JSON at line 1, column 3", ""},
+    {"malformed-not-json.json",
+     "the AdmissionReview is not valid JSON: invalid JSON at line 1, column 3", ""},
     {"malformed-truncated.json", "the AdmissionReview is not valid JSON", ""},
     {"malformed-v1beta1.json",
      "expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got "
@@ -454,7 +458,8 @@ static void test_malformed_reviews_are_admitted_with_a_warning_when_ignoring(voi
         assert_int_equal(a.outcome, MT_INJECT_ERROR);
         assert_true(allowed(&a));
         assert_null(a.patch);
-        const char *w = json_string_value(json_array_get(json_object_get(a.response, "warnings"), 0));
+        const char *w =
+            json_string_value(json_array_get(json_object_get(a.response, "warnings"), 0));
         assert_non_null(w);
         assert_non_null(strstr(w, bad_cases[i].message));
         assert_non_null(strstr(w, "admitted without the mcptrail sidecar"));
@@ -478,7 +483,11 @@ static void test_odd_inputs_never_crash(void **state)
 {
     (void)state;
     mt_inject_params p = params(true);
-    const char *bodies[] = {"", "[]", "null", "{}", "\"review\"",
+    const char *bodies[] = {"",
+                            "[]",
+                            "null",
+                            "{}",
+                            "\"review\"",
                             "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
                             "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\","
                             "\"request\":{\"uid\":\"u\",\"kind\":{\"kind\":\"Pod\"},"
