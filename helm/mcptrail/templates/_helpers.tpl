@@ -150,6 +150,12 @@ prometheus.io/path: /metrics
   "schema_dir" "/usr/share/mcptrail/schemas"
 -}}
 {{- if $s.policy }}{{- $_ := set $c "policy.file" "/etc/mcptrail/policy/policy.json" -}}{{- end -}}
+{{- if $s.tls.existingSecret -}}
+{{- $_ := set $c "tls.cert_file" "/etc/mcptrail/tls/tls.crt" -}}
+{{- $_ := set $c "tls.key_file" "/etc/mcptrail/tls/tls.key" -}}
+{{- $_ := set $c "tls.client_auth" $s.tls.clientAuth -}}
+{{- if ne $s.tls.clientAuth "none" }}{{- $_ := set $c "tls.client_ca_file" "/etc/mcptrail/tls/ca.crt" -}}{{- end -}}
+{{- end -}}
 {{- if $s.jwks }}{{- $_ := set $c "auth.jwks_file" "/etc/mcptrail/config/jwks.json" -}}{{- end -}}
 {{- range $k, $v := $s.config }}{{- $_ := set $c $k $v -}}{{- end -}}
 {{- $c | toPrettyJson -}}
@@ -232,6 +238,11 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
       readOnly: true
     - name: mcptrail-state
       mountPath: /var/lib/mcptrail
+    {{- if $s.tls.existingSecret }}
+    - name: mcptrail-tls
+      mountPath: /etc/mcptrail/tls
+      readOnly: true
+    {{- end }}
     {{- include "mcptrail.kafkaTLSMount" . | nindent 4 }}
 {{- end -}}
 
@@ -251,6 +262,12 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
 - name: mcptrail-state
   emptyDir:
     sizeLimit: {{ .Values.sidecar.spoolSize }}
+{{- with .Values.sidecar.tls.existingSecret }}
+- name: mcptrail-tls
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0444
+{{- end }}
 {{- include "mcptrail.kafkaTLSVolume" . }}
 {{- end -}}
 
