@@ -25,23 +25,36 @@ for name in sidecar approvals injector archiver; do
   pkgs=$(awk '/^FROM /{n++} n==2' "$df" | sed -n '/apt-get install/,/rm -rf/p' |
          tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' |
          grep -vE '^(apt-get|install|rm|update|groupadd|useradd|y|no-install-recommends)$' | sort -u)
+  # The dependency closure is the same for every image with the same package list.
+  key=$(echo $pkgs | tr ' ' '_')
+  if [ "$key" = "${last_key:-}" ]; then closure=$last_closure; else
   closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
               --no-breaks --no-replaces --no-enhances $pkgs 2>/dev/null |
             sed -n 's/^\([a-z0-9][^ <]*\)$/\1/p; s/^ *Depends: \([^ <]*\)$/\1/p; s/^ *PreDepends: \([^ <]*\)$/\1/p' |
             sed 's/:any$//' | sort -u)
+  last_key=$key; last_closure=$closure; fi
   missing=0
+  # One dpkg -S for all libraries of the binary (it reads the whole file database per call).
+  declare -A owner=()
+  libs=(); paths=()
   while read -r lib path; do
     [[ "$lib" =~ $skip_re ]] && continue
     [ -n "$path" ] || continue
-    real=$(readlink -f "$path")
-    pkg=$(dpkg -S "$real" 2>/dev/null | head -n 1 | cut -d: -f1) || true
-    [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) || true
-    if [ -z "$pkg" ]; then echo "FAIL $name: no package owns $path"; missing=1; continue; fi
+    libs+=("$lib"); paths+=("$(readlink -f "$path")")
+  done < <(ldd "$bin" | awk '/=>/ {print $1, $3} !/=>/ && /^\t\// {print $1, $1}')
+  while IFS= read -r line; do   # "pkg:arch: /path" (usr-merge: /lib and /usr/lib differ)
+    pkg=${line%%:*}; file=${line##*: }
+    owner["$file"]=$pkg; owner["/usr${file}"]=$pkg; owner["${file#/usr}"]=$pkg
+  done < <(dpkg -S "${paths[@]}" "${paths[@]#/usr}" 2>/dev/null || true)
+  for i in "${!libs[@]}"; do
+    pkg=${owner[${paths[$i]}]:-}
+    if [ -z "$pkg" ]; then echo "FAIL $name: no package owns ${paths[$i]}"; missing=1; continue; fi
     # libc6 and the loader are in every Debian image.
     if [ "$pkg" != libc6 ] && ! grep -qx "$pkg" <<<"$closure"; then
-      echo "FAIL $name: $lib comes from $pkg, which the runtime stage does not install"; missing=1
+      echo "FAIL $name: ${libs[$i]} comes from $pkg, which the runtime stage does not install"; missing=1
     fi
-  done < <(ldd "$bin" | awk '/=>/ {print $1, $3} !/=>/ && /^\t\// {print $1, $1}')
+  done
+  unset owner
   if [ "$missing" -eq 0 ]; then echo "ok   $name: every library of $(basename "$bin") is installed by the runtime stage"; else fail=1; fi
 done
 [ "$fail" -eq 0 ] && echo "check_dockerfiles: all checks passed" || echo "check_dockerfiles: FAILED"

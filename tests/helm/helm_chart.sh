@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Acceptance of helm/mcptrail (issue 9), with the real helm (built as a Go module by
 # scripts/deps-helm.sh) and kubernetes-validate (scripts/requirements-test.txt):
-#  1. helm lint and helm template with the default values and every
+#  1. helm lint --strict and helm template with the default values and every
 #     helm/mcptrail/examples/*.yaml; each rendered manifest validates in strict mode for
 #     Kubernetes $MT_K8S_VERSION and keeps the hardening (tests/helm/validate_manifests.py);
 #  2. a user's chart adding the sidecar with the mcptrail.sidecar named template renders
@@ -28,7 +28,7 @@ kv=(--kube-version "$MT_K8S_VERSION")
 
 render() { # name, extra helm args...
   local name=$1; shift
-  if ! "$helm" lint "$chart" "${kv[@]}" "$@" >"$work/$name.lint" 2>&1; then
+  if ! "$helm" lint --strict "$chart" "${kv[@]}" "$@" >"$work/$name.lint" 2>&1; then
     echo "FAIL lint $name:"; cat "$work/$name.lint"; fail=1; return
   fi
   if ! "$helm" template mt "$chart" --namespace mcptrail "${kv[@]}" "$@" \
