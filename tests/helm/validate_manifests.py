@@ -48,6 +48,26 @@ def check_hardening(name, spec, problems, probes=True):
                 problems.append(f"{where}: liveness/readiness probes missing")
 
 
+def check_chart_invariants(path, docs, problems):
+    """No bypass: every ingress rule of the chart's sidecar NetworkPolicies names its ports
+    (a rule without ports would open the MCP server's port too). Every chart workload has
+    a PodDisruptionBudget selecting its pods."""
+    pdbs = [d for d in docs if d.get("kind") == "PodDisruptionBudget"]
+    for d in docs:
+        name = f"{path}: {d.get('kind')}/{d.get('metadata', {}).get('name')}"
+        if d.get("kind") == "NetworkPolicy" and d["metadata"]["name"].endswith("-sidecar"):
+            for i, rule in enumerate(d["spec"].get("ingress", [])):
+                if not rule.get("ports"):
+                    problems.append(f"{name}: ingress rule {i} has no ports: it opens every port")
+        if d.get("kind") in ("Deployment", "StatefulSet") and \
+                d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "mcptrail":
+            labels = d["spec"]["template"]["metadata"].get("labels", {})
+            if not any(p["metadata"].get("namespace") == d["metadata"].get("namespace") and
+                       p["spec"]["selector"]["matchLabels"].items() <= labels.items()
+                       for p in pdbs):
+                problems.append(f"{name}: no PodDisruptionBudget selects its pods")
+
+
 def main(paths):
     problems = []
     count = 0
@@ -70,6 +90,7 @@ def main(paths):
                 tpl = json.loads(doc["data"]["template.json"])
                 check_hardening(name + " (injection template)",
                                 {"containers": [tpl["container"]]}, problems)
+        check_chart_invariants(path, docs, problems)
     if count == 0:
         problems.append("no manifest rendered")
     for p in problems:
