@@ -343,6 +343,19 @@ mt_err mt_inject_pod_patch(const mt_inject_params *p, const json_t *pod, json_t 
         err = upstream_port(annotations, containers, &port, eb);
     if (err != MT_OK)
         return err;
+    /* An upstream on the sidecar's own port would make it proxy to itself. */
+    const json_t *sports = json_object_get(json_object_get(p->tpl, "container"), "ports");
+    const json_t *sp;
+    json_array_foreach((json_t *)sports, i, sp)
+    {
+        const json_t *scp = json_object_get(sp, "containerPort");
+        if (port != 0 && json_is_integer(scp) && json_integer_value(scp) == port)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "the MCP server's port %ld (from %s or the first containerPort) is "
+                           "a port of the mcptrail sidecar itself; move the MCP server to "
+                           "another port",
+                           port, MT_INJECT_ANNOTATION_UPSTREAM_PORT);
+    }
 
     json_t *patch = json_array();
     if (!patch)

@@ -35,6 +35,7 @@ EXPECT = {
     "malformed-no-containers.json": "denied:request.object.spec.containers must be a non-empty array",
     "malformed-port-clash.json": "denied:declares port 8080, which the mcptrail sidecar listens on",
     "malformed-bad-port-annotation.json": "denied:is not a port number",
+    "malformed-upstream-is-sidecar-port.json": "denied:is a port of the mcptrail sidecar itself",
     "malformed-labels-not-object.json": "denied:metadata.labels and .annotations must be objects",
 }
 

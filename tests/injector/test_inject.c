@@ -423,6 +423,10 @@ static const bad_case bad_cases[] = {
     {"malformed-bad-port-annotation.json",
      "annotation mcptrail.io/upstream-port: 'http' is not a port number",
      "8b1c2d3e-0013-4a5b-9c8d-7e6f5a4b3c2d"},
+    {"malformed-upstream-is-sidecar-port.json",
+     "the MCP server's port 9090 (from mcptrail.io/upstream-port or the first containerPort) "
+     "is a port of the mcptrail sidecar itself",
+     "8b1c2d3e-0016-4a5b-9c8d-7e6f5a4b3c2d"},
     {"malformed-labels-not-object.json", "metadata.labels and .annotations must be objects",
      "8b1c2d3e-0014-4a5b-9c8d-7e6f5a4b3c2d"},
 };
