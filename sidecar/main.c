@@ -241,7 +241,8 @@ int main(int argc, char **argv)
                           .kafka = &rt.kafka,
                           .metrics = &metrics,
                           .proxy = a.proxy,
-                          .rec = rec};
+                          .rec = rec,
+                          .holds = holds};
     if ((err = mt_admin_new(a.base, &ac, &admin, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the admin port", "error", eb.msg, NULL);
         goto out;

@@ -13,6 +13,8 @@ static char *mask_for_log(void *ud, const char *s, size_t len)
 {
     (void)ud;
     char *out = NULL;
+    if (len == 0)
+        return NULL;
     pthread_mutex_lock(&mu);
     if (log_ctx) {
         mt_buf b = MT_BUF_INIT;

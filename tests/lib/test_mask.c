@@ -633,7 +633,7 @@ static void log_lines_are_masked_by_the_engine(void **state)
     mt_errbuf eb = {""};
     assert_int_equal(mt_mask_log_install(eng, &eb), MT_OK);
     mt_logs(MT_LOG_ERROR, "test", "upstream said AKIAQWERTYUIOPASDFGH", "detail",
-            "card 4111 1111 1111 1111 declined", "plain", "nothing here", NULL);
+            "card 4111 1111 1111 1111 declined", "plain", "nothing here", "empty", "", NULL);
     mt_mask_log_uninstall();
     mt_logs(MT_LOG_ERROR, "test", "after AKIAQWERTYUIOPASDFGH", NULL);
     mt_log_set_fd(2);
