@@ -4,6 +4,9 @@
 # (@modelcontextprotocol/server-everything, Streamable HTTP) behind mcptrail-sidecar with a
 # local development JWKS, mints a development token, runs a TypeScript SDK client session
 # through the sidecar and shows the recorded SessionEvents read back from mcptrail.events.
+# mcptrail-approvals (API and web console) runs beside it: a policy holds `echo` calls
+# whose message is "deploy to production" for two approvers from sre; the demo holds one,
+# approves it as alice and bob through the API, and the call completes.
 # Then it keeps the stack running until Ctrl-C and prints how to connect your own client.
 #
 #   scripts/up.sh           demo, then keep running until Ctrl-C (which stops everything)
@@ -13,7 +16,8 @@
 # Environment: MT_BUILD_DIR (default build/), MT_KAFKA_STATE (/tmp/mcptrail-up-$UID),
 # MT_KAFKA_PORT_BASE (29092), MT_UP_RUN (run dir: keys, logs, pid files;
 # /tmp/mcptrail-up-run-$UID), MT_UP_PORT (sidecar, 8080), MT_UP_ADMIN_PORT (9090),
-# MT_UP_SERVER_PORT (server-everything, 3001). Everything listens on 127.0.0.1 and only
+# MT_UP_SERVER_PORT (server-everything, 3001), MT_UP_APPROVALS_PORT (approvals API and
+# console, 8088). Everything listens on 127.0.0.1 and only
 # the processes this script started are ever signalled (by the PIDs in its pid files).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,12 +29,17 @@ run=${MT_UP_RUN:-/tmp/mcptrail-up-run-$(id -u)}
 port=${MT_UP_PORT:-8080}
 admin_port=${MT_UP_ADMIN_PORT:-9090}
 server_port=${MT_UP_SERVER_PORT:-3001}
+approvals_port=${MT_UP_APPROVALS_PORT:-8088}
 e2e="$root/tests/sidecar/e2e"
 sub=dev-user
 
 stop_all() {
   [ -d "$run" ] && bash "$e2e/stop-sidecar.sh" "$run/sidecar" || true
   [ -f "$run/everything.pid" ] && bash "$root/tests/sdk/stop.sh" "$run/everything.pid" || true
+  if [ -f "$run/approvals.pid" ] && kill -0 "$(cat "$run/approvals.pid")" 2>/dev/null; then
+    kill -TERM "$(cat "$run/approvals.pid")"
+    for _ in $(seq 50); do kill -0 "$(cat "$run/approvals.pid")" 2>/dev/null || break; sleep 0.1; done
+  fi
   bash scripts/kafka.sh stop || true
   rm -rf "$run"
 }
@@ -46,7 +55,7 @@ esac
 bash scripts/deps.sh
 bash scripts/deps-node.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$build" mcptrail-sidecar mcptrail-devtoken mcptrail-events >/dev/null
+ninja -C "$build" mcptrail-sidecar mcptrail-devtoken mcptrail-events mcptrail-approvals >/dev/null
 echo "up: built $build"
 
 if [ -f "$run/sidecar/sidecar.pid" ] && kill -0 "$(cat "$run/sidecar/sidecar.pid")" 2>/dev/null; then
@@ -67,11 +76,38 @@ MT_PEERS_RUN="$run" bash tests/sdk/start-everything.sh "$server_port" "$run/ever
 echo "up: server-everything (Streamable HTTP) on 127.0.0.1:$server_port, pid $(cat "$run/everything.pid")"
 
 export MT_SIDECAR_BIN="$build/sidecar/mcptrail-sidecar" MT_DEVTOKEN_BIN="$build/tools/mcptrail-devtoken"
+# approvals: a signing key for mcptrail-approvals, its public half for the sidecar
+"$MT_DEVTOKEN_BIN" keygen --out-dir "$run/approvals-key" >/dev/null
+openssl pkey -in "$run/approvals-key/dev-ed25519.pem" -pubout -out "$run/decisions.pub.pem"
+cat >"$run/policy.json" <<'JSON'
+{"version": 1, "default": "allow", "rules": [
+  {"id": "prod-deploy-two-sre", "match": {"method": "tools/call", "tool": "echo",
+     "arguments": [{"path": "/message", "op": "eq", "value": "deploy to production"}]},
+   "action": "approve", "approval": {"groups": ["sre"], "min_approvals": 2,
+     "reason_required": true, "expiry": 900}}]}
+JSON
+approvals_url="http://127.0.0.1:$approvals_port"
 url=$(bash "$e2e/run-sidecar.sh" --upstream-port "$server_port" --dir "$run/sidecar" \
-  --port "$port" --admin-port "$admin_port" --topic mcptrail.events --mode strict)
+  --port "$port" --admin-port "$admin_port" --topic mcptrail.events --mode strict -- \
+  --policy.file="$run/policy.json" --approvals.decision_keys="$run/decisions.pub.pem" \
+  --approvals.console_url="$approvals_url/console/")
 echo "up: mcptrail-sidecar at $url (strict mode, admin http://127.0.0.1:$admin_port), pid $(cat "$run/sidecar/sidecar.pid")"
 token=$(bash "$e2e/token.sh" "$run/sidecar" "$sub" --ttl 86400)
 echo "up: minted a development token for sub=$sub (EdDSA, JWKS $run/sidecar/keys/jwks.json)"
+# mcptrail-approvals trusts the same development issuer for approvers
+"$build/consumers/approvals/mcptrail-approvals" --api.port="$approvals_port" \
+  --auth.jwks_file="$run/sidecar/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
+  --auth.audiences=mcptrail-e2e --signing.key_file="$run/approvals-key/dev-ed25519.pem" \
+  >"$run/approvals.log" 2>&1 &
+echo $! >"$run/approvals.pid"
+for _ in $(seq 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$approvals_url/readyz")" = 200 ] && break
+  kill -0 "$(cat "$run/approvals.pid")" 2>/dev/null || { tail "$run/approvals.log" >&2; exit 1; }
+  sleep 0.2 # until the approvals service has replayed its topics
+done
+echo "up: mcptrail-approvals at $approvals_url (console $approvals_url/console/), pid $(cat "$run/approvals.pid")"
+alice=$(bash "$e2e/token.sh" "$run/sidecar" alice --group sre --ttl 86400)
+bob=$(bash "$e2e/token.sh" "$run/sidecar" bob --group sre --ttl 86400)
 
 echo "up: TypeScript SDK client session through the sidecar:"
 node tests/sdk/ts-client.mjs "$url" --token "$token" --out "$run/ts-transcript.json"
@@ -97,6 +133,29 @@ if not evs:
     sys.exit("up: no events of this session found on mcptrail.events")
 PY
 
+echo "up: a held call: echo 'deploy to production' needs two approvers from sre"
+node tests/sidecar/e2e/approval-client.mjs "$url" "$token" echo '{"message":"deploy to production"}' \
+  --justification "demo release" >"$run/held.json" 2>"$run/held.err" &
+held_pid=$!
+approval=""
+for _ in $(seq 150); do
+  approval=$(grep '"msg":"call held for approval"' "$run/sidecar/sidecar.log" | tail -n 1 | jq -r .approval_id 2>/dev/null || true)
+  [ -n "$approval" ] && [ "$approval" != null ] && break
+  sleep 0.2 # until the sidecar logs the hold
+done
+[ -n "$approval" ] && [ "$approval" != null ] || { echo "up: the call was not held" >&2; exit 1; }
+echo "up: held as approval $approval ($approvals_url/console/#/approvals/$approval)"
+for who in alice bob; do
+  tok=$alice; [ $who = bob ] && tok=$bob
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+    -H 'Content-Type: application/json' --data "{\"reason\":\"reviewed by $who\"}" \
+    "$approvals_url/api/v1/approvals/$approval/approve")
+  echo "up: $who approves through the API -> HTTP $code"
+done
+wait "$held_pid" || true
+echo "up: the held call completed: $(cat "$run/held.json")"
+jq -e .ok "$run/held.json" >/dev/null || { echo "up: the held call did not complete" >&2; exit 1; }
+
 cat <<EOT
 
 The stack is up: Kafka $brokers -> mcptrail-sidecar $url -> server-everything 127.0.0.1:$server_port
@@ -105,7 +164,11 @@ Connect your own MCP client (Streamable HTTP) to $url with the token:
   node tests/sdk/ts-client.mjs $url --token "\$TOKEN"
   curl -s http://127.0.0.1:$admin_port/metrics            # sidecar metrics
   $build/tools/mcptrail-events --kafka.brokers=$brokers tail mcptrail.events   # the recorded events
-Logs: $run/sidecar/sidecar.log, $run/everything-$server_port.log
+Approvals console: $approvals_url/console/  (sign in with an approver token:)
+  alice (sre): $alice
+  bob (sre):   $bob
+  hold a call: node tests/sidecar/e2e/approval-client.mjs $url "\$TOKEN" echo '{"message":"deploy to production"}'
+Logs: $run/sidecar/sidecar.log, $run/everything-$server_port.log, $run/approvals.log
 EOT
 
 if [ "$mode" = once ]; then
