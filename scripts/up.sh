@@ -145,6 +145,11 @@ for _ in $(seq 150); do
 done
 [ -n "$approval" ] && [ "$approval" != null ] || { echo "up: the call was not held" >&2; exit 1; }
 echo "up: held as approval $approval ($approvals_url/console/#/approvals/$approval)"
+for _ in $(seq 150); do # until mcptrail-approvals has read the ApprovalRequest
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $alice" \
+    "$approvals_url/api/v1/approvals/$approval")" = 200 ] && break
+  sleep 0.2
+done
 for who in alice bob; do
   tok=$alice; [ $who = bob ] && tok=$bob
   code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
