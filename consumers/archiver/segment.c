@@ -422,10 +422,11 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
                                       "%zu bytes", at, MT_SEGMENT_MAX_BLOCK);
                         goto out;
                     }
-                    size_t want = inflated.cap ? inflated.cap : (size_t)size * 4 + 65536;
-                    if (want > MT_SEGMENT_MAX_BLOCK)
-                        want = MT_SEGMENT_MAX_BLOCK;
-                    if ((err = mt_buf_reserve(&inflated, want - inflated.len)) != MT_OK) {
+                    /* Grow by the current size (doubling), at least 4x the input. */
+                    size_t extra = inflated.cap ? inflated.cap : (size_t)size * 4 + 65536;
+                    if (inflated.len + extra > MT_SEGMENT_MAX_BLOCK)
+                        extra = MT_SEGMENT_MAX_BLOCK - inflated.len;
+                    if ((err = mt_buf_reserve(&inflated, extra)) != MT_OK) {
                         mt_fail(eb, err, "out of memory inflating a block");
                         goto out;
                     }

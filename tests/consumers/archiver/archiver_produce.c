@@ -1,8 +1,12 @@
 /* Test and benchmark producer for the archiver: N records across the four
  * mcptrail topics, with acks=all through libmcptrail's idempotent producer.
  *
- *   archiver_produce BROKERS N START IDS_FILE|-
+ *   archiver_produce BROKERS N START IDS_FILE|- [PREFIX [RF]]
  *
+ * Topics are PREFIX + the mcptrail names (PREFIX "" = the real topics), so
+ * tests running side by side on one broker never see each other's records;
+ * they are created (3 partitions, replication RF, min.insync.replicas
+ * RF > 1 ? 2 : 1) if missing.
  * 94 % are SessionEvents (16 per session, seq 0..15, key session_id), 2 % each
  * ApprovalRequest / ApprovalVote / ApprovalDecision. Record k (k = START ..
  * START+N-1) is deterministic, so two runs with disjoint ranges never share
@@ -52,8 +56,8 @@ static void uuid_of(uint64_t seed, char out[UUID_LEN + 1])
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: archiver_produce BROKERS N START IDS_FILE|-\n");
+    if (argc < 5 || argc > 7) {
+        fprintf(stderr, "usage: archiver_produce BROKERS N START IDS_FILE|- [PREFIX [RF]]\n");
         return 2;
     }
     uint64_t n = strtoull(argv[2], NULL, 10), start = strtoull(argv[3], NULL, 10);
@@ -83,6 +87,22 @@ int main(int argc, char **argv)
         }
         json_decref(j);
     }
+    const char *prefix = argc > 5 ? argv[5] : "";
+    int rf = argc > 6 ? atoi(argv[6]) : 1;
+    static const char *const base[4] = {"mcptrail.events", "mcptrail.approval.requests",
+                                        "mcptrail.approval.votes", "mcptrail.approval.decisions"};
+    char names[4][256];
+    const char *tn[4];
+    for (int t = 0; t < 4; t++) {
+        snprintf(names[t], sizeof names[t], "%s%s", prefix, base[t]);
+        tn[t] = names[t];
+    }
+    mt_kafka_config kc = {.bootstrap = argv[1], .client_id = "archiver-produce"};
+    mt_kafka_prop isr = {"min.insync.replicas", rf > 1 ? "2" : "1"};
+    if (mt_kafka_create_topics(&kc, tn, 4, 3, rf, &isr, 1, 60000, &eb) != MT_OK) {
+        fprintf(stderr, "archiver_produce: create topics: %s\n", eb.msg);
+        return 2;
+    }
     mt_producer *p = NULL;
     mt_producer_config pc = {.kafka = {.bootstrap = argv[1], .client_id = "archiver-produce"},
                              .on_delivery = on_delivery, .ctx = &c,
@@ -110,7 +130,7 @@ int main(int argc, char **argv)
             uuid_of(0x5e55000000000000ull + e / 16, keybuf);
             memcpy(v.data + 12 + UUID_LEN, keybuf, UUID_LEN);
             key = keybuf;
-            topic = "mcptrail.events";
+            topic = tn[0];
             ev++;
         } else {
             uint64_t a = (k / 100) * 6 + (uint64_t)(slot - 94);
@@ -119,15 +139,15 @@ int main(int argc, char **argv)
             if (slot < 96) {
                 j = mt_sample_approval_request(a);
                 s = s_req;
-                topic = "mcptrail.approval.requests";
+                topic = tn[1];
             } else if (slot < 98) {
                 j = mt_sample_approval_vote(a);
                 s = s_vote;
-                topic = "mcptrail.approval.votes";
+                topic = tn[2];
             } else {
                 j = mt_sample_approval_decision(a);
                 s = s_dec;
-                topic = "mcptrail.approval.decisions";
+                topic = tn[3];
             }
             if (mt_avro_encode(s, j, &v, &eb) != MT_OK) {
                 fprintf(stderr, "archiver_produce: %s\n", eb.msg);
