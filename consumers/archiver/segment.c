@@ -19,6 +19,8 @@
 
 #include <zlib.h>
 
+#include "mcptrail/avro.h"
+
 enum { OUT_FLUSH = 256 * 1024 };
 
 size_t mt_zz_put(uint8_t *p, int64_t v)
@@ -320,6 +322,26 @@ static mt_err read_records(const uint8_t *d, size_t len, int64_t count, size_t b
     return MT_OK;
 }
 
+static mt_err same_schema(const uint8_t *v, size_t vn)
+{
+    if (vn > 64 * 1024)
+        return MT_ERR_TOO_LARGE;
+    char *text = malloc(vn + 1), *a = NULL, *b = NULL;
+    if (!text)
+        return MT_ERR_NOMEM;
+    memcpy(text, v, vn);
+    text[vn] = 0;
+    mt_err err = mt_avro_parsing_canonical_form(text, &a, NULL);
+    if (!err)
+        err = mt_avro_parsing_canonical_form(MT_SEGMENT_SCHEMA, &b, NULL);
+    if (!err && strcmp(a, b) != 0)
+        err = MT_ERR_SCHEMA;
+    free(text);
+    free(a);
+    free(b);
+    return err;
+}
+
 mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb, void *ctx,
                        mt_errbuf *eb)
 {
@@ -362,9 +384,13 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
                     return mt_fail(eb, MT_ERR_SCHEMA, "codec '%.*s' is not supported (null or "
                                    "deflate)", (int)(vn > 32 ? 32 : vn), (const char *)v);
             } else if (kn == 11 && memcmp(k, "avro.schema", 11) == 0) {
-                if (vn != strlen(MT_SEGMENT_SCHEMA) || memcmp(v, MT_SEGMENT_SCHEMA, vn) != 0)
-                    return mt_fail(eb, MT_ERR_SCHEMA,
-                                   "the file's schema is not the ArchivedRecord schema");
+                /* Our own text, or any spelling with the same Parsing Canonical
+                 * Form (a file re-written by another Avro library). */
+                if (vn != strlen(MT_SEGMENT_SCHEMA) || memcmp(v, MT_SEGMENT_SCHEMA, vn) != 0) {
+                    if ((err = same_schema(v, vn)) != MT_OK)
+                        return mt_fail(eb, MT_ERR_SCHEMA,
+                                       "the file's schema is not the ArchivedRecord schema");
+                }
                 have_schema = true;
             }
         }

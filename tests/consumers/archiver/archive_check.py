@@ -9,6 +9,11 @@
       canonical JSON (sorted keys, no whitespace, without "signature"), and
       that the leaf decodes (fastavro, single-object encoding) to a record
       whose first field is the requested id.
+  archive_check.py flip FILE | resign MANIFEST OTHER_KEY.pem | count MANIFEST |
+                  reencode SEGMENT
+      Tampering for the acceptance tests: flip one byte in the middle; re-sign
+      a manifest with another key (its own key_id); change "records" and keep
+      the signature; drop one record and re-encode the segment with fastavro.
   archive_check.py read ARCHIVE_DIR IDS_OUT
       Reads every segment with fastavro, checks each value is an Avro
       single-object record, writes "topic<TAB>id" lines to IDS_OUT and prints
@@ -107,9 +112,63 @@ def cmd_read(archive, ids_out):
     print(f"fastavro read {n} records")
 
 
+def writable(path):
+    os.chmod(path, 0o644)
+
+
+def cmd_flip(path):
+    writable(path)
+    with open(path, "r+b") as f:
+        data = f.read()
+        pos = len(data) // 2
+        f.seek(pos)
+        f.write(bytes([data[pos] ^ 0x01]))
+
+
+def cmd_resign(path, key_path):
+    from cryptography.hazmat.primitives.serialization import (Encoding, PublicFormat,
+                                                              load_pem_private_key)
+    with open(key_path, "rb") as f:
+        key = load_pem_private_key(f.read(), None)
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    with open(path) as f:
+        m = json.load(f)
+    m.pop("signature")
+    m["key_id"] = H(raw)[:8].hex()
+    canon = json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    m["signature"] = key.sign(canon.encode()).hex()
+    writable(path)
+    with open(path, "w") as f:
+        f.write(json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def cmd_count(path):
+    with open(path) as f:
+        m = json.load(f)
+    m["records"] -= 1
+    writable(path)
+    with open(path, "w") as f:
+        f.write(json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def cmd_reencode(path):
+    with open(path, "rb") as f:
+        r = fastavro.reader(f)
+        schema = r.writer_schema
+        recs = list(r)
+    del recs[len(recs) // 2]
+    writable(path)
+    with open(path, "wb") as f:
+        fastavro.writer(f, schema, recs, codec="deflate")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "proof":
         cmd_proof(*sys.argv[2:])
+    elif len(sys.argv) == 3 and sys.argv[1] in ("flip", "count", "reencode"):
+        globals()["cmd_" + sys.argv[1]](sys.argv[2])
+    elif len(sys.argv) == 4 and sys.argv[1] == "resign":
+        cmd_resign(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "read":
         cmd_read(*sys.argv[2:])
     else:
