@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,7 +523,20 @@ mt_err mt_archiver_run(const mt_archiver_params *p, mt_errbuf *eb)
     mt_err err;
     const mt_archiver_config *cfg = p->cfg;
     mt_kafka_prop *props = NULL;
-    if ((err = mkdir_p(cfg->dir, eb)) != MT_OK || (err = load_existing(&a, eb)) != MT_OK)
+    int lock_fd = -1;
+    char lock_path[PATH_MAX];
+    if ((err = mkdir_p(cfg->dir, eb)) != MT_OK)
+        goto out;
+    /* Two writers on one archive would interleave chains: refuse. The lock
+     * dies with the process, so kill -9 leaves nothing to clean up. */
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", cfg->dir);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        err = mt_fail(eb, MT_ERR_STATE, "%s: %s (is another archiver writing to %s?)", lock_path,
+                      strerror(errno), cfg->dir);
+        goto out;
+    }
+    if ((err = load_existing(&a, eb)) != MT_OK)
         goto out;
     /* The group instance id joins the caller's properties (which win otherwise). */
     size_t np = p->kafka.nprops + (cfg->group_instance_id ? 1 : 0);
@@ -605,5 +619,7 @@ out:
         part_free(a.parts[i]);
     free(a.parts);
     free(props);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return err;
 }

@@ -92,6 +92,7 @@ def cmd_proof(proof_path, pub_path, schema_dir):
         load_pem_public_key(f.read()).verify(sig, canon)  # raises InvalidSignature
     datum = decode_single_object(leaf, load_schemas(schema_dir))
     first = next(iter(datum.values()))
+    first = str(first)  # uuid logical type decodes to uuid.UUID
     assert first == p["id"], f"leaf decodes to id {first}, not {p['id']}"
     print(f"proof OK: {p['id']} is leaf {p['leaf_index']} of {p['tree_size']} in "
           f"{p['topic']}/{p['partition']}/{p['segment']}, root signed by {manifest['key_id']}")

@@ -60,6 +60,14 @@ archive() {
     --group.id="$group" --topics="$topics" --heartbeat.interval=1s --log.level=warn "$@"
 }
 
+# archive_exec DIR [options...]: the same, replacing the (background) subshell so
+# that $! is the archiver's own PID for kill -9 / SIGTERM.
+archive_exec() {
+  local dir=$1; shift
+  exec "$bin" run --archive.dir="$dir" --signing.key_file=key.pem --kafka.brokers="$brokers" \
+    --group.id="$group" --topics="$topics" --heartbeat.interval=1s --log.level=warn "$@"
+}
+
 # archived_ids DIR: sorted "topic<TAB>id" with the test prefix removed.
 archived_ids() { "$bin" ids "$1" | awk -F'\t' '{print $1"\t"$4}' | sed "s/^$prefix//" | sort; }
 produced_ids() { cat "$@" | sed "s/^$prefix//" | sort; }
@@ -185,7 +193,7 @@ kill9)
         --group.instance_id=archiver-0 --kafka.properties=session.timeout.ms=6000)
   kills=0
   while [ "$kills" -lt 20 ] || kill -0 "$prod" 2>/dev/null; do
-    archive arch "${opts[@]}" 2>>archiver.log &
+    archive_exec arch "${opts[@]}" 2>>archiver.log &
     a=$!
     pids+=("$a")
     # A random moment: 0.3 .. 2.3 s after start (joining, consuming, rolling).
@@ -216,7 +224,7 @@ failover3)
   n=${MT_ARCHIVER_FAILOVER_N:-60000}
   chunks=6
   per=$((n / chunks))
-  archive arch --segment.max_age=1s --segment.max_bytes=1MiB 2>archiver.log &
+  archive_exec arch --segment.max_age=1s --segment.max_bytes=1MiB 2>archiver.log &
   arch_pid=$!
   pids+=("$arch_pid")
   for c in $(seq 0 $((chunks - 1))); do
