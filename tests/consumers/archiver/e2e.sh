@@ -262,7 +262,7 @@ java)
   jdir=${MT_ARCHIVER_JAVA_BUILD:-$work/java}
   mvn -q -B -f "$src/tests/crosslang/java/pom.xml" package -Dmt.build.dir="$jdir" >mvn.log 2>&1 \
     || { cat mvn.log >&2; fail "mvn package"; }
-  java -jar "$jdir/mcptrail-crosslang.jar" ocf arch java_ids.txt
+  java -jar "$jdir/mcptrail-crosslang.jar" ocf "$MT_SCHEMA_DIR" arch java_ids.txt
   produced_ids ids.txt >want
   sed "s/^$prefix//" java_ids.txt | sort | cmp -s - want || fail "Java read other ids"
   echo "Java org.apache.avro read every segment: same ids"
