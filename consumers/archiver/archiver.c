@@ -133,7 +133,8 @@ typedef struct archiver {
     part **parts;
     size_t nparts, cap;
     part *last_hit;
-    uint64_t records, skipped, segments, heartbeats;
+    uint64_t records, skipped, segments, heartbeats, value_bytes;
+    int64_t first_record_mono, last_record_mono; /* throughput in the "stopped" line */
 } archiver;
 
 static mt_err write_manifest(part *pt, mt_manifest *m, const mt_ed25519_key *key,
@@ -464,6 +465,9 @@ static mt_err part_append(archiver *a, part *pt, const mt_kafka_msg *msg, mt_err
         (err = mt_merkle_builder_append(&pt->mb, leaf, eb)) != MT_OK)
         return err;
     pt->records++;
+    if (a->records == 0)
+        a->first_record_mono = mono_ms();
+    a->value_bytes += r.value_len;
     pt->last_offset = msg->offset;
     pt->ts_last = msg->timestamp_ms;
     a->records++;
@@ -589,6 +593,7 @@ mt_err mt_archiver_run(const mt_archiver_params *p, mt_errbuf *eb)
             if (err)
                 goto out;
             last_record = mono_ms();
+            a.last_record_mono = last_record;
         } else if (err != MT_ERR_TIMEOUT) {
             mt_logs(MT_LOG_ERROR, "archiver", "consumer error", "error", e2.msg, NULL);
         }
@@ -603,12 +608,18 @@ mt_err mt_archiver_run(const mt_archiver_params *p, mt_errbuf *eb)
             break;
     }
     /* Clean stop: close segments, mark every chain closed. */
+    int64_t close_start = mono_ms();
     for (size_t i = 0; i < a.nparts; i++) {
         if ((err = part_roll(&a, a.parts[i], eb)) != MT_OK ||
             (err = part_marker(&a, a.parts[i], MT_MANIFEST_CLOSE, eb)) != MT_OK)
             goto out;
     }
+    /* Ingest time: first record to the last one durable (segments closed). */
+    int64_t ingest_ms =
+        a.records ? a.last_record_mono - a.first_record_mono + mono_ms() - close_start : 0;
     mt_log(MT_LOG_INFO, "archiver", "stopped", "records", json_integer((json_int_t)a.records),
+           "value_bytes", json_integer((json_int_t)a.value_bytes), "ingest_ms",
+           json_integer(ingest_ms),
            "skipped", json_integer((json_int_t)a.skipped), "segments",
            json_integer((json_int_t)a.segments), "heartbeats",
            json_integer((json_int_t)a.heartbeats), NULL);
