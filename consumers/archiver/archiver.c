@@ -133,6 +133,7 @@ typedef struct archiver {
     part **parts;
     size_t nparts, cap;
     part *last_hit;
+    mt_leaf_hasher lh;
     uint64_t records, skipped, segments, heartbeats, value_bytes;
     int64_t first_record_mono, last_record_mono; /* throughput in the "stopped" line */
 } archiver;
@@ -461,9 +462,10 @@ static mt_err part_append(archiver *a, part *pt, const mt_kafka_msg *msg, mt_err
                            .value_len = msg->value_len};
     uint8_t leaf[MT_SHA256_LEN];
     if ((err = mt_segment_writer_append(pt->w, &r, eb)) != MT_OK ||
-        (err = mt_merkle_leaf_hash(r.value, r.value_len, leaf)) != MT_OK ||
-        (err = mt_merkle_builder_append(&pt->mb, leaf, eb)) != MT_OK)
-        return err;
+        (err = mt_leaf_hash(&a->lh, r.value, r.value_len, leaf)) != MT_OK ||
+        (err = mt_leaf_append(&a->lh, &pt->mb, leaf)) != MT_OK)
+        return mt_fail(eb, err, "%s: record at offset %" PRId64 ": %s", pt->dir, msg->offset,
+                       eb->msg);
     pt->records++;
     if (a->records == 0)
         a->first_record_mono = mono_ms();
@@ -529,7 +531,7 @@ mt_err mt_archiver_run(const mt_archiver_params *p, mt_errbuf *eb)
     mt_kafka_prop *props = NULL;
     int lock_fd = -1;
     char lock_path[PATH_MAX];
-    if ((err = mkdir_p(cfg->dir, eb)) != MT_OK)
+    if ((err = mt_leaf_hasher_init(&a.lh, eb)) != MT_OK || (err = mkdir_p(cfg->dir, eb)) != MT_OK)
         goto out;
     /* Two writers on one archive would interleave chains: refuse. The lock
      * dies with the process, so kill -9 leaves nothing to clean up. */
@@ -632,5 +634,6 @@ out:
     free(props);
     if (lock_fd >= 0)
         close(lock_fd);
+    mt_leaf_hasher_free(&a.lh);
     return err;
 }

@@ -53,6 +53,53 @@ mt_err mt_zz_get(const uint8_t *data, size_t len, size_t *pos, int64_t *v)
     return MT_ERR_SCHEMA;
 }
 
+/* ---- Merkle leaves ------------------------------------------------------ */
+
+mt_err mt_leaf_hasher_init(mt_leaf_hasher *lh, mt_errbuf *eb)
+{
+    memset(lh, 0, sizeof *lh);
+    return mt_sha256_hasher_new(&lh->h, eb);
+}
+
+void mt_leaf_hasher_free(mt_leaf_hasher *lh)
+{
+    mt_sha256_hasher_free(lh->h);
+    mt_buf_free(&lh->scratch);
+    memset(lh, 0, sizeof *lh);
+}
+
+mt_err mt_leaf_hash(mt_leaf_hasher *lh, const void *data, size_t len, uint8_t out[MT_SHA256_LEN])
+{
+    mt_buf_reset(&lh->scratch);
+    mt_err err = mt_buf_append_byte(&lh->scratch, 0x00);
+    if (!err && len)
+        err = mt_buf_append(&lh->scratch, data, len);
+    return err ? err : mt_sha256_hasher_digest(lh->h, lh->scratch.data, lh->scratch.len, out);
+}
+
+mt_err mt_leaf_append(mt_leaf_hasher *lh, mt_merkle_builder *b,
+                      const uint8_t leaf[MT_SHA256_LEN])
+{
+    uint8_t cur[MT_SHA256_LEN], node[1 + 2 * MT_SHA256_LEN];
+    if (b->size >= MT_MERKLE_MAX_SIZE)
+        return MT_ERR_TOO_LARGE;
+    memcpy(cur, leaf, MT_SHA256_LEN);
+    unsigned k = 0;
+    /* Carry: each set low bit of size is a perfect subtree left of cur. */
+    while (b->size & ((uint64_t)1 << k)) {
+        node[0] = 0x01;
+        memcpy(node + 1, b->peaks[k], MT_SHA256_LEN);
+        memcpy(node + 1 + MT_SHA256_LEN, cur, MT_SHA256_LEN);
+        mt_err err = mt_sha256_hasher_digest(lh->h, node, sizeof node, cur);
+        if (err)
+            return err;
+        k++;
+    }
+    memcpy(b->peaks[k], cur, MT_SHA256_LEN);
+    b->size++;
+    return MT_OK;
+}
+
 /* ---- writer ------------------------------------------------------------ */
 
 struct mt_segment_writer {
@@ -274,6 +321,8 @@ void mt_segment_writer_abort(mt_segment_writer *w)
 static mt_err get_bytes(const uint8_t *d, size_t len, size_t *pos, const uint8_t **p,
                         size_t *n, mt_errbuf *eb, const char *what)
 {
+    *p = NULL;
+    *n = 0;
     int64_t l;
     size_t at = *pos;
     mt_err err = mt_zz_get(d, len, pos, &l);
@@ -372,8 +421,8 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
             return mt_fail(eb, MT_ERR_TOO_LARGE, "more than %d metadata entries",
                            MT_SEGMENT_MAX_META);
         for (int64_t i = 0; i < count; i++) {
-            const uint8_t *k, *v;
-            size_t kn, vn;
+            const uint8_t *k = NULL, *v = NULL;
+            size_t kn = 0, vn = 0;
             if ((err = get_bytes(data, len, &pos, &k, &kn, eb, "metadata key")) != MT_OK ||
                 (err = get_bytes(data, len, &pos, &v, &vn, eb, "metadata value")) != MT_OK)
                 return err;

@@ -79,6 +79,23 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
 /* Reads a file into memory (bounded by max_size) for mt_segment_read. */
 mt_err mt_read_file(const char *path, size_t max_size, mt_buf *out, mt_errbuf *eb);
 
+/* RFC 6962 leaf hashes and Merkle builder appends through one reusable
+ * SHA-256 context: the library's mt_merkle_leaf_hash allocates a context per
+ * call, which costs more than the hashing for ~600-byte records. Results are
+ * identical (tests compare with mt_merkle_root). */
+typedef struct mt_leaf_hasher {
+    mt_sha256_hasher *h;
+    mt_buf scratch;
+} mt_leaf_hasher;
+
+mt_err mt_leaf_hasher_init(mt_leaf_hasher *lh, mt_errbuf *eb);
+void mt_leaf_hasher_free(mt_leaf_hasher *lh);
+/* SHA-256(0x00 || data). */
+mt_err mt_leaf_hash(mt_leaf_hasher *lh, const void *data, size_t len, uint8_t out[MT_SHA256_LEN]);
+/* mt_merkle_builder_append with node hashes SHA-256(0x01 || l || r) on lh. */
+mt_err mt_leaf_append(mt_leaf_hasher *lh, mt_merkle_builder *b,
+                      const uint8_t leaf[MT_SHA256_LEN]);
+
 /* Avro zigzag varint helpers shared with the manifest/verify code. */
 size_t mt_zz_put(uint8_t *p, int64_t v);
 /* MT_OK and advances *pos; MT_ERR_TRUNCATED / MT_ERR_SCHEMA on bad input. */

@@ -181,7 +181,8 @@ static mt_err load_pdir(pdir *pd, mt_errbuf *eb)
     closedir(d);
     if (err)
         return err;
-    qsort(pd->ms, pd->nms, sizeof *pd->ms, cmp_mrec);
+    if (pd->nms > 1)
+        qsort(pd->ms, pd->nms, sizeof *pd->ms, cmp_mrec);
     mt_buf b = MT_BUF_INIT;
     for (size_t i = 0; i < pd->nms; i++) {
         mrec *r = &pd->ms[i];
@@ -264,7 +265,8 @@ static mt_err archive_load(const char *dir, archive *a, mt_errbuf *eb)
         archive_free(a);
         return err;
     }
-    qsort(a->ps, a->n, sizeof *a->ps, cmp_pdir);
+    if (a->n > 1)
+        qsort(a->ps, a->n, sizeof *a->ps, cmp_pdir);
     return MT_OK;
 }
 
@@ -272,6 +274,7 @@ static mt_err archive_load(const char *dir, archive *a, mt_errbuf *eb)
 
 typedef struct sess {
     char *id;
+    size_t len;
     int64_t next;  /* next expected seq */
     bool first_seen_late;
 } sess;
@@ -300,7 +303,7 @@ static sess *sess_get(sessmap *m, const char *id, size_t n, bool *created)
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->t[i].id)
                 continue;
-            size_t j = fnv(m->t[i].id, strlen(m->t[i].id)) & (nc - 1);
+            size_t j = fnv(m->t[i].id, m->t[i].len) & (nc - 1);
             while (nt[j].id)
                 j = (j + 1) & (nc - 1);
             nt[j] = m->t[i];
@@ -311,12 +314,13 @@ static sess *sess_get(sessmap *m, const char *id, size_t n, bool *created)
     }
     size_t j = fnv(id, n) & (m->cap - 1);
     while (m->t[j].id) {
-        if (strlen(m->t[j].id) == n && memcmp(m->t[j].id, id, n) == 0)
+        if (m->t[j].len == n && memcmp(m->t[j].id, id, n) == 0)
             return &m->t[j];
         j = (j + 1) & (m->cap - 1);
     }
     if (!(m->t[j].id = strndup(id, n)))
         return NULL;
+    m->t[j].len = n;
     m->n++;
     *created = true;
     return &m->t[j];
@@ -366,6 +370,7 @@ typedef struct vctx {
     uint64_t seg_total, seg_valid, seg_checked, heartbeats, closes, records, events, bytes;
     uint64_t sess_fp;
     sessmap sessions;
+    mt_leaf_hasher lh;
     char pubkey_id[MT_ED25519_KEY_ID_SIZE];
     bool filtered;
 } vctx;
@@ -398,8 +403,8 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
     segscan *s = ctx;
     vctx *v = s->v;
     uint8_t leaf[MT_SHA256_LEN];
-    if (mt_merkle_leaf_hash(r->value, r->value_len, leaf) != MT_OK ||
-        mt_merkle_builder_append(&s->mb, leaf, NULL) != MT_OK)
+    if (mt_leaf_hash(&v->lh, r->value, r->value_len, leaf) != MT_OK ||
+        mt_leaf_append(&v->lh, &s->mb, leaf) != MT_OK)
         return 1;
     if (s->n == 0)
         s->first = r->offset;
@@ -644,8 +649,12 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     archive a;
     vctx v = {.o = o, .out = out};
     mt_err err = mt_ed25519_key_id(o->pub, v.pubkey_id, eb);
-    if (err || (err = archive_load(o->dir, &a, eb)) != MT_OK)
+    if (err || (err = mt_leaf_hasher_init(&v.lh, eb)) != MT_OK)
         return err;
+    if ((err = archive_load(o->dir, &a, eb)) != MT_OK) {
+        mt_leaf_hasher_free(&v.lh);
+        return err;
+    }
     v.sess_fp = session_fp();
     v.filtered = o->from_ms != INT64_MIN || o->to_ms != INT64_MAX;
     fprintf(out, "Validating archive %s with public key %s\n", o->dir, v.pubkey_id);
@@ -686,6 +695,7 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
             v.problems);
     *problems = v.problems;
     sessmap_free(&v.sessions);
+    mt_leaf_hasher_free(&v.lh);
     archive_free(&a);
     return MT_OK;
 }
