@@ -70,6 +70,7 @@ for level in -1 1 6; do
   segbytes=$(du -sb --apparent-size "$dir" | cut -f1)
   name="mcptrail-archiver run, deflate level $level"
   [ "$level" = -1 ] && name="mcptrail-archiver run, no compression"
+  value_bytes=$vb
   row "ingest" "$name" "$(rate "$recs" "$secs") events/s" "$(mb "$vb" "$secs") MB/s" \
     "$recs records, archive $(awk -v b="$segbytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB"
 done
@@ -91,7 +92,7 @@ for level in 6 -1; do
     "${s_sha} s"
   row "verify ($what)" "mcptrail-archiver verify (1 core)" \
     "$(rate "$n" "$s_ver") events/s" "$(mb "$segbytes" "$s_ver") MB/s" \
-    "${s_ver} s for $(awk -v b="$segbytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB of segments"
+    "${s_ver} s for $(awk -v b="$segbytes" 'BEGIN { printf "%.0f", b / 1e6 }') MB of segments ($(mb "$value_bytes" "$s_ver") MB/s of record bytes)"
 done
 
 section=$(
@@ -100,7 +101,7 @@ section=$(
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(uname -m)), Release build, $n records"
   echo "(94 % SessionEvent, ~600 B each) from a local 1-node Kafka. Ingest: first record to the"
   echo "last segment closed (fsync, rename, manifest signed); MB/s of record values. Verify: MB/s"
-  echo "of segment files, one core, everything checked (SHA-256, inflate, Merkle root,"
+  echo "of segment files (and of the record bytes they hold), one core, everything checked (SHA-256, inflate, Merkle root,"
   echo "signatures, chains, per-session seq). Targets: >= 300k events/s ingest, >= 200 MB/s verify."
   echo
   echo "| phase | what | events/s | MB/s | notes |"

@@ -513,9 +513,14 @@ static mt_err timers(archiver *a, mt_errbuf *eb)
     for (size_t i = 0; i < a->nparts; i++) {
         part *pt = a->parts[i];
         mt_err err = MT_OK;
-        if (pt->w && now - pt->opened_mono >= a->cfg->segment_max_age_ms)
+        /* Nothing consumed stays without a signed manifest longer than a
+         * heartbeat interval: a due heartbeat closes the open segment instead.
+         * So the newest manifest of every chain is at most one interval old
+         * and covers everything consumed before it (the tail check). */
+        bool hb_due = now - pt->last_manifest_mono >= a->cfg->heartbeat_ms;
+        if (pt->w && (hb_due || now - pt->opened_mono >= a->cfg->segment_max_age_ms))
             err = part_roll(a, pt, eb);
-        else if (now - pt->last_manifest_mono >= a->cfg->heartbeat_ms)
+        else if (hb_due)
             err = part_marker(a, pt, MT_MANIFEST_HEARTBEAT, eb);
         if (err)
             return err;

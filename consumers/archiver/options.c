@@ -34,8 +34,8 @@ const mt_cfg_option mt_archiver_options[] = {
      "Deflate level of segment blocks (0-9; -1: no compression).", O(deflate_level), -1, 9,
      NULL, 0},
     {"heartbeat.interval", MT_CFG_DURATION, "60s",
-     "An idle partition gets a signed heartbeat manifest this often, so a truncated tail is "
-     "detectable.",
+     "Every partition gets a signed manifest at least this often: the open segment is "
+     "closed, or an idle partition gets a heartbeat, so a truncated tail is detectable.",
      O(heartbeat_ms), 10, 24 * 3600 * 1000, NULL, 0},
     {"exit_idle", MT_CFG_DURATION, "0",
      "Stop cleanly after this long without a record (0: never; for batch runs and tests).",
