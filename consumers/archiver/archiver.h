@@ -73,6 +73,7 @@ typedef struct mt_verify_opts {
     const mt_ed25519_key *pub;
     int64_t from_ms, to_ms; /* record timestamps; INT64_MIN / INT64_MAX = no bound */
     int64_t now_ms;         /* for the tail check; 0 = skip the age check */
+    int64_t max_age_ms;     /* with now_ms: a chain's last manifest may be this old */
     bool quiet;             /* only problems and the summary */
 } mt_verify_opts;
 

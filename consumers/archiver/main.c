@@ -98,7 +98,7 @@ static int cmd_verify(int argc, char **argv)
             }
             struct timespec t;
             clock_gettime(CLOCK_REALTIME, &t);
-            (void)d;
+            o.max_age_ms = d;
             o.now_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
             i++;
         } else if (strcmp(a, "--quiet") == 0) {

@@ -413,6 +413,9 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
             break;
         if (count < 0) { /* negative count: a byte size follows */
             int64_t skip;
+            if (count < -MT_SEGMENT_MAX_META)
+                return mt_fail(eb, MT_ERR_TOO_LARGE, "metadata block count %lld at byte %zu",
+                               (long long)count, at);
             if ((err = mt_zz_get(data, len, &pos, &skip)) != MT_OK)
                 return mt_fail(eb, err, "metadata block size at byte %zu is malformed", pos);
             count = -count;

@@ -638,10 +638,11 @@ static void verify_pdir(vctx *v, const archive *a, const pdir *pd, int64_t lates
                 " ms older than the newest manifest of the archive; with heartbeats every %"
                 PRId64 " ms its tail was removed", last_ok->seq, latest_ms - lm->created_ms,
                 hb);
-    else if (v->o->now_ms > 0 && v->o->now_ms - lm->created_ms > 3 * hb + TAIL_SLACK_MS)
+    else if (v->o->now_ms > 0 && v->o->now_ms - lm->created_ms > v->o->max_age_ms)
         problem(v, P_TAIL_TRUNCATED, where, "last manifest (seq %" PRIu64 ") is %" PRId64
-                " ms old and not a close manifest; heartbeats come every %" PRId64 " ms",
-                last_ok->seq, v->o->now_ms - lm->created_ms, hb);
+                " ms old (--max-age %" PRId64 " ms) and not a close manifest; heartbeats come "
+                "every %" PRId64 " ms", last_ok->seq, v->o->now_ms - lm->created_ms,
+                v->o->max_age_ms, hb);
 }
 
 mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems, mt_errbuf *eb)
