@@ -134,6 +134,7 @@ typedef struct archiver {
     size_t nparts, cap;
     part *last_hit;
     mt_leaf_hasher lh;
+    mt_segment_pool *pool;
     uint64_t records, skipped, segments, heartbeats, value_bytes;
     int64_t first_record_mono, last_record_mono; /* throughput in the "stopped" line */
 } archiver;
@@ -448,7 +449,8 @@ static mt_err part_append(archiver *a, part *pt, const mt_kafka_msg *msg, mt_err
         mt_sha256(what, strlen(what), seed);
         unlink(pt->tmp_path); /* left by an earlier failure in this process */
         if ((err = mt_segment_writer_open(pt->tmp_path, seed, (int)a->cfg->deflate_level,
-                                          (size_t)a->cfg->block_size, &pt->w, eb)) != MT_OK)
+                                          (size_t)a->cfg->block_size, a->pool, &pt->w,
+                                          eb)) != MT_OK)
             return err;
         mt_merkle_builder_init(&pt->mb);
         pt->records = 0;
@@ -537,6 +539,9 @@ mt_err mt_archiver_run(const mt_archiver_params *p, mt_errbuf *eb)
     int lock_fd = -1;
     char lock_path[PATH_MAX];
     if ((err = mt_leaf_hasher_init(&a.lh, eb)) != MT_OK || (err = mkdir_p(cfg->dir, eb)) != MT_OK)
+        goto out;
+    if (cfg->compress_thread && cfg->deflate_level >= 0 &&
+        (err = mt_segment_pool_new(&a.pool, eb)) != MT_OK)
         goto out;
     /* Two writers on one archive would interleave chains: refuse. The lock
      * dies with the process, so kill -9 leaves nothing to clean up. */
@@ -635,6 +640,7 @@ out:
         mt_consumer_destroy(a.c);
     for (size_t i = 0; i < a.nparts; i++)
         part_free(a.parts[i]);
+    mt_segment_pool_free(a.pool); /* after the writers: they wait for their jobs */
     free(a.parts);
     free(props);
     if (lock_fd >= 0)

@@ -43,6 +43,7 @@ typedef struct mt_archiver_config {
     int64_t segment_max_age_ms;
     int64_t block_size;
     int64_t deflate_level;
+    bool compress_thread;
     int64_t heartbeat_ms;
     int64_t exit_idle_ms;
 } mt_archiver_config;

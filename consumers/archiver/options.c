@@ -34,6 +34,10 @@ const mt_cfg_option mt_archiver_options[] = {
      "Deflate level of segment blocks (0-9; -1: no compression). 1 is about twice as fast "
      "as 6 for a 15 % larger archive (docs/benchmarks.md).", O(deflate_level), -1, 9,
      NULL, 0},
+    {"segment.compress_thread", MT_CFG_BOOL, "true",
+     "Deflate and write blocks on a second thread while the consumer thread reads, encodes "
+     "and hashes (false: one thread does everything).",
+     O(compress_thread), 0, 0, NULL, 0},
     {"heartbeat.interval", MT_CFG_DURATION, "60s",
      "Every partition gets a signed manifest at least this often: the open segment is "
      "closed, or an idle partition gets a heartbeat, so a truncated tail is detectable.",

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,12 @@ mt_err mt_leaf_append(mt_leaf_hasher *lh, mt_merkle_builder *b,
 /* ---- writer ------------------------------------------------------------ */
 
 struct mt_segment_writer {
+    mt_segment_pool *pool; /* NULL: blocks are compressed on the caller's thread */
+    uint64_t pending;      /* pool jobs queued or running (pool->mu) */
+    mt_err werr;           /* first error of a pool job (pool->mu) */
+    char werrmsg[sizeof(((mt_errbuf *)0)->msg)];
+    uint64_t emitted;      /* written + out.len after the last job (pool->mu) */
+    uint64_t emitted_seen; /* the caller's copy, read when it queues a block */
     int fd;
     char *path;
     uint8_t sync[16];
@@ -149,41 +156,200 @@ static mt_err put_bytes(mt_buf *b, const void *p, size_t n)
     return err ? err : mt_buf_append(b, p, n);
 }
 
+/* Compresses one block with zs/zbuf and appends it to the file bytes. */
+static mt_err emit_block(mt_segment_writer *w, z_stream *zs, mt_buf *zbuf, const mt_buf *block,
+                         uint64_t count, mt_errbuf *eb)
+{
+    mt_err err;
+    const uint8_t *data = block->data;
+    size_t dlen = block->len;
+    if (w->level >= 0) {
+        if (deflateReset(zs) != Z_OK)
+            return mt_fail(eb, MT_ERR_IO, "%s: deflateReset failed", w->path);
+        uLong bound = deflateBound(zs, (uLong)block->len);
+        mt_buf_reset(zbuf);
+        if ((err = mt_buf_reserve(zbuf, bound)) != MT_OK)
+            return mt_fail(eb, err, "%s: out of memory for a block", w->path);
+        zs->next_in = block->data;
+        zs->avail_in = (uInt)block->len;
+        zs->next_out = zbuf->data;
+        zs->avail_out = (uInt)bound;
+        if (deflate(zs, Z_FINISH) != Z_STREAM_END)
+            return mt_fail(eb, MT_ERR_IO, "%s: deflate failed", w->path);
+        data = zbuf->data;
+        dlen = bound - zs->avail_out;
+    }
+    if ((err = put_long(&w->out, (int64_t)count)) != MT_OK ||
+        (err = put_long(&w->out, (int64_t)dlen)) != MT_OK ||
+        (err = mt_buf_append(&w->out, data, dlen)) != MT_OK ||
+        (err = mt_buf_append(&w->out, w->sync, 16)) != MT_OK)
+        return mt_fail(eb, err, "%s: out of memory", w->path);
+    return w->out.len >= OUT_FLUSH ? out_flush(w, eb) : MT_OK;
+}
+
+/* ---- compression thread -------------------------------------------------
+ * One worker compresses and writes the blocks of every writer that uses the
+ * pool, in FIFO order, so each file's bytes (and its running SHA-256) keep
+ * their order. While a writer has jobs pending only the worker touches its
+ * file state (fd, out, sha, written); the caller waits for pending == 0
+ * before finishing. */
+enum { POOL_QUEUE = 8 };
+
+typedef struct pool_job {
+    mt_segment_writer *w;
+    mt_buf block;
+    uint64_t count;
+} pool_job;
+
+struct mt_segment_pool {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pool_job q[POOL_QUEUE];
+    size_t head, n;
+    bool stop;
+    mt_buf spare[POOL_QUEUE + 1]; /* block buffers handed back for reuse */
+    size_t nspare;
+    z_stream zs;
+    int zs_level; /* -2: not initialised */
+    mt_buf zbuf;
+};
+
+static void *pool_main(void *arg)
+{
+    mt_segment_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->n == 0)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (p->n == 0)
+            break;
+        pool_job j = p->q[p->head];
+        p->head = (p->head + 1) % POOL_QUEUE;
+        p->n--;
+        bool skip = j.w->werr != MT_OK;
+        pthread_mutex_unlock(&p->mu);
+        mt_errbuf eb = {{0}};
+        mt_err err = MT_OK;
+        if (!skip && j.w->level >= 0 && p->zs_level != j.w->level) {
+            if (p->zs_level != -2)
+                deflateEnd(&p->zs);
+            memset(&p->zs, 0, sizeof p->zs);
+            p->zs_level = -2;
+            if (deflateInit2(&p->zs, j.w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+                err = mt_fail(&eb, MT_ERR_NOMEM, "%s: deflateInit2 failed", j.w->path);
+            else
+                p->zs_level = j.w->level;
+        }
+        if (!skip && !err)
+            err = emit_block(j.w, &p->zs, &p->zbuf, &j.block, j.count, &eb);
+        pthread_mutex_lock(&p->mu);
+        if (err && j.w->werr == MT_OK) {
+            j.w->werr = err;
+            memcpy(j.w->werrmsg, eb.msg, sizeof j.w->werrmsg);
+        }
+        j.w->emitted = j.w->written + j.w->out.len;
+        j.w->pending--;
+        mt_buf_reset(&j.block);
+        if (p->nspare < POOL_QUEUE + 1)
+            p->spare[p->nspare++] = j.block;
+        else
+            mt_buf_free(&j.block);
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+mt_err mt_segment_pool_new(mt_segment_pool **out, mt_errbuf *eb)
+{
+    mt_segment_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return mt_fail(eb, MT_ERR_NOMEM, "segment pool: out of memory");
+    p->zs_level = -2;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (pthread_create(&p->th, NULL, pool_main, p) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->work);
+        pthread_cond_destroy(&p->done);
+        free(p);
+        return mt_fail(eb, MT_ERR_NOMEM, "segment pool: cannot start the compression thread");
+    }
+    *out = p;
+    return MT_OK;
+}
+
+void mt_segment_pool_free(mt_segment_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    for (size_t i = 0; i < p->nspare; i++)
+        mt_buf_free(&p->spare[i]);
+    if (p->zs_level != -2)
+        deflateEnd(&p->zs);
+    mt_buf_free(&p->zbuf);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    free(p);
+}
+
+/* Waits until the worker has written every queued block of w. */
+static mt_err pool_wait(mt_segment_writer *w, mt_errbuf *eb)
+{
+    mt_segment_pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    while (w->pending)
+        pthread_cond_wait(&p->done, &p->mu);
+    mt_err err = w->werr;
+    if (err)
+        mt_fail(eb, err, "%s", w->werrmsg);
+    pthread_mutex_unlock(&p->mu);
+    return err;
+}
+
 static mt_err block_flush(mt_segment_writer *w, mt_errbuf *eb)
 {
     mt_err err;
     if (w->block_count == 0)
         return MT_OK;
-    const uint8_t *data = w->block.data;
-    size_t dlen = w->block.len;
-    if (w->level >= 0) {
-        if (deflateReset(&w->zs) != Z_OK)
-            return mt_fail(eb, MT_ERR_IO, "%s: deflateReset failed", w->path);
-        uLong bound = deflateBound(&w->zs, (uLong)w->block.len);
-        mt_buf_reset(&w->zbuf);
-        if ((err = mt_buf_reserve(&w->zbuf, bound)) != MT_OK)
-            return mt_fail(eb, err, "%s: out of memory for a block", w->path);
-        w->zs.next_in = w->block.data;
-        w->zs.avail_in = (uInt)w->block.len;
-        w->zs.next_out = w->zbuf.data;
-        w->zs.avail_out = (uInt)bound;
-        if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END)
-            return mt_fail(eb, MT_ERR_IO, "%s: deflate failed", w->path);
-        data = w->zbuf.data;
-        dlen = bound - w->zs.avail_out;
+    if (!w->pool) {
+        err = emit_block(w, &w->zs, &w->zbuf, &w->block, w->block_count, eb);
+        mt_buf_reset(&w->block);
+        w->block_count = 0;
+        return err;
     }
-    if ((err = put_long(&w->out, (int64_t)w->block_count)) != MT_OK ||
-        (err = put_long(&w->out, (int64_t)dlen)) != MT_OK ||
-        (err = mt_buf_append(&w->out, data, dlen)) != MT_OK ||
-        (err = mt_buf_append(&w->out, w->sync, 16)) != MT_OK)
-        return mt_fail(eb, err, "%s: out of memory", w->path);
-    mt_buf_reset(&w->block);
+    mt_segment_pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    while (p->n == POOL_QUEUE)
+        pthread_cond_wait(&p->done, &p->mu);
+    if ((err = w->werr) != MT_OK) {
+        mt_fail(eb, err, "%s", w->werrmsg);
+        pthread_mutex_unlock(&p->mu);
+        return err;
+    }
+    p->q[(p->head + p->n) % POOL_QUEUE] = (pool_job){w, w->block, w->block_count};
+    p->n++;
+    w->pending++;
+    w->emitted_seen = w->emitted;
+    w->block = p->nspare ? p->spare[--p->nspare] : (mt_buf)MT_BUF_INIT;
     w->block_count = 0;
-    return w->out.len >= OUT_FLUSH ? out_flush(w, eb) : MT_OK;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    return MT_OK;
 }
 
 static void writer_free(mt_segment_writer *w)
 {
+    if (w->pool)
+        pool_wait(w, NULL);
     if (w->fd >= 0)
         close(w->fd);
     if (w->zs_ok)
@@ -197,7 +363,8 @@ static void writer_free(mt_segment_writer *w)
 }
 
 mt_err mt_segment_writer_open(const char *path, const uint8_t sync[16], int level,
-                              size_t block_size, mt_segment_writer **out, mt_errbuf *eb)
+                              size_t block_size, mt_segment_pool *pool,
+                              mt_segment_writer **out, mt_errbuf *eb)
 {
     mt_err err;
     if (level < -1 || level > 9 || block_size == 0 || block_size > MT_SEGMENT_MAX_BLOCK / 2)
@@ -209,6 +376,7 @@ mt_err mt_segment_writer_open(const char *path, const uint8_t sync[16], int leve
         return mt_fail(eb, MT_ERR_NOMEM, "segment writer: out of memory");
     }
     w->fd = -1;
+    w->pool = pool;
     memcpy(w->sync, sync, 16);
     w->level = level;
     w->block_size = block_size;
@@ -279,6 +447,8 @@ mt_err mt_segment_writer_append(mt_segment_writer *w, const mt_segment_record *r
 
 uint64_t mt_segment_writer_bytes(const mt_segment_writer *w)
 {
+    if (w->pool) /* file bytes as of the last queued block, plus the open block */
+        return w->emitted_seen + w->block.len;
     return w->written + w->out.len + w->block.len;
 }
 
@@ -286,7 +456,8 @@ mt_err mt_segment_writer_finish(mt_segment_writer *w, uint8_t sha[MT_SHA256_LEN]
                                 uint64_t *size, mt_errbuf *eb)
 {
     mt_err err;
-    if ((err = block_flush(w, eb)) != MT_OK || (err = out_flush(w, eb)) != MT_OK)
+    if ((err = block_flush(w, eb)) != MT_OK ||
+        (w->pool && (err = pool_wait(w, eb)) != MT_OK) || (err = out_flush(w, eb)) != MT_OK)
         goto fail;
     if (fsync(w->fd) != 0) {
         err = mt_fail(eb, MT_ERR_IO, "%s: fsync: %s", w->path, strerror(errno));
@@ -312,6 +483,8 @@ void mt_segment_writer_abort(mt_segment_writer *w)
 {
     if (!w)
         return;
+    if (w->pool)
+        pool_wait(w, NULL);
     unlink(w->path);
     writer_free(w);
 }

@@ -48,13 +48,23 @@ typedef struct mt_segment_record {
 
 typedef struct mt_segment_writer mt_segment_writer;
 
+/* A compression thread shared by writers: full blocks are deflated and
+ * written there while the caller keeps consuming (at most 8 blocks queued).
+ * Free it only after every writer using it is finished or aborted. */
+typedef struct mt_segment_pool mt_segment_pool;
+mt_err mt_segment_pool_new(mt_segment_pool **out, mt_errbuf *eb);
+void mt_segment_pool_free(mt_segment_pool *p);
+
 /* Creates path (O_EXCL) and writes the header. level: -1 null codec (no
- * compression), 0..9 deflate level. block_size: uncompressed bytes per block. */
+ * compression), 0..9 deflate level. block_size: uncompressed bytes per block.
+ * pool: NULL compresses on the caller's thread. */
 mt_err mt_segment_writer_open(const char *path, const uint8_t sync[16], int level,
-                              size_t block_size, mt_segment_writer **out, mt_errbuf *eb);
+                              size_t block_size, mt_segment_pool *pool,
+                              mt_segment_writer **out, mt_errbuf *eb);
 mt_err mt_segment_writer_append(mt_segment_writer *w, const mt_segment_record *r,
                                 mt_errbuf *eb);
-/* Bytes written to the file so far plus the pending block (uncompressed). */
+/* Bytes written to the file so far plus the pending block (uncompressed);
+ * with a pool, as of the last block queued. */
 uint64_t mt_segment_writer_bytes(const mt_segment_writer *w);
 /* Flushes the last block, fsyncs and closes; *sha gets SHA-256 of the file,
  * *size its length. The writer is freed whatever the result. */

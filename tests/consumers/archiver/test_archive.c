@@ -46,12 +46,14 @@ static int collect(const mt_segment_record *r, void *ctx)
     return 0;
 }
 
+static mt_segment_pool *test_pool; /* set: write_segment compresses on the pool */
+
 static void write_segment(const char *path, int level, uint64_t n, uint8_t sha[32], uint64_t *size)
 {
     uint8_t sync[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     mt_segment_writer *w = NULL;
     mt_errbuf eb = {{0}};
-    assert_int_equal(mt_segment_writer_open(path, sync, level, 4096, &w, &eb), MT_OK);
+    assert_int_equal(mt_segment_writer_open(path, sync, level, 4096, test_pool, &w, &eb), MT_OK);
     uint8_t val[100];
     for (uint64_t o = 0; o < n; o++) {
         size_t len = 20 + (size_t)(o % 50);
@@ -86,6 +88,53 @@ static void segments_round_trip_with_and_without_deflate(void **state)
         assert_int_equal(c.offsets_sum, 1999 * 2000 / 2);
         mt_buf_free(&b);
     }
+}
+
+static void the_compression_thread_writes_the_same_file(void **state)
+{
+    (void)state;
+    mt_errbuf eb = {{0}};
+    char a[256], b[256];
+    uint8_t sha_a[32], sha_b[32];
+    uint64_t size_a, size_b;
+    snprintf(a, sizeof a, "%s/inline.avro", tmpdir);
+    snprintf(b, sizeof b, "%s/pooled.avro", tmpdir);
+    write_segment(a, 6, 5000, sha_a, &size_a);
+    assert_int_equal(mt_segment_pool_new(&test_pool, &eb), MT_OK);
+    write_segment(b, 6, 5000, sha_b, &size_b);
+    assert_int_equal(size_a, size_b);
+    assert_memory_equal(sha_a, sha_b, 32); /* same bytes, same order */
+    /* Two writers interleaved on one pool keep their own block order. */
+    uint8_t sync[16] = {0};
+    mt_segment_writer *w[2] = {NULL, NULL};
+    char path[2][256];
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/interleaved%d.avro", tmpdir, k);
+        assert_int_equal(mt_segment_writer_open(path[k], sync, 1, 1024, test_pool, &w[k], &eb),
+                         MT_OK);
+    }
+    uint8_t val[100];
+    for (uint64_t o = 0; o < 3000; o++) {
+        size_t len = 20 + (size_t)(o % 50);
+        for (size_t i = 0; i < len; i++)
+            val[i] = (uint8_t)(o + i);
+        mt_segment_record r = {.offset = (int64_t)o, .key = o % 3 ? (const uint8_t *)"key!" : NULL,
+                               .key_len = o % 3 ? 4 : 0, .value = val, .value_len = len};
+        assert_int_equal(mt_segment_writer_append(w[o % 2], &r, &eb), MT_OK);
+    }
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(mt_segment_writer_finish(w[k], sha_a, &size_a, &eb), MT_OK);
+        mt_buf buf = MT_BUF_INIT;
+        assert_int_equal(mt_read_file(path[k], 1 << 24, &buf, &eb), MT_OK);
+        mt_sha256(buf.data, buf.len, sha_b);
+        assert_memory_equal(sha_a, sha_b, 32);
+        collected c = {0};
+        assert_int_equal(mt_segment_read(buf.data, buf.len, collect, &c, &eb), MT_OK);
+        assert_int_equal(c.n, 1500);
+        mt_buf_free(&buf);
+    }
+    mt_segment_pool_free(test_pool);
+    test_pool = NULL;
 }
 
 static void damaged_segments_are_refused_cleanly(void **state)
@@ -283,6 +332,7 @@ int main(void)
         cmocka_unit_test(segments_round_trip_with_and_without_deflate),
         cmocka_unit_test(damaged_segments_are_refused_cleanly),
         cmocka_unit_test(fast_merkle_matches_the_library),
+        cmocka_unit_test(the_compression_thread_writes_the_same_file),
         cmocka_unit_test(manifests_are_canonical_signed_and_refuse_edits),
         cmocka_unit_test(recovery_discards_tmp_and_gives_a_renamed_segment_its_manifest),
     };
