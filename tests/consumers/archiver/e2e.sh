@@ -153,6 +153,12 @@ tamper)
   c=$(fresh flip); "$py" "$here/archive_check.py" flip "${c}/${ev0#arch/}/$s1"
   check_case flip segment-modified
 
+  # A time window before every record reads no segment (manifests are still checked).
+  rc=0
+  "$bin" verify case-flip --pubkey pub.pem --quiet --to 1000 >window.out || rc=$?
+  [ "$rc" -eq 0 ] && grep -q "^  0/0 segments checked are valid" window.out \
+    || { cat window.out >&2; fail "verify --to: window not applied (exit $rc)"; }
+
   c=$(fresh delete); rm -f "${c}/${ev0#arch/}/$s2"
   check_case delete segment-missing
 
