@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Node test peers of tests/peers/package-lock.json (MCP conformance suite,
+# playwright-core for the approvals console test (it drives Debian's /usr/bin/chromium),
 # @modelcontextprotocol/sdk, server-everything, Node 22 as an npm package) into
 # tests/peers/node_modules with `npm ci`. Idempotent: skipped when the lockfile's hash
 # equals the stamp written by the last successful install.

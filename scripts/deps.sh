@@ -2,7 +2,8 @@
 # Installs everything mcptrail needs to build and test, idempotently:
 # Debian packages (only when one is missing), and a Python virtualenv with
 # the test peers of scripts/requirements-test.txt (only when that file
-# changed). Kafka jars are fetched by scripts/kafka.sh; Java test peers by
+# changed). chromium is for the approvals console test (tests/consumers/approvals).
+# Kafka jars are fetched by scripts/kafka.sh; Java test peers by
 # Maven when their tests build.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,7 +14,9 @@ apt_pkgs=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev
   libcmocka-dev libvectorscan-dev libpcre2-dev clang-14 libclang-rt-14-dev
+  zlib1g-dev
   openjdk-17-jdk-headless maven python3-venv
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -15,6 +15,7 @@ cache=${MT_CACHE:-$HOME/.cache/mcptrail}
 
 bash scripts/deps.sh
 bash scripts/deps-node.sh
+bash scripts/deps-helm.sh >/dev/null   # helm for tests/helm (a Go module, built once)
 
 cmake -S . -B "$build" -G Ninja -DMT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C "$build"

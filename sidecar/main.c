@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "admin.h"
+#include "hold.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
     app a = {0};
     mt_admin *admin = NULL;
     mt_recorder *rec = NULL;
+    mt_hold_hub *holds = NULL;
     mt_mask_engine *mask = NULL;
     mt_sidecar_metrics metrics = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
@@ -180,6 +182,8 @@ int main(int argc, char **argv)
             mt_mask_rules_free(mrules);
         OPENSSL_cleanse(ck, sizeof ck);
     }
+    if (err == MT_OK)
+        err = mt_mask_log_install(mask, &eb); /* log lines get the payloads' detectors */
     if (err != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot load the masking rules", "error", eb.msg, NULL);
         goto out;
@@ -210,12 +214,35 @@ int main(int argc, char **argv)
         goto out;
     }
     mt_proxy_set_recorder(a.proxy, rec);
+    if (cfg.approvals_decision_keys.n > 0) {
+        mt_hold_hub_config hc = {
+            .kafka = rt.kafka,
+            .topic_requests = cfg.approvals_topic_requests,
+            .topic_votes = cfg.approvals_topic_votes,
+            .topic_decisions = cfg.approvals_topic_decisions,
+            .decision_key_files = (const char *const *)cfg.approvals_decision_keys.items,
+            .ndecision_keys = cfg.approvals_decision_keys.n,
+            .console_url = cfg.approvals_console_url,
+            .decision_lookback_ms = cfg.approvals_lookback_ms,
+            .expiry_grace_ms = cfg.approvals_grace_ms,
+            .max_pending = (size_t)cfg.approvals_max_pending,
+            .voter = cfg.source_pod && *cfg.source_pod ? cfg.source_pod : "mcptrail-sidecar",
+            .schemas = rt.schemas,
+        };
+        if ((err = mt_hold_hub_new(&hc, a.base, &holds, &eb)) != MT_OK) {
+            mt_logs(MT_LOG_ERROR, "sidecar", "cannot start approval holds", "error", eb.msg,
+                    NULL);
+            goto out;
+        }
+        mt_proxy_set_holds(a.proxy, holds, cfg.approvals_progress_ms);
+    }
     mt_admin_config ac = {.address = cfg.admin_address,
                           .port = (uint16_t)cfg.admin_port,
                           .kafka = &rt.kafka,
                           .metrics = &metrics,
                           .proxy = a.proxy,
-                          .rec = rec};
+                          .rec = rec,
+                          .holds = holds};
     if ((err = mt_admin_new(a.base, &ac, &admin, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the admin port", "error", eb.msg, NULL);
         goto out;
@@ -242,12 +269,14 @@ out:
         event_free(a.deadline);
     mt_admin_free(admin);
     mt_proxy_free(a.proxy);
+    mt_hold_hub_free(holds);
     if (rec) {
         /* flush the producer so acknowledged-but-unreported events settle */
         if (mt_recorder_flush(rec, 10000, &eb) != MT_OK)
             mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);
         mt_recorder_free(rec);
     }
+    mt_mask_log_uninstall();
     mt_mask_engine_free(mask);
     if (a.base)
         event_base_free(a.base);

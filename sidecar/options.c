@@ -170,6 +170,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      "derived from record.hmac_key): start-up reads it in milliseconds instead of "
      "compiling for ~100 ms. Unset: compile at every start.",
      O(mask_cache_dir), 0, 0, NULL, 0},
+    {"mask.client_responses", MT_CFG_BOOL, "false",
+     "Also mask what the client receives: JSON responses and each SSE event's data go to "
+     "the client as recorded (masked), so secrets a server returns never land in CI "
+     "console logs. Off: the client gets the server's bytes unchanged (only the record is "
+     "masked).",
+     O(mask_client_responses), 0, 0, NULL, 0},
     {"record.hmac_key_file", MT_CFG_SECRET_FILE, NULL,
      "Key for payload_hmac (HMAC-SHA256 over the raw payload). Required: the sidecar "
      "refuses to start without it.",
@@ -186,6 +192,39 @@ const mt_cfg_option mt_sidecar_options[] = {
      "and again on SIGHUP (an invalid file is logged and the previous policy kept). Unset: "
      "no policy, every message is allowed and events carry no policy.",
      O(policy_file), 0, 0, NULL, 0},
+    {"approvals.decision_keys", MT_CFG_LIST, NULL,
+     "PEM Ed25519 public keys of mcptrail-approvals (several during a key rotation). A "
+     "decision is acted on only when its signature verifies under the key its key_id "
+     "names. Unset: calls the policy marks `approve` are refused (-32007).",
+     O(approvals_decision_keys), 0, 0, NULL, 0},
+    {"approvals.console_url", MT_CFG_STRING, NULL,
+     "Base URL of the approvals console; each ApprovalRequest and ticket error carries "
+     "`<url>#/approvals/<approval_id>`. Unset: no link.",
+     O(approvals_console_url), 0, 0, NULL, 0},
+    {"approvals.topic_requests", MT_CFG_STRING, "mcptrail.approval.requests",
+     "Topic the sidecar publishes ApprovalRequest records to.", O(approvals_topic_requests), 0,
+     0, NULL, MT_CFG_F_REQUIRED},
+    {"approvals.topic_votes", MT_CFG_STRING, "mcptrail.approval.votes",
+     "Topic of the sidecar's cancel votes (client cancelled or disconnected).",
+     O(approvals_topic_votes), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"approvals.topic_decisions", MT_CFG_STRING, "mcptrail.approval.decisions",
+     "Topic the signed ApprovalDecision records are read from.", O(approvals_topic_decisions),
+     0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"approvals.progress_interval", MT_CFG_DURATION, "10s",
+     "While a call waits for its decision, a client that sent a progressToken and accepts "
+     "SSE gets notifications/progress this often (the reply becomes an SSE stream). 0: never.",
+     O(approvals_progress_ms), 0, (int64_t)3600000, NULL, 0},
+    {"approvals.expiry_grace", MT_CFG_DURATION, "5s",
+     "A waiting call without a decision is answered `approval expired` (-32005) this long "
+     "after the approval's expiry (mcptrail-approvals normally decides `expired` first).",
+     O(approvals_grace_ms), 0, (int64_t)600000, NULL, 0},
+    {"approvals.decision_lookback", MT_CFG_DURATION, "24h",
+     "At start, decisions are read from this far back, so ticket approvals decided while "
+     "the sidecar restarted are seen.",
+     O(approvals_lookback_ms), 0, (int64_t)7 * 86400000, NULL, 0},
+    {"approvals.max_pending", MT_CFG_INT, "1000",
+     "Calls held (waiting or as tickets) at once; beyond, a held call is refused (-32007).",
+     O(approvals_max_pending), 1, 1000000, NULL, 0},
     MT_CFG_END,
 };
 

@@ -74,12 +74,21 @@ typedef struct mt_sidecar_config {
     int64_t spool_sync_interval_ms;
     char *mask_rules_file;
     char *mask_cache_dir;
+    bool mask_client_responses; /* also mask what the client receives */
     mt_cfg_secret hmac_key;
     char *source_cluster;
     char *source_namespace;
     char *source_pod;
 
     char *policy_file; /* NULL: no policy, every message allowed */
+
+    mt_strlist approvals_decision_keys; /* PEM public keys; empty: no holds possible */
+    char *approvals_console_url;
+    char *approvals_topic_requests, *approvals_topic_votes, *approvals_topic_decisions;
+    int64_t approvals_progress_ms;
+    int64_t approvals_grace_ms;
+    int64_t approvals_lookback_ms;
+    int64_t approvals_max_pending;
 } mt_sidecar_config;
 
 extern const mt_cfg_option mt_sidecar_options[];

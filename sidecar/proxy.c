@@ -17,6 +17,7 @@
 #include "proxy.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include "mcptrail/jwt.h"
 #include "mcptrail/log.h"
 #include "mcptrail/policy.h"
+#include "hold.h"
 #include "jwks_fetch.h"
 #include "mcp.h"
 #include "mtls.h"
@@ -117,6 +119,9 @@ struct mt_proxy {
     struct evhttp_connection **idle; /* upstream keep-alive pool (LIFO) */
     size_t nidle, idle_cap;
     token_entry tokens[TOKEN_CACHE_SLOTS];
+    mt_hold_hub *holds;     /* approval holds; NULL: approve answers unavailable */
+    int64_t progress_ms;    /* notifications/progress period while held; 0: none */
+    struct fwd *held;       /* exchanges waiting for a decision (cancellation lookup) */
 };
 
 static void check_drained(mt_proxy *p)
@@ -255,6 +260,23 @@ typedef struct fwd {
     bool paused;       /* upstream reads disabled for back-pressure */
     bool free_scheduled;
     struct evbuffer *pending; /* SSE bytes not yet forming a whole event, or JSON body */
+    /* approval hold (policy action approve) */
+    bool hold_pending;        /* to be held once the request event is recorded */
+    mt_hold *hold;            /* waiting for a decision */
+    struct fwd *held_prev, *held_next;
+    bool in_held;
+    char approval_id[37];
+    char event_id[37];        /* event_id of the recorded request */
+    uint8_t req_hash[MT_SHA256_LEN];
+    char *justification;
+    char *progress_token;     /* JSON text of params._meta.progressToken */
+    bool accepts_sse;
+    bool wrapped;             /* reply started as SSE by the sidecar (progress) */
+    unsigned progress_n;
+    struct event *progress_ev;
+    struct event *eof_ev;     /* watches a waiting client's socket for its close */
+    mt_hold_outcome outcome;  /* set when decided */
+    json_t *verdict;          /* the decision that ended the hold (NULL: none/own expiry) */
 } fwd;
 
 /* --- small helpers -------------------------------------------------------- */
@@ -572,6 +594,9 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
 
 static void fwd_maybe_free(fwd *f);
 static void start_upstream(fwd *f, struct evhttp_request *creq);
+static void held_unlink(fwd *f);
+static void hold_cancel(fwd *f, const char *reason);
+static void wrapped_send(fwd *f, struct evbuffer *body);
 
 /* Hands an upstream connection back to the keep-alive pool, or frees it
  * when it is not reusable or the pool is full. */
@@ -614,6 +639,12 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     free(f->path);
     free(f->protocol_version);
     free(f->traceparent);
+    held_unlink(f);
+    if (f->hold)
+        mt_hold_cancel(p->holds, f->hold, "request ended");
+    free(f->justification);
+    free(f->progress_token);
+    json_decref(f->verdict);
     if (f->session)
         mt_rec_session_release(p->rec, f->session);
     json_decref(f->identity);
@@ -651,6 +682,12 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
     f->cconn = NULL;
     if (f->creq)
         mt_logs(MT_LOG_INFO, "proxy", "client left before the response ended", NULL);
+    if (f->hold) {
+        struct evhttp_request *creq = f->creq;
+        f->creq = NULL; /* nobody to answer */
+        hold_cancel(f, "client disconnected");
+        f->creq = creq;
+    }
     if (!f->upstream_done && f->ureq) {
         evhttp_cancel_request(f->ureq);
         f->ureq = NULL;
@@ -735,6 +772,8 @@ static const char *policy_action_symbol(mt_policy_action a)
         return "deny";
     case MT_POLICY_RECORD_ONLY:
         return "record_only";
+    case MT_POLICY_APPROVE:
+        return "approve";
     case MT_POLICY_ALLOW:
         break;
     }
@@ -836,10 +875,14 @@ static void on_reject_recorded(void *arg, mt_err err)
         mt_logs(MT_LOG_WARN, "proxy", "refused request: its event was not recorded", "error",
                 mt_errname(err), NULL);
     if (f->creq) {
-        struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
-        evhttp_add_header(oh, "Content-Type", "application/json");
-        evhttp_add_header(oh, "Cache-Control", "no-store");
-        evhttp_send_reply(f->creq, f->reject_code, f->reject_reason, f->reject_body);
+        if (f->wrapped) {
+            wrapped_send(f, f->reject_body);
+        } else {
+            struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
+            evhttp_add_header(oh, "Content-Type", "application/json");
+            evhttp_add_header(oh, "Cache-Control", "no-store");
+            evhttp_send_reply(f->creq, f->reject_code, f->reject_reason, f->reject_body);
+        }
         count_reply(f->p, f->reject_code, &f->t0);
         client_finished(f);
     }
@@ -1021,6 +1064,41 @@ static void note_legacy_session(fwd *f, const char *uri, size_t len)
     free(v);
 }
 
+/* mask.client_responses: the event rebuilt with its data masked (id, event
+ * type and retry kept) into blk. false: unchanged (nothing to mask, or no
+ * memory: then the client gets the original bytes, as with the option off). */
+static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size_t len,
+                           char **masked, mt_buf *blk)
+{
+    mt_errbuf eb = {{0}};
+    if (mt_rec_mask(f->p->rec, data, len, masked, &eb) != MT_OK)
+        return false;
+    size_t mlen = strlen(*masked);
+    if (mlen == len && memcmp(*masked, data, len) == 0)
+        return false;
+    char num[32];
+    bool ok = true;
+    if (!(e->type_len == 7 && memcmp(e->type, "message", 7) == 0))
+        ok = mt_buf_append(blk, "event: ", 7) == MT_OK &&
+             mt_buf_append(blk, e->type, e->type_len) == MT_OK &&
+             mt_buf_append(blk, "\n", 1) == MT_OK;
+    if (ok && e->id)
+        ok = mt_buf_append(blk, "id: ", 4) == MT_OK &&
+             mt_buf_append(blk, e->id, e->id_len) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
+    if (ok && e->retry_ms >= 0) {
+        int n = snprintf(num, sizeof num, "retry: %lld\n", (long long)e->retry_ms);
+        ok = mt_buf_append(blk, num, (size_t)n) == MT_OK;
+    }
+    for (size_t i = 0; ok && i <= mlen;) { /* one data: line per line */
+        const char *nl = memchr(*masked + i, '\n', mlen - i);
+        size_t n = nl ? (size_t)(nl - (*masked + i)) : mlen - i;
+        ok = mt_buf_append(blk, "data: ", 6) == MT_OK &&
+             mt_buf_append(blk, *masked + i, n) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
+        i += n + 1;
+    }
+    return ok && mt_buf_append(blk, "\n", 1) == MT_OK;
+}
+
 static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
 {
     (void)eb;
@@ -1058,6 +1136,13 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
         }
         note_legacy_session(f, data, data_len);
     }
+    char *masked = NULL;
+    mt_buf mblk = MT_BUF_INIT;
+    if (f->p->cfg->mask_client_responses && f->p->rec &&
+        mask_sse_block(f, e, data, data_len, &masked, &mblk)) {
+        raw = mblk.data;
+        raw_len = mblk.len;
+    }
     char *sse_id = e->id ? strndup(e->id, e->id_len) : NULL;
     mt_mcp_batch b;
     bool parsed = parse_upstream(data, data_len, &b);
@@ -1071,6 +1156,8 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     if (parsed)
         mt_mcp_batch_free(&b);
     free(sse_id);
+    free(masked);
+    mt_buf_free(&mblk);
     mt_buf_free(&rew);
     mt_buf_free(&blk);
     return MT_OK;
@@ -1165,6 +1252,8 @@ static int on_upstream_headers(struct evhttp_request *ureq, void *arg)
     if (!f->creq)
         return -1; /* client gone: stop */
     note_upstream_session(f, ureq);
+    if (f->sse && f->wrapped)
+        return 0; /* the sidecar's SSE reply (progress while held) carries the events */
     if (f->sse) {
         copy_headers(evhttp_request_get_input_headers(ureq),
                      evhttp_request_get_output_headers(f->creq), fwd_response_headers);
@@ -1199,6 +1288,30 @@ static void on_upstream_error(enum evhttp_request_error err, void *arg)
     (void)f;
 }
 
+/* mask.client_responses: a JSON response body goes to the client masked. */
+static void mask_client_body(fwd *f)
+{
+    if (!f->p->cfg->mask_client_responses || !f->p->rec)
+        return;
+    size_t len = evbuffer_get_length(f->pending);
+    const char *ct = evhttp_find_header(evhttp_request_get_output_headers(f->creq),
+                                        "Content-Type");
+    if (!len || !ct || strncasecmp(ct, "application/json", 16) != 0)
+        return;
+    char *masked = NULL;
+    mt_errbuf eb = {{0}};
+    if (mt_rec_mask(f->p->rec, evbuffer_pullup(f->pending, -1), len, &masked, &eb) != MT_OK) {
+        /* never the raw body when masking was asked for */
+        free(masked);
+        masked = strdup("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
+                        "\"message\":\"response could not be masked\"}}");
+    }
+    evbuffer_drain(f->pending, len);
+    if (masked)
+        evbuffer_add(f->pending, masked, strlen(masked));
+    free(masked);
+}
+
 static void on_response_recorded(fwd *f, mt_err err)
 {
     if (!f->creq)
@@ -1209,7 +1322,12 @@ static void on_response_recorded(fwd *f, mt_err err)
         evhttp_clear_headers(evhttp_request_get_output_headers(f->creq));
         send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
                        MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
+    } else if (f->wrapped) {
+        mask_client_body(f);
+        wrapped_send(f, f->pending);
+        count_reply(f->p, f->reply_code, &f->t0);
     } else {
+        mask_client_body(f);
         evhttp_send_reply(f->creq, f->reply_code, NULL, f->pending);
         count_reply(f->p, f->reply_code, &f->t0);
     }
@@ -1359,10 +1477,456 @@ fail_answered:
     client_finished(f);
 }
 
+
+/* --- approval holds -------------------------------------------------------- */
+
+static void held_link(fwd *f)
+{
+    mt_proxy *p = f->p;
+    f->held_next = p->held;
+    f->held_prev = NULL;
+    if (p->held)
+        p->held->held_prev = f;
+    p->held = f;
+    f->in_held = true;
+}
+
+static void held_unlink(fwd *f)
+{
+    if (!f->in_held)
+        return;
+    if (f->held_prev)
+        f->held_prev->held_next = f->held_next;
+    else
+        f->p->held = f->held_next;
+    if (f->held_next)
+        f->held_next->held_prev = f->held_prev;
+    f->in_held = false;
+    if (f->progress_ev) {
+        event_free(f->progress_ev);
+        f->progress_ev = NULL;
+    }
+    if (f->eof_ev) {
+        event_free(f->eof_ev);
+        f->eof_ev = NULL;
+    }
+}
+
+/* evhttp does not read a connection while its request is being answered, so
+ * a client that goes away from a silent hold would stay unnoticed: peek at
+ * the socket. EOF or an error cancels the hold; data (a pipelined request,
+ * TLS records) ends the watch, the next write then notices a close. */
+static void on_held_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    fwd *f = arg;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
+        if (n > 0 && f->eof_ev) {
+            event_free(f->eof_ev);
+            f->eof_ev = NULL;
+        }
+        return;
+    }
+    if (f->hold) {
+        mt_logs(MT_LOG_INFO, "approvals", "client left a held call", "approval_id",
+                f->approval_id, NULL);
+        hold_cancel(f, "client disconnected");
+    }
+}
+
+/* Writes a JSON body to a reply the sidecar already started as SSE (the
+ * client was sent progress while held): one `message` event, then the end. */
+static void wrapped_send(fwd *f, struct evbuffer *body)
+{
+    struct evbuffer *chunk = evbuffer_new();
+    if (chunk) {
+        size_t len = evbuffer_get_length(body);
+        const char *d = len ? (const char *)evbuffer_pullup(body, -1) : "";
+        evbuffer_add_printf(chunk, "event: message\n");
+        /* one data: line per line of the body (JSON has no other newlines) */
+        size_t i = 0;
+        while (i < len) {
+            const char *nl = memchr(d + i, '\n', len - i);
+            size_t n = nl ? (size_t)(nl - (d + i)) : len - i;
+            evbuffer_add(chunk, "data: ", 6);
+            evbuffer_add(chunk, d + i, n);
+            evbuffer_add(chunk, "\n", 1);
+            i += n + (nl ? 1 : 0);
+        }
+        evbuffer_add(chunk, "\n", 1);
+        evhttp_send_reply_chunk(f->creq, chunk);
+        evbuffer_free(chunk);
+    }
+    evhttp_send_reply_end(f->creq);
+}
+
+/* The JSON-RPC error a held call ends with (HTTP 200: the transport worked). */
+static json_t *hold_error(fwd *f, int code, const char *message, json_t *data)
+{
+    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    if (data) {
+        json_object_set_new(data, "approval_id", json_string(f->approval_id));
+        json_object_set_new(data, "rule_id", json_string(f->decision.rule_id));
+    }
+    return json_pack("{s:s, s:o, s:{s:i, s:s, s:o}}", "jsonrpc", "2.0", "id",
+                     id ? id : json_null(), "error", "code", code, "message", message, "data",
+                     data ? data : json_object());
+}
+
+/* Records an approval event (kind, approval info, payload) and then
+ * answers `body` (stolen; NULL: continue to the upstream instead). */
+static void hold_record(fwd *f, const char *kind, const char *decision_symbol,
+                        const json_t *decision, const char *payload, json_t *body,
+                        mt_rec_done_cb cb)
+{
+    if (body) {
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        f->upstream_done = true;
+        f->reject_code = 200;
+        f->reject_reason = "OK";
+        if (!f->reject_body)
+            f->reject_body = evbuffer_new();
+        if (f->reject_body && text)
+            evbuffer_add(f->reject_body, text, strlen(text));
+        free(text);
+    }
+    json_t *info = mt_hold_approval_info(f->approval_id, decision_symbol, decision);
+    mt_rec_event ev;
+    fill_event(f, &ev, kind, "internal", 0, NULL, 0);
+    ev.approval = info;
+    ev.justification = f->justification;
+    if (!f->p->rec || !f->session) {
+        f->pending_acks++;
+        cb(f, MT_OK);
+    } else {
+        emit_payload(f, &ev, payload, payload ? strlen(payload) : 0, cb, f);
+    }
+    json_decref(info);
+}
+
+static void on_approved_recorded(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    f->pending_acks--;
+    if (f->creq) {
+        if (err != MT_OK) {
+            /* strict: the approval is in the record before the call runs */
+            mt_logs(MT_LOG_ERROR, "approvals", "approval not recorded; call not forwarded",
+                    "approval_id", f->approval_id, NULL);
+            struct evbuffer *b = evbuffer_new();
+            json_t *e = hold_error(f, MT_RPC_INTERNAL_ERROR, MT_RPC_MSG_NOT_RECORDED, NULL);
+            char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
+            json_decref(e);
+            if (b && t)
+                evbuffer_add(b, t, strlen(t));
+            free(t);
+            if (f->wrapped) {
+                wrapped_send(f, b);
+            } else {
+                evhttp_add_header(evhttp_request_get_output_headers(f->creq), "Content-Type",
+                                  "application/json");
+                evhttp_send_reply(f->creq, 503, "Service Unavailable", b);
+            }
+            if (b)
+                evbuffer_free(b);
+            f->upstream_done = true;
+            client_finished(f);
+        } else {
+            start_upstream(f, f->creq);
+        }
+    }
+    fwd_maybe_free(f);
+}
+
+/* Reasons of a denied decision's approvers, "subject: reason; ...". */
+static json_t *deny_data(const json_t *decision)
+{
+    json_t *data = json_object(), *who = json_array();
+    const json_t *arr = decision ? json_object_get(decision, "approvers") : NULL;
+    for (size_t i = 0; who && i < json_array_size(arr); i++) {
+        const json_t *a = json_array_get(arr, i);
+        json_array_append_new(who, json_pack("{s:O?, s:O?}", "subject",
+                                             json_object_get(a, "subject"), "reason",
+                                             json_object_get(a, "reason")));
+    }
+    json_object_set_new(data, "approvers", who ? who : json_array());
+    const json_t *first = json_object_get(json_array_get(arr, 0), "reason");
+    if (json_is_string(first))
+        json_object_set(data, "reason", (json_t *)first);
+    return data;
+}
+
+/* The end of a hold: record approval_decided, then forward (approved) or
+ * answer the error. */
+static void hold_conclude(fwd *f, mt_hold_outcome o, const json_t *decision)
+{
+    held_unlink(f);
+    char *payload = decision ? json_dumps(decision, JSON_COMPACT) : NULL;
+    const char *sym = mt_hold_outcome_symbol(o);
+    json_t *body = NULL;
+    switch (o) {
+    case MT_HOLD_APPROVED:
+        break;
+    case MT_HOLD_DENIED:
+        body = hold_error(f, MT_RPC_APPROVAL_DENIED, "approval denied", deny_data(decision));
+        break;
+    case MT_HOLD_EXPIRED:
+        body = hold_error(f, MT_RPC_APPROVAL_EXPIRED, "approval expired without a decision",
+                          json_object());
+        break;
+    case MT_HOLD_CANCELLED:
+        body = hold_error(f, MT_RPC_APPROVAL_CANCELLED, "approval cancelled", json_object());
+        break;
+    }
+    hold_record(f, "approval_decided", sym, decision, payload, body,
+                o == MT_HOLD_APPROVED ? on_approved_recorded : on_reject_recorded);
+    free(payload);
+}
+
+static void on_hold_decided(void *arg, const mt_hold_verdict *v)
+{
+    fwd *f = arg;
+    mt_hold_finish(f->p->holds, f->hold);
+    f->hold = NULL;
+    hold_conclude(f, v->outcome, v->decision);
+}
+
+static void on_event_recorded_quiet(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    (void)err;
+    f->pending_acks--;
+    fwd_maybe_free(f);
+}
+
+static void on_hold_ignored(void *arg, const mt_hold_ignored *ig)
+{
+    fwd *f = arg;
+    json_t *d = json_pack("{s:s, s:s?, s:s?, s:s?}", "decision_ignored", ig->reason,
+                          "approval_id", ig->approval_id, "key_id", ig->key_id, "decision",
+                          ig->decision);
+    char *payload = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    mt_rec_event ev;
+    fill_event(f, &ev, "error", "internal", 0, NULL, 0);
+    json_t *info = mt_hold_approval_info(f->approval_id, NULL, NULL);
+    ev.approval = info;
+    if (f->p->rec && f->session)
+        emit_payload(f, &ev, payload, payload ? strlen(payload) : 0, on_event_recorded_quiet, f);
+    json_decref(info);
+    free(payload);
+}
+
+static void on_hold_published(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    if (err == MT_OK)
+        return;
+    mt_hold_finish(f->p->holds, f->hold);
+    f->hold = NULL;
+    held_unlink(f);
+    if (f->creq)
+        hold_record(f, "error", NULL, NULL, "approval request not published",
+                    hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
+                               "approval request could not be published", json_object()),
+                    on_reject_recorded);
+}
+
+static void on_progress_sent(void *arg, mt_err err)
+{
+    fwd *f = arg;
+    (void)err;
+    f->pending_acks--;
+    fwd_maybe_free(f);
+}
+
+/* notifications/progress to a client waiting for a decision: the reply
+ * becomes an SSE stream at the first one. Each is recorded (what the
+ * client received) before it is sent. */
+static void on_progress_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fwd *f = arg;
+    if (!f->creq || !f->hold)
+        return;
+    f->progress_n++;
+    char msg[160];
+    snprintf(msg, sizeof msg, "waiting for approval %s", f->approval_id);
+    char text[1024];
+    int tn = snprintf(text, sizeof text,
+                      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
+                      "{\"progressToken\":%s,\"progress\":%u,\"message\":\"%s\"}}",
+                      f->progress_token, f->progress_n, msg);
+    if (tn < 0 || (size_t)tn >= sizeof text)
+        return;
+    if (!f->wrapped) {
+        struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
+        evhttp_add_header(oh, "Content-Type", "text/event-stream");
+        evhttp_add_header(oh, "Cache-Control", "no-store");
+        evhttp_send_reply_start(f->creq, 200, "OK");
+        f->wrapped = f->started = true;
+        f->status = 200;
+    }
+    mt_rec_event ev;
+    fill_event(f, &ev, "notification", "server_to_client", 200, NULL, 0);
+    ev.rpc.id = NULL;
+    ev.rpc.method = "notifications/progress";
+    json_t *info = mt_hold_approval_info(f->approval_id, NULL, NULL);
+    ev.approval = info;
+    struct evbuffer *chunk = evbuffer_new();
+    if (chunk) {
+        evbuffer_add_printf(chunk, "event: message\ndata: %s\n\n", text);
+        evhttp_send_reply_chunk(f->creq, chunk);
+        evbuffer_free(chunk);
+    }
+    if (f->p->rec && f->session)
+        emit_payload(f, &ev, text, strlen(text), on_progress_sent, f);
+    json_decref(info);
+}
+
+/* The request event is recorded: hold the call (wait), or answer its ticket. */
+static void hold_begin(fwd *f)
+{
+    mt_proxy *p = f->p;
+    const mt_policy_approval *ap = f->decision.approval;
+    f->hold_pending = false;
+    if (!p->holds) {
+        hold_record(f, "error", NULL, NULL, "approvals not configured",
+                    hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
+                               "this call needs an approval but the sidecar has no approvals "
+                               "configured (approvals.decision_keys)",
+                               json_object()),
+                    on_reject_recorded);
+        return;
+    }
+    const char *subject = json_string_value(json_object_get(f->identity, "subject"));
+    if (ap->hold == MT_POLICY_HOLD_TICKET) {
+        mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
+        if (t) {
+            memcpy(f->approval_id, mt_hold_ticket_approval_id(t), sizeof f->approval_id);
+            mt_ticket_state st = mt_hold_ticket_state(p->holds, t);
+            if (st != MT_TICKET_PENDING) {
+                json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
+                mt_hold_ticket_consume(p->holds, t);
+                hold_conclude(f, st == MT_TICKET_APPROVED ? MT_HOLD_APPROVED
+                                 : st == MT_TICKET_DENIED ? MT_HOLD_DENIED
+                                                          : MT_HOLD_EXPIRED,
+                              d);
+                json_decref(d);
+                return;
+            }
+        }
+    }
+    char *args = NULL;
+    if (!(ap->hold == MT_POLICY_HOLD_TICKET && mt_hold_ticket_find(p->holds, f->req_hash,
+                                                                   subject))) {
+        struct evbuffer *body = evhttp_request_get_input_buffer(f->creq);
+        size_t blen = evbuffer_get_length(body);
+        mt_errbuf meb = {{0}};
+        /* arguments_masked: the params of the call (the whole body of a batch) */
+        const char *raw = blen ? (const char *)evbuffer_pullup(body, -1) : "";
+        json_t *doc = json_loadb(raw, blen, 0, NULL);
+        json_t *params = json_is_object(doc) ? json_object_get(doc, "params") : NULL;
+        char *ptext = params ? json_dumps(params, JSON_COMPACT) : NULL;
+        if (p->rec)
+            (void)mt_rec_mask(p->rec, ptext ? ptext : raw, ptext ? strlen(ptext) : blen, &args,
+                              &meb);
+        free(ptext);
+        json_decref(doc);
+        char *just = NULL;
+        if (p->rec && f->justification)
+            (void)mt_rec_mask(p->rec, f->justification, strlen(f->justification), &just, &meb);
+        mt_hold_request rq = {
+            .request_hash = f->req_hash,
+            .session_id = f->session ? mt_rec_session_id(f->session) : "",
+            .event_id = f->event_id,
+            .identity = f->identity,
+            .method = f->rpc_method,
+            .tool = f->rpc_tool,
+            .arguments_masked = args,
+            .justification = just,
+            .rule_id = f->decision.rule_id,
+            .approval = ap,
+        };
+        mt_hold_callbacks cb = {on_hold_published, on_hold_decided, on_hold_ignored};
+        mt_errbuf eb = {{0}};
+        mt_err err = mt_hold_start(p->holds, &rq, ap->hold == MT_POLICY_HOLD_TICKET ? NULL : &cb,
+                                   f, &f->hold, f->approval_id, &eb);
+        free(args);
+        free(just);
+        if (err != MT_OK) {
+            mt_logs(MT_LOG_ERROR, "approvals", "cannot hold the call", "error", eb.msg, NULL);
+            hold_record(f, "error", NULL, NULL, eb.msg,
+                        hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
+                                   "approval request could not be created", json_object()),
+                        on_reject_recorded);
+            return;
+        }
+    } else {
+        memcpy(f->approval_id,
+               mt_hold_ticket_approval_id(mt_hold_ticket_find(p->holds, f->req_hash, subject)),
+               sizeof f->approval_id);
+    }
+    char link[1024];
+    mt_hold_console_link(p->holds, f->approval_id, link, sizeof link);
+    if (ap->hold == MT_POLICY_HOLD_TICKET) {
+        mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
+        json_t *data = json_pack("{s:s?, s:I, s:s}", "console_url", link[0] ? link : NULL,
+                                 "expires", (json_int_t)(t ? mt_hold_ticket_expires(t) : 0),
+                                 "retry", "send the identical request again once approved");
+        hold_record(f, "approval_requested", NULL, NULL, NULL,
+                    hold_error(f, MT_RPC_APPROVAL_REQUIRED, "approval required", data),
+                    on_reject_recorded);
+        return;
+    }
+    held_link(f);
+    struct bufferevent *cbev = f->cconn ? evhttp_connection_get_bufferevent(f->cconn) : NULL;
+    evutil_socket_t cfd = cbev ? bufferevent_getfd(cbev) : -1;
+    if (cfd >= 0 && (f->eof_ev = event_new(p->base, cfd, EV_READ | EV_PERSIST,
+                                           on_held_client_readable, f)))
+        event_add(f->eof_ev, NULL);
+    if (f->progress_token && f->accepts_sse && p->progress_ms > 0 &&
+        (f->progress_ev = event_new(p->base, -1, EV_PERSIST, on_progress_tick, f))) {
+        struct timeval tv = {(time_t)(p->progress_ms / 1000),
+                             (suseconds_t)(p->progress_ms % 1000) * 1000};
+        event_add(f->progress_ev, &tv);
+    }
+    hold_record(f, "approval_requested", NULL, NULL, NULL, NULL, on_event_recorded_quiet);
+}
+
+/* The client cancelled (notifications/cancelled) or left: the approval is
+ * withdrawn (cancel vote) and the end recorded. */
+static void hold_cancel(fwd *f, const char *reason)
+{
+    mt_hold_cancel(f->p->holds, f->hold, reason);
+    f->hold = NULL;
+    hold_conclude(f, MT_HOLD_CANCELLED, NULL);
+}
+
+/* notifications/cancelled for a held request of the same MCP session. */
+static void cancel_held(mt_proxy *p, const char *client_sid, const json_t *request_id)
+{
+    char *want = json_dumps(request_id, JSON_ENCODE_ANY | JSON_COMPACT);
+    for (fwd *h = p->held; want && h; h = h->held_next) {
+        if (h->hold && h->client_sid && client_sid && strcmp(h->client_sid, client_sid) == 0 &&
+            h->rpc_id && strcmp(h->rpc_id, want) == 0) {
+            hold_cancel(h, "client cancelled the request");
+            break;
+        }
+    }
+    free(want);
+}
+
 static void on_request_recorded(void *arg, mt_err err)
 {
     fwd *f = arg;
     f->pending_acks--;
+    if (!f->creq)
+        f->upstream_done = true; /* the client left while its request was recorded */
     if (f->creq) {
         if (err != MT_OK) {
             mt_logs(MT_LOG_ERROR, "proxy", "request not recorded; not forwarded", "error",
@@ -1371,6 +1935,8 @@ static void on_request_recorded(void *arg, mt_err err)
                            MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
             f->upstream_done = true;
             client_finished(f);
+        } else if (f->hold_pending) {
+            hold_begin(f);
         } else {
             start_upstream(f, f->creq);
         }
@@ -1473,9 +2039,9 @@ static void deny_by_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
 
 /* Evaluates every message of a POST that has a method against the current
  * policy; the exchange keeps a reference to that policy (decisions borrow
- * its strings). Any deny denies the whole body; otherwise the recorded
- * decision is the first record-only one, else the first message's. false:
- * denied (answer under way). */
+ * its strings). Any deny denies the whole body; otherwise the decision is
+ * the first approve (the whole body is held), else the first record-only
+ * one, else the first message's. false: denied (answer under way). */
 static bool apply_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
 {
     pol_ref *r = f->p->pol;
@@ -1506,12 +2072,65 @@ static bool apply_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
             deny_by_policy(f, b, body);
             return false;
         }
-        if (!f->has_decision ||
-            (d.action == MT_POLICY_RECORD_ONLY && f->decision.action != MT_POLICY_RECORD_ONLY)) {
+        /* approve > record-only > allow: the recorded decision is the strictest */
+        static const int rank[] = {[MT_POLICY_ALLOW] = 0, [MT_POLICY_RECORD_ONLY] = 1,
+                                   [MT_POLICY_APPROVE] = 2, [MT_POLICY_DENY] = 3};
+        if (!f->has_decision || rank[d.action] > rank[f->decision.action]) {
             f->decision = d;
             f->has_decision = true;
         }
     }
+    return true;
+}
+
+/* A call the policy holds for approval: request hash, justification (from
+ * the rule's header or claim; refused when required and absent), progress
+ * token. false: refused (answer under way). */
+static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch *b,
+                         struct evbuffer *body)
+{
+    const mt_policy_approval *ap = f->decision.approval;
+    size_t blen = evbuffer_get_length(body);
+    if (mt_sha256(blen ? evbuffer_pullup(body, -1) : (const unsigned char *)"", blen,
+                  f->req_hash) != MT_OK) {
+        reject_rpc(f, 500, "Internal Server Error", f->rpc_id, MT_RPC_INTERNAL_ERROR,
+                   "cannot hash the request", "hash_failed", body);
+        return false;
+    }
+    const char *just = header(req, ap->justification_header);
+    if ((!just || !*just) && ap->justification_claim)
+        just = json_string_value(json_object_get(f->claims, ap->justification_claim));
+    if (just && *just && !(f->justification = strndup(just, 4096))) {
+        reject_rpc(f, 500, "Internal Server Error", f->rpc_id, MT_RPC_INTERNAL_ERROR,
+                   "out of memory", "nomem", body);
+        return false;
+    }
+    if (ap->justification_required && !f->justification) {
+        char msg[256];
+        if (ap->justification_claim)
+            snprintf(msg, sizeof msg,
+                     "rule %s needs a justification: send header %s (or token claim %s)",
+                     f->decision.rule_id, ap->justification_header, ap->justification_claim);
+        else
+            snprintf(msg, sizeof msg, "rule %s needs a justification: send header %s",
+                     f->decision.rule_id, ap->justification_header);
+        reject_rpc(f, 400, "Bad Request", f->rpc_id, MT_RPC_JUSTIFICATION_REQUIRED, msg,
+                   "justification_required", body);
+        return false;
+    }
+    if (!b->is_batch) {
+        json_t *tok = json_object_get(json_object_get(b->msgs[0].params, "_meta"),
+                                      "progressToken");
+        if (json_is_string(tok) || json_is_integer(tok))
+            f->progress_token = json_dumps(tok, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (f->progress_token && strlen(f->progress_token) > 512) {
+            free(f->progress_token); /* an absurd token gets no progress */
+            f->progress_token = NULL;
+        }
+    }
+    const char *accept = header(req, "Accept");
+    f->accepts_sse = accept && strstr(accept, "text/event-stream") != NULL;
+    f->hold_pending = true;
     return true;
 }
 
@@ -1607,6 +2226,11 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
     f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
     f->req_code = m->error_code;
     bool ok = apply_policy(f, &b, body);
+    if (ok && f->has_decision && f->decision.action == MT_POLICY_APPROVE)
+        ok = prepare_hold(f, req, &b, body);
+    for (size_t i = 0; ok && p->held && i < b.n; i++)
+        if (b.msgs[i].method && strcmp(b.msgs[i].method, "notifications/cancelled") == 0)
+            cancel_held(p, f->client_sid, json_object_get(b.msgs[i].params, "requestId"));
     mt_mcp_batch_free(&b);
     return ok;
 }
@@ -1691,6 +2315,9 @@ static void on_request(struct evhttp_request *req, void *arg)
     ev.rpc.is_error = f->req_is_error;
     ev.rpc.has_error_code = f->req_has_code;
     ev.rpc.error_code = f->req_code;
+    ev.justification = f->justification;
+    if (f->hold_pending)
+        ev.event_id_out = f->event_id;
     emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
 }
 
@@ -1876,6 +2503,12 @@ mt_err mt_proxy_reload_policy(mt_proxy *p, mt_errbuf *eb)
 long mt_proxy_policy_rules(const mt_proxy *p)
 {
     return p->pol ? (long)mt_policy_rule_count(p->pol->pol) : -1;
+}
+
+void mt_proxy_set_holds(mt_proxy *p, struct mt_hold_hub *hub, int64_t progress_interval_ms)
+{
+    p->holds = hub;
+    p->progress_ms = progress_interval_ms;
 }
 
 void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec)

@@ -30,6 +30,15 @@ struct event_base;
 #define MT_RPC_MSG_NOT_RECORDED "request not recorded: Kafka unavailable"
 #define MT_RPC_MSG_UPSTREAM "upstream MCP server unavailable"
 
+/* Approval holds (docs/policy.md "Approvals"): the JSON-RPC error codes a
+ * held call can end with. -32001 (MT_POLICY_DENY_CODE) is a policy deny. */
+#define MT_RPC_APPROVAL_REQUIRED (-32002)  /* ticket mode: retry after approval */
+#define MT_RPC_JUSTIFICATION_REQUIRED (-32003)
+#define MT_RPC_APPROVAL_DENIED (-32004)
+#define MT_RPC_APPROVAL_EXPIRED (-32005)
+#define MT_RPC_APPROVAL_CANCELLED (-32006)
+#define MT_RPC_APPROVAL_UNAVAILABLE (-32007) /* approvals not configured / not published */
+
 #define MT_PROXY_CLIENT_HIGH_WATER ((size_t)256 * 1024)
 
 /* Latency histogram upper bounds, seconds (Prometheus "le"). */
@@ -64,6 +73,14 @@ struct mt_recorder;
  * event is acked and each response/SSE event is released only after its
  * own; a failure answers a JSON-RPC error (MT_RPC_MSG_NOT_RECORDED). */
 void mt_proxy_set_recorder(mt_proxy *p, struct mt_recorder *rec);
+
+struct mt_hold_hub;
+
+/* Approval holds (borrowed; NULL: a call the policy marks `approve` is
+ * refused with MT_RPC_APPROVAL_UNAVAILABLE). progress_interval_ms: period of
+ * the notifications/progress sent to a waiting client that gave a
+ * progressToken and accepts SSE (0: none). */
+void mt_proxy_set_holds(mt_proxy *p, struct mt_hold_hub *hub, int64_t progress_interval_ms);
 
 /* Loads cfg->policy.file again (SIGHUP). On success the new policy decides
  * every request from now on; exchanges in flight keep the policy they were

@@ -74,6 +74,7 @@
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
+#include "mcptrail/runtime.h"
 
 #define COMPONENT "recorder"
 #define SPOOL_WINDOW 1024
@@ -215,12 +216,6 @@ struct mt_recorder {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int64_t mono_s(void)
 {
@@ -310,7 +305,7 @@ static mt_err uuid7(mt_recorder *rec, char out[37])
     rec->rnd_left -= 10;
     memcpy(b + 6, rec->rnd + rec->rnd_left, 10);
     OPENSSL_cleanse(rec->rnd + rec->rnd_left, 10);
-    uint64_t ms = (uint64_t)(now_us() / 1000);
+    uint64_t ms = (uint64_t)(mt_now_us() / 1000);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
@@ -1431,6 +1426,8 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_buf_reset(&rec->masked);
     if (uuid7(rec, event_id) != MT_OK)
         return mt_fail(eb, MT_ERR_CRYPTO, "recorder: RAND_bytes failed");
+    if (ev->event_id_out)
+        memcpy(ev->event_id_out, event_id, sizeof event_id);
     if ((err = crypto_ready(rec, eb)) != MT_OK)
         return err;
     if ((ev->payload || ev->justification) && (err = mask_ready(rec, eb)) != MT_OK)
@@ -1461,7 +1458,7 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_avw_string(&w, "event_id", event_id, 36);
     w_str(&w, "session_id", s->id);
     mt_avw_long(&w, "seq", (int64_t)s->seq);
-    mt_avw_long(&w, "ts", now_us());
+    mt_avw_long(&w, "ts", mt_now_us());
     mt_avw_enum(&w, "kind", ev->kind);
     mt_avw_enum(&w, "direction", ev->direction);
     mt_avw_record_begin(&w, "source");
@@ -1512,7 +1509,10 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "policy");
     }
-    mt_avw_null(&w, "approval");
+    if (ev->approval)
+        mt_avw_json(&w, "approval", ev->approval);
+    else
+        mt_avw_null(&w, "approval");
     w_str(&w, "justification", just);
     if (ev->latency_us >= 0)
         mt_avw_long(&w, "latency_us", ev->latency_us);
@@ -1829,4 +1829,27 @@ uint64_t mt_rec_test_sync_rounds(mt_recorder *rec)
     uint64_t n = rec->sp.sy.rounds;
     pthread_mutex_unlock(&rec->sp.sy.mu);
     return n;
+}
+
+mt_err mt_rec_mask(mt_recorder *rec, const void *payload, size_t len, char **out,
+                   mt_errbuf *eb)
+{
+    *out = NULL;
+    mt_buf b = MT_BUF_INIT;
+    mt_mask_summary sum;
+    mt_mask_summary_init(&sum);
+    mt_err err = mask_ready(rec, eb);
+    if (err == MT_OK)
+        err = mask_payload(rec, payload, len, &b, &sum, eb);
+    if (err != MT_OK) {
+        mt_buf_free(&b);
+        return err;
+    }
+    *out = (char *)b.data; /* NUL-terminated by mask_payload */
+    return MT_OK;
+}
+
+mt_err mt_rec_uuid7(mt_recorder *rec, char out[37])
+{
+    return uuid7(rec, out);
 }

@@ -129,6 +129,9 @@ typedef struct mt_rec_event {
     const char *policy_rule_id; /* NULL: policy null */
     const char *policy_action;  /* "allow" | "deny" | "approve" | "record_only" */
     const char *justification;  /* masked as text before recording */
+    const json_t *approval;     /* ApprovalInfo JSON {approval_id, decision, approvers};
+                                   NULL: null */
+    char *event_id_out;         /* when set (37 bytes), receives the event's event_id */
     int64_t latency_us;         /* < 0: null */
     const char *traceparent;
 } mt_rec_event;
@@ -174,6 +177,16 @@ mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
                    mt_rec_done_cb cb, void *arg);
 
 void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out);
+
+/* Masks a payload exactly as events' payload_masked are masked (JSON
+ * string by string, else as text; binary described). *out is a new
+ * NUL-terminated string (free it). For what leaves the sidecar outside
+ * SessionEvents, e.g. the arguments of an ApprovalRequest. */
+mt_err mt_rec_mask(mt_recorder *rec, const void *payload, size_t len, char **out,
+                   mt_errbuf *eb);
+
+/* A new UUIDv7 (RFC 9562) as 36 characters plus NUL. */
+mt_err mt_rec_uuid7(mt_recorder *rec, char out[37]);
 
 
 /* Test hooks: pause/resume the spool syncer thread (async with a spool;

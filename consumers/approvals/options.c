@@ -18,6 +18,12 @@ const mt_cfg_option mt_approvals_options[] = {
      "Largest request body the API accepts (413 above); room for a 2000-character reason "
      "written entirely in \\u escapes.",
      O(api_max_body), 256, 1 << 20, NULL, 0},
+    {"console.dir", MT_CFG_STRING, NULL,
+     "Directory of the web console's static files (index.html, app.js, app.css), served "
+     "under /console/. Unset: the directory compiled in (MT_CONSOLE_DIR_DEFAULT, the source "
+     "tree's consumers/approvals/console unless the build sets an installed path such as "
+     "/usr/share/mcptrail/console). \"none\": no console (/console/ answers 404).",
+     O(console_dir), 0, 0, NULL, 0},
     {"auth.jwks_file", MT_CFG_STRING, NULL,
      "JWKS file with the public keys that sign approvers' tokens.", O(jwks_file), 0, 0, NULL,
      MT_CFG_F_REQUIRED},

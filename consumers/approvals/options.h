@@ -19,6 +19,7 @@ typedef struct mt_approvals_config {
     char *api_address;
     int64_t api_port;
     int64_t api_max_body;
+    char *console_dir; /* NULL: MT_CONSOLE_DIR_DEFAULT; "none": no console */
 
     char *jwks_file;
     char *auth_issuer;

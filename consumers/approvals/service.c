@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@
 #include "mcptrail/approval.h"
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
+#include "mcptrail/runtime.h"
 
 enum {
     TICK_MS = 200,
@@ -92,32 +94,8 @@ typedef struct send_ctx {
     int64_t ts;
 } send_ctx;
 
-static int64_t now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
-static void drain_fd(int fd)
-{
-    char b[256];
-    while (read(fd, b, sizeof b) > 0) {
-    }
-}
 
-static int make_pipe(int fds[2])
-{
-    if (pipe(fds) != 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        int fl = fcntl(fds[i], F_GETFL);
-        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
-            return -1;
-    }
-    return 0;
-}
 
 /* ---- decoding records into state-machine inputs ------------------------ */
 
@@ -461,7 +439,7 @@ static bool authenticate(mt_approvals *s, struct evhttp_request *req, mt_identit
     }
     mt_errbuf eb = {{0}};
     const char *tok = auth + 7;
-    if (mt_jwt_verify(s->p.jwks, &s->policy, tok, strlen(tok), now_us() / 1000000, id, &eb) !=
+    if (mt_jwt_verify(s->p.jwks, &s->policy, tok, strlen(tok), mt_now_us() / 1000000, id, &eb) !=
         MT_OK) {
         s->m.api_auth_failures++;
         evhttp_add_header(oh, "WWW-Authenticate",
@@ -566,6 +544,17 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
                     "the service is still replaying the approval topics; retry shortly");
         return;
     }
+    /* Which client cast the vote, for the record only (the token says who):
+     * the web console sends "console"; absent means "api". */
+    mt_appr_source source = MT_APPR_SRC_API;
+    const char *src =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Mcptrail-Vote-Source");
+    if (src && strcmp(src, "console") == 0) {
+        source = MT_APPR_SRC_CONSOLE;
+    } else if (src && strcmp(src, "api") != 0) {
+        reply_error(req, 400, "bad_header", "Mcptrail-Vote-Source must be api or console");
+        return;
+    }
     /* Body: empty, or {"reason": "..."}. */
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -621,8 +610,8 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
         .ngroups = string_items(groups, gv, MT_APPR_MAX_GROUPS),
         .kind = kind,
         .reason = reason,
-        .ts = now_us(),
-        .source = MT_APPR_SRC_API,
+        .ts = mt_now_us(),
+        .source = source,
     };
     const mt_appr *a = mt_appr_find(&s->tbl, id);
     if (a)
@@ -648,7 +637,7 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
                             who->issuer, "groups", groups, "vote",
                             mt_appr_vote_kind_name(kind), "reason",
                             reason ? json_string(reason) : json_null(), "ts", (json_int_t)v.ts,
-                            "source", "api");
+                            "source", mt_appr_source_name(source));
     json_decref(body);
     mt_errbuf eb = {{0}};
     mt_buf buf = MT_BUF_INIT;
@@ -753,6 +742,138 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type want, con
     return false;
 }
 
+/* ---- web console (static files) --------------------------------------- */
+
+#ifndef MT_CONSOLE_DIR_DEFAULT
+#define MT_CONSOLE_DIR_DEFAULT "consumers/approvals/console"
+#endif
+#define CONSOLE_PREFIX "/console/"
+#define CONSOLE_NAME_MAX 64
+#define CONSOLE_FILE_MAX (1 << 20)
+
+/* The console loads nothing but its own files and talks only to this
+ * service's API: every fetch directive is 'self' or 'none', no inline
+ * script or style, no framing, no form posts, no <base>. */
+#define CONSOLE_CSP                                                                         \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "      \
+    "connect-src 'self'; font-src 'none'; object-src 'none'; base-uri 'none'; "            \
+    "form-action 'none'; frame-ancestors 'none'"
+
+static const char *console_type(const char *name)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".json", "application/json"},
+    };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].type;
+    return NULL;
+}
+
+/* A console file name is one path segment of [A-Za-z0-9_-] with one
+ * extension: no '/', no "..", no '%', no leading dot, so nothing outside
+ * the console directory can be named (path traversal is not a matter of
+ * normalising, it is not expressible). */
+static bool console_name_ok(const char *name)
+{
+    size_t n = strlen(name), dots = 0;
+    if (n == 0 || n > CONSOLE_NAME_MAX || name[0] == '.' || name[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '.')
+            dots++;
+        else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                   (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return dots == 1;
+}
+
+static void console_headers(struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Security-Policy", CONSOLE_CSP);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Cross-Origin-Opener-Policy", "same-origin");
+    evhttp_add_header(h, "Cross-Origin-Resource-Policy", "same-origin");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+}
+
+static void handle_console(mt_approvals *s, struct evhttp_request *req, const char *path)
+{
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Allow", "GET, HEAD");
+        evhttp_add_header(h, "Connection", "close");
+        reply_error(req, 405, "method_not_allowed", "use GET");
+        return;
+    }
+    if (strcmp(path, "/console") == 0 || strcmp(path, "/") == 0) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Location", "/console/");
+        evhttp_send_reply(req, 302, "Found", NULL);
+        return;
+    }
+    const char *dir = s->cfg->console_dir ? s->cfg->console_dir : MT_CONSOLE_DIR_DEFAULT;
+    const char *name = path + strlen(CONSOLE_PREFIX);
+    if (!name[0])
+        name = "index.html";
+    const char *type = console_type(name);
+    if (strcmp(dir, "none") == 0 || !console_name_ok(name) || !type) {
+        reply_error(req, 404, "not_found", "no such console file");
+        return;
+    }
+    char file[4096];
+    int fd = -1;
+    struct stat st;
+    struct evbuffer *b = NULL;
+    if ((size_t)snprintf(file, sizeof file, "%s/%s", dir, name) >= sizeof file ||
+        (fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_size > CONSOLE_FILE_MAX) {
+        if (fd >= 0)
+            close(fd);
+        else if (errno != ENOENT)
+            mt_logs(MT_LOG_WARN, "approvals", "console file not readable", "file", file,
+                    "error", strerror(errno), NULL);
+        reply_error(req, 404, "not_found", "no such console file");
+        return;
+    }
+    /* Small files read whole: the fd is ours from open to close. */
+    size_t want = (size_t)st.st_size, got = 0;
+    char *data = malloc(want ? want : 1);
+    while (data && got < want) {
+        ssize_t r = read(fd, data + got, want - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (!data || got != want || !(b = evbuffer_new()) || evbuffer_add(b, data, got) != 0) {
+        free(data);
+        if (b)
+            evbuffer_free(b);
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    free(data);
+    console_headers(req);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
 #define API_PREFIX "/api/v1/approvals"
 #define ID_MAX 128
 
@@ -784,6 +905,11 @@ static void on_http(struct evhttp_request *req, void *arg)
     if (strcmp(path, "/metrics") == 0) {
         if (method_is(req, EVHTTP_REQ_GET, "GET"))
             metrics_reply(s, req);
+        return;
+    }
+    if (strcmp(path, "/") == 0 || strcmp(path, "/console") == 0 ||
+        strncmp(path, CONSOLE_PREFIX, strlen(CONSOLE_PREFIX)) == 0) {
+        handle_console(s, req, path);
         return;
     }
     size_t pl = strlen(API_PREFIX);
@@ -897,7 +1023,7 @@ static void replay_done(mt_approvals *s)
            json_integer((json_int_t)counts[K_VOTE]), "decisions",
            json_integer((json_int_t)counts[K_DEC]), "approvals",
            json_integer((json_int_t)s->tbl.n), NULL);
-    mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+    mt_appr_expire_due(&s->tbl, mt_now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
     publish_all(s);
 }
 
@@ -931,7 +1057,7 @@ static void on_message(mt_approvals *s, rd_kafka_message_t *m)
     s->m.records++;
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     if (s->cfg->replay_window_ms > 0 && ts >= 0 &&
-        ts < now_us() / 1000 - s->cfg->replay_window_ms) {
+        ts < mt_now_us() / 1000 - s->cfg->replay_window_ms) {
         s->m.records_old++;
         return;
     }
@@ -1041,7 +1167,7 @@ static void on_reader_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     if (fd >= 0)
-        drain_fd(fd);
+        mt_wake_drain(fd);
     reader_poll(arg);
 }
 
@@ -1049,7 +1175,7 @@ static void on_producer_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     mt_approvals *s = arg;
-    drain_fd(fd);
+    mt_wake_drain(fd);
     mt_producer_poll(s->prod, 0);
 }
 
@@ -1063,7 +1189,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     reader_poll(s);
     mt_producer_poll(s->prod, 0);
     if (s->ready) {
-        mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+        mt_appr_expire_due(&s->tbl, mt_now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
         publish_all(s);
     }
 }
@@ -1101,7 +1227,7 @@ static mt_err reader_new(mt_approvals *s, mt_errbuf *eb)
         return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: %s", errstr);
     }
     rd_kafka_poll_set_consumer(s->rk);
-    if (make_pipe(s->rk_pipe) != 0)
+    if (mt_wake_pipe(s->rk_pipe) != 0)
         return mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(s->rk);
     if (!q)
@@ -1161,7 +1287,7 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
                              .delivery_timeout_ms = DELIVERY_TIMEOUT_MS};
     if ((err = mt_producer_new(&pc, &s->prod, eb)) != MT_OK)
         goto fail;
-    if (make_pipe(s->wake) != 0) {
+    if (mt_wake_pipe(s->wake) != 0) {
         err = mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
         goto fail;
     }

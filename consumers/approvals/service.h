@@ -16,7 +16,10 @@
  *     against the current state (for a clear error), written to the votes
  *     topic, and answered 202 once Kafka acked it; the state machine applies
  *     it when it reads it back, like a bot's vote: the topic is the single
- *     source of truth. */
+ *     source of truth;
+ *   - serves the web console's static files under /console/ (console.dir):
+ *     a strict Content-Security-Policy, file names restricted to one plain
+ *     path segment so nothing outside the directory can be named. */
 #ifndef MT_APPROVALS_SERVICE_H
 #define MT_APPROVALS_SERVICE_H
 

@@ -79,6 +79,7 @@ const mt_cfg_option mt_cfg_common_options[] = {
 extern const mt_cfg_option mt_sidecar_options[];
 extern const mt_cfg_option mt_approvals_options[];
 extern const mt_cfg_option mt_archiver_options[];
+extern const mt_cfg_option mt_injector_options[];
 
 const mt_cfg_doc_section mt_cfg_doc_sections[] = {
     {"Common options (every binary)",
@@ -95,6 +96,10 @@ const mt_cfg_doc_section mt_cfg_doc_sections[] = {
      "The archiver: write-once Avro segments with signed, chained manifests "
      "(`mcptrail-archiver run --help`, docs/archive.md).",
      "MCPTRAIL_", mt_archiver_options},
+    {"mcptrail-injector",
+     "The mutating admission webhook that adds the sidecar to pods that opt in "
+     "(`mcptrail-injector --help`, docs/kubernetes.md).",
+     "MCPTRAIL_", mt_injector_options},
     {NULL, NULL, NULL, NULL},
 };
 

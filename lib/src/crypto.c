@@ -23,6 +23,8 @@
 
 #include "ossl_internal.h"
 
+#include <openssl/rand.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1141,5 +1143,12 @@ mt_err mt_merkle_verify_inclusion(const uint8_t leaf_hash[MT_SHA256_LEN], uint64
                        "Merkle inclusion proof for leaf %llu of %llu does not lead to the "
                        "expected root",
                        (unsigned long long)index, (unsigned long long)tree_size);
+    return MT_OK;
+}
+
+mt_err mt_random_bytes(void *out, size_t n, mt_errbuf *eb)
+{
+    if (n > INT_MAX || RAND_bytes(out, (int)n) != 1)
+        return mt_fail(eb, MT_ERR_CRYPTO, "RAND_bytes failed");
     return MT_OK;
 }

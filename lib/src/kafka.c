@@ -677,7 +677,17 @@ void mt_producer_destroy(mt_producer *p)
 struct mt_consumer {
     rd_kafka_t *rk;
     bool report_eof;
+    bool assign_only;
+    char **topics; /* assign_only: the topics to assign */
+    size_t ntopics;
 };
+
+static void free_topics(mt_consumer *c)
+{
+    for (size_t i = 0; c->topics && i < c->ntopics; i++)
+        free(c->topics[i]);
+    free(c->topics);
+}
 
 static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -729,6 +739,23 @@ mt_err mt_consumer_new(const mt_consumer_config *cfg, mt_consumer **out, mt_errb
         }
         rd_kafka_topic_partition_list_add(subs, cfg->topics[i], RD_KAFKA_PARTITION_UA);
     }
+    if (cfg->assign_only) {
+        c->assign_only = true;
+        c->topics = calloc(cfg->ntopics, sizeof *c->topics);
+        c->ntopics = c->topics ? cfg->ntopics : 0;
+        for (size_t i = 0; c->topics && i < cfg->ntopics; i++)
+            if (!(c->topics[i] = strdup(cfg->topics[i]))) {
+                err = mt_fail(eb, MT_ERR_NOMEM, "mt_consumer_new: out of memory");
+                goto fail;
+            }
+        if (!c->topics) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "mt_consumer_new: out of memory");
+            goto fail;
+        }
+        rd_kafka_topic_partition_list_destroy(subs);
+        *out = c;
+        return MT_OK;
+    }
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, subs);
     if (e) {
         err = mt_fail(eb, MT_ERR_KAFKA, "mt_consumer_new: subscribe to %s...: %s",
@@ -745,6 +772,7 @@ fail:
         rd_kafka_conf_destroy(conf);
     if (c->rk)
         rd_kafka_destroy(c->rk);
+    free_topics(c);
     free(c);
     return err;
 }
@@ -865,7 +893,69 @@ void mt_consumer_destroy(mt_consumer *c)
         kafka_log_line("warn", rd_kafka_name(c->rk), "CLOSE", msg);
     }
     rd_kafka_destroy(c->rk);
+    free_topics(c);
     free(c);
+}
+
+mt_err mt_consumer_assign_all(mt_consumer *c, int64_t from_ms, int timeout_ms, mt_errbuf *eb)
+{
+    if (!c)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_consumer_assign_all: NULL consumer");
+    if (!c->assign_only)
+        return mt_fail(eb, MT_ERR_STATE, "mt_consumer_assign_all: consumer subscribes to a group");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    mt_err err = MT_OK;
+    for (size_t t = 0; t < c->ntopics && err == MT_OK; t++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topics[t], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e =
+            rkt ? rd_kafka_metadata(c->rk, 0, rkt, &md, timeout_ms) : RD_KAFKA_RESP_ERR__FAIL;
+        if (!e && md->topic_cnt == 1 && md->topics[0].err)
+            e = md->topics[0].err;
+        if (!e && (md->topic_cnt != 1 || md->topics[0].partition_cnt == 0))
+            e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        if (e)
+            err = mt_fail(eb,
+                          e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? MT_ERR_NOT_FOUND
+                                                                       : MT_ERR_KAFKA,
+                          "topic %s: %s", c->topics[t], rd_kafka_err2str(e));
+        for (int i = 0; !e && i < md->topics[0].partition_cnt; i++)
+            rd_kafka_topic_partition_list_add(l, c->topics[t], md->topics[0].partitions[i].id)
+                ->offset = from_ms > 0 ? from_ms : RD_KAFKA_OFFSET_BEGINNING;
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
+    if (err == MT_OK && from_ms > 0) {
+        /* timestamps -> offsets; -1 (no record that late) means the end */
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, l, timeout_ms);
+        if (e)
+            err = mt_fail(eb, MT_ERR_KAFKA, "offsets for time %lld: %s", (long long)from_ms,
+                          rd_kafka_err2str(e));
+        for (int i = 0; !err && i < l->cnt; i++)
+            if (l->elems[i].offset < 0)
+                l->elems[i].offset = RD_KAFKA_OFFSET_END;
+    }
+    if (err == MT_OK) {
+        rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+        if (e)
+            err = mt_fail(eb, MT_ERR_KAFKA, "assign: %s", rd_kafka_err2str(e));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return err;
+}
+
+mt_err mt_consumer_set_wakeup_fd(mt_consumer *c, int fd)
+{
+    if (!c || fd < 0)
+        return MT_ERR_INVALID_ARG;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c->rk);
+    if (!q)
+        return MT_ERR_KAFKA;
+    rd_kafka_queue_io_event_enable(q, fd, "1", 1);
+    rd_kafka_queue_destroy(q);
+    return MT_OK;
 }
 
 /* ---- admin ------------------------------------------------------------- */

@@ -47,6 +47,7 @@ typedef struct rule {
     const char *id;
     const char *message;
     mt_policy_action action;
+    mt_policy_approval approval; /* action approve only */
     const char *method; /* glob patterns; NULL = no condition */
     const char *tool;
     const char *subject;
@@ -226,7 +227,11 @@ static const json_t *resolve(const json_t *root, char *const *tokens, size_t n)
 /* ---- loading ------------------------------------------------------------- */
 
 static const char *const top_keys[] = {"version", "default", "rules", NULL};
-static const char *const rule_keys[] = {"id", "match", "action", "message", NULL};
+static const char *const rule_keys[] = {"id", "match", "action", "message", "approval", NULL};
+static const char *const approval_keys[] = {"groups",  "min_approvals",   "four_eyes",
+                                            "reason_required", "expiry", "hold",
+                                            "justification", NULL};
+static const char *const justification_keys[] = {"header", "claim", "required", NULL};
 static const char *const match_keys[] = {"method", "tool", "arguments", "identity", NULL};
 static const char *const arg_keys[] = {"path", "op", "value", NULL};
 static const char *const identity_keys[] = {"subject", "repository", "claims", NULL};
@@ -271,10 +276,11 @@ static mt_err parse_action(const char *s, mt_policy_action *out, const char *whe
         *out = MT_POLICY_DENY;
     else if (strcmp(s, "record-only") == 0)
         *out = MT_POLICY_RECORD_ONLY;
+    else if (strcmp(s, "approve") == 0)
+        *out = MT_POLICY_APPROVE;
     else
-        return mt_fail(eb, MT_ERR_CONFIG,
-                       "%s: %s must be one of allow, deny, record-only; got '%.64s'", where,
-                       field, s);
+        return mt_fail(eb, MT_ERR_CONFIG, "%s: %s must be one of allow, deny, record-only%s; got '%.64s'",
+                       where, field, strcmp(field, "default") == 0 ? "" : ", approve", s);
     return MT_OK;
 }
 
@@ -440,6 +446,101 @@ static bool valid_id(const char *id)
     return true;
 }
 
+/* An HTTP header name: 1-64 token characters (RFC 9110). */
+static bool valid_header_name(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("!#$%&'*+-.^_`|~", h[i]) && !((h[i] >= '0' && h[i] <= '9') ||
+                                                 (h[i] >= 'A' && h[i] <= 'Z') ||
+                                                 (h[i] >= 'a' && h[i] <= 'z')))
+            return false;
+    return true;
+}
+
+static mt_err compile_approval(const json_t *a, mt_policy_approval *ap, const char *where,
+                               mt_errbuf *eb)
+{
+    mt_errbuf inner;
+    mt_err err;
+    char w[320];
+    loc(w, sizeof w, "%s: approval", where);
+    if ((err = check_keys(a, approval_keys, w, eb)))
+        return err;
+    json_t *groups = NULL, *just = NULL;
+    json_int_t min = 1, expiry = MT_POLICY_DEFAULT_EXPIRY_S;
+    const char *hold = "wait";
+    if ((err = at(eb, w, mt_json_opt_array(a, "groups", &groups, &inner), &inner)) ||
+        (err = at(eb, w, mt_json_opt_int(a, "min_approvals", 1, &min, &inner), &inner)) ||
+        (err = at(eb, w, mt_json_opt_bool(a, "four_eyes", true, &ap->four_eyes, &inner),
+                  &inner)) ||
+        (err = at(eb, w, mt_json_opt_bool(a, "reason_required", false, &ap->reason_required,
+                                          &inner),
+                  &inner)) ||
+        (err = at(eb, w,
+                  mt_json_opt_int(a, "expiry", MT_POLICY_DEFAULT_EXPIRY_S, &expiry, &inner),
+                  &inner)) ||
+        (err = at(eb, w, mt_json_opt_string(a, "hold", "wait", &hold, &inner), &inner)) ||
+        (err = at(eb, w, mt_json_opt_object(a, "justification", &just, &inner), &inner)))
+        return err;
+    if (min < 1 || min > MT_POLICY_MAX_APPROVALS)
+        return mt_fail(eb, MT_ERR_CONFIG, "%s.min_approvals: must be 1 to %d, got %lld", w,
+                       MT_POLICY_MAX_APPROVALS, (long long)min);
+    if (expiry < MT_POLICY_MIN_EXPIRY_S || expiry > MT_POLICY_MAX_EXPIRY_S)
+        return mt_fail(eb, MT_ERR_CONFIG, "%s.expiry: must be %d to %d seconds, got %lld", w,
+                       MT_POLICY_MIN_EXPIRY_S, MT_POLICY_MAX_EXPIRY_S, (long long)expiry);
+    ap->min_approvals = (int)min;
+    ap->expiry_s = (long)expiry;
+    if (strcmp(hold, "wait") == 0)
+        ap->hold = MT_POLICY_HOLD_WAIT;
+    else if (strcmp(hold, "ticket") == 0)
+        ap->hold = MT_POLICY_HOLD_TICKET;
+    else
+        return mt_fail(eb, MT_ERR_CONFIG, "%s.hold: must be wait or ticket, got '%.64s'", w,
+                       hold);
+    size_t ng = json_array_size(groups);
+    if (ng > MT_POLICY_MAX_GROUPS)
+        return mt_fail(eb, MT_ERR_CONFIG, "%s.groups: %zu groups, limit is %d", w, ng,
+                       MT_POLICY_MAX_GROUPS);
+    if (ng && !(ap->groups = calloc(ng, sizeof *ap->groups)))
+        return mt_fail(eb, MT_ERR_NOMEM, "%s: out of memory", w);
+    for (size_t i = 0; i < ng; i++) {
+        const char *g = json_string_value(json_array_get(groups, i));
+        if (!g || !*g || strlen(g) > 256)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "%s.groups[%zu]: must be a non-empty string of at most 256 bytes",
+                           w, i);
+        ap->groups[ap->ngroups++] = g;
+    }
+    ap->justification_header = MT_POLICY_DEFAULT_JUSTIFICATION_HEADER;
+    if (just) {
+        char jw[360];
+        loc(jw, sizeof jw, "%s.justification", w);
+        if ((err = check_keys(just, justification_keys, jw, eb)) ||
+            (err = at(eb, jw,
+                      mt_json_opt_string(just, "header", MT_POLICY_DEFAULT_JUSTIFICATION_HEADER,
+                                         &ap->justification_header, &inner),
+                      &inner)) ||
+            (err = at(eb, jw,
+                      mt_json_opt_string(just, "claim", NULL, &ap->justification_claim, &inner),
+                      &inner)) ||
+            (err = at(eb, jw,
+                      mt_json_opt_bool(just, "required", false, &ap->justification_required,
+                                       &inner),
+                      &inner)))
+            return err;
+        if (!valid_header_name(ap->justification_header))
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "%s.header: '%.64s' is not an HTTP header name (1-64 token characters)",
+                           jw, ap->justification_header);
+        if (ap->justification_claim && !*ap->justification_claim)
+            return mt_fail(eb, MT_ERR_CONFIG, "%s.claim: must not be empty", jw);
+    }
+    return MT_OK;
+}
+
 static mt_err compile_rule(const json_t *j, size_t idx, rule *r, json_t *seen, mt_errbuf *eb)
 {
     mt_errbuf inner;
@@ -475,6 +576,17 @@ static mt_err compile_rule(const json_t *j, size_t idx, rule *r, json_t *seen, m
                   &inner)) ||
         (err = at(eb, where, mt_json_get_object(j, "match", &match, &inner), &inner)))
         return err;
+    json_t *approval = json_object_get(j, "approval");
+    if (r->action == MT_POLICY_APPROVE && !json_is_object(approval))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "%s: action approve needs an \"approval\" object (groups, "
+                       "min_approvals, ...)",
+                       where);
+    if (r->action != MT_POLICY_APPROVE && approval)
+        return mt_fail(eb, MT_ERR_CONFIG, "%s: \"approval\" is only allowed with action approve",
+                       where);
+    if (approval && (err = compile_approval(approval, &r->approval, where, eb)))
+        return err;
     char w[320];
     loc(w, sizeof w, "%s: match", where);
     return compile_match(match, r, w, eb);
@@ -486,6 +598,7 @@ static void free_rule(rule *r)
         free_tokens(r->args[i].tokens, r->args[i].ntokens);
     free(r->args);
     free(r->claims);
+    free(r->approval.groups);
 }
 
 void mt_policy_free(mt_policy *pol)
@@ -533,6 +646,12 @@ static mt_err compile(json_t *doc, mt_policy **out, mt_errbuf *eb)
         (err = parse_action(dflt, &pol->dflt, "policy", "default", eb)) ||
         (err = at(eb, "policy", mt_json_get_array(doc, "rules", &rules, &inner), &inner)))
         goto fail;
+    if (pol->dflt == MT_POLICY_APPROVE) {
+        err = mt_fail(eb, MT_ERR_CONFIG,
+                      "policy: default cannot be approve (write a rule with match {} and an "
+                      "approval object)");
+        goto fail;
+    }
     size_t n = json_array_size(rules);
     if (n > MT_POLICY_MAX_RULES) {
         err = mt_fail(eb, MT_ERR_TOO_LARGE, "policy: %zu rules, limit is %d", n,
@@ -666,12 +785,14 @@ void mt_policy_eval(const mt_policy *pol, const mt_policy_input *in, mt_policy_d
             out->action = r->action;
             out->rule_id = r->id;
             out->message = r->message;
+            out->approval = r->action == MT_POLICY_APPROVE ? &r->approval : NULL;
             return;
         }
     }
     out->action = pol->dflt;
     out->rule_id = MT_POLICY_DEFAULT_ID;
     out->message = NULL;
+    out->approval = NULL;
 }
 
 const char *mt_policy_action_name(mt_policy_action action)
@@ -680,6 +801,7 @@ const char *mt_policy_action_name(mt_policy_action action)
     case MT_POLICY_ALLOW: return "allow";
     case MT_POLICY_DENY: return "deny";
     case MT_POLICY_RECORD_ONLY: return "record-only";
+    case MT_POLICY_APPROVE: return "approve";
     }
     return "unknown";
 }

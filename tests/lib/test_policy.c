@@ -468,10 +468,11 @@ static void validation_rejects_bad_rules(void **state)
                           "{'id':'a','match':{},'action':'allow'}]}",
                  MT_ERR_CONFIG, "rules[2]: duplicate id 'a' (first used by rules[0])");
     expect_error(RULE_PRE "{'id':'a','match':{},'action':'deny','when':1}]}", MT_ERR_CONFIG,
-                 "rules[0] (id 'a'): unknown key 'when' (expected id, match, action, message)");
-    expect_error(RULE_PRE "{'id':'a','match':{},'action':'approve'}]}", MT_ERR_CONFIG,
-                 "rules[0] (id 'a'): action must be one of allow, deny, record-only; "
-                 "got 'approve'");
+                 "rules[0] (id 'a'): unknown key 'when' (expected id, match, action, message, "
+                 "approval)");
+    expect_error(RULE_PRE "{'id':'a','match':{},'action':'hold'}]}", MT_ERR_CONFIG,
+                 "rules[0] (id 'a'): action must be one of allow, deny, record-only, approve; "
+                 "got 'hold'");
     expect_error(RULE_PRE "{'id':'a','match':{}}]}", MT_ERR_NOT_FOUND,
                  "rules[0] (id 'a'): field 'action' is required");
     expect_error(RULE_PRE "{'id':'a','action':'deny'}]}", MT_ERR_NOT_FOUND,
@@ -616,12 +617,87 @@ static void load_file_prefixes_errors_with_the_path(void **state)
     assert_null(pol);
 }
 
+
+/* ---- approve ------------------------------------------------------------- */
+
+static void approve_rule_carries_its_approval(void **state)
+{
+    (void)state;
+    mt_policy *pol = load(
+        "{'version':1,'default':'allow','rules':[{'id':'prod-deploy','match':{'tool':'deploy',"
+        "'arguments':[{'path':'/environment','op':'eq','value':'production'}]},"
+        "'action':'approve','approval':{'groups':['sre','release'],'min_approvals':2,"
+        "'reason_required':true,'expiry':600,'justification':{'header':'X-Why',"
+        "'claim':'ticket','required':true}}},"
+        "{'id':'t','match':{'tool':'rollback'},'action':'approve','approval':{'hold':'ticket'}}]}");
+    json_t *args = js("{'environment':'production'}");
+    mt_policy_input in = {.method = "tools/call", .tool = "deploy", .arguments = args};
+    mt_policy_decision d;
+    mt_policy_eval(pol, &in, &d);
+    assert_int_equal(d.action, MT_POLICY_APPROVE);
+    assert_string_equal(mt_policy_action_name(d.action), "approve");
+    assert_non_null(d.approval);
+    assert_int_equal(d.approval->ngroups, 2);
+    assert_string_equal(d.approval->groups[1], "release");
+    assert_int_equal(d.approval->min_approvals, 2);
+    assert_true(d.approval->four_eyes);
+    assert_true(d.approval->reason_required);
+    assert_int_equal(d.approval->expiry_s, 600);
+    assert_int_equal(d.approval->hold, MT_POLICY_HOLD_WAIT);
+    assert_string_equal(d.approval->justification_header, "X-Why");
+    assert_string_equal(d.approval->justification_claim, "ticket");
+    assert_true(d.approval->justification_required);
+    in.tool = "rollback";
+    mt_policy_eval(pol, &in, &d);
+    assert_int_equal(d.approval->hold, MT_POLICY_HOLD_TICKET);
+    assert_int_equal(d.approval->min_approvals, 1);
+    assert_int_equal(d.approval->expiry_s, MT_POLICY_DEFAULT_EXPIRY_S);
+    assert_string_equal(d.approval->justification_header, MT_POLICY_DEFAULT_JUSTIFICATION_HEADER);
+    assert_null(d.approval->justification_claim);
+    in.tool = "status";
+    mt_policy_eval(pol, &in, &d);
+    assert_int_equal(d.action, MT_POLICY_ALLOW);
+    assert_null(d.approval);
+    json_decref(args);
+    mt_policy_free(pol);
+}
+
+static void approve_rule_errors_name_the_field(void **state)
+{
+    (void)state;
+    const char *pre = "{'version':1,'default':'allow','rules':[{'id':'a','match':{},";
+    struct {
+        const char *rule;
+        const char *msg;
+    } cases[] = {
+        {"'action':'approve'}]}", "rules[0] (id 'a'): action approve needs an \"approval\" object"},
+        {"'action':'allow','approval':{}}]}", "\"approval\" is only allowed with action approve"},
+        {"'action':'approve','approval':{'min_approvals':0}}]}", "approval.min_approvals: must be 1 to 16, got 0"},
+        {"'action':'approve','approval':{'expiry':1}}]}", "approval.expiry: must be 5 to 604800 seconds, got 1"},
+        {"'action':'approve','approval':{'hold':'later'}}]}", "approval.hold: must be wait or ticket, got 'later'"},
+        {"'action':'approve','approval':{'groups':['']}}]}", "approval.groups[0]: must be a non-empty string"},
+        {"'action':'approve','approval':{'quorum':2}}]}", "approval: unknown key 'quorum'"},
+        {"'action':'approve','approval':{'justification':{'header':'a b'}}}]}", "is not an HTTP header name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s%s", pre, cases[i].rule);
+        mt_errbuf eb = {""};
+        assert_int_equal(load_err(buf, &eb), MT_ERR_CONFIG);
+        if (!strstr(eb.msg, cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, eb.msg, cases[i].msg);
+    }
+    mt_errbuf eb = {""};
+    assert_int_equal(load_err("{'version':1,'default':'approve','rules':[]}", &eb), MT_ERR_CONFIG);
+    assert_non_null(strstr(eb.msg, "default cannot be approve"));
+}
+
 /* ---- deny response ------------------------------------------------------- */
 
 static void deny_response_carries_code_message_and_rule_id(void **state)
 {
     (void)state;
-    mt_policy_decision d = {MT_POLICY_DENY, "deny-prod-delete", "not in production"};
+    mt_policy_decision d = {MT_POLICY_DENY, "deny-prod-delete", "not in production", NULL};
     json_t *id = json_integer(7);
     json_t *r = mt_policy_deny_response(id, &d);
     assert_non_null(r);
@@ -779,6 +855,8 @@ int main(void)
         cmocka_unit_test(file_larger_than_1_mib_is_refused),
         cmocka_unit_test(load_file_prefixes_errors_with_the_path),
         cmocka_unit_test(deny_response_carries_code_message_and_rule_id),
+        cmocka_unit_test(approve_rule_carries_its_approval),
+        cmocka_unit_test(approve_rule_errors_name_the_field),
         cmocka_unit_test(example_policy_decides_realistic_calls),
         cmocka_unit_test(docs_policy_md_examples_load),
     };

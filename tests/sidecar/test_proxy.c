@@ -254,6 +254,45 @@ static int teardown(void **state)
 
 /* --- tests ---------------------------------------------------------------- */
 
+/* mask.client_responses: off, the client gets the server's bytes; on, the
+ * JSON response it gets is masked like the record (the echo upstream returns
+ * the request, so a key in the request comes back in the response). */
+static void client_responses_masked_only_when_asked(void **state)
+{
+    fixture *f = *state;
+    const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                      "{\"name\":\"env\",\"arguments\":{\"aws\":\"AKIAQWERTYUIOPASDFGH\"}}}";
+    post(f, "/mcp", req);
+    assert_int_equal(f->px.status, 200);
+    assert_non_null(strstr(f->px.body, "AKIAQWERTYUIOPASDFGH"));
+}
+
+static void client_responses_masked_when_asked(void **state)
+{
+    fixture *f = *state;
+    mt_errbuf eb = {{0}};
+    if (mt_pfx_record(&f->px, MT_REC_STRICT, 10000, NULL, &eb))
+        fail_msg("recorder: %s", eb.msg);
+    const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                      "{\"name\":\"env\",\"arguments\":{\"aws\":\"AKIAQWERTYUIOPASDFGH\"}}}";
+    post(f, "/mcp", req);
+    assert_int_equal(f->px.status, 200);
+    assert_null(strstr(f->px.body, "AKIAQWERTYUIOPASDFGH"));
+    assert_non_null(strstr(f->px.body, "[REDACTED:"));
+    json_t *j = json_loads(f->px.body, 0, NULL); /* still valid JSON-RPC */
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 1);
+    json_decref(j);
+    mt_pfx_unrecord(&f->px);
+}
+
+static int setup_mask_client(void **state)
+{
+    static const char *const extra[] = {"--mask.client_responses=true"};
+    return setup_with(state, extra, 1);
+}
+
+
 static void json_response_is_passed_through(void **state)
 {
     fixture *f = *state;
@@ -761,6 +800,9 @@ static void policy_file_that_does_not_load_stops_start(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(client_responses_masked_only_when_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_responses_masked_when_asked, setup_mask_client,
+                                        teardown),
         cmocka_unit_test_setup_teardown(json_response_is_passed_through, setup, teardown),
         cmocka_unit_test_setup_teardown(sse_is_relayed_event_by_event_byte_identical, setup,
                                         teardown),

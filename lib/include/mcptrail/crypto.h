@@ -66,6 +66,9 @@ mt_err mt_hex_encode(const void *data, size_t len, char *out, size_t out_size);
 mt_err mt_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t out_cap,
                      size_t *out_len, mt_errbuf *eb);
 
+/* n bytes from the CSPRNG (OpenSSL RAND_bytes); MT_ERR_CRYPTO when it fails. */
+mt_err mt_random_bytes(void *out, size_t n, mt_errbuf *eb);
+
 /* ---- HMAC ------------------------------------------------------------- */
 
 mt_err mt_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,

@@ -160,6 +160,9 @@ typedef struct mt_consumer_config {
     size_t ntopics;
     const char *offset_reset;   /* where a new group starts: NULL = "earliest" */
     int report_eof;             /* non-zero: mt_consumer_poll reports partition EOF */
+    int assign_only;            /* non-zero: no group subscription; the caller reads every
+                                   partition through mt_consumer_assign_all (group_id is
+                                   then never joined and nothing is committed) */
 } mt_consumer_config;
 
 /* A consumed record. Views point into librdkafka's buffer and stay valid
@@ -197,6 +200,19 @@ void mt_kafka_msg_release(mt_kafka_msg *m);
  * durable. MT_ERR_KAFKA on failure (e.g. the partition was revoked: the
  * record will be delivered again to its new owner). */
 mt_err mt_consumer_commit(mt_consumer *c, const mt_kafka_msg *m, mt_errbuf *eb);
+
+/* assign_only consumers: assigns every partition of the configured topics,
+ * each starting at its first record with a timestamp >= from_ms (0: the
+ * beginning; a partition without such a record starts at its end). Topic
+ * metadata and offset lookups are bounded by timeout_ms. MT_ERR_NOT_FOUND
+ * when a topic does not exist (yet), MT_ERR_KAFKA on other errors: call
+ * again later. MT_ERR_STATE when c is not assign_only. */
+mt_err mt_consumer_assign_all(mt_consumer *c, int64_t from_ms, int timeout_ms, mt_errbuf *eb);
+
+/* Event-loop integration, as mt_producer_set_wakeup_fd: one byte is written
+ * to fd when records or errors wait; drain fd, then mt_consumer_poll(c, 0)
+ * until MT_ERR_TIMEOUT. */
+mt_err mt_consumer_set_wakeup_fd(mt_consumer *c, int fd);
 
 /* Leaves the group cleanly (rd_kafka_consumer_close) and frees c. */
 void mt_consumer_destroy(mt_consumer *c);

@@ -34,7 +34,36 @@ typedef enum mt_policy_action {
     MT_POLICY_ALLOW,
     MT_POLICY_DENY,
     MT_POLICY_RECORD_ONLY,
+    MT_POLICY_APPROVE, /* hold for a signed approval decision (docs/policy.md) */
 } mt_policy_action;
+
+/* Bounds of an approve rule's `approval` object. */
+#define MT_POLICY_MAX_APPROVALS 16
+#define MT_POLICY_MAX_GROUPS 64
+#define MT_POLICY_DEFAULT_EXPIRY_S 900
+#define MT_POLICY_MIN_EXPIRY_S 5
+#define MT_POLICY_MAX_EXPIRY_S (7 * 24 * 3600)
+#define MT_POLICY_DEFAULT_JUSTIFICATION_HEADER "Mcp-Justification"
+
+typedef enum mt_policy_hold {
+    MT_POLICY_HOLD_WAIT,   /* the client's request stays open until the decision */
+    MT_POLICY_HOLD_TICKET, /* answered at once; the identical retry passes once approved */
+} mt_policy_hold;
+
+/* What an approve rule asks of the approval (strings borrowed from the
+ * policy). */
+typedef struct mt_policy_approval {
+    const char **groups; /* approver must hold one of them; none: any approver */
+    size_t ngroups;
+    int min_approvals;      /* distinct approve votes needed, 1..MT_POLICY_MAX_APPROVALS */
+    bool four_eyes;         /* requester can never approve (default true) */
+    bool reason_required;   /* every vote carries a reason (default false) */
+    long expiry_s;          /* undecided approvals expire after this many seconds */
+    mt_policy_hold hold;
+    const char *justification_header; /* request header carrying the justification */
+    const char *justification_claim;  /* or a verified token claim; NULL: none */
+    bool justification_required; /* no justification -> refused (-32003) */
+} mt_policy_approval;
 
 typedef struct mt_policy mt_policy;
 
@@ -54,6 +83,7 @@ typedef struct mt_policy_decision {
     mt_policy_action action;
     const char *rule_id; /* matching rule's id, or MT_POLICY_DEFAULT_ID */
     const char *message; /* the rule's message; NULL when it has none */
+    const mt_policy_approval *approval; /* MT_POLICY_APPROVE only; else NULL */
 } mt_policy_decision;
 
 /* Parses and validates policy JSON text of len bytes (at most
@@ -73,7 +103,8 @@ void mt_policy_free(mt_policy *pol);
  * fails; out's strings live as long as pol. */
 void mt_policy_eval(const mt_policy *pol, const mt_policy_input *in, mt_policy_decision *out);
 
-/* "allow", "deny", "record-only": the spelling used in policy files. */
+/* "allow", "deny", "record-only", "approve": the spelling used in policy
+ * files. */
 const char *mt_policy_action_name(mt_policy_action action);
 
 size_t mt_policy_rule_count(const mt_policy *pol);

@@ -3,7 +3,8 @@
  * signed decision; the API's error codes; a restart replays the topics to
  * the same state and writes no decision twice, and a pending approval
  * survives the restart and completes afterwards; the sidecar's cancel and
- * expiry are published too. The HTTP client runs on the
+ * expiry are published too; the web console's files are served with a
+ * strict CSP and nothing outside its directory can be named. The HTTP client runs on the
  * service's own event loop; every wait is a condition with a deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -539,6 +541,126 @@ static void sidecar_cancel_and_expiry_are_published(void **state)
     json_decref(all);
 }
 
+
+/* ---- web console -------------------------------------------------------- */
+
+typedef struct raw_result {
+    bool done;
+    int status;
+    char type[80], csp[400], location[80];
+    size_t len;
+    char head[64]; /* first bytes of the body */
+} raw_result;
+
+static void on_raw(struct evhttp_request *req, void *arg)
+{
+    raw_result *r = arg;
+    r->done = true;
+    if (!req)
+        return;
+    r->status = evhttp_request_get_response_code(req);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *v;
+    if ((v = evhttp_find_header(h, "Content-Type")))
+        snprintf(r->type, sizeof r->type, "%s", v);
+    if ((v = evhttp_find_header(h, "Content-Security-Policy")))
+        snprintf(r->csp, sizeof r->csp, "%s", v);
+    if ((v = evhttp_find_header(h, "Location")))
+        snprintf(r->location, sizeof r->location, "%s", v);
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    r->len = evbuffer_get_length(b);
+    evbuffer_copyout(b, r->head, sizeof r->head - 1);
+}
+
+static bool raw_done(fx *f, const void *arg)
+{
+    (void)f;
+    return ((const raw_result *)arg)->done;
+}
+
+static raw_result get_raw(fx *f, enum evhttp_cmd_type method, const char *path)
+{
+    struct evhttp_connection *c = evhttp_connection_base_new(
+        f->base, NULL, "127.0.0.1", (uint16_t)mt_approvals_port(f->svc));
+    raw_result r;
+    memset(&r, 0, sizeof r);
+    struct evhttp_request *req = evhttp_request_new(on_raw, &r);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    assert_int_equal(evhttp_make_request(c, req, method, path), 0);
+    run_until(f, raw_done, &r, path);
+    evhttp_connection_free(c);
+    return r;
+}
+
+static void console_files_are_served_with_a_strict_csp_and_nothing_else(void **state)
+{
+    fx *f = *state;
+    /* The built-in directory (the source tree's console), no token needed. */
+    raw_result r = get_raw(f, EVHTTP_REQ_GET, "/console/");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.type, "text/html; charset=utf-8");
+    assert_non_null(strstr(r.head, "<!doctype html>"));
+    assert_non_null(strstr(r.csp, "default-src 'none'"));
+    assert_non_null(strstr(r.csp, "script-src 'self'"));
+    assert_non_null(strstr(r.csp, "connect-src 'self'"));
+    assert_null(strstr(r.csp, "unsafe"));
+    r = get_raw(f, EVHTTP_REQ_GET, "/console/app.js");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.type, "text/javascript; charset=utf-8");
+    r = get_raw(f, EVHTTP_REQ_GET, "/console/app.css");
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.type, "text/css; charset=utf-8");
+    r = get_raw(f, EVHTTP_REQ_HEAD, "/console/app.js");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    r = get_raw(f, EVHTTP_REQ_GET, "/console");
+    assert_int_equal(r.status, 302);
+    assert_string_equal(r.location, "/console/");
+    r = get_raw(f, EVHTTP_REQ_GET, "/");
+    assert_int_equal(r.status, 302);
+    r = get_raw(f, EVHTTP_REQ_POST, "/console/app.js");
+    assert_int_equal(r.status, 405);
+
+    /* Nothing outside the directory can be named; unknown types are not served. */
+    static const char *const bad[] = {
+        "/console/../CMakeLists.txt", "/console/..%2fservice.c", "/console/%2e%2e/state.c",
+        "/console/sub/app.js",        "/console/.app.js",         "/console/app.js/",
+        "/console/missing.js",        "/console/index",           "/console/CMakeLists.txt",
+        "/console/app..js",           "/console//etc/passwd",     "/console/app.js%00.css",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = get_raw(f, EVHTTP_REQ_GET, bad[i]);
+        if (r.status != 404)
+            fail_msg("%s: got %d, want 404", bad[i], r.status);
+    }
+
+    /* console.dir: a symlink inside the directory is not followed; "none" turns it off. */
+    char dir[128], path[192];
+    snprintf(dir, sizeof dir, "%s/console", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("<!doctype html><title>t</title>", fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/leak.js", dir);
+    assert_int_equal(symlink(f->jwks_path, path), 0);
+    f->cfg.console_dir = dir;
+    r = get_raw(f, EVHTTP_REQ_GET, "/console/");
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "<title>t</title>"));
+    r = get_raw(f, EVHTTP_REQ_GET, "/console/leak.js");
+    assert_int_equal(r.status, 404);
+    f->cfg.console_dir = "none";
+    r = get_raw(f, EVHTTP_REQ_GET, "/console/");
+    assert_int_equal(r.status, 404);
+    f->cfg.console_dir = NULL;
+    unlink(path);
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +668,7 @@ int main(void)
         cmocka_unit_test(reason_required_and_deny),
         cmocka_unit_test(restart_replays_the_same_state_and_writes_no_decision_twice),
         cmocka_unit_test(sidecar_cancel_and_expiry_are_published),
+        cmocka_unit_test(console_files_are_served_with_a_strict_csp_and_nothing_else),
     };
     /* One cluster and service for the group: later tests build on the
      * topics' history, as the restart test must. */

@@ -149,10 +149,13 @@ def cmd_client(corpus, url, token, spool, capture):
     }
     linked = set()
     os.makedirs(capture, exist_ok=True)
+    # what the client received (mask.client_responses): searched with the rest
+    received = open(os.path.join(capture, "client-received.bin"), "wb")
     for i, text in enumerate(bodies):
         conn.request("POST", u.path, body=text.encode("utf-8"), headers=headers)
         r = conn.getresponse()
         data = r.read()
+        received.write(data + b"\n")
         if i < len(reqs):
             want = 200
             if r.status == want:
@@ -164,6 +167,7 @@ def cmd_client(corpus, url, token, spool, capture):
         if r.status != want:
             sys.exit(f"leak_peer: POST {i}: HTTP {r.status} (want {want}): {data[:300]!r}")
         link_spool(spool, capture, linked)
+    received.close()
     conn.close()
     print(len(bodies))
 

@@ -14,6 +14,11 @@
  *       prints the records of the async spool files DIR/spool-*.log
  *       (u32 len | u32 crc | u32 klen | key | value, little-endian) decoded
  *       as JSON lines, stopping at a file's first torn record.
+ *   mt_e2e_kafka sign-decision KEY_PEM
+ *       reads one ApprovalDecision (JSON mapping, "$schema" member allowed) on
+ *       stdin, signs it with the Ed25519 private key KEY_PEM (key_id and
+ *       signature replaced) and prints it as one JSON line: lets the approval
+ *       tests forge decisions with keys the sidecar does not trust.
  *
  * Brokers from MT_KAFKA_BROKERS, schemas from MT_SCHEMA_DIR. */
 #include <dirent.h>
@@ -26,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "mcptrail/approval.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/kafka.h"
@@ -220,10 +226,47 @@ static int cmd_spool(const char *dir)
     return rc;
 }
 
+static int cmd_sign(const char *key_path)
+{
+    mt_errbuf eb = {{0}};
+    mt_ed25519_key *key = NULL;
+    mt_avro_registry *reg = NULL;
+    json_error_t je;
+    json_t *d = json_loadf(stdin, 0, &je);
+    if (!d || mt_ed25519_load_private_pem_file(key_path, &key, &eb) != MT_OK ||
+        mt_avro_registry_load(NULL, &reg, &eb) != MT_OK) {
+        fprintf(stderr, "mt_e2e_kafka sign-decision: %s\n", d ? eb.msg : je.text);
+        json_decref(d);
+        mt_ed25519_free(key);
+        return 1;
+    }
+    json_t *schema = json_incref(json_object_get(d, "$schema"));
+    json_object_del(d, "$schema");
+    const mt_avro_schema *s = mt_avro_registry_find(reg, MT_APPROVAL_DECISION_SCHEMA);
+    int rc = 0;
+    if (mt_approval_decision_sign(s, d, key, &eb) != MT_OK) {
+        fprintf(stderr, "mt_e2e_kafka sign-decision: %s\n", eb.msg);
+        rc = 1;
+    } else {
+        if (schema)
+            json_object_set(d, "$schema", schema);
+        char *out = json_dumps(d, JSON_COMPACT);
+        printf("%s\n", out);
+        free(out);
+    }
+    json_decref(schema);
+    json_decref(d);
+    mt_ed25519_free(key);
+    mt_avro_registry_free(reg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "spool"))
         return cmd_spool(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "sign-decision"))
+        return cmd_sign(argv[2]);
     const char *bs = getenv("MT_KAFKA_BROKERS");
     if (!bs || !*bs) {
         fprintf(stderr, "mt_e2e_kafka: MT_KAFKA_BROKERS is not set\n");
@@ -236,6 +279,6 @@ int main(int argc, char **argv)
         return cmd_dump(&kc, argv[2], argv[3], argc >= 5 ? strtoul(argv[4], NULL, 10) : 1,
                         argc >= 6 ? atoi(argv[5]) : 3000, argc >= 7 ? atoi(argv[6]) : 60000);
     fprintf(stderr, "usage: mt_e2e_kafka create TOPIC [PARTITIONS] | dump TOPIC RAWFILE [MIN] "
-                    "[IDLE_MS] [DEADLINE_MS] | spool DIR\n");
+                    "[IDLE_MS] [DEADLINE_MS] | spool DIR | sign-decision KEY_PEM\n");
     return 2;
 }

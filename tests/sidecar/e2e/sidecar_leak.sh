@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # sidecar_leak (issue 5, "an end-to-end leak test"): the labeled masking corpus
 # (tests/fixtures/masking/gen.py) through the real sidecar (async mode, spool, log level
-# debug, JWT auth) into Kafka, then every byte the sidecar wrote -- the records of its
-# topic (raw values and keys), every spool file ever written, its log -- searched for
+# debug, JWT auth, mask.client_responses on) into Kafka, then every byte the sidecar wrote
+# -- the records of its topic (raw values and keys), every spool file ever written, its
+# log, and every response the client received -- searched for
 # every planted secret, raw and JSON-escaped (once and twice, \uXXXX and \/ variants).
 #  1. gen.py --count $MT_LEAK_COUNT (default 600) into the temp dir.
 #  2. leak_peer.py upstream answers each request with the next corpus result / error;
@@ -42,7 +43,7 @@ up=$(cat "$tmp/upstream.port")
 
 topic=$(new_topic leak)
 start_sidecar "$tmp/sc" "$up" --topic "$topic" --mode async --spool "$tmp/spool" \
-  -- --log.level=debug
+  -- --log.level=debug --mask.client_responses=true
 token=$("$here/token.sh" "$tmp/sc" e2e-leak)
 echo "leak: corpus of $count messages, sidecar up ($((SECONDS - t0)) s)"
 
