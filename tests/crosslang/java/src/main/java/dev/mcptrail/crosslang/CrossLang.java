@@ -10,6 +10,10 @@
 //   encode SCHEMA_DIR FULLNAME IN.jsonl OUT   Java -> C: encode each line with
 //       BinaryMessageEncoder into a framed file for mcptrail-avro decode
 //   compare EXPECTED.jsonl GOT.jsonl          field-by-field comparison
+//   ocf SCHEMA_DIR ARCHIVE_DIR IDS_OUT        mcptrail-archiver segments: read every
+//       ARCHIVE_DIR/<topic>/<partition>/*.avro with DataFileReader, decode each
+//       record's value (single-object) with BinaryMessageDecoder, write
+//       "topic<TAB>first field" per record to IDS_OUT
 //
 // Exit status 0 when everything matches, 1 on any difference or error.
 package dev.mcptrail.crosslang;
@@ -65,6 +69,8 @@ public final class CrossLang {
         failures.add(want.size() + " records expected, got " + got.size());
       for (int i = 0; i < Math.min(want.size(), got.size()); i++)
         compare(want.get(i), got.get(i), "#" + i);
+    } else if (args.length == 4 && args[0].equals("ocf")) {
+      ocf(loadSchemas(args[1]), args[2], args[3]);
     } else {
       System.err.println("usage: decode SCHEMA_DIR FRAMED EXPECTED.jsonl | "
           + "encode SCHEMA_DIR FULLNAME IN.jsonl OUT | compare EXPECTED.jsonl GOT.jsonl");
@@ -73,6 +79,35 @@ public final class CrossLang {
     for (String f : failures.subList(0, Math.min(40, failures.size())))
       System.err.println("FAIL " + f);
     System.exit(failures.isEmpty() ? 0 : 1);
+  }
+
+  private static void ocf(Map<String, Schema> schemas, String archive, String idsOut)
+      throws IOException {
+    BinaryMessageDecoder<GenericRecord> decoder = new BinaryMessageDecoder<>(GenericData.get(), null);
+    for (Schema s : schemas.values()) decoder.addSchema(s);
+    List<Path> segs = new ArrayList<>();
+    try (java.util.stream.Stream<Path> w = Files.walk(Path.of(archive), 3)) {
+      w.filter(p -> p.toString().endsWith(".avro")).sorted().forEach(segs::add);
+    }
+    long n = 0;
+    try (java.io.PrintWriter out = new java.io.PrintWriter(idsOut, StandardCharsets.UTF_8)) {
+      for (Path seg : segs) {
+        String topic = seg.getParent().getParent().getFileName().toString();
+        try (org.apache.avro.file.DataFileReader<GenericRecord> r =
+                 new org.apache.avro.file.DataFileReader<>(seg.toFile(),
+                     new org.apache.avro.generic.GenericDatumReader<GenericRecord>())) {
+          for (GenericRecord rec : r) {
+            ByteBuffer v = (ByteBuffer) rec.get("value");
+            byte[] b = new byte[v.remaining()];
+            v.get(b);
+            GenericRecord inner = decoder.decode(b);
+            out.println(topic + "\t" + inner.get(0));
+            n++;
+          }
+        }
+      }
+    }
+    System.out.println("java read " + n + " records from " + segs.size() + " segments");
   }
 
   /** Every *.avsc, each parsed on its own: the files are self-contained. */

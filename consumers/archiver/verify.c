@@ -1,0 +1,848 @@
+/* Offline checks of an archive with only the public key: `verify` (a report
+ * in the manner of a cloud audit-log validator), `prove` (RFC 6962 inclusion
+ * proof of one record) and `ids`.
+ *
+ * verify runs in two passes. Pass 1 reads every manifest of every
+ * topic-partition (they are small), so that a segment whose bytes match
+ * another manifest can be reported as swapped. Pass 2 walks each chain in
+ * seq order: signature and key id, prev_sha256 links, seq and offset
+ * continuity, then the segment itself (SHA-256, record count, Merkle root,
+ * offsets inside, per-session seq of SessionEvents), and finally the tail:
+ * a chain that ends without a close manifest while the archive shows later
+ * activity (another chain's later manifest or close) was truncated.
+ * Every problem is one line "PROBLEM <class> <where>: <detail>". */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archiver.h"
+#include "manifest.h"
+#include "mcptrail/avro.h"
+#include "mcptrail/json.h"
+#include "segment.h"
+
+#define MAX_SEGMENT_FILE ((size_t)4 << 30)
+#define TAIL_SLACK_MS 5000
+
+/* ---- record ids ---------------------------------------------------------- */
+
+static mt_err get_str(const uint8_t *v, size_t len, size_t *pos, const char **s, size_t *n)
+{
+    int64_t l;
+    mt_err err = mt_zz_get(v, len, pos, &l);
+    if (err)
+        return err;
+    if (l < 0 || (uint64_t)l > len - *pos)
+        return MT_ERR_TRUNCATED;
+    *s = (const char *)v + *pos;
+    *n = (size_t)l;
+    *pos += (size_t)l;
+    return MT_OK;
+}
+
+mt_err mt_record_ids_parse(const uint8_t *v, size_t len, uint64_t session_event_fp,
+                           mt_record_ids *ids)
+{
+    memset(ids, 0, sizeof *ids);
+    ids->seq = -1;
+    if (len < MT_AVRO_HEADER_LEN || v[0] != 0xC3 || v[1] != 0x01)
+        return MT_ERR_BAD_MAGIC;
+    uint64_t fp = 0;
+    for (int i = 7; i >= 0; i--)
+        fp = (fp << 8) | v[2 + i];
+    ids->fingerprint = fp;
+    size_t pos = MT_AVRO_HEADER_LEN;
+    mt_err err = get_str(v, len, &pos, &ids->id, &ids->id_len);
+    if (err)
+        return err;
+    if (fp == session_event_fp && session_event_fp != 0) {
+        if ((err = get_str(v, len, &pos, &ids->session_id, &ids->session_len)) != MT_OK ||
+            (err = mt_zz_get(v, len, &pos, &ids->seq)) != MT_OK) {
+            ids->session_id = NULL;
+            return err;
+        }
+    }
+    return MT_OK;
+}
+
+static uint64_t session_fp(void)
+{
+    mt_avro_registry *reg = NULL;
+    uint64_t fp = 0;
+    if (mt_avro_registry_load(NULL, &reg, NULL) == MT_OK) {
+        const mt_avro_schema *s = mt_avro_registry_find(reg, "dev.mcptrail.SessionEvent");
+        if (s)
+            fp = mt_avro_schema_fingerprint(s);
+    }
+    mt_avro_registry_free(reg);
+    return fp;
+}
+
+/* ---- archive walk ---------------------------------------------------------- */
+
+typedef struct mrec {
+    uint64_t seq;
+    bool parsed, canonical;
+    mt_manifest m;
+    uint8_t file_sha[MT_SHA256_LEN];
+    char err[256];
+} mrec;
+
+typedef struct pdir {
+    char topic[MT_MANIFEST_TOPIC_MAX + 1];
+    int32_t partition;
+    char path[PATH_MAX];
+    mrec *ms;
+    size_t nms;
+    char (*segs)[64];
+    size_t nsegs;
+    size_t ntmp;
+} pdir;
+
+typedef struct archive {
+    pdir *ps;
+    size_t n;
+} archive;
+
+static int cmp_mrec(const void *a, const void *b)
+{
+    const mrec *x = a, *y = b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_pdir(const void *a, const void *b)
+{
+    const pdir *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static int seq_name(const char *name, const char *suffix, uint64_t *seq)
+{
+    size_t n = strlen(name), sl = strlen(suffix);
+    if (n != 12 + sl || strcmp(name + 12, suffix) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 12; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *seq = v;
+    return 1;
+}
+
+static mt_err load_pdir(pdir *pd, mt_errbuf *eb)
+{
+    DIR *d = opendir(pd->path);
+    if (!d)
+        return mt_fail(eb, MT_ERR_IO, "%s: %s", pd->path, strerror(errno));
+    struct dirent *de;
+    size_t mcap = 0, scap = 0;
+    mt_err err = MT_OK;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t seq;
+        size_t nl = strlen(de->d_name);
+        if (nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0) {
+            pd->ntmp++;
+        } else if (seq_name(de->d_name, ".manifest.json", &seq)) {
+            if (pd->nms == mcap) {
+                mcap = mcap ? mcap * 2 : 64;
+                mrec *nm = realloc(pd->ms, mcap * sizeof *nm);
+                if (!nm) {
+                    err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                pd->ms = nm;
+            }
+            mrec *r = &pd->ms[pd->nms++];
+            memset(r, 0, sizeof *r);
+            r->seq = seq;
+        } else if (seq_name(de->d_name, ".avro", &seq)) {
+            if (pd->nsegs == scap) {
+                scap = scap ? scap * 2 : 64;
+                char(*ns)[64] = realloc(pd->segs, scap * sizeof *ns);
+                if (!ns) {
+                    err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                pd->segs = ns;
+            }
+            if (snprintf(pd->segs[pd->nsegs], 64, "%s", de->d_name) < 64)
+                pd->nsegs++;
+        }
+    }
+    closedir(d);
+    if (err)
+        return err;
+    if (pd->nms > 1)
+        qsort(pd->ms, pd->nms, sizeof *pd->ms, cmp_mrec);
+    mt_buf b = MT_BUF_INIT;
+    for (size_t i = 0; i < pd->nms; i++) {
+        mrec *r = &pd->ms[i];
+        char path[PATH_MAX + 64];
+        mt_errbuf e2 = {{0}};
+        snprintf(path, sizeof path, "%s/%012" PRIu64 ".manifest.json", pd->path, r->seq);
+        if (mt_read_file(path, MT_MANIFEST_MAX_BYTES, &b, &e2) != MT_OK ||
+            mt_manifest_parse(b.data, b.len, &r->m, &r->canonical, &e2) != MT_OK) {
+            if (snprintf(r->err, sizeof r->err, "%s", e2.msg) >= (int)sizeof r->err)
+                r->err[sizeof r->err - 1] = 0;
+            continue;
+        }
+        mt_sha256(b.data, b.len, r->file_sha);
+        r->parsed = true;
+    }
+    mt_buf_free(&b);
+    return MT_OK;
+}
+
+static void archive_free(archive *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        free(a->ps[i].ms);
+        free(a->ps[i].segs);
+    }
+    free(a->ps);
+    a->ps = NULL;
+    a->n = 0;
+}
+
+static mt_err archive_load(const char *dir, archive *a, mt_errbuf *eb)
+{
+    memset(a, 0, sizeof *a);
+    DIR *top = opendir(dir);
+    if (!top)
+        return mt_fail(eb, MT_ERR_NOT_FOUND, "%s: %s", dir, strerror(errno));
+    size_t cap = 0;
+    mt_err err = MT_OK;
+    struct dirent *te;
+    while (!err && (te = readdir(top)) != NULL) {
+        if (te->d_name[0] == '.' || strlen(te->d_name) > MT_MANIFEST_TOPIC_MAX)
+            continue;
+        char tpath[PATH_MAX];
+        snprintf(tpath, sizeof tpath, "%s/%s", dir, te->d_name);
+        DIR *td = opendir(tpath);
+        if (!td)
+            continue;
+        struct dirent *pe;
+        while (!err && (pe = readdir(td)) != NULL) {
+            char *end;
+            if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
+                continue;
+            long p = strtol(pe->d_name, &end, 10);
+            if (*end || p < 0 || p > INT32_MAX)
+                continue;
+            if (a->n == cap) {
+                cap = cap ? cap * 2 : 16;
+                pdir *np = realloc(a->ps, cap * sizeof *np);
+                if (!np) {
+                    err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                a->ps = np;
+            }
+            pdir *pd = &a->ps[a->n++];
+            memset(pd, 0, sizeof *pd);
+            if (snprintf(pd->topic, sizeof pd->topic, "%s", te->d_name) >= (int)sizeof pd->topic ||
+                snprintf(pd->path, sizeof pd->path, "%s/%s", tpath, pe->d_name) >=
+                    (int)sizeof pd->path) {
+                a->n--;
+                continue;
+            }
+            pd->partition = (int32_t)p;
+            err = load_pdir(pd, eb);
+        }
+        closedir(td);
+    }
+    closedir(top);
+    if (err) {
+        archive_free(a);
+        return err;
+    }
+    if (a->n > 1)
+        qsort(a->ps, a->n, sizeof *a->ps, cmp_pdir);
+    return MT_OK;
+}
+
+/* ---- session seq tracking -------------------------------------------------- */
+
+typedef struct sess {
+    char *id;
+    size_t len;
+    int64_t next;  /* next expected seq */
+    bool first_seen_late;
+} sess;
+
+typedef struct sessmap {
+    sess *t;
+    size_t cap, n;
+} sessmap;
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static sess *sess_get(sessmap *m, const char *id, size_t n, bool *created)
+{
+    *created = false;
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        sess *nt = calloc(nc, sizeof *nt);
+        if (!nt)
+            return NULL;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->t[i].id)
+                continue;
+            size_t j = fnv(m->t[i].id, m->t[i].len) & (nc - 1);
+            while (nt[j].id)
+                j = (j + 1) & (nc - 1);
+            nt[j] = m->t[i];
+        }
+        free(m->t);
+        m->t = nt;
+        m->cap = nc;
+    }
+    size_t j = fnv(id, n) & (m->cap - 1);
+    while (m->t[j].id) {
+        if (m->t[j].len == n && memcmp(m->t[j].id, id, n) == 0)
+            return &m->t[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!(m->t[j].id = strndup(id, n)))
+        return NULL;
+    m->t[j].len = n;
+    m->n++;
+    *created = true;
+    return &m->t[j];
+}
+
+static void sessmap_free(sessmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->t[i].id);
+    free(m->t);
+}
+
+/* ---- verify ---------------------------------------------------------------- */
+
+enum pclass {
+    P_MANIFEST_UNREADABLE,
+    P_BAD_SIGNATURE,
+    P_NONCANONICAL,
+    P_MISPLACED,
+    P_MANIFEST_MISSING,
+    P_CHAIN_BREAK,
+    P_OFFSET_GAP,
+    P_SEGMENT_MISSING,
+    P_SEGMENT_MODIFIED,
+    P_SEGMENT_SWAPPED,
+    P_SEGMENT_UNREADABLE,
+    P_COUNT_MISMATCH,
+    P_MERKLE_MISMATCH,
+    P_ORPHAN,
+    P_TAIL_TRUNCATED,
+    P_SEQ_GAP,
+    P_N
+};
+
+static const char *const PNAME[P_N] = {
+    "manifest-unreadable", "bad-signature",    "manifest-noncanonical", "manifest-misplaced",
+    "manifest-missing",    "chain-break",      "offset-gap",            "segment-missing",
+    "segment-modified",    "segment-swapped",  "segment-unreadable",    "count-mismatch",
+    "merkle-mismatch",     "segment-orphan",   "tail-truncated",        "seq-gap",
+};
+
+typedef struct vctx {
+    const mt_verify_opts *o;
+    FILE *out;
+    uint64_t counts[P_N];
+    uint64_t problems;
+    uint64_t seg_total, seg_valid, seg_checked, heartbeats, closes, records, events, bytes;
+    uint64_t sess_fp;
+    sessmap sessions;
+    mt_leaf_hasher lh;
+    char pubkey_id[MT_ED25519_KEY_ID_SIZE];
+    bool filtered;
+} vctx;
+
+static void problem(vctx *v, enum pclass c, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(vctx *v, enum pclass c, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    v->counts[c]++;
+    v->problems++;
+    fprintf(v->out, "PROBLEM %s %s: ", PNAME[c], where);
+    va_start(ap, fmt);
+    vfprintf(v->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', v->out);
+}
+
+typedef struct segscan {
+    vctx *v;
+    const char *where;
+    mt_merkle_builder mb;
+    uint64_t n;
+    int64_t first, last, prev_off;
+    uint64_t gaps;
+} segscan;
+
+static int seg_cb(const mt_segment_record *r, void *ctx)
+{
+    segscan *s = ctx;
+    vctx *v = s->v;
+    uint8_t leaf[MT_SHA256_LEN];
+    if (mt_leaf_hash(&v->lh, r->value, r->value_len, leaf) != MT_OK ||
+        mt_leaf_append(&v->lh, &s->mb, leaf) != MT_OK)
+        return 1;
+    if (s->n == 0)
+        s->first = r->offset;
+    else if (r->offset != s->prev_off + 1) {
+        if (s->gaps++ < 5)
+            problem(v, P_OFFSET_GAP, s->where, "record offsets jump from %" PRId64 " to %" PRId64
+                    " inside the segment", s->prev_off, r->offset);
+    }
+    s->prev_off = s->last = r->offset;
+    s->n++;
+    mt_record_ids ids;
+    if (mt_record_ids_parse(r->value, r->value_len, v->sess_fp, &ids) == MT_OK &&
+        ids.session_id) {
+        v->events++;
+        bool created;
+        sess *se = sess_get(&v->sessions, ids.session_id, ids.session_len, &created);
+        if (!se)
+            return 1;
+        if (created) {
+            if (ids.seq > 0 && !v->filtered)
+                problem(v, P_SEQ_GAP, s->where, "session %.*s starts at seq %" PRId64
+                        " (seq 0..%" PRId64 " missing)", (int)ids.session_len,
+                        ids.session_id, ids.seq, ids.seq - 1);
+            se->next = ids.seq + 1;
+        } else if (ids.seq > se->next) {
+            problem(v, P_SEQ_GAP, s->where, "session %.*s: seq %" PRId64 "..%" PRId64
+                    " missing before offset %" PRId64, (int)ids.session_len, ids.session_id,
+                    se->next, ids.seq - 1, r->offset);
+            se->next = ids.seq + 1;
+        } else if (ids.seq == se->next) {
+            se->next++;
+        } /* lower: a duplicate (at-least-once), dropped by event_id on replay */
+    }
+    return 0;
+}
+
+static const mrec *find_by_sha(const archive *a, const uint8_t sha[MT_SHA256_LEN],
+                               const pdir **pd_out)
+{
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < a->ps[i].nms; j++) {
+            const mrec *r = &a->ps[i].ms[j];
+            if (r->parsed && r->m.kind == MT_MANIFEST_SEGMENT &&
+                memcmp(r->m.sha256, sha, MT_SHA256_LEN) == 0) {
+                *pd_out = &a->ps[i];
+                return r;
+            }
+        }
+    return NULL;
+}
+
+static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec *r)
+{
+    char where[PATH_MAX + 160];
+    char path[PATH_MAX + 160];
+    snprintf(where, sizeof where, "%s/%" PRId32 "/%s", pd->topic, pd->partition, r->m.segment);
+    snprintf(path, sizeof path, "%s/%s", pd->path, r->m.segment);
+    mt_buf data = MT_BUF_INIT;
+    mt_errbuf e2 = {{0}};
+    v->seg_checked++;
+    mt_err err = mt_read_file(path, MAX_SEGMENT_FILE, &data, &e2);
+    if (err == MT_ERR_NOT_FOUND) {
+        problem(v, P_SEGMENT_MISSING, where, "listed by manifest seq %" PRIu64 " (offsets %"
+                PRId64 "..%" PRId64 ", %" PRIu64 " records) but the file is gone", r->seq,
+                r->m.first_offset, r->m.last_offset, r->m.records);
+        return;
+    }
+    if (err) {
+        problem(v, P_SEGMENT_UNREADABLE, where, "%s", e2.msg);
+        return;
+    }
+    v->bytes += data.len;
+    bool ok = true;
+    uint8_t sha[MT_SHA256_LEN];
+    mt_sha256(data.data, data.len, sha);
+    if (memcmp(sha, r->m.sha256, MT_SHA256_LEN) != 0) {
+        ok = false;
+        const pdir *opd = NULL;
+        const mrec *other = find_by_sha(a, sha, &opd);
+        char hex1[65], hex2[65];
+        mt_hex_encode(r->m.sha256, MT_SHA256_LEN, hex1, sizeof hex1);
+        mt_hex_encode(sha, MT_SHA256_LEN, hex2, sizeof hex2);
+        if (other && other != r)
+            problem(v, P_SEGMENT_SWAPPED, where, "holds the bytes of %s/%" PRId32 "/%s "
+                    "(manifest seq %" PRIu64 "): segments swapped or moved", opd->topic,
+                    opd->partition, other->m.segment, other->seq);
+        else
+            problem(v, P_SEGMENT_MODIFIED, where, "SHA-256 %s does not match the signed %s "
+                    "(%zu bytes, manifest says %" PRIu64 ")", hex2, hex1, data.len,
+                    r->m.segment_bytes);
+    }
+    segscan s = {.v = v, .where = where, .first = -1, .last = -1};
+    mt_merkle_builder_init(&s.mb);
+    if (mt_segment_read(data.data, data.len, seg_cb, &s, &e2) != MT_OK) {
+        problem(v, P_SEGMENT_UNREADABLE, where, "after %" PRIu64 " records: %s", s.n, e2.msg);
+        ok = false;
+    } else {
+        v->records += s.n;
+        if (s.n != r->m.records) {
+            problem(v, P_COUNT_MISMATCH, where, "%" PRIu64 " records in the file, the manifest "
+                    "says %" PRIu64, s.n, r->m.records);
+            ok = false;
+        }
+        uint8_t root[MT_SHA256_LEN];
+        mt_merkle_builder_root(&s.mb, root, NULL);
+        if (memcmp(root, r->m.merkle_root, MT_SHA256_LEN) != 0) {
+            problem(v, P_MERKLE_MISMATCH, where, "Merkle root of the records differs from the "
+                    "signed root");
+            ok = false;
+        }
+        if (s.n && (s.first != r->m.first_offset || s.last != r->m.last_offset)) {
+            problem(v, P_OFFSET_GAP, where, "records span offsets %" PRId64 "..%" PRId64
+                    ", the manifest says %" PRId64 "..%" PRId64, s.first, s.last,
+                    r->m.first_offset, r->m.last_offset);
+            ok = false;
+        }
+        if (s.gaps)
+            ok = false;
+    }
+    if (ok)
+        v->seg_valid++;
+    mt_buf_free(&data);
+}
+
+static bool in_range(const vctx *v, const mt_manifest *m)
+{
+    if (!v->filtered)
+        return true;
+    return m->ts_last_ms >= v->o->from_ms && m->ts_first_ms <= v->o->to_ms;
+}
+
+static void verify_pdir(vctx *v, const archive *a, const pdir *pd, int64_t latest_ms,
+                        int64_t latest_close_ms)
+{
+    char where[PATH_MAX + 160];
+    const mrec *prev = NULL;
+    const mrec *last_ok = NULL;
+    for (size_t i = 0; i < pd->nms; i++) {
+        const mrec *r = &pd->ms[i];
+        snprintf(where, sizeof where, "%s/%" PRId32 "/%012" PRIu64 ".manifest.json", pd->topic,
+                 pd->partition, r->seq);
+        uint64_t expect_seq = prev ? prev->seq + 1 : 0;
+        if (r->seq != expect_seq) {
+            if (prev)
+                problem(v, P_MANIFEST_MISSING, where, "manifests seq %" PRIu64 "..%" PRIu64
+                        " are missing before it", expect_seq, r->seq - 1);
+            else
+                problem(v, P_MANIFEST_MISSING, where, "the chain starts at seq %" PRIu64
+                        " (seq 0..%" PRIu64 " missing: head of the archive removed)", r->seq,
+                        r->seq - 1);
+        }
+        if (!r->parsed) {
+            problem(v, P_MANIFEST_UNREADABLE, where, "%s", r->err);
+            prev = r;
+            continue;
+        }
+        const mt_manifest *m = &r->m;
+        mt_errbuf e2 = {{0}};
+        if (strcmp(m->key_id, v->pubkey_id) != 0)
+            problem(v, P_BAD_SIGNATURE, where, "signed by key %s, not by the archive key %s",
+                    m->key_id, v->pubkey_id);
+        else if (mt_manifest_verify_sig(m, v->o->pub, &e2) != MT_OK)
+            problem(v, P_BAD_SIGNATURE, where, "signature does not verify: the manifest was "
+                    "edited (records %" PRIu64 ", offsets %" PRId64 "..%" PRId64 " as it "
+                    "reads now)", m->records, m->first_offset, m->last_offset);
+        if (!r->canonical)
+            problem(v, P_NONCANONICAL, where, "bytes are not the canonical JSON the archiver "
+                    "writes");
+        if (strcmp(m->topic, pd->topic) != 0 || m->partition != pd->partition ||
+            m->seq != r->seq)
+            problem(v, P_MISPLACED, where, "claims %s/%" PRId32 " seq %" PRIu64, m->topic,
+                    m->partition, m->seq);
+        if (prev && prev->parsed && r->seq == prev->seq + 1) {
+            if (memcmp(m->prev_sha256, prev->file_sha, MT_SHA256_LEN) != 0)
+                problem(v, P_CHAIN_BREAK, where, "prev_sha256 does not match manifest seq %"
+                        PRIu64, prev->seq);
+        } else if (!prev && r->seq == 0) {
+            static const uint8_t zero[MT_SHA256_LEN];
+            if (memcmp(m->prev_sha256, zero, MT_SHA256_LEN) != 0)
+                problem(v, P_CHAIN_BREAK, where, "first manifest has a non-zero prev_sha256");
+        }
+        if (prev && prev->parsed) {
+            int64_t expect = prev->m.next_offset;
+            int64_t got = m->kind == MT_MANIFEST_SEGMENT ? m->first_offset : m->next_offset;
+            if (got > expect)
+                problem(v, P_OFFSET_GAP, where, "offsets %" PRId64 "..%" PRId64 " are in no "
+                        "segment", expect, got - 1);
+            else if (got < expect)
+                problem(v, P_OFFSET_GAP, where, "starts at offset %" PRId64 ", before the "
+                        "previous manifest's next offset %" PRId64 " (overlap)", got, expect);
+        }
+        if (m->kind == MT_MANIFEST_SEGMENT) {
+            v->seg_total++;
+            if (in_range(v, m))
+                check_segment(v, a, pd, r);
+        } else if (m->kind == MT_MANIFEST_HEARTBEAT) {
+            v->heartbeats++;
+        } else {
+            v->closes++;
+        }
+        prev = r;
+        last_ok = r;
+    }
+    /* Segment files that no manifest lists. */
+    for (size_t i = 0; i < pd->nsegs; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < pd->nms && !listed; j++)
+            listed = pd->ms[j].parsed && strcmp(pd->ms[j].m.segment, pd->segs[i]) == 0;
+        if (!listed) {
+            snprintf(where, sizeof where, "%s/%" PRId32 "/%s", pd->topic, pd->partition,
+                     pd->segs[i]);
+            problem(v, P_ORPHAN, where, "no manifest lists this segment (unsigned data, or its "
+                    "manifest was deleted)");
+        }
+    }
+    /* Tail. */
+    snprintf(where, sizeof where, "%s/%" PRId32, pd->topic, pd->partition);
+    if (!last_ok || !last_ok->parsed)
+        return;
+    const mt_manifest *lm = &last_ok->m;
+    if (lm->kind == MT_MANIFEST_CLOSE)
+        return;
+    int64_t hb = lm->heartbeat_ms;
+    if (latest_close_ms > lm->created_ms)
+        problem(v, P_TAIL_TRUNCATED, where, "the chain ends at seq %" PRIu64 " (next offset %"
+                PRId64 ") without a close manifest, but the archiver stopped cleanly later "
+                "(close manifests at %" PRId64 " ms)", last_ok->seq, lm->next_offset,
+                latest_close_ms);
+    else if (latest_ms - lm->created_ms > 3 * hb + TAIL_SLACK_MS)
+        problem(v, P_TAIL_TRUNCATED, where, "last manifest (seq %" PRIu64 ") is %" PRId64
+                " ms older than the newest manifest of the archive; with heartbeats every %"
+                PRId64 " ms its tail was removed", last_ok->seq, latest_ms - lm->created_ms,
+                hb);
+    else if (v->o->now_ms > 0 && v->o->now_ms - lm->created_ms > v->o->max_age_ms)
+        problem(v, P_TAIL_TRUNCATED, where, "last manifest (seq %" PRIu64 ") is %" PRId64
+                " ms old (--max-age %" PRId64 " ms) and not a close manifest; heartbeats come "
+                "every %" PRId64 " ms", last_ok->seq, v->o->now_ms - lm->created_ms,
+                v->o->max_age_ms, hb);
+}
+
+mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems, mt_errbuf *eb)
+{
+    archive a;
+    vctx v = {.o = o, .out = out};
+    mt_err err = mt_ed25519_key_id(o->pub, v.pubkey_id, eb);
+    if (err || (err = mt_leaf_hasher_init(&v.lh, eb)) != MT_OK)
+        return err;
+    if ((err = archive_load(o->dir, &a, eb)) != MT_OK) {
+        mt_leaf_hasher_free(&v.lh);
+        return err;
+    }
+    v.sess_fp = session_fp();
+    v.filtered = o->from_ms != INT64_MIN || o->to_ms != INT64_MAX;
+    fprintf(out, "Validating archive %s with public key %s\n", o->dir, v.pubkey_id);
+    if (v.filtered)
+        fprintf(out, "Segments with records from %" PRId64 " to %" PRId64 " ms (manifest "
+                "chains are checked in full)\n", o->from_ms, o->to_ms);
+    if (!v.sess_fp)
+        fprintf(out, "note: SessionEvent schema not found (MT_SCHEMA_DIR): per-session seq "
+                "checks skipped\n");
+    int64_t latest = 0, latest_close = 0;
+    for (size_t i = 0; i < a.n; i++)
+        for (size_t j = 0; j < a.ps[i].nms; j++) {
+            const mrec *r = &a.ps[i].ms[j];
+            if (!r->parsed)
+                continue;
+            if (r->m.created_ms > latest)
+                latest = r->m.created_ms;
+            if (r->m.kind == MT_MANIFEST_CLOSE && j + 1 == a.ps[i].nms &&
+                r->m.created_ms > latest_close)
+                latest_close = r->m.created_ms;
+        }
+    for (size_t i = 0; i < a.n; i++) {
+        uint64_t before = v.problems;
+        verify_pdir(&v, &a, &a.ps[i], latest, latest_close);
+        if (!o->quiet)
+            fprintf(out, "%s/%" PRId32 ": %zu manifests, %s\n", a.ps[i].topic,
+                    a.ps[i].partition, a.ps[i].nms, v.problems == before ? "valid" : "INVALID");
+    }
+    fprintf(out, "\nResults:\n");
+    fprintf(out, "  %" PRIu64 "/%" PRIu64 " segments checked are valid (%" PRIu64
+            " in the chains, %" PRIu64 " heartbeats, %" PRIu64 " close manifests)\n",
+            v.seg_valid, v.seg_checked, v.seg_total, v.heartbeats, v.closes);
+    fprintf(out, "  %" PRIu64 " records (%" PRIu64 " session events in %zu sessions), %" PRIu64
+            " segment bytes\n", v.records, v.events, v.sessions.n, v.bytes);
+    for (int c = 0; c < P_N; c++)
+        fprintf(out, "  %-22s %" PRIu64 "\n", PNAME[c], v.counts[c]);
+    fprintf(out, "Result: %s (%" PRIu64 " problems)\n", v.problems ? "INVALID" : "VALID",
+            v.problems);
+    *problems = v.problems;
+    sessmap_free(&v.sessions);
+    mt_leaf_hasher_free(&v.lh);
+    archive_free(&a);
+    return MT_OK;
+}
+
+/* ---- prove / ids ----------------------------------------------------------- */
+
+typedef struct pctx {
+    const char *id;
+    size_t id_len;
+    mt_buf leaves;
+    uint64_t n;
+    int64_t found; /* index or -1 */
+    int64_t offset;
+    mt_buf value;
+    FILE *out;
+    const char *topic;
+    int32_t partition;
+} pctx;
+
+static int prove_cb(const mt_segment_record *r, void *ctx)
+{
+    pctx *p = ctx;
+    uint8_t leaf[MT_SHA256_LEN];
+    if (mt_merkle_leaf_hash(r->value, r->value_len, leaf) != MT_OK ||
+        mt_buf_append(&p->leaves, leaf, sizeof leaf) != MT_OK)
+        return 1;
+    if (p->found < 0) {
+        mt_record_ids ids;
+        if (mt_record_ids_parse(r->value, r->value_len, 0, &ids) == MT_OK &&
+            ids.id_len == p->id_len && memcmp(ids.id, p->id, p->id_len) == 0) {
+            p->found = (int64_t)p->n;
+            p->offset = r->offset;
+            mt_buf_reset(&p->value);
+            if (mt_buf_append(&p->value, r->value, r->value_len) != MT_OK)
+                return 1;
+        }
+    }
+    p->n++;
+    return 0;
+}
+
+static int ids_cb(const mt_segment_record *r, void *ctx)
+{
+    pctx *p = ctx;
+    mt_record_ids ids;
+    if (mt_record_ids_parse(r->value, r->value_len, 0, &ids) == MT_OK)
+        fprintf(p->out, "%s\t%" PRId32 "\t%" PRId64 "\t%.*s\n", p->topic, p->partition,
+                r->offset, (int)ids.id_len, ids.id);
+    else
+        fprintf(p->out, "%s\t%" PRId32 "\t%" PRId64 "\t-\n", p->topic, p->partition, r->offset);
+    return 0;
+}
+
+static mt_err walk(const char *dir, const char *id, FILE *out, bool prove, mt_errbuf *eb)
+{
+    archive a;
+    mt_err err = archive_load(dir, &a, eb);
+    if (err)
+        return err;
+    pctx p = {.id = id, .id_len = id ? strlen(id) : 0, .found = -1, .out = out};
+    mt_buf data = MT_BUF_INIT, mtext = MT_BUF_INIT;
+    bool done = false;
+    for (size_t i = 0; i < a.n && !done && !err; i++) {
+        pdir *pd = &a.ps[i];
+        p.topic = pd->topic;
+        p.partition = pd->partition;
+        for (size_t j = 0; j < pd->nms && !done; j++) {
+            mrec *r = &pd->ms[j];
+            if (!r->parsed || r->m.kind != MT_MANIFEST_SEGMENT)
+                continue;
+            char path[PATH_MAX + 160];
+            snprintf(path, sizeof path, "%s/%s", pd->path, r->m.segment);
+            if ((err = mt_read_file(path, MAX_SEGMENT_FILE, &data, eb)) != MT_OK)
+                break;
+            mt_buf_reset(&p.leaves);
+            p.n = 0;
+            if ((err = mt_segment_read(data.data, data.len, prove ? prove_cb : ids_cb, &p,
+                                       eb)) != MT_OK) {
+                err = mt_fail(eb, err, "%s: %s", path, eb ? eb->msg : "unreadable");
+                break;
+            }
+            if (!prove || p.found < 0)
+                continue;
+            done = true;
+            uint8_t proof[MT_MERKLE_MAX_PROOF * MT_SHA256_LEN], root[MT_SHA256_LEN];
+            size_t plen = 0;
+            if ((err = mt_merkle_inclusion_proof(p.leaves.data, p.n, (uint64_t)p.found, proof,
+                                                 &plen, eb)) != MT_OK ||
+                (err = mt_merkle_root(p.leaves.data, p.n, root, eb)) != MT_OK)
+                break;
+            char mpath[PATH_MAX + 160];
+            snprintf(mpath, sizeof mpath, "%s/%012" PRIu64 ".manifest.json", pd->path, r->seq);
+            if ((err = mt_read_file(mpath, MT_MANIFEST_MAX_BYTES, &mtext, eb)) != MT_OK)
+                break;
+            json_t *o = json_object(), *arr = json_array();
+            char hex[2 * MT_SHA256_LEN + 1];
+            for (size_t k = 0; k < plen; k++) {
+                mt_hex_encode(proof + k * MT_SHA256_LEN, MT_SHA256_LEN, hex, sizeof hex);
+                json_array_append_new(arr, json_string(hex));
+            }
+            char *vhex = malloc(2 * p.value.len + 1);
+            mt_hex_encode(p.value.data, p.value.len, vhex, 2 * p.value.len + 1);
+            json_object_set_new(o, "id", json_string(id));
+            json_object_set_new(o, "topic", json_string(pd->topic));
+            json_object_set_new(o, "partition", json_integer(pd->partition));
+            json_object_set_new(o, "offset", json_integer(p.offset));
+            json_object_set_new(o, "segment", json_string(r->m.segment));
+            json_object_set_new(o, "leaf_index", json_integer(p.found));
+            json_object_set_new(o, "tree_size", json_integer((json_int_t)p.n));
+            json_object_set_new(o, "leaf", json_string(vhex));
+            uint8_t lh[MT_SHA256_LEN];
+            mt_merkle_leaf_hash(p.value.data, p.value.len, lh);
+            mt_hex_encode(lh, MT_SHA256_LEN, hex, sizeof hex);
+            json_object_set_new(o, "leaf_hash", json_string(hex));
+            json_object_set_new(o, "proof", arr);
+            mt_hex_encode(root, MT_SHA256_LEN, hex, sizeof hex);
+            json_object_set_new(o, "merkle_root", json_string(hex));
+            json_object_set_new(o, "manifest", json_stringn((const char *)mtext.data,
+                                                            mtext.len));
+            free(vhex);
+            char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+            json_decref(o);
+            if (!s) {
+                err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            fprintf(out, "%s\n", s);
+            free(s);
+        }
+    }
+    if (!err && prove && !done)
+        err = mt_fail(eb, MT_ERR_NOT_FOUND, "no record with id %s in %s", id, dir);
+    mt_buf_free(&data);
+    mt_buf_free(&mtext);
+    mt_buf_free(&p.leaves);
+    mt_buf_free(&p.value);
+    archive_free(&a);
+    return err;
+}
+
+mt_err mt_archive_prove(const char *dir, const char *id, FILE *out, mt_errbuf *eb)
+{
+    return walk(dir, id, out, true, eb);
+}
+
+mt_err mt_archive_list_ids(const char *dir, FILE *out, mt_errbuf *eb)
+{
+    return walk(dir, NULL, out, false, eb);
+}
