@@ -1,0 +1,330 @@
+/* Record sources for mcptrail-replay (see source.h).
+ *
+ * Archive layout (docs/archive.md): DIR/<topic>/<partition>/<seq>.avro with
+ * <seq>.manifest.json beside it; *.tmp files are in-progress and skipped.
+ * Segments are read whole into memory (bounded) and decoded with the
+ * archiver's segment reader, so replay accepts exactly what verify checks.
+ * Topic: an assign-only consumer over every partition from the beginning;
+ * the scan ends once every partition has reported its end and nothing more
+ * arrived for idle_ms. */
+#define _GNU_SOURCE
+#include "source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "archiver.h"
+#include "manifest.h"
+#include "mcptrail/buf.h"
+#include "segment.h"
+
+#define MAX_SEGMENT_FILE ((size_t)1 << 32)
+#define MAX_PARTITIONS 4096
+
+const char *mt_replay_integrity_name(mt_replay_integrity i)
+{
+    switch (i) {
+    case MT_INTEGRITY_NOT_CHECKED:
+        return "not verified";
+    case MT_INTEGRITY_OK:
+        return "verified";
+    case MT_INTEGRITY_FAILED:
+        return "FAILED";
+    }
+    return "?";
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of dir's entries (files and dirs) not starting with '.'. */
+static mt_err list_dir(const char *dir, char ***out, size_t *n, mt_errbuf *eb)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return mt_fail(eb, errno == ENOENT ? MT_ERR_NOT_FOUND : MT_ERR_IO, "%s: %s", dir,
+                       strerror(errno));
+    size_t cap = 0;
+    struct dirent *e;
+    mt_err err = MT_OK;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nv = realloc(*out, cap * sizeof *nv);
+            if (!nv) {
+                err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            *out = nv;
+        }
+        if (!((*out)[*n] = strdup(e->d_name))) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
+            break;
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_str);
+    return err;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static mt_err add_seg(mt_replay_source *s, const char *pdir, const char *topic, int32_t part,
+                      const char *file, mt_errbuf *eb)
+{
+    mt_replay_seg *nv = realloc(s->segs, (s->nsegs + 1) * sizeof *nv);
+    if (!nv)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    s->segs = nv;
+    mt_replay_seg *g = &s->segs[s->nsegs];
+    memset(g, 0, sizeof *g);
+    if (asprintf(&g->path, "%s/%s", pdir, file) < 0 || !(g->topic = strdup(topic))) {
+        free(g->path);
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    }
+    g->partition = part;
+    s->nsegs++;
+    /* The manifest's claims, for the export's integrity panel. Its
+     * signature and the file hash are checked by verify, not here. */
+    char *mpath = NULL;
+    size_t stem = strlen(file) - strlen(".avro");
+    if (asprintf(&mpath, "%s/%.*s.manifest.json", pdir, (int)stem, file) < 0)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    mt_buf b = {0};
+    mt_errbuf e2 = {{0}};
+    if (mt_read_file(mpath, MT_MANIFEST_MAX_BYTES, &b, &e2) == MT_OK) {
+        mt_manifest m;
+        bool canon;
+        if (mt_manifest_parse(b.data, b.len, &m, &canon, &e2) == MT_OK) {
+            g->has_manifest = true;
+            g->records = m.records;
+            mt_hex_encode(m.sha256, sizeof m.sha256, g->sha256, sizeof g->sha256);
+        }
+    }
+    mt_buf_free(&b);
+    free(mpath);
+    return MT_OK;
+}
+
+static mt_err list_segments(mt_replay_source *s, mt_errbuf *eb)
+{
+    char **topics = NULL;
+    size_t nt = 0;
+    mt_err err = list_dir(s->dir, &topics, &nt, eb);
+    for (size_t t = 0; !err && t < nt; t++) {
+        char *tdir = NULL;
+        if (asprintf(&tdir, "%s/%s", s->dir, topics[t]) < 0)
+            return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+        if (!is_dir(tdir)) {
+            free(tdir);
+            continue;
+        }
+        char **parts = NULL;
+        size_t np = 0;
+        err = list_dir(tdir, &parts, &np, eb);
+        for (size_t p = 0; !err && p < np; p++) {
+            char *end;
+            long part = strtol(parts[p], &end, 10);
+            if (*end || part < 0 || part > INT32_MAX)
+                continue;
+            char *pdir = NULL;
+            if (asprintf(&pdir, "%s/%s", tdir, parts[p]) < 0) {
+                err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+                break;
+            }
+            char **files = NULL;
+            size_t nf = 0;
+            if (is_dir(pdir))
+                err = list_dir(pdir, &files, &nf, eb);
+            for (size_t f = 0; !err && f < nf; f++)
+                if (ends_with(files[f], ".avro") && strncmp(files[f], "open-", 5) != 0)
+                    err = add_seg(s, pdir, topics[t], (int32_t)part, files[f], eb);
+            free_list(files, nf);
+            free(pdir);
+        }
+        free_list(parts, np);
+        free(tdir);
+    }
+    free_list(topics, nt);
+    return err;
+}
+
+mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *pub, mt_errbuf *eb)
+{
+    s->integrity = MT_INTEGRITY_NOT_CHECKED;
+    if (!s->dir)
+        return MT_OK;
+    if (!is_dir(s->dir))
+        return mt_fail(eb, MT_ERR_NOT_FOUND, "archive directory %s does not exist", s->dir);
+    mt_err err = list_segments(s, eb);
+    if (err || !pub)
+        return err;
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *mem = open_memstream(&text, &tlen);
+    if (!mem)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    mt_verify_opts o = {.dir = s->dir, .pub = pub, .from_ms = INT64_MIN, .to_ms = INT64_MAX,
+                        .quiet = true};
+    uint64_t problems = 0;
+    err = mt_archive_verify(&o, mem, &problems, eb);
+    fclose(mem);
+    s->verify_report = text;
+    if (err)
+        return err;
+    s->problems = problems;
+    s->integrity = problems ? MT_INTEGRITY_FAILED : MT_INTEGRITY_OK;
+    return MT_OK;
+}
+
+typedef struct seg_ctx {
+    mt_replay_cb cb;
+    void *ctx;
+    mt_replay_rec rec;
+    uint64_t n;
+} seg_ctx;
+
+static int on_segment_record(const mt_segment_record *r, void *vctx)
+{
+    seg_ctx *c = vctx;
+    c->rec.offset = r->offset;
+    c->rec.timestamp_ms = r->timestamp_ms;
+    c->rec.value = r->value;
+    c->rec.len = r->value_len;
+    c->n++;
+    return c->cb(&c->rec, c->ctx);
+}
+
+static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
+{
+    mt_buf file = {0};
+    mt_err err = MT_OK;
+    for (size_t i = 0; i < s->nsegs && !err; i++) {
+        const mt_replay_seg *g = &s->segs[i];
+        mt_buf_reset(&file);
+        err = mt_read_file(g->path, MAX_SEGMENT_FILE, &file, eb);
+        if (err)
+            break;
+        seg_ctx c = {cb, ctx, {g->topic, g->partition, 0, 0, NULL, 0, i}, 0};
+        err = mt_segment_read(file.data, file.len, on_segment_record, &c, eb);
+        s->records_scanned += c.n;
+        if (err && err != MT_ERR_STATE) {
+            char msg[sizeof eb->msg];
+            snprintf(msg, sizeof msg, "%s", eb ? eb->msg : "");
+            err = mt_fail(eb, err, "segment %s: %s", g->path, msg);
+        }
+    }
+    mt_buf_free(&file);
+    return err;
+}
+
+typedef struct part_state {
+    int32_t partition;
+    bool at_end;
+} part_state;
+
+static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
+{
+    const char *topics[1] = {s->topic};
+    mt_consumer_config cc = {.kafka = s->kafka,
+                             .group_id = "mcptrail-replay",
+                             .topics = topics,
+                             .ntopics = 1,
+                             .report_eof = 1,
+                             .assign_only = 1};
+    mt_consumer *c = NULL;
+    mt_err err = mt_consumer_new(&cc, &c, eb);
+    if (err)
+        return err;
+    err = mt_consumer_assign_all(c, 0, 10000, eb);
+    part_state parts[MAX_PARTITIONS];
+    size_t nparts = 0;
+    int idle = s->idle_ms > 0 ? s->idle_ms : 1000;
+    while (!err) {
+        mt_kafka_msg m;
+        mt_err pe = mt_consumer_poll(c, idle, &m, eb);
+        if (pe == MT_ERR_TIMEOUT) {
+            bool all = nparts > 0;
+            for (size_t i = 0; i < nparts; i++)
+                all = all && parts[i].at_end;
+            if (all)
+                break;
+            continue;
+        }
+        if (pe) {
+            err = pe;
+            break;
+        }
+        size_t k = 0;
+        while (k < nparts && parts[k].partition != m.partition)
+            k++;
+        if (k == nparts) {
+            if (nparts == MAX_PARTITIONS) {
+                mt_kafka_msg_release(&m);
+                err = mt_fail(eb, MT_ERR_TOO_LARGE, "topic %s has more than %d partitions",
+                              s->topic, MAX_PARTITIONS);
+                break;
+            }
+            parts[nparts++] = (part_state){m.partition, false};
+        }
+        parts[k].at_end = m.eof != 0;
+        if (!m.eof) {
+            mt_replay_rec r = {m.topic,           m.partition, m.offset, m.timestamp_ms,
+                               m.value,           m.value_len, SIZE_MAX};
+            s->records_scanned++;
+            if (cb(&r, ctx))
+                err = MT_ERR_STATE;
+        }
+        mt_kafka_msg_release(&m);
+    }
+    mt_consumer_destroy(c);
+    return err;
+}
+
+mt_err mt_replay_scan(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
+{
+    s->records_scanned = 0;
+    return s->dir ? scan_archive(s, cb, ctx, eb) : scan_topic(s, cb, ctx, eb);
+}
+
+void mt_replay_source_close(mt_replay_source *s)
+{
+    for (size_t i = 0; i < s->nsegs; i++) {
+        free(s->segs[i].path);
+        free(s->segs[i].topic);
+    }
+    free(s->segs);
+    free(s->verify_report);
+    s->segs = NULL;
+    s->nsegs = 0;
+    s->verify_report = NULL;
+}
