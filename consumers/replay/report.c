@@ -130,6 +130,7 @@ typedef struct rctx {
     cmap sessions;   /* session id -> a: events */
     cmap by_repo;    /* "repo / workflow" -> a: sessions, b: events */
     cmap by_subject; /* subject -> a: sessions, b: events */
+    cmap pairs;      /* group + session seen */
     cmap masks;      /* "detector\taction" -> a: count */
     cmap decisions;  /* approval_id -> a: index+1 into decided rows */
     rows privileged, denied, decided;
@@ -137,14 +138,21 @@ typedef struct rctx {
     mt_err err;
 } rctx;
 
-static void add_group(rctx *c, cmap *m, const char *k, size_t kn, bool new_session)
+/* A session counts once in every group it has events in. */
+static void add_group(rctx *c, cmap *m, const char *k, size_t kn, mt_sv session)
 {
     cnt *g = cmap_get(m, k, kn, NULL);
-    if (!g) {
+    char pair[768];
+    int pn = snprintf(pair, sizeof pair, "%p\x1f%.*s\x1f%.*s", (void *)m, (int)kn, k,
+                      (int)session.n, session.p);
+    bool created = false;
+    if (!g || pn < 0 ||
+        !cmap_get(&c->pairs, pair, (size_t)pn < sizeof pair ? (size_t)pn : sizeof pair - 1,
+                  &created)) {
         c->err = MT_ERR_NOMEM;
         return;
     }
-    g->a += new_session;
+    g->a += created;
     g->b++;
 }
 
@@ -157,8 +165,7 @@ static int on_record(const mt_replay_rec *r, void *vctx)
     if (e.ts_us < c->from || e.ts_us > c->to)
         return 0;
     c->events++;
-    bool new_s = false;
-    cnt *s = cmap_get(&c->sessions, e.session_id.p, e.session_id.n, &new_s);
+    cnt *s = cmap_get(&c->sessions, e.session_id.p, e.session_id.n, NULL);
     if (!s)
         return c->err = MT_ERR_NOMEM, 1;
     s->a++;
@@ -166,9 +173,10 @@ static int on_record(const mt_replay_rec *r, void *vctx)
     int kn = snprintf(key, sizeof key, "%.*s / %.*s", e.repository.p ? (int)e.repository.n : 1,
                       e.repository.p ? e.repository.p : "-",
                       e.workflow.p ? (int)e.workflow.n : 1, e.workflow.p ? e.workflow.p : "-");
-    add_group(c, &c->by_repo, key, (size_t)kn < sizeof key ? (size_t)kn : sizeof key - 1, new_s);
+    add_group(c, &c->by_repo, key, (size_t)kn < sizeof key ? (size_t)kn : sizeof key - 1,
+              e.session_id);
     add_group(c, &c->by_subject, e.subject.p ? e.subject.p : "-",
-              e.subject.p ? e.subject.n : 1, new_s);
+              e.subject.p ? e.subject.n : 1, e.session_id);
     if (e.kind == 9)
         c->auth_failed++;
     if (e.is_error)
@@ -471,6 +479,7 @@ done:
     cmap_free(&c.by_repo);
     cmap_free(&c.by_subject);
     cmap_free(&c.masks);
+    cmap_free(&c.pairs);
     cmap_free(&c.decisions);
     rows_free(&c.privileged);
     rows_free(&c.denied);
