@@ -255,6 +255,16 @@ static void integrity_panel(FILE *out, const mt_render_opts *o, const mt_replay_
                     src->problems, src->problems == 1 ? "" : "s");
         else
             fputs(" <span class=\"warn\">not verified</span> (--no-verify)</p>", out);
+        if (src->seq_gap_problems)
+            fprintf(out, "<p class=\"gap\">The archive's verify also found %" PRIu64
+                         " session sequence gap%s in the archive (not a defect of the archive "
+                         "files; this session's own are listed below).</p>",
+                    src->seq_gap_problems, src->seq_gap_problems == 1 ? "" : "s");
+        if (src->bad_segments) {
+            fprintf(out, "<p class=\"bad\">%" PRIu64 " segment(s) unreadable: ", src->bad_segments);
+            esc(out, src->bad_msg);
+            fputs("</p>", out);
+        }
         if (src->integrity == MT_INTEGRITY_FAILED && src->verify_report) {
             fputs("<pre>", out);
             esc(out, src->verify_report);

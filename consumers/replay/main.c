@@ -293,12 +293,16 @@ static int cmd_list(app *a)
     if (mt_replay_index_bad_records(ix))
         fprintf(stderr, "mcptrail-replay: %" PRIu64 " record(s) could not be decoded\n",
                 mt_replay_index_bad_records(ix));
+    if (a->src.bad_segments)
+        fprintf(stderr, "mcptrail-replay: WARNING: %" PRIu64 " segment(s) unreadable, their "
+                        "records are missing from this output; last: %s\n",
+                a->src.bad_segments, a->src.bad_msg);
     fprintf(stderr, "%zu session(s), %" PRIu64 " event(s) of %" PRIu64 " record(s) scanned, "
                     "source %s\n",
             n, mt_replay_index_events(ix), a->src.records_scanned,
             mt_replay_integrity_name(a->src.integrity));
     mt_replay_index_free(ix);
-    return 0;
+    return a->src.bad_segments ? 1 : 0;
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -379,6 +383,11 @@ static int cmd_sessions(app *a, const char *cmd, char **ids, size_t nids)
         for (size_t k = 0; k < set.s[i].ndups; k++)
             if (set.s[i].dups[k].conflict && !rc)
                 rc = 1;
+    }
+    if (a->src.bad_segments) {
+        fprintf(stderr, "mcptrail-replay: WARNING: %" PRIu64 " segment(s) unreadable, their "
+                        "records are missing; last: %s\n", a->src.bad_segments, a->src.bad_msg);
+        rc = rc ? rc : 1;
     }
     if (rc == 3)
         goto done;

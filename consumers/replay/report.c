@@ -393,7 +393,9 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     {
         const char *h[] = {"item", "value"};
         table_begin(&r, "integrity", "Integrity of the source (log management)", h, 2);
-        char v1[64], v2[64], v3[64], v4[64], v5[64];
+        char v1[64], v2[64], v3[64], v4[64], v5[64], v6[64], v7[64];
+        snprintf(v6, sizeof v6, "%" PRIu64, src->seq_gap_problems);
+        snprintf(v7, sizeof v7, "%" PRIu64, src->bad_segments);
         snprintf(v1, sizeof v1, "%s", mt_replay_integrity_name(src->integrity));
         snprintf(v2, sizeof v2, "%" PRIu64, src->problems);
         snprintf(v3, sizeof v3, "%zu", src->nsegs);
@@ -402,6 +404,8 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         const char *rows_[][2] = {{"source", src->dir ? src->dir : src->topic},
                                   {"verification", v1},
                                   {"verification problems", v2},
+                                  {"session seq gaps (verify)", v6},
+                                  {"unreadable segments", v7},
                                   {"segments", v3},
                                   {"records scanned", v4},
                                   {"events in period", v5}};

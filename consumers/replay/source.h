@@ -41,9 +41,12 @@ typedef struct mt_replay_source {
     mt_replay_seg *segs;
     size_t nsegs;
     mt_replay_integrity integrity;
-    uint64_t problems;
+    uint64_t problems;         /* verify's problems other than session seq gaps */
+    uint64_t seq_gap_problems; /* verify's "seq-gap" count (reported per session by replay) */
     char *verify_report; /* verify's text output (quiet mode) */
     uint64_t records_scanned;
+    uint64_t bad_segments; /* segments that could not be read to their end */
+    char bad_msg[600];     /* the last such error */
 } mt_replay_source;
 
 typedef struct mt_replay_rec {
