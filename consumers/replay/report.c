@@ -130,10 +130,12 @@ typedef struct rctx {
     cmap sessions;   /* session id -> a: events */
     cmap by_repo;    /* "repo / workflow" -> a: sessions, b: events */
     cmap by_subject; /* subject -> a: sessions, b: events */
+    cmap event_ids;  /* duplicates dropped as in show */
     cmap pairs;      /* group + session seen */
     cmap masks;      /* "detector\taction" -> a: count */
     cmap decisions;  /* approval_id -> a: index+1 into decided rows */
     rows privileged, denied, decided;
+    uint64_t duplicates;
     uint64_t events, masked_values, auth_failed, errors;
     mt_err err;
 } rctx;
@@ -164,6 +166,13 @@ static int on_record(const mt_replay_rec *r, void *vctx)
         return 0;
     if (e.ts_us < c->from || e.ts_us > c->to)
         return 0;
+    bool fresh = false;
+    if (!cmap_get(&c->event_ids, e.event_id.p, e.event_id.n, &fresh))
+        return c->err = MT_ERR_NOMEM, 1;
+    if (!fresh) { /* a re-sent record (at-least-once): counted once */
+        c->duplicates++;
+        return 0;
+    }
     c->events++;
     cnt *s = cmap_get(&c->sessions, e.session_id.p, e.session_id.n, NULL);
     if (!s)
@@ -396,6 +405,8 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         char v1[64], v2[64], v3[64], v4[64], v5[64], v6[64], v7[64];
         snprintf(v6, sizeof v6, "%" PRIu64, src->seq_gap_problems);
         snprintf(v7, sizeof v7, "%" PRIu64, src->bad_segments);
+        char v8[64];
+        snprintf(v8, sizeof v8, "%" PRIu64, c.duplicates);
         snprintf(v1, sizeof v1, "%s", mt_replay_integrity_name(src->integrity));
         snprintf(v2, sizeof v2, "%" PRIu64, src->problems);
         snprintf(v3, sizeof v3, "%zu", src->nsegs);
@@ -408,7 +419,8 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
                                   {"unreadable segments", v7},
                                   {"segments", v3},
                                   {"records scanned", v4},
-                                  {"events in period", v5}};
+                                  {"events in period", v5},
+                                  {"duplicate records dropped", v8}};
         for (size_t i = 0; i < sizeof rows_ / sizeof *rows_; i++)
             row_v(&r, rows_[i], 2);
         table_end(&r);
@@ -484,6 +496,7 @@ done:
     cmap_free(&c.by_subject);
     cmap_free(&c.masks);
     cmap_free(&c.pairs);
+    cmap_free(&c.event_ids);
     cmap_free(&c.decisions);
     rows_free(&c.privileged);
     rows_free(&c.denied);

@@ -78,6 +78,27 @@ PY
     [ "$n" -eq 4 ] || fail "$source: list --subject gap-tester found $n sessions, want 4"
     echo "replay_gaps: $source: $(wc -l < want.txt) problems reported exactly"
   done
+  # play keeps the original timing: 12 events 1 ms apart, at speed 0.01 -> ~110 ms apart
+  sid=$(awk '$2=="clean"{print $3}' sessions.txt)
+  t0=$(date +%s%N)
+  "$replay" play "$sid" --archive arch --pubkey pub.pem --speed 0.01 --color never > play.txt
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$(grep -c ' #[0-9]* request ' play.txt)" -eq 12 ] || fail "play printed $(grep -c ' #' play.txt) events, want 12"
+  [ "$ms" -ge 1000 ] && [ "$ms" -lt 8000 ] || fail "play at speed 0.01 took $ms ms, want ~1100"
+  echo "replay_gaps: play --speed 0.01 took $ms ms for 11 ms of session"
+  # report: the four sessions, their subject, verified source, in all three formats
+  "$replay" report --archive arch --pubkey pub.pem --from 2025-11-24T00:00:00Z --to 2025-11-26T00:00:00Z > report.md
+  grep -q '^| verification | verified |' report.md || fail "report: source not verified: $(head -20 report.md)"
+  grep -q '^| sessions | 4 |' report.md || fail "report: sessions != 4"
+  grep -q '^| duplicate records dropped | 4 |' report.md || fail "report: duplicates != 4"
+  grep -q '^| gap-tester | 4 | 67 |' report.md || fail "report: identity row: $(grep gap-tester report.md)"
+  "$replay" report --archive arch --pubkey pub.pem --format csv > report.csv
+  grep -q '^by_identity,gap-tester,4,67$' report.csv || fail "report csv: $(grep gap-tester report.csv)"
+  "$replay" report --archive arch --pubkey pub.pem --format html > report.html
+  grep -q "Content-Security-Policy" report.html || fail "report html without CSP"
+  n=$("$replay" report --archive arch --pubkey pub.pem --to 2000-01-01T00:00:00Z | grep -c '^| sessions | 0 |')
+  [ "$n" -eq 1 ] || fail "report: --to before every event still counts sessions"
+  echo "replay_gaps: report md/csv/html agree (4 sessions, 67 events, 4 duplicates dropped)"
   # tampering: flip one byte in the middle of a segment
   seg=$(find arch -name '*.avro' -size +1k | head -1)
   chmod u+w "$seg" "$(dirname "$seg")"

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# mcptrail-replay speed next to baselines measured in the same run (issue 8):
+#   list: every record of a 1M-record archive scanned and grouped into sessions, against
+#         `mcptrail-archiver ids` (the archiver's own read of every record: inflate plus
+#         the id of each record) over the same archive; with and without the verify
+#         that replay runs first by default.
+#   show: one 100k-event session rebuilt (ordered, deduplicated, gaps checked) and printed
+#         as JSON Lines and as terminal text, alone in its archive and inside the 1M one.
+#
+#   bench/replay.sh [--events N] [--session-events M]   (defaults 1000000, 100000)
+#
+# Builds a Release tree in build-release/, starts a 1-node Kafka on 127.0.0.1 unless
+# MT_KAFKA_BROKERS is set (and stops it afterwards), prints a Markdown table and writes it
+# into docs/benchmarks.md (section "Replay"). Targets: list >= 1M events/s scanned; show of a
+# 100k-event session < 1 s.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${MT_BENCH_BUILD_DIR:-$root/build-release}
+n=1000000 m=100000
+while [ $# -gt 0 ]; do
+  case $1 in
+    --events) n=$2; shift 2 ;;
+    --session-events) m=$2; shift 2 ;;
+    *) echo "usage: bench/replay.sh [--events N] [--session-events M]" >&2; exit 2 ;;
+  esac
+done
+[ -n "${MT_BENCH_SKIP_DEPS:-}" ] || bash "$root/scripts/deps.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_SANITIZE=OFF >/dev/null
+ninja -C "$build" mcptrail-replay mcptrail-archiver archiver_produce mcptrail-events >/dev/null
+replay=$build/consumers/replay/mcptrail-replay
+archiver=$build/consumers/archiver/mcptrail-archiver
+export MT_SCHEMA_DIR=$root/schemas
+
+work=$(mktemp -d /tmp/mt-replay-bench.XXXXXX)
+started=""
+cleanup() {
+  chmod -R u+w "$work" 2>/dev/null || true
+  rm -rf "$work"
+  if [ -n "$started" ]; then bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+if [ -z "${MT_KAFKA_BROKERS:-}" ]; then
+  export MT_KAFKA_STATE="/tmp/mcptrail-bench-kafka-$$"
+  MT_KAFKA_BROKERS=$(bash "$root/scripts/kafka.sh" start --nodes 1 | tail -n 1)
+  export MT_KAFKA_BROKERS
+  started=1
+fi
+prefix="rbench$$."
+topics="${prefix}mcptrail.events,${prefix}mcptrail.approval.requests,${prefix}mcptrail.approval.votes,${prefix}mcptrail.approval.decisions"
+"$archiver" keygen "$work/key.pem" "$work/pub.pem"
+"$build/tests/consumers/archiver/archiver_produce" "$MT_KAFKA_BROKERS" "$n" 0 - "$prefix" \
+  2>"$work/produce.log"
+archive() { # DIR TOPICS GROUP
+  "$archiver" run --archive.dir="$1" --signing.key_file="$work/key.pem" \
+    --kafka.brokers="$MT_KAFKA_BROKERS" --group.id="$3" --topics="$2" --exit_idle=4s \
+    --log.level=warn
+}
+archive "$work/big" "$topics" "rbench-$$-big"
+sid="bench-session-$$"
+python3 "$root/bench/replay_session.py" "$sid" "$m" > "$work/session.jsonl"
+"$build/tools/mcptrail-events" produce "${prefix}session.events" --kafka.brokers="$MT_KAFKA_BROKERS" \
+  --log.level=warn < "$work/session.jsonl"
+archive "$work/one" "${prefix}session.events" "rbench-$$-one"
+# the 1M archive plus the session: one more topic directory in it
+cp -r "$work/one/${prefix}session.events" "$work/big/"
+# (the copied topic has its own signed chain, so the combined archive still verifies)
+
+rows=()
+row() { rows+=("$(printf '| %s | %s | %s | %s | %s |' "$@")"); }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+rate() { awk -v a="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? a / s : 0) }'; }
+best() { # best of 3 wall times of a command; prints seconds
+  local b="" t0 t1 s
+  for _ in 1 2 3; do
+    t0=$(now); "$@" >/dev/null 2>"$work/last.err"; t1=$(now)
+    s=$(secs "$t0" "$t1")
+    if [ -z "$b" ] || awk -v x="$s" -v y="$b" 'BEGIN { exit !(x < y) }'; then b=$s; fi
+  done
+  echo "$b"
+}
+recs=$(find "$work/big" -name '*.avro' | wc -l)
+sbytes=$(find "$work/big" -name '*.avro' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s / 1e6 }')
+
+s=$(best "$archiver" ids "$work/big")
+total=$("$archiver" ids "$work/big" | wc -l)
+row "list" "baseline: mcptrail-archiver ids (read every record, 1 core)" "$total" "$s s" "$(rate "$total" "$s") records/s"
+s=$(best "$replay" list --archive "$work/big" --no-verify)
+scanned=$(sed -n 's/.* event(s) of \([0-9]*\) record(s) scanned.*/\1/p' "$work/last.err")
+events=$(sed -n 's/.* session(s), \([0-9]*\) event(s) of.*/\1/p' "$work/last.err")
+row "list" "mcptrail-replay list --no-verify" "$scanned ($events events)" "$s s" "**$(rate "$scanned" "$s") records/s** ($(rate "$events" "$s") events/s)"
+s=$(best "$replay" list --archive "$work/big" --pubkey "$work/pub.pem")
+row "list" "mcptrail-replay list (archive verified first)" "$scanned" "$s s" "$(rate "$scanned" "$s") records/s"
+s=$(best "$replay" list --archive "$work/big" --no-verify --tool deploy --format jsonl)
+row "list" "mcptrail-replay list --no-verify --tool deploy --format jsonl" "$scanned" "$s s" "$(rate "$scanned" "$s") records/s"
+
+s=$(best sh -c "'$archiver' ids '$work/one' | grep -c '$sid'")
+row "show" "baseline: mcptrail-archiver ids, session's records counted (alone)" "$m" "$s s" "-"
+for fmt in jsonl text; do
+  s=$(best "$replay" show "$sid" --archive "$work/one" --no-verify --format "$fmt" --color never)
+  row "show" "mcptrail-replay show --format $fmt, session alone in its archive" "$m" "**$s s**" "$(rate "$m" "$s") events/s"
+done
+s=$(best "$replay" show "$sid" --archive "$work/one" --pubkey "$work/pub.pem" --format jsonl)
+row "show" "mcptrail-replay show --format jsonl, archive verified first" "$m" "$s s" "$(rate "$m" "$s") events/s"
+s=$(best "$replay" show "$sid" --archive "$work/big" --no-verify --format jsonl)
+row "show" "mcptrail-replay show --format jsonl, session inside the ${n}-record archive" "$m" "$s s" "scans $((total)) records"
+
+section=$(
+  echo "## Replay (bench/replay.sh)"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores ($(uname -m), shared), Release build."
+  echo "Archive written by mcptrail-archiver (deflate level 1, its default) from $n records of"
+  echo "archiver_produce (94 % SessionEvent, ~600 B) plus one $m-event session; $recs segment files,"
+  echo "$sbytes MB. Wall time, best of 3, output to /dev/null. Targets (issue 8): list >= 1M events/s"
+  echo "scanned; show of a 100k-event session < 1 s."
+  echo
+  echo "| command | what | records | wall | rate |"
+  echo "|---|---|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}"
+)
+echo "$section"
+python3 "$root/bench/docs_section.py" "$root/docs/benchmarks.md" "Replay" <<<"$section"
