@@ -66,44 +66,48 @@ cp -r "$work/one/${prefix}session.events" "$work/big/"
 # (the copied topic has its own signed chain, so the combined archive still verifies)
 
 rows=()
-row() { rows+=("$(printf '| %s | %s | %s | %s | %s |' "$@")"); }
+row() { rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 rate() { awk -v a="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? a / s : 0) }'; }
+wall="" cpu="" # wall and CPU seconds (user + sys) of the best run, set by best()
 best() { # best of 3 wall times of a command; prints seconds
-  local b="" t0 t1 s
+  local b="" s u y
+  local TIMEFORMAT='%R %U %S'
   for _ in 1 2 3; do
-    t0=$(now); "$@" >/dev/null 2>"$work/last.err"; t1=$(now)
-    s=$(secs "$t0" "$t1")
-    if [ -z "$b" ] || awk -v x="$s" -v y="$b" 'BEGIN { exit !(x < y) }'; then b=$s; fi
+    { time "$@" >/dev/null 2>"$work/last.err"; } 2>"$work/time.txt"
+    read -r s u y < <(tail -n 1 "$work/time.txt")
+    if [ -z "$b" ] || awk -v x="$s" -v y="$b" 'BEGIN { exit !(x < y) }'; then
+      b=$s; cpu=$(awk -v a="$u" -v c="$y" 'BEGIN { printf "%.3f", a + c }')
+    fi
   done
-  echo "$b"
+  wall=$b
 }
 recs=$(find "$work/big" -name '*.avro' | wc -l)
 sbytes=$(find "$work/big" -name '*.avro' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f", s / 1e6 }')
 
-s=$(best "$archiver" ids "$work/big")
+best "$archiver" ids "$work/big"; s=$wall
 total=$("$archiver" ids "$work/big" | wc -l)
-row "list" "baseline: mcptrail-archiver ids (read every record, 1 core)" "$total" "$s s" "$(rate "$total" "$s") records/s"
-s=$(best "$replay" list --archive "$work/big" --no-verify)
+row "list" "baseline: mcptrail-archiver ids (read every record, 1 core)" "$total" "$s s" "$cpu s" "$(rate "$total" "$s") records/s"
+best "$replay" list --archive "$work/big" --no-verify; s=$wall
 scanned=$(sed -n 's/.* event(s) of \([0-9]*\) record(s) scanned.*/\1/p' "$work/last.err")
 events=$(sed -n 's/.* session(s), \([0-9]*\) event(s) of.*/\1/p' "$work/last.err")
-row "list" "mcptrail-replay list --no-verify" "$scanned ($events events)" "$s s" "**$(rate "$scanned" "$s") records/s** ($(rate "$events" "$s") events/s)"
-s=$(best "$replay" list --archive "$work/big" --pubkey "$work/pub.pem")
-row "list" "mcptrail-replay list (archive verified first)" "$scanned" "$s s" "$(rate "$scanned" "$s") records/s"
-s=$(best "$replay" list --archive "$work/big" --no-verify --tool deploy --format jsonl)
-row "list" "mcptrail-replay list --no-verify --tool deploy --format jsonl" "$scanned" "$s s" "$(rate "$scanned" "$s") records/s"
+row "list" "mcptrail-replay list --no-verify" "$scanned ($events events)" "$s s" "$cpu s" "**$(rate "$scanned" "$s") records/s** ($(rate "$events" "$s") events/s; $(rate "$scanned" "$cpu") records per CPU-second)"
+best "$replay" list --archive "$work/big" --pubkey "$work/pub.pem"; s=$wall
+row "list" "mcptrail-replay list (archive verified first)" "$scanned" "$s s" "$cpu s" "$(rate "$scanned" "$s") records/s"
+best "$replay" list --archive "$work/big" --no-verify --tool deploy --format jsonl; s=$wall
+row "list" "mcptrail-replay list --no-verify --tool deploy --format jsonl" "$scanned" "$s s" "$cpu s" "$(rate "$scanned" "$s") records/s"
 
-s=$(best sh -c "'$archiver' ids '$work/one' | grep -c '$sid'")
-row "show" "baseline: mcptrail-archiver ids, session's records counted (alone)" "$m" "$s s" "-"
+best sh -c "'$archiver' ids '$work/one' | grep -c '$sid'"; s=$wall
+row "show" "baseline: mcptrail-archiver ids, session's records counted (alone)" "$m" "$s s" "$cpu s" "-"
 for fmt in jsonl text; do
-  s=$(best "$replay" show "$sid" --archive "$work/one" --no-verify --format "$fmt" --color never)
-  row "show" "mcptrail-replay show --format $fmt, session alone in its archive" "$m" "**$s s**" "$(rate "$m" "$s") events/s"
+  best "$replay" show "$sid" --archive "$work/one" --no-verify --format "$fmt" --color never; s=$wall
+  row "show" "mcptrail-replay show --format $fmt, session alone in its archive" "$m" "**$s s**" "$cpu s" "$(rate "$m" "$s") events/s"
 done
-s=$(best "$replay" show "$sid" --archive "$work/one" --pubkey "$work/pub.pem" --format jsonl)
-row "show" "mcptrail-replay show --format jsonl, archive verified first" "$m" "$s s" "$(rate "$m" "$s") events/s"
-s=$(best "$replay" show "$sid" --archive "$work/big" --no-verify --format jsonl)
-row "show" "mcptrail-replay show --format jsonl, session inside the ${n}-record archive" "$m" "$s s" "scans $((total)) records"
+best "$replay" show "$sid" --archive "$work/one" --pubkey "$work/pub.pem" --format jsonl; s=$wall
+row "show" "mcptrail-replay show --format jsonl, archive verified first" "$m" "$s s" "$cpu s" "$(rate "$m" "$s") events/s"
+best "$replay" show "$sid" --archive "$work/big" --no-verify --format jsonl; s=$wall
+row "show" "mcptrail-replay show --format jsonl, session inside the ${n}-record archive" "$m" "$s s" "$cpu s" "scans $((total)) records"
 
 section=$(
   echo "## Replay (bench/replay.sh)"
@@ -111,11 +115,13 @@ section=$(
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores ($(uname -m), shared), Release build."
   echo "Archive written by mcptrail-archiver (deflate level 1, its default) from $n records of"
   echo "archiver_produce (94 % SessionEvent, ~600 B) plus one $m-event session; $recs segment files,"
-  echo "$sbytes MB. Wall time, best of 3, output to /dev/null. Targets (issue 8): list >= 1M events/s"
-  echo "scanned; show of a 100k-event session < 1 s."
+  echo "$sbytes MB. Wall time, best of 3, output to /dev/null; CPU = user + sys of that run (replay"
+  echo "reads and inflates segments on up to min(cores, 4) threads). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "(the machine is shared). Targets (issue 8): list >= 1M events/s scanned; show of a 100k-event"
+  echo "session < 1 s."
   echo
-  echo "| command | what | records | wall | rate |"
-  echo "|---|---|---:|---:|---:|"
+  echo "| command | what | records | wall | CPU (user+sys) | rate (wall) |"
+  echo "|---|---|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
 )
 echo "$section"

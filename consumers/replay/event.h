@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mcptrail/buf.h"
 #include "mcptrail/err.h"
 
 /* A string view; p == NULL means the Avro value was null. */
@@ -66,3 +67,16 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev);
 bool mt_sv_eq(mt_sv v, const char *s);
 
 #endif
+
+/* Appends the event as one compact JSON object in the Avro JSON mapping of
+ * mcptrail/avro.h, byte for byte what json_dumps(JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) prints for mt_avro_decode's value (tests compare the
+ * two), without building a tree: `show --format jsonl` of large sessions.
+ * Errors as mt_rev_parse; on error out->len is restored. */
+mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *out);
+
+/* Appends JSON text re-indented by 2 (jansson's JSON_INDENT(2) layout) with
+ * every line after the first prefixed by `prefix`. MT_ERR_PARSE (out->len
+ * restored) when the brackets or strings do not balance; the text is not
+ * otherwise validated (it is only displayed). */
+mt_err mt_json_reindent(const char *text, size_t n, const char *prefix, mt_buf *out);

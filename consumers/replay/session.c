@@ -305,20 +305,14 @@ static const char *kind_color(int kind)
 /* Pretty JSON of the masked payload, indented by 4; raw text if not JSON. */
 static void print_payload(FILE *out, mt_sv p)
 {
-    json_error_t je;
-    json_t *j = json_loadb(p.p, p.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) : NULL;
-    const char *t = txt ? txt : p.p;
-    size_t n = txt ? strlen(txt) : p.n;
+    mt_buf b = {0};
     fputs("    ", out);
-    for (size_t i = 0; i < n; i++) {
-        fputc(t[i], out);
-        if (t[i] == '\n')
-            fputs("    ", out);
-    }
+    if (mt_json_reindent(p.p, p.n, "    ", &b) == MT_OK)
+        fwrite(b.data, 1, b.len, out);
+    else
+        fwrite(p.p, 1, p.n, out);
     fputc('\n', out);
-    free(txt);
-    json_decref(j);
+    mt_buf_free(&b);
 }
 
 mt_err mt_replay_print_event(FILE *out, const mt_render_opts *o, const mt_replay_session *s,
@@ -437,18 +431,23 @@ mt_err mt_replay_print_text(FILE *out, const mt_render_opts *o, const mt_replay_
 mt_err mt_replay_print_jsonl(FILE *out, const mt_render_opts *o, const mt_replay_session *s,
                              mt_errbuf *eb)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        json_t *d = NULL;
-        mt_err err = mt_avro_decode(o->reg, s->ev[i].value, s->ev[i].len, NULL, &d, eb);
-        if (err)
-            return err;
-        char *txt = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(d);
-        if (!txt)
-            return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
-        fputs(txt, out);
-        fputc('\n', out);
-        free(txt);
+    const mt_avro_schema *sch = mt_avro_registry_find(o->reg, "dev.mcptrail.SessionEvent");
+    if (!sch)
+        return mt_fail(eb, MT_ERR_NOT_FOUND, "schema dev.mcptrail.SessionEvent not loaded");
+    uint64_t fp = mt_avro_schema_fingerprint(sch);
+    mt_buf b = {0};
+    mt_err err = MT_OK;
+    for (size_t i = 0; i < s->n && !err; i++) {
+        b.len = 0;
+        err = mt_rev_write_json(s->ev[i].value, s->ev[i].len, fp, &b);
+        if (err) {
+            mt_fail(eb, err, "session %s seq %" PRId64 ": event does not decode", s->id,
+                    s->ev[i].rev.seq);
+            break;
+        }
+        mt_buf_append_byte(&b, '\n');
+        fwrite(b.data, 1, b.len, out);
     }
-    return MT_OK;
+    mt_buf_free(&b);
+    return err;
 }

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "archiver.h"
 #include "manifest.h"
@@ -238,7 +240,7 @@ static int on_segment_record(const mt_segment_record *r, void *vctx)
     return c->cb(&c->rec, c->ctx);
 }
 
-static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
+static mt_err scan_archive_serial(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
 {
     mt_buf file = {0};
     mt_err err = MT_OK;
@@ -264,6 +266,229 @@ static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_e
         }
     }
     mt_buf_free(&file);
+    return err;
+}
+
+/* ---- parallel archive scan ----------------------------------------------------
+ * Reading a segment is mostly inflate; the callback's work (summary decode,
+ * hash lookups) is a fraction of it. Worker threads read and inflate whole
+ * segments into chunks of copied records; the calling thread consumes the
+ * segments strictly in order, so callers see exactly the serial order.
+ * Memory is bounded: a worker whose segment is not the one being consumed
+ * waits while the chunks outstanding exceed PAR_BUDGET. */
+#define PAR_CHUNK ((size_t)4 << 20)
+#define PAR_BUDGET ((size_t)256 << 20)
+#define PAR_MAX_WORKERS 4
+
+typedef struct chunk {
+    struct chunk *next;
+    size_t len, cap;
+    uint8_t data[]; /* records: int64 offset, int64 ts, uint32 len, bytes */
+} chunk;
+
+typedef struct slot {
+    chunk *head, *tail;
+    bool done;
+    mt_err err;
+    char msg[sizeof ((mt_errbuf *)0)->msg];
+    uint64_t n;
+} slot;
+
+typedef struct par {
+    mt_replay_source *s;
+    slot *slots;
+    size_t next;     /* next segment a worker takes */
+    size_t consumed; /* segment the caller is consuming */
+    size_t outstanding;
+    bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} par;
+
+typedef struct wctx {
+    par *p;
+    size_t seg;
+    chunk *cur;
+} wctx;
+
+static void publish(wctx *w)
+{
+    par *p = w->p;
+    chunk *c = w->cur;
+    w->cur = NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&p->mu);
+    slot *sl = &p->slots[w->seg];
+    if (sl->tail)
+        sl->tail->next = c;
+    else
+        sl->head = c;
+    sl->tail = c;
+    p->outstanding += c->cap;
+    pthread_cond_broadcast(&p->cv);
+    while (!p->stop && p->outstanding > PAR_BUDGET && p->consumed != w->seg)
+        pthread_cond_wait(&p->cv, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int on_par_record(const mt_segment_record *r, void *vctx)
+{
+    wctx *w = vctx;
+    size_t need = 20 + r->value_len;
+    if (w->cur && w->cur->len + need > w->cur->cap)
+        publish(w);
+    if (!w->cur) {
+        size_t cap = need > PAR_CHUNK ? need : PAR_CHUNK;
+        if (!(w->cur = malloc(sizeof(chunk) + cap)))
+            return 1;
+        w->cur->next = NULL;
+        w->cur->len = 0;
+        w->cur->cap = cap;
+    }
+    uint8_t *o = w->cur->data + w->cur->len;
+    uint32_t vl = (uint32_t)r->value_len;
+    memcpy(o, &r->offset, 8);
+    memcpy(o + 8, &r->timestamp_ms, 8);
+    memcpy(o + 16, &vl, 4);
+    memcpy(o + 20, r->value, r->value_len);
+    w->cur->len += need;
+    return __atomic_load_n(&w->p->stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+static void *worker(void *arg)
+{
+    par *p = arg;
+    mt_buf file = {0};
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next;
+        if (i < p->s->nsegs && !p->stop)
+            p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->s->nsegs || __atomic_load_n(&p->stop, __ATOMIC_RELAXED))
+            break;
+        slot *sl = &p->slots[i];
+        mt_errbuf e2 = {{0}};
+        wctx w = {p, i, NULL};
+        mt_buf_reset(&file);
+        mt_err err = mt_read_file(p->s->segs[i].path, MAX_SEGMENT_FILE, &file, &e2);
+        if (!err) {
+            err = mt_segment_read(file.data, file.len, on_par_record, &w, &e2);
+            if (err == MT_ERR_STATE && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED))
+                err = mt_fail(&e2, MT_ERR_NOMEM, "out of memory reading %s",
+                              p->s->segs[i].path);
+        }
+        publish(&w);
+        pthread_mutex_lock(&p->mu);
+        sl->done = true;
+        sl->err = err;
+        snprintf(sl->msg, sizeof sl->msg, "%s", e2.msg);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    mt_buf_free(&file);
+    return NULL;
+}
+
+static int workers_wanted(size_t nsegs)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("MT_REPLAY_THREADS");
+    if (env && *env)
+        cpus = strtol(env, NULL, 10);
+    if (cpus > PAR_MAX_WORKERS)
+        cpus = PAR_MAX_WORKERS;
+    if ((size_t)cpus > nsegs)
+        cpus = (long)nsegs;
+    return cpus < 1 ? 1 : (int)cpus;
+}
+
+static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
+{
+    int nw = workers_wanted(s->nsegs);
+    if (nw <= 1 || s->nsegs < 2)
+        return scan_archive_serial(s, cb, ctx, eb);
+    par p = {.s = s};
+    p.slots = calloc(s->nsegs, sizeof *p.slots);
+    if (!p.slots)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    pthread_t th[PAR_MAX_WORKERS];
+    int started = 0;
+    for (int i = 0; i < nw; i++)
+        if (pthread_create(&th[i], NULL, worker, &p) == 0)
+            started++;
+    mt_err err = MT_OK;
+    if (!started) {
+        err = scan_archive_serial(s, cb, ctx, eb);
+        goto out;
+    }
+    for (size_t i = 0; i < s->nsegs && !err; i++) {
+        const mt_replay_seg *g = &s->segs[i];
+        mt_replay_rec rec = {g->topic, g->partition, 0, 0, NULL, 0, i};
+        uint64_t n = 0;
+        pthread_mutex_lock(&p.mu);
+        p.consumed = i;
+        pthread_cond_broadcast(&p.cv);
+        for (;;) {
+            slot *sl = &p.slots[i];
+            while (!sl->head && !sl->done)
+                pthread_cond_wait(&p.cv, &p.mu);
+            chunk *c = sl->head;
+            if (!c)
+                break; /* done and drained */
+            sl->head = c->next;
+            if (!sl->head)
+                sl->tail = NULL;
+            pthread_mutex_unlock(&p.mu);
+            for (size_t off = 0; off < c->len && !err;) {
+                uint32_t vl;
+                memcpy(&rec.offset, c->data + off, 8);
+                memcpy(&rec.timestamp_ms, c->data + off + 8, 8);
+                memcpy(&vl, c->data + off + 16, 4);
+                rec.value = c->data + off + 20;
+                rec.len = vl;
+                off += 20 + (size_t)vl;
+                n++;
+                if (cb(&rec, ctx))
+                    err = MT_ERR_STATE;
+            }
+            pthread_mutex_lock(&p.mu);
+            p.outstanding -= c->cap;
+            pthread_cond_broadcast(&p.cv);
+            free(c);
+            if (err)
+                break;
+        }
+        slot *sl = &p.slots[i];
+        s->records_scanned += n;
+        if (!err && sl->err) {
+            s->bad_segments++;
+            snprintf(s->bad_msg, sizeof s->bad_msg,
+                     "segment %s: %s (%" PRIu64 " records read before the error)", g->path,
+                     sl->msg, n);
+        }
+        pthread_mutex_unlock(&p.mu);
+    }
+    if (err == MT_ERR_STATE)
+        mt_fail(eb, err, "scan stopped by the caller");
+    pthread_mutex_lock(&p.mu);
+    p.stop = true;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+out:
+    for (size_t i = 0; i < s->nsegs; i++)
+        for (chunk *c = p.slots[i].head, *nx; c; c = nx) {
+            nx = c->next;
+            free(c);
+        }
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    free(p.slots);
     return err;
 }
 

@@ -180,6 +180,64 @@ static void bad_enum_index_is_a_schema_error(void **state)
     mt_buf_free(&b);
 }
 
+static void check_json_writer(const char *json)
+{
+    mt_buf b = {0}, w = {0};
+    encode(json, &b);
+    json_t *d = NULL;
+    assert_int_equal(mt_avro_decode(reg, b.data, b.len, NULL, &d, NULL), MT_OK);
+    char *want = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_int_equal(mt_rev_write_json(b.data, b.len, fp, &w), MT_OK);
+    mt_buf_append_byte(&w, 0);
+    assert_string_equal((const char *)w.data, want);
+    free(want);
+    json_decref(d);
+    mt_buf_free(&b);
+    mt_buf_free(&w);
+}
+
+static void json_writer_prints_what_the_generic_decoder_prints(void **state)
+{
+    (void)state;
+    check_json_writer(FULL);
+    check_json_writer(MINIMAL);
+    /* escapes: quotes, backslash, control characters, slash, non-ASCII, U+2028 */
+    check_json_writer(
+        "{\"event_id\":\"e\\\"q\\\\b\",\"session_id\":\"s\\u0001\\u001f\\b\\f\\n\\r\\t/\","
+        "\"seq\":-5,\"ts\":-1,\"kind\":\"heartbeat\",\"direction\":\"internal\","
+        "\"source\":{\"cluster\":\"Gr\u00fc\u00dfe\",\"namespace\":\"\\u2028\",\"pod\":\"\u65e5\","
+        "\"upstream\":\"\\u007f\"},\"identity\":{},\"mask_summary\":[],"
+        "\"approval\":{\"approval_id\":\"a\",\"decision\":null,\"approvers\":[]},"
+        "\"sidecar_version\":\"v\"}");
+}
+
+static void reindent_matches_jansson_indent(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "{\"a\":1,\"b\":[1,2,{\"c\":\"x,y:[z]\\\"\"}],\"e\":{},\"f\":[],\"g\":null}",
+        "[true,false,\"s\",-1.5]",
+        "{ \"spaced\" : [ 1 , 2 ] }",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        json_t *j = json_loads(texts[i], JSON_DECODE_ANY, NULL);
+        assert_non_null(j);
+        char *want = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        mt_buf b = {0};
+        assert_int_equal(mt_json_reindent(texts[i], strlen(texts[i]), "", &b), MT_OK);
+        mt_buf_append_byte(&b, 0);
+        assert_string_equal((const char *)b.data, want);
+        free(want);
+        json_decref(j);
+        mt_buf_free(&b);
+    }
+    mt_buf b = {0};
+    assert_int_equal(mt_json_reindent("{\"a\":[1}", 9, "", &b), MT_ERR_PARSE);
+    assert_int_equal(mt_json_reindent("\"open", 5, "", &b), MT_ERR_PARSE);
+    assert_int_equal(b.len, 0);
+    mt_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +246,8 @@ int main(void)
         cmocka_unit_test(every_truncation_fails_cleanly),
         cmocka_unit_test(trailing_bytes_and_wrong_fingerprint_are_refused),
         cmocka_unit_test(bad_enum_index_is_a_schema_error),
+        cmocka_unit_test(json_writer_prints_what_the_generic_decoder_prints),
+        cmocka_unit_test(reindent_matches_jansson_indent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
