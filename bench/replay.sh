@@ -50,10 +50,11 @@ topics="${prefix}mcptrail.events,${prefix}mcptrail.approval.requests,${prefix}mc
 "$archiver" keygen "$work/key.pem" "$work/pub.pem"
 "$build/tests/consumers/archiver/archiver_produce" "$MT_KAFKA_BROKERS" "$n" 0 - "$prefix" \
   2>"$work/produce.log"
-archive() { # DIR TOPICS GROUP
-  "$archiver" run --archive.dir="$1" --signing.key_file="$work/key.pem" \
-    --kafka.brokers="$MT_KAFKA_BROKERS" --group.id="$3" --topics="$2" --exit_idle=4s \
-    --log.level=warn
+archive() { # DIR TOPICS GROUP [archiver options]
+  local d=$1 t=$2 g=$3; shift 3
+  "$archiver" run --archive.dir="$d" --signing.key_file="$work/key.pem" \
+    --kafka.brokers="$MT_KAFKA_BROKERS" --group.id="$g" --topics="$t" --exit_idle=4s \
+    --log.level=warn "$@"
 }
 archive "$work/big" "$topics" "rbench-$$-big"
 sid="bench-session-$$"
@@ -64,6 +65,10 @@ archive "$work/one" "${prefix}session.events" "rbench-$$-one"
 # the 1M archive plus the session: one more topic directory in it
 cp -r "$work/one/${prefix}session.events" "$work/big/"
 # (the copied topic has its own signed chain, so the combined archive still verifies)
+# the same records archived without compression (segment.deflate_level=-1)
+archive "$work/big0" "$topics" "rbench-$$-big0" --segment.deflate_level=-1
+archive "$work/one0" "${prefix}session.events" "rbench-$$-one0" --segment.deflate_level=-1
+cp -r "$work/one0/${prefix}session.events" "$work/big0/"
 
 rows=()
 row() { rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
@@ -75,7 +80,11 @@ best() { # best of 3 wall times of a command; prints seconds
   local b="" s u y
   local TIMEFORMAT='%R %U %S'
   for _ in 1 2 3; do
-    { time "$@" >/dev/null 2>"$work/last.err"; } 2>"$work/time.txt"
+    local rc=0
+    { time "$@" >/dev/null 2>"$work/last.err"; } 2>"$work/time.txt" || rc=$?
+    if [ $rc -ne 0 ]; then
+      echo "bench: '$*' exited $rc: $(tail -n 5 "$work/last.err")" >&2; exit 1
+    fi
     read -r s u y < <(tail -n 1 "$work/time.txt")
     if [ -z "$b" ] || awk -v x="$s" -v y="$b" 'BEGIN { exit !(x < y) }'; then
       b=$s; cpu=$(awk -v a="$u" -v c="$y" 'BEGIN { printf "%.3f", a + c }')
@@ -97,9 +106,15 @@ best "$replay" list --archive "$work/big" --pubkey "$work/pub.pem"; s=$wall
 row "list" "mcptrail-replay list (archive verified first)" "$scanned" "$s s" "$cpu s" "$(rate "$scanned" "$s") records/s"
 best "$replay" list --archive "$work/big" --no-verify --tool deploy --format jsonl; s=$wall
 row "list" "mcptrail-replay list --no-verify --tool deploy --format jsonl" "$scanned" "$s s" "$cpu s" "$(rate "$scanned" "$s") records/s"
+best "$archiver" ids "$work/big0"; s=$wall
+row "list, uncompressed archive" "baseline: mcptrail-archiver ids" "$total" "$s s" "$cpu s" "$(rate "$total" "$s") records/s"
+best "$replay" list --archive "$work/big0" --no-verify; s=$wall
+row "list, uncompressed archive" "mcptrail-replay list --no-verify" "$scanned ($events events)" "$s s" "$cpu s" "**$(rate "$scanned" "$s") records/s** ($(rate "$events" "$s") events/s)"
+best "$replay" list --archive "$work/big0" --pubkey "$work/pub.pem"; s=$wall
+row "list, uncompressed archive" "mcptrail-replay list (archive verified first)" "$scanned" "$s s" "$cpu s" "$(rate "$scanned" "$s") records/s"
 
-best sh -c "'$archiver' ids '$work/one' | grep -c '$sid'"; s=$wall
-row "show" "baseline: mcptrail-archiver ids, session's records counted (alone)" "$m" "$s s" "$cpu s" "-"
+best "$archiver" ids "$work/one"; s=$wall
+row "show" "baseline: mcptrail-archiver ids (every record read, ids printed), session alone" "$m" "$s s" "$cpu s" "-"
 for fmt in jsonl text; do
   best "$replay" show "$sid" --archive "$work/one" --no-verify --format "$fmt" --color never; s=$wall
   row "show" "mcptrail-replay show --format $fmt, session alone in its archive" "$m" "**$s s**" "$cpu s" "$(rate "$m" "$s") events/s"
@@ -113,7 +128,7 @@ section=$(
   echo "## Replay (bench/replay.sh)"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$root" rev-parse --short HEAD), $(nproc) cores ($(uname -m), shared), Release build."
-  echo "Archive written by mcptrail-archiver (deflate level 1, its default) from $n records of"
+  echo "Archives written by mcptrail-archiver (deflate level 1, its default; and uncompressed) from $n records of"
   echo "archiver_produce (94 % SessionEvent, ~600 B) plus one $m-event session; $recs segment files,"
   echo "$sbytes MB. Wall time, best of 3, output to /dev/null; CPU = user + sys of that run (replay"
   echo "reads and inflates segments on up to min(cores, 4) threads). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

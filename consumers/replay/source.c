@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -240,19 +242,65 @@ static int on_segment_record(const mt_segment_record *r, void *vctx)
     return c->cb(&c->rec, c->ctx);
 }
 
+/* A segment's bytes: mapped read-only when possible (no copy into a heap
+ * buffer, which costs more than decoding an uncompressed segment), else
+ * read with the archiver's bounded reader. */
+typedef struct segbytes {
+    const uint8_t *data;
+    size_t len;
+    void *map;
+    size_t map_len;
+    mt_buf buf;
+} segbytes;
+
+static mt_err seg_open(const char *path, segbytes *b, mt_errbuf *eb)
+{
+    b->map = NULL;
+    b->map_len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uint64_t)st.st_size <= MAX_SEGMENT_FILE) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+            close(fd);
+            b->map = m;
+            b->map_len = (size_t)st.st_size;
+            b->data = m;
+            b->len = b->map_len;
+            return MT_OK;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    mt_buf_reset(&b->buf);
+    mt_err err = mt_read_file(path, MAX_SEGMENT_FILE, &b->buf, eb);
+    b->data = b->buf.data;
+    b->len = b->buf.len;
+    return err;
+}
+
+static void seg_close(segbytes *b)
+{
+    if (b->map)
+        munmap(b->map, b->map_len);
+    b->map = NULL;
+}
+
 static mt_err scan_archive_serial(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
 {
-    mt_buf file = {0};
+    segbytes file = {0};
     mt_err err = MT_OK;
     for (size_t i = 0; i < s->nsegs && !err; i++) {
         const mt_replay_seg *g = &s->segs[i];
-        mt_buf_reset(&file);
-        err = mt_read_file(g->path, MAX_SEGMENT_FILE, &file, eb);
+        err = seg_open(g->path, &file, eb);
         if (err)
             break;
         seg_ctx c = {cb, ctx, {g->topic, g->partition, 0, 0, NULL, 0, i}, 0};
         mt_errbuf e2 = {{0}};
         err = mt_segment_read(file.data, file.len, on_segment_record, &c, &e2);
+        seg_close(&file);
         s->records_scanned += c.n;
         if (err && err != MT_ERR_STATE) {
             /* keep going: one damaged segment must not hide the rest of the
@@ -265,7 +313,7 @@ static mt_err scan_archive_serial(mt_replay_source *s, mt_replay_cb cb, void *ct
             mt_fail(eb, err, "%s", e2.msg);
         }
     }
-    mt_buf_free(&file);
+    mt_buf_free(&file.buf);
     return err;
 }
 
@@ -359,7 +407,7 @@ static int on_par_record(const mt_segment_record *r, void *vctx)
 static void *worker(void *arg)
 {
     par *p = arg;
-    mt_buf file = {0};
+    segbytes file = {0};
     for (;;) {
         pthread_mutex_lock(&p->mu);
         size_t i = p->next;
@@ -371,10 +419,10 @@ static void *worker(void *arg)
         slot *sl = &p->slots[i];
         mt_errbuf e2 = {{0}};
         wctx w = {p, i, NULL};
-        mt_buf_reset(&file);
-        mt_err err = mt_read_file(p->s->segs[i].path, MAX_SEGMENT_FILE, &file, &e2);
+        mt_err err = seg_open(p->s->segs[i].path, &file, &e2);
         if (!err) {
             err = mt_segment_read(file.data, file.len, on_par_record, &w, &e2);
+            seg_close(&file);
             if (err == MT_ERR_STATE && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED))
                 err = mt_fail(&e2, MT_ERR_NOMEM, "out of memory reading %s",
                               p->s->segs[i].path);
@@ -387,7 +435,7 @@ static void *worker(void *arg)
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
     }
-    mt_buf_free(&file);
+    mt_buf_free(&file.buf);
     return NULL;
 }
 
@@ -404,9 +452,23 @@ static int workers_wanted(size_t nsegs)
     return cpus < 1 ? 1 : (int)cpus;
 }
 
+/* Whether the first segment's header names the deflate codec: only then do
+ * worker threads pay (for null-codec segments the copy into chunks costs
+ * more than the decoding it moves off the calling thread). */
+static bool first_segment_deflated(const mt_replay_source *s)
+{
+    char head[1024];
+    int fd = s->nsegs ? open(s->segs[0].path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, head, sizeof head);
+    close(fd);
+    return n > 0 && memmem(head, (size_t)n, "deflate", 7) != NULL;
+}
+
 static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
 {
-    int nw = workers_wanted(s->nsegs);
+    int nw = first_segment_deflated(s) ? workers_wanted(s->nsegs) : 1;
     if (nw <= 1 || s->nsegs < 2)
         return scan_archive_serial(s, cb, ctx, eb);
     par p = {.s = s};
