@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# mcptrail-archiver: WORM archive writer (args: run --config /etc/mcptrail/config/archiver.json). The consumers/archiver target is being written in parallel (issue 7); until it lands this image does not build.
+# mcptrail-archiver: WORM archive writer (args: run --config /etc/mcptrail/config/archiver.json).
 # Build from the repository root:
 #   docker build -f docker/archiver.Dockerfile -t mcptrail/archiver:0.1.0 .
 # Multi-stage: compiled on debian:12-slim with Debian's -dev packages (DESIGN.md
@@ -11,7 +11,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev \
-      libvectorscan-dev libpcre2-dev \
+      libvectorscan-dev libpcre2-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -2,6 +2,8 @@
  * from the plain counters the proxy updates on the same thread. */
 #include "admin.h"
 
+#include "hold.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -104,6 +106,36 @@ static void jwks_render(const mt_jwks_fetch_stats *js, struct evbuffer *b)
         (long long)js->last_ok_unix);
 }
 
+/* Approval holds (approvals.decision_keys set). */
+static void holds_render(const mt_hold_hub *h, struct evbuffer *b)
+{
+    mt_hold_metrics m;
+    mt_hold_hub_metrics(h, &m);
+    evbuffer_add_printf(
+        b,
+        "# HELP mcptrail_approvals_requested_total Calls held for approval (ApprovalRequest "
+        "published).\n"
+        "# TYPE mcptrail_approvals_requested_total counter\n"
+        "mcptrail_approvals_requested_total %llu\n"
+        "# HELP mcptrail_approvals_decided_total Held calls ended, by outcome.\n"
+        "# TYPE mcptrail_approvals_decided_total counter\n"
+        "mcptrail_approvals_decided_total{decision=\"approved\"} %llu\n"
+        "mcptrail_approvals_decided_total{decision=\"denied\"} %llu\n"
+        "mcptrail_approvals_decided_total{decision=\"expired\"} %llu\n"
+        "mcptrail_approvals_decided_total{decision=\"cancelled\"} %llu\n"
+        "# HELP mcptrail_approvals_decisions_ignored_total Decisions not acted upon (bad "
+        "signature, other hash, replay...).\n"
+        "# TYPE mcptrail_approvals_decisions_ignored_total counter\n"
+        "mcptrail_approvals_decisions_ignored_total %llu\n"
+        "# HELP mcptrail_approvals_pending Calls waiting for a decision and open tickets.\n"
+        "# TYPE mcptrail_approvals_pending gauge\n"
+        "mcptrail_approvals_pending %llu\n",
+        (unsigned long long)m.requested, (unsigned long long)m.approved,
+        (unsigned long long)m.denied, (unsigned long long)m.expired,
+        (unsigned long long)m.cancelled, (unsigned long long)m.ignored,
+        (unsigned long long)m.pending);
+}
+
 static void on_admin_request(struct evhttp_request *req, void *arg)
 {
     mt_admin *a = arg;
@@ -139,6 +171,8 @@ static void on_admin_request(struct evhttp_request *req, void *arg)
         mt_jwks_fetch_stats js;
         if (a->cfg.proxy && mt_proxy_jwks_stats(a->cfg.proxy, &js))
             jwks_render(&js, b);
+        if (a->cfg.holds)
+            holds_render(a->cfg.holds, b);
         reply_text(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b);
     } else {
         evhttp_send_error(req, 404, NULL);

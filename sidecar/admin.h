@@ -28,6 +28,7 @@ typedef struct mt_admin_config {
     mt_sidecar_metrics *metrics;   /* read by /metrics */
     const mt_proxy *proxy;         /* NULL: auth readiness not checked */
     const struct mt_recorder *rec; /* NULL: event counters from metrics */
+    const struct mt_hold_hub *holds; /* NULL: no approval holds configured */
 } mt_admin_config;
 
 mt_err mt_admin_new(struct event_base *base, const mt_admin_config *cfg, mt_admin **out,

@@ -13,6 +13,7 @@
 
 #include "mcptrail/approval.h"
 #include "mcptrail/log.h"
+#include "mcptrail/runtime.h"
 
 #define ASSIGN_RETRY_MS 1000
 #define META_TIMEOUT_MS 5000
@@ -76,32 +77,8 @@ typedef struct pub {
     bool is_request;
 } pub;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
-static void drain_fd(int fd)
-{
-    char b[256];
-    while (read(fd, b, sizeof b) > 0) {
-    }
-}
 
-static int make_pipe(int fds[2])
-{
-    if (pipe(fds) != 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        int fl = fcntl(fds[i], F_GETFL);
-        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
-            return -1;
-    }
-    return 0;
-}
 
 static void to_hex(const uint8_t *b, size_t n, char *out)
 {
@@ -343,7 +320,7 @@ static void apply_decision(mt_hold_hub *hub, const json_t *d)
         return;
     }
     json_int_t exp = json_integer_value(json_object_get(d, "expires"));
-    if (out == MT_HOLD_APPROVED && exp < now_us())
+    if (out == MT_HOLD_APPROVED && exp < mt_now_us())
         out = MT_HOLD_EXPIRED;
     hub->m.approved += out == MT_HOLD_APPROVED;
     hub->m.denied += out == MT_HOLD_DENIED;
@@ -408,7 +385,7 @@ static void read_decisions(mt_hold_hub *hub)
 static void on_cons_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
-    drain_fd(fd);
+    mt_wake_drain(fd);
     read_decisions(arg);
 }
 
@@ -416,7 +393,7 @@ static void on_prod_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     mt_hold_hub *hub = arg;
-    drain_fd(fd);
+    mt_wake_drain(fd);
     mt_producer_poll(hub->prod, 0);
 }
 
@@ -428,7 +405,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     mt_hold_hub *hub = arg;
     if (!hub->assigned) {
         mt_errbuf eb = {{0}};
-        int64_t from = now_us() / 1000 - hub->cfg.decision_lookback_ms;
+        int64_t from = mt_now_us() / 1000 - hub->cfg.decision_lookback_ms;
         if (mt_consumer_assign_all(hub->cons, from > 0 ? from : 1, META_TIMEOUT_MS, &eb) ==
             MT_OK) {
             hub->assigned = true;
@@ -439,7 +416,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                     "error", eb.msg, NULL);
         }
     }
-    int64_t now = now_us();
+    int64_t now = mt_now_us();
     for (mt_hold *h = hub->holds, *next; h; h = next) {
         next = h->next;
         if (h->ticket && now > h->expires_us + hub->cfg.expiry_grace_ms * 1000 + TICKET_KEEP_US)
@@ -510,7 +487,7 @@ mt_err mt_hold_hub_new(const mt_hold_hub_config *cfg, struct event_base *base,
     if ((err = mt_producer_new(&pc, &hub->prod, eb)) != MT_OK ||
         (err = mt_consumer_new(&cc, &hub->cons, eb)) != MT_OK)
         goto fail;
-    if (make_pipe(hub->prod_pipe) != 0 || make_pipe(hub->cons_pipe) != 0) {
+    if (mt_wake_pipe(hub->prod_pipe) != 0 || mt_wake_pipe(hub->cons_pipe) != 0) {
         err = mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -620,7 +597,7 @@ mt_err mt_hold_start(mt_hold_hub *hub, const mt_hold_request *rq, const mt_hold_
         free(h);
         return mt_fail(eb, MT_ERR_CRYPTO, "approval id: no randomness");
     }
-    int64_t created = now_us();
+    int64_t created = mt_now_us();
     uint64_t ms = (uint64_t)(created / 1000);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
@@ -672,7 +649,7 @@ void mt_hold_cancel(mt_hold_hub *hub, mt_hold *h, const char *reason)
                                  "approval_id", h->approval_id, "request_hash", hash, "voter",
                                  "subject", hub->voter, "issuer", "mcptrail-sidecar", "groups",
                                  "vote", "cancel", "reason", reason, "ts",
-                                 (json_int_t)now_us(), "source", "sidecar");
+                                 (json_int_t)mt_now_us(), "source", "sidecar");
         mt_errbuf eb = {{0}};
         if (!vote ||
             produce(hub, hub->topic_vote, hub->s_vote, vote, h->approval_id, false, &eb) != MT_OK)
@@ -700,7 +677,7 @@ mt_ticket *mt_hold_ticket_find(mt_hold_hub *hub, const uint8_t *request_hash,
 mt_ticket_state mt_hold_ticket_state(mt_hold_hub *hub, mt_ticket *t)
 {
     mt_hold *h = &t->h;
-    int64_t now = now_us();
+    int64_t now = mt_now_us();
     if (h->tstate == MT_TICKET_PENDING && now > h->expires_us + hub->cfg.expiry_grace_ms * 1000)
         h->tstate = MT_TICKET_EXPIRED;
     if (h->tstate == MT_TICKET_APPROVED && now > h->expires_us)

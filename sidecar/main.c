@@ -182,6 +182,8 @@ int main(int argc, char **argv)
             mt_mask_rules_free(mrules);
         OPENSSL_cleanse(ck, sizeof ck);
     }
+    if (err == MT_OK)
+        err = mt_mask_log_install(mask, &eb); /* log lines get the payloads' detectors */
     if (err != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot load the masking rules", "error", eb.msg, NULL);
         goto out;
@@ -239,7 +241,8 @@ int main(int argc, char **argv)
                           .kafka = &rt.kafka,
                           .metrics = &metrics,
                           .proxy = a.proxy,
-                          .rec = rec};
+                          .rec = rec,
+                          .holds = holds};
     if ((err = mt_admin_new(a.base, &ac, &admin, &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot start the admin port", "error", eb.msg, NULL);
         goto out;
@@ -273,6 +276,7 @@ out:
             mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);
         mt_recorder_free(rec);
     }
+    mt_mask_log_uninstall();
     mt_mask_engine_free(mask);
     if (a.base)
         event_base_free(a.base);

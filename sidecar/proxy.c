@@ -1562,28 +1562,6 @@ static void wrapped_send(fwd *f, struct evbuffer *body)
     evhttp_send_reply_end(f->creq);
 }
 
-static void on_hold_answer_recorded(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    f->pending_acks--;
-    if (err != MT_OK)
-        mt_logs(MT_LOG_WARN, "approvals", "approval event not recorded", "error",
-                mt_errname(err), NULL);
-    if (f->creq) {
-        if (f->wrapped) {
-            wrapped_send(f, f->reject_body);
-        } else {
-            struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
-            evhttp_add_header(oh, "Content-Type", "application/json");
-            evhttp_add_header(oh, "Cache-Control", "no-store");
-            evhttp_send_reply(f->creq, f->reject_code, f->reject_reason, f->reject_body);
-        }
-        count_reply(f->p, f->reject_code, &f->t0);
-        client_finished(f);
-    }
-    fwd_maybe_free(f);
-}
-
 /* The JSON-RPC error a held call ends with (HTTP 200: the transport worked). */
 static json_t *hold_error(fwd *f, int code, const char *message, json_t *data)
 {
@@ -1704,7 +1682,7 @@ static void hold_conclude(fwd *f, mt_hold_outcome o, const json_t *decision)
         break;
     }
     hold_record(f, "approval_decided", sym, decision, payload, body,
-                o == MT_HOLD_APPROVED ? on_approved_recorded : on_hold_answer_recorded);
+                o == MT_HOLD_APPROVED ? on_approved_recorded : on_reject_recorded);
     free(payload);
 }
 
@@ -1754,7 +1732,7 @@ static void on_hold_published(void *arg, mt_err err)
         hold_record(f, "error", NULL, NULL, "approval request not published",
                     hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
                                "approval request could not be published", json_object()),
-                    on_hold_answer_recorded);
+                    on_reject_recorded);
 }
 
 static void on_progress_sent(void *arg, mt_err err)
@@ -1822,7 +1800,7 @@ static void hold_begin(fwd *f)
                                "this call needs an approval but the sidecar has no approvals "
                                "configured (approvals.decision_keys)",
                                json_object()),
-                    on_hold_answer_recorded);
+                    on_reject_recorded);
         return;
     }
     const char *subject = json_string_value(json_object_get(f->identity, "subject"));
@@ -1885,7 +1863,7 @@ static void hold_begin(fwd *f)
             hold_record(f, "error", NULL, NULL, eb.msg,
                         hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
                                    "approval request could not be created", json_object()),
-                        on_hold_answer_recorded);
+                        on_reject_recorded);
             return;
         }
     } else {
@@ -1902,7 +1880,7 @@ static void hold_begin(fwd *f)
                                  "retry", "send the identical request again once approved");
         hold_record(f, "approval_requested", NULL, NULL, NULL,
                     hold_error(f, MT_RPC_APPROVAL_REQUIRED, "approval required", data),
-                    on_hold_answer_recorded);
+                    on_reject_recorded);
         return;
     }
     held_link(f);

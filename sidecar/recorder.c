@@ -74,6 +74,7 @@
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
+#include "mcptrail/runtime.h"
 
 #define COMPONENT "recorder"
 #define SPOOL_WINDOW 1024
@@ -215,12 +216,6 @@ struct mt_recorder {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static int64_t mono_s(void)
 {
@@ -310,7 +305,7 @@ static mt_err uuid7(mt_recorder *rec, char out[37])
     rec->rnd_left -= 10;
     memcpy(b + 6, rec->rnd + rec->rnd_left, 10);
     OPENSSL_cleanse(rec->rnd + rec->rnd_left, 10);
-    uint64_t ms = (uint64_t)(now_us() / 1000);
+    uint64_t ms = (uint64_t)(mt_now_us() / 1000);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t)(ms >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | (b[6] & 0x0f));
@@ -1463,7 +1458,7 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_avw_string(&w, "event_id", event_id, 36);
     w_str(&w, "session_id", s->id);
     mt_avw_long(&w, "seq", (int64_t)s->seq);
-    mt_avw_long(&w, "ts", now_us());
+    mt_avw_long(&w, "ts", mt_now_us());
     mt_avw_enum(&w, "kind", ev->kind);
     mt_avw_enum(&w, "direction", ev->direction);
     mt_avw_record_begin(&w, "source");

@@ -29,6 +29,7 @@
 #include "mcptrail/approval.h"
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
+#include "mcptrail/runtime.h"
 
 enum {
     TICK_MS = 200,
@@ -93,32 +94,8 @@ typedef struct send_ctx {
     int64_t ts;
 } send_ctx;
 
-static int64_t now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
-static void drain_fd(int fd)
-{
-    char b[256];
-    while (read(fd, b, sizeof b) > 0) {
-    }
-}
 
-static int make_pipe(int fds[2])
-{
-    if (pipe(fds) != 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        int fl = fcntl(fds[i], F_GETFL);
-        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
-            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
-            return -1;
-    }
-    return 0;
-}
 
 /* ---- decoding records into state-machine inputs ------------------------ */
 
@@ -462,7 +439,7 @@ static bool authenticate(mt_approvals *s, struct evhttp_request *req, mt_identit
     }
     mt_errbuf eb = {{0}};
     const char *tok = auth + 7;
-    if (mt_jwt_verify(s->p.jwks, &s->policy, tok, strlen(tok), now_us() / 1000000, id, &eb) !=
+    if (mt_jwt_verify(s->p.jwks, &s->policy, tok, strlen(tok), mt_now_us() / 1000000, id, &eb) !=
         MT_OK) {
         s->m.api_auth_failures++;
         evhttp_add_header(oh, "WWW-Authenticate",
@@ -633,7 +610,7 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
         .ngroups = string_items(groups, gv, MT_APPR_MAX_GROUPS),
         .kind = kind,
         .reason = reason,
-        .ts = now_us(),
+        .ts = mt_now_us(),
         .source = source,
     };
     const mt_appr *a = mt_appr_find(&s->tbl, id);
@@ -1046,7 +1023,7 @@ static void replay_done(mt_approvals *s)
            json_integer((json_int_t)counts[K_VOTE]), "decisions",
            json_integer((json_int_t)counts[K_DEC]), "approvals",
            json_integer((json_int_t)s->tbl.n), NULL);
-    mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+    mt_appr_expire_due(&s->tbl, mt_now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
     publish_all(s);
 }
 
@@ -1080,7 +1057,7 @@ static void on_message(mt_approvals *s, rd_kafka_message_t *m)
     s->m.records++;
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
     if (s->cfg->replay_window_ms > 0 && ts >= 0 &&
-        ts < now_us() / 1000 - s->cfg->replay_window_ms) {
+        ts < mt_now_us() / 1000 - s->cfg->replay_window_ms) {
         s->m.records_old++;
         return;
     }
@@ -1190,7 +1167,7 @@ static void on_reader_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     if (fd >= 0)
-        drain_fd(fd);
+        mt_wake_drain(fd);
     reader_poll(arg);
 }
 
@@ -1198,7 +1175,7 @@ static void on_producer_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
     mt_approvals *s = arg;
-    drain_fd(fd);
+    mt_wake_drain(fd);
     mt_producer_poll(s->prod, 0);
 }
 
@@ -1212,7 +1189,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     reader_poll(s);
     mt_producer_poll(s->prod, 0);
     if (s->ready) {
-        mt_appr_expire_due(&s->tbl, now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
+        mt_appr_expire_due(&s->tbl, mt_now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
         publish_all(s);
     }
 }
@@ -1250,7 +1227,7 @@ static mt_err reader_new(mt_approvals *s, mt_errbuf *eb)
         return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: %s", errstr);
     }
     rd_kafka_poll_set_consumer(s->rk);
-    if (make_pipe(s->rk_pipe) != 0)
+    if (mt_wake_pipe(s->rk_pipe) != 0)
         return mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(s->rk);
     if (!q)
@@ -1310,7 +1287,7 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
                              .delivery_timeout_ms = DELIVERY_TIMEOUT_MS};
     if ((err = mt_producer_new(&pc, &s->prod, eb)) != MT_OK)
         goto fail;
-    if (make_pipe(s->wake) != 0) {
+    if (mt_wake_pipe(s->wake) != 0) {
         err = mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
         goto fail;
     }

@@ -465,9 +465,12 @@ static mt_err part_append(archiver *a, part *pt, const mt_kafka_msg *msg, mt_err
     uint8_t leaf[MT_SHA256_LEN];
     if ((err = mt_segment_writer_append(pt->w, &r, eb)) != MT_OK ||
         (err = mt_leaf_hash(&a->lh, r.value, r.value_len, leaf)) != MT_OK ||
-        (err = mt_leaf_append(&a->lh, &pt->mb, leaf)) != MT_OK)
+        (err = mt_leaf_append(&a->lh, &pt->mb, leaf)) != MT_OK) {
+        char why[sizeof eb->msg];
+        snprintf(why, sizeof why, "%s", eb->msg);
         return mt_fail(eb, err, "%s: record at offset %" PRId64 ": %s", pt->dir, msg->offset,
-                       eb->msg);
+                       why);
+    }
     pt->records++;
     if (a->records == 0)
         a->first_record_mono = mono_ms();

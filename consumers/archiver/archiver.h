@@ -76,6 +76,7 @@ typedef struct mt_verify_opts {
     int64_t now_ms;         /* for the tail check; 0 = skip the age check */
     int64_t max_age_ms;     /* with now_ms: a chain's last manifest may be this old */
     bool quiet;             /* only problems and the summary */
+    const char *schema_dir; /* NULL: $MCPTRAIL_SCHEMA_DIR, else the library default */
 } mt_verify_opts;
 
 /* Prints the report to out; *problems gets the number of problems found.

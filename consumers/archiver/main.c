@@ -25,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mcptrail-archiver run [options]        archive the topics (run --help)\n"
             "       mcptrail-archiver verify DIR --pubkey PUB.pem [--from T] [--to T]\n"
-            "                                [--max-age DURATION] [--quiet]\n"
+            "                                [--max-age DURATION] [--schemas DIR] [--quiet]\n"
             "       mcptrail-archiver prove DIR ID          inclusion proof (JSON) of a record\n"
             "       mcptrail-archiver ids DIR               topic, partition, offset, id per record\n"
             "       mcptrail-archiver keygen PRIV.pem PUB.pem\n"
@@ -100,6 +100,9 @@ static int cmd_verify(int argc, char **argv)
             clock_gettime(CLOCK_REALTIME, &t);
             o.max_age_ms = d;
             o.now_ms = (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+            i++;
+        } else if (strcmp(a, "--schemas") == 0 && val) {
+            o.schema_dir = val;
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;

@@ -71,11 +71,16 @@ mt_err mt_record_ids_parse(const uint8_t *v, size_t len, uint64_t session_event_
     return MT_OK;
 }
 
-static uint64_t session_fp(void)
+/* schema_dir NULL: $MCPTRAIL_SCHEMA_DIR (the images set it), else the
+ * library's default ($MT_SCHEMA_DIR or the source tree's schemas/). */
+static uint64_t session_fp(const char *schema_dir)
 {
     mt_avro_registry *reg = NULL;
     uint64_t fp = 0;
-    if (mt_avro_registry_load(NULL, &reg, NULL) == MT_OK) {
+    if (!schema_dir)
+        schema_dir = getenv("MCPTRAIL_SCHEMA_DIR");
+    if (mt_avro_registry_load(schema_dir && *schema_dir ? schema_dir : NULL, &reg, NULL) ==
+        MT_OK) {
         const mt_avro_schema *s = mt_avro_registry_find(reg, "dev.mcptrail.SessionEvent");
         if (s)
             fp = mt_avro_schema_fingerprint(s);
@@ -656,15 +661,15 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
         mt_leaf_hasher_free(&v.lh);
         return err;
     }
-    v.sess_fp = session_fp();
+    v.sess_fp = session_fp(o->schema_dir);
     v.filtered = o->from_ms != INT64_MIN || o->to_ms != INT64_MAX;
     fprintf(out, "Validating archive %s with public key %s\n", o->dir, v.pubkey_id);
     if (v.filtered)
         fprintf(out, "Segments with records from %" PRId64 " to %" PRId64 " ms (manifest "
                 "chains are checked in full)\n", o->from_ms, o->to_ms);
     if (!v.sess_fp)
-        fprintf(out, "note: SessionEvent schema not found (MT_SCHEMA_DIR): per-session seq "
-                "checks skipped\n");
+        fprintf(out, "note: SessionEvent schema not found (--schemas DIR or "
+                "MCPTRAIL_SCHEMA_DIR): per-session seq checks skipped\n");
     int64_t latest = 0, latest_close = 0;
     for (size_t i = 0; i < a.n; i++)
         for (size_t j = 0; j < a.ps[i].nms; j++) {

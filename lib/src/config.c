@@ -78,6 +78,7 @@ const mt_cfg_option mt_cfg_common_options[] = {
  * sources stay next to the binary; its CMakeLists adds them to mcptrail). */
 extern const mt_cfg_option mt_sidecar_options[];
 extern const mt_cfg_option mt_approvals_options[];
+extern const mt_cfg_option mt_archiver_options[];
 extern const mt_cfg_option mt_injector_options[];
 
 const mt_cfg_doc_section mt_cfg_doc_sections[] = {
@@ -91,6 +92,10 @@ const mt_cfg_doc_section mt_cfg_doc_sections[] = {
      "The approval service: approval state machine, approvers' HTTP API, Ed25519-signed "
      "decisions (`mcptrail-approvals --help`, docs/approvals.md).",
      "MCPTRAIL_", mt_approvals_options},
+    {"mcptrail-archiver run",
+     "The archiver: write-once Avro segments with signed, chained manifests "
+     "(`mcptrail-archiver run --help`, docs/archive.md).",
+     "MCPTRAIL_", mt_archiver_options},
     {"mcptrail-injector",
      "The mutating admission webhook that adds the sidecar to pods that opt in "
      "(`mcptrail-injector --help`, docs/kubernetes.md).",

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,6 +39,36 @@
 static atomic_int log_threshold = MT_LOG_INFO;
 static atomic_int log_format = MT_LOG_FORMAT_JSON;
 static atomic_int log_fd = STDERR_FILENO;
+/* The masker and its context, swapped together under a lock (rarely set). */
+static pthread_mutex_t masker_mu = PTHREAD_MUTEX_INITIALIZER;
+static mt_log_masker masker_fn;
+static void *masker_ctx;
+static _Thread_local bool in_masker;
+
+void mt_log_set_masker(mt_log_masker fn, void *ctx)
+{
+    pthread_mutex_lock(&masker_mu);
+    masker_fn = fn;
+    masker_ctx = ctx;
+    pthread_mutex_unlock(&masker_mu);
+}
+
+/* The masker's copy of s, or NULL (no masker, no change, or re-entered). */
+static char *mask_value(const char *s, size_t len)
+{
+    if (in_masker)
+        return NULL;
+    pthread_mutex_lock(&masker_mu);
+    mt_log_masker fn = masker_fn;
+    void *ctx = masker_ctx;
+    pthread_mutex_unlock(&masker_mu);
+    if (!fn)
+        return NULL;
+    in_masker = true;
+    char *out = fn(ctx, s, len);
+    in_masker = false;
+    return out;
+}
 
 void mt_log_set_level(mt_log_level level)
 {
@@ -335,11 +366,20 @@ static json_t *redacted_copy(json_t *v, int depth)
     case JSON_STRING: {
         const char *s = json_string_value(v);
         size_t len = json_string_length(v);
-        if (!needs_text_redaction(s, len))
-            return json_incref(v);
-        char *r = mt_log_redact_text(s, len);
-        json_t *out = r ? json_string(r) : NULL;
-        free(r);
+        char *m = depth > 0 ? mask_value(s, len) : NULL;
+        if (m) {
+            s = m;
+            len = strlen(m);
+        }
+        json_t *out;
+        if (!needs_text_redaction(s, len)) {
+            out = m ? json_string(m) : json_incref(v);
+        } else {
+            char *r = mt_log_redact_text(s, len);
+            out = r ? json_string(r) : NULL;
+            free(r);
+        }
+        free(m);
         return out;
     }
     case JSON_OBJECT: {
@@ -349,8 +389,11 @@ static json_t *redacted_copy(json_t *v, int depth)
         if (!out)
             return NULL;
         json_object_foreach(v, key, child) {
-            json_t *c = mt_log_key_is_secret(key) ? json_string(REDACTED)
-                                                  : redacted_copy(child, depth + 1);
+            bool own = depth == 0 && (strcmp(key, "ts") == 0 || strcmp(key, "level") == 0 ||
+                                      strcmp(key, "component") == 0);
+            json_t *c = own                         ? json_incref(child)
+                        : mt_log_key_is_secret(key) ? json_string(REDACTED)
+                                                    : redacted_copy(child, depth + 1);
             if (json_object_set_new(out, key, c ? c : json_null()) != 0)
                 break;
         }

@@ -3,8 +3,11 @@
  * here they are copied once into one buffer and split in place. */
 #include "mcptrail/runtime.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mcptrail/log.h"
 
@@ -66,4 +69,35 @@ void mt_runtime_free(mt_runtime *rt)
     free(rt->props_text);
     mt_avro_registry_free(rt->schemas);
     memset(rt, 0, sizeof *rt);
+}
+
+int64_t mt_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int mt_wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(fds[i], F_GETFL);
+        if (fl < 0 || fcntl(fds[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            close(fds[0]);
+            close(fds[1]);
+            fds[0] = fds[1] = -1;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mt_wake_drain(int fd)
+{
+    char b[256];
+    while (read(fd, b, sizeof b) > 0) {
+    }
 }

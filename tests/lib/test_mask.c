@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "mcptrail/log.h"
 #include "mcptrail/mask.h"
 
 static mt_mask_engine *eng;
@@ -619,6 +620,40 @@ static void compiled_database_cache_is_authenticated(void **state)
     rmdir(dir);
 }
 
+
+/* mt_mask_log_install: log lines (msg and values) get the engine's detectors;
+ * ts/level/component stay; uninstall restores plain lines. */
+static void log_lines_are_masked_by_the_engine(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/mt-test-masklog-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    mt_log_set_fd(fd);
+    mt_errbuf eb = {""};
+    assert_int_equal(mt_mask_log_install(eng, &eb), MT_OK);
+    mt_logs(MT_LOG_ERROR, "test", "upstream said AKIAQWERTYUIOPASDFGH", "detail",
+            "card 4111 1111 1111 1111 declined", "plain", "nothing here", "empty", "", NULL);
+    mt_mask_log_uninstall();
+    mt_logs(MT_LOG_ERROR, "test", "after AKIAQWERTYUIOPASDFGH", NULL);
+    mt_log_set_fd(2);
+    char buf[4096];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    char *second = strchr(buf, '\n');
+    assert_non_null(second);
+    *second++ = '\0';
+    assert_null(strstr(buf, "AKIAQWERTYUIOPASDFGH"));
+    assert_null(strstr(buf, "4111 1111 1111 1111"));
+    assert_non_null(strstr(buf, "[REDACTED:"));
+    assert_non_null(strstr(buf, "\"plain\":\"nothing here\""));
+    assert_non_null(strstr(buf, "\"component\":\"test\""));
+    assert_non_null(strstr(second, "AKIAQWERTYUIOPASDFGH")); /* uninstalled */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +677,7 @@ int main(void)
         cmocka_unit_test(builtins_can_be_turned_off),
         cmocka_unit_test(many_candidates_fail_closed),
         cmocka_unit_test(compiled_database_cache_is_authenticated),
+        cmocka_unit_test(log_lines_are_masked_by_the_engine),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -123,12 +123,6 @@ static void on_delivery(const mt_delivery *d, void *ctx)
     snprintf(a->errstr, sizeof a->errstr, "%s", d->errstr ? d->errstr : "");
 }
 
-static int64_t now_us(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
-}
 
 typedef struct bot {
     const bot_config *cfg;
@@ -158,7 +152,7 @@ static mt_err send_vote(bot *b, const json_t *req, const mt_bot_rule *r, char *n
     json_t *v = json_pack("{s:s,s:O,s:{s:s,s:s,s:o},s:s,s:s,s:I,s:s}", "approval_id", id,
                           "request_hash", json_object_get(req, "request_hash"), "voter", "subject",
                           b->cfg->subject, "issuer", b->cfg->issuer, "groups", groups, "vote",
-                          r->vote, "reason", reason, "ts", (json_int_t)now_us(), "source", "bot");
+                          r->vote, "reason", reason, "ts", (json_int_t)mt_now_us(), "source", "bot");
     mt_buf buf = MT_BUF_INIT;
     mt_err err = v ? mt_avro_encode(b->vote_schema, v, &buf, eb)
                    : mt_fail(eb, MT_ERR_NOMEM, "out of memory");
@@ -231,7 +225,7 @@ static mt_err handle(bot *b, const mt_kafka_msg *m)
     }
     b->requests++;
     const char *id = json_string_value(json_object_get(req, "approval_id"));
-    if (json_integer_value(json_object_get(req, "expires")) <= now_us()) {
+    if (json_integer_value(json_object_get(req, "expires")) <= mt_now_us()) {
         mt_logs(MT_LOG_DEBUG, "bot", "expired request skipped", "approval_id", id, NULL);
         json_decref(req);
         return MT_OK;

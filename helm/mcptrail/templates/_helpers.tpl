@@ -157,6 +157,12 @@ prometheus.io/path: /metrics
 {{- if ne $s.tls.clientAuth "none" }}{{- $_ := set $c "tls.client_ca_file" "/etc/mcptrail/tls/ca.crt" -}}{{- end -}}
 {{- end -}}
 {{- if $s.jwks }}{{- $_ := set $c "auth.jwks_file" "/etc/mcptrail/config/jwks.json" -}}{{- end -}}
+{{- with $s.approvals.decisionKeys -}}
+{{- $keys := list -}}
+{{- range $i, $_ := . }}{{- $keys = append $keys (printf "/etc/mcptrail/config/decision-key-%d.pem" $i) -}}{{- end -}}
+{{- $_ := set $c "approvals.decision_keys" $keys -}}
+{{- end -}}
+{{- with $s.approvals.consoleUrl }}{{- $_ := set $c "approvals.console_url" . -}}{{- end -}}
 {{- range $k, $v := $s.config }}{{- $_ := set $c $k $v -}}{{- end -}}
 {{- $c | toPrettyJson -}}
 {{- end -}}

@@ -68,6 +68,16 @@ bool mt_log_key_is_secret(const char *key);
  * allocation failure. */
 char *mt_log_redact_text(const char *s, size_t len);
 
+/* A masker every string of a log line (msg and values; not ts, level and
+ * component) passes through before it is written: returns a malloc'd masked
+ * copy, or NULL when the text needs no change (or cannot be masked: the
+ * built-in redaction still applies). It must be thread-safe; lines logged
+ * from inside the masker are not masked again. The sidecar installs the
+ * masking engine here (mcptrail/mask.h), so log lines get the same
+ * detectors as payloads. NULL uninstalls. */
+typedef char *(*mt_log_masker)(void *ctx, const char *s, size_t len);
+void mt_log_set_masker(mt_log_masker fn, void *ctx);
+
 /* Key/value pairs after msg end with a NULL key.
  * mt_log_emit: values are json_t * and are STOLEN (like json_object_set_new);
  *   a NULL value (e.g. json_string() of invalid UTF-8) is logged as null.

@@ -129,6 +129,13 @@ mt_err mt_mask_text(mt_mask_ctx *ctx, const void *in, size_t len, mt_buf *out,
 mt_err mt_mask_payload(mt_mask_ctx *ctx, const void *in, size_t len, mt_buf *out,
                        mt_mask_summary *sum, bool *as_text, mt_errbuf *eb);
 
+/* Log lines through the engine: installs an mt_log_masker (mcptrail/log.h)
+ * that masks every string of every log line as text with e (borrowed: keep
+ * it alive until mt_mask_log_uninstall). One context behind a mutex: log
+ * lines are few next to payloads. */
+mt_err mt_mask_log_install(const mt_mask_engine *e, mt_errbuf *eb);
+void mt_mask_log_uninstall(void);
+
 /* Validators, exposed for tests and for user rules' "confirm". */
 bool mt_mask_luhn_valid(const char *digits, size_t len);  /* separators ' ' '-' skipped */
 bool mt_mask_iban_valid(const char *s, size_t len);       /* spaces skipped */

@@ -4,6 +4,8 @@
 #ifndef MCPTRAIL_RUNTIME_H
 #define MCPTRAIL_RUNTIME_H
 
+#include <stdint.h>
+
 #include "mcptrail/avro.h"
 #include "mcptrail/config.h"
 #include "mcptrail/err.h"
@@ -23,5 +25,15 @@ typedef struct mt_runtime {
 mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_kafka,
                        mt_errbuf *eb);
 void mt_runtime_free(mt_runtime *rt);
+
+/* Wall-clock time in microseconds since the Unix epoch (the timestamps of
+ * every record). */
+int64_t mt_now_us(void);
+
+/* Event-loop wake-up pipes (librdkafka's wakeup fds): a pipe with both ends
+ * non-blocking and close-on-exec (-1 and errno on failure), and draining
+ * everything readable from its read end. */
+int mt_wake_pipe(int fds[2]);
+void mt_wake_drain(int fd);
 
 #endif

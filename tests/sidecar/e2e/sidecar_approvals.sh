@@ -267,5 +267,11 @@ n=$(jq -s '[.[] | select(.kind == "error" and (.payload_masked // "" | contains(
 jq -se '[.[] | select(.kind == "request" and .policy.action == "approve")] | length >= 6' "$tmp/events.jsonl" >/dev/null ||
   fail "step 6: held requests not recorded with policy action approve"
 ! grep -q -- "$requester" "$tmp/events.raw" || fail "step 6: a raw token reached the topic"
+curl -s "http://127.0.0.1:$(cat "$tmp/sc/admin_port")/metrics" >"$tmp/metrics.txt"
+for m in 'mcptrail_approvals_decided_total{decision="approved"} 2' \
+         'mcptrail_approvals_decided_total{decision="denied"} 1' \
+         'mcptrail_approvals_decided_total{decision="cancelled"} 2'; do
+  grep -qF "$m" "$tmp/metrics.txt" || fail "step 6: metrics lack '$m': $(grep approvals "$tmp/metrics.txt")"
+done
 stop_sidecar_checked "$tmp/sc"
 echo "sidecar_approvals: PASS ($((SECONDS - t0)) s)"
