@@ -232,6 +232,7 @@ static int open_source(app *a)
     a->src.dir = c->archive;
     a->src.topic = c->topic;
     a->src.idle_ms = (int)c->idle_ms;
+    a->src.schema_dir = c->common.schema_dir;
     if (c->topic) {
         size_t np = c->common.kafka_properties.n < 64 ? c->common.kafka_properties.n : 64;
         for (size_t i = 0; i < np; i++) {

@@ -199,7 +199,7 @@ mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *pub, mt_
     if (!mem)
         return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
     mt_verify_opts o = {.dir = s->dir, .pub = pub, .from_ms = INT64_MIN, .to_ms = INT64_MAX,
-                        .quiet = true};
+                        .quiet = true, .schema_dir = s->schema_dir};
     uint64_t problems = 0;
     err = mt_archive_verify(&o, mem, &problems, eb);
     fclose(mem);

@@ -36,6 +36,7 @@ typedef struct mt_replay_source {
     const char *topic;
     mt_kafka_config kafka;
     int idle_ms; /* topic: stop this long after every partition reached its end */
+    const char *schema_dir; /* for verify's per-session checks; NULL: its default */
 
     /* filled by mt_replay_source_open / scan */
     mt_replay_seg *segs;
