@@ -38,11 +38,13 @@ topic="${prefix}mcptrail.events"
 
 case "$scenario" in
 gaps)
-  python3 "$here/gen_gaps.py" events.jsonl expected.txt
+  vtopic="${prefix}mcptrail.approval.votes"
+  python3 "$here/gen_gaps.py" events.jsonl expected.txt votes.jsonl
   "$events" produce "$topic" --kafka.brokers="$brokers" --log.level=warn < events.jsonl
+  "$events" produce "$vtopic" --kafka.brokers="$brokers" --log.level=warn < votes.jsonl
   "$archiver" keygen key.pem pub.pem
   "$archiver" run --archive.dir=arch --signing.key_file=key.pem --kafka.brokers="$brokers" \
-    --group.id="g-$prefix" --topics="$topic" --heartbeat.interval=1s --log.level=warn \
+    --group.id="g-$prefix" --topics="$topic,$vtopic" --heartbeat.interval=1s --log.level=warn \
     --exit_idle=3s
   grep '^SESSION' expected.txt > sessions.txt
   grep -v '^SESSION' expected.txt > want.txt
@@ -83,7 +85,7 @@ PY
   t0=$(date +%s%N)
   "$replay" play "$sid" --archive arch --pubkey pub.pem --speed 0.01 --color never > play.txt
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  [ "$(grep -c ' #[0-9]* request ' play.txt)" -eq 12 ] || fail "play printed $(grep -c ' #' play.txt) events, want 12"
+  [ "$(grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T.* #[0-9]+ ' play.txt)" -eq 12 ] || fail "play printed $(grep -cE '^[0-9]{4}-.* #[0-9]+ ' play.txt) events, want 12"
   [ "$ms" -ge 1000 ] && [ "$ms" -lt 8000 ] || fail "play at speed 0.01 took $ms ms, want ~1100"
   echo "replay_gaps: play --speed 0.01 took $ms ms for 11 ms of session"
   # report: the four sessions, their subject, verified source, in all three formats
@@ -99,6 +101,15 @@ PY
   n=$("$replay" report --archive arch --pubkey pub.pem --to 2000-01-01T00:00:00Z | grep -c '^| sessions | 0 |')
   [ "$n" -eq 1 ] || fail "report: --to before every event still counts sessions"
   echo "replay_gaps: report md/csv/html agree (4 sessions, 67 events, 4 duplicates dropped)"
+  # export: approvals with approvers and the votes' reasons (from the votes topic)
+  "$replay" export "$sid" --archive arch --pubkey pub.pem --output clean.html
+  for want in "alice, bob" "diff reviewed, change window open" "second pair of eyes" "CHG-1234 deploy" \
+              'class="ok">verified'; do
+    grep -qF "$want" clean.html || fail "export: '$want' missing from the approvals/integrity panels"
+  done
+  grep -q '| prod-deploy | ap-.* | CHG-1234 deploy | approved | alice; bob |' report.md \
+    || fail "report: privileged call row: $(grep prod-deploy report.md)"
+  echo "replay_gaps: export shows approvers and vote reasons; report joins the decision"
   # tampering: flip one byte in the middle of a segment
   seg=$(find arch -name '*.avro' -size +1k | head -1)
   chmod u+w "$seg" "$(dirname "$seg")"

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""gen_gaps.py OUT.jsonl EXPECTED.txt: SessionEvents with injected gaps, duplicate
+"""gen_gaps.py OUT.jsonl EXPECTED.txt VOTES.jsonl: SessionEvents with injected gaps, duplicate
 records and seq conflicts for replay_gaps (acceptance 2), and the exact problem lines
 mcptrail-replay must print for them (sorted).
 
-  clean      seq 0..11, nothing wrong
+  clean      seq 0..11, nothing wrong; seq 9 a tools/call held by an `approve` rule,
+             seq 10 its approval_decided (approved by alice and bob), and VOTES.jsonl
+             holds their two ApprovalVotes with reasons (for the votes topic)
   dups       seq 0..19; the record of seq 3 sent twice more, seq 7 once more
              (same event_id: a producer retry) -> 2 DUPLICATE lines, no gap
   gaps       seq 0..29 without 0, 5, 10..12 -> GAP 0..0, 5..5, 10..12
@@ -12,7 +14,7 @@ mcptrail-replay must print for them (sorted).
 Session ids are random per run so runs never mix."""
 import json, sys, uuid
 
-out, expected = sys.argv[1], sys.argv[2]
+out, expected, votes_out = sys.argv[1], sys.argv[2], sys.argv[3]
 run = uuid.uuid4().hex[:8]
 ts0 = 1764000000000000
 lines, exp = [], []
@@ -35,8 +37,23 @@ def emit(e):
     lines.append(json.dumps(e))
 
 sids = {k: f"{k}-{run}" for k in ("clean", "dups", "gaps", "conflict")}
+apid = f"ap-{run}"
 for s in range(12):
-    emit(ev(sids["clean"], s))
+    e = ev(sids["clean"], s)
+    if s == 9:
+        e["policy"] = {"rule_id": "prod-deploy", "action": "approve"}
+        e["approval"] = {"approval_id": apid, "decision": None, "approvers": []}
+        e["justification"] = "CHG-1234 deploy"
+    if s == 10:
+        e["kind"], e["direction"] = "approval_decided", "internal"
+        e["approval"] = {"approval_id": apid, "decision": "approved", "approvers": ["alice", "bob"]}
+    emit(e)
+with open(votes_out, "w") as f:
+    for who, why in (("alice", "diff reviewed, change window open"), ("bob", "second pair of eyes")):
+        f.write(json.dumps({"$schema": "dev.mcptrail.ApprovalVote", "approval_id": apid,
+                            "request_hash": "ab" * 32,
+                            "voter": {"subject": who, "issuer": "https://issuer.test", "groups": ["sre"]},
+                            "vote": "approve", "reason": why, "ts": ts0 + 9500, "source": "console"}) + "\n")
 recs = {}
 for s in range(20):
     recs[s] = ev(sids["dups"], s)
