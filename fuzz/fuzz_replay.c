@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (err != MT_OK)
             abort();
         const char *sid = json_string_value(json_object_get(d, "session_id"));
-        if (!sid || strlen(sid) != ev.session_id.n || memcmp(sid, ev.session_id.p, ev.session_id.n) ||
+        if (!sid || json_string_length(json_object_get(d, "session_id")) != ev.session_id.n || memcmp(sid, ev.session_id.p, ev.session_id.n) ||
             json_integer_value(json_object_get(d, "seq")) != ev.seq ||
             json_integer_value(json_object_get(d, "ts")) != ev.ts_us)
             abort();

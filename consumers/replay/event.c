@@ -640,7 +640,8 @@ mt_err mt_json_reindent(const char *t, size_t n, const char *prefix, mt_buf *o)
             i++;
         } else {
             size_t j = i;
-            while (j < n && !strchr(",:{}[]\" \n\r\t", t[j]))
+            /* strchr finds the terminator for a NUL byte: treat NUL as text */
+            while (j < n && (t[j] == '\0' || !strchr(",:{}[]\" \n\r\t", t[j])))
                 j++;
             e = add(o, t + i, j - i);
             i = j;

@@ -234,6 +234,10 @@ static void reindent_matches_jansson_indent(void **state)
     mt_buf b = {0};
     assert_int_equal(mt_json_reindent("{\"a\":[1}", 9, "", &b), MT_ERR_PARSE);
     assert_int_equal(mt_json_reindent("\"open", 5, "", &b), MT_ERR_PARSE);
+    /* a NUL byte outside a string is text, not the end of the input (was a hang) */
+    assert_int_equal(mt_json_reindent("[1\0002]", 5, "", &b), MT_OK);
+    assert_int_equal(b.len, 9);
+    b.len = 0;
     assert_int_equal(b.len, 0);
     mt_buf_free(&b);
 }
