@@ -78,7 +78,13 @@ PY
     diff -u want.txt got.sorted || fail "$source: reported problems differ from the injected ones"
     n=$("$replay" list "${srcargs[@]}" --subject gap-tester --format jsonl | wc -l)
     [ "$n" -eq 4 ] || fail "$source: list --subject gap-tester found $n sessions, want 4"
-    echo "replay_gaps: $source: $(wc -l < want.txt) problems reported exactly"
+    for f in "--policy approve:1" "--decision approved:1" "--tool echo:4" "--tool deploy:0" \
+             "--has-errors:0" "--from 2099-01-01T00:00:00Z:0" "--to 2000-01-01T00:00:00Z:0" \
+             "--from 2025-11-24T00:00:00Z --to 2025-11-26T00:00:00Z:4"; do
+      n=$("$replay" list "${srcargs[@]}" ${f%:*} --format jsonl 2>/dev/null | wc -l)
+      [ "$n" -eq "${f##*:}" ] || fail "$source: list ${f%:*} found $n sessions, want ${f##*:}"
+    done
+    echo "replay_gaps: $source: $(wc -l < want.txt) problems reported exactly; list filters agree"
   done
   # play keeps the original timing: 12 events 1 ms apart, at speed 0.01 -> ~110 ms apart
   sid=$(awk '$2=="clean"{print $3}' sessions.txt)
