@@ -1,0 +1,82 @@
+/* Summary decoder of SessionEvent records for mcptrail-replay.
+ *
+ * `list` and the session index must scan millions of archived records per
+ * second, which a generic datum -> JSON decode (mt_avro_decode) cannot do.
+ * mt_rev_parse walks the binary datum of one single-object SessionEvent
+ * (schemas/session_event.avsc, field order fixed by the fingerprint check)
+ * without allocating and returns views into the input for the fields replay
+ * filters and groups on; everything else is skipped with bounds checks.
+ * Input is untrusted (archives and topics): every length is checked against
+ * what remains, array block counts are bounded, and fuzz/fuzz_replay.c
+ * drives it. Views stay valid as long as the input bytes. */
+#ifndef MT_REPLAY_EVENT_H
+#define MT_REPLAY_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcptrail/buf.h"
+#include "mcptrail/err.h"
+
+/* A string view; p == NULL means the Avro value was null. */
+typedef struct mt_sv {
+    const char *p;
+    size_t n;
+} mt_sv;
+
+enum { MT_REV_KINDS = 12, MT_REV_POLICY_ACTIONS = 4, MT_REV_DECISIONS = 4 };
+extern const char *const mt_rev_kind_names[MT_REV_KINDS];
+extern const char *const mt_rev_direction_names[3];
+extern const char *const mt_rev_policy_names[MT_REV_POLICY_ACTIONS];
+extern const char *const mt_rev_decision_names[MT_REV_DECISIONS];
+
+typedef struct mt_rev {
+    mt_sv event_id, session_id;
+    int64_t seq, ts_us;
+    int kind, direction;
+    mt_sv cluster, namespace_, pod, upstream;
+    mt_sv issuer, subject, auth_method;
+    bool has_ci;
+    mt_sv repository, workflow, job, run_id, sha, ref, actor, environment;
+    mt_sv http_method, http_path;
+    int64_t http_status; /* -1: null */
+    mt_sv rpc_id, rpc_method, tool;
+    bool is_error;
+    int64_t error_code; /* 0: null */
+    mt_sv payload;
+    uint32_t mask_entries;
+    int64_t mask_total;
+    int policy_action; /* -1: no policy result */
+    mt_sv rule_id;
+    mt_sv approval_id;
+    int decision; /* -1: null */
+    uint32_t napprovers;
+    mt_sv justification;
+    int64_t latency_us; /* -1: null */
+    mt_sv sidecar_version;
+} mt_rev;
+
+/* value: a whole single-object record (C3 01, fingerprint, datum).
+ * MT_ERR_BAD_MAGIC, MT_ERR_UNKNOWN_SCHEMA (fingerprint is not fp: not a
+ * SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
+ * negative length, trailing bytes). */
+mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev);
+
+/* Equality of a view with a NUL-terminated string (a null view equals nothing). */
+bool mt_sv_eq(mt_sv v, const char *s);
+
+#endif
+
+/* Appends the event as one compact JSON object in the Avro JSON mapping of
+ * mcptrail/avro.h, byte for byte what json_dumps(JSON_COMPACT |
+ * JSON_PRESERVE_ORDER) prints for mt_avro_decode's value (tests compare the
+ * two), without building a tree: `show --format jsonl` of large sessions.
+ * Errors as mt_rev_parse; on error out->len is restored. */
+mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *out);
+
+/* Appends JSON text re-indented by 2 (jansson's JSON_INDENT(2) layout) with
+ * every line after the first prefixed by `prefix`. MT_ERR_PARSE (out->len
+ * restored) when the brackets or strings do not balance; the text is not
+ * otherwise validated (it is only displayed). */
+mt_err mt_json_reindent(const char *text, size_t n, const char *prefix, mt_buf *out);

@@ -1,0 +1,324 @@
+/* The session index behind `list`: one pass over every record with the
+ * summary decoder (event.h), sessions in an open-addressing hash table keyed
+ * by session_id. Filters on event attributes (tool, policy action, decision,
+ * identity) match a session when any of its events matches, so the index
+ * keeps per-session bit sets rather than the events themselves. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+
+enum { M_SUBJECT = 1, M_REPO = 2, M_WORKFLOW = 4, M_RUN = 8, M_TOOL = 16 };
+
+struct mt_replay_index {
+    mt_replay_summary *v; /* slots; id == NULL: empty */
+    size_t cap, n;
+    const mt_replay_summary **sel;
+    uint64_t events, bad;
+    uint64_t fp;
+    /* filter strings are compared during the build through these */
+    const mt_replay_filter *f;
+};
+
+void mt_replay_filter_init(mt_replay_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    f->from_us = INT64_MIN;
+    f->to_us = INT64_MAX;
+    f->policy = -1;
+    f->decision = -1;
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static char *dup_sv(mt_sv v)
+{
+    if (!v.p)
+        return NULL;
+    char *s = malloc(v.n + 1);
+    if (s) {
+        memcpy(s, v.p, v.n);
+        s[v.n] = '\0';
+    }
+    return s;
+}
+
+static mt_err grow(mt_replay_index *ix)
+{
+    size_t ncap = ix->cap ? ix->cap * 2 : 4096;
+    mt_replay_summary *nv = calloc(ncap, sizeof *nv);
+    if (!nv)
+        return MT_ERR_NOMEM;
+    for (size_t i = 0; i < ix->cap; i++) {
+        if (!ix->v[i].id)
+            continue;
+        size_t j = hash_bytes(ix->v[i].id, strlen(ix->v[i].id)) & (ncap - 1);
+        while (nv[j].id)
+            j = (j + 1) & (ncap - 1);
+        nv[j] = ix->v[i];
+    }
+    free(ix->v);
+    ix->v = nv;
+    ix->cap = ncap;
+    return MT_OK;
+}
+
+static mt_replay_summary *lookup(mt_replay_index *ix, mt_sv id)
+{
+    if ((ix->n + 1) * 2 > ix->cap && grow(ix) != MT_OK)
+        return NULL;
+    size_t j = hash_bytes(id.p, id.n) & (ix->cap - 1);
+    while (ix->v[j].id) {
+        if (strlen(ix->v[j].id) == id.n && memcmp(ix->v[j].id, id.p, id.n) == 0)
+            return &ix->v[j];
+        j = (j + 1) & (ix->cap - 1);
+    }
+    mt_replay_summary *s = &ix->v[j];
+    if (!(s->id = dup_sv(id)))
+        return NULL;
+    s->first_us = INT64_MAX;
+    s->last_us = INT64_MIN;
+    s->max_seq = -1;
+    ix->n++;
+    return s;
+}
+
+static void set_once(char **dst, mt_sv v)
+{
+    if (!*dst && v.p)
+        *dst = dup_sv(v);
+}
+
+static int on_record(const mt_replay_rec *r, void *ctx)
+{
+    mt_replay_index *ix = ctx;
+    mt_rev ev;
+    mt_err err = mt_rev_parse(r->value, r->len, ix->fp, &ev);
+    if (err) {
+        if (err != MT_ERR_UNKNOWN_SCHEMA)
+            ix->bad++; /* approval records are not SessionEvents; others are broken */
+        return 0;
+    }
+    ix->events++;
+    mt_replay_summary *s = lookup(ix, ev.session_id);
+    if (!s)
+        return 1;
+    s->events++;
+    if (ev.ts_us < s->first_us)
+        s->first_us = ev.ts_us;
+    if (ev.ts_us > s->last_us)
+        s->last_us = ev.ts_us;
+    if (ev.seq > s->max_seq)
+        s->max_seq = ev.seq;
+    set_once(&s->subject, ev.subject);
+    set_once(&s->repository, ev.repository);
+    set_once(&s->workflow, ev.workflow);
+    set_once(&s->run_id, ev.run_id);
+    set_once(&s->actor, ev.actor);
+    if (ev.tool.p && ev.kind == 1) {
+        set_once(&s->first_tool, ev.tool);
+        s->tool_calls++;
+    }
+    if (ev.policy_action >= 0)
+        s->policy_mask |= 1u << ev.policy_action;
+    if (ev.decision >= 0)
+        s->decision_mask |= 1u << ev.decision;
+    s->kind_mask |= 1u << ev.kind;
+    if (ev.is_error || ev.kind == 5 || ev.kind == 6 || ev.kind == 9)
+        s->errors++;
+    const mt_replay_filter *f = ix->f;
+    if (f) {
+        if (f->subject && mt_sv_eq(ev.subject, f->subject))
+            s->matched |= M_SUBJECT;
+        if (f->repository && mt_sv_eq(ev.repository, f->repository))
+            s->matched |= M_REPO;
+        if (f->workflow && mt_sv_eq(ev.workflow, f->workflow))
+            s->matched |= M_WORKFLOW;
+        if (f->run_id && mt_sv_eq(ev.run_id, f->run_id))
+            s->matched |= M_RUN;
+        if (f->tool && mt_sv_eq(ev.tool, f->tool))
+            s->matched |= M_TOOL;
+    }
+    return 0;
+}
+
+mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
+                             const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb)
+{
+    mt_replay_index *ix = calloc(1, sizeof *ix);
+    if (!ix)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    ix->fp = event_fp;
+    ix->f = f;
+    mt_err err = grow(ix);
+    if (!err)
+        err = mt_replay_scan(src, on_record, ix, eb);
+    if (err == MT_ERR_STATE)
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory indexing sessions");
+    if (err) {
+        mt_replay_index_free(ix);
+        return err;
+    }
+    *out = ix;
+    return MT_OK;
+}
+
+void mt_replay_index_free(mt_replay_index *ix)
+{
+    if (!ix)
+        return;
+    for (size_t i = 0; i < ix->cap; i++) {
+        mt_replay_summary *s = &ix->v[i];
+        if (!s->id)
+            continue;
+        free(s->id);
+        free(s->subject);
+        free(s->repository);
+        free(s->workflow);
+        free(s->run_id);
+        free(s->actor);
+        free(s->first_tool);
+    }
+    free(ix->v);
+    free(ix->sel);
+    free(ix);
+}
+
+uint64_t mt_replay_index_events(const mt_replay_index *ix)
+{
+    return ix->events;
+}
+
+uint64_t mt_replay_index_bad_records(const mt_replay_index *ix)
+{
+    return ix->bad;
+}
+
+static bool passes(const mt_replay_summary *s, const mt_replay_filter *f)
+{
+    if (s->last_us < f->from_us || s->first_us > f->to_us)
+        return false;
+    if ((f->subject && !(s->matched & M_SUBJECT)) || (f->repository && !(s->matched & M_REPO)) ||
+        (f->workflow && !(s->matched & M_WORKFLOW)) || (f->run_id && !(s->matched & M_RUN)) ||
+        (f->tool && !(s->matched & M_TOOL)))
+        return false;
+    if (f->policy >= 0 && !(s->policy_mask & (1u << f->policy)))
+        return false;
+    if (f->decision >= 0 && !(s->decision_mask & (1u << f->decision)))
+        return false;
+    if (f->has_errors && !s->errors)
+        return false;
+    return true;
+}
+
+static int cmp_summary(const void *a, const void *b)
+{
+    const mt_replay_summary *x = *(const mt_replay_summary *const *)a;
+    const mt_replay_summary *y = *(const mt_replay_summary *const *)b;
+    if (x->first_us != y->first_us)
+        return x->first_us < y->first_us ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
+                              const mt_replay_summary ***out)
+{
+    free(ix->sel);
+    ix->sel = calloc(ix->n ? ix->n : 1, sizeof *ix->sel);
+    size_t k = 0;
+    for (size_t i = 0; ix->sel && i < ix->cap; i++)
+        if (ix->v[i].id && passes(&ix->v[i], f))
+            ix->sel[k++] = &ix->v[i];
+    if (k)
+        qsort(ix->sel, k, sizeof *ix->sel, cmp_summary);
+    *out = ix->sel;
+    return k;
+}
+
+static const char *or_dash(const char *s)
+{
+    return s ? s : "-";
+}
+
+static void flags_text(const mt_replay_summary *s, char *out, size_t n)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    if (s->errors)
+        k += (size_t)snprintf(out + k, n - k, "%serrors", k ? "," : "");
+    if (k < n && (s->policy_mask & 2u || s->kind_mask & (1u << 6)))
+        k += (size_t)snprintf(out + k, n - k, "%sdenied", k ? "," : "");
+    for (int d = 0; d < MT_REV_DECISIONS && k < n; d++)
+        if (s->decision_mask & (1u << d))
+            k += (size_t)snprintf(out + k, n - k, "%s%s", k ? "," : "", mt_rev_decision_names[d]);
+    if (k < n && s->max_seq + 1 != (int64_t)s->events)
+        k += (size_t)snprintf(out + k, n - k, "%sseq-mismatch", k ? "," : "");
+    if (k == 0)
+        snprintf(out, n, "-");
+}
+
+void mt_replay_print_list_table(FILE *out, const mt_replay_summary *const *v, size_t n)
+{
+    fprintf(out, "%-36s  %-24s  %9s  %6s  %-24s  %-24s  %-16s  %-10s  %-16s  %s\n", "SESSION",
+            "START (UTC)", "DURATION", "EVENTS", "SUBJECT", "REPOSITORY", "WORKFLOW", "RUN",
+            "TOOL", "FLAGS");
+    for (size_t i = 0; i < n; i++) {
+        const mt_replay_summary *s = v[i];
+        char t[40], fl[96];
+        mt_fmt_time_us(s->first_us, t, sizeof t);
+        t[19] = 'Z';
+        t[20] = '\0';
+        flags_text(s, fl, sizeof fl);
+        fprintf(out, "%-36s  %-24s  %8.3fs  %6" PRIu64 "  %-24s  %-24s  %-16s  %-10s  %-16s  %s\n",
+                s->id, t, (double)(s->last_us - s->first_us) / 1e6, s->events,
+                or_dash(s->subject), or_dash(s->repository), or_dash(s->workflow),
+                or_dash(s->run_id), or_dash(s->first_tool), fl);
+    }
+}
+
+static json_t *jstr_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+void mt_replay_print_list_jsonl(FILE *out, const mt_replay_summary *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const mt_replay_summary *s = v[i];
+        char a[40], b[40];
+        mt_fmt_time_us(s->first_us, a, sizeof a);
+        mt_fmt_time_us(s->last_us, b, sizeof b);
+        json_t *pol = json_array(), *dec = json_array();
+        for (int k = 0; k < MT_REV_POLICY_ACTIONS; k++)
+            if (s->policy_mask & (1u << k))
+                json_array_append_new(pol, json_string(mt_rev_policy_names[k]));
+        for (int k = 0; k < MT_REV_DECISIONS; k++)
+            if (s->decision_mask & (1u << k))
+                json_array_append_new(dec, json_string(mt_rev_decision_names[k]));
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:I}",
+            "session_id", s->id, "start", a, "end", b, "start_us", (json_int_t)s->first_us,
+            "end_us", (json_int_t)s->last_us, "events", (json_int_t)s->events, "subject",
+            jstr_or_null(s->subject), "repository", jstr_or_null(s->repository), "workflow",
+            jstr_or_null(s->workflow), "run_id", jstr_or_null(s->run_id), "actor",
+            jstr_or_null(s->actor), "first_tool", jstr_or_null(s->first_tool), "tool_calls",
+            (json_int_t)s->tool_calls, "policy_actions", pol, "decisions", dec, "errors",
+            (json_int_t)s->errors);
+        if (o) {
+            char *txt = json_dumps(o, JSON_COMPACT);
+            if (txt)
+                fprintf(out, "%s\n", txt);
+            free(txt);
+            json_decref(o);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+/* mcptrail-replay core: the session index behind `list` and `report`, and
+ * the reconstruction of sessions behind `show`, `play` and `export`
+ * (DESIGN.md "Replay").
+ *
+ * A session is rebuilt from every SessionEvent with its session_id wherever
+ * it was found (any partition, any segment): events are ordered by seq,
+ * records with an event_id already seen are dropped (the sidecar's producer
+ * is at-least-once, so a re-sent record may be archived twice), and every
+ * missing seq range is reported as a gap, as is a seq carried by two
+ * different event_ids (a conflict: something other than a retry wrote it). */
+#ifndef MT_REPLAY_H
+#define MT_REPLAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "event.h"
+#include "mcptrail/avro.h"
+#include "source.h"
+
+typedef struct mt_replay_filter {
+    int64_t from_us, to_us; /* session overlaps [from, to]; INT64_MIN/MAX: open */
+    const char *subject, *repository, *workflow, *run_id, *tool;
+    int policy;   /* index into mt_rev_policy_names; -1: any */
+    int decision; /* index into mt_rev_decision_names; -1: any */
+    bool has_errors;
+} mt_replay_filter;
+
+void mt_replay_filter_init(mt_replay_filter *f);
+
+/* ---- index (list) ------------------------------------------------------ */
+
+typedef struct mt_replay_summary {
+    char *id;
+    int64_t first_us, last_us;
+    uint64_t events;
+    int64_t max_seq;
+    char *subject, *repository, *workflow, *run_id, *actor, *first_tool;
+    uint32_t tool_calls;
+    unsigned policy_mask, decision_mask, kind_mask;
+    uint64_t errors;
+    unsigned matched; /* filter bits seen on some event */
+} mt_replay_summary;
+
+typedef struct mt_replay_index mt_replay_index;
+
+/* f's string filters are compared per event during the scan (a session
+ * matches when any of its events does); pass the same f to select. */
+mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
+                             const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb);
+void mt_replay_index_free(mt_replay_index *ix);
+/* Sessions passing f, sorted by first event time then id. */
+size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
+                              const mt_replay_summary ***out);
+uint64_t mt_replay_index_events(const mt_replay_index *ix);
+uint64_t mt_replay_index_bad_records(const mt_replay_index *ix);
+
+void mt_replay_print_list_table(FILE *out, const mt_replay_summary *const *v, size_t n);
+void mt_replay_print_list_jsonl(FILE *out, const mt_replay_summary *const *v, size_t n);
+
+/* ---- sessions (show, play, export) -------------------------------------- */
+
+typedef struct mt_replay_event {
+    uint8_t *value; /* owned copy of the record */
+    size_t len;
+    mt_rev rev;     /* views into value */
+    size_t seg;     /* source segment; SIZE_MAX for a topic */
+    int32_t partition;
+    int64_t offset;
+} mt_replay_event;
+
+typedef struct mt_replay_gap {
+    int64_t from_seq, to_seq; /* inclusive missing range */
+} mt_replay_gap;
+
+typedef struct mt_replay_dup {
+    char *event_id;
+    int64_t seq;
+    uint32_t dropped;  /* copies dropped */
+    bool conflict;     /* same seq, different event_id */
+} mt_replay_dup;
+
+typedef struct mt_replay_session {
+    char *id;
+    mt_replay_event *ev; /* unique events sorted by seq */
+    size_t n, cap;
+    mt_replay_gap *gaps;
+    size_t ngaps;
+    mt_replay_dup *dups;
+    size_t ndups;
+    uint64_t dropped; /* duplicate records dropped in total */
+    bool has_end;     /* a session_end event was seen */
+} mt_replay_session;
+
+/* Approval votes/decisions found next to the sessions (archive or topic). */
+typedef struct mt_replay_set {
+    mt_replay_session *s;
+    size_t n;
+    uint8_t **approvals; /* raw ApprovalVote / ApprovalDecision records */
+    size_t *approval_len;
+    size_t napprovals;
+    uint64_t bad_records;
+} mt_replay_set;
+
+/* Collects the sessions named by ids (n of them) in one scan, then orders,
+ * deduplicates and finds gaps. A session not found has n == 0. */
+mt_err mt_replay_collect(mt_replay_source *src, const mt_avro_registry *reg,
+                         const char *const *ids, size_t nids, mt_replay_set *set,
+                         mt_errbuf *eb);
+void mt_replay_set_free(mt_replay_set *set);
+
+/* Writes the gaps/duplicates of s as loud lines ("GAP: ...") to out. */
+void mt_replay_print_problems(FILE *out, const mt_replay_session *s, bool color);
+
+typedef struct mt_render_opts {
+    bool color;
+    const mt_avro_registry *reg;
+    const mt_replay_source *src;
+} mt_render_opts;
+
+/* Terminal text of one event (play uses it per event). */
+mt_err mt_replay_print_event(FILE *out, const mt_render_opts *o, const mt_replay_session *s,
+                             size_t i, mt_errbuf *eb);
+mt_err mt_replay_print_text(FILE *out, const mt_render_opts *o, const mt_replay_session *s,
+                            mt_errbuf *eb);
+/* One decoded SessionEvent (the avro JSON mapping) per line. */
+mt_err mt_replay_print_jsonl(FILE *out, const mt_render_opts *o, const mt_replay_session *s,
+                             mt_errbuf *eb);
+/* One self-contained HTML document for every session of set. */
+mt_err mt_replay_print_html(FILE *out, const mt_render_opts *o, const mt_replay_set *set,
+                            mt_errbuf *eb);
+
+/* ---- report -------------------------------------------------------------- */
+
+typedef enum mt_report_format { MT_REPORT_MD, MT_REPORT_HTML, MT_REPORT_CSV } mt_report_format;
+
+mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry *reg,
+                        int64_t from_us, int64_t to_us, mt_report_format fmt, mt_errbuf *eb);
+
+/* ---- helpers shared by the renderers -------------------------------------- */
+void mt_html_escape(FILE *out, const char *s, size_t n);
+void mt_fmt_time_us(int64_t us, char *out, size_t n); /* 2026-11-25T10:00:00.123456Z */
+/* Fixed HTML head with the strict CSP (no script, style by hash). */
+void mt_html_head(FILE *out, const char *title);
+
+#endif

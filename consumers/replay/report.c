@@ -1,0 +1,505 @@
+/* `report`: the FFIEC evidence summary of a time range (docs/evidence.md maps
+ * each control to its sections). One pass over the source: the summary
+ * decoder for every event, a full decode only for events with a mask summary
+ * or an approval (their detail lists). Every section is a table, rendered as
+ * Markdown, HTML (same strict CSP as export) or CSV (first column: section). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "replay.h"
+
+/* ---- small string -> counters map ------------------------------------------ */
+
+typedef struct cnt {
+    char *key;
+    uint64_t a, b; /* meaning per map (sessions/events, count) */
+} cnt;
+
+typedef struct cmap {
+    cnt *v;
+    size_t n, cap;
+} cmap;
+
+static uint64_t hash_s(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static cnt *cmap_get(cmap *m, const char *k, size_t kn, bool *created)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 256;
+        cnt *nv = calloc(ncap, sizeof *nv);
+        if (!nv)
+            return NULL;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->v[i].key) {
+                size_t j = hash_s(m->v[i].key, strlen(m->v[i].key)) & (ncap - 1);
+                while (nv[j].key)
+                    j = (j + 1) & (ncap - 1);
+                nv[j] = m->v[i];
+            }
+        free(m->v);
+        m->v = nv;
+        m->cap = ncap;
+    }
+    size_t j = hash_s(k, kn) & (m->cap - 1);
+    while (m->v[j].key) {
+        if (strlen(m->v[j].key) == kn && memcmp(m->v[j].key, k, kn) == 0) {
+            if (created)
+                *created = false;
+            return &m->v[j];
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!(m->v[j].key = strndup(k, kn)))
+        return NULL;
+    m->n++;
+    if (created)
+        *created = true;
+    return &m->v[j];
+}
+
+static void cmap_free(cmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->v[i].key);
+    free(m->v);
+}
+
+static int cmp_cnt(const void *x, const void *y)
+{
+    const cnt *a = *(const cnt *const *)x, *b = *(const cnt *const *)y;
+    return strcmp(a->key, b->key);
+}
+
+static cnt **cmap_sorted(const cmap *m)
+{
+    cnt **v = calloc(m->n ? m->n : 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v && i < m->cap; i++)
+        if (m->v[i].key)
+            v[k++] = &m->v[i];
+    if (v && k)
+        qsort(v, k, sizeof *v, cmp_cnt);
+    return v;
+}
+
+/* ---- rows of detail tables ------------------------------------------------- */
+
+typedef struct row {
+    char *c[8];
+} row;
+
+typedef struct rows {
+    row *v;
+    size_t n;
+} rows;
+
+static row *rows_add(rows *r)
+{
+    row *nv = realloc(r->v, (r->n + 1) * sizeof *nv);
+    if (!nv)
+        return NULL;
+    r->v = nv;
+    memset(&r->v[r->n], 0, sizeof(row));
+    return &r->v[r->n++];
+}
+
+static void rows_free(rows *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        for (int k = 0; k < 8; k++)
+            free(r->v[i].c[k]);
+    free(r->v);
+}
+
+static char *sv_dup(mt_sv v)
+{
+    return v.p ? strndup(v.p, v.n) : strdup("-");
+}
+
+typedef struct rctx {
+    const mt_avro_registry *reg;
+    uint64_t fp;
+    int64_t from, to;
+    cmap sessions;   /* session id -> a: events */
+    cmap by_repo;    /* "repo / workflow" -> a: sessions, b: events */
+    cmap by_subject; /* subject -> a: sessions, b: events */
+    cmap event_ids;  /* duplicates dropped as in show */
+    cmap pairs;      /* group + session seen */
+    cmap masks;      /* "detector\taction" -> a: count */
+    cmap decisions;  /* approval_id -> a: index+1 into decided rows */
+    rows privileged, denied, decided;
+    uint64_t duplicates;
+    uint64_t events, masked_values, auth_failed, errors;
+    mt_err err;
+} rctx;
+
+/* A session counts once in every group it has events in. */
+static void add_group(rctx *c, cmap *m, const char *k, size_t kn, mt_sv session)
+{
+    cnt *g = cmap_get(m, k, kn, NULL);
+    char pair[768];
+    int pn = snprintf(pair, sizeof pair, "%p\x1f%.*s\x1f%.*s", (void *)m, (int)kn, k,
+                      (int)session.n, session.p);
+    bool created = false;
+    if (!g || pn < 0 ||
+        !cmap_get(&c->pairs, pair, (size_t)pn < sizeof pair ? (size_t)pn : sizeof pair - 1,
+                  &created)) {
+        c->err = MT_ERR_NOMEM;
+        return;
+    }
+    g->a += created;
+    g->b++;
+}
+
+static int on_record(const mt_replay_rec *r, void *vctx)
+{
+    rctx *c = vctx;
+    mt_rev e;
+    if (mt_rev_parse(r->value, r->len, c->fp, &e))
+        return 0;
+    if (e.ts_us < c->from || e.ts_us > c->to)
+        return 0;
+    bool fresh = false;
+    if (!cmap_get(&c->event_ids, e.event_id.p, e.event_id.n, &fresh))
+        return c->err = MT_ERR_NOMEM, 1;
+    if (!fresh) { /* a re-sent record (at-least-once): counted once */
+        c->duplicates++;
+        return 0;
+    }
+    c->events++;
+    cnt *s = cmap_get(&c->sessions, e.session_id.p, e.session_id.n, NULL);
+    if (!s)
+        return c->err = MT_ERR_NOMEM, 1;
+    s->a++;
+    char key[512];
+    int kn = snprintf(key, sizeof key, "%.*s / %.*s", e.repository.p ? (int)e.repository.n : 1,
+                      e.repository.p ? e.repository.p : "-",
+                      e.workflow.p ? (int)e.workflow.n : 1, e.workflow.p ? e.workflow.p : "-");
+    add_group(c, &c->by_repo, key, (size_t)kn < sizeof key ? (size_t)kn : sizeof key - 1,
+              e.session_id);
+    add_group(c, &c->by_subject, e.subject.p ? e.subject.p : "-",
+              e.subject.p ? e.subject.n : 1, e.session_id);
+    if (e.kind == 9)
+        c->auth_failed++;
+    if (e.is_error)
+        c->errors++;
+    char t[40];
+    mt_fmt_time_us(e.ts_us, t, sizeof t);
+    if (e.kind == 1 && e.policy_action == 2) {
+        row *w = rows_add(&c->privileged);
+        if (!w)
+            return c->err = MT_ERR_NOMEM, 1;
+        w->c[0] = strdup(t);
+        w->c[1] = sv_dup(e.session_id);
+        w->c[2] = sv_dup(e.subject);
+        w->c[3] = sv_dup(e.tool);
+        w->c[4] = sv_dup(e.rule_id);
+        w->c[5] = sv_dup(e.approval_id);
+        w->c[6] = sv_dup(e.justification);
+    }
+    if (e.kind == 6 || (e.kind == 1 && e.policy_action == 1)) {
+        row *w = rows_add(&c->denied);
+        if (!w)
+            return c->err = MT_ERR_NOMEM, 1;
+        w->c[0] = strdup(t);
+        w->c[1] = sv_dup(e.session_id);
+        w->c[2] = sv_dup(e.subject);
+        w->c[3] = sv_dup(e.tool);
+        w->c[4] = sv_dup(e.rule_id);
+        w->c[5] = strdup(mt_rev_kind_names[e.kind]);
+    }
+    if (e.mask_entries || (e.approval_id.p && e.decision >= 0)) {
+        json_t *d = NULL;
+        if (mt_avro_decode(c->reg, r->value, r->len, NULL, &d, NULL) == MT_OK) {
+            size_t i;
+            json_t *m;
+            json_array_foreach(json_object_get(d, "mask_summary"), i, m)
+            {
+                const char *det = json_string_value(json_object_get(m, "detector"));
+                const char *act = json_string_value(json_object_get(m, "action"));
+                snprintf(key, sizeof key, "%s\t%s", det ? det : "?", act ? act : "?");
+                cnt *k = cmap_get(&c->masks, key, strlen(key), NULL);
+                json_int_t n = json_integer_value(json_object_get(m, "count"));
+                if (k && n > 0) {
+                    k->a += (uint64_t)n;
+                    c->masked_values += (uint64_t)n;
+                }
+            }
+            json_t *ap = json_object_get(d, "approval");
+            if (e.decision >= 0 && json_is_object(ap)) {
+                bool created = false;
+                cnt *k = cmap_get(&c->decisions, e.approval_id.p, e.approval_id.n, &created);
+                if (k && created) {
+                    row *w = rows_add(&c->decided);
+                    if (w) {
+                        w->c[0] = sv_dup(e.approval_id);
+                        w->c[1] = strdup(mt_rev_decision_names[e.decision]);
+                        size_t ln = 0;
+                        char buf[1024] = "";
+                        json_t *v;
+                        json_array_foreach(json_object_get(ap, "approvers"), i, v)
+                        {
+                            int wn = snprintf(buf + ln, sizeof buf - ln, "%s%s", i ? "; " : "",
+                                              json_string_value(v) ? json_string_value(v) : "?");
+                            if (wn < 0 || (size_t)wn >= sizeof buf - ln)
+                                break;
+                            ln += (size_t)wn;
+                        }
+                        w->c[2] = strdup(buf);
+                        w->c[3] = strdup(t);
+                        k->a = c->decided.n;
+                    }
+                }
+            }
+            json_decref(d);
+        }
+    }
+    return 0;
+}
+
+/* ---- rendering --------------------------------------------------------------- */
+
+typedef struct rnd {
+    FILE *out;
+    mt_report_format f;
+    const char *section;
+} rnd;
+
+static void cell(rnd *r, const char *s, bool first)
+{
+    s = s ? s : "";
+    if (r->f == MT_REPORT_CSV) {
+        if (!first)
+            fputc(',', r->out);
+        bool q = strpbrk(s, ",\"\n\r") != NULL || (s[0] == '=' || s[0] == '+' || s[0] == '-' ||
+                                                   s[0] == '@');
+        if (q)
+            fputc('"', r->out);
+        /* a leading formula character is neutralised for spreadsheets */
+        if (s[0] == '=' || s[0] == '+' || (s[0] == '-' && s[1]) || s[0] == '@')
+            fputc('\'', r->out);
+        for (const char *p = s; *p; p++) {
+            if (*p == '"')
+                fputc('"', r->out);
+            fputc(*p, r->out);
+        }
+        if (q)
+            fputc('"', r->out);
+    } else if (r->f == MT_REPORT_HTML) {
+        fputs(first ? "<tr><td>" : "</td><td>", r->out);
+        mt_html_escape(r->out, s, strlen(s));
+    } else {
+        fputs(first ? "| " : " | ", r->out);
+        for (const char *p = s; *p; p++) {
+            if (*p == '|' || *p == '\\' || *p == '`' || *p == '*' || *p == '_' || *p == '<')
+                fputc('\\', r->out);
+            fputc(*p == '\n' ? ' ' : *p, r->out);
+        }
+    }
+}
+
+static void row_end(rnd *r)
+{
+    fputs(r->f == MT_REPORT_CSV ? "\n" : r->f == MT_REPORT_HTML ? "</td></tr>\n" : " |\n", r->out);
+}
+
+static void row_v(rnd *r, const char *const *c, int n)
+{
+    if (r->f == MT_REPORT_CSV) {
+        cell(r, r->section, true);
+        for (int i = 0; i < n; i++)
+            cell(r, c[i], false);
+    } else {
+        for (int i = 0; i < n; i++)
+            cell(r, c[i], i == 0);
+    }
+    row_end(r);
+}
+
+static void table_begin(rnd *r, const char *section, const char *title, const char *const *h,
+                        int n)
+{
+    r->section = section;
+    if (r->f == MT_REPORT_CSV) {
+        row_v(r, h, n);
+        return;
+    }
+    if (r->f == MT_REPORT_HTML) {
+        fprintf(r->out, "<h2>%s</h2><table><tr>", title);
+        for (int i = 0; i < n; i++) {
+            fputs("<th>", r->out);
+            mt_html_escape(r->out, h[i], strlen(h[i]));
+            fputs("</th>", r->out);
+        }
+        fputs("</tr>\n", r->out);
+        return;
+    }
+    fprintf(r->out, "\n## %s\n\n", title);
+    row_v(r, h, n);
+    for (int i = 0; i < n; i++)
+        fputs(i ? "---|" : "|---|", r->out);
+    fputc('\n', r->out);
+}
+
+static void table_end(rnd *r)
+{
+    if (r->f == MT_REPORT_HTML)
+        fputs("</table>\n", r->out);
+}
+
+static void counts_table(rnd *r, const char *section, const char *title, const char *what,
+                         const cmap *m)
+{
+    const char *h[] = {what, "sessions", "events"};
+    table_begin(r, section, title, h, 3);
+    cnt **v = cmap_sorted(m);
+    for (size_t i = 0; v && i < m->n; i++) {
+        char a[24], b[24];
+        snprintf(a, sizeof a, "%" PRIu64, v[i]->a);
+        snprintf(b, sizeof b, "%" PRIu64, v[i]->b);
+        const char *c[] = {v[i]->key, a, b};
+        row_v(r, c, 3);
+    }
+    free(v);
+    table_end(r);
+}
+
+mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry *reg,
+                        int64_t from_us, int64_t to_us, mt_report_format fmt, mt_errbuf *eb)
+{
+    const mt_avro_schema *ev = mt_avro_registry_find(reg, "dev.mcptrail.SessionEvent");
+    if (!ev)
+        return mt_fail(eb, MT_ERR_NOT_FOUND, "schema dev.mcptrail.SessionEvent not loaded");
+    rctx c = {.reg = reg, .fp = mt_avro_schema_fingerprint(ev), .from = from_us, .to = to_us};
+    mt_err err = mt_replay_scan(src, on_record, &c, eb);
+    if (err == MT_ERR_STATE || (!err && c.err))
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
+    if (err)
+        goto done;
+    rnd r = {out, fmt, NULL};
+    char f[40] = "beginning", t[40] = "end";
+    if (from_us != INT64_MIN)
+        mt_fmt_time_us(from_us, f, sizeof f);
+    if (to_us != INT64_MAX)
+        mt_fmt_time_us(to_us, t, sizeof t);
+    if (fmt == MT_REPORT_HTML) {
+        mt_html_head(out, "mcptrail FFIEC evidence summary");
+        fprintf(out, "<h1>mcptrail evidence summary</h1><p>Period %s to %s. Control mapping: "
+                     "docs/evidence.md.</p>\n", f, t);
+    } else if (fmt == MT_REPORT_MD) {
+        fprintf(out, "# mcptrail evidence summary\n\nPeriod: %s to %s. Control mapping: "
+                     "docs/evidence.md (FFIEC IT Examination Handbook, Information Security).\n",
+                f, t);
+    }
+    /* integrity */
+    {
+        const char *h[] = {"item", "value"};
+        table_begin(&r, "integrity", "Integrity of the source (log management)", h, 2);
+        char v1[64], v2[64], v3[64], v4[64], v5[64], v6[64], v7[64];
+        snprintf(v6, sizeof v6, "%" PRIu64, src->seq_gap_problems);
+        snprintf(v7, sizeof v7, "%" PRIu64, src->bad_segments);
+        char v8[64];
+        snprintf(v8, sizeof v8, "%" PRIu64, c.duplicates);
+        snprintf(v1, sizeof v1, "%s", mt_replay_integrity_name(src->integrity));
+        snprintf(v2, sizeof v2, "%" PRIu64, src->problems);
+        snprintf(v3, sizeof v3, "%zu", src->nsegs);
+        snprintf(v4, sizeof v4, "%" PRIu64, src->records_scanned);
+        snprintf(v5, sizeof v5, "%" PRIu64, c.events);
+        const char *rows_[][2] = {{"source", src->dir ? src->dir : src->topic},
+                                  {"verification", v1},
+                                  {"verification problems", v2},
+                                  {"session seq gaps (verify)", v6},
+                                  {"unreadable segments", v7},
+                                  {"segments", v3},
+                                  {"records scanned", v4},
+                                  {"events in period", v5},
+                                  {"duplicate records dropped", v8}};
+        for (size_t i = 0; i < sizeof rows_ / sizeof *rows_; i++)
+            row_v(&r, rows_[i], 2);
+        table_end(&r);
+    }
+    {
+        const char *h[] = {"item", "value"};
+        table_begin(&r, "totals", "Totals (access control)", h, 2);
+        char a[32], b[32], d[32], e[32], g[32], k[32];
+        snprintf(a, sizeof a, "%zu", c.sessions.n);
+        snprintf(b, sizeof b, "%zu", c.privileged.n);
+        snprintf(d, sizeof d, "%zu", c.denied.n);
+        snprintf(e, sizeof e, "%" PRIu64, c.masked_values);
+        snprintf(g, sizeof g, "%" PRIu64, c.auth_failed);
+        snprintf(k, sizeof k, "%" PRIu64, c.errors);
+        const char *rows_[][2] = {{"sessions", a},          {"privileged calls (approve)", b},
+                                  {"denials", d},           {"values masked", e},
+                                  {"authentication failures", g}, {"error responses", k}};
+        for (size_t i = 0; i < sizeof rows_ / sizeof *rows_; i++)
+            row_v(&r, rows_[i], 2);
+        table_end(&r);
+    }
+    counts_table(&r, "by_repository_workflow", "Sessions by repository / workflow",
+                 "repository / workflow", &c.by_repo);
+    counts_table(&r, "by_identity", "Sessions by identity", "subject", &c.by_subject);
+    {
+        const char *h[] = {"time", "session", "subject", "tool", "rule", "approval id",
+                           "justification", "decision", "approvers", "decided"};
+        table_begin(&r, "privileged", "Privileged calls and their approvals (privileged access, "
+                                      "change management)", h, 10);
+        for (size_t i = 0; i < c.privileged.n; i++) {
+            row *w = &c.privileged.v[i];
+            cnt *k = w->c[5] ? cmap_get(&c.decisions, w->c[5], strlen(w->c[5]), NULL) : NULL;
+            row *d = k && k->a ? &c.decided.v[k->a - 1] : NULL;
+            const char *v[] = {w->c[0], w->c[1], w->c[2], w->c[3], w->c[4], w->c[5], w->c[6],
+                               d ? d->c[1] : "NO DECISION RECORDED", d ? d->c[2] : "",
+                               d ? d->c[3] : ""};
+            row_v(&r, v, 10);
+        }
+        table_end(&r);
+    }
+    {
+        const char *h[] = {"time", "session", "subject", "tool", "rule", "event"};
+        table_begin(&r, "denials", "Denials (access control)", h, 6);
+        for (size_t i = 0; i < c.denied.n; i++)
+            row_v(&r, (const char *const *)c.denied.v[i].c, 6);
+        table_end(&r);
+    }
+    {
+        const char *h[] = {"detector", "action", "values"};
+        table_begin(&r, "masking", "Masking counts (data protection in logs)", h, 3);
+        cnt **v = cmap_sorted(&c.masks);
+        for (size_t i = 0; v && i < c.masks.n; i++) {
+            char det[512], n[24];
+            snprintf(det, sizeof det, "%s", v[i]->key);
+            char *tab = strchr(det, '\t');
+            const char *act = "";
+            if (tab) {
+                *tab = '\0';
+                act = tab + 1;
+            }
+            snprintf(n, sizeof n, "%" PRIu64, v[i]->a);
+            const char *cc[] = {det, act, n};
+            row_v(&r, cc, 3);
+        }
+        free(v);
+        table_end(&r);
+    }
+    if (fmt == MT_REPORT_HTML)
+        fputs("</body></html>\n", out);
+done:
+    cmap_free(&c.sessions);
+    cmap_free(&c.by_repo);
+    cmap_free(&c.by_subject);
+    cmap_free(&c.masks);
+    cmap_free(&c.pairs);
+    cmap_free(&c.event_ids);
+    cmap_free(&c.decisions);
+    rows_free(&c.privileged);
+    rows_free(&c.denied);
+    rows_free(&c.decided);
+    return err;
+}
