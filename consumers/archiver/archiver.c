@@ -223,21 +223,6 @@ out:
     return err;
 }
 
-static int is_seq_name(const char *name, const char *suffix, uint64_t *seq)
-{
-    size_t n = strlen(name), sl = strlen(suffix);
-    if (n != 12 + sl || strcmp(name + 12, suffix) != 0)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 12; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(name[i] - '0');
-    }
-    *seq = v;
-    return 1;
-}
-
 static int has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);
@@ -266,11 +251,11 @@ static mt_err part_load(part *pt, const mt_ed25519_key *key, int64_t heartbeat_m
             mt_logs(MT_LOG_WARN, "archiver", "discarding an unfinished file (its records "
                     "were never committed and are consumed again)", "file", path, NULL);
             unlink(path);
-        } else if (is_seq_name(de->d_name, ".manifest.json", &seq)) {
+        } else if (mt_segment_seq_name(de->d_name, ".manifest.json", &seq)) {
             if (!have_manifest || seq > max_manifest)
                 max_manifest = seq;
             have_manifest = true;
-        } else if (is_seq_name(de->d_name, ".avro", &seq)) {
+        } else if (mt_segment_seq_name(de->d_name, ".avro", &seq)) {
             if (!have_segment || seq > max_segment)
                 max_segment = seq;
             have_segment = true;

@@ -79,6 +79,10 @@ typedef struct mt_verify_opts {
     const char *schema_dir; /* NULL: $MCPTRAIL_SCHEMA_DIR, else the library default */
 } mt_verify_opts;
 
+/* A --from/--to bound: milliseconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ.
+ * 0, or -1 when s is neither. */
+int mt_archive_parse_time_ms(const char *s, int64_t *out);
+
 /* Prints the report to out; *problems gets the number of problems found.
  * MT_OK unless the archive could not be read at all. */
 mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems, mt_errbuf *eb);

@@ -33,25 +33,6 @@ static void usage(FILE *f)
             "archive is valid, 1 on any problem, 2 on a usage or read error.\n");
 }
 
-static int parse_time(const char *s, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s && !*end) {
-        *out = v;
-        return 0;
-    }
-    struct tm tm = {0};
-    char z = 0, extra = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &extra) != 7 || z != 'Z')
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 1000;
-    return 0;
-}
-
 static int parse_duration_ms(const char *s, int64_t *out)
 {
     char *end;
@@ -82,11 +63,11 @@ static int cmd_verify(int argc, char **argv)
             pub = val;
             i++;
         } else if (strcmp(a, "--from") == 0 && val) {
-            if (parse_time(val, &o.from_ms) != 0)
+            if (mt_archive_parse_time_ms(val, &o.from_ms) != 0)
                 goto bad_time;
             i++;
         } else if (strcmp(a, "--to") == 0 && val) {
-            if (parse_time(val, &o.to_ms) != 0)
+            if (mt_archive_parse_time_ms(val, &o.to_ms) != 0)
                 goto bad_time;
             i++;
         } else if (strcmp(a, "--max-age") == 0 && val) {

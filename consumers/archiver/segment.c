@@ -758,3 +758,18 @@ out:
     close(fd);
     return err;
 }
+
+int mt_segment_seq_name(const char *name, const char *suffix, uint64_t *seq)
+{
+    size_t n = strlen(name), sl = strlen(suffix);
+    if (n != 12 + sl || strcmp(name + 12, suffix) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 12; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    *seq = v;
+    return 1;
+}

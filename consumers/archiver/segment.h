@@ -86,6 +86,10 @@ typedef int (*mt_segment_record_cb)(const mt_segment_record *r, void *ctx);
 mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb, void *ctx,
                        mt_errbuf *eb);
 
+/* Archive file names: 12 decimal digits + suffix (".avro", ".manifest.json").
+ * 1 and *seq set when name is one, else 0. */
+int mt_segment_seq_name(const char *name, const char *suffix, uint64_t *seq);
+
 /* Reads a file into memory (bounded by max_size) for mt_segment_read. */
 mt_err mt_read_file(const char *path, size_t max_size, mt_buf *out, mt_errbuf *eb);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "archiver.h"
 #include "manifest.h"
@@ -128,21 +129,6 @@ static int cmp_pdir(const void *a, const void *b)
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-static int seq_name(const char *name, const char *suffix, uint64_t *seq)
-{
-    size_t n = strlen(name), sl = strlen(suffix);
-    if (n != 12 + sl || strcmp(name + 12, suffix) != 0)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 12; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(name[i] - '0');
-    }
-    *seq = v;
-    return 1;
-}
-
 static mt_err load_pdir(pdir *pd, mt_errbuf *eb)
 {
     DIR *d = opendir(pd->path);
@@ -156,7 +142,7 @@ static mt_err load_pdir(pdir *pd, mt_errbuf *eb)
         size_t nl = strlen(de->d_name);
         if (nl > 4 && strcmp(de->d_name + nl - 4, ".tmp") == 0) {
             pd->ntmp++;
-        } else if (seq_name(de->d_name, ".manifest.json", &seq)) {
+        } else if (mt_segment_seq_name(de->d_name, ".manifest.json", &seq)) {
             if (pd->nms == mcap) {
                 mcap = mcap ? mcap * 2 : 64;
                 mrec *nm = realloc(pd->ms, mcap * sizeof *nm);
@@ -169,7 +155,7 @@ static mt_err load_pdir(pdir *pd, mt_errbuf *eb)
             mrec *r = &pd->ms[pd->nms++];
             memset(r, 0, sizeof *r);
             r->seq = seq;
-        } else if (seq_name(de->d_name, ".avro", &seq)) {
+        } else if (mt_segment_seq_name(de->d_name, ".avro", &seq)) {
             if (pd->nsegs == scap) {
                 scap = scap ? scap * 2 : 64;
                 char(*ns)[64] = realloc(pd->segs, scap * sizeof *ns);
@@ -850,4 +836,23 @@ mt_err mt_archive_prove(const char *dir, const char *id, FILE *out, mt_errbuf *e
 mt_err mt_archive_list_ids(const char *dir, FILE *out, mt_errbuf *eb)
 {
     return walk(dir, NULL, out, false, eb);
+}
+
+int mt_archive_parse_time_ms(const char *s, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s && !*end) {
+        *out = v;
+        return 0;
+    }
+    struct tm tm = {0};
+    char z = 0, extra = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &extra) != 7 || z != 'Z')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = (int64_t)timegm(&tm) * 1000;
+    return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "mcptrail/config.h"
 #include "mcptrail/log.h"
+#include "archiver.h"
 #include "replay.h"
 
 typedef struct replay_cfg {
@@ -110,22 +111,13 @@ static const mt_cfg_spec replay_spec = {
               {NULL, 0}},
 };
 
+/* The archiver's --from/--to syntax, in microseconds. */
 static int parse_time_us(const char *s, int64_t *out)
 {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s && !*end) {
-        *out = (int64_t)v * 1000;
-        return 0;
-    }
-    struct tm tm = {0};
-    char z = 0, extra = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z, &extra) != 7 || z != 'Z')
+    int64_t ms;
+    if (mt_archive_parse_time_ms(s, &ms) != 0)
         return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 1000000;
+    *out = ms * 1000;
     return 0;
 }
 
