@@ -253,7 +253,8 @@ failover3)
       killed=1
     fi
     "$produce" "$brokers" "$per" $((c * per)) "ids.$c" "$prefix" 3 2>>produce.log \
-      || { tail produce.log >&2; bash "$script" restart-node 2 || true; fail "producer"; }
+      || { grep 'archiver_produce' produce.log | tail -n 20 >&2; tail produce.log >&2
+           bash "$script" restart-node 2 || true; fail "producer"; }
   done
   produced_ids ids.* >want
   deadline=$((SECONDS + 180))
