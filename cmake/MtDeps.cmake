@@ -14,6 +14,7 @@ mt_pkg(jansson jansson)
 mt_pkg(openssl openssl)
 mt_pkg(hs libhs)         # Vectorscan (Hyperscan API): the masking engine's scanner
 mt_pkg(pcre2 libpcre2-8) # confirms masking candidates and extracts their secret span
+mt_pkg(deflate libdeflate) # inflates archive segment blocks (verify, replay): whole-buffer, ~2x zlib
 mt_pkg(event libevent)
 mt_pkg(event_openssl libevent_openssl)
 mt_pkg(event_pthreads libevent_pthreads)

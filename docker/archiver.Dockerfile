@@ -11,7 +11,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev \
-      libvectorscan-dev libpcre2-dev zlib1g-dev \
+      libvectorscan-dev libpcre2-dev zlib1g-dev libdeflate-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -26,7 +26,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates librdkafka1 libavro23 libjansson4 libssl3 \
       libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 \
-      libvectorscan5 libpcre2-8-0 \
+      libvectorscan5 libpcre2-8-0 libdeflate0 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 mcptrail \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -14,7 +14,7 @@ apt_pkgs=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev
   libcmocka-dev libvectorscan-dev libpcre2-dev clang-14 libclang-rt-14-dev
-  zlib1g-dev
+  zlib1g-dev libdeflate-dev
   openjdk-17-jdk-headless maven python3-venv
   chromium fonts-dejavu-core
 )

@@ -11,9 +11,21 @@
 
 enum { M_SUBJECT = 1, M_REPO = 2, M_WORKFLOW = 4, M_RUN = 8, M_TOOL = 16 };
 
+/* Sessions live in a dense array (v, n of vcap); the open-addressing table
+ * (slots, a power of two, at most half full) holds each session's hash and
+ * index, so growing it moves 16-byte slots without touching the summaries
+ * or rehashing ids, and a probe compares hashes before any id bytes. */
+typedef struct slot {
+    uint64_t hash;
+    uint32_t idx; /* index into v, + 1; 0: empty */
+    uint32_t id_len;
+} slot;
+
 struct mt_replay_index {
-    mt_replay_summary *v; /* slots; id == NULL: empty */
-    size_t cap, n;
+    mt_replay_summary *v;
+    size_t n, vcap;
+    slot *slots;
+    size_t cap;
     const mt_replay_summary **sel;
     uint64_t events, bad;
     uint64_t fp;
@@ -55,39 +67,59 @@ static char *dup_sv(mt_sv v)
 static mt_err grow(mt_replay_index *ix)
 {
     size_t ncap = ix->cap ? ix->cap * 2 : 4096;
-    mt_replay_summary *nv = calloc(ncap, sizeof *nv);
-    if (!nv)
+    if (ncap > UINT32_MAX)
+        return MT_ERR_NOMEM;
+    slot *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
         return MT_ERR_NOMEM;
     for (size_t i = 0; i < ix->cap; i++) {
-        if (!ix->v[i].id)
+        if (!ix->slots[i].idx)
             continue;
-        size_t j = hash_bytes(ix->v[i].id, strlen(ix->v[i].id)) & (ncap - 1);
-        while (nv[j].id)
+        size_t j = ix->slots[i].hash & (ncap - 1);
+        while (ns[j].idx)
             j = (j + 1) & (ncap - 1);
-        nv[j] = ix->v[i];
+        ns[j] = ix->slots[i];
     }
-    free(ix->v);
-    ix->v = nv;
+    free(ix->slots);
+    ix->slots = ns;
     ix->cap = ncap;
     return MT_OK;
 }
 
+/* The session's summary, created on first sight; NULL when out of memory.
+ * The pointer is valid until the next lookup (v may move). */
 static mt_replay_summary *lookup(mt_replay_index *ix, mt_sv id)
 {
+    if (id.n > UINT32_MAX)
+        return NULL;
     if ((ix->n + 1) * 2 > ix->cap && grow(ix) != MT_OK)
         return NULL;
-    size_t j = hash_bytes(id.p, id.n) & (ix->cap - 1);
-    while (ix->v[j].id) {
-        if (strlen(ix->v[j].id) == id.n && memcmp(ix->v[j].id, id.p, id.n) == 0)
-            return &ix->v[j];
-        j = (j + 1) & (ix->cap - 1);
+    uint64_t h = hash_bytes(id.p, id.n);
+    size_t j = h & (ix->cap - 1);
+    for (; ix->slots[j].idx; j = (j + 1) & (ix->cap - 1)) {
+        const slot *sl = &ix->slots[j];
+        if (sl->hash == h && sl->id_len == id.n) {
+            mt_replay_summary *s = &ix->v[sl->idx - 1];
+            if (memcmp(s->id, id.p, id.n) == 0)
+                return s;
+        }
     }
-    mt_replay_summary *s = &ix->v[j];
+    if (ix->n == ix->vcap) {
+        size_t nv = ix->vcap ? ix->vcap * 2 : 1024;
+        mt_replay_summary *v = realloc(ix->v, nv * sizeof *v);
+        if (!v)
+            return NULL;
+        ix->v = v;
+        ix->vcap = nv;
+    }
+    mt_replay_summary *s = &ix->v[ix->n];
+    memset(s, 0, sizeof *s);
     if (!(s->id = dup_sv(id)))
         return NULL;
     s->first_us = INT64_MAX;
     s->last_us = INT64_MIN;
     s->max_seq = -1;
+    ix->slots[j] = (slot){h, (uint32_t)(ix->n + 1), (uint32_t)id.n};
     ix->n++;
     return s;
 }
@@ -176,10 +208,8 @@ void mt_replay_index_free(mt_replay_index *ix)
 {
     if (!ix)
         return;
-    for (size_t i = 0; i < ix->cap; i++) {
+    for (size_t i = 0; i < ix->n; i++) {
         mt_replay_summary *s = &ix->v[i];
-        if (!s->id)
-            continue;
         free(s->id);
         free(s->subject);
         free(s->repository);
@@ -189,6 +219,7 @@ void mt_replay_index_free(mt_replay_index *ix)
         free(s->first_tool);
     }
     free(ix->v);
+    free(ix->slots);
     free(ix->sel);
     free(ix);
 }
@@ -235,8 +266,8 @@ size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
     free(ix->sel);
     ix->sel = calloc(ix->n ? ix->n : 1, sizeof *ix->sel);
     size_t k = 0;
-    for (size_t i = 0; ix->sel && i < ix->cap; i++)
-        if (ix->v[i].id && passes(&ix->v[i], f))
+    for (size_t i = 0; ix->sel && i < ix->n; i++)
+        if (passes(&ix->v[i], f))
             ix->sel[k++] = &ix->v[i];
     if (k)
         qsort(ix->sel, k, sizeof *ix->sel, cmp_summary);

@@ -54,7 +54,8 @@ static const mt_cfg_option replay_options[] = {
      "Read the archive without verifying it (output is marked not verified).", O(no_verify),
      0, 0, NULL, 0},
     {"topic", MT_CFG_STRING, NULL,
-     "Read this Kafka topic (SessionEvents) from its beginning instead of an archive.",
+     "Read this Kafka topic (SessionEvents) from its beginning instead of an archive; a "
+     "comma-separated list adds the approval topics (votes and decisions for export).",
      O(topic), 0, 0, NULL, 0},
     {"topic.idle", MT_CFG_DURATION, "1s",
      "With --topic: stop once every partition is at its end and nothing arrived this long.",

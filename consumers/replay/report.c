@@ -123,6 +123,22 @@ static char *sv_dup(mt_sv v)
     return v.p ? strndup(v.p, v.n) : strdup("-");
 }
 
+/* Every (seq, event_id hash) of one session, for the gaps section: a
+ * session's gaps are judged over all its records, not only those in the
+ * period (a seq before the period is not missing). */
+typedef struct seqent {
+    int64_t seq;
+    uint64_t idh;
+} seqent;
+
+typedef struct seqlist {
+    char *session; /* owned by the seqs map */
+    seqent *v;
+    size_t n, cap;
+    bool in_period;
+    uint64_t missing, conflicts; /* set by seq_problems */
+} seqlist;
+
 typedef struct rctx {
     const mt_avro_registry *reg;
     uint64_t fp;
@@ -134,6 +150,9 @@ typedef struct rctx {
     cmap pairs;      /* group + session seen */
     cmap masks;      /* "detector\taction" -> a: count */
     cmap decisions;  /* approval_id -> a: index+1 into decided rows */
+    cmap seq_index;  /* session id -> a: index+1 into seqs */
+    seqlist *seqs;
+    size_t nseqs;
     rows privileged, denied, decided;
     uint64_t duplicates;
     uint64_t events, masked_values, auth_failed, errors;
@@ -158,14 +177,44 @@ static void add_group(rctx *c, cmap *m, const char *k, size_t kn, mt_sv session)
     g->b++;
 }
 
+static seqlist *seqs_of(rctx *c, mt_sv session)
+{
+    bool created = false;
+    cnt *k = cmap_get(&c->seq_index, session.p, session.n, &created);
+    if (!k)
+        return NULL;
+    if (created) {
+        seqlist *nv = realloc(c->seqs, (c->nseqs + 1) * sizeof *nv);
+        if (!nv)
+            return NULL;
+        c->seqs = nv;
+        c->seqs[c->nseqs] = (seqlist){.session = k->key};
+        k->a = ++c->nseqs;
+    }
+    return &c->seqs[k->a - 1];
+}
+
 static int on_record(const mt_replay_rec *r, void *vctx)
 {
     rctx *c = vctx;
     mt_rev e;
     if (mt_rev_parse(r->value, r->len, c->fp, &e))
         return 0;
+    seqlist *sl = seqs_of(c, e.session_id);
+    if (!sl)
+        return c->err = MT_ERR_NOMEM, 1;
+    if (sl->n == sl->cap) {
+        size_t ncap = sl->cap ? sl->cap * 2 : 16;
+        seqent *nv = realloc(sl->v, ncap * sizeof *nv);
+        if (!nv)
+            return c->err = MT_ERR_NOMEM, 1;
+        sl->v = nv;
+        sl->cap = ncap;
+    }
+    sl->v[sl->n++] = (seqent){e.seq, hash_s(e.event_id.p, e.event_id.n)};
     if (e.ts_us < c->from || e.ts_us > c->to)
         return 0;
+    sl->in_period = true;
     bool fresh = false;
     if (!cmap_get(&c->event_ids, e.event_id.p, e.event_id.n, &fresh))
         return c->err = MT_ERR_NOMEM, 1;
@@ -262,6 +311,59 @@ static int on_record(const mt_replay_rec *r, void *vctx)
         }
     }
     return 0;
+}
+
+static int cmp_seqent(const void *x, const void *y)
+{
+    const seqent *a = x, *b = y;
+    if (a->seq != b->seq)
+        return a->seq < b->seq ? -1 : 1;
+    return a->idh < b->idh ? -1 : (a->idh > b->idh);
+}
+
+/* The same judgement as `show` (session.c): records repeating an event_id
+ * are retries; a seq carrying two event_ids is a conflict; every seq from 0
+ * to the highest seen that no record carries is missing. Fills missing
+ * (ranges as "3-5, 9", cut with "..." past the buffer) and the counts;
+ * returns whether the session has a gap or a conflict. */
+static bool seq_problems(seqlist *sl, char *missing, size_t mn)
+{
+    uint64_t *nmissing = &sl->missing, *conflicts = &sl->conflicts;
+    qsort(sl->v, sl->n, sizeof *sl->v, cmp_seqent);
+    size_t ml = 0;
+    bool cut = false;
+    int64_t expect = 0;
+    *nmissing = *conflicts = 0;
+    missing[0] = '\0';
+    for (size_t i = 0; i < sl->n; i++) {
+        const seqent *q = &sl->v[i];
+        if (i > 0 && sl->v[i - 1].seq == q->seq) {
+            *conflicts += sl->v[i - 1].idh != q->idh;
+            continue;
+        }
+        if (q->seq > expect) {
+            *nmissing += (uint64_t)(q->seq - expect);
+            int w = q->seq - 1 == expect
+                        ? snprintf(missing + ml, mn - ml, "%s%" PRId64, ml ? ", " : "", expect)
+                        : snprintf(missing + ml, mn - ml, "%s%" PRId64 "-%" PRId64,
+                                   ml ? ", " : "", expect, q->seq - 1);
+            if (!cut && (w < 0 || (size_t)w >= mn - ml - 4)) {
+                cut = true;
+                missing[ml] = '\0';
+                snprintf(missing + ml, mn - ml, "%s...", ml ? ", " : "");
+            } else if (!cut) {
+                ml += (size_t)w;
+            }
+        }
+        if (q->seq >= expect)
+            expect = q->seq == INT64_MAX ? INT64_MAX : q->seq + 1;
+    }
+    return *nmissing || *conflicts;
+}
+
+static int cmp_seqlist(const void *x, const void *y)
+{
+    return strcmp((*(const seqlist *const *)x)->session, (*(const seqlist *const *)y)->session);
 }
 
 /* ---- rendering --------------------------------------------------------------- */
@@ -398,6 +500,19 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
                      "docs/evidence.md (FFIEC IT Examination Handbook, Information Security).\n",
                 f, t);
     }
+    /* sessions of the period with gaps or conflicts, by session id */
+    seqlist **bad = calloc(c.nseqs ? c.nseqs : 1, sizeof *bad);
+    size_t nbad = 0;
+    if (!bad) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
+        goto done;
+    }
+    char missing[512];
+    for (size_t i = 0; i < c.nseqs; i++)
+        if (c.seqs[i].in_period && seq_problems(&c.seqs[i], missing, sizeof missing))
+            bad[nbad++] = &c.seqs[i];
+    if (nbad)
+        qsort(bad, nbad, sizeof *bad, cmp_seqlist);
     /* integrity */
     {
         const char *h[] = {"item", "value"};
@@ -412,10 +527,13 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         snprintf(v3, sizeof v3, "%zu", src->nsegs);
         snprintf(v4, sizeof v4, "%" PRIu64, src->records_scanned);
         snprintf(v5, sizeof v5, "%" PRIu64, c.events);
+        char v9[64];
+        snprintf(v9, sizeof v9, "%zu", nbad);
         const char *rows_[][2] = {{"source", src->dir ? src->dir : src->topic},
                                   {"verification", v1},
                                   {"verification problems", v2},
                                   {"session seq gaps (verify)", v6},
+                                  {"sessions with gaps or conflicts", v9},
                                   {"unreadable segments", v7},
                                   {"segments", v3},
                                   {"records scanned", v4},
@@ -425,6 +543,22 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
             row_v(&r, rows_[i], 2);
         table_end(&r);
     }
+    {
+        const char *h[] = {"session", "missing seqs", "missing", "conflicts", "records"};
+        table_begin(&r, "gaps", "Sessions with gaps or conflicting records (log management)",
+                    h, 5);
+        for (size_t i = 0; i < nbad; i++) {
+            char a[24], b[24], n[24];
+            seq_problems(bad[i], missing, sizeof missing); /* sorted already: cheap */
+            snprintf(a, sizeof a, "%" PRIu64, bad[i]->missing);
+            snprintf(b, sizeof b, "%" PRIu64, bad[i]->conflicts);
+            snprintf(n, sizeof n, "%zu", bad[i]->n);
+            const char *v[] = {bad[i]->session, missing[0] ? missing : "-", a, b, n};
+            row_v(&r, v, 5);
+        }
+        table_end(&r);
+    }
+    free(bad);
     {
         const char *h[] = {"item", "value"};
         table_begin(&r, "totals", "Totals (access control)", h, 2);
@@ -498,6 +632,10 @@ done:
     cmap_free(&c.pairs);
     cmap_free(&c.event_ids);
     cmap_free(&c.decisions);
+    for (size_t i = 0; i < c.nseqs; i++)
+        free(c.seqs[i].v);
+    free(c.seqs);
+    cmap_free(&c.seq_index);
     rows_free(&c.privileged);
     rows_free(&c.denied);
     rows_free(&c.decided);

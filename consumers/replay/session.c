@@ -177,8 +177,8 @@ static mt_err finish_session(mt_replay_session *s)
         int64_t q = s->ev[i].rev.seq;
         if (q > expect)
             err = add_gap(s, expect, q - 1);
-        if (q + 1 > expect)
-            expect = q + 1;
+        if (q >= expect) /* INT64_MAX from a corrupt record must not overflow */
+            expect = q == INT64_MAX ? INT64_MAX : q + 1;
         if (s->ev[i].rev.kind == 10)
             s->has_end = true;
     }

@@ -327,6 +327,7 @@ static mt_err scan_archive_serial(mt_replay_source *s, mt_replay_cb cb, void *ct
 #define PAR_CHUNK ((size_t)4 << 20)
 #define PAR_BUDGET ((size_t)256 << 20)
 #define PAR_MAX_WORKERS 4
+#define PAR_MAX_SPARE 8
 
 typedef struct chunk {
     struct chunk *next;
@@ -348,6 +349,10 @@ typedef struct par {
     size_t next;     /* next segment a worker takes */
     size_t consumed; /* segment the caller is consuming */
     size_t outstanding;
+    chunk *spare; /* consumed PAR_CHUNK chunks kept for reuse: a fresh 4 MiB
+                   * malloc is an mmap, and its page faults and the munmap's
+                   * TLB shootdowns cost as much as the inflate */
+    size_t nspare;
     bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -386,6 +391,18 @@ static int on_par_record(const mt_segment_record *r, void *vctx)
     size_t need = 20 + r->value_len;
     if (w->cur && w->cur->len + need > w->cur->cap)
         publish(w);
+    if (!w->cur && need <= PAR_CHUNK) {
+        pthread_mutex_lock(&w->p->mu);
+        if ((w->cur = w->p->spare)) {
+            w->p->spare = w->cur->next;
+            w->p->nspare--;
+        }
+        pthread_mutex_unlock(&w->p->mu);
+        if (w->cur) {
+            w->cur->next = NULL;
+            w->cur->len = 0;
+        }
+    }
     if (!w->cur) {
         size_t cap = need > PAR_CHUNK ? need : PAR_CHUNK;
         if (!(w->cur = malloc(sizeof(chunk) + cap)))
@@ -520,7 +537,13 @@ static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_e
             pthread_mutex_lock(&p.mu);
             p.outstanding -= c->cap;
             pthread_cond_broadcast(&p.cv);
-            free(c);
+            if (c->cap == PAR_CHUNK && p.nspare < PAR_MAX_SPARE) {
+                c->next = p.spare;
+                p.spare = c;
+                p.nspare++;
+            } else {
+                free(c);
+            }
             if (err)
                 break;
         }
@@ -543,6 +566,10 @@ static mt_err scan_archive(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_e
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
 out:
+    for (chunk *c = p.spare, *nx; c; c = nx) {
+        nx = c->next;
+        free(c);
+    }
     for (size_t i = 0; i < s->nsegs; i++)
         for (chunk *c = p.slots[i].head, *nx; c; c = nx) {
             nx = c->next;
@@ -555,23 +582,52 @@ out:
 }
 
 typedef struct part_state {
+    size_t topic;
     int32_t partition;
     bool at_end;
 } part_state;
 
+#define MAX_TOPICS 16
+
+/* s->topic is one topic or a comma-separated list (the events topic with
+ * the approval topics, so export finds votes and decisions as it does in an
+ * archive). Every partition of every topic is read from its beginning. */
 static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
 {
-    const char *topics[1] = {s->topic};
-    mt_consumer_config cc = {.kafka = s->kafka,
-                             .group_id = "mcptrail-replay",
-                             .topics = topics,
-                             .ntopics = 1,
-                             .report_eof = 1,
-                             .assign_only = 1};
+    char *list = strdup(s->topic);
+    if (!list)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    const char *topics[MAX_TOPICS];
+    size_t ntopics = 0;
+    mt_err err = MT_OK;
+    for (char *t = list, *comma; t && !err; t = comma ? comma + 1 : NULL) {
+        if ((comma = strchr(t, ',')))
+            *comma = '\0';
+        if (!*t)
+            continue;
+        if (ntopics == MAX_TOPICS) {
+            err = mt_fail(eb, MT_ERR_INVALID_ARG, "--topic names more than %d topics",
+                          MAX_TOPICS);
+            break;
+        }
+        topics[ntopics++] = t;
+    }
+    if (!err && ntopics == 0)
+        err = mt_fail(eb, MT_ERR_INVALID_ARG, "--topic '%s' names no topic", s->topic);
     mt_consumer *c = NULL;
-    mt_err err = mt_consumer_new(&cc, &c, eb);
-    if (err)
+    if (!err) {
+        mt_consumer_config cc = {.kafka = s->kafka,
+                                 .group_id = "mcptrail-replay",
+                                 .topics = topics,
+                                 .ntopics = ntopics,
+                                 .report_eof = 1,
+                                 .assign_only = 1};
+        err = mt_consumer_new(&cc, &c, eb);
+    }
+    if (err) {
+        free(list);
         return err;
+    }
     err = mt_consumer_assign_all(c, 0, 10000, eb);
     part_state parts[MAX_PARTITIONS];
     size_t nparts = 0;
@@ -591,17 +647,20 @@ static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_err
             err = pe;
             break;
         }
+        size_t t = 0;
+        while (t < ntopics && !(m.topic && strcmp(m.topic, topics[t]) == 0))
+            t++;
         size_t k = 0;
-        while (k < nparts && parts[k].partition != m.partition)
+        while (k < nparts && !(parts[k].topic == t && parts[k].partition == m.partition))
             k++;
         if (k == nparts) {
             if (nparts == MAX_PARTITIONS) {
                 mt_kafka_msg_release(&m);
-                err = mt_fail(eb, MT_ERR_TOO_LARGE, "topic %s has more than %d partitions",
+                err = mt_fail(eb, MT_ERR_TOO_LARGE, "--topic %s: more than %d partitions",
                               s->topic, MAX_PARTITIONS);
                 break;
             }
-            parts[nparts++] = (part_state){m.partition, false};
+            parts[nparts++] = (part_state){t, m.partition, false};
         }
         parts[k].at_end = m.eof != 0;
         if (!m.eof) {
@@ -614,6 +673,7 @@ static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_err
         mt_kafka_msg_release(&m);
     }
     mt_consumer_destroy(c);
+    free(list);
     return err;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "archiver.h"
 #include "manifest.h"
@@ -162,6 +163,117 @@ static void damaged_segments_are_refused_cleanly(void **state)
     assert_int_equal(mt_segment_read(b.data, b.len, NULL, NULL, &eb), MT_ERR_SCHEMA);
     assert_non_null(strstr(eb.msg, "sync marker"));
     mt_buf_free(&b);
+}
+
+/* ---- deflate blocks built by hand: what the writer never produces ---------- */
+
+static void zz_put(mt_buf *b, int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    do {
+        uint8_t c = (uint8_t)(u & 0x7f);
+        u >>= 7;
+        assert_int_equal(mt_buf_append_byte(b, (uint8_t)(c | (u ? 0x80 : 0))), MT_OK);
+    } while (u);
+}
+
+/* Raw deflate (the Avro codec) of `zeros` zero bytes after `prefix`. */
+static void deflate_zeros(const mt_buf *prefix, size_t zeros, mt_buf *out)
+{
+    static uint8_t zbuf[1 << 20];
+    z_stream zs = {0};
+    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    uint8_t chunk[65536];
+    zs.next_in = prefix->data;
+    zs.avail_in = (uInt)prefix->len;
+    int flush = Z_NO_FLUSH;
+    for (;;) {
+        if (zs.avail_in == 0 && flush == Z_NO_FLUSH) {
+            size_t n = zeros < sizeof zbuf ? zeros : sizeof zbuf;
+            zeros -= n;
+            zs.next_in = zbuf;
+            zs.avail_in = (uInt)n;
+            if (zeros == 0)
+                flush = Z_FINISH;
+        }
+        zs.next_out = chunk;
+        zs.avail_out = sizeof chunk;
+        int zr = deflate(&zs, flush);
+        assert_int_equal(mt_buf_append(out, chunk, sizeof chunk - zs.avail_out), MT_OK);
+        if (zr == Z_STREAM_END)
+            break;
+        assert_true(zr == Z_OK || zr == Z_BUF_ERROR);
+    }
+    deflateEnd(&zs);
+}
+
+/* A segment of the writer's header and one block: count, the given
+ * compressed bytes (their length as the block size), the sync marker. */
+static void one_block_segment(const mt_buf *header, const uint8_t *z, size_t zn, mt_buf *seg)
+{
+    mt_buf_reset(seg);
+    assert_int_equal(mt_buf_append(seg, header->data, header->len), MT_OK);
+    zz_put(seg, 1);
+    zz_put(seg, (int64_t)zn);
+    assert_int_equal(mt_buf_append(seg, z, zn), MT_OK);
+    assert_int_equal(mt_buf_append(seg, header->data + header->len - 16, 16), MT_OK);
+}
+
+static int count_records(const mt_segment_record *r, void *ctx)
+{
+    size_t *n = ctx;
+    for (size_t i = 0; i < r->value_len; i++)
+        if (r->value[i])
+            return 1;
+    (*n)++;
+    return 0;
+}
+
+static void deflate_blocks_inflate_in_bounded_memory(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/header.avro", tmpdir);
+    uint8_t sha[32];
+    uint64_t size;
+    write_segment(path, 1, 0, sha, &size); /* header only: magic, metadata, sync */
+    mt_buf header = MT_BUF_INIT, z = MT_BUF_INIT, seg = MT_BUF_INIT, rec = MT_BUF_INIT;
+    assert_int_equal(mt_read_file(path, 1 << 20, &header, NULL), MT_OK);
+    mt_errbuf eb = {{0}};
+
+    /* 1 MiB of zeros deflates ~1000:1, far past the reader's first guess
+     * (4x the block): it must grow and still read the record. */
+    const size_t vlen = (size_t)1 << 20;
+    zz_put(&rec, 7);  /* offset */
+    zz_put(&rec, 1);  /* timestamp_ms */
+    zz_put(&rec, 0);  /* key: null branch */
+    zz_put(&rec, (int64_t)vlen);
+    deflate_zeros(&rec, vlen, &z);
+    assert_true(z.len * 100 < vlen);
+    one_block_segment(&header, z.data, z.len, &seg);
+    size_t n = 0;
+    assert_int_equal(mt_segment_read(seg.data, seg.len, count_records, &n, &eb), MT_OK);
+    assert_int_equal(n, 1);
+
+    /* the same block cut short, and with an invalid block type */
+    one_block_segment(&header, z.data, z.len / 2, &seg);
+    assert_int_equal(mt_segment_read(seg.data, seg.len, NULL, NULL, &eb), MT_ERR_SCHEMA);
+    assert_non_null(strstr(eb.msg, "corrupt or truncated"));
+    z.data[0] = 0xff; /* BTYPE 11: reserved */
+    one_block_segment(&header, z.data, z.len, &seg);
+    assert_int_equal(mt_segment_read(seg.data, seg.len, NULL, NULL, &eb), MT_ERR_SCHEMA);
+
+    /* a deflate bomb: ~70 KB inflating past MT_SEGMENT_MAX_BLOCK is refused
+     * once the bound is reached, not inflated to its end */
+    mt_buf_reset(&z);
+    deflate_zeros(&rec, MT_SEGMENT_MAX_BLOCK + 4096, &z);
+    one_block_segment(&header, z.data, z.len, &seg);
+    assert_int_equal(mt_segment_read(seg.data, seg.len, NULL, NULL, &eb), MT_ERR_TOO_LARGE);
+    assert_non_null(strstr(eb.msg, "inflates beyond"));
+    mt_buf_free(&header);
+    mt_buf_free(&z);
+    mt_buf_free(&seg);
+    mt_buf_free(&rec);
 }
 
 static void fast_merkle_matches_the_library(void **state)
@@ -331,6 +443,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(segments_round_trip_with_and_without_deflate),
         cmocka_unit_test(damaged_segments_are_refused_cleanly),
+        cmocka_unit_test(deflate_blocks_inflate_in_bounded_memory),
         cmocka_unit_test(fast_merkle_matches_the_library),
         cmocka_unit_test(the_compression_thread_writes_the_same_file),
         cmocka_unit_test(manifests_are_canonical_signed_and_refuse_edits),

@@ -106,7 +106,14 @@ PY
   grep -q "Content-Security-Policy" report.html || fail "report html without CSP"
   n=$("$replay" report --archive arch --pubkey pub.pem --to 2000-01-01T00:00:00Z | grep -c '^| sessions | 0 |')
   [ "$n" -eq 1 ] || fail "report: --to before every event still counts sessions"
-  echo "replay_gaps: report md/csv/html agree (4 sessions, 67 events, 4 duplicates dropped)"
+  # report lists each session's gaps and conflicts as show judges them
+  gsid=$(awk '$2=="gaps"{print $3}' sessions.txt)
+  csid=$(awk '$2=="conflict"{print $3}' sessions.txt)
+  grep -qF "| $gsid | 0, 5, 10-12 | 5 | 0 | 25 |" report.md || fail "report: gaps row: $(grep -F "$gsid" report.md)"
+  grep -qF "| $csid | 8 | 1 | 1 | 11 |" report.md || fail "report: conflict row: $(grep -F "$csid" report.md)"
+  grep -q '^| sessions with gaps or conflicts | 2 |' report.md || fail "report: sessions with gaps != 2"
+  grep -qF "gaps,$gsid,\"0, 5, 10-12\",5,0,25" report.csv || fail "report csv gaps: $(grep -F "$gsid" report.csv)"
+  echo "replay_gaps: report md/csv/html agree (4 sessions, 67 events, 4 duplicates dropped, gaps of 2 sessions listed)"
   # export: approvals with approvers and the votes' reasons (from the votes topic)
   "$replay" export "$sid" --archive arch --pubkey pub.pem --output clean.html
   for want in "alice, bob" "diff reviewed, change window open" "second pair of eyes" "CHG-1234 deploy" \
@@ -115,7 +122,11 @@ PY
   done
   grep -q '| prod-deploy | ap-.* | CHG-1234 deploy | approved | alice; bob |' report.md \
     || fail "report: privileged call row: $(grep prod-deploy report.md)"
-  echo "replay_gaps: export shows approvers and vote reasons; report joins the decision"
+  # the same from the topics: --topic takes the events topic with the votes topic
+  "$replay" export "$sid" --topic "$topic,$vtopic" --kafka.brokers="$brokers" --log.level=warn \
+    --output topic.html
+  grep -qF "diff reviewed, change window open" topic.html || fail "export --topic $topic,$vtopic: vote reasons missing"
+  echo "replay_gaps: export shows approvers and vote reasons (archive and topics); report joins the decision"
   # tampering: flip one byte in the middle of a segment
   seg=$(find arch -name '*.avro' -size +1k | head -1)
   chmod u+w "$seg" "$(dirname "$seg")"
