@@ -84,6 +84,13 @@ pick_ports() {
             port_in_use "$p" && die "port $p (MT_KAFKA_PORT_BASE=$MT_KAFKA_PORT_BASE) is in use; pick another base"
             PORTS+=("$p")
         done
+        local lo hi
+        if read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+           [ "${PORTS[-1]}" -ge "$lo" ] && [ "${PORTS[0]}" -le "$hi" ]; then
+            echo "kafka.sh: warning: MT_KAFKA_PORT_BASE=$MT_KAFKA_PORT_BASE overlaps the ephemeral" \
+                 "port range $lo-$hi: a client reconnecting to a stopped node can take its port" \
+                 "(TCP self-connect) and the node then fails to restart; use a base below $lo" >&2
+        fi
         return 0
     fi
     # Below the Linux ephemeral range so outgoing connections do not take them.

@@ -25,6 +25,10 @@ cmake -S . -B "$build-release" -G Ninja -DMT_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Rel
 ninja -C "$build-release" >/dev/null
 
 # Unique state dirs and port bases so a developer's own cluster is untouched.
+# The bases sit below Linux's ephemeral range (32768-60999): a client that
+# keeps reconnecting to a killed broker's port from an ephemeral port can
+# connect to itself (TCP simultaneous open) and hold the port, so the broker
+# cannot bind it when restarted (seen in archiver_e2e_failover3).
 run_id="test-$$"
 export MT_KAFKA_STATE_1="/tmp/mcptrail-kafka-$run_id-1"
 export MT_KAFKA_STATE_3="/tmp/mcptrail-kafka-$run_id-3"
@@ -34,12 +38,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-MT_KAFKA_BROKERS=$(MT_KAFKA_STATE="$MT_KAFKA_STATE_1" MT_KAFKA_PORT_BASE=${MT_KAFKA_PORT_BASE_1:-39092} \
+MT_KAFKA_BROKERS=$(MT_KAFKA_STATE="$MT_KAFKA_STATE_1" MT_KAFKA_PORT_BASE=${MT_KAFKA_PORT_BASE_1:-19092} \
   bash scripts/kafka.sh start --nodes 1 | tail -n 1)
 export MT_KAFKA_BROKERS
 echo "test: 1-node Kafka at $MT_KAFKA_BROKERS"
 if [ -z "${MT_SKIP_3NODE:-}" ]; then
-  MT_KAFKA_3NODE_BROKERS=$(MT_KAFKA_STATE="$MT_KAFKA_STATE_3" MT_KAFKA_PORT_BASE=${MT_KAFKA_PORT_BASE_3:-39192} \
+  MT_KAFKA_3NODE_BROKERS=$(MT_KAFKA_STATE="$MT_KAFKA_STATE_3" MT_KAFKA_PORT_BASE=${MT_KAFKA_PORT_BASE_3:-19192} \
     bash scripts/kafka.sh start --nodes 3 | tail -n 1)
   export MT_KAFKA_3NODE_BROKERS
   export MT_KAFKA_3NODE_STATE="$MT_KAFKA_STATE_3"

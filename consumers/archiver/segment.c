@@ -4,7 +4,9 @@
  * reaches block_size the block is deflated (raw RFC 1951, as the Avro spec
  * requires) and appended with its count, size and the sync marker. File bytes
  * go through one output buffer that also feeds the running SHA-256, so the
- * file is hashed exactly as written without reading it back.
+ * file is hashed exactly as written without reading it back. Compression
+ * and inflation use libdeflate (whole buffers; a block is at most
+ * MT_SEGMENT_MAX_BLOCK).
  * Reader: a bounds-checked walk over a file held in memory. */
 #include "segment.h"
 
@@ -19,7 +21,6 @@
 #include <unistd.h>
 
 #include <libdeflate.h>
-#include <zlib.h>
 
 #include "mcptrail/avro.h"
 
@@ -122,8 +123,7 @@ struct mt_segment_writer {
     mt_buf zbuf;
     uint64_t written;
     mt_sha256_ctx sha;
-    z_stream zs;
-    bool zs_ok;
+    struct libdeflate_compressor *dc; /* level >= 0 without a pool */
 };
 
 static mt_err out_flush(mt_segment_writer *w, mt_errbuf *eb)
@@ -157,28 +157,24 @@ static mt_err put_bytes(mt_buf *b, const void *p, size_t n)
     return err ? err : mt_buf_append(b, p, n);
 }
 
-/* Compresses one block with zs/zbuf and appends it to the file bytes. */
-static mt_err emit_block(mt_segment_writer *w, z_stream *zs, mt_buf *zbuf, const mt_buf *block,
-                         uint64_t count, mt_errbuf *eb)
+/* Compresses one block with dc into zbuf (raw deflate, the Avro codec;
+ * libdeflate compresses whole buffers two to three times faster than zlib at
+ * the same level) and appends it to the file bytes. */
+static mt_err emit_block(mt_segment_writer *w, struct libdeflate_compressor *dc, mt_buf *zbuf,
+                         const mt_buf *block, uint64_t count, mt_errbuf *eb)
 {
     mt_err err;
     const uint8_t *data = block->data;
     size_t dlen = block->len;
     if (w->level >= 0) {
-        if (deflateReset(zs) != Z_OK)
-            return mt_fail(eb, MT_ERR_IO, "%s: deflateReset failed", w->path);
-        uLong bound = deflateBound(zs, (uLong)block->len);
+        size_t bound = libdeflate_deflate_compress_bound(dc, block->len);
         mt_buf_reset(zbuf);
         if ((err = mt_buf_reserve(zbuf, bound)) != MT_OK)
             return mt_fail(eb, err, "%s: out of memory for a block", w->path);
-        zs->next_in = block->data;
-        zs->avail_in = (uInt)block->len;
-        zs->next_out = zbuf->data;
-        zs->avail_out = (uInt)bound;
-        if (deflate(zs, Z_FINISH) != Z_STREAM_END)
+        dlen = libdeflate_deflate_compress(dc, block->data, block->len, zbuf->data, bound);
+        if (dlen == 0)
             return mt_fail(eb, MT_ERR_IO, "%s: deflate failed", w->path);
         data = zbuf->data;
-        dlen = bound - zs->avail_out;
     }
     if ((err = put_long(&w->out, (int64_t)count)) != MT_OK ||
         (err = put_long(&w->out, (int64_t)dlen)) != MT_OK ||
@@ -211,8 +207,8 @@ struct mt_segment_pool {
     bool stop;
     mt_buf spare[POOL_QUEUE + 1]; /* block buffers handed back for reuse */
     size_t nspare;
-    z_stream zs;
-    int zs_level; /* -2: not initialised */
+    struct libdeflate_compressor *dc; /* for dc_level */
+    int dc_level;
     mt_buf zbuf;
 };
 
@@ -232,18 +228,14 @@ static void *pool_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         mt_errbuf eb = {{0}};
         mt_err err = MT_OK;
-        if (!skip && j.w->level >= 0 && p->zs_level != j.w->level) {
-            if (p->zs_level != -2)
-                deflateEnd(&p->zs);
-            memset(&p->zs, 0, sizeof p->zs);
-            p->zs_level = -2;
-            if (deflateInit2(&p->zs, j.w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                err = mt_fail(&eb, MT_ERR_NOMEM, "%s: deflateInit2 failed", j.w->path);
-            else
-                p->zs_level = j.w->level;
+        if (!skip && j.w->level >= 0 && (!p->dc || p->dc_level != j.w->level)) {
+            libdeflate_free_compressor(p->dc);
+            if (!(p->dc = libdeflate_alloc_compressor(j.w->level)))
+                err = mt_fail(&eb, MT_ERR_NOMEM, "%s: out of memory for a compressor", j.w->path);
+            p->dc_level = j.w->level;
         }
         if (!skip && !err)
-            err = emit_block(j.w, &p->zs, &p->zbuf, &j.block, j.count, &eb);
+            err = emit_block(j.w, p->dc, &p->zbuf, &j.block, j.count, &eb);
         pthread_mutex_lock(&p->mu);
         if (err && j.w->werr == MT_OK) {
             j.w->werr = err;
@@ -267,7 +259,6 @@ mt_err mt_segment_pool_new(mt_segment_pool **out, mt_errbuf *eb)
     mt_segment_pool *p = calloc(1, sizeof *p);
     if (!p)
         return mt_fail(eb, MT_ERR_NOMEM, "segment pool: out of memory");
-    p->zs_level = -2;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -293,8 +284,7 @@ void mt_segment_pool_free(mt_segment_pool *p)
     pthread_join(p->th, NULL);
     for (size_t i = 0; i < p->nspare; i++)
         mt_buf_free(&p->spare[i]);
-    if (p->zs_level != -2)
-        deflateEnd(&p->zs);
+    libdeflate_free_compressor(p->dc);
     mt_buf_free(&p->zbuf);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work);
@@ -322,7 +312,7 @@ static mt_err block_flush(mt_segment_writer *w, mt_errbuf *eb)
     if (w->block_count == 0)
         return MT_OK;
     if (!w->pool) {
-        err = emit_block(w, &w->zs, &w->zbuf, &w->block, w->block_count, eb);
+        err = emit_block(w, w->dc, &w->zbuf, &w->block, w->block_count, eb);
         mt_buf_reset(&w->block);
         w->block_count = 0;
         return err;
@@ -353,8 +343,7 @@ static void writer_free(mt_segment_writer *w)
         pool_wait(w, NULL);
     if (w->fd >= 0)
         close(w->fd);
-    if (w->zs_ok)
-        deflateEnd(&w->zs);
+    libdeflate_free_compressor(w->dc);
     mt_buf_free(&w->block);
     mt_buf_free(&w->out);
     mt_buf_free(&w->zbuf);
@@ -383,12 +372,9 @@ mt_err mt_segment_writer_open(const char *path, const uint8_t sync[16], int leve
     w->block_size = block_size;
     if ((err = mt_sha256_init(&w->sha, eb)) != MT_OK)
         goto fail;
-    if (level >= 0) {
-        if (deflateInit2(&w->zs, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            err = mt_fail(eb, MT_ERR_NOMEM, "segment writer: deflateInit2 failed");
-            goto fail;
-        }
-        w->zs_ok = true;
+    if (level >= 0 && !pool && !(w->dc = libdeflate_alloc_compressor(level))) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "segment writer: out of memory for a compressor");
+        goto fail;
     }
     w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {

@@ -985,6 +985,28 @@ done:
     return ok;
 }
 
+/* Whether the cluster's metadata lists every named topic with partitions.
+ * Any live broker answers metadata, whereas CreateTopics goes through the
+ * controller: right after a broker dies, clients may still name it as the
+ * controller and a CreateTopics of topics that exist anyway would wait for
+ * it until the deadline (seen with a 3-node cluster under load). */
+static bool topics_exist(rd_kafka_t *rk, const char *const *names, size_t n, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (!md->topics[t].err && md->topics[t].partition_cnt > 0 &&
+                strcmp(md->topics[t].topic, names[i]) == 0) {
+                found++;
+                break;
+            }
+    rd_kafka_metadata_destroy(md);
+    return found == n;
+}
+
 mt_err mt_kafka_create_topics(const mt_kafka_config *kc, const char *const *names, size_t n,
                               int partitions, int rf, const mt_kafka_prop *configs,
                               size_t nconfigs, int timeout_ms, mt_errbuf *eb)
@@ -1036,6 +1058,8 @@ mt_err mt_kafka_create_topics(const mt_kafka_config *kc, const char *const *name
             }
         }
     }
+    if (topics_exist(rk, names, n, ms_left(deadline) < 5000 ? ms_left(deadline) : 5000))
+        goto wait_ready;
     opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_request_timeout(opts, ms_left(deadline), errstr, sizeof errstr);
     rd_kafka_AdminOptions_set_operation_timeout(opts, ms_left(deadline), errstr, sizeof errstr);
@@ -1066,6 +1090,7 @@ mt_err mt_kafka_create_topics(const mt_kafka_config *kc, const char *const *name
             goto fail;
         }
     }
+wait_ready:
     for (size_t i = 0; i < n; i++) {
         while (!topic_ready(rk, names[i], ms_left(deadline) < 2000 ? ms_left(deadline) + 1 : 2000)) {
             if (ms_left(deadline) == 0) {
