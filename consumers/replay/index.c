@@ -104,14 +104,8 @@ static mt_replay_summary *lookup(mt_replay_index *ix, mt_sv id)
                 return s;
         }
     }
-    if (ix->n == ix->vcap) {
-        size_t nv = ix->vcap ? ix->vcap * 2 : 1024;
-        mt_replay_summary *v = realloc(ix->v, nv * sizeof *v);
-        if (!v)
-            return NULL;
-        ix->v = v;
-        ix->vcap = nv;
-    }
+    if (mt_array_reserve((void **)&ix->v, &ix->vcap, ix->n + 1, sizeof *ix->v, 1024))
+        return NULL;
     mt_replay_summary *s = &ix->v[ix->n];
     memset(s, 0, sizeof *s);
     if (!(s->id = dup_sv(id)))

@@ -152,7 +152,7 @@ typedef struct rctx {
     cmap decisions;  /* approval_id -> a: index+1 into decided rows */
     cmap seq_index;  /* session id -> a: index+1 into seqs */
     seqlist *seqs;
-    size_t nseqs;
+    size_t nseqs, seqs_cap;
     rows privileged, denied, decided;
     uint64_t duplicates;
     uint64_t events, masked_values, auth_failed, errors;
@@ -184,10 +184,9 @@ static seqlist *seqs_of(rctx *c, mt_sv session)
     if (!k)
         return NULL;
     if (created) {
-        seqlist *nv = realloc(c->seqs, (c->nseqs + 1) * sizeof *nv);
-        if (!nv)
+        if (mt_array_reserve((void **)&c->seqs, &c->seqs_cap, c->nseqs + 1, sizeof *c->seqs,
+                             256))
             return NULL;
-        c->seqs = nv;
         c->seqs[c->nseqs] = (seqlist){.session = k->key};
         k->a = ++c->nseqs;
     }
@@ -203,14 +202,8 @@ static int on_record(const mt_replay_rec *r, void *vctx)
     seqlist *sl = seqs_of(c, e.session_id);
     if (!sl)
         return c->err = MT_ERR_NOMEM, 1;
-    if (sl->n == sl->cap) {
-        size_t ncap = sl->cap ? sl->cap * 2 : 16;
-        seqent *nv = realloc(sl->v, ncap * sizeof *nv);
-        if (!nv)
-            return c->err = MT_ERR_NOMEM, 1;
-        sl->v = nv;
-        sl->cap = ncap;
-    }
+    if (mt_array_reserve((void **)&sl->v, &sl->cap, sl->n + 1, sizeof *sl->v, 16))
+        return c->err = MT_ERR_NOMEM, 1;
     sl->v[sl->n++] = (seqent){e.seq, hash_s(e.event_id.p, e.event_id.n)};
     if (e.ts_us < c->from || e.ts_us > c->to)
         return 0;

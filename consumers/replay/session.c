@@ -63,14 +63,8 @@ static int on_record(const mt_replay_rec *r, void *vctx)
     mt_replay_session *s = find_session(c->set, ev.session_id);
     if (!s)
         return 0;
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 64;
-        mt_replay_event *nv = realloc(s->ev, ncap * sizeof *nv);
-        if (!nv)
-            return c->err = MT_ERR_NOMEM, 1;
-        s->ev = nv;
-        s->cap = ncap;
-    }
+    if (mt_array_reserve((void **)&s->ev, &s->cap, s->n + 1, sizeof *s->ev, 64))
+        return c->err = MT_ERR_NOMEM, 1;
     mt_replay_event *e = &s->ev[s->n];
     if (!(e->value = malloc(r->len)))
         return c->err = MT_ERR_NOMEM, 1;

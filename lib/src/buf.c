@@ -50,3 +50,23 @@ void mt_buf_free(mt_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
 }
+
+mt_err mt_array_reserve(void **v, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return MT_OK;
+    size_t ncap = *cap ? *cap : (first ? first : 1);
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return MT_ERR_NOMEM;
+        ncap *= 2;
+    }
+    if (elem && ncap > SIZE_MAX / elem)
+        return MT_ERR_NOMEM;
+    void *p = realloc(*v, ncap * elem);
+    if (!p)
+        return MT_ERR_NOMEM;
+    *v = p;
+    *cap = ncap;
+    return MT_OK;
+}

@@ -1,7 +1,10 @@
-/* buf: appends grow the buffer, contents survive growth, the cap is enforced. */
+/* buf: appends grow the buffer, contents survive growth, the cap is enforced;
+ * typed arrays double and refuse sizes that overflow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -34,11 +37,33 @@ static void reserve_past_cap_is_too_large(void **state)
     mt_buf_free(&b);
 }
 
+static void arrays_grow_by_doubling_and_refuse_overflow(void **state)
+{
+    (void)state;
+    uint64_t *v = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 1000; n++) {
+        assert_int_equal(mt_array_reserve((void **)&v, &cap, n + 1, sizeof *v, 16), MT_OK);
+        assert_true(cap >= n + 1);
+        v[n] = n;
+    }
+    assert_int_equal(cap, 1024); /* 16 doubled six times */
+    for (size_t n = 0; n < 1000; n++)
+        assert_int_equal(v[n], n);
+    uint64_t *before = v;
+    assert_int_equal(mt_array_reserve((void **)&v, &cap, SIZE_MAX / 4, sizeof *v, 16),
+                     MT_ERR_NOMEM);
+    assert_ptr_equal(v, before); /* unchanged on failure */
+    assert_int_equal(cap, 1024);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(appends_survive_growth),
         cmocka_unit_test(reserve_past_cap_is_too_large),
+        cmocka_unit_test(arrays_grow_by_doubling_and_refuse_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,4 +27,9 @@ mt_err mt_buf_append_byte(mt_buf *b, uint8_t byte);
 void mt_buf_reset(mt_buf *b);
 void mt_buf_free(mt_buf *b);
 
+/* Typed arrays: ensures *v (of *cap elements of elem bytes) holds at least
+ * need elements, doubling from `first`; *v and *cap change only on success.
+ * MT_ERR_NOMEM on allocation failure or a size that would overflow. */
+mt_err mt_array_reserve(void **v, size_t *cap, size_t need, size_t elem, size_t first);
+
 #endif
