@@ -12,7 +12,6 @@
 # Targets (issue 7): ingest >= 300k events/s, verify >= 200 MB/s per core.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${MT_BENCH_BUILD_DIR:-$root/build-release}
 n=1000000
 while [ $# -gt 0 ]; do
   case $1 in
@@ -20,26 +19,9 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/archive.sh [--events N]" >&2; exit 2 ;;
   esac
 done
-[ -n "${MT_BENCH_SKIP_DEPS:-}" ] || bash "$root/scripts/deps.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_SANITIZE=OFF >/dev/null
-ninja -C "$build" mcptrail-archiver archiver_produce archive_consume >/dev/null
+source "$root/bench/lib.sh"
+bench_setup archive mcptrail-archiver archiver_produce archive_consume
 bin=$build/consumers/archiver/mcptrail-archiver
-export MT_SCHEMA_DIR=$root/schemas
-
-work=$(mktemp -d /tmp/mt-archive-bench.XXXXXX)
-started=""
-cleanup() {
-  chmod -R u+w "$work" 2>/dev/null || true
-  rm -rf "$work"
-  if [ -n "$started" ]; then bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
-if [ -z "${MT_KAFKA_BROKERS:-}" ]; then
-  export MT_KAFKA_STATE="/tmp/mcptrail-bench-kafka-$$"
-  MT_KAFKA_BROKERS=$(bash "$root/scripts/kafka.sh" start --nodes 1 | tail -n 1)
-  export MT_KAFKA_BROKERS
-  started=1
-fi
 prefix="bench$$."
 topics="${prefix}mcptrail.events,${prefix}mcptrail.approval.requests,${prefix}mcptrail.approval.votes,${prefix}mcptrail.approval.decisions"
 "$bin" keygen "$work/key.pem" "$work/pub.pem"

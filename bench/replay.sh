@@ -15,7 +15,6 @@
 # 100k-event session < 1 s.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${MT_BENCH_BUILD_DIR:-$root/build-release}
 n=1000000 m=100000
 while [ $# -gt 0 ]; do
   case $1 in
@@ -24,27 +23,10 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/replay.sh [--events N] [--session-events M]" >&2; exit 2 ;;
   esac
 done
-[ -n "${MT_BENCH_SKIP_DEPS:-}" ] || bash "$root/scripts/deps.sh"
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_SANITIZE=OFF >/dev/null
-ninja -C "$build" mcptrail-replay mcptrail-archiver archiver_produce mcptrail-events >/dev/null
+source "$root/bench/lib.sh"
+bench_setup replay mcptrail-replay mcptrail-archiver archiver_produce mcptrail-events
 replay=$build/consumers/replay/mcptrail-replay
 archiver=$build/consumers/archiver/mcptrail-archiver
-export MT_SCHEMA_DIR=$root/schemas
-
-work=$(mktemp -d /tmp/mt-replay-bench.XXXXXX)
-started=""
-cleanup() {
-  chmod -R u+w "$work" 2>/dev/null || true
-  rm -rf "$work"
-  if [ -n "$started" ]; then bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true; fi
-}
-trap cleanup EXIT
-if [ -z "${MT_KAFKA_BROKERS:-}" ]; then
-  export MT_KAFKA_STATE="/tmp/mcptrail-bench-kafka-$$"
-  MT_KAFKA_BROKERS=$(bash "$root/scripts/kafka.sh" start --nodes 1 | tail -n 1)
-  export MT_KAFKA_BROKERS
-  started=1
-fi
 prefix="rbench$$."
 topics="${prefix}mcptrail.events,${prefix}mcptrail.approval.requests,${prefix}mcptrail.approval.votes,${prefix}mcptrail.approval.decisions"
 "$archiver" keygen "$work/key.pem" "$work/pub.pem"
