@@ -6,7 +6,16 @@
  * database's throughput by two thirds on MCP traffic, which is full of
  * timestamps and UUIDs). One pass over the digit runs of a string finds the
  * same shapes the regexes in docs/masking.md describe and hands each to the
- * same validators. */
+ * same validators.
+ *
+ * Digit runs are found from a 64-bit mask of the digits of the next 64
+ * bytes (mask_simd.c), and most runs are dismissed by their length and the
+ * byte before them before any shape is tried: a run of one or two digits
+ * (timestamps, UUIDs, versions) can only be the start of a phone number
+ * after '+' or the check digits of an IBAN after two capitals, and a run
+ * of 5-8 or 10-12 digits only the same two. mask_scan_native_ref walks the
+ * runs byte by byte and tries every shape on every run; tests and fuzz_mask
+ * compare the two. */
 #include <string.h>
 
 #include "mask_internal.h"
@@ -79,35 +88,12 @@ static mt_err phone_intl(mt_mask_ctx *c, const char *s, size_t len, size_t plus,
     return MT_OK;
 }
 
-/* True when some byte of x is an ASCII digit (SWAR range test). */
-static bool has_digit8(uint64_t x)
+/* Tries every numeric shape on the maximal digit run s[p..q). */
+static mt_err one_run(mt_mask_ctx *c, const char *s, size_t len, size_t p, size_t q)
 {
-    const uint64_t k = 0x0101010101010101ull;
-    uint64_t t = x & (k * 127);
-    return (((k * (127 + 0x3A) - t) & ~x & (t + k * (127 - 0x2F))) & (k * 128)) != 0;
-}
-
-mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
-{
-    const mt_mask_engine *e = c->e;
-    const mask_native *nd = &e->native;
+    const mask_native *nd = &c->e->native;
     mt_err err;
-    size_t i = 0;
-    while (i < len) {
-        while (len - i >= 8) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            if (has_digit8(x))
-                break;
-            i += 8;
-        }
-        while (i < len && !dig(s[i]))
-            i++;
-        if (i >= len)
-            break;
-        size_t p = i, q = p;
-        while (q < len && dig(s[q]))
-            q++;
+    {
         size_t run = q - p;
         bool lb = p == 0 || !wordch(s[p - 1]);
         bool rb = bound_after(s, len, q);
@@ -158,7 +144,68 @@ mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
             if (mask_iban_span(s, len, p - 2, &end) && (err = mask_finding(c, s, p - 2, end, nd->iban)))
                 return err;
         }
+    }
+    return MT_OK;
+}
+
+mt_err mask_scan_native_ref(mt_mask_ctx *c, const char *s, size_t len)
+{
+    mt_err err;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && !dig(s[i]))
+            i++;
+        if (i >= len)
+            break;
+        size_t p = i, q = p;
+        while (q < len && dig(s[q]))
+            q++;
+        if ((err = one_run(c, s, len, p, q)))
+            return err;
         i = q;
+    }
+    return MT_OK;
+}
+
+/* Whether one_run can find anything in the run s[p..q): see the comment at
+ * the top. Every shape of one_run starts with a run of 3, 4, 9 or 13-19
+ * digits, or has '+' or two capitals right before its first run. */
+static bool run_may_match(const char *s, size_t p, size_t q)
+{
+    size_t run = q - p;
+    if (run == 3 || run == 4 || run == 9 || (run >= 13 && run <= 19))
+        return true;
+    return p > 0 && (s[p - 1] == '+' || (run >= 2 && upper(s[p - 1])));
+}
+
+mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
+{
+    mt_err err;
+    size_t i = 0;
+    while (i < len) {
+        uint64_t m = mask_digit_mask64(s + i, len - i);
+        size_t blk = len - i < 64 ? len - i : 64;
+        while (m) {
+            unsigned a = (unsigned)__builtin_ctzll(m);
+            uint64_t rest = ~(m >> a); /* bit 0 clear: s[i+a] is a digit */
+            unsigned rl = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
+            size_t p = i + a, q = p + rl;
+            if (a + rl >= 64 && q < len) {
+                /* the run reaches the end of this window: finish it byte
+                 * by byte (runs longer than a window are rare) */
+                while (q < len && dig(s[q]))
+                    q++;
+            }
+            if (run_may_match(s, p, q) && (err = one_run(c, s, len, p, q)))
+                return err;
+            if (q >= i + blk) {
+                i = q;
+                goto next;
+            }
+            m &= ~(uint64_t)0 << (a + rl); /* a + rl < 64 here */
+        }
+        i += blk;
+    next:;
     }
     return MT_OK;
 }

@@ -1,0 +1,118 @@
+/* Byte-class scans of the masking engine, 16 bytes at a time: where a JSON
+ * string's plain run stops (quote, backslash, control byte), and which of
+ * 64 bytes are ASCII digits (the native numeric scanner walks digit runs
+ * from that bit mask instead of byte by byte).
+ *
+ * SSE2 on x86_64 (part of the base ISA, so no runtime dispatch is needed),
+ * a portable scalar loop elsewhere. The scalar versions (*_ref) are also
+ * the reference the unit tests and fuzz_mask compare the fast ones with. */
+#include <string.h>
+
+#include "mask_internal.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define MASK_HAVE_SSE2 1
+#endif
+
+size_t mask_str_stop_ref(const char *p, size_t n, bool *high)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            return i;
+        if (ch >= 0x80)
+            *high = true;
+    }
+    return n;
+}
+
+uint64_t mask_digit_mask64_ref(const char *p, size_t n)
+{
+    uint64_t m = 0;
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] >= '0' && p[i] <= '9')
+            m |= (uint64_t)1 << i;
+    return m;
+}
+
+#ifdef MASK_HAVE_SSE2
+
+size_t mask_str_stop(const char *p, size_t n, bool *high)
+{
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
+    size_t i = 0;
+    while (n - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+        unsigned m = (unsigned)_mm_movemask_epi8(hit), h = (unsigned)_mm_movemask_epi8(x);
+        if (m) {
+            unsigned k = (unsigned)__builtin_ctz(m);
+            if (h & ((1u << k) - 1))
+                *high = true;
+            return i + k;
+        }
+        if (h)
+            *high = true;
+        i += 16;
+    }
+    return i + mask_str_stop_ref(p + i, n - i, high);
+}
+
+static inline uint64_t digits16(const char *p)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
+                              _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    return (uint64_t)(unsigned)_mm_movemask_epi8(d);
+}
+
+uint64_t mask_digit_mask64(const char *p, size_t n)
+{
+    if (n >= 64)
+        return digits16(p) | digits16(p + 16) << 16 | digits16(p + 32) << 32 |
+               digits16(p + 48) << 48;
+    uint64_t m = 0;
+    size_t i = 0;
+    for (; n - i >= 16; i += 16)
+        m |= digits16(p + i) << i;
+    return m | mask_digit_mask64_ref(p + i, n - i) << i;
+}
+
+#else /* portable */
+
+size_t mask_str_stop(const char *p, size_t n, bool *high)
+{
+    /* Eight bytes at a time while none is '"', '\\', a control byte or
+     * non-ASCII (a non-ASCII byte sends the word to the byte loop). */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (;;) {
+        while (n - i >= 8) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            uint64_t qq = x ^ (ones * '"'), b = x ^ (ones * '\\');
+            uint64_t hit = ((qq - ones) & ~qq) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
+            if (hit & highs)
+                break;
+            i += 8;
+        }
+        size_t lim = n - i > 8 ? i + 8 : n;
+        for (; i < lim; i++) {
+            unsigned char ch = (unsigned char)p[i];
+            if (ch == '"' || ch == '\\' || ch < 0x20)
+                return i;
+            if (ch >= 0x80)
+                *high = true;
+        }
+        if (i >= n)
+            return n;
+    }
+}
+
+uint64_t mask_digit_mask64(const char *p, size_t n) { return mask_digit_mask64_ref(p, n); }
+
+#endif
