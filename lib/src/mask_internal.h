@@ -153,11 +153,12 @@ void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *
  * *_ref versions are the scalar reference the tests compare them with.
  * str_stop: index of the first '"', '\\' or control byte in p[0..n) (n when
  * none); sets *high when a byte >= 0x80 precedes it (never clears it).
- * digit_mask64: bit k set when p[k] is an ASCII digit, k < min(n, 64). */
+ * digit_masks64: bit k set when p[k] is an ASCII digit, k < min(n, 64);
+ * in *lead the bits of '+' and 'A'-'Z'. */
 size_t mask_str_stop(const char *p, size_t n, bool *high);
 size_t mask_str_stop_ref(const char *p, size_t n, bool *high);
-uint64_t mask_digit_mask64(const char *p, size_t n);
-uint64_t mask_digit_mask64_ref(const char *p, size_t n);
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead);
+uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead);
 
 /* mask_json.c helpers used by mask.c */
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);

@@ -1,7 +1,8 @@
 /* Byte-class scans of the masking engine, 16 bytes at a time: where a JSON
  * string's plain run stops (quote, backslash, control byte), and which of
- * 64 bytes are ASCII digits (the native numeric scanner walks digit runs
- * from that bit mask instead of byte by byte).
+ * 64 bytes are ASCII digits and which are '+' or capitals (the native
+ * numeric scanner walks digit runs from those bit masks instead of byte by
+ * byte).
  *
  * SSE2 on x86_64 (part of the base ISA, so no runtime dispatch is needed),
  * a portable scalar loop elsewhere. The scalar versions (*_ref) are also
@@ -27,14 +28,18 @@ size_t mask_str_stop_ref(const char *p, size_t n, bool *high)
     return n;
 }
 
-uint64_t mask_digit_mask64_ref(const char *p, size_t n)
+uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead)
 {
-    uint64_t m = 0;
+    uint64_t m = 0, l = 0;
     if (n > 64)
         n = 64;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (p[i] >= '0' && p[i] <= '9')
             m |= (uint64_t)1 << i;
+        if (p[i] == '+' || (p[i] >= 'A' && p[i] <= 'Z'))
+            l |= (uint64_t)1 << i;
+    }
+    *lead = l;
     return m;
 }
 
@@ -70,16 +75,31 @@ static inline uint64_t digits16(const char *p)
     return (uint64_t)(unsigned)_mm_movemask_epi8(d);
 }
 
-uint64_t mask_digit_mask64(const char *p, size_t n)
+static inline uint64_t lead16(const char *p)
 {
-    if (n >= 64)
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i u = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)),
+                              _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
+    u = _mm_or_si128(u, _mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
+    return (uint64_t)(unsigned)_mm_movemask_epi8(u);
+}
+
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead)
+{
+    if (n >= 64) {
+        *lead = lead16(p) | lead16(p + 16) << 16 | lead16(p + 32) << 32 | lead16(p + 48) << 48;
         return digits16(p) | digits16(p + 16) << 16 | digits16(p + 32) << 32 |
                digits16(p + 48) << 48;
-    uint64_t m = 0;
+    }
+    uint64_t m = 0, l = 0, lt;
     size_t i = 0;
-    for (; n - i >= 16; i += 16)
+    for (; n - i >= 16; i += 16) {
         m |= digits16(p + i) << i;
-    return m | mask_digit_mask64_ref(p + i, n - i) << i;
+        l |= lead16(p + i) << i;
+    }
+    m |= mask_digit_masks64_ref(p + i, n - i, &lt) << i; /* i < 64 */
+    *lead = l | lt << i;
+    return m;
 }
 
 #else /* portable */
@@ -113,6 +133,9 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
     }
 }
 
-uint64_t mask_digit_mask64(const char *p, size_t n) { return mask_digit_mask64_ref(p, n); }
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead)
+{
+    return mask_digit_masks64_ref(p, n, lead);
+}
 
 #endif
