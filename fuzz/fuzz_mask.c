@@ -59,6 +59,8 @@ static void differential(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
         uint64_t l1 = 1, l2 = 2;
         CHECK(mask_digit_masks64(s + off, size - off, &l1) == mask_digit_masks64_ref(s + off, size - off, &l2));
         CHECK(l1 == l2);
+        CHECK(mask_str_masks64(s + off, size - off, &l1) == mask_str_masks64_ref(s + off, size - off, &l2));
+        CHECK(l1 == l2);
     }
     ctx->nspans = 0;
     CHECK(mask_scan_native(ctx, s, size) == MT_OK);

@@ -153,10 +153,14 @@ void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *
  * *_ref versions are the scalar reference the tests compare them with.
  * str_stop: index of the first '"', '\\' or control byte in p[0..n) (n when
  * none); sets *high when a byte >= 0x80 precedes it (never clears it).
+ * str_masks64: bit k set when p[k] would stop str_stop, k < min(n, 64);
+ * in *high the bits of bytes >= 0x80.
  * digit_masks64: bit k set when p[k] is an ASCII digit, k < min(n, 64);
  * in *lead the bits of '+' and 'A'-'Z'. */
 size_t mask_str_stop(const char *p, size_t n, bool *high);
 size_t mask_str_stop_ref(const char *p, size_t n, bool *high);
+uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high);
+uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high);
 uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead);
 uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead);
 

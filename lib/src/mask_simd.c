@@ -1,5 +1,7 @@
 /* Byte-class scans of the masking engine, 16 bytes at a time: where a JSON
- * string's plain run stops (quote, backslash, control byte), and which of
+ * string's plain run stops (quote, backslash, control byte), as an index or
+ * as a 64-bit mask of such bytes (the JSON walker steps from one to the next
+ * within a window without rescanning), and which of
  * 64 bytes are ASCII digits and which are '+' or capitals (the native
  * numeric scanner walks digit runs from those bit masks instead of byte by
  * byte).
@@ -26,6 +28,22 @@ size_t mask_str_stop_ref(const char *p, size_t n, bool *high)
             *high = true;
     }
     return n;
+}
+
+uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high)
+{
+    uint64_t m = 0, h = 0;
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20)
+            m |= (uint64_t)1 << i;
+        if (ch >= 0x80)
+            h |= (uint64_t)1 << i;
+    }
+    *high = h;
+    return m;
 }
 
 uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead)
@@ -65,6 +83,32 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
         i += 16;
     }
     return i + mask_str_stop_ref(p + i, n - i, high);
+}
+
+static inline uint64_t stops16(const char *p, uint64_t *high)
+{
+    const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), c1f = _mm_set1_epi8(0x1F);
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                               _mm_cmpeq_epi8(_mm_max_epu8(x, c1f), c1f));
+    *high = (uint64_t)(unsigned)_mm_movemask_epi8(x);
+    return (uint64_t)(unsigned)_mm_movemask_epi8(hit);
+}
+
+uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
+{
+    uint64_t m = 0, h = 0, t;
+    size_t i = 0;
+    for (; i < 64 && n - i >= 16; i += 16) {
+        m |= stops16(p + i, &t) << i;
+        h |= t << i;
+    }
+    if (i < 64 && i < n) {
+        m |= mask_str_masks64_ref(p + i, n - i, &t) << i;
+        h |= t << i;
+    }
+    *high = h;
+    return m;
 }
 
 static inline uint64_t digits16(const char *p)
@@ -136,6 +180,11 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
 uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead)
 {
     return mask_digit_masks64_ref(p, n, lead);
+}
+
+uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
+{
+    return mask_str_masks64_ref(p, n, high);
 }
 
 #endif

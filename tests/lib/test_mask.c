@@ -384,6 +384,9 @@ static void simd_scans_agree_with_the_scalar_reference(void **state)
         assert_true(mask_digit_masks64(buf + off, n - off, &l1) ==
                     mask_digit_masks64_ref(buf + off, n - off, &l2));
         assert_true(l1 == l2);
+        assert_true(mask_str_masks64(buf + off, n - off, &l1) ==
+                    mask_str_masks64_ref(buf + off, n - off, &l2));
+        assert_true(l1 == l2);
     }
 }
 
