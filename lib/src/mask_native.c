@@ -171,21 +171,30 @@ mt_err mask_scan_native_ref(mt_mask_ctx *c, const char *s, size_t len)
 }
 
 /* Whether one_run can find anything in the run s[p..q): see the comment at
- * the top. Every shape of one_run starts with a run of 9 or 13-19 digits
- * with a boundary after it, a run of 3 followed by '-', '.' or ')', a run
- * of 4 followed by ' ' or '-', or has '+' or capitals right before its
- * first run. */
+ * the top. Each test is the first step of a shape of one_run: a run of 9
+ * or 13-19 digits with a boundary after it; 3 digits, '-' or '.', and two
+ * more digits (SSN, US phone) or 3 digits and ')' (US phone); 4 digits,
+ * ' ' or '-', and 4 more digits (grouped card); '+' and a digit other than
+ * 0 (phones); two capitals at a word start and 2+ digits (IBAN). */
 static bool run_may_match(const char *s, size_t len, size_t p, size_t q)
 {
     size_t run = q - p;
     char next = q < len ? s[q] : 0;
     if ((run == 9 || (run >= 13 && run <= 19)) && !wordch(next))
         return true;
-    if (run == 3 && (next == '-' || next == '.' || next == ')'))
+    if (run == 3 && (((next == '-' || next == '.') && len - q > 2 && dig(s[q + 1]) &&
+                      dig(s[q + 2])) ||
+                     next == ')'))
         return true;
-    if (run == 4 && (next == ' ' || next == '-'))
+    if (run == 4 && (next == ' ' || next == '-') && len - q > 4 && dig(s[q + 1]) &&
+        dig(s[q + 2]) && dig(s[q + 3]) && dig(s[q + 4]))
         return true;
-    return p > 0 && (s[p - 1] == '+' || (run >= 2 && upper(s[p - 1])));
+    if (p == 0)
+        return false;
+    if (s[p - 1] == '+')
+        return s[p] != '0';
+    return run >= 2 && p >= 2 && upper(s[p - 1]) && upper(s[p - 2]) &&
+           (p == 2 || !wordch(s[p - 3]));
 }
 
 mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
