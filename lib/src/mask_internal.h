@@ -98,6 +98,16 @@ typedef struct mask_span {
     uint32_t det;
 } mask_span;
 
+/* Member names repeat across payloads (type, text, name, arguments, ...):
+ * a direct-mapped cache of mask_key_is_secret for names up to 32 bytes. */
+#define MASK_KEYCACHE_SLOTS 256u
+#define MASK_KEYCACHE_KEYMAX 32u
+typedef struct mask_keycache_ent {
+    uint8_t len; /* 0: empty */
+    bool secret;
+    char key[MASK_KEYCACHE_KEYMAX];
+} mask_keycache_ent;
+
 struct mt_mask_ctx {
     const mt_mask_engine *e;
     hs_scratch_t *scratch;
@@ -119,6 +129,7 @@ struct mt_mask_ctx {
     mt_buf str;   /* decoded JSON string */
     mt_buf path;  /* current JSON pointer, NUL-terminated */
     mt_buf key;   /* decoded current member name */
+    mask_keycache_ent keycache[MASK_KEYCACHE_SLOTS];
 };
 
 /* mask_rules.c */

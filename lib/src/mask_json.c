@@ -340,6 +340,23 @@ static bool path_allowed(walker *w)
     return false;
 }
 
+/* mask_key_is_secret through the context's cache (a pure function of the
+ * name, so a cached answer is the answer). */
+static bool key_is_secret(mt_mask_ctx *c, const char *k, size_t n)
+{
+    if (n == 0 || n > MASK_KEYCACHE_KEYMAX)
+        return mask_key_is_secret(k, n);
+    unsigned h = (unsigned)n * 31u + (unsigned char)k[0] * 7u + (unsigned char)k[n - 1] +
+                 (unsigned char)k[n / 2] * 13u;
+    mask_keycache_ent *e = &c->keycache[h % MASK_KEYCACHE_SLOTS];
+    if (e->len == n && memcmp(e->key, k, n) == 0)
+        return e->secret;
+    e->secret = mask_key_is_secret(k, n);
+    e->len = (uint8_t)n;
+    memcpy(e->key, k, n);
+    return e->secret;
+}
+
 static mt_err value(walker *w, bool secret_field, bool *looks_secret_name);
 
 static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name)
@@ -361,7 +378,7 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
         return mt_buf_append(w->out, "\"[REDACTED:oversize]\"", 21) ? nomem(w) : MT_OK;
     }
     if (looks_secret_name)
-        *looks_secret_name = mask_key_is_secret(s, n);
+        *looks_secret_name = key_is_secret(c, s, n);
     if (e->rules->n_paths && path_allowed(w))
         return MT_OK;
     if (secret_field && e->rules->field_rule && !mask_value_is_benign(s, n)) {
@@ -440,7 +457,7 @@ static mt_err object(walker *w)
         size_t rawlen, kn, saved;
         if ((err = string(w, &w->c->key, SIZE_MAX, &raw, &rawlen, &k, &kn)))
             return err;
-        bool secret = mask_key_is_secret(k, kn) || (named_secret && name_is(k, kn, "value"));
+        bool secret = key_is_secret(w->c, k, kn) || (named_secret && name_is(k, kn, "value"));
         bool is_name = name_is(k, kn, "name") || name_is(k, kn, "key");
         if (w->paths && (err = path_push(w, k, kn, &saved)))
             return err;

@@ -478,6 +478,28 @@ static void masked_strings_leave_every_other_byte_in_place(void **state)
     free(m);
 }
 
+static void member_name_answers_survive_the_name_cache(void **state)
+{
+    (void)state;
+    /* "a_token_z" and "a_bbkbb_z" share a cache slot (same length, first,
+     * middle and last byte): alternating them must not reuse the other's
+     * answer; names longer than the cache's 32 bytes are not cached. */
+    static const char *const names[] = {"a_token_z", "a_bbkbb_z", "a_token_z", "a_bbkbb_z",
+                                        "type", "this_is_a_very_long_member_name_password",
+                                        "this_is_a_very_long_member_name_pastword"};
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            char in[160];
+            snprintf(in, sizeof in, "{\"%s\":\"Qz8vR2kLm4Np\"}", names[i]);
+            char *m = mask_json_with(ctx, in, MT_OK);
+            bool secret = mask_key_is_secret(names[i], strlen(names[i]));
+            assert_true(secret == (strstr(m, "Qz8vR2kLm4Np") == NULL));
+            free(m);
+        }
+    assert_true(mask_key_is_secret("a_token_z", 9));
+    assert_false(mask_key_is_secret("a_bbkbb_z", 9));
+}
+
 static void invalid_utf8_falls_back_to_text(void **state)
 {
     (void)state;
@@ -810,6 +832,7 @@ int main(void)
         cmocka_unit_test(simd_scans_agree_with_the_scalar_reference),
         cmocka_unit_test(native_scanner_agrees_with_the_reference),
         cmocka_unit_test(masked_strings_leave_every_other_byte_in_place),
+        cmocka_unit_test(member_name_answers_survive_the_name_cache),
         cmocka_unit_test(invalid_utf8_falls_back_to_text),
         cmocka_unit_test(nesting_past_the_limit_fails_and_payload_masks_as_text),
         cmocka_unit_test(not_json_is_a_parse_error),
