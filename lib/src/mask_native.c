@@ -8,15 +8,17 @@
  * same shapes the regexes in docs/masking.md describe and hands each to the
  * same validators.
  *
- * Digit runs are found from 64-bit masks of the digits and of the '+' and
- * capital letters of the next 64 bytes (mask_simd.c), and most runs are
- * dismissed by their length and the bytes around them before any shape is
- * tried: a run of one or two digits (timestamps, UUIDs, versions; three
- * quarters of all runs in MCP traffic) can only be the start of a phone
- * number after '+' or the check digits of an IBAN after a capital, which
- * the masks rule out for a whole window at once; a run of 5-8 or 10-12
- * digits only the same two; a run of 3 or 4 digits only an SSN, a US phone
- * number or a grouped card, each needing a separator after it. mask_scan_native_ref walks the
+ * Digit runs are found from 64-bit masks of the digits, of '+' and
+ * capitals, and of letters of the next 64 bytes (mask_simd.c), and most
+ * runs are dismissed by their length and the bytes around them before any
+ * shape is tried. A run of one or two digits (timestamps, UUIDs, versions;
+ * three quarters of all runs in MCP traffic), or one followed by a letter
+ * (hex), can only be the start of a phone number after '+' or the check
+ * digits of an IBAN after capitals: the masks rule those out for a whole
+ * window with a few bit operations. Of the rest, a run of 5-8 or 10-12
+ * digits can only be the same two, and a run of 3 or 4 digits only an SSN,
+ * a US phone number or a grouped card, each needing its separator and more
+ * digits after it (run_may_match). mask_scan_native_ref walks the
  * runs byte by byte and tries every shape on every run; tests and fuzz_mask
  * compare the two. */
 #include <string.h>
@@ -204,37 +206,42 @@ mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
     while (i < len) {
         /* s[i - 1], when there is one, is not a digit: i is 0, the end of
          * a run, or follows a window whose last byte is not a digit. */
-        uint64_t lead, d = mask_digit_masks64(s + i, len - i, &lead);
+        uint64_t lead, word, d = mask_digit_masks64(s + i, len - i, &lead, &word);
         size_t blk = len - i < 64 ? len - i : 64;
         uint64_t starts = d & ~(d << 1);
-        /* Runs of one or two digits: exact unless they touch bit 63 of a
-         * full window with more bytes after it (then they are kept). */
-        uint64_t shrt = starts & (~(d >> 1) | ~(d >> 2));
-        if (blk == 64 && len - i > 64)
-            shrt &= ~(uint64_t)0 >> 2;
-        uint64_t after_lead = lead << 1 | (i > 0 && (s[i - 1] == '+' || upper(s[i - 1])));
-        uint64_t m = starts & ~(shrt & ~after_lead);
+        /* Runs are named by the bit after their last digit: adding a run's
+         * start bit to d carries through the run to that bit. Runs that
+         * reach bit 63 lose the carry and are finished below. */
+        uint64_t after = (d + starts) & ~d;
+        uint64_t shrt = starts & (~(d >> 1) | ~(d >> 2)); /* 1 or 2 digits */
+        uint64_t lead_before = lead << 1 | (i > 0 && (s[i - 1] == '+' || upper(s[i - 1])));
+        uint64_t a_short = (d + shrt) & ~d, a_lead = (d + (starts & lead_before)) & ~d;
+        /* dismissed: short runs and runs followed by a letter, unless '+'
+         * or a capital precedes them */
+        uint64_t m = after & ~((a_short | (after & word)) & ~a_lead);
         while (m) {
-            unsigned a = (unsigned)__builtin_ctzll(m);
-            uint64_t rest = ~(d >> a); /* bit 0 clear: s[i+a] is a digit */
-            unsigned rl = rest ? (unsigned)__builtin_ctzll(rest) : 64 - a;
-            size_t p = i + a, q = p + rl;
-            if (a + rl >= 64 && q < len) {
-                /* the run reaches the end of this window: finish it byte
-                 * by byte (runs longer than a window are rare) */
-                while (q < len && dig(s[q]))
-                    q++;
-            }
+            unsigned f = (unsigned)__builtin_ctzll(m); /* >= 1: a digit is at f - 1 */
+            uint64_t gaps = ~d & (((uint64_t)1 << (f - 1)) - 1);
+            unsigned a = gaps ? 64u - (unsigned)__builtin_clzll(gaps) : 0;
+            size_t p = i + a, q = i + f;
             if (run_may_match(s, len, p, q) && (err = one_run(c, s, len, p, q)))
                 return err;
-            if (q >= i + blk) {
-                i = q;
-                goto next;
-            }
             m &= m - 1;
         }
+        if (d >> 63) {
+            /* the run reaching the end of the window: finish it byte by
+             * byte (runs longer than a window are rare) */
+            uint64_t gaps = ~d;
+            unsigned a = gaps ? 64u - (unsigned)__builtin_clzll(gaps) : 0;
+            size_t p = i + a, q = i + 64;
+            while (q < len && dig(s[q]))
+                q++;
+            if (run_may_match(s, len, p, q) && (err = one_run(c, s, len, p, q)))
+                return err;
+            i = q;
+            continue;
+        }
         i += blk;
-    next:;
     }
     return MT_OK;
 }

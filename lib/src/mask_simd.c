@@ -2,7 +2,7 @@
  * string's plain run stops (quote, backslash, control byte), as an index or
  * as a 64-bit mask of such bytes (the JSON walker steps from one to the next
  * within a window without rescanning), and which of
- * 64 bytes are ASCII digits and which are '+' or capitals (the native
+ * 64 bytes are ASCII digits, '+' or capitals, letters or '_' (the native
  * numeric scanner walks digit runs from those bit masks instead of byte by
  * byte).
  *
@@ -46,18 +46,22 @@ uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead)
+uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead, uint64_t *word)
 {
-    uint64_t m = 0, l = 0;
+    uint64_t m = 0, l = 0, w = 0;
     if (n > 64)
         n = 64;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] >= '0' && p[i] <= '9')
+        char ch = p[i];
+        if (ch >= '0' && ch <= '9')
             m |= (uint64_t)1 << i;
-        if (p[i] == '+' || (p[i] >= 'A' && p[i] <= 'Z'))
+        if (ch == '+' || (ch >= 'A' && ch <= 'Z'))
             l |= (uint64_t)1 << i;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')
+            w |= (uint64_t)1 << i;
     }
     *lead = l;
+    *word = w;
     return m;
 }
 
@@ -111,38 +115,40 @@ uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-static inline uint64_t digits16(const char *p)
+/* Digits, '+' or capitals, and letters or '_' of 16 bytes. */
+static inline uint64_t classes16(const char *p, uint64_t *lead, uint64_t *word)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
                               _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    __m128i u = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)),
+                              _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
+    __m128i lc = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    __m128i l = _mm_and_si128(_mm_cmpgt_epi8(lc, _mm_set1_epi8('a' - 1)),
+                              _mm_cmplt_epi8(lc, _mm_set1_epi8('z' + 1)));
+    __m128i w = _mm_or_si128(l, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+    u = _mm_or_si128(u, _mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
+    *lead = (uint64_t)(unsigned)_mm_movemask_epi8(u);
+    *word = (uint64_t)(unsigned)_mm_movemask_epi8(w);
     return (uint64_t)(unsigned)_mm_movemask_epi8(d);
 }
 
-static inline uint64_t lead16(const char *p)
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead, uint64_t *word)
 {
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i u = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)),
-                              _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
-    u = _mm_or_si128(u, _mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
-    return (uint64_t)(unsigned)_mm_movemask_epi8(u);
-}
-
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead)
-{
-    if (n >= 64) {
-        *lead = lead16(p) | lead16(p + 16) << 16 | lead16(p + 32) << 32 | lead16(p + 48) << 48;
-        return digits16(p) | digits16(p + 16) << 16 | digits16(p + 32) << 32 |
-               digits16(p + 48) << 48;
-    }
-    uint64_t m = 0, l = 0, lt;
+    uint64_t m = 0, l = 0, w = 0, lt, wt;
     size_t i = 0;
-    for (; n - i >= 16; i += 16) {
-        m |= digits16(p + i) << i;
-        l |= lead16(p + i) << i;
+    for (; i < 64 && n - i >= 16; i += 16) {
+        m |= classes16(p + i, &lt, &wt) << i;
+        l |= lt << i;
+        w |= wt << i;
     }
-    m |= mask_digit_masks64_ref(p + i, n - i, &lt) << i; /* i < 64 */
-    *lead = l | lt << i;
+    if (i < 64 && i < n) {
+        m |= mask_digit_masks64_ref(p + i, n - i, &lt, &wt) << i;
+        l |= lt << i;
+        w |= wt << i;
+    }
+    *lead = l;
+    *word = w;
     return m;
 }
 
@@ -177,9 +183,9 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
     }
 }
 
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead)
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead, uint64_t *word)
 {
-    return mask_digit_masks64_ref(p, n, lead);
+    return mask_digit_masks64_ref(p, n, lead, word);
 }
 
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)

@@ -380,10 +380,10 @@ static void simd_scans_agree_with_the_scalar_reference(void **state)
         assert_int_equal(mask_str_stop(buf + off, n - off, &h1),
                          mask_str_stop_ref(buf + off, n - off, &h2));
         assert_int_equal(h1, h2);
-        uint64_t l1 = 1, l2 = 2;
-        assert_true(mask_digit_masks64(buf + off, n - off, &l1) ==
-                    mask_digit_masks64_ref(buf + off, n - off, &l2));
-        assert_true(l1 == l2);
+        uint64_t l1 = 1, l2 = 2, w1 = 3, w2 = 4;
+        assert_true(mask_digit_masks64(buf + off, n - off, &l1, &w1) ==
+                    mask_digit_masks64_ref(buf + off, n - off, &l2, &w2));
+        assert_true(l1 == l2 && w1 == w2);
         assert_true(mask_str_masks64(buf + off, n - off, &l1) ==
                     mask_str_masks64_ref(buf + off, n - off, &l2));
         assert_true(l1 == l2);
@@ -401,7 +401,8 @@ static void native_scanner_agrees_with_the_reference(void **state)
         "GB82 WEST 1234 5698 7654 32", "078-05-1120", "123-45-6789", "021000021", "123456789",
         "+14155550100", "+1 415 555 0100", "+44 20 7946 0958", "(415) 555-0100", "415-555-0100",
         "415.555.0100", "2026-12-03 01:29:28", "v1.22.3", "0x1234", "9e526b97-ff91-4efb-8206",
-        "+0123456789", "AB12", "1234567890123456789012",
+        "+0123456789", "AB12", "1234567890123456789012", "GB82WEST12345698765432",
+        "4111111111111111x", "x4111111111111111", "+44a", "NL91ABNA0417164300", "1a2b3c",
     };
     static const char seps[] = " -+.()/:_\n\"AZbx";
     mt_mask_ctx *c = ctx;
