@@ -167,13 +167,16 @@ void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *
  * str_masks64: bit k set when p[k] would stop str_stop, k < min(n, 64);
  * in *high the bits of bytes >= 0x80.
  * digit_masks64: bit k set when p[k] is an ASCII digit, k < min(n, 64);
- * in *lead the bits of '+' and 'A'-'Z', in *word those of letters and '_'. */
+ * in *plus, *upper and *word the bits of '+', of 'A'-'Z', and of letters
+ * and '_'. */
 size_t mask_str_stop(const char *p, size_t n, bool *high);
 size_t mask_str_stop_ref(const char *p, size_t n, bool *high);
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high);
 uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high);
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead, uint64_t *word);
-uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead, uint64_t *word);
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
+                            uint64_t *word);
+uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
+                                uint64_t *word);
 
 /* mask_json.c helpers used by mask.c */
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);

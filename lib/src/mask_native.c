@@ -8,13 +8,13 @@
  * same shapes the regexes in docs/masking.md describe and hands each to the
  * same validators.
  *
- * Digit runs are found from 64-bit masks of the digits, of '+' and
- * capitals, and of letters of the next 64 bytes (mask_simd.c), and most
+ * Digit runs are found from 64-bit masks of the digits, '+', capitals and
+ * letters of the next 64 bytes (mask_simd.c), and most
  * runs are dismissed by their length and the bytes around them before any
  * shape is tried. A run of one or two digits (timestamps, UUIDs, versions;
  * three quarters of all runs in MCP traffic), or one followed by a letter
  * (hex), can only be the start of a phone number after '+' or the check
- * digits of an IBAN after capitals: the masks rule those out for a whole
+ * digits of an IBAN after two capitals: the masks rule those out for a whole
  * window with a few bit operations. Of the rest, a run of 5-8 or 10-12
  * digits can only be the same two, and a run of 3 or 4 digits only an SSN,
  * a US phone number or a grouped card, each needing its separator and more
@@ -206,18 +206,24 @@ mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
     while (i < len) {
         /* s[i - 1], when there is one, is not a digit: i is 0, the end of
          * a run, or follows a window whose last byte is not a digit. */
-        uint64_t lead, word, d = mask_digit_masks64(s + i, len - i, &lead, &word);
+        uint64_t plus, upper_bits, word;
+        uint64_t d = mask_digit_masks64(s + i, len - i, &plus, &upper_bits, &word);
         size_t blk = len - i < 64 ? len - i : 64;
         uint64_t starts = d & ~(d << 1);
         /* Runs are named by the bit after their last digit: adding a run's
          * start bit to d carries through the run to that bit. Runs that
          * reach bit 63 lose the carry and are finished below. */
         uint64_t after = (d + starts) & ~d;
-        uint64_t shrt = starts & (~(d >> 1) | ~(d >> 2)); /* 1 or 2 digits */
-        uint64_t lead_before = lead << 1 | (i > 0 && (s[i - 1] == '+' || upper(s[i - 1])));
-        uint64_t a_short = (d + shrt) & ~d, a_lead = (d + (starts & lead_before)) & ~d;
+        uint64_t len1 = starts & ~(d >> 1), shrt = len1 | (starts & ~(d >> 2)); /* 1-2 digits */
+        /* bit k: s[i+k-1] is '+' (phones), or s[i+k-2] and s[i+k-1] are
+         * capitals (IBAN: two letters, then 2+ digits) */
+        uint64_t up1 = upper_bits << 1 | (i > 0 && upper(s[i - 1]));
+        uint64_t up2 = up1 << 1 | (i > 1 && upper(s[i - 2]));
+        uint64_t lead_before = plus << 1 | (i > 0 && s[i - 1] == '+');
+        uint64_t lead_starts = starts & (lead_before | (up1 & up2 & ~len1));
+        uint64_t a_short = (d + shrt) & ~d, a_lead = (d + lead_starts) & ~d;
         /* dismissed: short runs and runs followed by a letter, unless '+'
-         * or a capital precedes them */
+         * or two capitals precede them */
         uint64_t m = after & ~((a_short | (after & word)) & ~a_lead);
         while (m) {
             unsigned f = (unsigned)__builtin_ctzll(m); /* >= 1: a digit is at f - 1 */

@@ -2,7 +2,7 @@
  * string's plain run stops (quote, backslash, control byte), as an index or
  * as a 64-bit mask of such bytes (the JSON walker steps from one to the next
  * within a window without rescanning), and which of
- * 64 bytes are ASCII digits, '+' or capitals, letters or '_' (the native
+ * 64 bytes are ASCII digits, '+', capitals, letters or '_' (the native
  * numeric scanner walks digit runs from those bit masks instead of byte by
  * byte).
  *
@@ -46,21 +46,25 @@ uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *lead, uint64_t *word)
+uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
+                                uint64_t *word)
 {
-    uint64_t m = 0, l = 0, w = 0;
+    uint64_t m = 0, pl = 0, u = 0, w = 0;
     if (n > 64)
         n = 64;
     for (size_t i = 0; i < n; i++) {
         char ch = p[i];
         if (ch >= '0' && ch <= '9')
             m |= (uint64_t)1 << i;
-        if (ch == '+' || (ch >= 'A' && ch <= 'Z'))
-            l |= (uint64_t)1 << i;
+        if (ch == '+')
+            pl |= (uint64_t)1 << i;
+        if (ch >= 'A' && ch <= 'Z')
+            u |= (uint64_t)1 << i;
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')
             w |= (uint64_t)1 << i;
     }
-    *lead = l;
+    *plus = pl;
+    *upper = u;
     *word = w;
     return m;
 }
@@ -115,8 +119,8 @@ uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-/* Digits, '+' or capitals, and letters or '_' of 16 bytes. */
-static inline uint64_t classes16(const char *p, uint64_t *lead, uint64_t *word)
+/* Digits, '+', capitals, and letters or '_' of 16 bytes. */
+static inline uint64_t classes16(const char *p, uint64_t *plus, uint64_t *upper, uint64_t *word)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
@@ -127,27 +131,31 @@ static inline uint64_t classes16(const char *p, uint64_t *lead, uint64_t *word)
     __m128i l = _mm_and_si128(_mm_cmpgt_epi8(lc, _mm_set1_epi8('a' - 1)),
                               _mm_cmplt_epi8(lc, _mm_set1_epi8('z' + 1)));
     __m128i w = _mm_or_si128(l, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-    u = _mm_or_si128(u, _mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
-    *lead = (uint64_t)(unsigned)_mm_movemask_epi8(u);
+    *plus = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
+    *upper = (uint64_t)(unsigned)_mm_movemask_epi8(u);
     *word = (uint64_t)(unsigned)_mm_movemask_epi8(w);
     return (uint64_t)(unsigned)_mm_movemask_epi8(d);
 }
 
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead, uint64_t *word)
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
+                            uint64_t *word)
 {
-    uint64_t m = 0, l = 0, w = 0, lt, wt;
+    uint64_t m = 0, pl = 0, u = 0, w = 0, pt, ut, wt;
     size_t i = 0;
     for (; i < 64 && n - i >= 16; i += 16) {
-        m |= classes16(p + i, &lt, &wt) << i;
-        l |= lt << i;
+        m |= classes16(p + i, &pt, &ut, &wt) << i;
+        pl |= pt << i;
+        u |= ut << i;
         w |= wt << i;
     }
     if (i < 64 && i < n) {
-        m |= mask_digit_masks64_ref(p + i, n - i, &lt, &wt) << i;
-        l |= lt << i;
+        m |= mask_digit_masks64_ref(p + i, n - i, &pt, &ut, &wt) << i;
+        pl |= pt << i;
+        u |= ut << i;
         w |= wt << i;
     }
-    *lead = l;
+    *plus = pl;
+    *upper = u;
     *word = w;
     return m;
 }
@@ -183,9 +191,10 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
     }
 }
 
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *lead, uint64_t *word)
+uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
+                            uint64_t *word)
 {
-    return mask_digit_masks64_ref(p, n, lead, word);
+    return mask_digit_masks64_ref(p, n, plus, upper, word);
 }
 
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
