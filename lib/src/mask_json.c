@@ -399,8 +399,10 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
                               path_str(w));
         return mt_buf_append(w->out, "null", 4) ? nomem(w) : MT_OK;
     }
+    /* A string without escapes holds nothing JSON would escape: its
+     * pieces and the markers go out as they are. */
     if (mt_buf_append_byte(w->out, '"') ||
-        (err = mask_emit(c, s, n, w->out, true, w->sum, path_str(w), w->eb)) ||
+        (err = mask_emit(c, s, n, w->out, s != raw, w->sum, path_str(w), w->eb)) ||
         mt_buf_append_byte(w->out, '"'))
         return err ? err : nomem(w);
     return MT_OK;
