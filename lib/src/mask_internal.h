@@ -166,17 +166,23 @@ void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *
  * none); sets *high when a byte >= 0x80 precedes it (never clears it).
  * str_masks64: bit k set when p[k] would stop str_stop, k < min(n, 64);
  * in *high the bits of bytes >= 0x80.
- * digit_masks64: bit k set when p[k] is an ASCII digit, k < min(n, 64);
- * in *plus, *upper and *word the bits of '+', of 'A'-'Z', and of letters
- * and '_'. */
+ * classes64: bit k of each member set when p[k] is of that class,
+ * k < min(n, 64). */
 size_t mask_str_stop(const char *p, size_t n, bool *high);
 size_t mask_str_stop_ref(const char *p, size_t n, bool *high);
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high);
 uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high);
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
-                            uint64_t *word);
-uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
-                                uint64_t *word);
+typedef struct mask_classes {
+    uint64_t digit;   /* 0-9 */
+    uint64_t plus;    /* + */
+    uint64_t upper;   /* A-Z */
+    uint64_t word;    /* A-Z a-z _ */
+    uint64_t dashdot; /* - . */
+    uint64_t space;   /* ' ' */
+    uint64_t paren;   /* ) */
+} mask_classes;
+void mask_classes64(const char *p, size_t n, mask_classes *m);
+void mask_classes64_ref(const char *p, size_t n, mask_classes *m);
 
 /* mask_json.c helpers used by mask.c */
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);

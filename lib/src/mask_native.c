@@ -11,14 +11,14 @@
  * Digit runs are found from 64-bit masks of the digits, '+', capitals and
  * letters of the next 64 bytes (mask_simd.c), and most
  * runs are dismissed by their length and the bytes around them before any
- * shape is tried. A run of one or two digits (timestamps, UUIDs, versions;
- * three quarters of all runs in MCP traffic), or one followed by a letter
- * (hex), can only be the start of a phone number after '+' or the check
- * digits of an IBAN after two capitals: the masks rule those out for a whole
- * window with a few bit operations. Of the rest, a run of 5-8 or 10-12
- * digits can only be the same two, and a run of 3 or 4 digits only an SSN,
- * a US phone number or a grouped card, each needing its separator and more
- * digits after it (run_may_match). mask_scan_native_ref walks the
+ * shape is tried, for a whole window at once with bit operations: every
+ * shape starts with a run of 9 or 13-19 digits not followed by a letter, a
+ * run of 3 digits followed by '-' or '.' and two digits or by ')', a run of
+ * 4 followed by ' ' or '-' and four digits, or a run after '+' or after two
+ * capitals (phones, IBAN). Runs of one or two digits (timestamps, UUIDs,
+ * versions) are three quarters of all runs in MCP traffic, dates and hex
+ * most of the rest; only a few percent reach run_may_match, which checks
+ * the same steps exactly, and one_run. mask_scan_native_ref walks the
  * runs byte by byte and tries every shape on every run; tests and fuzz_mask
  * compare the two. */
 #include <string.h>
@@ -206,25 +206,37 @@ mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len)
     while (i < len) {
         /* s[i - 1], when there is one, is not a digit: i is 0, the end of
          * a run, or follows a window whose last byte is not a digit. */
-        uint64_t plus, upper_bits, word;
-        uint64_t d = mask_digit_masks64(s + i, len - i, &plus, &upper_bits, &word);
+        mask_classes k;
+        mask_classes64(s + i, len - i, &k);
+        uint64_t d = k.digit;
         size_t blk = len - i < 64 ? len - i : 64;
+        bool more = len - i > 64; /* bytes past this window exist */
         uint64_t starts = d & ~(d << 1);
-        /* Runs are named by the bit after their last digit: adding a run's
-         * start bit to d carries through the run to that bit. Runs that
-         * reach bit 63 lose the carry and are finished below. */
-        uint64_t after = (d + starts) & ~d;
-        uint64_t len1 = starts & ~(d >> 1), shrt = len1 | (starts & ~(d >> 2)); /* 1-2 digits */
-        /* bit k: s[i+k-1] is '+' (phones), or s[i+k-2] and s[i+k-1] are
-         * capitals (IBAN: two letters, then 2+ digits) */
-        uint64_t up1 = upper_bits << 1 | (i > 0 && upper(s[i - 1]));
+        /* Runs are named by the bit after their last digit: adding a set
+         * of run starts to d carries through each of those runs to that
+         * bit. Runs that reach bit 63 lose the carry and are finished
+         * below, so every run named here lies inside the window and the
+         * shifted masks below are exact for it. */
+        uint64_t r2 = d & d >> 1, r4 = r2 & r2 >> 2, r8 = r4 & r4 >> 4; /* 2, 4, 8 digits from k */
+        uint64_t ge4 = r4, ge5 = r4 & d >> 4, ge3 = r2 & d >> 2;
+        uint64_t ge9 = r8 & d >> 8, ge10 = r8 & r2 >> 8, ge13 = r8 & r4 >> 8 & d >> 12;
+        uint64_t ge20 = r8 & r8 >> 8 & r4 >> 16;
+        uint64_t len1 = starts & ~(d >> 1);
+#define AFTER(st) ((d + (st)) & ~d)
+        /* bit f: the 2 (4) bytes after f are digits; unknown near the top
+         * of a window with more bytes after it, so kept there */
+        uint64_t dig2 = r2 >> 1 | (more ? ~(uint64_t)0 << 62 : 0);
+        uint64_t dig4 = r4 >> 1 | (more ? ~(uint64_t)0 << 60 : 0);
+        /* the first step of each shape, as in run_may_match */
+        uint64_t m = AFTER(starts & ((ge9 & ~ge10) | (ge13 & ~ge20))) & ~k.word;
+        m |= AFTER(starts & ge3 & ~ge4) & ((k.dashdot & dig2) | k.paren);
+        m |= AFTER(starts & ge4 & ~ge5) & (k.space | k.dashdot) & dig4;
+        /* '+' before the run, or two capitals and 2+ digits (IBAN) */
+        uint64_t up1 = k.upper << 1 | (i > 0 && upper(s[i - 1]));
         uint64_t up2 = up1 << 1 | (i > 1 && upper(s[i - 2]));
-        uint64_t lead_before = plus << 1 | (i > 0 && s[i - 1] == '+');
-        uint64_t lead_starts = starts & (lead_before | (up1 & up2 & ~len1));
-        uint64_t a_short = (d + shrt) & ~d, a_lead = (d + lead_starts) & ~d;
-        /* dismissed: short runs and runs followed by a letter, unless '+'
-         * or two capitals precede them */
-        uint64_t m = after & ~((a_short | (after & word)) & ~a_lead);
+        uint64_t plus1 = k.plus << 1 | (i > 0 && s[i - 1] == '+');
+        m |= AFTER(starts & (plus1 | (up1 & up2 & ~len1)));
+#undef AFTER
         while (m) {
             unsigned f = (unsigned)__builtin_ctzll(m); /* >= 1: a digit is at f - 1 */
             uint64_t gaps = ~d & (((uint64_t)1 << (f - 1)) - 1);

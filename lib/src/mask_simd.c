@@ -2,9 +2,9 @@
  * string's plain run stops (quote, backslash, control byte), as an index or
  * as a 64-bit mask of such bytes (the JSON walker steps from one to the next
  * within a window without rescanning), and which of
- * 64 bytes are ASCII digits, '+', capitals, letters or '_' (the native
- * numeric scanner walks digit runs from those bit masks instead of byte by
- * byte).
+ * 64 bytes are ASCII digits, '+', capitals, letters or '_', and the
+ * separators of numeric formats (the native numeric scanner walks digit
+ * runs from those bit masks instead of byte by byte).
  *
  * SSE2 on x86_64 (part of the base ISA, so no runtime dispatch is needed),
  * a portable scalar loop elsewhere. The scalar versions (*_ref) are also
@@ -46,27 +46,29 @@ uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-uint64_t mask_digit_masks64_ref(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
-                                uint64_t *word)
+void mask_classes64_ref(const char *p, size_t n, mask_classes *m)
 {
-    uint64_t m = 0, pl = 0, u = 0, w = 0;
+    memset(m, 0, sizeof *m);
     if (n > 64)
         n = 64;
     for (size_t i = 0; i < n; i++) {
         char ch = p[i];
+        uint64_t bit = (uint64_t)1 << i;
         if (ch >= '0' && ch <= '9')
-            m |= (uint64_t)1 << i;
+            m->digit |= bit;
         if (ch == '+')
-            pl |= (uint64_t)1 << i;
+            m->plus |= bit;
         if (ch >= 'A' && ch <= 'Z')
-            u |= (uint64_t)1 << i;
+            m->upper |= bit;
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_')
-            w |= (uint64_t)1 << i;
+            m->word |= bit;
+        if (ch == '-' || ch == '.')
+            m->dashdot |= bit;
+        if (ch == ' ')
+            m->space |= bit;
+        if (ch == ')')
+            m->paren |= bit;
     }
-    *plus = pl;
-    *upper = u;
-    *word = w;
-    return m;
 }
 
 #ifdef MASK_HAVE_SSE2
@@ -119,8 +121,8 @@ uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
     return m;
 }
 
-/* Digits, '+', capitals, and letters or '_' of 16 bytes. */
-static inline uint64_t classes16(const char *p, uint64_t *plus, uint64_t *upper, uint64_t *word)
+/* The classes of 16 bytes, or-ed into m at bit offset sh. */
+static inline void classes16(const char *p, mask_classes *m, unsigned sh)
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i d = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
@@ -131,33 +133,36 @@ static inline uint64_t classes16(const char *p, uint64_t *plus, uint64_t *upper,
     __m128i l = _mm_and_si128(_mm_cmpgt_epi8(lc, _mm_set1_epi8('a' - 1)),
                               _mm_cmplt_epi8(lc, _mm_set1_epi8('z' + 1)));
     __m128i w = _mm_or_si128(l, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-    *plus = (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
-    *upper = (uint64_t)(unsigned)_mm_movemask_epi8(u);
-    *word = (uint64_t)(unsigned)_mm_movemask_epi8(w);
-    return (uint64_t)(unsigned)_mm_movemask_epi8(d);
+    __m128i dd = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
+                              _mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+#define MV(v) ((uint64_t)(unsigned)_mm_movemask_epi8(v) << sh)
+    m->digit |= MV(d);
+    m->plus |= MV(_mm_cmpeq_epi8(x, _mm_set1_epi8('+')));
+    m->upper |= MV(u);
+    m->word |= MV(w);
+    m->dashdot |= MV(dd);
+    m->space |= MV(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
+    m->paren |= MV(_mm_cmpeq_epi8(x, _mm_set1_epi8(')')));
+#undef MV
 }
 
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
-                            uint64_t *word)
+void mask_classes64(const char *p, size_t n, mask_classes *m)
 {
-    uint64_t m = 0, pl = 0, u = 0, w = 0, pt, ut, wt;
     size_t i = 0;
-    for (; i < 64 && n - i >= 16; i += 16) {
-        m |= classes16(p + i, &pt, &ut, &wt) << i;
-        pl |= pt << i;
-        u |= ut << i;
-        w |= wt << i;
-    }
+    memset(m, 0, sizeof *m);
+    for (; i < 64 && n - i >= 16; i += 16)
+        classes16(p + i, m, (unsigned)i);
     if (i < 64 && i < n) {
-        m |= mask_digit_masks64_ref(p + i, n - i, &pt, &ut, &wt) << i;
-        pl |= pt << i;
-        u |= ut << i;
-        w |= wt << i;
+        mask_classes t;
+        mask_classes64_ref(p + i, n - i, &t);
+        m->digit |= t.digit << i;
+        m->plus |= t.plus << i;
+        m->upper |= t.upper << i;
+        m->word |= t.word << i;
+        m->dashdot |= t.dashdot << i;
+        m->space |= t.space << i;
+        m->paren |= t.paren << i;
     }
-    *plus = pl;
-    *upper = u;
-    *word = w;
-    return m;
 }
 
 #else /* portable */
@@ -191,11 +196,7 @@ size_t mask_str_stop(const char *p, size_t n, bool *high)
     }
 }
 
-uint64_t mask_digit_masks64(const char *p, size_t n, uint64_t *plus, uint64_t *upper,
-                            uint64_t *word)
-{
-    return mask_digit_masks64_ref(p, n, plus, upper, word);
-}
+void mask_classes64(const char *p, size_t n, mask_classes *m) { mask_classes64_ref(p, n, m); }
 
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
 {
