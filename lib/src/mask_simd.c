@@ -114,8 +114,14 @@ uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
         h |= t << i;
     }
     if (i < 64 && i < n) {
-        m |= mask_str_masks64_ref(p + i, n - i, &t) << i;
-        h |= t << i;
+        /* the last 1-15 bytes through a zero-padded copy (zeros are
+         * control bytes: their stop bits are cut off) */
+        char tmp[16] = {0};
+        size_t r = n - i;
+        memcpy(tmp, p + i, r);
+        uint64_t keep = ((uint64_t)1 << r) - 1;
+        m |= (stops16(tmp, &t) & keep) << i;
+        h |= (t & keep) << i;
     }
     *high = h;
     return m;
@@ -153,15 +159,11 @@ void mask_classes64(const char *p, size_t n, mask_classes *m)
     for (; i < 64 && n - i >= 16; i += 16)
         classes16(p + i, m, (unsigned)i);
     if (i < 64 && i < n) {
-        mask_classes t;
-        mask_classes64_ref(p + i, n - i, &t);
-        m->digit |= t.digit << i;
-        m->plus |= t.plus << i;
-        m->upper |= t.upper << i;
-        m->word |= t.word << i;
-        m->dashdot |= t.dashdot << i;
-        m->space |= t.space << i;
-        m->paren |= t.paren << i;
+        /* the last 1-15 bytes through a zero-padded copy (a zero byte is
+         * in no class) */
+        char tmp[16] = {0};
+        memcpy(tmp, p + i, n - i);
+        classes16(tmp, m, (unsigned)i);
     }
 }
 
