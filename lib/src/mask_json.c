@@ -6,7 +6,8 @@
  * the offset up to which the input is already in the output, and only a
  * string that is rewritten flushes the bytes before it (one memcpy) and
  * moves that offset past itself; the rest is copied once at the end. String
- * bodies are skipped 16 bytes at a time (mask_simd.c). JSON pointers are
+ * bodies are walked from a 64-bit mask of their quotes, backslashes and
+ * control bytes per 64-byte window (mask_simd.c). JSON pointers are
  * built only when something reads them (allow.paths, explain). A string
  * without escapes is scanned in place (zero copies); a string with escapes
  * is decoded once into the context's buffer.
