@@ -3,7 +3,9 @@
  * input starts with "R:", a user rule whose regex is the rest of the first
  * line. Invariants: the engine never crashes or leaks; a successful JSON
  * pass yields valid JSON text (checked by masking its own output again);
- * bad user rules fail with MT_ERR_CONFIG and a message. Differential: the
+ * bad user rules fail with MT_ERR_CONFIG and a message; an explain
+ * callback (which makes the walker build JSON pointers) changes nothing in
+ * the output and sees every counted span. Differential: the
  * fast scans (SSE2 string stops and digit masks, the native scanner's
  * filtered digit-run walk) find exactly what their scalar references find
  * on the same bytes. */
@@ -28,6 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static mt_mask_engine *builtin_engine;
 static mt_mask_ctx *builtin_ctx;
 
+static void count_span(void *ud, const mt_mask_match *m)
+{
+    (void)m;
+    (*(size_t *)ud)++;
+}
+
 static void run(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
 {
     mt_buf out = MT_BUF_INIT, again = MT_BUF_INIT;
@@ -39,6 +47,15 @@ static void run(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
     if (err == MT_OK) {
         /* Masked JSON is JSON with the same nesting: it must parse again. */
         CHECK(mt_mask_json(ctx, out.data, out.len, &again, NULL, &eb) == MT_OK);
+        /* With an explain callback the walker also builds JSON pointers:
+         * the output must not change. */
+        mt_buf_reset(&again);
+        size_t spans = 0;
+        mt_mask_ctx_set_explain(ctx, count_span, &spans);
+        CHECK(mt_mask_json(ctx, data, size, &again, NULL, &eb) == MT_OK);
+        mt_mask_ctx_set_explain(ctx, NULL, NULL);
+        CHECK(again.len == out.len && memcmp(again.data, out.data, out.len) == 0);
+        CHECK(spans == sum.total);
     } else {
         CHECK(out.len == 0 && eb.msg[0]);
     }
