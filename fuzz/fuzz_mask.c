@@ -3,7 +3,12 @@
  * input starts with "R:", a user rule whose regex is the rest of the first
  * line. Invariants: the engine never crashes or leaks; a successful JSON
  * pass yields valid JSON text (checked by masking its own output again);
- * bad user rules fail with MT_ERR_CONFIG and a message. */
+ * bad user rules fail with MT_ERR_CONFIG and a message; an explain
+ * callback (which makes the walker build JSON pointers) changes nothing in
+ * the output and sees every counted span. Differential: the
+ * fast scans (SSE2 string stops and digit masks, the native scanner's
+ * filtered digit-run walk) find exactly what their scalar references find
+ * on the same bytes. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +17,7 @@
 #include <string.h>
 
 #include "mcptrail/mask.h"
+#include "../lib/src/mask_internal.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -24,6 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static mt_mask_engine *builtin_engine;
 static mt_mask_ctx *builtin_ctx;
 
+static void count_span(void *ud, const mt_mask_match *m)
+{
+    (void)m;
+    (*(size_t *)ud)++;
+}
+
 static void run(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
 {
     mt_buf out = MT_BUF_INIT, again = MT_BUF_INIT;
@@ -35,6 +47,15 @@ static void run(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
     if (err == MT_OK) {
         /* Masked JSON is JSON with the same nesting: it must parse again. */
         CHECK(mt_mask_json(ctx, out.data, out.len, &again, NULL, &eb) == MT_OK);
+        /* With an explain callback the walker also builds JSON pointers:
+         * the output must not change. */
+        mt_buf_reset(&again);
+        size_t spans = 0;
+        mt_mask_ctx_set_explain(ctx, count_span, &spans);
+        CHECK(mt_mask_json(ctx, data, size, &again, NULL, &eb) == MT_OK);
+        mt_mask_ctx_set_explain(ctx, NULL, NULL);
+        CHECK(again.len == out.len && memcmp(again.data, out.data, out.len) == 0);
+        CHECK(spans == sum.total);
     } else {
         CHECK(out.len == 0 && eb.msg[0]);
     }
@@ -43,6 +64,38 @@ static void run(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
     CHECK(sum.n <= MT_MASK_SUMMARY_MAX);
     mt_buf_free(&out);
     mt_buf_free(&again);
+}
+
+static void differential(mt_mask_ctx *ctx, const uint8_t *data, size_t size)
+{
+    const char *s = (const char *)data;
+    for (size_t off = 0; off < size && off < 17; off++) {
+        bool h1 = false, h2 = false;
+        CHECK(mask_str_stop(s + off, size - off, &h1) == mask_str_stop_ref(s + off, size - off, &h2));
+        CHECK(h1 == h2);
+        mask_classes c1, c2;
+        mask_classes64(s + off, size - off, &c1);
+        mask_classes64_ref(s + off, size - off, &c2);
+        CHECK(memcmp(&c1, &c2, sizeof c1) == 0);
+        uint64_t l1 = 1, l2 = 2;
+        CHECK(mask_str_masks64(s + off, size - off, &l1) == mask_str_masks64_ref(s + off, size - off, &l2));
+        CHECK(l1 == l2);
+    }
+    ctx->nspans = 0;
+    CHECK(mask_scan_native(ctx, s, size) == MT_OK);
+    size_t n = ctx->nspans;
+    mask_span *a = n ? malloc(n * sizeof *a) : NULL;
+    CHECK(n == 0 || a);
+    if (n)
+        memcpy(a, ctx->spans, n * sizeof *a);
+    ctx->nspans = 0;
+    CHECK(mask_scan_native_ref(ctx, s, size) == MT_OK);
+    CHECK(ctx->nspans == n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(a[i].start == ctx->spans[i].start && a[i].end == ctx->spans[i].end &&
+              a[i].det == ctx->spans[i].det);
+    ctx->nspans = 0;
+    free(a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,5 +139,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     run(builtin_ctx, data, size);
+    differential(builtin_ctx, data, size);
     return 0;
 }

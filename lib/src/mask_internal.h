@@ -98,6 +98,16 @@ typedef struct mask_span {
     uint32_t det;
 } mask_span;
 
+/* Member names repeat across payloads (type, text, name, arguments, ...):
+ * a direct-mapped cache of mask_key_is_secret for names up to 32 bytes. */
+#define MASK_KEYCACHE_SLOTS 256u
+#define MASK_KEYCACHE_KEYMAX 32u
+typedef struct mask_keycache_ent {
+    uint8_t len; /* 0: empty */
+    bool secret;
+    char key[MASK_KEYCACHE_KEYMAX];
+} mask_keycache_ent;
+
 struct mt_mask_ctx {
     const mt_mask_engine *e;
     hs_scratch_t *scratch;
@@ -119,6 +129,7 @@ struct mt_mask_ctx {
     mt_buf str;   /* decoded JSON string */
     mt_buf path;  /* current JSON pointer, NUL-terminated */
     mt_buf key;   /* decoded current member name */
+    mask_keycache_ent keycache[MASK_KEYCACHE_SLOTS];
 };
 
 /* mask_rules.c */
@@ -144,8 +155,34 @@ mt_err mask_finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, siz
 
 /* mask_native.c */
 mt_err mask_scan_native(mt_mask_ctx *c, const char *s, size_t len);
+/* The same findings, trying every shape on every digit run (the reference). */
+mt_err mask_scan_native_ref(mt_mask_ctx *c, const char *s, size_t len);
 void mask_report_whole(mt_mask_ctx *c, size_t det, size_t len, mt_mask_summary *sum,
                        const char *pointer);
+
+/* mask_simd.c: byte-class scans (SSE2 on x86_64, else portable); the
+ * *_ref versions are the scalar reference the tests compare them with.
+ * str_stop: index of the first '"', '\\' or control byte in p[0..n) (n when
+ * none); sets *high when a byte >= 0x80 precedes it (never clears it).
+ * str_masks64: bit k set when p[k] would stop str_stop, k < min(n, 64);
+ * in *high the bits of bytes >= 0x80.
+ * classes64: bit k of each member set when p[k] is of that class,
+ * k < min(n, 64). */
+size_t mask_str_stop(const char *p, size_t n, bool *high);
+size_t mask_str_stop_ref(const char *p, size_t n, bool *high);
+uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high);
+uint64_t mask_str_masks64_ref(const char *p, size_t n, uint64_t *high);
+typedef struct mask_classes {
+    uint64_t digit;   /* 0-9 */
+    uint64_t plus;    /* + */
+    uint64_t upper;   /* A-Z */
+    uint64_t word;    /* A-Z a-z _ */
+    uint64_t dashdot; /* - . */
+    uint64_t space;   /* ' ' */
+    uint64_t paren;   /* ) */
+} mask_classes;
+void mask_classes64(const char *p, size_t n, mask_classes *m);
+void mask_classes64_ref(const char *p, size_t n, mask_classes *m);
 
 /* mask_json.c helpers used by mask.c */
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);

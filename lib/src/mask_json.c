@@ -2,8 +2,15 @@
  * that validates the text, copies everything that is not a string value
  * verbatim and rewrites only the strings that hold something to mask.
  *
- * No tree is built. A string without escapes is scanned in place (zero
- * copies); a string with escapes is decoded once into the context's buffer.
+ * No tree is built and nothing is copied token by token: the walker keeps
+ * the offset up to which the input is already in the output, and only a
+ * string that is rewritten flushes the bytes before it (one memcpy) and
+ * moves that offset past itself; the rest is copied once at the end. String
+ * bodies are walked from a 64-bit mask of their quotes, backslashes and
+ * control bytes per 64-byte window (mask_simd.c). JSON pointers are
+ * built only when something reads them (allow.paths, explain). A string
+ * without escapes is scanned in place (zero copies); a string with escapes
+ * is decoded once into the context's buffer.
  * Strings longer than the rules' max_string are replaced whole by
  * [REDACTED:oversize] without being scanned, which bounds the work and
  * memory spent on one value. Nesting deeper than max_depth fails with
@@ -20,10 +27,12 @@ typedef struct walker {
     mt_mask_ctx *c;
     const char *p;
     size_t len, i;
+    size_t flushed; /* p[0..flushed) is in out (or replaced there) */
     mt_buf *out;
     mt_mask_summary *sum;
     mt_errbuf *eb;
     unsigned depth;
+    bool paths; /* keep c->path: allow.paths or an explain callback reads it */
 } walker;
 
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len)
@@ -31,23 +40,12 @@ mt_err mask_json_escape(mt_buf *out, const char *s, size_t len)
     static const char hex[] = "0123456789abcdef";
     size_t at = 0;
     mt_err err;
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    bool high = false; /* not needed here */
     for (size_t i = 0; i < len; i++) {
-        /* Skip eight bytes at a time when none needs escaping. */
-        while (len - i >= 8) {
-            uint64_t x;
-            memcpy(&x, s + i, 8);
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | ((x - ones * 0x20) & ~x);
-            if (hit & highs)
-                break;
-            i += 8;
-        }
+        i += mask_str_stop(s + i, len - i, &high);
         if (i >= len)
             break;
         unsigned char ch = (unsigned char)s[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
         if ((err = mt_buf_append(out, s + at, i - at)))
             return err;
         char e[7] = {'\\', 0, 0, 0, 0, 0, 0};
@@ -109,16 +107,24 @@ static mt_err perr(walker *w, const char *what)
 
 static mt_err nomem(walker *w) { return mt_fail(w->eb, MT_ERR_NOMEM, "mask: out of memory"); }
 
-static mt_err ws(walker *w)
+static void ws(walker *w)
 {
-    size_t s = w->i;
     while (w->i < w->len) {
         char ch = w->p[w->i];
         if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
             break;
         w->i++;
     }
-    return mt_buf_append(w->out, w->p + s, w->i - s) ? nomem(w) : MT_OK;
+}
+
+/* Copies the input up to p[upto) into the output (everything since the
+ * last rewritten string). */
+static mt_err flush_to(walker *w, size_t upto)
+{
+    if (mt_buf_append(w->out, w->p + w->flushed, upto - w->flushed))
+        return nomem(w);
+    w->flushed = upto;
+    return MT_OK;
 }
 
 static int hexval(char ch)
@@ -144,9 +150,9 @@ static bool hex4(const char *s, unsigned *v)
     return true;
 }
 
-static mt_err put_utf8(mt_buf *b, unsigned cp)
+/* Writes cp as UTF-8 at u; returns the bytes written (1-4). */
+static size_t put_utf8(uint8_t *u, unsigned cp)
 {
-    uint8_t u[4];
     size_t n;
     if (cp < 0x80) {
         u[0] = (uint8_t)cp;
@@ -167,7 +173,7 @@ static mt_err put_utf8(mt_buf *b, unsigned cp)
         u[3] = (uint8_t)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return mt_buf_append(b, u, n);
+    return n;
 }
 
 /* Parses the string at w->i (on its opening quote). raw, rawlen: the
@@ -177,38 +183,42 @@ static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw
                      const char **s, size_t *n)
 {
     size_t st = ++w->i;
-    bool esc = false, high = false;
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    for (;;) {
-        /* Eight bytes at a time while none is '"', '\\', a control byte or
-         * non-ASCII: most string bytes in MCP traffic are plain ASCII. */
-        while (w->len - w->i >= 8) {
-            uint64_t x;
-            memcpy(&x, w->p + w->i, 8);
-            uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-            uint64_t hit = ((q - ones) & ~q) | ((b - ones) & ~b) | (x - ones * 0x20) | x;
-            if (hit & highs)
+    bool esc = false, high = false, closed = false;
+    /* 64 bytes at a time: a mask of the quotes, backslashes and control
+     * bytes, walked bit by bit (text full of \n escapes stops often). The
+     * byte after a backslash is neither a stop nor counted as non-ASCII
+     * here; the decoder checks it. */
+    while (!closed && w->i < w->len) {
+        size_t base = w->i, blk = w->len - base < 64 ? w->len - base : 64;
+        uint64_t hi, m = mask_str_masks64(w->p + base, w->len - base, &hi);
+        size_t next = base + blk;
+        while (m) {
+            unsigned k = (unsigned)__builtin_ctzll(m);
+            unsigned char ch = (unsigned char)w->p[base + k];
+            if (ch == '"') {
+                hi &= ((uint64_t)1 << k) - 1;
+                w->i = base + k;
+                closed = true;
                 break;
-            w->i += 8;
-        }
-        if (w->i >= w->len)
-            break;
-        unsigned char ch = (unsigned char)w->p[w->i];
-        if (ch == '"')
-            break;
-        if (ch < 0x20)
-            return perr(w, "control character in a string");
-        if (ch >= 0x80)
-            high = true;
-        if (ch == '\\') {
+            }
+            w->i = base + k;
+            if (ch < 0x20)
+                return perr(w, "control character in a string");
             esc = true;
             if (w->len - w->i < 2)
                 return perr(w, "unterminated string");
-            w->i++;
+            if (k == 63) {
+                next = base + 65; /* the escaped byte opens no window */
+                break;
+            }
+            m &= ~((uint64_t)3 << k);
+            hi &= ~((uint64_t)2 << k);
         }
-        w->i++;
+        high = high || hi;
+        if (!closed)
+            w->i = next;
     }
-    if (w->i >= w->len)
+    if (!closed)
         return perr(w, "unterminated string");
     *raw = w->p + st;
     *rawlen = w->i - st;
@@ -223,17 +233,24 @@ static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw
         *n = *rawlen;
         return MT_OK;
     }
+    /* Decoded text is never longer than its escaped form: write it in
+     * place. Every backslash of raw is followed by a byte of raw (the
+     * scan above skipped it). */
     mt_buf_reset(dec);
     const char *r = *raw;
-    size_t rl = *rawlen, at = 0;
+    size_t rl = *rawlen;
+    if (mt_buf_reserve(dec, rl))
+        return nomem(w);
+    uint8_t *d = dec->data;
     for (size_t k = 0; k < rl; k++) {
         const char *bs = memchr(r + k, '\\', rl - k);
+        size_t run = bs ? (size_t)(bs - (r + k)) : rl - k;
+        memcpy(d, r + k, run);
+        d += run;
         if (!bs)
             break;
-        k = (size_t)(bs - r);
-        if (mt_buf_append(dec, r + at, k - at))
-            return nomem(w);
-        char e = r[++k];
+        k += run + 1;
+        char e = r[k];
         char o;
         switch (e) {
         case '"': o = '"'; break;
@@ -257,20 +274,15 @@ static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw
             } else if (cp >= 0xD800 && cp < 0xE000) {
                 cp = 0xFFFD; /* lone surrogate: not representable in UTF-8 */
             }
-            if (put_utf8(dec, cp))
-                return nomem(w);
-            at = k + 1;
+            d += put_utf8(d, cp);
             continue;
         }
         default:
             return perr(w, "bad escape");
         }
-        if (mt_buf_append_byte(dec, (uint8_t)o))
-            return nomem(w);
-        at = k + 1;
+        *d++ = (uint8_t)o;
     }
-    if (mt_buf_append(dec, r + at, rl - at))
-        return nomem(w);
+    dec->len = (size_t)(d - dec->data);
     if (high && !utf8_ok((const char *)dec->data, dec->len))
         return mt_fail(w->eb, MT_ERR_PARSE, "mask: invalid UTF-8 in a JSON string at byte %zu", st);
     *s = (const char *)dec->data;
@@ -301,7 +313,7 @@ static void path_pop(walker *w, size_t saved)
 
 static const char *path_str(walker *w)
 {
-    return w->c->path.len ? (const char *)w->c->path.data : "";
+    return w->paths && w->c->path.len ? (const char *)w->c->path.data : "";
 }
 
 /* Pattern segments "*" match any one segment. */
@@ -329,6 +341,23 @@ static bool path_allowed(walker *w)
     return false;
 }
 
+/* mask_key_is_secret through the context's cache (a pure function of the
+ * name, so a cached answer is the answer). */
+static bool key_is_secret(mt_mask_ctx *c, const char *k, size_t n)
+{
+    if (n == 0 || n > MASK_KEYCACHE_KEYMAX)
+        return mask_key_is_secret(k, n);
+    unsigned h = (unsigned)n * 31u + (unsigned char)k[0] * 7u + (unsigned char)k[n - 1] +
+                 (unsigned char)k[n / 2] * 13u;
+    mask_keycache_ent *e = &c->keycache[h % MASK_KEYCACHE_SLOTS];
+    if (e->len == n && memcmp(e->key, k, n) == 0)
+        return e->secret;
+    e->secret = mask_key_is_secret(k, n);
+    e->len = (uint8_t)n;
+    memcpy(e->key, k, n);
+    return e->secret;
+}
+
 static mt_err value(walker *w, bool secret_field, bool *looks_secret_name);
 
 static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name)
@@ -336,7 +365,7 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
     mt_mask_ctx *c = w->c;
     const mt_mask_engine *e = c->e;
     const char *raw, *s;
-    size_t rawlen, n;
+    size_t rawlen, n, q0 = w->i;
     mt_err err = string(w, &c->str, e->rules->max_string, &raw, &rawlen, &s, &n);
     if (err)
         return err;
@@ -344,12 +373,15 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
         c->nspans = 0;
         mask_span_push(c, 0, n, e->oversize_det);
         mask_report_whole(c, e->oversize_det, n, w->sum, path_str(w));
+        if ((err = flush_to(w, q0)))
+            return err;
+        w->flushed = w->i;
         return mt_buf_append(w->out, "\"[REDACTED:oversize]\"", 21) ? nomem(w) : MT_OK;
     }
     if (looks_secret_name)
-        *looks_secret_name = mask_key_is_secret(s, n);
-    if (path_allowed(w))
-        goto verbatim;
+        *looks_secret_name = key_is_secret(c, s, n);
+    if (e->rules->n_paths && path_allowed(w))
+        return MT_OK;
     if (secret_field && e->rules->field_rule && !mask_value_is_benign(s, n)) {
         c->nspans = 0;
         if (mask_span_push(c, 0, n, e->field_det))
@@ -358,22 +390,22 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
         return err;
     }
     if (c->nspans == 0)
-        goto verbatim;
+        return MT_OK; /* copied with what follows */
+    if ((err = flush_to(w, q0)))
+        return err;
+    w->flushed = w->i;
     if (mask_any_drop(c)) {
         for (size_t k = 0; k < c->nspans; k++)
             mask_report_whole(c, c->spans[k].det, c->spans[k].end - c->spans[k].start, w->sum,
                               path_str(w));
         return mt_buf_append(w->out, "null", 4) ? nomem(w) : MT_OK;
     }
+    /* A string without escapes holds nothing JSON would escape: its
+     * pieces and the markers go out as they are. */
     if (mt_buf_append_byte(w->out, '"') ||
-        (err = mask_emit(c, s, n, w->out, true, w->sum, path_str(w), w->eb)) ||
+        (err = mask_emit(c, s, n, w->out, s != raw, w->sum, path_str(w), w->eb)) ||
         mt_buf_append_byte(w->out, '"'))
         return err ? err : nomem(w);
-    return MT_OK;
-verbatim:
-    if (mt_buf_append_byte(w->out, '"') || mt_buf_append(w->out, raw, rawlen) ||
-        mt_buf_append_byte(w->out, '"'))
-        return nomem(w);
     return MT_OK;
 }
 
@@ -396,20 +428,17 @@ static bool name_is(const char *s, size_t n, const char *w)
  * *more = true) or the closing bracket (copied; *more = false). */
 static mt_err next_or_close(walker *w, char close, bool *more)
 {
-    mt_err err;
-    if ((err = ws(w)))
-        return err;
+    ws(w);
     if (w->i < w->len && w->p[w->i] == ',') {
         w->i++;
-        if (mt_buf_append_byte(w->out, ','))
-            return nomem(w);
         *more = true;
-        return ws(w);
+        ws(w);
+        return MT_OK;
     }
     if (w->i < w->len && w->p[w->i] == close) {
         w->i++;
         *more = false;
-        return mt_buf_append_byte(w->out, (uint8_t)close) ? nomem(w) : MT_OK;
+        return MT_OK;
     }
     return perr(w, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
 }
@@ -419,13 +448,10 @@ static mt_err object(walker *w)
     mt_err err;
     bool named_secret = false; /* {"name": "DB_PASSWORD", "value": "..."} */
     w->i++;
-    if (mt_buf_append_byte(w->out, '{'))
-        return nomem(w);
-    if ((err = ws(w)))
-        return err;
+    ws(w);
     if (w->i < w->len && w->p[w->i] == '}') {
         w->i++;
-        return mt_buf_append_byte(w->out, '}') ? nomem(w) : MT_OK;
+        return MT_OK;
     }
     for (;;) {
         if (w->i >= w->len || w->p[w->i] != '"')
@@ -434,28 +460,22 @@ static mt_err object(walker *w)
         size_t rawlen, kn, saved;
         if ((err = string(w, &w->c->key, SIZE_MAX, &raw, &rawlen, &k, &kn)))
             return err;
-        if (mt_buf_append_byte(w->out, '"') || mt_buf_append(w->out, raw, rawlen) ||
-            mt_buf_append_byte(w->out, '"'))
-            return nomem(w);
-        bool secret = mask_key_is_secret(k, kn) || (named_secret && name_is(k, kn, "value"));
+        bool secret = key_is_secret(w->c, k, kn) || (named_secret && name_is(k, kn, "value"));
         bool is_name = name_is(k, kn, "name") || name_is(k, kn, "key");
-        if ((err = path_push(w, k, kn, &saved)))
+        if (w->paths && (err = path_push(w, k, kn, &saved)))
             return err;
-        if ((err = ws(w)))
-            return err;
+        ws(w);
         if (w->i >= w->len || w->p[w->i] != ':')
             return perr(w, "expected ':'");
         w->i++;
-        if (mt_buf_append_byte(w->out, ':'))
-            return nomem(w);
-        if ((err = ws(w)))
-            return err;
+        ws(w);
         bool looks = false;
         if ((err = value(w, secret, is_name ? &looks : NULL)))
             return err;
         if (is_name && looks)
             named_secret = true;
-        path_pop(w, saved);
+        if (w->paths)
+            path_pop(w, saved);
         bool more;
         if ((err = next_or_close(w, '}', &more)) || !more)
             return err;
@@ -466,23 +486,23 @@ static mt_err array(walker *w, bool secret_field)
 {
     mt_err err;
     w->i++;
-    if (mt_buf_append_byte(w->out, '['))
-        return nomem(w);
-    if ((err = ws(w)))
-        return err;
+    ws(w);
     if (w->i < w->len && w->p[w->i] == ']') {
         w->i++;
-        return mt_buf_append_byte(w->out, ']') ? nomem(w) : MT_OK;
+        return MT_OK;
     }
     for (size_t idx = 0;; idx++) {
-        char seg[24];
-        size_t saved;
-        int sn = snprintf(seg, sizeof seg, "%zu", idx);
-        if ((err = path_push(w, seg, (size_t)sn, &saved)))
-            return err;
+        size_t saved = 0;
+        if (w->paths) {
+            char seg[24];
+            int sn = snprintf(seg, sizeof seg, "%zu", idx);
+            if ((err = path_push(w, seg, (size_t)sn, &saved)))
+                return err;
+        }
         if ((err = value(w, secret_field, NULL)))
             return err;
-        path_pop(w, saved);
+        if (w->paths)
+            path_pop(w, saved);
         bool more;
         if ((err = next_or_close(w, ']', &more)) || !more)
             return err;
@@ -493,7 +513,6 @@ static bool digit(char ch) { return ch >= '0' && ch <= '9'; }
 
 static mt_err number(walker *w)
 {
-    size_t s = w->i;
     const char *p = w->p;
     if (w->i < w->len && p[w->i] == '-')
         w->i++;
@@ -520,7 +539,7 @@ static mt_err number(walker *w)
         while (w->i < w->len && digit(p[w->i]))
             w->i++;
     }
-    return mt_buf_append(w->out, p + s, w->i - s) ? nomem(w) : MT_OK;
+    return MT_OK;
 }
 
 static mt_err literal(walker *w, const char *lit)
@@ -529,7 +548,7 @@ static mt_err literal(walker *w, const char *lit)
     if (w->len - w->i < n || memcmp(w->p + w->i, lit, n) != 0)
         return perr(w, "unexpected character");
     w->i += n;
-    return mt_buf_append(w->out, lit, n) ? nomem(w) : MT_OK;
+    return MT_OK;
 }
 
 static mt_err value(walker *w, bool secret_field, bool *looks_secret_name)
@@ -561,19 +580,20 @@ static mt_err value(walker *w, bool secret_field, bool *looks_secret_name)
 mt_err mt_mask_json(mt_mask_ctx *c, const void *in, size_t len, mt_buf *out, mt_mask_summary *sum,
                     mt_errbuf *eb)
 {
-    walker w = {c, in, len, 0, out, sum, eb, 0};
+    walker w = {c, in, len, 0, 0, out, sum, eb, 0, c->e->rules->n_paths > 0 || c->explain};
     size_t saved_len = out->len;
     mt_mask_summary saved_sum;
     if (sum)
         saved_sum = *sum;
     mt_buf_reset(&c->path);
-    mt_err err = ws(&w);
+    ws(&w);
+    mt_err err = value(&w, false, NULL);
     if (!err)
-        err = value(&w, false, NULL);
-    if (!err)
-        err = ws(&w);
+        ws(&w);
     if (!err && w.i != len)
         err = perr(&w, "trailing data after the JSON value");
+    if (!err)
+        err = flush_to(&w, len);
     if (err) {
         out->len = saved_len;
         if (sum)

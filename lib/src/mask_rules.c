@@ -270,33 +270,38 @@ static bool folded_is_benign(const char *b)
 
 #define KEY_FOLD_MAX 256
 
-/* One pass: does the folded name hold a stem of any secret word? */
-static bool has_stem(const char *b)
+/* One pass: does the folded name b[0..n) hold a stem of any secret word?
+ * (Fixed-size compares the compiler inlines: this runs for every member
+ * name of every payload.) */
+static bool has_stem(const char *b, size_t n)
 {
-    for (; *b; b++) {
-        switch (*b) {
+    for (size_t i = 0; i + 3 <= n; i++) {
+        const char *p = b + i;
+        size_t left = n - i;
+        switch (*p) {
         case 'p':
-            if (strncmp(b, "pass", 4) == 0)
+            if (left >= 4 && memcmp(p, "pass", 4) == 0)
                 return true;
             break;
         case 's':
-            if (strncmp(b, "secret", 6) == 0)
+            if (left >= 6 && memcmp(p, "secret", 6) == 0)
                 return true;
             break;
         case 't':
-            if (strncmp(b, "token", 5) == 0)
+            if (left >= 5 && memcmp(p, "token", 5) == 0)
                 return true;
             break;
         case 'a':
-            if (strncmp(b, "auth", 4) == 0)
+            if (left >= 4 && memcmp(p, "auth", 4) == 0)
                 return true;
             break;
         case 'k':
-            if (strncmp(b, "key", 3) == 0)
+            if (memcmp(p, "key", 3) == 0)
                 return true;
             break;
         case 'c':
-            if (strncmp(b, "credential", 10) == 0 || strncmp(b, "cookie", 6) == 0)
+            if ((left >= 10 && memcmp(p, "credential", 10) == 0) ||
+                (left >= 6 && memcmp(p, "cookie", 6) == 0))
                 return true;
             break;
         default:
@@ -332,7 +337,7 @@ bool mask_key_is_secret(const char *key, size_t len)
     if (strcmp(b, "auth") == 0 || strcmp(b, "pwd") == 0 || strcmp(b, "dsn") == 0)
         return true;
     /* Most names hold none of these stems: leave before the long lists. */
-    if (!has_stem(b))
+    if (!has_stem(b, len))
         return false;
     if (folded_is_benign(b))
         return false;

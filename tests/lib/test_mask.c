@@ -16,6 +16,8 @@
 
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
+/* The fast scans (mask_simd.c, mask_native.c) against their references. */
+#include "../../lib/src/mask_internal.h"
 
 static mt_mask_engine *eng;
 
@@ -336,6 +338,168 @@ static void escaped_json_inside_strings_is_masked(void **state)
     m = mask_json_with(ctx, "[\"mail alice\\u0040example.com\"]", MT_OK);
     assert_string_equal(m, "[\"mail [REDACTED:email]\"]");
     free(m);
+}
+
+
+/* xorshift64: reproducible random inputs for the equivalence tests. */
+static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static void count_explain(void *ud, const mt_mask_match *m)
+{
+    (void)m;
+    (*(int *)ud)++;
+}
+
+static void simd_scans_agree_with_the_scalar_reference(void **state)
+{
+    (void)state;
+    /* Bytes that stop a string scan or count as digits, mixed with plain
+     * ASCII and UTF-8 lead/continuation bytes, at every offset and length
+     * (across the 16-byte blocks and the scalar tail). */
+    static const char pool[] = "\"\\\x01\x1f\x7f\x80\xc3\xa9\xff 09/:aZ+@[";
+    char buf[200];
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rnd() % 150);
+        unsigned density = (unsigned)(rnd() % 4); /* 0: only plain bytes */
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = rnd();
+            buf[i] = density && r % 16 < density ? pool[(r >> 8) % (sizeof pool - 1)]
+                                                 : (char)(' ' + (char)((r >> 16) % 90));
+        }
+        size_t off = (size_t)(rnd() % 8);
+        if (off > n)
+            off = n;
+        bool h1 = false, h2 = false;
+        assert_int_equal(mask_str_stop(buf + off, n - off, &h1),
+                         mask_str_stop_ref(buf + off, n - off, &h2));
+        assert_int_equal(h1, h2);
+        mask_classes c1, c2;
+        mask_classes64(buf + off, n - off, &c1);
+        mask_classes64_ref(buf + off, n - off, &c2);
+        assert_memory_equal(&c1, &c2, sizeof c1);
+        uint64_t l1 = 1, l2 = 2;
+        assert_true(mask_str_masks64(buf + off, n - off, &l1) ==
+                    mask_str_masks64_ref(buf + off, n - off, &l2));
+        assert_true(l1 == l2);
+    }
+}
+
+/* Random text dense in digits, separators and the shapes of the numeric
+ * detectors (valid and not): both native scanners report the same spans. */
+static void native_scanner_agrees_with_the_reference(void **state)
+{
+    (void)state;
+    static const char *const shapes[] = {
+        "4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005",
+        "3782 822463 10005", "5555555555554444", "DE89370400440532013000",
+        "GB82 WEST 1234 5698 7654 32", "078-05-1120", "123-45-6789", "021000021", "123456789",
+        "+14155550100", "+1 415 555 0100", "+44 20 7946 0958", "(415) 555-0100", "415-555-0100",
+        "415.555.0100", "2026-12-03 01:29:28", "v1.22.3", "0x1234", "9e526b97-ff91-4efb-8206",
+        "+0123456789", "AB12", "1234567890123456789012", "GB82WEST12345698765432",
+        "4111111111111111x", "x4111111111111111", "+44a", "NL91ABNA0417164300", "1a2b3c",
+    };
+    static const char seps[] = " -+.()/:_\n\"AZbx";
+    mt_mask_ctx *c = ctx;
+    char buf[600];
+    for (int round = 0; round < 4000; round++) {
+        size_t n = 0, target = (size_t)(rnd() % 400);
+        while (n < target) {
+            uint64_t r = rnd();
+            const char *piece = NULL;
+            char one[2] = {0, 0};
+            if (r % 8 == 0) {
+                piece = shapes[(r >> 8) % (sizeof shapes / sizeof shapes[0])];
+            } else {
+                one[0] = r % 8 < 5 ? (char)('0' + (r >> 8) % 10) : seps[(r >> 8) % (sizeof seps - 1)];
+                piece = one;
+            }
+            size_t k = strlen(piece);
+            if (n + k >= sizeof buf)
+                break;
+            memcpy(buf + n, piece, k);
+            n += k;
+        }
+        mask_span a[256], b[256];
+        size_t na, nb;
+        c->nspans = 0;
+        assert_int_equal(mask_scan_native(c, buf, n), MT_OK);
+        na = c->nspans < 256 ? c->nspans : 256;
+        memcpy(a, c->spans, na * sizeof a[0]);
+        c->nspans = 0;
+        assert_int_equal(mask_scan_native_ref(c, buf, n), MT_OK);
+        nb = c->nspans < 256 ? c->nspans : 256;
+        memcpy(b, c->spans, nb * sizeof b[0]);
+        c->nspans = 0;
+        assert_int_equal(na, nb);
+        for (size_t i = 0; i < na; i++) {
+            assert_int_equal(a[i].start, b[i].start);
+            assert_int_equal(a[i].end, b[i].end);
+            assert_int_equal(a[i].det, b[i].det);
+        }
+    }
+    /* A run longer than the 64-byte window, and runs that cross it. */
+    memset(buf, '7', 200);
+    memcpy(buf + 61, " 4111111111111111 ", 18);
+    c->nspans = 0;
+    assert_int_equal(mask_scan_native(c, buf, 200), MT_OK);
+    assert_int_equal(c->nspans, 1);
+    assert_int_equal(c->spans[0].start, 62);
+    c->nspans = 0;
+}
+
+static void masked_strings_leave_every_other_byte_in_place(void **state)
+{
+    (void)state;
+    /* Untouched strings keep their escapes (\/, \u00e9) and whitespace
+     * between tokens stays as it was; only the masked strings change. */
+    const char *in = "  { \"a\\/b\" :\t\"caf\\u00e9\" ,\n \"card\" : \"pay 4111111111111111 now\" ,"
+                     " \"n\": [ 1 , \"x\\\"y\" ,\"mail a\\u0040b.io\"] }  ";
+    const char *want = "  { \"a\\/b\" :\t\"caf\\u00e9\" ,\n \"card\" : \"pay [REDACTED:credit_card] now\" ,"
+                       " \"n\": [ 1 , \"x\\\"y\" ,\"mail [REDACTED:email]\"] }  ";
+    char *m = mask_json_with(ctx, in, MT_OK);
+    assert_string_equal(m, want);
+    free(m);
+    /* The same with an explain callback (JSON pointers are then kept). */
+    mt_mask_ctx_set_explain(ctx, count_explain, &(int){0});
+    m = mask_json_with(ctx, in, MT_OK);
+    mt_mask_ctx_set_explain(ctx, NULL, NULL);
+    assert_string_equal(m, want);
+    free(m);
+    /* A secret hidden behind \u escapes (every letter), and a surrogate
+     * pair before it, is found in the decoded text. */
+    m = mask_json_with(ctx, "[\"\\ud83d\\ude00 \\u0041\\u004b\\u0049\\u0041IOSFODNN7ABCDEFG\"]", MT_OK);
+    assert_null(strstr(m, "IOSFODNN7ABCDEFG"));
+    assert_non_null(strstr(m, "[REDACTED:aws_access_key_id]"));
+    free(m);
+}
+
+static void member_name_answers_survive_the_name_cache(void **state)
+{
+    (void)state;
+    /* "a_token_z" and "a_bbkbb_z" share a cache slot (same length, first,
+     * middle and last byte): alternating them must not reuse the other's
+     * answer; names longer than the cache's 32 bytes are not cached. */
+    static const char *const names[] = {"a_token_z", "a_bbkbb_z", "a_token_z", "a_bbkbb_z",
+                                        "type", "this_is_a_very_long_member_name_password",
+                                        "this_is_a_very_long_member_name_pastword"};
+    for (int round = 0; round < 2; round++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            char in[160];
+            snprintf(in, sizeof in, "{\"%s\":\"Qz8vR2kLm4Np\"}", names[i]);
+            char *m = mask_json_with(ctx, in, MT_OK);
+            bool secret = mask_key_is_secret(names[i], strlen(names[i]));
+            assert_true(secret == (strstr(m, "Qz8vR2kLm4Np") == NULL));
+            free(m);
+        }
+    assert_true(mask_key_is_secret("a_token_z", 9));
+    assert_false(mask_key_is_secret("a_bbkbb_z", 9));
 }
 
 static void invalid_utf8_falls_back_to_text(void **state)
@@ -667,6 +831,10 @@ int main(void)
         cmocka_unit_test(field_names_mask_whole_values_except_mcp_names),
         cmocka_unit_test(untouched_json_is_byte_identical),
         cmocka_unit_test(escaped_json_inside_strings_is_masked),
+        cmocka_unit_test(simd_scans_agree_with_the_scalar_reference),
+        cmocka_unit_test(native_scanner_agrees_with_the_reference),
+        cmocka_unit_test(masked_strings_leave_every_other_byte_in_place),
+        cmocka_unit_test(member_name_answers_survive_the_name_cache),
         cmocka_unit_test(invalid_utf8_falls_back_to_text),
         cmocka_unit_test(nesting_past_the_limit_fails_and_payload_masks_as_text),
         cmocka_unit_test(not_json_is_a_parse_error),
