@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mask_internal.h"
 
@@ -103,6 +109,111 @@ static size_t hs_min_width(const char *const *exprs, const unsigned *flags, size
         free(info);
     }
     return mw;
+}
+
+/* --- Vectorscan defect probe ---------------------------------------------------
+ * Vectorscan 5.4.9 (Debian 12's libhs5) aborts the whole process ("buffer
+ * overflow detected": an snprintf into a 255-byte stack buffer in its
+ * reverse double-character search, fixed upstream by VectorCamp PR 392)
+ * when a database holding a pattern such as `a+bc` or `.*@e.a` scans more
+ * than 255 bytes, whatever the bytes are. The built-in detectors do not
+ * reach that code; a user rule may, and one such rule would let any large
+ * payload kill the sidecar. So a database with user rules is scanned once
+ * in a child process over inputs of every kind: if the child dies, the
+ * rules are refused at load with the rule named, never at run time. */
+
+static int probe_noop(unsigned id, unsigned long long from, unsigned long long to,
+                      unsigned fl, void *ctx)
+{
+    (void)id, (void)from, (void)to, (void)fl, (void)ctx;
+    return 0;
+}
+
+#define PROBE_LEN 4096u
+#define PROBE_KINDS 6
+
+/* 1: the scans ran, 0: the child died, -1: the probe could not run. */
+static int hs_db_survives(const hs_database_t *db, hs_scratch_t *scratch)
+{
+    static uint8_t in[PROBE_KINDS][PROBE_LEN];
+    for (size_t i = 0; i < PROBE_LEN; i++) {
+        in[0][i] = 'x';
+        in[1][i] = ' ';
+        in[2][i] = (uint8_t)('0' + i % 10);
+        in[3][i] = (uint8_t)(0x20 + i % 95); /* every printable byte */
+        in[4][i] = (uint8_t)i;               /* every byte value */
+        in[5][i] = (uint8_t)"ab_-.@:=/\"\\ \n"[i % 13];
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        /* only async-signal-safe calls and hs_scan (no allocation) here;
+         * default dispositions so a sanitizer's or fuzzer's crash handler
+         * does not report the expected abort as its own crash */
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0)
+            dup2(nul, 2);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(SIGABRT, &dfl, NULL);
+        sigaction(SIGSEGV, &dfl, NULL);
+        sigaction(SIGBUS, &dfl, NULL);
+        static const unsigned lens[] = {256, 300, 1000, PROBE_LEN};
+        for (size_t k = 0; k < PROBE_KINDS; k++)
+            for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+                if (hs_scan(db, (const char *)in[k], lens[l], 0, scratch, probe_noop, NULL) !=
+                    HS_SUCCESS)
+                    _exit(3);
+        _exit(0);
+    }
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    if (r != pid)
+        return -1; /* SIGCHLD ignored: the child was reaped for us */
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 1 : 0;
+}
+
+/* Probes e's database; when it fails, each user rule alone, to name one. */
+static mt_err probe_user_rules(const mt_mask_engine *e, const char *const *exprs,
+                               const unsigned *flags, const unsigned *ids, size_t nhs,
+                               mt_errbuf *eb)
+{
+    int ok = hs_db_survives(e->db, e->scratch);
+    if (ok == 1)
+        return MT_OK;
+    if (ok < 0)
+        return mt_fail(eb, MT_ERR_IO, "mask engine: cannot check the user rules against a "
+                       "Vectorscan defect (fork/wait failed: %s)", strerror(errno));
+    for (size_t i = 0; i < nhs; i++) {
+        const mask_det *d = &e->rules->dets[ids[i]];
+        if (!d->user)
+            continue;
+        hs_database_t *db = NULL;
+        hs_scratch_t *scr = NULL;
+        hs_compile_error_t *ce = NULL;
+        int alone = 1;
+        if (hs_compile(exprs[i], flags[i], HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS &&
+            hs_alloc_scratch(db, &scr) == HS_SUCCESS)
+            alone = hs_db_survives(db, scr);
+        hs_free_compile_error(ce);
+        hs_free_scratch(scr);
+        hs_free_database(db);
+        if (alone == 0)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "mask rule \"%s\": this Vectorscan build aborts the process when the "
+                           "regex scans more than 255 bytes (a leading repeat before a short "
+                           "literal, e.g. `a+bc`; VectorCamp/vectorscan PR 392); start it with a "
+                           "literal or bound the leading repeat (e.g. `a{1,64}bc`)",
+                           d->id);
+    }
+    return mt_fail(eb, MT_ERR_CONFIG,
+                   "mask rules: together they make this Vectorscan build abort when scanning "
+                   "more than 255 bytes (VectorCamp/vectorscan PR 392); remove user rules one by "
+                   "one to find the one to rewrite");
 }
 
 mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *opts,
@@ -218,6 +329,11 @@ mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *
         err = mt_fail(eb, MT_ERR_NOMEM, "mask engine: cannot allocate Vectorscan scratch");
         goto fail;
     }
+    bool user_regex = false;
+    for (size_t i = 0; i < nhs; i++)
+        user_regex = user_regex || rules->dets[ids[i]].user;
+    if (user_regex && (err = probe_user_rules(e, exprs, flags, ids, nhs, eb)))
+        goto fail;
     if ((err = add_pseudo(rules, "field_name", "secret_field", rules->field_action, &e->field_det,
                           eb)) ||
         (err = add_pseudo(rules, "oversize_string", "oversize", MT_MASK_REDACT, &e->oversize_det,

@@ -586,6 +586,32 @@ static void bad_user_rules_are_rejected_with_their_id(void **state)
                       "type");
     expect_rule_error("{\"actions\":{\"nope\":\"redact\"}}", "nope", "no detector");
     expect_rule_error("{\"colour\":1}", "colour", "unknown key");
+    /* Debian's Vectorscan 5.4.9 aborts the process on >255-byte inputs with
+     * these shapes: refused at load (a probe scans in a child process) */
+    expect_rule_error("{\"rules\":[{\"id\":\"r-vermicelli\",\"type\":\"x\",\"regex\":\"a+bc\"}]}",
+                      "r-vermicelli", "PR 392");
+    expect_rule_error("{\"rules\":[{\"id\":\"ok\",\"type\":\"x\",\"regex\":\"acme_[a-z]{8}\"},"
+                      "{\"id\":\"r-dotstar\",\"type\":\"x\",\"regex\":\".*@e.a\"}]}",
+                      "r-dotstar", "PR 392");
+}
+
+static void rules_that_trip_the_vectorscan_defect_can_be_rewritten(void **state)
+{
+    (void)state;
+    /* the rewrite the error message suggests loads and masks long input */
+    mt_mask_engine *e;
+    mt_mask_ctx *c = ctx_for_rules(
+        "{\"rules\":[{\"id\":\"bounded\",\"type\":\"x\",\"regex\":\"a{1,64}bc\"}]}", &e);
+    char in[600];
+    memset(in, ' ', sizeof in - 1);
+    in[sizeof in - 1] = '\0';
+    memcpy(in + 400, "aaabc", 5);
+    char *m = mask_text_with(c, in);
+    assert_non_null(strstr(m, "[REDACTED:x]"));
+    assert_null(strstr(m, "aaabc"));
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
 }
 
 static void user_rules_mask_their_capture_group(void **state)
@@ -839,6 +865,7 @@ int main(void)
         cmocka_unit_test(nesting_past_the_limit_fails_and_payload_masks_as_text),
         cmocka_unit_test(not_json_is_a_parse_error),
         cmocka_unit_test(bad_user_rules_are_rejected_with_their_id),
+        cmocka_unit_test(rules_that_trip_the_vectorscan_defect_can_be_rewritten),
         cmocka_unit_test(user_rules_mask_their_capture_group),
         cmocka_unit_test(oversize_strings_are_replaced_whole),
         cmocka_unit_test(explain_and_summary_report_where_not_what),
