@@ -31,8 +31,8 @@ const mt_cfg_option mt_archiver_options[] = {
     {"segment.block_size", MT_CFG_SIZE, "256KiB",
      "Uncompressed bytes per Avro block.", O(block_size), 1024, 16 << 20, NULL, 0},
     {"segment.deflate_level", MT_CFG_INT, "1",
-     "Deflate level of segment blocks (0-9; -1: no compression). 1 is about twice as fast "
-     "as 6 for a 15 % larger archive (docs/benchmarks.md).", O(deflate_level), -1, 9,
+     "Deflate level of segment blocks (0-9, libdeflate; -1: no compression). 1 is about 1.5 "
+     "times as fast as 6 for a 6 % larger archive (docs/benchmarks.md).", O(deflate_level), -1, 9,
      NULL, 0},
     {"segment.compress_thread", MT_CFG_BOOL, "true",
      "Deflate and write blocks on a second thread while the consumer thread reads, encodes "
