@@ -69,9 +69,15 @@ mt_err mt_archiver_recover_dir(const char *dir, const char *topic, int32_t parti
 
 /* ---- verify / prove (verify.c) ----------------------------------------- */
 
+#define MT_VERIFY_MAX_KEYS 16
+
 typedef struct mt_verify_opts {
     const char *dir;
-    const mt_ed25519_key *pub;
+    /* the archiver's public keys: the current one and any it signed with
+     * before a rotation; a manifest must verify under the key its key_id
+     * names, which must be one of these */
+    const mt_ed25519_key *const *pubs;
+    size_t npubs; /* 1..MT_VERIFY_MAX_KEYS */
     int64_t from_ms, to_ms; /* record timestamps; INT64_MIN / INT64_MAX = no bound */
     int64_t now_ms;         /* for the tail check; 0 = skip the age check */
     int64_t max_age_ms;     /* with now_ms: a chain's last manifest may be this old */

@@ -30,7 +30,9 @@ static void usage(FILE *f)
             "       mcptrail-archiver ids DIR               topic, partition, offset, id per record\n"
             "       mcptrail-archiver keygen PRIV.pem PUB.pem\n"
             "T: milliseconds since the epoch or YYYY-MM-DDTHH:MM:SSZ. verify exits 0 when the\n"
-            "archive is valid, 1 on any problem, 2 on a usage or read error.\n");
+            "archive is valid, 1 on any problem, 2 on a usage or read error. --pubkey may be\n"
+            "repeated (up to 16): after a signing-key rotation give the old and the new key;\n"
+            "each manifest must verify under the key its key_id names.\n");
 }
 
 static int parse_duration_ms(const char *s, int64_t *out)
@@ -55,12 +57,18 @@ static int parse_duration_ms(const char *s, int64_t *out)
 static int cmd_verify(int argc, char **argv)
 {
     mt_verify_opts o = {.from_ms = INT64_MIN, .to_ms = INT64_MAX};
-    const char *pub = NULL;
+    const char *pub[MT_VERIFY_MAX_KEYS];
+    size_t npub = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--pubkey") == 0 && val) {
-            pub = val;
+            if (npub == MT_VERIFY_MAX_KEYS) {
+                fprintf(stderr, "mcptrail-archiver verify: more than %d --pubkey\n",
+                        MT_VERIFY_MAX_KEYS);
+                return 2;
+            }
+            pub[npub++] = val;
             i++;
         } else if (strcmp(a, "--from") == 0 && val) {
             if (mt_archive_parse_time_ms(val, &o.from_ms) != 0)
@@ -100,20 +108,25 @@ static int cmd_verify(int argc, char **argv)
                 "YYYY-MM-DDTHH:MM:SSZ)\n", val);
         return 2;
     }
-    if (!o.dir || !pub) {
+    if (!o.dir || !npub) {
         usage(stderr);
         return 2;
     }
     mt_errbuf eb = {{0}};
-    mt_ed25519_key *key = NULL;
-    if (mt_ed25519_load_public_pem_file(pub, &key, &eb) != MT_OK) {
-        fprintf(stderr, "mcptrail-archiver verify: %s\n", eb.msg);
-        return 2;
-    }
-    o.pub = key;
+    mt_ed25519_key *keys[MT_VERIFY_MAX_KEYS] = {0};
+    for (size_t k = 0; k < npub; k++)
+        if (mt_ed25519_load_public_pem_file(pub[k], &keys[k], &eb) != MT_OK) {
+            fprintf(stderr, "mcptrail-archiver verify: %s\n", eb.msg);
+            for (size_t j = 0; j < k; j++)
+                mt_ed25519_free(keys[j]);
+            return 2;
+        }
+    o.pubs = (const mt_ed25519_key *const *)keys;
+    o.npubs = npub;
     uint64_t problems = 0;
     mt_err err = mt_archive_verify(&o, stdout, &problems, &eb);
-    mt_ed25519_free(key);
+    for (size_t k = 0; k < npub; k++)
+        mt_ed25519_free(keys[k]);
     if (err) {
         fprintf(stderr, "mcptrail-archiver verify: %s\n", eb.msg);
         return 2;

@@ -362,7 +362,8 @@ typedef struct vctx {
     uint64_t sess_fp;
     sessmap sessions;
     mt_leaf_hasher lh;
-    char pubkey_id[MT_ED25519_KEY_ID_SIZE];
+    char key_ids[MT_VERIFY_MAX_KEYS][MT_ED25519_KEY_ID_SIZE]; /* of o->pubs */
+    char key_list[MT_VERIFY_MAX_KEYS * (MT_ED25519_KEY_ID_SIZE + 2)];
     bool filtered;
 } vctx;
 
@@ -554,10 +555,13 @@ static void verify_pdir(vctx *v, const archive *a, const pdir *pd, int64_t lates
         }
         const mt_manifest *m = &r->m;
         mt_errbuf e2 = {{0}};
-        if (strcmp(m->key_id, v->pubkey_id) != 0)
-            problem(v, P_BAD_SIGNATURE, where, "signed by key %s, not by the archive key %s",
-                    m->key_id, v->pubkey_id);
-        else if (mt_manifest_verify_sig(m, v->o->pub, &e2) != MT_OK)
+        size_t k = 0;
+        while (k < v->o->npubs && strcmp(m->key_id, v->key_ids[k]) != 0)
+            k++;
+        if (k == v->o->npubs)
+            problem(v, P_BAD_SIGNATURE, where, "signed by key %s, not by a trusted archive key "
+                    "(%s)", m->key_id, v->key_list);
+        else if (mt_manifest_verify_sig(m, v->o->pubs[k], &e2) != MT_OK)
             problem(v, P_BAD_SIGNATURE, where, "signature does not verify: the manifest was "
                     "edited (records %" PRIu64 ", offsets %" PRId64 "..%" PRId64 " as it "
                     "reads now)", m->records, m->first_offset, m->last_offset);
@@ -640,7 +644,17 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
 {
     archive a;
     vctx v = {.o = o, .out = out};
-    mt_err err = mt_ed25519_key_id(o->pub, v.pubkey_id, eb);
+    if (o->npubs < 1 || o->npubs > MT_VERIFY_MAX_KEYS || !o->pubs)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "verify: give 1 to %d public keys",
+                       MT_VERIFY_MAX_KEYS);
+    mt_err err = MT_OK;
+    size_t kl = 0;
+    for (size_t k = 0; k < o->npubs && !err; k++) {
+        err = mt_ed25519_key_id(o->pubs[k], v.key_ids[k], eb);
+        if (!err)
+            kl += (size_t)snprintf(v.key_list + kl, sizeof v.key_list - kl, "%s%s",
+                                   k ? ", " : "", v.key_ids[k]);
+    }
     if (err || (err = mt_leaf_hasher_init(&v.lh, eb)) != MT_OK)
         return err;
     if ((err = archive_load(o->dir, &a, eb)) != MT_OK) {
@@ -649,7 +663,8 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     }
     v.sess_fp = session_fp(o->schema_dir);
     v.filtered = o->from_ms != INT64_MIN || o->to_ms != INT64_MAX;
-    fprintf(out, "Validating archive %s with public key %s\n", o->dir, v.pubkey_id);
+    fprintf(out, "Validating archive %s with public key%s %s\n", o->dir,
+            o->npubs > 1 ? "s" : "", v.key_list);
     if (v.filtered)
         fprintf(out, "Segments with records from %" PRId64 " to %" PRId64 " ms (manifest "
                 "chains are checked in full)\n", o->from_ms, o->to_ms);

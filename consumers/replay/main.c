@@ -48,7 +48,9 @@ static const mt_cfg_option replay_options[] = {
     {"archive", MT_CFG_STRING, NULL, "Archive directory written by mcptrail-archiver.",
      O(archive), 0, 0, NULL, 0},
     {"pubkey", MT_CFG_STRING, NULL,
-     "Ed25519 public key (PEM) of the archiver; the archive is verified with it first.",
+     "Ed25519 public key (PEM) of the archiver; the archive is verified with it first. A "
+     "comma-separated list after a key rotation (each manifest must verify under the key "
+     "its key_id names).",
      O(pubkey), 0, 0, NULL, 0},
     {"no-verify", MT_CFG_BOOL, "false",
      "Read the archive without verifying it (output is marked not verified).", O(no_verify),
@@ -208,7 +210,8 @@ typedef struct app {
     replay_cfg cfg;
     mt_avro_registry *reg;
     mt_replay_source src;
-    mt_ed25519_key *pub;
+    mt_ed25519_key *pubs[MT_VERIFY_MAX_KEYS];
+    size_t npubs;
     mt_kafka_prop props[64];
     FILE *out;
     bool color;
@@ -245,12 +248,28 @@ static int open_source(app *a)
                             "to read it unverified)\n");
             return 2;
         }
-        if (mt_ed25519_load_public_pem_file(c->pubkey, &a->pub, &eb)) {
-            fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
-            return 2;
+        /* a comma-separated list: the current key and those from before a rotation */
+        char path[4096];
+        for (const char *p = c->pubkey, *comma; p; p = comma ? comma + 1 : NULL) {
+            comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            if (n == 0)
+                continue;
+            if (n >= sizeof path || a->npubs == MT_VERIFY_MAX_KEYS) {
+                fprintf(stderr, "mcptrail-replay: --pubkey: at most %d paths of under %zu bytes\n",
+                        MT_VERIFY_MAX_KEYS, sizeof path);
+                return 2;
+            }
+            memcpy(path, p, n);
+            path[n] = '\0';
+            if (mt_ed25519_load_public_pem_file(path, &a->pubs[a->npubs], &eb)) {
+                fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
+                return 2;
+            }
+            a->npubs++;
         }
     }
-    if (mt_replay_source_open(&a->src, a->pub, &eb)) {
+    if (mt_replay_source_open(&a->src, (const mt_ed25519_key *const *)a->pubs, a->npubs, &eb)) {
         fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
         return 2;
     }
@@ -522,7 +541,8 @@ out:
     if (a.out && a.out != stdout && fclose(a.out) != 0 && rc == 0)
         rc = 2;
     mt_replay_source_close(&a.src);
-    mt_ed25519_free(a.pub);
+    for (size_t i = 0; i < a.npubs; i++)
+        mt_ed25519_free(a.pubs[i]);
     mt_avro_registry_free(a.reg);
     mt_cfg_result_free(&res);
     mt_cfg_free(&replay_spec, &a.cfg);

@@ -183,7 +183,8 @@ static mt_err list_segments(mt_replay_source *s, mt_errbuf *eb)
     return err;
 }
 
-mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *pub, mt_errbuf *eb)
+mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *const *pubs,
+                             size_t npubs, mt_errbuf *eb)
 {
     s->integrity = MT_INTEGRITY_NOT_CHECKED;
     if (!s->dir)
@@ -191,15 +192,15 @@ mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *pub, mt_
     if (!is_dir(s->dir))
         return mt_fail(eb, MT_ERR_NOT_FOUND, "archive directory %s does not exist", s->dir);
     mt_err err = list_segments(s, eb);
-    if (err || !pub)
+    if (err || !npubs)
         return err;
     char *text = NULL;
     size_t tlen = 0;
     FILE *mem = open_memstream(&text, &tlen);
     if (!mem)
         return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
-    mt_verify_opts o = {.dir = s->dir, .pub = pub, .from_ms = INT64_MIN, .to_ms = INT64_MAX,
-                        .quiet = true, .schema_dir = s->schema_dir};
+    mt_verify_opts o = {.dir = s->dir, .pubs = pubs, .npubs = npubs, .from_ms = INT64_MIN,
+                        .to_ms = INT64_MAX, .quiet = true, .schema_dir = s->schema_dir};
     uint64_t problems = 0;
     err = mt_archive_verify(&o, mem, &problems, eb);
     fclose(mem);

@@ -63,9 +63,11 @@ typedef struct mt_replay_rec {
 /* Non-zero stops the scan (mt_replay_scan returns MT_ERR_STATE). */
 typedef int (*mt_replay_cb)(const mt_replay_rec *r, void *ctx);
 
-/* Archive: lists the segments and, with pub != NULL, runs the archiver's
- * verify over the whole archive (integrity OK or FAILED with its report). */
-mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *pub, mt_errbuf *eb);
+/* Archive: lists the segments and, with npubs > 0, runs the archiver's
+ * verify over the whole archive with those keys (the current one and any
+ * from before a rotation): integrity OK or FAILED with its report. */
+mt_err mt_replay_source_open(mt_replay_source *s, const mt_ed25519_key *const *pubs,
+                             size_t npubs, mt_errbuf *eb);
 mt_err mt_replay_scan(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb);
 void mt_replay_source_close(mt_replay_source *s);
 

@@ -49,14 +49,16 @@ static int collect(const mt_segment_record *r, void *ctx)
 
 static mt_segment_pool *test_pool; /* set: write_segment compresses on the pool */
 
-static void write_segment(const char *path, int level, uint64_t n, uint8_t sha[32], uint64_t *size)
+/* Records with offsets start..start+n-1 (value bytes derived from the offset). */
+static void write_segment_from(const char *path, int level, uint64_t start, uint64_t n,
+                               uint8_t sha[32], uint64_t *size)
 {
     uint8_t sync[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     mt_segment_writer *w = NULL;
     mt_errbuf eb = {{0}};
     assert_int_equal(mt_segment_writer_open(path, sync, level, 4096, test_pool, &w, &eb), MT_OK);
     uint8_t val[100];
-    for (uint64_t o = 0; o < n; o++) {
+    for (uint64_t o = start; o < start + n; o++) {
         size_t len = 20 + (size_t)(o % 50);
         for (size_t i = 0; i < len; i++)
             val[i] = (uint8_t)(o + i);
@@ -66,6 +68,11 @@ static void write_segment(const char *path, int level, uint64_t n, uint8_t sha[3
         assert_int_equal(mt_segment_writer_append(w, &r, &eb), MT_OK);
     }
     assert_int_equal(mt_segment_writer_finish(w, sha, size, &eb), MT_OK);
+}
+
+static void write_segment(const char *path, int level, uint64_t n, uint8_t sha[32], uint64_t *size)
+{
+    write_segment_from(path, level, 0, n, sha, size);
 }
 
 static void segments_round_trip_with_and_without_deflate(void **state)
@@ -408,13 +415,42 @@ static void recovery_discards_tmp_and_gives_a_renamed_segment_its_manifest(void 
     assert_int_equal(mt_ed25519_from_public_raw(raw, &pub, &eb), MT_OK);
     char adir[256];
     snprintf(adir, sizeof adir, "%s/arch", tmpdir);
-    mt_verify_opts o = {.dir = adir, .pub = pub, .from_ms = INT64_MIN, .to_ms = INT64_MAX};
+    const mt_ed25519_key *keys[2] = {pub, NULL};
+    mt_verify_opts o = {.dir = adir, .pubs = keys, .npubs = 1, .from_ms = INT64_MIN,
+                        .to_ms = INT64_MAX};
     uint64_t problems = 99;
     FILE *out = tmpfile();
     assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_OK);
     assert_int_equal(problems, 0);
+
+    /* key rotation: the next segment's manifest is signed by a new key and
+     * chained to the old one; verify needs both keys, either alone fails */
+    mt_ed25519_key *k2 = NULL, *pub2 = NULL;
+    assert_int_equal(mt_ed25519_generate(&k2, &eb), MT_OK);
+    assert_int_equal(mt_ed25519_public_raw(k2, raw, &eb), MT_OK);
+    assert_int_equal(mt_ed25519_from_public_raw(raw, &pub2, &eb), MT_OK);
+    chmod(dir, 0755);
+    snprintf(path, sizeof path, "%s/000000000001.avro", dir);
+    write_segment_from(path, 6, 300, 200, sha, &size);
+    assert_int_equal(mt_archiver_recover_dir(dir, "mcptrail.events", 0, k2, 1000, &eb), MT_OK);
+    assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_OK);
+    assert_int_equal(problems, 1); /* seq 1 signed by a key not given */
+    keys[0] = pub2;
+    assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_OK);
+    assert_int_equal(problems, 1); /* seq 0 now */
+    keys[1] = pub;
+    o.npubs = 2;
+    assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_OK);
+    assert_int_equal(problems, 0);
+    o.npubs = 0;
+    assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_ERR_INVALID_ARG);
+    o.npubs = 2;
+    mt_ed25519_free(pub2);
+    mt_ed25519_free(k2);
     snprintf(path, sizeof path, "%s/000000000000.manifest.json", dir);
     chmod(dir, 0755);
+    keys[0] = pub;
+    o.npubs = 1;
     assert_int_equal(unlink(path), 0);
     assert_int_equal(mt_archive_verify(&o, out, &problems, &eb), MT_OK);
     assert_true(problems > 0); /* the segment is now an orphan */

@@ -127,6 +127,15 @@ PY
     --output topic.html
   grep -qF "diff reviewed, change window open" topic.html || fail "export --topic $topic,$vtopic: vote reasons missing"
   echo "replay_gaps: export shows approvers and vote reasons (archive and topics); report joins the decision"
+  # a key list (after a signing-key rotation): the archive's key anywhere in it verifies;
+  # another key alone does not
+  "$archiver" keygen other.pem other.pub.pem
+  "$replay" list --archive arch --pubkey other.pub.pem,pub.pem --format jsonl > /dev/null 2> keys.txt \
+    || fail "list --pubkey other,archive: $(cat keys.txt)"
+  rc=0; "$replay" list --archive arch --pubkey other.pub.pem > /dev/null 2> keys.txt || rc=$?
+  { [ $rc -eq 1 ] && grep -q "ARCHIVE VERIFICATION FAILED" keys.txt; } \
+    || fail "list --pubkey with a foreign key: exit $rc $(head -3 keys.txt)"
+  echo "replay_gaps: --pubkey takes a key list; a foreign key alone fails verification"
   # tampering: flip one byte in the middle of a segment
   seg=$(find arch -name '*.avro' -size +1k | head -1)
   chmod u+w "$seg" "$(dirname "$seg")"
