@@ -314,20 +314,21 @@ static int cmp_seqent(const void *x, const void *y)
     return a->idh < b->idh ? -1 : (a->idh > b->idh);
 }
 
-/* The same judgement as `show` (session.c): records repeating an event_id
- * are retries; a seq carrying two event_ids is a conflict; every seq from 0
- * to the highest seen that no record carries is missing. Fills missing
- * (ranges as "3-5, 9", cut with "..." past the buffer) and the counts;
- * returns whether the session has a gap or a conflict. */
+/* The same judgement as `show` (session.c) over sl, sorted by seq: records
+ * repeating an event_id are retries; a seq carrying two event_ids is a
+ * conflict; every seq from 0 to the highest seen that no record carries is
+ * missing. Sets the counts and, when missing is non-NULL, writes the
+ * missing ranges into it ("3-5, 9", cut with "..." past mn bytes); returns
+ * whether the session has a gap or a conflict. */
 static bool seq_problems(seqlist *sl, char *missing, size_t mn)
 {
     uint64_t *nmissing = &sl->missing, *conflicts = &sl->conflicts;
-    qsort(sl->v, sl->n, sizeof *sl->v, cmp_seqent);
     size_t ml = 0;
-    bool cut = false;
+    bool cut = missing == NULL;
     int64_t expect = 0;
     *nmissing = *conflicts = 0;
-    missing[0] = '\0';
+    if (missing)
+        missing[0] = '\0';
     for (size_t i = 0; i < sl->n; i++) {
         const seqent *q = &sl->v[i];
         if (i > 0 && sl->v[i - 1].seq == q->seq) {
@@ -336,16 +337,19 @@ static bool seq_problems(seqlist *sl, char *missing, size_t mn)
         }
         if (q->seq > expect) {
             *nmissing += (uint64_t)(q->seq - expect);
-            int w = q->seq - 1 == expect
-                        ? snprintf(missing + ml, mn - ml, "%s%" PRId64, ml ? ", " : "", expect)
-                        : snprintf(missing + ml, mn - ml, "%s%" PRId64 "-%" PRId64,
-                                   ml ? ", " : "", expect, q->seq - 1);
-            if (!cut && (w < 0 || (size_t)w >= mn - ml - 4)) {
-                cut = true;
-                missing[ml] = '\0';
-                snprintf(missing + ml, mn - ml, "%s...", ml ? ", " : "");
-            } else if (!cut) {
-                ml += (size_t)w;
+            if (!cut) {
+                const char *sep = ml ? ", " : "";
+                int w = q->seq - 1 == expect
+                            ? snprintf(missing + ml, mn - ml, "%s%" PRId64, sep, expect)
+                            : snprintf(missing + ml, mn - ml, "%s%" PRId64 "-%" PRId64, sep,
+                                       expect, q->seq - 1);
+                if (w < 0 || (size_t)w >= mn - ml - 4) {
+                    cut = true;
+                    missing[ml] = '\0';
+                    snprintf(missing + ml, mn - ml, "%s...", sep);
+                } else {
+                    ml += (size_t)w;
+                }
             }
         }
         if (q->seq >= expect)
@@ -500,10 +504,14 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
         goto done;
     }
-    char missing[512];
-    for (size_t i = 0; i < c.nseqs; i++)
-        if (c.seqs[i].in_period && seq_problems(&c.seqs[i], missing, sizeof missing))
-            bad[nbad++] = &c.seqs[i];
+    for (size_t i = 0; i < c.nseqs; i++) {
+        seqlist *sl = &c.seqs[i];
+        if (!sl->in_period)
+            continue;
+        qsort(sl->v, sl->n, sizeof *sl->v, cmp_seqent);
+        if (seq_problems(sl, NULL, 0))
+            bad[nbad++] = sl;
+    }
     if (nbad)
         qsort(bad, nbad, sizeof *bad, cmp_seqlist);
     /* integrity */
@@ -541,8 +549,8 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         table_begin(&r, "gaps", "Sessions with gaps or conflicting records (log management)",
                     h, 5);
         for (size_t i = 0; i < nbad; i++) {
-            char a[24], b[24], n[24];
-            seq_problems(bad[i], missing, sizeof missing); /* sorted already: cheap */
+            char a[24], b[24], n[24], missing[512];
+            seq_problems(bad[i], missing, sizeof missing);
             snprintf(a, sizeof a, "%" PRIu64, bad[i]->missing);
             snprintf(b, sizeof b, "%" PRIu64, bad[i]->conflicts);
             snprintf(n, sizeof n, "%zu", bad[i]->n);

@@ -132,10 +132,10 @@ static int probe_noop(unsigned id, unsigned long long from, unsigned long long t
 #define PROBE_LEN 4096u
 #define PROBE_KINDS 6
 
-/* 1: the scans ran, 0: the child died, -1: the probe could not run. */
-static int hs_db_survives(const hs_database_t *db, hs_scratch_t *scratch)
+typedef uint8_t probe_inputs[PROBE_KINDS][PROBE_LEN];
+
+static void probe_inputs_fill(probe_inputs in)
 {
-    static uint8_t in[PROBE_KINDS][PROBE_LEN];
     for (size_t i = 0; i < PROBE_LEN; i++) {
         in[0][i] = 'x';
         in[1][i] = ' ';
@@ -144,6 +144,13 @@ static int hs_db_survives(const hs_database_t *db, hs_scratch_t *scratch)
         in[4][i] = (uint8_t)i;               /* every byte value */
         in[5][i] = (uint8_t)"ab_-.@:=/\"\\ \n"[i % 13];
     }
+}
+
+/* Scans every probe input with db in a child process. 1: the scans ran,
+ * 0: the child died, -1: the probe could not run. */
+static int hs_db_survives(const hs_database_t *db, hs_scratch_t *scratch,
+                          const probe_inputs in)
+{
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -182,12 +189,19 @@ static mt_err probe_user_rules(const mt_mask_engine *e, const char *const *exprs
                                const unsigned *flags, const unsigned *ids, size_t nhs,
                                mt_errbuf *eb)
 {
-    int ok = hs_db_survives(e->db, e->scratch);
+    probe_inputs *in = malloc(sizeof *in);
+    if (!in)
+        return mt_fail(eb, MT_ERR_NOMEM, "mask engine: out of memory");
+    probe_inputs_fill(*in);
+    mt_err err = MT_OK;
+    int ok = hs_db_survives(e->db, e->scratch, *in);
     if (ok == 1)
-        return MT_OK;
-    if (ok < 0)
-        return mt_fail(eb, MT_ERR_IO, "mask engine: cannot check the user rules against a "
-                       "Vectorscan defect (fork/wait failed: %s)", strerror(errno));
+        goto out;
+    if (ok < 0) {
+        err = mt_fail(eb, MT_ERR_IO, "mask engine: cannot check the user rules against a "
+                      "Vectorscan defect (fork/wait failed: %s)", strerror(errno));
+        goto out;
+    }
     for (size_t i = 0; i < nhs; i++) {
         const mask_det *d = &e->rules->dets[ids[i]];
         if (!d->user)
@@ -198,22 +212,27 @@ static mt_err probe_user_rules(const mt_mask_engine *e, const char *const *exprs
         int alone = 1;
         if (hs_compile(exprs[i], flags[i], HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS &&
             hs_alloc_scratch(db, &scr) == HS_SUCCESS)
-            alone = hs_db_survives(db, scr);
+            alone = hs_db_survives(db, scr, *in);
         hs_free_compile_error(ce);
         hs_free_scratch(scr);
         hs_free_database(db);
-        if (alone == 0)
-            return mt_fail(eb, MT_ERR_CONFIG,
-                           "mask rule \"%s\": this Vectorscan build aborts the process when the "
-                           "regex scans more than 255 bytes (a leading repeat before a short "
-                           "literal, e.g. `a+bc`; VectorCamp/vectorscan PR 392); start it with a "
-                           "literal or bound the leading repeat (e.g. `a{1,64}bc`)",
-                           d->id);
+        if (alone == 0) {
+            err = mt_fail(eb, MT_ERR_CONFIG,
+                          "mask rule \"%s\": this Vectorscan build aborts the process when the "
+                          "regex scans more than 255 bytes (a leading repeat before a short "
+                          "literal, e.g. `a+bc`; VectorCamp/vectorscan PR 392); start it with a "
+                          "literal or bound the leading repeat (e.g. `a{1,64}bc`)",
+                          d->id);
+            goto out;
+        }
     }
-    return mt_fail(eb, MT_ERR_CONFIG,
-                   "mask rules: together they make this Vectorscan build abort when scanning "
-                   "more than 255 bytes (VectorCamp/vectorscan PR 392); remove user rules one by "
-                   "one to find the one to rewrite");
+    err = mt_fail(eb, MT_ERR_CONFIG,
+                  "mask rules: together they make this Vectorscan build abort when scanning "
+                  "more than 255 bytes (VectorCamp/vectorscan PR 392); remove user rules one by "
+                  "one to find the one to rewrite");
+out:
+    free(in);
+    return err;
 }
 
 mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *opts,
