@@ -205,6 +205,39 @@ static void fatal_error_recreates_producer_and_resends_unacked(void **state)
     mt_mock_kafka_stop(&m);
 }
 
+/* librdkafka 2.0.2 takes a DUPLICATE_SEQUENCE_NUMBER answer as "already
+ * written" and reports success without an offset, even when the broker never
+ * stored the batch (seen with a real broker right after topic creation: acked,
+ * offset -1001, absent from the partition). The producer must not pass such
+ * an ack on: the message is sent again, so it is on the topic at least once
+ * and its report carries a real offset. */
+static void duplicate_ack_without_offset_is_sent_again(void **state)
+{
+    (void)state;
+    mt_mock_kafka m;
+    mock_start(&m);
+    /* The mock answers the first ProduceRequest with the error and stores
+     * nothing, like the broker did. (One message: after an injected answer
+     * the mock's own sequence bookkeeping no longer matches a broker's, so
+     * more messages in flight would test the mock.) */
+    rd_kafka_mock_push_request_errors(m.mc, API_PRODUCE, 1,
+                                      RD_KAFKA_RESP_ERR_DUPLICATE_SEQUENCE_NUMBER);
+    reports *r = calloc(1, sizeof *r);
+    mt_producer *p = producer_for(&m, r, 0);
+    send_n(p, 0, 1, "dup-key");
+    assert_int_equal(mt_producer_flush(p, 20000, NULL), MT_OK);
+    assert_each_once_ok(r, 1);
+    assert_true(mt_producer_resent(p) >= 1);
+    mt_producer_destroy(p);
+
+    unsigned *seen = calloc(NMSG_MAX, sizeof *seen);
+    assert_true(consume_all(&m, "g-dup", 1, seen) >= 1);
+    assert_true(seen[0] >= 1);
+    free(seen);
+    free(r);
+    mt_mock_kafka_stop(&m);
+}
+
 static void flush_times_out_while_brokers_are_down(void **state)
 {
     (void)state;
@@ -397,6 +430,7 @@ int main(void)
         cmocka_unit_test(delivery_reports_reach_caller_per_message),
         cmocka_unit_test(retriable_errors_still_deliver_exactly_once),
         cmocka_unit_test(fatal_error_recreates_producer_and_resends_unacked),
+        cmocka_unit_test(duplicate_ack_without_offset_is_sent_again),
         cmocka_unit_test(flush_times_out_while_brokers_are_down),
         cmocka_unit_test(full_table_pushes_back_and_destroy_reports_leftovers),
         cmocka_unit_test(consumer_resumes_after_committed_offset),

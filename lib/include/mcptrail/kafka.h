@@ -141,6 +141,13 @@ size_t mt_producer_inflight(const mt_producer *p);
 /* How many times the librdkafka instance was recreated after a fatal error. */
 unsigned mt_producer_recreations(const mt_producer *p);
 
+/* Messages sent again because their ack carried no offset (a "duplicate
+ * sequence" answer, which is not proof the record was stored): such a
+ * message is re-sent up to 3 times, so it may be on the topic twice; only
+ * an ack with an offset is reported as delivered (after 3 re-sends the last
+ * ack is reported as it is, offset -1). */
+unsigned long mt_producer_resent(const mt_producer *p);
+
 /* The current librdkafka handle, for tests and metrics only: it changes on
  * recreation; never destroy it or produce through it. */
 struct rd_kafka_s *mt_producer_rdkafka(mt_producer *p);

@@ -14,8 +14,8 @@
  * sample events and get a unique event_id and session_id patched in (both are
  * 36-character UUID strings at fixed positions), which keeps a million
  * records cheap to make under ASan. Every id is written to IDS_FILE as
- * "topic<TAB>id" once its delivery is acknowledged; exit 1 if any delivery
- * fails. */
+ * "topic<TAB>id<TAB>partition<TAB>offset" once its delivery is acknowledged;
+ * exit 1 if any delivery fails. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,8 @@ static void on_delivery(const mt_delivery *d, void *vctx)
     }
     c->acked++;
     if (c->ids && d->value_len > 11 + UUID_LEN)
-        fprintf(c->ids, "%s\t%.*s\n", d->topic, UUID_LEN, (const char *)d->value + 11);
+        fprintf(c->ids, "%s\t%.*s\t%" PRId32 "\t%" PRId64 "\n", d->topic, UUID_LEN,
+                (const char *)d->value + 11, d->partition, d->offset);
 }
 
 static void uuid_of(uint64_t seed, char out[UUID_LEN + 1])

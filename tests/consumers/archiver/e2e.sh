@@ -71,7 +71,27 @@ archive_exec() {
 
 # archived_ids DIR: sorted "topic<TAB>id" with the test prefix removed.
 archived_ids() { "$bin" ids "$1" | awk -F'\t' '{print $1"\t"$4}' | sed "s/^$prefix//" | sort; }
-produced_ids() { cat "$@" | sed "s/^$prefix//" | sort; }
+produced_ids() { cat "$@" | cut -f1,2 | sed "s/^$prefix//" | sort; }
+
+# explain_missing WANT GOT IDS_FILES...: where Kafka put each produced id the
+# archive lacks, and the offsets the archive holds per partition, so that a
+# failure says which side lost the record.
+explain_missing() {
+  local want=$1 got=$2; shift 2
+  set +e # diagnostics only; the caller fails right after
+  "$bin" ids arch >ids.arch
+  echo "produced but not archived (topic, id, partition, offset acked), then what the archive holds at that offset:" >&2
+  comm -23 "$want" "$got" | head -20 | while IFS=$'\t' read -r t id; do
+    grep -h "	$id	" "$@" | while IFS=$'\t' read -r pt pid pp po; do
+      printf '%s\t%s\t%s\t%s\n' "${pt#"$prefix"}" "$pid" "$pp" "$po" >&2
+      awk -F'\t' -v t="$pt" -v p="$pp" -v o="$po" '$1==t && $2==p && $3==o {print "  archive: " $0}' ids.arch >&2
+    done
+  done
+  echo "archived offsets per partition (topic, partition, first, last, count):" >&2
+  awk -F'\t' '{k=$1"\t"$2; if(!(k in lo)||$3<lo[k])lo[k]=$3; if($3>hi[k])hi[k]=$3; n[k]++}
+    END{for(k in n)print k"\t"lo[k]"\t"hi[k]"\t"n[k]}' ids.arch | sed "s/^$prefix//" | sort >&2
+  [ ! -s archiver.log ] || { echo "archiver log (warnings and errors):" >&2; grep -v '"level":"info"' archiver.log | tail -n 30 >&2; }
+}
 
 expect_valid() {
   local rc=0
@@ -94,13 +114,14 @@ ingest)
   t0=$(date +%s.%N)
   "$produce" "$brokers" "$n" 0 ids.txt "$prefix" 2>produce.log || { cat produce.log >&2; fail "producer"; }
   t1=$(date +%s.%N)
-  archive arch --exit_idle=5s
+  archive arch --exit_idle=5s 2>archiver.log || { cat archiver.log >&2; fail "archiver"; }
   t2=$(date +%s.%N)
   echo "produced $n in $(echo "$t1 - $t0" | bc) s, archived in $(echo "$t2 - $t1" | bc) s (incl. 5 s idle exit)"
+  echo "acks without an offset, sent again: $(grep -c '"UNCONFIRMED"' produce.log || true)"
   expect_valid arch
   produced_ids ids.txt >want
   archived_ids arch >got
-  cmp -s want got || { diff want got | head >&2; fail "archived ids differ from produced ids"; }
+  cmp -s want got || { diff want got | head >&2 || true; explain_missing want got ids.txt; fail "archived ids differ from produced ids"; }
   echo "archived (topic, id) multiset equals the $(wc -l <want) produced"
   expect_no_duplicates arch
   # Inclusion proofs, checked by an independent Python implementation.
