@@ -83,6 +83,7 @@ typedef struct mt_verify_opts {
     int64_t max_age_ms;     /* with now_ms: a chain's last manifest may be this old */
     bool quiet;             /* only problems and the summary */
     const char *schema_dir; /* NULL: $MCPTRAIL_SCHEMA_DIR, else the library default */
+    unsigned threads;       /* segment readers; 0: one per online CPU (at most 8) */
 } mt_verify_opts;
 
 /* A --from/--to bound: milliseconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ.

@@ -25,7 +25,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mcptrail-archiver run [options]        archive the topics (run --help)\n"
             "       mcptrail-archiver verify DIR --pubkey PUB.pem [--from T] [--to T]\n"
-            "                                [--max-age DURATION] [--schemas DIR] [--quiet]\n"
+            "                                [--max-age DURATION] [--schemas DIR] [--threads N]\n"
+            "                                [--quiet]\n"
             "       mcptrail-archiver prove DIR ID          inclusion proof (JSON) of a record\n"
             "       mcptrail-archiver ids DIR               topic, partition, offset, id per record\n"
             "       mcptrail-archiver keygen PRIV.pem PUB.pem\n"
@@ -92,6 +93,15 @@ static int cmd_verify(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--schemas") == 0 && val) {
             o.schema_dir = val;
+            i++;
+        } else if (strcmp(a, "--threads") == 0 && val) {
+            char *end;
+            long t = strtol(val, &end, 10);
+            if (end == val || *end || t < 1 || t > 8) {
+                fprintf(stderr, "mcptrail-archiver verify: --threads '%s' is not 1..8\n", val);
+                return 2;
+            }
+            o.threads = (unsigned)t;
             i++;
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = true;

@@ -10,17 +10,24 @@
  * offsets inside, per-session seq of SessionEvents), and finally the tail:
  * a chain that ends without a close manifest while the archive shows later
  * activity (another chain's later manifest or close) was truncated.
- * Every problem is one line "PROBLEM <class> <where>: <detail>". */
+ * Every problem is one line "PROBLEM <class> <where>: <detail>".
+ *
+ * The heavy part of a segment check (read, SHA-256, inflate, leaf hashes,
+ * Merkle root, record ids) runs on worker threads ahead of the walk, which
+ * takes the results in its own order: the report is the same byte for byte
+ * whatever the number of threads. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "archiver.h"
 #include "manifest.h"
@@ -30,6 +37,9 @@
 
 #define MAX_SEGMENT_FILE ((size_t)4 << 30)
 #define TAIL_SLACK_MS 5000
+#define MAX_VERIFY_THREADS 8
+/* Segment bytes (as manifests state them) read ahead of the chain walk. */
+#define READ_AHEAD_BYTES ((uint64_t)512 << 20)
 
 /* ---- record ids ---------------------------------------------------------- */
 
@@ -361,7 +371,10 @@ typedef struct vctx {
     uint64_t seg_total, seg_valid, seg_checked, heartbeats, closes, records, events, bytes;
     uint64_t sess_fp;
     sessmap sessions;
-    mt_leaf_hasher lh;
+    mt_leaf_hasher lh; /* for jobs run on the walk's own thread */
+    struct jobq *q;    /* NULL: no worker threads */
+    struct segjob *jobs;
+    size_t njobs, job_next;
     char key_ids[MT_VERIFY_MAX_KEYS][MT_ED25519_KEY_ID_SIZE]; /* of o->pubs */
     char key_list[MT_VERIFY_MAX_KEYS * (MT_ED25519_KEY_ID_SIZE + 2)];
     bool filtered;
@@ -381,56 +394,133 @@ static void problem(vctx *v, enum pclass c, const char *where, const char *fmt, 
     fputc('\n', v->out);
 }
 
+/* ---- segment jobs ---------------------------------------------------------- */
+
+/* What reading one segment found, in record order, for the walk to judge:
+ * offset jumps inside the segment (the first 5) and the session id and seq
+ * of every SessionEvent. */
+enum { EV_OFFSET_JUMP = 1, EV_SESSION = 2 };
+
+typedef struct segjob {
+    const pdir *pd;
+    const mrec *r;
+    bool done;
+    mt_err read_err; /* of reading the file; MT_OK: the fields below are set */
+    mt_errbuf e;     /* read or parse error */
+    size_t bytes;
+    uint8_t sha[MT_SHA256_LEN];
+    bool parse_failed;
+    uint64_t n, gaps;
+    int64_t first, last;
+    uint8_t root[MT_SHA256_LEN];
+    mt_buf ev;
+} segjob;
+
 typedef struct segscan {
-    vctx *v;
-    const char *where;
+    segjob *j;
+    mt_leaf_hasher *lh;
+    uint64_t sess_fp;
     mt_merkle_builder mb;
-    uint64_t n;
-    int64_t first, last, prev_off;
-    uint64_t gaps;
+    int64_t prev_off;
 } segscan;
 
 static int seg_cb(const mt_segment_record *r, void *ctx)
 {
     segscan *s = ctx;
-    vctx *v = s->v;
+    segjob *j = s->j;
     uint8_t leaf[MT_SHA256_LEN];
-    if (mt_leaf_hash(&v->lh, r->value, r->value_len, leaf) != MT_OK ||
-        mt_leaf_append(&v->lh, &s->mb, leaf) != MT_OK)
+    if (mt_leaf_hash(s->lh, r->value, r->value_len, leaf) != MT_OK ||
+        mt_leaf_append(s->lh, &s->mb, leaf) != MT_OK)
         return 1;
-    if (s->n == 0)
-        s->first = r->offset;
-    else if (r->offset != s->prev_off + 1) {
-        if (s->gaps++ < 5)
-            problem(v, P_OFFSET_GAP, s->where, "record offsets jump from %" PRId64 " to %" PRId64
-                    " inside the segment", s->prev_off, r->offset);
-    }
-    s->prev_off = s->last = r->offset;
-    s->n++;
-    mt_record_ids ids;
-    if (mt_record_ids_parse(r->value, r->value_len, v->sess_fp, &ids) == MT_OK &&
-        ids.session_id) {
-        v->events++;
-        bool created;
-        sess *se = sess_get(&v->sessions, ids.session_id, ids.session_len, &created);
-        if (!se)
+    if (j->n == 0)
+        j->first = r->offset;
+    else if (r->offset != s->prev_off + 1 && j->gaps++ < 5) {
+        int64_t pair[2] = {s->prev_off, r->offset};
+        if (mt_buf_append_byte(&j->ev, EV_OFFSET_JUMP) || mt_buf_append(&j->ev, pair, sizeof pair))
             return 1;
-        if (created) {
-            if (ids.seq > 0 && !v->filtered)
-                problem(v, P_SEQ_GAP, s->where, "session %.*s starts at seq %" PRId64
-                        " (seq 0..%" PRId64 " missing)", (int)ids.session_len,
-                        ids.session_id, ids.seq, ids.seq - 1);
-            se->next = ids.seq + 1;
-        } else if (ids.seq > se->next) {
-            problem(v, P_SEQ_GAP, s->where, "session %.*s: seq %" PRId64 "..%" PRId64
-                    " missing before offset %" PRId64, (int)ids.session_len, ids.session_id,
-                    se->next, ids.seq - 1, r->offset);
-            se->next = ids.seq + 1;
-        } else if (ids.seq == se->next) {
-            se->next++;
-        } /* lower: a duplicate (at-least-once), dropped by event_id on replay */
+    }
+    s->prev_off = j->last = r->offset;
+    j->n++;
+    mt_record_ids ids;
+    if (mt_record_ids_parse(r->value, r->value_len, s->sess_fp, &ids) == MT_OK &&
+        ids.session_id) {
+        int64_t so[2] = {ids.seq, r->offset};
+        uint32_t len = (uint32_t)ids.session_len;
+        if (mt_buf_append_byte(&j->ev, EV_SESSION) || mt_buf_append(&j->ev, so, sizeof so) ||
+            mt_buf_append(&j->ev, &len, sizeof len) ||
+            mt_buf_append(&j->ev, ids.session_id, ids.session_len))
+            return 1;
     }
     return 0;
+}
+
+static void run_job(segjob *j, mt_leaf_hasher *lh, uint64_t sess_fp)
+{
+    char path[PATH_MAX + 160];
+    snprintf(path, sizeof path, "%s/%s", j->pd->path, j->r->m.segment);
+    mt_buf data = MT_BUF_INIT;
+    j->first = j->last = -1;
+    j->read_err = mt_read_file(path, MAX_SEGMENT_FILE, &data, &j->e);
+    if (j->read_err == MT_OK) {
+        j->bytes = data.len;
+        mt_sha256(data.data, data.len, j->sha);
+        segscan s = {.j = j, .lh = lh, .sess_fp = sess_fp};
+        mt_merkle_builder_init(&s.mb);
+        if (mt_segment_read(data.data, data.len, seg_cb, &s, &j->e) != MT_OK)
+            j->parse_failed = true;
+        else
+            mt_merkle_builder_root(&s.mb, j->root, NULL);
+    }
+    mt_buf_free(&data);
+}
+
+/* Jobs in the walk's order; workers take them front to back, at most
+ * `window` jobs and READ_AHEAD_BYTES ahead of the one the walk needs. */
+typedef struct jobq {
+    segjob *jobs;
+    size_t n, next, consumed, window;
+    uint64_t ahead_bytes, sess_fp;
+    bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} jobq;
+
+static uint64_t job_bytes(const segjob *j)
+{
+    return j->r->m.segment_bytes;
+}
+
+static void *worker_main(void *arg)
+{
+    jobq *q = arg;
+    mt_leaf_hasher lh;
+    mt_errbuf eb;
+    bool have_lh = mt_leaf_hasher_init(&lh, &eb) == MT_OK;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->stop && q->next < q->n && q->next > q->consumed &&
+               (q->next - q->consumed >= q->window ||
+                q->ahead_bytes + job_bytes(&q->jobs[q->next]) > READ_AHEAD_BYTES))
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->stop || q->next >= q->n)
+            break;
+        segjob *j = &q->jobs[q->next++];
+        q->ahead_bytes += job_bytes(j);
+        pthread_mutex_unlock(&q->mu);
+        if (have_lh) {
+            run_job(j, &lh, q->sess_fp);
+        } else {
+            j->read_err = MT_ERR_NOMEM;
+            snprintf(j->e.msg, sizeof j->e.msg, "%s", eb.msg);
+        }
+        pthread_mutex_lock(&q->mu);
+        j->done = true;
+        pthread_cond_broadcast(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (have_lh)
+        mt_leaf_hasher_free(&lh);
+    return NULL;
 }
 
 static const mrec *find_by_sha(const archive *a, const uint8_t sha[MT_SHA256_LEN],
@@ -448,77 +538,127 @@ static const mrec *find_by_sha(const archive *a, const uint8_t sha[MT_SHA256_LEN
     return NULL;
 }
 
+/* The walk's half of a segment check: waits for the segment's job (or runs
+ * it here without workers), then judges and reports what it found. */
 static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec *r)
 {
     char where[PATH_MAX + 160];
-    char path[PATH_MAX + 160];
     snprintf(where, sizeof where, "%s/%" PRId32 "/%s", pd->topic, pd->partition, r->m.segment);
-    snprintf(path, sizeof path, "%s/%s", pd->path, r->m.segment);
-    mt_buf data = MT_BUF_INIT;
-    mt_errbuf e2 = {{0}};
     v->seg_checked++;
-    mt_err err = mt_read_file(path, MAX_SEGMENT_FILE, &data, &e2);
-    if (err == MT_ERR_NOT_FOUND) {
+    if (v->job_next >= v->njobs || v->jobs[v->job_next].r != r) {
+        problem(v, P_SEGMENT_UNREADABLE, where, "internal error: segment jobs out of step");
+        return;
+    }
+    size_t k = v->job_next++;
+    segjob *j = &v->jobs[k];
+    if (v->q) {
+        pthread_mutex_lock(&v->q->mu);
+        while (!j->done)
+            pthread_cond_wait(&v->q->cv, &v->q->mu);
+        pthread_mutex_unlock(&v->q->mu);
+    } else {
+        run_job(j, &v->lh, v->sess_fp);
+    }
+    bool ok = true;
+    if (j->read_err == MT_ERR_NOT_FOUND) {
         problem(v, P_SEGMENT_MISSING, where, "listed by manifest seq %" PRIu64 " (offsets %"
                 PRId64 "..%" PRId64 ", %" PRIu64 " records) but the file is gone", r->seq,
                 r->m.first_offset, r->m.last_offset, r->m.records);
-        return;
+        goto done;
     }
-    if (err) {
-        problem(v, P_SEGMENT_UNREADABLE, where, "%s", e2.msg);
-        return;
+    if (j->read_err) {
+        problem(v, P_SEGMENT_UNREADABLE, where, "%s", j->e.msg);
+        goto done;
     }
-    v->bytes += data.len;
-    bool ok = true;
-    uint8_t sha[MT_SHA256_LEN];
-    mt_sha256(data.data, data.len, sha);
-    if (memcmp(sha, r->m.sha256, MT_SHA256_LEN) != 0) {
+    v->bytes += j->bytes;
+    if (memcmp(j->sha, r->m.sha256, MT_SHA256_LEN) != 0) {
         ok = false;
         const pdir *opd = NULL;
-        const mrec *other = find_by_sha(a, sha, &opd);
+        const mrec *other = find_by_sha(a, j->sha, &opd);
         char hex1[65], hex2[65];
         mt_hex_encode(r->m.sha256, MT_SHA256_LEN, hex1, sizeof hex1);
-        mt_hex_encode(sha, MT_SHA256_LEN, hex2, sizeof hex2);
+        mt_hex_encode(j->sha, MT_SHA256_LEN, hex2, sizeof hex2);
         if (other && other != r)
             problem(v, P_SEGMENT_SWAPPED, where, "holds the bytes of %s/%" PRId32 "/%s "
                     "(manifest seq %" PRIu64 "): segments swapped or moved", opd->topic,
                     opd->partition, other->m.segment, other->seq);
         else
             problem(v, P_SEGMENT_MODIFIED, where, "SHA-256 %s does not match the signed %s "
-                    "(%zu bytes, manifest says %" PRIu64 ")", hex2, hex1, data.len,
+                    "(%zu bytes, manifest says %" PRIu64 ")", hex2, hex1, j->bytes,
                     r->m.segment_bytes);
     }
-    segscan s = {.v = v, .where = where, .first = -1, .last = -1};
-    mt_merkle_builder_init(&s.mb);
-    if (mt_segment_read(data.data, data.len, seg_cb, &s, &e2) != MT_OK) {
-        problem(v, P_SEGMENT_UNREADABLE, where, "after %" PRIu64 " records: %s", s.n, e2.msg);
+    /* Offset jumps and per-session seq, in record order. */
+    for (size_t p = 0; p < j->ev.len;) {
+        const uint8_t *e = j->ev.data + p;
+        int64_t x[2];
+        memcpy(x, e + 1, sizeof x);
+        if (e[0] == EV_OFFSET_JUMP) {
+            problem(v, P_OFFSET_GAP, where, "record offsets jump from %" PRId64 " to %" PRId64
+                    " inside the segment", x[0], x[1]);
+            p += 1 + sizeof x;
+            continue;
+        }
+        uint32_t len;
+        memcpy(&len, e + 1 + sizeof x, sizeof len);
+        const char *id = (const char *)e + 1 + sizeof x + sizeof len;
+        p += 1 + sizeof x + sizeof len + len;
+        int64_t seq = x[0], off = x[1];
+        v->events++;
+        bool created;
+        sess *se = sess_get(&v->sessions, id, len, &created);
+        if (!se) {
+            problem(v, P_SEGMENT_UNREADABLE, where, "out of memory for the session table");
+            ok = false;
+            break;
+        }
+        if (created) {
+            if (seq > 0 && !v->filtered)
+                problem(v, P_SEQ_GAP, where, "session %.*s starts at seq %" PRId64
+                        " (seq 0..%" PRId64 " missing)", (int)len, id, seq, seq - 1);
+            se->next = seq + 1;
+        } else if (seq > se->next) {
+            problem(v, P_SEQ_GAP, where, "session %.*s: seq %" PRId64 "..%" PRId64
+                    " missing before offset %" PRId64, (int)len, id, se->next, seq - 1, off);
+            se->next = seq + 1;
+        } else if (seq == se->next) {
+            se->next++;
+        } /* lower: a duplicate (at-least-once), dropped by event_id on replay */
+    }
+    if (j->parse_failed) {
+        problem(v, P_SEGMENT_UNREADABLE, where, "after %" PRIu64 " records: %s", j->n, j->e.msg);
         ok = false;
     } else {
-        v->records += s.n;
-        if (s.n != r->m.records) {
+        v->records += j->n;
+        if (j->n != r->m.records) {
             problem(v, P_COUNT_MISMATCH, where, "%" PRIu64 " records in the file, the manifest "
-                    "says %" PRIu64, s.n, r->m.records);
+                    "says %" PRIu64, j->n, r->m.records);
             ok = false;
         }
-        uint8_t root[MT_SHA256_LEN];
-        mt_merkle_builder_root(&s.mb, root, NULL);
-        if (memcmp(root, r->m.merkle_root, MT_SHA256_LEN) != 0) {
+        if (memcmp(j->root, r->m.merkle_root, MT_SHA256_LEN) != 0) {
             problem(v, P_MERKLE_MISMATCH, where, "Merkle root of the records differs from the "
                     "signed root");
             ok = false;
         }
-        if (s.n && (s.first != r->m.first_offset || s.last != r->m.last_offset)) {
+        if (j->n && (j->first != r->m.first_offset || j->last != r->m.last_offset)) {
             problem(v, P_OFFSET_GAP, where, "records span offsets %" PRId64 "..%" PRId64
-                    ", the manifest says %" PRId64 "..%" PRId64, s.first, s.last,
+                    ", the manifest says %" PRId64 "..%" PRId64, j->first, j->last,
                     r->m.first_offset, r->m.last_offset);
             ok = false;
         }
-        if (s.gaps)
+        if (j->gaps)
             ok = false;
     }
     if (ok)
         v->seg_valid++;
-    mt_buf_free(&data);
+done:
+    mt_buf_free(&j->ev);
+    if (v->q) {
+        pthread_mutex_lock(&v->q->mu);
+        v->q->consumed = k + 1;
+        v->q->ahead_bytes -= job_bytes(j);
+        pthread_cond_broadcast(&v->q->cv);
+        pthread_mutex_unlock(&v->q->mu);
+    }
 }
 
 static bool in_range(const vctx *v, const mt_manifest *m)
@@ -640,6 +780,69 @@ static void verify_pdir(vctx *v, const archive *a, const pdir *pd, int64_t lates
                 v->o->max_age_ms, hb);
 }
 
+/* One job per segment the walk will check (same conditions as verify_pdir),
+ * then the workers: o->threads, or one per online CPU (at most
+ * MAX_VERIFY_THREADS); none with one thread or fewer than two segments. */
+static mt_err start_jobs(vctx *v, const archive *a, jobq *q, pthread_t *th, size_t *nth,
+                         mt_errbuf *eb)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < a->n; i++)
+            for (size_t k = 0; k < a->ps[i].nms; k++) {
+                const mrec *r = &a->ps[i].ms[k];
+                if (!r->parsed || r->m.kind != MT_MANIFEST_SEGMENT || !in_range(v, &r->m))
+                    continue;
+                if (pass == 1)
+                    v->jobs[n] = (segjob){.pd = &a->ps[i], .r = r, .ev = MT_BUF_INIT};
+                n++;
+            }
+        if (pass == 0) {
+            v->jobs = calloc(n ? n : 1, sizeof *v->jobs);
+            if (!v->jobs)
+                return mt_fail(eb, MT_ERR_NOMEM, "verify: out of memory for %zu segments", n);
+            n = 0;
+        }
+    }
+    v->njobs = n;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = v->o->threads ? v->o->threads : (size_t)(cpus > 0 ? cpus : 1);
+    if (want > MAX_VERIFY_THREADS)
+        want = MAX_VERIFY_THREADS;
+    if (want < 2 || n < 2)
+        return MT_OK;
+    *q = (jobq){.jobs = v->jobs, .n = n, .window = want + 1, .sess_fp = v->sess_fp};
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    v->q = q;
+    for (*nth = 0; *nth < want; (*nth)++)
+        if (pthread_create(&th[*nth], NULL, worker_main, q) != 0)
+            break;
+    if (*nth == 0) { /* no thread: the walk runs every job itself */
+        pthread_cond_destroy(&q->cv);
+        pthread_mutex_destroy(&q->mu);
+        v->q = NULL;
+    }
+    return MT_OK;
+}
+
+static void stop_jobs(vctx *v, jobq *q, pthread_t *th, size_t nth)
+{
+    if (v->q) {
+        pthread_mutex_lock(&q->mu);
+        q->stop = true; /* the walk took every job; this only wakes waiting workers */
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        for (size_t i = 0; i < nth; i++)
+            pthread_join(th[i], NULL);
+        pthread_cond_destroy(&q->cv);
+        pthread_mutex_destroy(&q->mu);
+    }
+    for (size_t i = 0; i < v->njobs; i++)
+        mt_buf_free(&v->jobs[i].ev);
+    free(v->jobs);
+}
+
 mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems, mt_errbuf *eb)
 {
     archive a;
@@ -683,6 +886,15 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
                 r->m.created_ms > latest_close)
                 latest_close = r->m.created_ms;
         }
+    jobq q = {0};
+    pthread_t th[MAX_VERIFY_THREADS];
+    size_t nth = 0;
+    if ((err = start_jobs(&v, &a, &q, th, &nth, eb)) != MT_OK) {
+        sessmap_free(&v.sessions);
+        mt_leaf_hasher_free(&v.lh);
+        archive_free(&a);
+        return err;
+    }
     for (size_t i = 0; i < a.n; i++) {
         uint64_t before = v.problems;
         verify_pdir(&v, &a, &a.ps[i], latest, latest_close);
@@ -701,6 +913,7 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     fprintf(out, "Result: %s (%" PRIu64 " problems)\n", v.problems ? "INVALID" : "VALID",
             v.problems);
     *problems = v.problems;
+    stop_jobs(&v, &q, th, nth);
     sessmap_free(&v.sessions);
     mt_leaf_hasher_free(&v.lh);
     archive_free(&a);

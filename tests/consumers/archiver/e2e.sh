@@ -162,6 +162,10 @@ tamper)
     for cls in "$@"; do
       grep -q "^PROBLEM $cls " "case-$name.out" || { cat "case-$name.out" >&2; fail "$name: no $cls reported"; }
     done
+    # The report must not depend on how many threads read the segments.
+    "$bin" verify "case-$name" --pubkey pub.pem --quiet --threads 1 >"case-$name.t1.out" || true
+    cmp -s "case-$name.out" "case-$name.t1.out" \
+      || { diff "case-$name.t1.out" "case-$name.out" | head >&2 || true; fail "$name: --threads 1 reports otherwise"; }
     echo "== $name: exit 1 with $*"
     grep "^PROBLEM" "case-$name.out" | head -4 | sed 's/^/   /'
   }
