@@ -322,11 +322,13 @@ static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
         m->unconfirmed++;
         p->resent++;
         p->resend_pending = true;
-        char msg[300];
-        snprintf(msg, sizeof msg, "%s [%" PRId32 "]: acknowledged without an offset (duplicate "
-                 "sequence); sending it again (attempt %u)", m->topic, rkm->partition,
-                 m->unconfirmed + 1);
-        kafka_log_line("warn", rd_kafka_name(rk), "UNCONFIRMED", msg);
+        if (p->resent <= 10 || p->resent % 1000 == 0) { /* a whole batch may come back so */
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s [%" PRId32 "]: acknowledged without an offset "
+                     "(duplicate sequence); sending it again (attempt %u, %lu so far)",
+                     m->topic, rkm->partition, m->unconfirmed + 1, p->resent);
+            kafka_log_line("warn", rd_kafka_name(rk), "UNCONFIRMED", msg);
+        }
         return;
     }
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

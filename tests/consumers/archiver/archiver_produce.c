@@ -179,9 +179,11 @@ int main(int argc, char **argv)
     }
     while (mt_producer_flush(p, 10000, &eb) != MT_OK)
         fprintf(stderr, "archiver_produce: still %zu in flight\n", mt_producer_inflight(p));
+    unsigned long resent = mt_producer_resent(p);
     mt_producer_destroy(p);
     fprintf(stderr, "archiver_produce: %" PRIu64 " acked (%" PRIu64 " events, %" PRIu64
-            " approval records), %" PRIu64 " failed\n", c.acked, ev, ap, c.failed);
+            " approval records), %" PRIu64 " failed, %lu re-sent after an ack without an "
+            "offset\n", c.acked, ev, ap, c.failed, resent);
     for (int t = 0; t < NTEMPL; t++)
         mt_buf_free(&templ[t]);
     mt_buf_free(&v);
