@@ -42,10 +42,10 @@ enum {
 
 enum { K_REQ = 0, K_VOTE = 1, K_DEC = 2, K_N = 3 };
 
+/* A partition of the approval topics that has reported its end. */
 typedef struct part_state {
     int kind;
     int32_t partition;
-    bool eof;
 } part_state;
 
 typedef struct metrics {
@@ -63,12 +63,12 @@ struct mt_approvals {
     const char *topic[K_N];
     mt_appr_table tbl;
 
-    rd_kafka_t *rk;
+    mt_consumer *reader; /* assign-only: every partition from the beginning */
     int rk_pipe[2];
     struct event *rk_ev;
     bool assigned;
-    part_state *parts;
-    size_t nparts, neof;
+    part_state *parts; /* partitions at their end (neof of them) */
+    size_t neof;
     bool ready;
     bool closing; /* HTTP server gone: vote reports answer nobody */
     json_t *buffered[K_N]; /* arrays of datums read during the replay */
@@ -898,7 +898,7 @@ static void on_http(struct evhttp_request *req, void *arg)
                        json_pack("{s:s,s:s,s:I,s:I}", "status", "replaying", "detail",
                                  s->assigned ? "reading the approval topics to their end"
                                              : "waiting for the approval topics' metadata",
-                                 "partitions", (json_int_t)s->nparts, "partitions_at_end",
+                                 "partitions", (json_int_t)mt_consumer_assigned(s->reader), "partitions_at_end",
                                  (json_int_t)s->neof));
         return;
     }
@@ -1035,38 +1035,42 @@ static int kind_of_topic(const mt_approvals *s, const char *t)
     return -1;
 }
 
-static void on_message(mt_approvals *s, rd_kafka_message_t *m)
+/* A partition's end during the replay: once every assigned partition got
+ * there, the state is complete. */
+static void on_eof(mt_approvals *s, int k, int32_t partition)
 {
-    const char *tname = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        int k = kind_of_topic(s, tname);
-        for (size_t i = 0; i < s->nparts; i++)
-            if (s->parts[i].kind == k && s->parts[i].partition == m->partition &&
-                !s->parts[i].eof) {
-                s->parts[i].eof = true;
-                if (++s->neof == s->nparts && !s->ready)
-                    replay_done(s);
-            }
-        return;
-    }
-    if (m->err) {
-        mt_logs(MT_LOG_WARN, "kafka", "consumer error", "topic", tname, "error",
-                rd_kafka_message_errstr(m), NULL);
+    for (size_t i = 0; i < s->neof; i++)
+        if (s->parts[i].kind == k && s->parts[i].partition == partition)
+            return;
+    part_state *np = realloc(s->parts, (s->neof + 1) * sizeof *np);
+    if (!np)
+        return; /* counted at its next EOF */
+    s->parts = np;
+    s->parts[s->neof++] = (part_state){k, partition};
+    if (s->neof == mt_consumer_assigned(s->reader) && !s->ready)
+        replay_done(s);
+}
+
+static void on_message(mt_approvals *s, const mt_kafka_msg *m)
+{
+    const char *tname = m->topic ? m->topic : "?";
+    if (m->eof) {
+        on_eof(s, kind_of_topic(s, tname), m->partition);
         return;
     }
     s->m.records++;
-    int64_t ts = rd_kafka_message_timestamp(m, NULL);
+    int64_t ts = m->timestamp_ms;
     if (s->cfg->replay_window_ms > 0 && ts >= 0 &&
         ts < mt_now_us() / 1000 - s->cfg->replay_window_ms) {
         s->m.records_old++;
         return;
     }
-    if (!m->payload || m->len == 0)
+    if (!m->value || m->value_len == 0)
         return; /* tombstone: nothing to apply */
     json_t *d = NULL;
     const mt_avro_schema *sch = NULL;
     mt_errbuf eb = {{0}};
-    if (mt_avro_decode(s->p.schemas, m->payload, m->len, &sch, &d, &eb) != MT_OK) {
+    if (mt_avro_decode(s->p.schemas, m->value, m->value_len, &sch, &d, &eb) != MT_OK) {
         s->m.records_bad++;
         mt_log(MT_LOG_WARN, "approvals", "record does not decode; skipped", "topic",
                json_string(tname), "partition", json_integer(m->partition), "offset",
@@ -1097,11 +1101,17 @@ static void reader_poll(mt_approvals *s)
     if (!s->assigned)
         return;
     for (int i = 0; i < POLL_BATCH; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 0);
-        if (!m)
+        mt_kafka_msg m;
+        mt_errbuf eb = {{0}};
+        mt_err err = mt_consumer_poll(s->reader, 0, &m, &eb);
+        if (err == MT_ERR_TIMEOUT)
             return;
-        on_message(s, m);
-        rd_kafka_message_destroy(m);
+        if (err) {
+            mt_logs(MT_LOG_WARN, "kafka", "consumer error", "error", eb.msg, NULL);
+            return; /* polled again on the next tick */
+        }
+        on_message(s, &m);
+        mt_kafka_msg_release(&m);
     }
     /* More waiting: come back on the next loop turn. */
     event_active(s->rk_ev, EV_READ, 0);
@@ -1109,58 +1119,15 @@ static void reader_poll(mt_approvals *s)
 
 static void reader_assign(mt_approvals *s)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-    size_t n = 0;
-    part_state *parts = NULL;
-    for (int k = 0; k < K_N; k++) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic[k], NULL);
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e =
-            rkt ? rd_kafka_metadata(s->rk, 0, rkt, &md, META_TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
-        if (!e && md->topic_cnt == 1 && md->topics[0].err)
-            e = md->topics[0].err;
-        if (!e && md->topics[0].partition_cnt == 0)
-            e = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-        if (!e) {
-            part_state *np = realloc(parts, (n + (size_t)md->topics[0].partition_cnt) *
-                                                sizeof *parts);
-            if (!np) {
-                e = RD_KAFKA_RESP_ERR__FAIL;
-            } else {
-                parts = np;
-                for (int i = 0; i < md->topics[0].partition_cnt; i++) {
-                    int32_t pid = md->topics[0].partitions[i].id;
-                    rd_kafka_topic_partition_list_add(l, s->topic[k], pid)->offset =
-                        RD_KAFKA_OFFSET_BEGINNING;
-                    parts[n++] = (part_state){k, pid, false};
-                }
-            }
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (rkt)
-            rd_kafka_topic_destroy(rkt);
-        if (e) {
-            mt_logs(MT_LOG_WARN, "approvals", "topic not available yet; retrying", "topic",
-                    s->topic[k], "error", rd_kafka_err2str(e), NULL);
-            free(parts);
-            rd_kafka_topic_partition_list_destroy(l);
-            return;
-        }
-    }
-    rd_kafka_resp_err_t e = rd_kafka_assign(s->rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
-    if (e) {
-        mt_logs(MT_LOG_ERROR, "approvals", "assign failed; retrying", "error",
-                rd_kafka_err2str(e), NULL);
-        free(parts);
+    mt_errbuf eb = {{0}};
+    if (mt_consumer_assign_all(s->reader, 0, META_TIMEOUT_MS, &eb) != MT_OK) {
+        mt_logs(MT_LOG_WARN, "approvals", "approval topics not available yet; retrying", "error",
+                eb.msg, NULL);
         return;
     }
-    s->parts = parts;
-    s->nparts = n;
     s->assigned = true;
     mt_log(MT_LOG_INFO, "approvals", "replaying the approval topics from the beginning",
-           "partitions", json_integer((json_int_t)n), NULL);
+           "partitions", json_integer((json_int_t)mt_consumer_assigned(s->reader)), NULL);
 }
 
 static void on_reader_wake(evutil_socket_t fd, short what, void *arg)
@@ -1196,44 +1163,23 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 static mt_err reader_new(mt_approvals *s, mt_errbuf *eb)
 {
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const mt_kafka_config *kc = &s->p.kafka;
-    const mt_kafka_prop base[] = {
-        {"bootstrap.servers", kc->bootstrap},
-        {"client.id", kc->client_id ? kc->client_id : "mcptrail-approvals"},
-        /* assign() only: the group id is never joined and nothing is committed. */
-        {"group.id", "mcptrail-approvals-replay"},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "earliest"},
-        {"log_level", "4"},
+    mt_consumer_config cc = {
+        .kafka = s->p.kafka,
+        .group_id = "mcptrail-approvals-replay", /* never joined: assign-only */
+        .topics = s->topic,
+        .ntopics = K_N,
+        .report_eof = 1,
+        .assign_only = 1,
     };
-    for (size_t i = 0; i < sizeof base / sizeof base[0] + kc->nprops; i++) {
-        const mt_kafka_prop *pr =
-            i < sizeof base / sizeof base[0] ? &base[i] : &kc->props[i - sizeof base / sizeof base[0]];
-        if (!pr->key || !pr->value ||
-            rd_kafka_conf_set(conf, pr->key, pr->value, errstr, sizeof errstr) !=
-                RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return mt_fail(eb, MT_ERR_CONFIG, "kafka reader: property %s: %s",
-                           pr->key ? pr->key : "(null)", pr->value ? errstr : "no value");
-        }
-    }
-    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
-    if (!s->rk) {
-        rd_kafka_conf_destroy(conf);
-        return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: %s", errstr);
-    }
-    rd_kafka_poll_set_consumer(s->rk);
+    if (!cc.kafka.client_id)
+        cc.kafka.client_id = "mcptrail-approvals";
+    mt_err err = mt_consumer_new(&cc, &s->reader, eb);
+    if (err)
+        return err;
     if (mt_wake_pipe(s->rk_pipe) != 0)
         return mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
-    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(s->rk);
-    if (!q)
+    if (mt_consumer_set_wakeup_fd(s->reader, s->rk_pipe[1]) != MT_OK)
         return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: no consumer queue");
-    rd_kafka_queue_io_event_enable(q, s->rk_pipe[1], "1", 1);
-    rd_kafka_queue_destroy(q);
     return MT_OK;
 }
 
@@ -1366,10 +1312,7 @@ void mt_approvals_free(mt_approvals *s)
                     "error", eb.msg, NULL);
         mt_producer_destroy(s->prod);
     }
-    if (s->rk) {
-        rd_kafka_consumer_close(s->rk);
-        rd_kafka_destroy(s->rk);
-    }
+    mt_consumer_destroy(s->reader);
     if (s->wake_ev)
         event_free(s->wake_ev);
     if (s->rk_ev)

@@ -710,6 +710,7 @@ struct mt_consumer {
     bool assign_only;
     char **topics; /* assign_only: the topics to assign */
     size_t ntopics;
+    size_t assigned; /* partitions of the last successful mt_consumer_assign_all */
 };
 
 static void free_topics(mt_consumer *c)
@@ -971,9 +972,16 @@ mt_err mt_consumer_assign_all(mt_consumer *c, int64_t from_ms, int timeout_ms, m
         rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
         if (e)
             err = mt_fail(eb, MT_ERR_KAFKA, "assign: %s", rd_kafka_err2str(e));
+        else
+            c->assigned = (size_t)l->cnt;
     }
     rd_kafka_topic_partition_list_destroy(l);
     return err;
+}
+
+size_t mt_consumer_assigned(const mt_consumer *c)
+{
+    return c ? c->assigned : 0;
 }
 
 mt_err mt_consumer_set_wakeup_fd(mt_consumer *c, int fd)

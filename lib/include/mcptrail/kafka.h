@@ -216,6 +216,11 @@ mt_err mt_consumer_commit(mt_consumer *c, const mt_kafka_msg *m, mt_errbuf *eb);
  * again later. MT_ERR_STATE when c is not assign_only. */
 mt_err mt_consumer_assign_all(mt_consumer *c, int64_t from_ms, int timeout_ms, mt_errbuf *eb);
 
+/* How many partitions the last successful mt_consumer_assign_all assigned
+ * (0 before): with report_eof, the caller knows it has read everything
+ * once that many distinct partitions reported EOF. */
+size_t mt_consumer_assigned(const mt_consumer *c);
+
 /* Event-loop integration, as mt_producer_set_wakeup_fd: one byte is written
  * to fd when records or errors wait; drain fd, then mt_consumer_poll(c, 0)
  * until MT_ERR_TIMEOUT. */
