@@ -113,7 +113,7 @@ section=$(
   echo "Archives written by mcptrail-archiver (deflate level 1, its default; and uncompressed) from $n records of"
   echo "archiver_produce (94 % SessionEvent, ~600 B) plus one $m-event session; $recs segment files,"
   echo "$sbytes MB. Wall time, best of 3, output to /dev/null; CPU = user + sys of that run (replay"
-  echo "reads and inflates segments on up to min(cores, 4) threads). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "reads and inflates segments on up to min(cores, 4) threads; verification on one thread per core). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "(the machine is shared). Targets (issue 8): list >= 1M events/s scanned; show of a 100k-event"
   echo "session < 1 s."
   echo
