@@ -64,8 +64,8 @@ struct mt_approvals {
     mt_appr_table tbl;
 
     mt_consumer *reader; /* assign-only: every partition from the beginning */
-    int rk_pipe[2];
-    struct event *rk_ev;
+    int reader_pipe[2];
+    struct event *reader_ev;
     bool assigned;
     part_state *parts; /* partitions at their end (neof of them) */
     size_t neof;
@@ -898,8 +898,8 @@ static void on_http(struct evhttp_request *req, void *arg)
                        json_pack("{s:s,s:s,s:I,s:I}", "status", "replaying", "detail",
                                  s->assigned ? "reading the approval topics to their end"
                                              : "waiting for the approval topics' metadata",
-                                 "partitions", (json_int_t)mt_consumer_assigned(s->reader), "partitions_at_end",
-                                 (json_int_t)s->neof));
+                                 "partitions", (json_int_t)mt_consumer_assigned(s->reader),
+                                 "partitions_at_end", (json_int_t)s->neof));
         return;
     }
     if (strcmp(path, "/metrics") == 0) {
@@ -1114,7 +1114,7 @@ static void reader_poll(mt_approvals *s)
         mt_kafka_msg_release(&m);
     }
     /* More waiting: come back on the next loop turn. */
-    event_active(s->rk_ev, EV_READ, 0);
+    event_active(s->reader_ev, EV_READ, 0);
 }
 
 static void reader_assign(mt_approvals *s)
@@ -1176,9 +1176,9 @@ static mt_err reader_new(mt_approvals *s, mt_errbuf *eb)
     mt_err err = mt_consumer_new(&cc, &s->reader, eb);
     if (err)
         return err;
-    if (mt_wake_pipe(s->rk_pipe) != 0)
+    if (mt_wake_pipe(s->reader_pipe) != 0)
         return mt_fail(eb, MT_ERR_IO, "pipe: %s", strerror(errno));
-    if (mt_consumer_set_wakeup_fd(s->reader, s->rk_pipe[1]) != MT_OK)
+    if (mt_consumer_set_wakeup_fd(s->reader, s->reader_pipe[1]) != MT_OK)
         return mt_fail(eb, MT_ERR_KAFKA, "kafka reader: no consumer queue");
     return MT_OK;
 }
@@ -1191,7 +1191,7 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
         return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
     s->p = *p;
     s->cfg = p->cfg;
-    s->rk_pipe[0] = s->rk_pipe[1] = s->wake[0] = s->wake[1] = -1;
+    s->reader_pipe[0] = s->reader_pipe[1] = s->wake[0] = s->wake[1] = -1;
     mt_appr_table_init(&s->tbl);
     mt_err err = MT_OK;
     static const char *const names[K_N] = {"dev.mcptrail.ApprovalRequest",
@@ -1242,16 +1242,16 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
         goto fail;
     }
     s->wake_ev = event_new(p->base, s->wake[0], EV_READ | EV_PERSIST, on_producer_wake, s);
-    s->rk_ev = event_new(p->base, s->rk_pipe[0], EV_READ | EV_PERSIST, on_reader_wake, s);
+    s->reader_ev = event_new(p->base, s->reader_pipe[0], EV_READ | EV_PERSIST, on_reader_wake, s);
     s->tick_ev = event_new(p->base, -1, EV_PERSIST, on_tick, s);
     s->http = evhttp_new(p->base);
-    if (!s->wake_ev || !s->rk_ev || !s->tick_ev || !s->http) {
+    if (!s->wake_ev || !s->reader_ev || !s->tick_ev || !s->http) {
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory (events)");
         goto fail;
     }
     struct timeval tv = {0, TICK_MS * 1000};
     event_add(s->wake_ev, NULL);
-    event_add(s->rk_ev, NULL);
+    event_add(s->reader_ev, NULL);
     event_add(s->tick_ev, &tv);
     /* Every method reaches on_http, so an unsupported one gets a JSON 405
      * with Allow rather than libevent's HTML 501. All bits: libevent 2.1
@@ -1315,15 +1315,15 @@ void mt_approvals_free(mt_approvals *s)
     mt_consumer_destroy(s->reader);
     if (s->wake_ev)
         event_free(s->wake_ev);
-    if (s->rk_ev)
-        event_free(s->rk_ev);
+    if (s->reader_ev)
+        event_free(s->reader_ev);
     if (s->tick_ev)
         event_free(s->tick_ev);
     for (int i = 0; i < 2; i++) {
         if (s->wake[i] >= 0)
             close(s->wake[i]);
-        if (s->rk_pipe[i] >= 0)
-            close(s->rk_pipe[i]);
+        if (s->reader_pipe[i] >= 0)
+            close(s->reader_pipe[i]);
     }
     for (int k = 0; k < K_N; k++)
         json_decref(s->buffered[k]);
