@@ -33,6 +33,7 @@
 #include "manifest.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/json.h"
+#include "mcptrail/strmap.h"
 #include "segment.h"
 
 #define MAX_SEGMENT_FILE ((size_t)4 << 30)
@@ -273,66 +274,10 @@ static mt_err archive_load(const char *dir, archive *a, mt_errbuf *eb)
 
 /* ---- session seq tracking -------------------------------------------------- */
 
+/* Per session id (an mt_strmap value): the next seq expected. */
 typedef struct sess {
-    char *id;
-    size_t len;
-    int64_t next;  /* next expected seq */
-    bool first_seen_late;
+    int64_t next;
 } sess;
-
-typedef struct sessmap {
-    sess *t;
-    size_t cap, n;
-} sessmap;
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
-static sess *sess_get(sessmap *m, const char *id, size_t n, bool *created)
-{
-    *created = false;
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t nc = m->cap ? m->cap * 2 : 1024;
-        sess *nt = calloc(nc, sizeof *nt);
-        if (!nt)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->t[i].id)
-                continue;
-            size_t j = fnv(m->t[i].id, m->t[i].len) & (nc - 1);
-            while (nt[j].id)
-                j = (j + 1) & (nc - 1);
-            nt[j] = m->t[i];
-        }
-        free(m->t);
-        m->t = nt;
-        m->cap = nc;
-    }
-    size_t j = fnv(id, n) & (m->cap - 1);
-    while (m->t[j].id) {
-        if (m->t[j].len == n && memcmp(m->t[j].id, id, n) == 0)
-            return &m->t[j];
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!(m->t[j].id = strndup(id, n)))
-        return NULL;
-    m->t[j].len = n;
-    m->n++;
-    *created = true;
-    return &m->t[j];
-}
-
-static void sessmap_free(sessmap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->t[i].id);
-    free(m->t);
-}
 
 /* ---- verify ---------------------------------------------------------------- */
 
@@ -370,7 +315,7 @@ typedef struct vctx {
     uint64_t problems;
     uint64_t seg_total, seg_valid, seg_checked, heartbeats, closes, records, events, bytes;
     uint64_t sess_fp;
-    sessmap sessions;
+    mt_strmap sessions; /* session id -> sess */
     mt_leaf_hasher lh; /* for jobs run on the walk's own thread */
     struct jobq *q;    /* NULL: no worker threads */
     struct segjob *jobs;
@@ -605,7 +550,7 @@ static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec 
         int64_t seq = x[0], off = x[1];
         v->events++;
         bool created;
-        sess *se = sess_get(&v->sessions, id, len, &created);
+        sess *se = mt_strmap_get(&v->sessions, id, len, &created);
         if (!se) {
             problem(v, P_SEGMENT_UNREADABLE, where, "out of memory for the session table");
             ok = false;
@@ -847,6 +792,7 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
 {
     archive a;
     vctx v = {.o = o, .out = out};
+    mt_strmap_init(&v.sessions, sizeof(sess));
     if (o->npubs < 1 || o->npubs > MT_VERIFY_MAX_KEYS || !o->pubs)
         return mt_fail(eb, MT_ERR_INVALID_ARG, "verify: give 1 to %d public keys",
                        MT_VERIFY_MAX_KEYS);
@@ -890,7 +836,7 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     pthread_t th[MAX_VERIFY_THREADS];
     size_t nth = 0;
     if ((err = start_jobs(&v, &a, &q, th, &nth, eb)) != MT_OK) {
-        sessmap_free(&v.sessions);
+        mt_strmap_free(&v.sessions);
         mt_leaf_hasher_free(&v.lh);
         archive_free(&a);
         return err;
@@ -907,14 +853,14 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
             " in the chains, %" PRIu64 " heartbeats, %" PRIu64 " close manifests)\n",
             v.seg_valid, v.seg_checked, v.seg_total, v.heartbeats, v.closes);
     fprintf(out, "  %" PRIu64 " records (%" PRIu64 " session events in %zu sessions), %" PRIu64
-            " segment bytes\n", v.records, v.events, v.sessions.n, v.bytes);
+            " segment bytes\n", v.records, v.events, mt_strmap_count(&v.sessions), v.bytes);
     for (int c = 0; c < P_N; c++)
         fprintf(out, "  %-22s %" PRIu64 "\n", PNAME[c], v.counts[c]);
     fprintf(out, "Result: %s (%" PRIu64 " problems)\n", v.problems ? "INVALID" : "VALID",
             v.problems);
     *problems = v.problems;
     stop_jobs(&v, &q, th, nth);
-    sessmap_free(&v.sessions);
+    mt_strmap_free(&v.sessions);
     mt_leaf_hasher_free(&v.lh);
     archive_free(&a);
     return MT_OK;

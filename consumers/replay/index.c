@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcptrail/strmap.h"
 #include "replay.h"
 
 enum { M_SUBJECT = 1, M_REPO = 2, M_WORKFLOW = 4, M_RUN = 8, M_TOOL = 16 };
@@ -40,16 +41,6 @@ void mt_replay_filter_init(mt_replay_filter *f)
     f->to_us = INT64_MAX;
     f->policy = -1;
     f->decision = -1;
-}
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 static char *dup_sv(mt_sv v)
@@ -94,7 +85,7 @@ static mt_replay_summary *lookup(mt_replay_index *ix, mt_sv id)
         return NULL;
     if ((ix->n + 1) * 2 > ix->cap && grow(ix) != MT_OK)
         return NULL;
-    uint64_t h = hash_bytes(id.p, id.n);
+    uint64_t h = mt_strmap_hash(id.p, id.n);
     size_t j = h & (ix->cap - 1);
     for (; ix->slots[j].idx; j = (j + 1) & (ix->cap - 1)) {
         const slot *sl = &ix->slots[j];

@@ -7,68 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcptrail/strmap.h"
 #include "replay.h"
 
 /* ---- small string -> counters map ------------------------------------------ */
 
 typedef struct cnt {
-    char *key;
-    uint64_t a, b; /* meaning per map (sessions/events, count) */
+    const char *key; /* the map's copy of the key */
+    uint64_t a, b;   /* meaning per map (sessions/events, count) */
 } cnt;
 
-typedef struct cmap {
-    cnt *v;
-    size_t n, cap;
-} cmap;
-
-static uint64_t hash_s(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
-    return h;
-}
+typedef mt_strmap cmap;
 
 static cnt *cmap_get(cmap *m, const char *k, size_t kn, bool *created)
 {
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t ncap = m->cap ? m->cap * 2 : 256;
-        cnt *nv = calloc(ncap, sizeof *nv);
-        if (!nv)
-            return NULL;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->v[i].key) {
-                size_t j = hash_s(m->v[i].key, strlen(m->v[i].key)) & (ncap - 1);
-                while (nv[j].key)
-                    j = (j + 1) & (ncap - 1);
-                nv[j] = m->v[i];
-            }
-        free(m->v);
-        m->v = nv;
-        m->cap = ncap;
-    }
-    size_t j = hash_s(k, kn) & (m->cap - 1);
-    while (m->v[j].key) {
-        if (strlen(m->v[j].key) == kn && memcmp(m->v[j].key, k, kn) == 0) {
-            if (created)
-                *created = false;
-            return &m->v[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!(m->v[j].key = strndup(k, kn)))
-        return NULL;
-    m->n++;
+    bool fresh = false;
+    cnt *c = mt_strmap_get(m, k, kn, &fresh);
+    if (c && fresh)
+        c->key = mt_strmap_key(m, c, NULL);
     if (created)
-        *created = true;
-    return &m->v[j];
-}
-
-static void cmap_free(cmap *m)
-{
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->v[i].key);
-    free(m->v);
+        *created = fresh;
+    return c;
 }
 
 static int cmp_cnt(const void *x, const void *y)
@@ -80,10 +39,10 @@ static int cmp_cnt(const void *x, const void *y)
 static cnt **cmap_sorted(const cmap *m)
 {
     cnt **v = calloc(m->n ? m->n : 1, sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; v && i < m->cap; i++)
-        if (m->v[i].key)
-            v[k++] = &m->v[i];
+    size_t k = 0, it = 0;
+    void *val;
+    while (v && mt_strmap_next(m, &it, &val))
+        v[k++] = val;
     if (v && k)
         qsort(v, k, sizeof *v, cmp_cnt);
     return v;
@@ -132,7 +91,7 @@ typedef struct seqent {
 } seqent;
 
 typedef struct seqlist {
-    char *session; /* owned by the seqs map */
+    const char *session; /* owned by the seq_index map */
     seqent *v;
     size_t n, cap;
     bool in_period;
@@ -204,7 +163,7 @@ static int on_record(const mt_replay_rec *r, void *vctx)
         return c->err = MT_ERR_NOMEM, 1;
     if (mt_array_reserve((void **)&sl->v, &sl->cap, sl->n + 1, sizeof *sl->v, 16))
         return c->err = MT_ERR_NOMEM, 1;
-    sl->v[sl->n++] = (seqent){e.seq, hash_s(e.event_id.p, e.event_id.n)};
+    sl->v[sl->n++] = (seqent){e.seq, mt_strmap_hash(e.event_id.p, e.event_id.n)};
     if (e.ts_us < c->from || e.ts_us > c->to)
         return 0;
     sl->in_period = true;
@@ -477,6 +436,10 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     if (!ev)
         return mt_fail(eb, MT_ERR_NOT_FOUND, "schema dev.mcptrail.SessionEvent not loaded");
     rctx c = {.reg = reg, .fp = mt_avro_schema_fingerprint(ev), .from = from_us, .to = to_us};
+    cmap *maps[] = {&c.sessions, &c.by_repo, &c.by_subject, &c.event_ids,
+                    &c.pairs,    &c.masks,   &c.decisions,  &c.seq_index};
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        mt_strmap_init(maps[i], sizeof(cnt));
     mt_err err = mt_replay_scan(src, on_record, &c, eb);
     if (err == MT_ERR_STATE || (!err && c.err))
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
@@ -626,17 +589,11 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     if (fmt == MT_REPORT_HTML)
         fputs("</body></html>\n", out);
 done:
-    cmap_free(&c.sessions);
-    cmap_free(&c.by_repo);
-    cmap_free(&c.by_subject);
-    cmap_free(&c.masks);
-    cmap_free(&c.pairs);
-    cmap_free(&c.event_ids);
-    cmap_free(&c.decisions);
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
+        mt_strmap_free(maps[i]);
     for (size_t i = 0; i < c.nseqs; i++)
         free(c.seqs[i].v);
     free(c.seqs);
-    cmap_free(&c.seq_index);
     rows_free(&c.privileged);
     rows_free(&c.denied);
     rows_free(&c.decided);
