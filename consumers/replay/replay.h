@@ -76,6 +76,24 @@ typedef struct mt_replay_gap {
     int64_t from_seq, to_seq; /* inclusive missing range */
 } mt_replay_gap;
 
+/* The one judgement of missing seqs, shared by `show` (session.c) and
+ * `report` (report.c): feed a session's seqs in ascending order (repeats
+ * allowed); every seq from 0 up to the highest fed that none carries is
+ * missing. Returns true with the inclusive range missing before seq. */
+typedef struct mt_seq_walk {
+    int64_t expect; /* start at 0 */
+} mt_seq_walk;
+
+static inline bool mt_seq_walk_next(mt_seq_walk *w, int64_t seq, mt_replay_gap *gap)
+{
+    bool missing = seq > w->expect;
+    if (missing)
+        *gap = (mt_replay_gap){w->expect, seq - 1};
+    if (seq >= w->expect) /* INT64_MAX from a corrupt record must not overflow */
+        w->expect = seq == INT64_MAX ? INT64_MAX : seq + 1;
+    return missing;
+}
+
 typedef struct mt_replay_dup {
     char *event_id;
     int64_t seq;

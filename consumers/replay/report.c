@@ -284,7 +284,7 @@ static bool seq_problems(seqlist *sl, char *missing, size_t mn)
     uint64_t *nmissing = &sl->missing, *conflicts = &sl->conflicts;
     size_t ml = 0;
     bool cut = missing == NULL;
-    int64_t expect = 0;
+    mt_seq_walk w = {0};
     *nmissing = *conflicts = 0;
     if (missing)
         missing[0] = '\0';
@@ -294,25 +294,24 @@ static bool seq_problems(seqlist *sl, char *missing, size_t mn)
             *conflicts += sl->v[i - 1].idh != q->idh;
             continue;
         }
-        if (q->seq > expect) {
-            *nmissing += (uint64_t)(q->seq - expect);
+        mt_replay_gap g;
+        if (mt_seq_walk_next(&w, q->seq, &g)) {
+            *nmissing += (uint64_t)(g.to_seq - g.from_seq + 1);
             if (!cut) {
                 const char *sep = ml ? ", " : "";
-                int w = q->seq - 1 == expect
-                            ? snprintf(missing + ml, mn - ml, "%s%" PRId64, sep, expect)
+                int n = g.to_seq == g.from_seq
+                            ? snprintf(missing + ml, mn - ml, "%s%" PRId64, sep, g.from_seq)
                             : snprintf(missing + ml, mn - ml, "%s%" PRId64 "-%" PRId64, sep,
-                                       expect, q->seq - 1);
-                if (w < 0 || (size_t)w >= mn - ml - 4) {
+                                       g.from_seq, g.to_seq);
+                if (n < 0 || (size_t)n >= mn - ml - 4) {
                     cut = true;
                     missing[ml] = '\0';
                     snprintf(missing + ml, mn - ml, "%s...", sep);
                 } else {
-                    ml += (size_t)w;
+                    ml += (size_t)n;
                 }
             }
         }
-        if (q->seq >= expect)
-            expect = q->seq == INT64_MAX ? INT64_MAX : q->seq + 1;
     }
     return *nmissing || *conflicts;
 }

@@ -166,13 +166,11 @@ static mt_err finish_session(mt_replay_session *s)
         k++;
     }
     s->n = k;
-    int64_t expect = 0;
+    mt_seq_walk w = {0};
     for (size_t i = 0; i < s->n && !err; i++) {
-        int64_t q = s->ev[i].rev.seq;
-        if (q > expect)
-            err = add_gap(s, expect, q - 1);
-        if (q >= expect) /* INT64_MAX from a corrupt record must not overflow */
-            expect = q == INT64_MAX ? INT64_MAX : q + 1;
+        mt_replay_gap g;
+        if (mt_seq_walk_next(&w, s->ev[i].rev.seq, &g))
+            err = add_gap(s, g.from_seq, g.to_seq);
         if (s->ev[i].rev.kind == 10)
             s->has_end = true;
     }
