@@ -183,6 +183,8 @@ typedef struct mask_classes {
 } mask_classes;
 void mask_classes64(const char *p, size_t n, mask_classes *m);
 void mask_classes64_ref(const char *p, size_t n, mask_classes *m);
+/* false: the 64-byte scans use SSE2 even on an AVX-512BW CPU (tests run both) */
+void mask_simd_avx512(bool on);
 
 /* mask_json.c helpers used by mask.c */
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len);

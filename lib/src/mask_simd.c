@@ -6,9 +6,11 @@
  * separators of numeric formats (the native numeric scanner walks digit
  * runs from those bit masks instead of byte by byte).
  *
- * SSE2 on x86_64 (part of the base ISA, so no runtime dispatch is needed),
- * a portable scalar loop elsewhere. The scalar versions (*_ref) are also
- * the reference the unit tests and fuzz_mask compare the fast ones with. */
+ * SSE2 on x86_64 (part of the base ISA), and for the 64-byte masks
+ * AVX-512BW when the CPU has it (checked at run time: one masked load and a
+ * handful of compares per window); a portable scalar loop elsewhere. The
+ * scalar versions (*_ref) are also the reference the unit tests and
+ * fuzz_mask compare the fast ones with. */
 #include <string.h>
 
 #include "mask_internal.h"
@@ -16,6 +18,56 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define MASK_HAVE_SSE2 1
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define MASK_HAVE_AVX512 1
+#endif
+
+static bool avx512_off; /* tests: exercise the SSE2 path on any CPU */
+
+void mask_simd_avx512(bool on)
+{
+    avx512_off = !on;
+}
+
+#ifdef MASK_HAVE_AVX512
+static bool use_avx512(void)
+{
+    return !avx512_off && __builtin_cpu_supports("avx512bw");
+}
+
+__attribute__((target("avx512bw"))) static uint64_t str_masks64_avx512(const char *p, size_t n,
+                                                                         uint64_t *high)
+{
+    __mmask64 k = n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+    __m512i x = _mm512_maskz_loadu_epi8(k, p); /* bytes past n read as 0, never touched */
+    __mmask64 m = _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('"')) |
+                  _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8('\\')) |
+                  _mm512_cmple_epu8_mask(x, _mm512_set1_epi8(0x1F));
+    *high = _mm512_movepi8_mask(x) & k;
+    return m & k;
+}
+
+__attribute__((target("avx512bw"))) static void classes64_avx512(const char *p, size_t n,
+                                                                  mask_classes *m)
+{
+    __mmask64 k = n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1;
+    __m512i x = _mm512_maskz_loadu_epi8(k, p);
+    __m512i lc = _mm512_or_si512(x, _mm512_set1_epi8(0x20));
+#define IN(v, lo, hi)                                                                          \
+    (_mm512_cmpge_epu8_mask(v, _mm512_set1_epi8(lo)) & _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(hi)))
+#define EQ(c) _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c))
+    m->digit = IN(x, '0', '9') & k;
+    m->plus = EQ('+') & k;
+    m->upper = IN(x, 'A', 'Z') & k;
+    m->word = (IN(lc, 'a', 'z') | EQ('_')) & k;
+    m->dashdot = (EQ('-') | EQ('.')) & k;
+    m->space = EQ(' ') & k;
+    m->paren = EQ(')') & k;
+#undef IN
+#undef EQ
+}
 #endif
 
 size_t mask_str_stop_ref(const char *p, size_t n, bool *high)
@@ -107,6 +159,10 @@ static inline uint64_t stops16(const char *p, uint64_t *high)
 
 uint64_t mask_str_masks64(const char *p, size_t n, uint64_t *high)
 {
+#ifdef MASK_HAVE_AVX512
+    if (use_avx512())
+        return str_masks64_avx512(p, n, high);
+#endif
     uint64_t m = 0, h = 0, t;
     size_t i = 0;
     for (; i < 64 && n - i >= 16; i += 16) {
@@ -154,6 +210,12 @@ static inline void classes16(const char *p, mask_classes *m, unsigned sh)
 
 void mask_classes64(const char *p, size_t n, mask_classes *m)
 {
+#ifdef MASK_HAVE_AVX512
+    if (use_avx512()) {
+        classes64_avx512(p, n, m);
+        return;
+    }
+#endif
     size_t i = 0;
     memset(m, 0, sizeof *m);
     for (; i < 64 && n - i >= 16; i += 16)
