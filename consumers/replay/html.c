@@ -238,8 +238,11 @@ static void integrity_panel(FILE *out, const mt_render_opts *o, const mt_replay_
     const mt_replay_source *src = o->src;
     fputs("<h2>Integrity</h2><p>Source: ", out);
     if (!src || !src->dir) {
+        char label[512] = "";
+        if (src)
+            mt_replay_source_label(src, label, sizeof label);
         fputs("Kafka topic ", out);
-        esc(out, src ? src->topic : NULL);
+        esc(out, src ? label : NULL);
         fputs(" <span class=\"warn\">not verified</span> (topics carry no signed manifests; "
               "replay from the archive for verified evidence)</p>",
               out);

@@ -26,7 +26,8 @@
 
 typedef struct replay_cfg {
     mt_common_config common;
-    char *archive, *topic, *pubkey;
+    char *archive;
+    mt_strlist topic, pubkey;
     bool no_verify;
     int format;
     char *output;
@@ -47,7 +48,7 @@ static const char *const colors[] = {"auto", "always", "never", NULL};
 static const mt_cfg_option replay_options[] = {
     {"archive", MT_CFG_STRING, NULL, "Archive directory written by mcptrail-archiver.",
      O(archive), 0, 0, NULL, 0},
-    {"pubkey", MT_CFG_STRING, NULL,
+    {"pubkey", MT_CFG_LIST, NULL,
      "Ed25519 public key (PEM) of the archiver; the archive is verified with it first. A "
      "comma-separated list after a key rotation (each manifest must verify under the key "
      "its key_id names).",
@@ -55,7 +56,7 @@ static const mt_cfg_option replay_options[] = {
     {"no-verify", MT_CFG_BOOL, "false",
      "Read the archive without verifying it (output is marked not verified).", O(no_verify),
      0, 0, NULL, 0},
-    {"topic", MT_CFG_STRING, NULL,
+    {"topic", MT_CFG_LIST, NULL,
      "Read this Kafka topic (SessionEvents) from its beginning instead of an archive; a "
      "comma-separated list adds the approval topics (votes and decisions for export).",
      O(topic), 0, 0, NULL, 0},
@@ -221,15 +222,16 @@ static int open_source(app *a)
 {
     replay_cfg *c = &a->cfg;
     mt_errbuf eb = {{0}};
-    if ((c->archive != NULL) == (c->topic != NULL)) {
+    if ((c->archive != NULL) == (c->topic.n > 0)) {
         fprintf(stderr, "mcptrail-replay: give exactly one source: --archive DIR or --topic T\n");
         return 2;
     }
     a->src.dir = c->archive;
-    a->src.topic = c->topic;
+    a->src.topics = (const char *const *)c->topic.items;
+    a->src.ntopics = c->topic.n;
     a->src.idle_ms = (int)c->idle_ms;
     a->src.schema_dir = c->common.schema_dir;
-    if (c->topic) {
+    if (c->topic.n) {
         size_t np = c->common.kafka_properties.n < 64 ? c->common.kafka_properties.n : 64;
         for (size_t i = 0; i < np; i++) {
             char *kv = c->common.kafka_properties.items[i];
@@ -242,27 +244,19 @@ static int open_source(app *a)
         a->src.kafka = (mt_kafka_config){c->common.kafka_brokers, c->common.kafka_client_id,
                                          a->props, np};
     } else if (!c->no_verify) {
-        if (!c->pubkey) {
+        if (!c->pubkey.n) {
             fprintf(stderr, "mcptrail-replay: the archive is verified before it is read: give "
                             "the archiver's public key with --pubkey PUB.pem (or --no-verify "
                             "to read it unverified)\n");
             return 2;
         }
-        /* a comma-separated list: the current key and those from before a rotation */
-        char path[4096];
-        for (const char *p = c->pubkey, *comma; p; p = comma ? comma + 1 : NULL) {
-            comma = strchr(p, ',');
-            size_t n = comma ? (size_t)(comma - p) : strlen(p);
-            if (n == 0)
-                continue;
-            if (n >= sizeof path || a->npubs == MT_VERIFY_MAX_KEYS) {
-                fprintf(stderr, "mcptrail-replay: --pubkey: at most %d paths of under %zu bytes\n",
-                        MT_VERIFY_MAX_KEYS, sizeof path);
-                return 2;
-            }
-            memcpy(path, p, n);
-            path[n] = '\0';
-            if (mt_ed25519_load_public_pem_file(path, &a->pubs[a->npubs], &eb)) {
+        /* the current key and those from before a rotation */
+        if (c->pubkey.n > MT_VERIFY_MAX_KEYS) {
+            fprintf(stderr, "mcptrail-replay: --pubkey: at most %d keys\n", MT_VERIFY_MAX_KEYS);
+            return 2;
+        }
+        for (size_t i = 0; i < c->pubkey.n; i++) {
+            if (mt_ed25519_load_public_pem_file(c->pubkey.items[i], &a->pubs[a->npubs], &eb)) {
                 fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
                 return 2;
             }

@@ -492,7 +492,9 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         snprintf(v5, sizeof v5, "%" PRIu64, c.events);
         char v9[64];
         snprintf(v9, sizeof v9, "%zu", nbad);
-        const char *rows_[][2] = {{"source", src->dir ? src->dir : src->topic},
+        char label[512];
+        mt_replay_source_label(src, label, sizeof label);
+        const char *rows_[][2] = {{"source", label},
                                   {"verification", v1},
                                   {"verification problems", v2},
                                   {"session seq gaps (verify)", v6},

@@ -590,45 +590,25 @@ typedef struct part_state {
 
 #define MAX_TOPICS 16
 
-/* s->topic is one topic or a comma-separated list (the events topic with
- * the approval topics, so export finds votes and decisions as it does in an
- * archive). Every partition of every topic is read from its beginning. */
+/* s->topics: the events topic, optionally with the approval topics (so
+ * export finds votes and decisions as it does in an archive). Every
+ * partition of every topic is read from its beginning. */
 static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)
 {
-    char *list = strdup(s->topic);
-    if (!list)
-        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
-    const char *topics[MAX_TOPICS];
-    size_t ntopics = 0;
-    mt_err err = MT_OK;
-    for (char *t = list, *comma; t && !err; t = comma ? comma + 1 : NULL) {
-        if ((comma = strchr(t, ',')))
-            *comma = '\0';
-        if (!*t)
-            continue;
-        if (ntopics == MAX_TOPICS) {
-            err = mt_fail(eb, MT_ERR_INVALID_ARG, "--topic names more than %d topics",
-                          MAX_TOPICS);
-            break;
-        }
-        topics[ntopics++] = t;
-    }
-    if (!err && ntopics == 0)
-        err = mt_fail(eb, MT_ERR_INVALID_ARG, "--topic '%s' names no topic", s->topic);
+    const char *const *topics = s->topics;
+    size_t ntopics = s->ntopics;
+    if (ntopics == 0 || ntopics > MAX_TOPICS)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "--topic: give 1 to %d topics", MAX_TOPICS);
     mt_consumer *c = NULL;
-    if (!err) {
-        mt_consumer_config cc = {.kafka = s->kafka,
-                                 .group_id = "mcptrail-replay",
-                                 .topics = topics,
-                                 .ntopics = ntopics,
-                                 .report_eof = 1,
-                                 .assign_only = 1};
-        err = mt_consumer_new(&cc, &c, eb);
-    }
-    if (err) {
-        free(list);
+    mt_consumer_config cc = {.kafka = s->kafka,
+                             .group_id = "mcptrail-replay",
+                             .topics = topics,
+                             .ntopics = ntopics,
+                             .report_eof = 1,
+                             .assign_only = 1};
+    mt_err err = mt_consumer_new(&cc, &c, eb);
+    if (err)
         return err;
-    }
     err = mt_consumer_assign_all(c, 0, 10000, eb);
     part_state parts[MAX_PARTITIONS];
     size_t nparts = 0;
@@ -657,8 +637,8 @@ static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_err
         if (k == nparts) {
             if (nparts == MAX_PARTITIONS) {
                 mt_kafka_msg_release(&m);
-                err = mt_fail(eb, MT_ERR_TOO_LARGE, "--topic %s: more than %d partitions",
-                              s->topic, MAX_PARTITIONS);
+                err = mt_fail(eb, MT_ERR_TOO_LARGE, "--topic: more than %d partitions",
+                              MAX_PARTITIONS);
                 break;
             }
             parts[nparts++] = (part_state){t, m.partition, false};
@@ -674,8 +654,25 @@ static mt_err scan_topic(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_err
         mt_kafka_msg_release(&m);
     }
     mt_consumer_destroy(c);
-    free(list);
     return err;
+}
+
+void mt_replay_source_label(const mt_replay_source *s, char *out, size_t n)
+{
+    size_t k = 0;
+    if (!n)
+        return;
+    out[0] = '\0';
+    if (s->dir) {
+        snprintf(out, n, "%s", s->dir);
+        return;
+    }
+    for (size_t i = 0; i < s->ntopics && k < n; i++) {
+        int w = snprintf(out + k, n - k, "%s%s", i ? ", " : "", s->topics[i]);
+        if (w < 0)
+            break;
+        k += (size_t)w;
+    }
 }
 
 mt_err mt_replay_scan(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf *eb)

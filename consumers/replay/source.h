@@ -31,9 +31,10 @@ typedef enum mt_replay_integrity {
 } mt_replay_integrity;
 
 typedef struct mt_replay_source {
-    /* exactly one of dir / topic */
+    /* exactly one of dir / topics */
     const char *dir;
-    const char *topic;
+    const char *const *topics; /* the events topic, optionally the approval topics */
+    size_t ntopics;
     mt_kafka_config kafka;
     int idle_ms; /* topic: stop this long after every partition reached its end */
     const char *schema_dir; /* for verify's per-session checks; NULL: its default */
@@ -72,5 +73,7 @@ mt_err mt_replay_scan(mt_replay_source *s, mt_replay_cb cb, void *ctx, mt_errbuf
 void mt_replay_source_close(mt_replay_source *s);
 
 const char *mt_replay_integrity_name(mt_replay_integrity i);
+/* "DIR", or the topics as "a, b, c", for reports; cut to fit n. */
+void mt_replay_source_label(const mt_replay_source *s, char *out, size_t n);
 
 #endif
