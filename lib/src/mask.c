@@ -260,34 +260,37 @@ mt_err mt_mask_engine_new_opts(mt_mask_rules *rules, const mt_mask_engine_opts *
     bool need_key = rules->field_action == MT_MASK_TOKENIZE;
     e->min_width = SIZE_MAX;
     size_t nhs = 0;
-    e->native = (mask_native){SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX,
+    e->native = (mask_native){SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX,
                               SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
     for (size_t i = 0; i < n; i++) {
         mask_det *d = &rules->dets[i];
         need_key = need_key || d->action == MT_MASK_TOKENIZE;
         if (d->native) {
+            /* min: shorter strings are not scanned (numeric shapes: 9 digits at least) */
             static const struct {
                 const char *id;
-                size_t off;
+                size_t off, min;
             } nat[] = {
-                {"credit_card", offsetof(mask_native, card)},
-                {"credit_card_grouped", offsetof(mask_native, card_grouped)},
-                {"iban", offsetof(mask_native, iban)},
-                {"us_ssn", offsetof(mask_native, ssn)},
-                {"aba_routing_or_ssn", offsetof(mask_native, nine)},
-                {"phone_e164", offsetof(mask_native, phone_e164)},
-                {"phone_intl", offsetof(mask_native, phone_intl)},
-                {"phone_us", offsetof(mask_native, phone_us)},
+                {"credit_card", offsetof(mask_native, card), 9},
+                {"credit_card_grouped", offsetof(mask_native, card_grouped), 9},
+                {"iban", offsetof(mask_native, iban), 9},
+                {"us_ssn", offsetof(mask_native, ssn), 9},
+                {"aba_routing_or_ssn", offsetof(mask_native, nine), 9},
+                {"phone_e164", offsetof(mask_native, phone_e164), 9},
+                {"phone_intl", offsetof(mask_native, phone_intl), 9},
+                {"phone_us", offsetof(mask_native, phone_us), 9},
+                {"email", offsetof(mask_native, email), 3},
             };
             for (size_t k = 0; k < sizeof nat / sizeof nat[0]; k++)
-                if (strcmp(nat[k].id, d->id) == 0)
+                if (strcmp(nat[k].id, d->id) == 0) {
                     *(size_t *)((char *)&e->native + nat[k].off) = i;
-            if (e->min_width > 9)
-                e->min_width = 9; /* the shortest native shape: 9 digits */
+                    if (e->min_width > nat[k].min)
+                        e->min_width = nat[k].min;
+                }
             continue;
         }
         exprs[nhs] = d->regex;
-        flags[nhs] = d->hs_flags | (d->start_back ? 0 : HS_FLAG_SOM_LEFTMOST);
+        flags[nhs] = d->hs_flags | HS_FLAG_SOM_LEFTMOST;
         ids[nhs] = (unsigned)i;
         nhs++;
         if (d->use_pcre) {
@@ -476,10 +479,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     mt_mask_ctx *c = ud;
     mask_slot *s = &c->slots[id];
-    size_t back = c->e->rules->dets[id].start_back;
     (void)flags;
-    if (back)
-        from = to >= back ? to - back : 0;
     if (s->active && s->from == from) {
         s->to = (size_t)to;
         return 0;
@@ -814,6 +814,24 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
     return mask_finding(c, s, start, end, cd->det);
 }
 
+/* The email anchor "[A-Za-z0-9._%+-]@[A-Za-z0-9-]" without an automaton:
+ * '@' is rare in MCP traffic, so memchr finds every candidate for less
+ * than the pattern cost in the Vectorscan database (docs/masking.md). One
+ * candidate per '@', the same span the pattern's match had. */
+static void email_anchors(mt_mask_ctx *c, const char *s, size_t len, size_t det)
+{
+    for (const char *p = len > 2 ? memchr(s + 1, '@', len - 2) : NULL; p;
+         p = memchr(p + 1, '@', len - 2 - (size_t)(p - s))) {
+        size_t at = (size_t)(p - s);
+        char d = s[at + 1];
+        if (is_email_local(s[at - 1]) &&
+            ((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9') ||
+             d == '-') &&
+            !push_cand(c, at - 1, at + 2, det))
+            return;
+    }
+}
+
 static int span_cmp(const void *a, const void *b)
 {
     const mask_span *x = a, *y = b;
@@ -846,6 +864,8 @@ mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)
             push_cand(c, sl->from, sl->to, c->touched[k]);
         sl->active = false;
     }
+    if (e->native.email != SIZE_MAX && !c->overflow)
+        email_anchors(c, s, len, e->native.email);
     if (c->overflow) {
         c->nspans = 0;
         return mask_span_push(c, 0, len, e->overflow_det);

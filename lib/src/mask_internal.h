@@ -40,7 +40,6 @@ typedef struct mask_det {
     mt_mask_action action;
     bool pii;           /* personal data: the EXAMPLE allow rule does not apply */
     bool native;        /* found by mask_native.c, not compiled into Vectorscan */
-    size_t start_back;  /* >0: compiled without start-of-match; start = end - start_back */
     bool user;
 } mask_det;
 
@@ -61,7 +60,7 @@ struct mt_mask_rules {
 
 /* Detector indices of the native scanner (SIZE_MAX: disabled). */
 typedef struct mask_native {
-    size_t card, card_grouped, iban, ssn, nine, phone_e164, phone_intl, phone_us;
+    size_t card, card_grouped, iban, ssn, nine, phone_e164, phone_intl, phone_us, email;
 } mask_native;
 
 struct mt_mask_engine {

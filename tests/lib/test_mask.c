@@ -341,6 +341,30 @@ static void escaped_json_inside_strings_is_masked(void **state)
 }
 
 
+/* Emails are anchored natively on '@' (one byte of the local part before
+ * it, one of the domain after it): the edges of the string and of the
+ * anchor's classes. */
+static void email_anchors_at_the_edges(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"a@b.io", "[REDACTED:email]"},
+        {"mail x@y.io", "mail [REDACTED:email]"},
+        {"x@y.io, z%q@w.example.org.", "[REDACTED:email], [REDACTED:email]."},
+        {"@b.io a@", "@b.io a@"},
+        {"a@@b.io", "a@@b.io"},
+        {"a @b.io a@ b.io", "a @b.io a@ b.io"},
+        {"a@_b.io", "a@_b.io"},
+        {"git@github.com:org/repo.git", "[REDACTED:email]:org/repo.git"},
+        {"postgres://u:p4ss@db.example.com/x", "postgres://u:[REDACTED:db_connection_string]@db.example.com/x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *m = mask_text(cases[i][0]);
+        assert_string_equal(m, cases[i][1]);
+        free(m);
+    }
+}
+
 /* xorshift64: reproducible random inputs for the equivalence tests. */
 static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
@@ -860,6 +884,7 @@ int main(void)
         cmocka_unit_test(field_names_mask_whole_values_except_mcp_names),
         cmocka_unit_test(untouched_json_is_byte_identical),
         cmocka_unit_test(escaped_json_inside_strings_is_masked),
+        cmocka_unit_test(email_anchors_at_the_edges),
         cmocka_unit_test(simd_scans_agree_with_the_scalar_reference),
         cmocka_unit_test(native_scanner_agrees_with_the_reference),
         cmocka_unit_test(masked_strings_leave_every_other_byte_in_place),
