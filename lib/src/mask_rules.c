@@ -249,20 +249,46 @@ static bool fold_key(const char *key, size_t len, char *buf, size_t cap)
 }
 
 /* Names that look secret but hold metadata about a secret: its name, file,
- * lifetime, type, id; MCP progress tokens and LLM token counts. */
+ * lifetime, type, id; MCP progress tokens and LLM token counts. Grouped by
+ * first byte (a-z, then '_') so one pass over the name tries only the parts
+ * that can start at each byte: this runs for every keyed candidate. */
+#define BENIGN_GROUP(ch) ((ch) == '_' ? 26 : (ch) - 'a')
+static const char *const benign_parts[27][17] = {
+    [BENIGN_GROUP('c')] = {"count"},
+    [BENIGN_GROUP('d')] = {"duration"},
+    [BENIGN_GROUP('e')] = {"endpoint", "expir", "enabled"},
+    [BENIGN_GROUP('f')] = {"file", "format"},
+    [BENIGN_GROUP('h')] = {"helper"},
+    [BENIGN_GROUP('i')] = {"inputtokens"},
+    [BENIGN_GROUP('k')] = {"key_id", "keyid"},
+    [BENIGN_GROUP('l')] = {"length", "lifetime"},
+    [BENIGN_GROUP('m')] = {"maxtokens", "max_tokens"},
+    [BENIGN_GROUP('n')] = {"name"},
+    [BENIGN_GROUP('o')] = {"outputtokens"},
+    [BENIGN_GROUP('p')] = {"path", "policy", "progresstoken"},
+    [BENIGN_GROUP('r')] = {"rotation"},
+    [BENIGN_GROUP('s')] = {"second", "store"},
+    [BENIGN_GROUP('t')] = {"ttl", "type", "timeout", "tokens_", "totaltokens"},
+    [BENIGN_GROUP('v')] = {"version"},
+    [BENIGN_GROUP('_')] = {"_url", "_uri", "_mode", "_arn", "_ref", "_tokens", "_dir", "_env",
+                           "_hint", "_prompt", "_label", "_header", "_param", "_field", "_size",
+                           "_limit"},
+};
+
 static bool folded_is_benign(const char *b)
 {
-    static const char *const parts[] = {
-        "name",    "file",     "path",    "ttl",     "type",   "_url",    "_uri",   "endpoint",
-        "expir",   "length",   "count",   "timeout", "second", "version", "format", "store",
-        "helper",  "policy",   "_mode",   "enabled", "_arn",   "key_id",  "keyid",  "_ref",
-        "progresstoken", "maxtokens", "max_tokens", "_tokens", "tokens_", "inputtokens",
-        "outputtokens", "totaltokens", "lifetime", "duration", "_dir", "_env", "rotation",
-        "_hint", "_prompt", "_label", "_header", "_param", "_field", "_size", "_limit",
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        if (strstr(b, parts[i]))
-            return true;
+    size_t n = strlen(b);
+    for (size_t i = 0; i < n; i++) {
+        char ch = b[i];
+        if (ch != '_' && (ch < 'a' || ch > 'z'))
+            continue;
+        const char *const *g = benign_parts[BENIGN_GROUP(ch)];
+        for (size_t k = 0; k < 17 && g[k]; k++) {
+            size_t pl = strlen(g[k]);
+            if (pl <= n - i && memcmp(b + i, g[k], pl) == 0)
+                return true;
+        }
+    }
     return false;
 }
 
