@@ -470,7 +470,7 @@ static bool push_cand(mt_mask_ctx *c, size_t from, size_t to, size_t det)
         c->cand = n;
         c->capcand = nc;
     }
-    c->cand[c->ncand++] = (mask_span){from, to, (uint32_t)det};
+    c->cand[c->ncand++] = (mask_span){from, to, (uint32_t)det, 0};
     return true;
 }
 
@@ -506,7 +506,8 @@ mt_err mask_span_push(mt_mask_ctx *c, size_t start, size_t end, size_t det)
         c->spans = n;
         c->capspans = nc;
     }
-    c->spans[c->nspans++] = (mask_span){start, end, (uint32_t)det};
+    c->spans[c->nspans++] =
+        (mask_span){start, end, (uint32_t)det, c->e->rules->dets[det].check == CHK_KEYED};
     return MT_OK;
 }
 
@@ -832,12 +833,19 @@ static void email_anchors(mt_mask_ctx *c, const char *s, size_t len, size_t det)
     }
 }
 
+/* Start, longest first; of identical spans the specific detector before a
+ * keyed one, then table order, so which detector names a span never
+ * depends on the order candidates were found in. */
 static int span_cmp(const void *a, const void *b)
 {
     const mask_span *x = a, *y = b;
     if (x->start != y->start)
         return x->start < y->start ? -1 : 1;
-    return x->end > y->end ? -1 : x->end < y->end;
+    if (x->end != y->end)
+        return x->end > y->end ? -1 : 1;
+    if (x->generic != y->generic)
+        return x->generic < y->generic ? -1 : 1;
+    return x->det < y->det ? -1 : x->det > y->det;
 }
 
 mt_err mask_scan(mt_mask_ctx *c, const char *s, size_t len, mt_errbuf *eb)

@@ -95,6 +95,8 @@ typedef struct mask_slot {
 typedef struct mask_span {
     size_t start, end;
     uint32_t det;
+    uint32_t generic; /* spans: 1 for a keyed (name = value) detector, which
+                       * yields an identical span to a specific detector */
 } mask_span;
 
 /* Member names repeat across payloads (type, text, name, arguments, ...):

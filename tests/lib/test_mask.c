@@ -365,6 +365,19 @@ static void email_anchors_at_the_edges(void **state)
     }
 }
 
+/* A value that a token format and a keyed pattern both find is named by the
+ * format, whatever order the scan found them in. */
+static void identical_spans_are_named_by_the_specific_detector(void **state)
+{
+    (void)state;
+    char *m = mask_text("GITHUB_TOKEN=ghp_0123456789abcdefghijABCDEFGHIJ012345 next");
+    assert_string_equal(m, "GITHUB_TOKEN=[REDACTED:github_token] next");
+    free(m);
+    m = mask_text("export NPM_TOKEN=npm_0123456789abcdefghijABCDEFGHIJ012345");
+    assert_string_equal(m, "export NPM_TOKEN=[REDACTED:npm_token]");
+    free(m);
+}
+
 /* xorshift64: reproducible random inputs for the equivalence tests. */
 static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
@@ -885,6 +898,7 @@ int main(void)
         cmocka_unit_test(untouched_json_is_byte_identical),
         cmocka_unit_test(escaped_json_inside_strings_is_masked),
         cmocka_unit_test(email_anchors_at_the_edges),
+        cmocka_unit_test(identical_spans_are_named_by_the_specific_detector),
         cmocka_unit_test(simd_scans_agree_with_the_scalar_reference),
         cmocka_unit_test(native_scanner_agrees_with_the_reference),
         cmocka_unit_test(masked_strings_leave_every_other_byte_in_place),
