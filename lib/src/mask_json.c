@@ -23,6 +23,8 @@
 #include "mcptrail/json.h"
 
 
+#define WALK_ESCAPES 512u
+
 typedef struct walker {
     mt_mask_ctx *c;
     const char *p;
@@ -33,6 +35,10 @@ typedef struct walker {
     mt_errbuf *eb;
     unsigned depth;
     bool paths; /* keep c->path: allow.paths or an explain callback reads it */
+    /* Offsets (from the opening quote + 1) of the backslashes the scan of
+     * the current string met, so the decoder need not look for them again;
+     * past WALK_ESCAPES it looks with memchr. */
+    uint32_t esc_at[WALK_ESCAPES];
 } walker;
 
 mt_err mask_json_escape(mt_buf *out, const char *s, size_t len)
@@ -182,8 +188,8 @@ static size_t put_utf8(uint8_t *u, unsigned cp)
 static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw, size_t *rawlen,
                      const char **s, size_t *n)
 {
-    size_t st = ++w->i;
-    bool esc = false, high = false, closed = false;
+    size_t st = ++w->i, nesc = 0; /* escapes kept in w->esc_at */
+    bool esc = false, high = false, closed = false, esc_more = false;
     /* 64 bytes at a time: a mask of the quotes, backslashes and control
      * bytes, walked bit by bit (text full of \n escapes stops often). The
      * byte after a backslash is neither a stop nor counted as non-ASCII
@@ -205,6 +211,10 @@ static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw
             if (ch < 0x20)
                 return perr(w, "control character in a string");
             esc = true;
+            if (nesc < WALK_ESCAPES && w->i - st <= UINT32_MAX)
+                w->esc_at[nesc++] = (uint32_t)(w->i - st);
+            else
+                esc_more = true;
             if (w->len - w->i < 2)
                 return perr(w, "unterminated string");
             if (k == 63) {
@@ -242,12 +252,26 @@ static mt_err string(walker *w, mt_buf *dec, size_t max_decode, const char **raw
     if (mt_buf_reserve(dec, rl))
         return nomem(w);
     uint8_t *d = dec->data;
+    size_t ei = 0;
     for (size_t k = 0; k < rl; k++) {
-        const char *bs = memchr(r + k, '\\', rl - k);
-        size_t run = bs ? (size_t)(bs - (r + k)) : rl - k;
+        /* The next backslash at or after k: from the scan while it kept
+         * them (escapes it skipped, as the low half of a surrogate pair,
+         * are behind k), then memchr. */
+        while (ei < nesc && w->esc_at[ei] < k)
+            ei++;
+        size_t next;
+        if (ei < nesc) {
+            next = w->esc_at[ei++];
+        } else if (esc_more) {
+            const char *bs = memchr(r + k, '\\', rl - k);
+            next = bs ? (size_t)(bs - r) : rl;
+        } else {
+            next = rl;
+        }
+        size_t run = next - k;
         memcpy(d, r + k, run);
         d += run;
-        if (!bs)
+        if (next >= rl)
             break;
         k += run + 1;
         char e = r[k];
@@ -580,7 +604,16 @@ static mt_err value(walker *w, bool secret_field, bool *looks_secret_name)
 mt_err mt_mask_json(mt_mask_ctx *c, const void *in, size_t len, mt_buf *out, mt_mask_summary *sum,
                     mt_errbuf *eb)
 {
-    walker w = {c, in, len, 0, 0, out, sum, eb, 0, c->e->rules->n_paths > 0 || c->explain};
+    walker w; /* field by field: esc_at is written before it is read */
+    w.c = c;
+    w.p = in;
+    w.len = len;
+    w.i = w.flushed = 0;
+    w.out = out;
+    w.sum = sum;
+    w.eb = eb;
+    w.depth = 0;
+    w.paths = c->e->rules->n_paths > 0 || c->explain;
     size_t saved_len = out->len;
     mt_mask_summary saved_sum;
     if (sum)

@@ -378,6 +378,36 @@ static void identical_spans_are_named_by_the_specific_detector(void **state)
     free(m);
 }
 
+/* The walker hands the decoder the backslashes it met, up to a limit, and
+ * the decoder finds the rest itself: strings on both sides of the limit,
+ * with a surrogate pair (two escapes, one character) across it. */
+static void many_escapes_decode_alike(void **state)
+{
+    (void)state;
+    static const char key[] = "AKIAZ7QW3ERT5YUI9OPL";
+    for (size_t n = 505; n <= 520; n += 3) {
+        mt_buf in = MT_BUF_INIT, want = MT_BUF_INIT;
+        assert_int_equal(mt_buf_append(&in, "[\"", 2), MT_OK);
+        assert_int_equal(mt_buf_append(&want, "[\"", 2), MT_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(mt_buf_append(&in, "ab\\n", 4), MT_OK);
+            assert_int_equal(mt_buf_append(&want, "ab\\n", 4), MT_OK);
+        }
+        const char *tail = "\\ud83d\\ude00 \\\" id ";
+        assert_int_equal(mt_buf_append(&in, tail, strlen(tail)), MT_OK);
+        assert_int_equal(mt_buf_append(&in, key, strlen(key)), MT_OK);
+        assert_int_equal(mt_buf_append(&in, " \\t end\"]", 10), MT_OK);
+        const char *wtail = "\xF0\x9F\x98\x80 \\\" id [REDACTED:aws_access_key_id] \\t end\"]";
+        assert_int_equal(mt_buf_append(&want, wtail, strlen(wtail) + 1), MT_OK);
+        assert_int_equal(mt_buf_append_byte(&in, 0), MT_OK);
+        char *m = mask_json_with(ctx, (const char *)in.data, MT_OK);
+        assert_string_equal(m, (const char *)want.data);
+        free(m);
+        mt_buf_free(&in);
+        mt_buf_free(&want);
+    }
+}
+
 /* xorshift64: reproducible random inputs for the equivalence tests. */
 static uint64_t rnd_state = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
@@ -897,6 +927,7 @@ int main(void)
         cmocka_unit_test(field_names_mask_whole_values_except_mcp_names),
         cmocka_unit_test(untouched_json_is_byte_identical),
         cmocka_unit_test(escaped_json_inside_strings_is_masked),
+        cmocka_unit_test(many_escapes_decode_alike),
         cmocka_unit_test(email_anchors_at_the_edges),
         cmocka_unit_test(identical_spans_are_named_by_the_specific_detector),
         cmocka_unit_test(simd_scans_agree_with_the_scalar_reference),
