@@ -283,7 +283,7 @@ static bool folded_is_benign(const char *b)
         if (ch != '_' && (ch < 'a' || ch > 'z'))
             continue;
         const char *const *g = benign_parts[BENIGN_GROUP(ch)];
-        for (size_t k = 0; k < 17 && g[k]; k++) {
+        for (size_t k = 0; k < sizeof benign_parts[0] / sizeof *g && g[k]; k++) {
             size_t pl = strlen(g[k]);
             if (pl <= n - i && memcmp(b + i, g[k], pl) == 0)
                 return true;

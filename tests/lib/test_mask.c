@@ -742,6 +742,13 @@ static void builtins_can_be_turned_off(void **state)
     free(m);
     mt_mask_ctx_free(c);
     mt_mask_engine_free(e);
+    /* One native detector off: the others still run. */
+    c = ctx_for_rules("{\"disable\":[\"email\"]}", &e);
+    m = mask_text_with(c, "alice@example.com ssn 123-45-6789");
+    assert_string_equal(m, "alice@example.com ssn [REDACTED:us_ssn]");
+    free(m);
+    mt_mask_ctx_free(c);
+    mt_mask_engine_free(e);
 }
 
 typedef struct seen {
