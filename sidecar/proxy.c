@@ -1,7 +1,9 @@
 /* Sidecar engine (see proxy.h): evhttp server, checks, forwarding and
  * streaming. Split like h2o's proxy: the engine here owns connections and
  * byte movement; checks (allow-lists, auth) are small handlers called in a
- * fixed order from on_request(); the configurator is options.c.
+ * fixed order from on_request(); the configurator is options.c; approval
+ * holds are in proxy_hold.c, and the layouts both files share in
+ * proxy_internal.h.
  *
  * One `fwd` object lives per client request that is forwarded. It has two
  * independent ends: the client request (owned by evhttp until we answer or
@@ -14,7 +16,7 @@
  * message may be released (strict: after the recorder's ack; async or no
  * recorder: at once). Nothing reaches the upstream or the client except
  * through that gate. */
-#include "proxy.h"
+#include "proxy_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,29 +51,10 @@
 #define WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
 #define MAX_SSE_EVENT ((size_t)16 << 20) /* one event larger than this is an upstream bug */
 #define MAX_UPSTREAM_JSON ((size_t)64 << 20)
-#define SESSION_MAP_BUCKETS 1024u
 #define SESSION_MAP_MAX 10000u /* upstream session ids remembered (oldest dropped) */
 #define REASON_UPSTREAM_RESET "upstream reset the SSE stream mid-event"
-#define TOKEN_CACHE_SLOTS 1024u /* verified tokens remembered (direct-mapped) */
 #define TOKEN_CACHE_TTL_S 60    /* a cached verification is redone at least this often */
 
-/* A verified token: SHA-256 of the raw token -> its SessionEvent identity,
- * valid until min(exp, verified + TOKEN_CACHE_TTL_S). The token itself is
- * not stored. */
-typedef struct token_entry {
-    uint8_t hash[MT_SHA256_LEN];
-    int64_t until; /* 0: empty slot */
-    json_t *identity;
-    json_t *claims; /* verified claims, for the policy; NULL when none */
-} token_entry;
-
-/* A loaded policy shared by the proxy (while it is current) and by every
- * exchange it decided: decisions borrow its strings, so it is freed only
- * when the last holder lets go. */
-typedef struct pol_ref {
-    mt_policy *pol;
-    size_t refs;
-} pol_ref;
 
 static void pol_release(pol_ref *r)
 {
@@ -81,48 +64,11 @@ static void pol_release(pol_ref *r)
     }
 }
 
-/* Upstream Mcp-Session-Id -> recorder session id (the sidecar-generated id
- * the initialize exchange was recorded under), so every message of one MCP
- * session lands in one recorded session. Chained hash, plus an insertion
- * order list that bounds the table. */
-typedef struct smap_entry {
-    struct smap_entry *next;      /* bucket chain */
-    struct smap_entry *older, *newer;
-    char *upstream_id;
-    char *rec_id;
-} smap_entry;
 
 const double mt_metrics_bucket_le[MT_METRICS_NBUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                           0.05,  0.1,    0.25,  0.5,  1,
                                                           2.5,   10};
 
-struct mt_proxy {
-    struct event_base *base;
-    const mt_sidecar_config *cfg;
-    mt_sidecar_metrics *m;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
-    SSL_CTX *ssl_ctx;
-    mt_recorder *rec;      /* NULL: nothing recorded */
-    mt_jwks *jwks;         /* NULL: no JWKS configured, tokens are refused */
-    json_t *anon_identity; /* the identity of anonymous calls, made once */
-    mt_jwks_fetch *jwks_fetch; /* auth.jwks_url; NULL: static auth.jwks_file */
-    mt_jwt_policy policy;  /* borrows cfg's strings */
-    pol_ref *pol;          /* current policy (policy.file); NULL: allow all */
-    uint16_t port;
-    size_t inflight;
-    smap_entry *smap[SESSION_MAP_BUCKETS];
-    smap_entry *smap_oldest, *smap_newest;
-    size_t smap_n;
-    void (*drained_cb)(void *arg);
-    void *drained_arg;
-    struct evhttp_connection **idle; /* upstream keep-alive pool (LIFO) */
-    size_t nidle, idle_cap;
-    token_entry tokens[TOKEN_CACHE_SLOTS];
-    mt_hold_hub *holds;     /* approval holds; NULL: approve answers unavailable */
-    int64_t progress_ms;    /* notifications/progress period while held; 0: none */
-    struct fwd *held;       /* exchanges waiting for a decision (cancellation lookup) */
-};
 
 static void check_drained(mt_proxy *p)
 {
@@ -206,78 +152,6 @@ static void smap_put(mt_proxy *p, const char *upstream_id, const char *rec_id)
     p->smap_n++;
 }
 
-typedef struct sse_queue_storage {
-    void *head, *tail;
-} sse_queue_storage;
-
-typedef struct fwd {
-    mt_proxy *p;
-    struct evhttp_request *creq;     /* NULL once answered or the client left */
-    struct evhttp_connection *cconn; /* client connection (closecb registered) */
-    struct evhttp_request *ureq;     /* NULL once libevent finished it */
-    struct evhttp_connection *uconn;
-    bool uconn_reusable; /* exchange completed cleanly: back to the pool */
-    struct timespec t0;
-    char *rpc_id;      /* JSON text of the request id, for our own errors */
-    char *rpc_method;
-    char *rpc_tool;    /* tools/call name, also recorded on the response */
-    char *rpc_resource;
-    bool rpc_batch;    /* request body was a batch (rpc fields: first message) */
-    mt_mcp_version version;
-    char *client_sid;  /* Mcp-Session-Id the client sent (validated) */
-    char *upstream_sid; /* Mcp-Session-Id the upstream assigned on initialize */
-    bool is_initialize;
-    bool end_session;  /* session_end after the exchange (DELETE, per-request sessions) */
-    bool endpoint_seen; /* 2024-11-05: first endpoint event already rewritten */
-    bool sse_parser_on;
-    mt_sse_parser sse_parser;
-    struct evbuffer *reject_body; /* answer of a refused request, sent once recorded */
-    int reject_code;
-    const char *reject_reason;
-    char *legacy_sid;         /* 2024-11-05 stream: sessionId of its endpoint URI */
-    const char *req_kind;     /* "request" | "notification" | "response" (static) */
-    bool req_is_error, req_has_code;
-    long long req_code;
-    mt_rec_session *session;
-    unsigned pending_acks;   /* recorder callbacks still to come */
-    bool record_failed;
-    sse_queue_storage queue; /* SSE events waiting for their ack, in order */
-    const char *method_name; /* "POST"... (static) */
-    char *path;
-    char *protocol_version;
-    char *traceparent;
-    int reply_code;          /* JSON response held for its ack */
-    json_t *identity;  /* SessionEvent identity of the authenticated caller */
-    json_t *claims;    /* its verified token claims (NULL: none), for the policy */
-    pol_ref *pol;      /* policy that decided this exchange (a reference) */
-    bool has_decision; /* decision holds; its strings live in pol */
-    mt_policy_decision decision;
-    int status;        /* upstream status */
-    bool sse;          /* response is text/event-stream, relayed per event */
-    bool started;      /* reply headers sent to the client */
-    bool upstream_done;
-    bool client_done;
-    bool paused;       /* upstream reads disabled for back-pressure */
-    bool free_scheduled;
-    struct evbuffer *pending; /* SSE bytes not yet forming a whole event, or JSON body */
-    /* approval hold (policy action approve) */
-    bool hold_pending;        /* to be held once the request event is recorded */
-    mt_hold *hold;            /* waiting for a decision */
-    struct fwd *held_prev, *held_next;
-    bool in_held;
-    char approval_id[37];
-    char event_id[37];        /* event_id of the recorded request */
-    uint8_t req_hash[MT_SHA256_LEN];
-    char *justification;
-    char *progress_token;     /* JSON text of params._meta.progressToken */
-    bool accepts_sse;
-    bool wrapped;             /* reply started as SSE by the sidecar (progress) */
-    unsigned progress_n;
-    struct event *progress_ev;
-    struct event *eof_ev;     /* watches a waiting client's socket for its close */
-    mt_hold_outcome outcome;  /* set when decided */
-    json_t *verdict;          /* the decision that ended the hold (NULL: none/own expiry) */
-} fwd;
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -592,11 +466,6 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
     }
 }
 
-static void fwd_maybe_free(fwd *f);
-static void start_upstream(fwd *f, struct evhttp_request *creq);
-static void held_unlink(fwd *f);
-static void hold_cancel(fwd *f, const char *reason);
-static void wrapped_send(fwd *f, struct evbuffer *body);
 
 /* Hands an upstream connection back to the keep-alive pool, or frees it
  * when it is not reusable or the pool is full. */
@@ -639,7 +508,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     free(f->path);
     free(f->protocol_version);
     free(f->traceparent);
-    held_unlink(f);
+    proxy_held_unlink(f);
     if (f->hold)
         mt_hold_cancel(p->holds, f->hold, "request ended");
     free(f->justification);
@@ -655,7 +524,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Frees f from a fresh loop iteration once both ends are finished. */
-static void fwd_maybe_free(fwd *f)
+void proxy_fwd_maybe_free(fwd *f)
 {
     if (!f->upstream_done || !f->client_done || f->pending_acks || f->free_scheduled)
         return;
@@ -667,11 +536,11 @@ static void fwd_maybe_free(fwd *f)
         mt_logs(MT_LOG_ERROR, "proxy", "cannot schedule request cleanup (leaked)", NULL);
 }
 
-static void client_finished(fwd *f)
+void proxy_client_finished(fwd *f)
 {
     f->creq = NULL;
     f->client_done = true;
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 /* The client disconnected: abandon the upstream exchange. */
@@ -685,7 +554,7 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
     if (f->hold) {
         struct evhttp_request *creq = f->creq;
         f->creq = NULL; /* nobody to answer */
-        hold_cancel(f, "client disconnected");
+        proxy_hold_cancel(f, "client disconnected");
         f->creq = creq;
     }
     if (!f->upstream_done && f->ureq) {
@@ -705,7 +574,7 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
     }
     f->creq = NULL;
     f->client_done = true;
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 static void resume_upstream(struct evhttp_connection *conn, void *arg)
@@ -782,7 +651,7 @@ static const char *policy_action_symbol(mt_policy_action a)
 
 /* An event of this exchange; rpc comes from the request's (first) message;
  * policy is the decision of the request, when a policy decided it. */
-static void fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *direction,
+void proxy_fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *direction,
                        int status, const void *payload, size_t len)
 {
     memset(ev, 0, sizeof *ev);
@@ -846,7 +715,7 @@ static bool parse_upstream(const void *data, size_t len, mt_mcp_batch *b)
 
 /* Emits with a NUL-terminated copy of the payload: the masking code treats
  * non-JSON payloads as C strings. cb runs exactly once (see recorder.h). */
-static void emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t len,
+void proxy_emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t len,
                          mt_rec_done_cb cb, void *arg)
 {
     char *copy = malloc(len + 1);
@@ -867,7 +736,7 @@ static void emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t l
 
 /* --- refusals: recorded, then answered ------------------------------------ */
 
-static void on_reject_recorded(void *arg, mt_err err)
+void proxy_on_reject_recorded(void *arg, mt_err err)
 {
     fwd *f = arg;
     f->pending_acks--;
@@ -876,7 +745,7 @@ static void on_reject_recorded(void *arg, mt_err err)
                 mt_errname(err), NULL);
     if (f->creq) {
         if (f->wrapped) {
-            wrapped_send(f, f->reject_body);
+            proxy_wrapped_send(f, f->reject_body);
         } else {
             struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
             evhttp_add_header(oh, "Content-Type", "application/json");
@@ -884,9 +753,9 @@ static void on_reject_recorded(void *arg, mt_err err)
             evhttp_send_reply(f->creq, f->reject_code, f->reject_reason, f->reject_body);
         }
         count_reply(f->p, f->reject_code, &f->t0);
-        client_finished(f);
+        proxy_client_finished(f);
     }
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 /* Answers body (stolen) with code once ev is recorded (strict: acked or
@@ -906,10 +775,10 @@ static void reject(fwd *f, int code, const char *reason, json_t *body, mt_rec_ev
     free(text);
     if (!f->p->rec || !f->session) {
         f->pending_acks++;
-        on_reject_recorded(f, MT_OK);
+        proxy_on_reject_recorded(f, MT_OK);
         return;
     }
-    emit_payload(f, ev, payload, plen, on_reject_recorded, f);
+    proxy_emit_payload(f, ev, payload, plen, proxy_on_reject_recorded, f);
 }
 
 /* 400/413 with a JSON-RPC error, recorded as an `error` event carrying the
@@ -925,7 +794,7 @@ static void reject_rpc(fwd *f, int http_code, const char *reason, const char *id
     mt_logs(MT_LOG_INFO, "proxy", "request refused", "condition", condition, "reason", message,
             NULL);
     mt_rec_event ev;
-    fill_event(f, &ev, "error", "client_to_server", http_code, NULL, 0);
+    proxy_fill_event(f, &ev, "error", "client_to_server", http_code, NULL, 0);
     ev.rpc.present = true;
     ev.rpc.id = id_json;
     ev.rpc.is_error = true;
@@ -946,7 +815,7 @@ static void sse_maybe_end(fwd *f)
         return;
     evhttp_send_reply_end(f->creq);
     count_reply(f->p, f->status, &f->t0);
-    client_finished(f);
+    proxy_client_finished(f);
 }
 
 static void sse_release(fwd *f)
@@ -987,7 +856,7 @@ static void on_sse_recorded(void *arg, mt_err err)
     n->acked = true;
     n->err = err;
     sse_release(f);
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 /* Queues raw bytes for the client; they are sent once ev (NULL: nothing to
@@ -1015,14 +884,14 @@ static void sse_enqueue(fwd *f, const void *raw, size_t len, mt_rec_event *ev,
         sse_release(f);
         return;
     }
-    emit_payload(f, ev, payload, plen, on_sse_recorded, n);
+    proxy_emit_payload(f, ev, payload, plen, on_sse_recorded, n);
 }
 
 /* An `error` event in the stream's order (nothing forwarded for it). */
 static void sse_error_event(fwd *f, const char *reason)
 {
     mt_rec_event ev;
-    fill_event(f, &ev, "error", "internal", f->status, NULL, 0);
+    proxy_fill_event(f, &ev, "error", "internal", f->status, NULL, 0);
     ev.rpc.present = false;
     sse_enqueue(f, NULL, 0, &ev, reason, strlen(reason));
 }
@@ -1147,7 +1016,7 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     mt_mcp_batch b;
     bool parsed = parse_upstream(data, data_len, &b);
     mt_rec_event ev;
-    fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
+    proxy_fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
     ev.http.sse_event_id = sse_id;
     ev.rpc.present = false;
     if (parsed)
@@ -1324,14 +1193,14 @@ static void on_response_recorded(fwd *f, mt_err err)
                        MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
     } else if (f->wrapped) {
         mask_client_body(f);
-        wrapped_send(f, f->pending);
+        proxy_wrapped_send(f, f->pending);
         count_reply(f->p, f->reply_code, &f->t0);
     } else {
         mask_client_body(f);
         evhttp_send_reply(f->creq, f->reply_code, NULL, f->pending);
         count_reply(f->p, f->reply_code, &f->t0);
     }
-    client_finished(f);
+    proxy_client_finished(f);
 }
 
 static void on_response_recorded_cb(void *arg, mt_err err)
@@ -1339,7 +1208,7 @@ static void on_response_recorded_cb(void *arg, mt_err err)
     fwd *f = arg;
     f->pending_acks--;
     on_response_recorded(f, err);
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 static void upstream_unavailable(fwd *f)
@@ -1350,7 +1219,7 @@ static void upstream_unavailable(fwd *f)
                              "message", MT_RPC_MSG_UPSTREAM, "data", "mcptrail",
                              "upstream_unavailable");
     mt_rec_event ev;
-    fill_event(f, &ev, "error", "internal", 502, NULL, 0);
+    proxy_fill_event(f, &ev, "error", "internal", 502, NULL, 0);
     ev.rpc.is_error = true;
     ev.rpc.has_error_code = true;
     ev.rpc.error_code = MT_RPC_INTERNAL_ERROR;
@@ -1369,7 +1238,7 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     if (code != 0 && !was_done && !f->sse && !f->paused)
         f->uconn_reusable = true;
     if (!f->creq || was_done) {
-        fwd_maybe_free(f);
+        proxy_fwd_maybe_free(f);
         return;
     }
     if (code == 0) {
@@ -1378,7 +1247,7 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
         } else if (f->started) {
             evhttp_send_reply_end(f->creq);
             count_reply(f->p, f->status, &f->t0);
-            client_finished(f);
+            proxy_client_finished(f);
         } else {
             upstream_unavailable(f);
         }
@@ -1402,13 +1271,13 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     mt_rec_event ev;
     size_t len = evbuffer_get_length(f->pending);
     const void *d = len ? evbuffer_pullup(f->pending, -1) : NULL;
-    fill_event(f, &ev, "response", "server_to_client", code, NULL, 0);
+    proxy_fill_event(f, &ev, "response", "server_to_client", code, NULL, 0);
     mt_mcp_batch b;
     bool parsed = parse_upstream(d, len, &b);
     ev.rpc.present = false;
     if (parsed)
         fill_rpc_from_msg(f, &ev, &b.msgs[0]);
-    emit_payload(f, &ev, d, len, on_response_recorded_cb, f);
+    proxy_emit_payload(f, &ev, d, len, on_response_recorded_cb, f);
     if (parsed)
         mt_mcp_batch_free(&b);
 }
@@ -1418,7 +1287,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static void start_upstream(fwd *f, struct evhttp_request *creq)
+void proxy_start_upstream(fwd *f, struct evhttp_request *creq)
 {
     mt_proxy *p = f->p;
     const mt_sidecar_config *cfg = p->cfg;
@@ -1474,452 +1343,9 @@ fail:
                    "upstream_unavailable", &f->t0);
 fail_answered:
     f->upstream_done = true;
-    client_finished(f);
+    proxy_client_finished(f);
 }
 
-
-/* --- approval holds -------------------------------------------------------- */
-
-static void held_link(fwd *f)
-{
-    mt_proxy *p = f->p;
-    f->held_next = p->held;
-    f->held_prev = NULL;
-    if (p->held)
-        p->held->held_prev = f;
-    p->held = f;
-    f->in_held = true;
-}
-
-static void held_unlink(fwd *f)
-{
-    if (!f->in_held)
-        return;
-    if (f->held_prev)
-        f->held_prev->held_next = f->held_next;
-    else
-        f->p->held = f->held_next;
-    if (f->held_next)
-        f->held_next->held_prev = f->held_prev;
-    f->in_held = false;
-    if (f->progress_ev) {
-        event_free(f->progress_ev);
-        f->progress_ev = NULL;
-    }
-    if (f->eof_ev) {
-        event_free(f->eof_ev);
-        f->eof_ev = NULL;
-    }
-}
-
-/* evhttp does not read a connection while its request is being answered, so
- * a client that goes away from a silent hold would stay unnoticed: peek at
- * the socket. EOF or an error cancels the hold; data (a pipelined request,
- * TLS records) ends the watch, the next write then notices a close. */
-static void on_held_client_readable(evutil_socket_t fd, short what, void *arg)
-{
-    (void)what;
-    fwd *f = arg;
-    char b;
-    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))) {
-        if (n > 0 && f->eof_ev) {
-            event_free(f->eof_ev);
-            f->eof_ev = NULL;
-        }
-        return;
-    }
-    if (f->hold) {
-        mt_logs(MT_LOG_INFO, "approvals", "client left a held call", "approval_id",
-                f->approval_id, NULL);
-        hold_cancel(f, "client disconnected");
-    }
-}
-
-/* Writes a JSON body to a reply the sidecar already started as SSE (the
- * client was sent progress while held): one `message` event, then the end. */
-static void wrapped_send(fwd *f, struct evbuffer *body)
-{
-    struct evbuffer *chunk = evbuffer_new();
-    if (chunk) {
-        size_t len = evbuffer_get_length(body);
-        const char *d = len ? (const char *)evbuffer_pullup(body, -1) : "";
-        evbuffer_add_printf(chunk, "event: message\n");
-        /* one data: line per line of the body (JSON has no other newlines) */
-        size_t i = 0;
-        while (i < len) {
-            const char *nl = memchr(d + i, '\n', len - i);
-            size_t n = nl ? (size_t)(nl - (d + i)) : len - i;
-            evbuffer_add(chunk, "data: ", 6);
-            evbuffer_add(chunk, d + i, n);
-            evbuffer_add(chunk, "\n", 1);
-            i += n + (nl ? 1 : 0);
-        }
-        evbuffer_add(chunk, "\n", 1);
-        evhttp_send_reply_chunk(f->creq, chunk);
-        evbuffer_free(chunk);
-    }
-    evhttp_send_reply_end(f->creq);
-}
-
-/* The JSON-RPC error a held call ends with (HTTP 200: the transport worked). */
-static json_t *hold_error(fwd *f, int code, const char *message, json_t *data)
-{
-    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
-    if (data) {
-        json_object_set_new(data, "approval_id", json_string(f->approval_id));
-        json_object_set_new(data, "rule_id", json_string(f->decision.rule_id));
-    }
-    return json_pack("{s:s, s:o, s:{s:i, s:s, s:o}}", "jsonrpc", "2.0", "id",
-                     id ? id : json_null(), "error", "code", code, "message", message, "data",
-                     data ? data : json_object());
-}
-
-/* Records an approval event (kind, approval info, payload) and then
- * answers `body` (stolen; NULL: continue to the upstream instead). */
-static void hold_record(fwd *f, const char *kind, const char *decision_symbol,
-                        const json_t *decision, const char *payload, json_t *body,
-                        mt_rec_done_cb cb)
-{
-    if (body) {
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        f->upstream_done = true;
-        f->reject_code = 200;
-        f->reject_reason = "OK";
-        if (!f->reject_body)
-            f->reject_body = evbuffer_new();
-        if (f->reject_body && text)
-            evbuffer_add(f->reject_body, text, strlen(text));
-        free(text);
-    }
-    json_t *info = mt_hold_approval_info(f->approval_id, decision_symbol, decision);
-    mt_rec_event ev;
-    fill_event(f, &ev, kind, "internal", 0, NULL, 0);
-    ev.approval = info;
-    ev.justification = f->justification;
-    if (!f->p->rec || !f->session) {
-        f->pending_acks++;
-        cb(f, MT_OK);
-    } else {
-        emit_payload(f, &ev, payload, payload ? strlen(payload) : 0, cb, f);
-    }
-    json_decref(info);
-}
-
-static void on_approved_recorded(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    f->pending_acks--;
-    if (f->creq) {
-        if (err != MT_OK) {
-            /* strict: the approval is in the record before the call runs */
-            mt_logs(MT_LOG_ERROR, "approvals", "approval not recorded; call not forwarded",
-                    "approval_id", f->approval_id, NULL);
-            struct evbuffer *b = evbuffer_new();
-            json_t *e = hold_error(f, MT_RPC_INTERNAL_ERROR, MT_RPC_MSG_NOT_RECORDED, NULL);
-            char *t = e ? json_dumps(e, JSON_COMPACT) : NULL;
-            json_decref(e);
-            if (b && t)
-                evbuffer_add(b, t, strlen(t));
-            free(t);
-            if (f->wrapped) {
-                wrapped_send(f, b);
-            } else {
-                evhttp_add_header(evhttp_request_get_output_headers(f->creq), "Content-Type",
-                                  "application/json");
-                evhttp_send_reply(f->creq, 503, "Service Unavailable", b);
-            }
-            if (b)
-                evbuffer_free(b);
-            f->upstream_done = true;
-            client_finished(f);
-        } else {
-            start_upstream(f, f->creq);
-        }
-    }
-    fwd_maybe_free(f);
-}
-
-/* Reasons of a denied decision's approvers, "subject: reason; ...". */
-static json_t *deny_data(const json_t *decision)
-{
-    json_t *data = json_object(), *who = json_array();
-    const json_t *arr = decision ? json_object_get(decision, "approvers") : NULL;
-    for (size_t i = 0; who && i < json_array_size(arr); i++) {
-        const json_t *a = json_array_get(arr, i);
-        json_array_append_new(who, json_pack("{s:O?, s:O?}", "subject",
-                                             json_object_get(a, "subject"), "reason",
-                                             json_object_get(a, "reason")));
-    }
-    json_object_set_new(data, "approvers", who ? who : json_array());
-    const json_t *first = json_object_get(json_array_get(arr, 0), "reason");
-    if (json_is_string(first))
-        json_object_set(data, "reason", (json_t *)first);
-    return data;
-}
-
-/* The end of a hold: record approval_decided, then forward (approved) or
- * answer the error. */
-static void hold_conclude(fwd *f, mt_hold_outcome o, const json_t *decision)
-{
-    held_unlink(f);
-    char *payload = decision ? json_dumps(decision, JSON_COMPACT) : NULL;
-    const char *sym = mt_hold_outcome_symbol(o);
-    json_t *body = NULL;
-    switch (o) {
-    case MT_HOLD_APPROVED:
-        break;
-    case MT_HOLD_DENIED:
-        body = hold_error(f, MT_RPC_APPROVAL_DENIED, "approval denied", deny_data(decision));
-        break;
-    case MT_HOLD_EXPIRED:
-        body = hold_error(f, MT_RPC_APPROVAL_EXPIRED, "approval expired without a decision",
-                          json_object());
-        break;
-    case MT_HOLD_CANCELLED:
-        body = hold_error(f, MT_RPC_APPROVAL_CANCELLED, "approval cancelled", json_object());
-        break;
-    }
-    hold_record(f, "approval_decided", sym, decision, payload, body,
-                o == MT_HOLD_APPROVED ? on_approved_recorded : on_reject_recorded);
-    free(payload);
-}
-
-static void on_hold_decided(void *arg, const mt_hold_verdict *v)
-{
-    fwd *f = arg;
-    mt_hold_finish(f->p->holds, f->hold);
-    f->hold = NULL;
-    hold_conclude(f, v->outcome, v->decision);
-}
-
-static void on_event_recorded_quiet(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    (void)err;
-    f->pending_acks--;
-    fwd_maybe_free(f);
-}
-
-static void on_hold_ignored(void *arg, const mt_hold_ignored *ig)
-{
-    fwd *f = arg;
-    json_t *d = json_pack("{s:s, s:s?, s:s?, s:s?}", "decision_ignored", ig->reason,
-                          "approval_id", ig->approval_id, "key_id", ig->key_id, "decision",
-                          ig->decision);
-    char *payload = d ? json_dumps(d, JSON_COMPACT) : NULL;
-    json_decref(d);
-    mt_rec_event ev;
-    fill_event(f, &ev, "error", "internal", 0, NULL, 0);
-    json_t *info = mt_hold_approval_info(f->approval_id, NULL, NULL);
-    ev.approval = info;
-    if (f->p->rec && f->session)
-        emit_payload(f, &ev, payload, payload ? strlen(payload) : 0, on_event_recorded_quiet, f);
-    json_decref(info);
-    free(payload);
-}
-
-static void on_hold_published(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    if (err == MT_OK)
-        return;
-    mt_hold_finish(f->p->holds, f->hold);
-    f->hold = NULL;
-    held_unlink(f);
-    if (f->creq)
-        hold_record(f, "error", NULL, NULL, "approval request not published",
-                    hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
-                               "approval request could not be published", json_object()),
-                    on_reject_recorded);
-}
-
-static void on_progress_sent(void *arg, mt_err err)
-{
-    fwd *f = arg;
-    (void)err;
-    f->pending_acks--;
-    fwd_maybe_free(f);
-}
-
-/* notifications/progress to a client waiting for a decision: the reply
- * becomes an SSE stream at the first one. Each is recorded (what the
- * client received) before it is sent. */
-static void on_progress_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    fwd *f = arg;
-    if (!f->creq || !f->hold)
-        return;
-    f->progress_n++;
-    char msg[160];
-    snprintf(msg, sizeof msg, "waiting for approval %s", f->approval_id);
-    char text[1024];
-    int tn = snprintf(text, sizeof text,
-                      "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":"
-                      "{\"progressToken\":%s,\"progress\":%u,\"message\":\"%s\"}}",
-                      f->progress_token, f->progress_n, msg);
-    if (tn < 0 || (size_t)tn >= sizeof text)
-        return;
-    if (!f->wrapped) {
-        struct evkeyvalq *oh = evhttp_request_get_output_headers(f->creq);
-        evhttp_add_header(oh, "Content-Type", "text/event-stream");
-        evhttp_add_header(oh, "Cache-Control", "no-store");
-        evhttp_send_reply_start(f->creq, 200, "OK");
-        f->wrapped = f->started = true;
-        f->status = 200;
-    }
-    mt_rec_event ev;
-    fill_event(f, &ev, "notification", "server_to_client", 200, NULL, 0);
-    ev.rpc.id = NULL;
-    ev.rpc.method = "notifications/progress";
-    json_t *info = mt_hold_approval_info(f->approval_id, NULL, NULL);
-    ev.approval = info;
-    struct evbuffer *chunk = evbuffer_new();
-    if (chunk) {
-        evbuffer_add_printf(chunk, "event: message\ndata: %s\n\n", text);
-        evhttp_send_reply_chunk(f->creq, chunk);
-        evbuffer_free(chunk);
-    }
-    if (f->p->rec && f->session)
-        emit_payload(f, &ev, text, strlen(text), on_progress_sent, f);
-    json_decref(info);
-}
-
-/* The request event is recorded: hold the call (wait), or answer its ticket. */
-static void hold_begin(fwd *f)
-{
-    mt_proxy *p = f->p;
-    const mt_policy_approval *ap = f->decision.approval;
-    f->hold_pending = false;
-    if (!p->holds) {
-        hold_record(f, "error", NULL, NULL, "approvals not configured",
-                    hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
-                               "this call needs an approval but the sidecar has no approvals "
-                               "configured (approvals.decision_keys)",
-                               json_object()),
-                    on_reject_recorded);
-        return;
-    }
-    const char *subject = json_string_value(json_object_get(f->identity, "subject"));
-    if (ap->hold == MT_POLICY_HOLD_TICKET) {
-        mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
-        if (t) {
-            memcpy(f->approval_id, mt_hold_ticket_approval_id(t), sizeof f->approval_id);
-            mt_ticket_state st = mt_hold_ticket_state(p->holds, t);
-            if (st != MT_TICKET_PENDING) {
-                json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
-                mt_hold_ticket_consume(p->holds, t);
-                hold_conclude(f, st == MT_TICKET_APPROVED ? MT_HOLD_APPROVED
-                                 : st == MT_TICKET_DENIED ? MT_HOLD_DENIED
-                                                          : MT_HOLD_EXPIRED,
-                              d);
-                json_decref(d);
-                return;
-            }
-        }
-    }
-    char *args = NULL;
-    if (!(ap->hold == MT_POLICY_HOLD_TICKET && mt_hold_ticket_find(p->holds, f->req_hash,
-                                                                   subject))) {
-        struct evbuffer *body = evhttp_request_get_input_buffer(f->creq);
-        size_t blen = evbuffer_get_length(body);
-        mt_errbuf meb = {{0}};
-        /* arguments_masked: the params of the call (the whole body of a batch) */
-        const char *raw = blen ? (const char *)evbuffer_pullup(body, -1) : "";
-        json_t *doc = json_loadb(raw, blen, 0, NULL);
-        json_t *params = json_is_object(doc) ? json_object_get(doc, "params") : NULL;
-        char *ptext = params ? json_dumps(params, JSON_COMPACT) : NULL;
-        if (p->rec)
-            (void)mt_rec_mask(p->rec, ptext ? ptext : raw, ptext ? strlen(ptext) : blen, &args,
-                              &meb);
-        free(ptext);
-        json_decref(doc);
-        char *just = NULL;
-        if (p->rec && f->justification)
-            (void)mt_rec_mask(p->rec, f->justification, strlen(f->justification), &just, &meb);
-        mt_hold_request rq = {
-            .request_hash = f->req_hash,
-            .session_id = f->session ? mt_rec_session_id(f->session) : "",
-            .event_id = f->event_id,
-            .identity = f->identity,
-            .method = f->rpc_method,
-            .tool = f->rpc_tool,
-            .arguments_masked = args,
-            .justification = just,
-            .rule_id = f->decision.rule_id,
-            .approval = ap,
-        };
-        mt_hold_callbacks cb = {on_hold_published, on_hold_decided, on_hold_ignored};
-        mt_errbuf eb = {{0}};
-        mt_err err = mt_hold_start(p->holds, &rq, ap->hold == MT_POLICY_HOLD_TICKET ? NULL : &cb,
-                                   f, &f->hold, f->approval_id, &eb);
-        free(args);
-        free(just);
-        if (err != MT_OK) {
-            mt_logs(MT_LOG_ERROR, "approvals", "cannot hold the call", "error", eb.msg, NULL);
-            hold_record(f, "error", NULL, NULL, eb.msg,
-                        hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
-                                   "approval request could not be created", json_object()),
-                        on_reject_recorded);
-            return;
-        }
-    } else {
-        memcpy(f->approval_id,
-               mt_hold_ticket_approval_id(mt_hold_ticket_find(p->holds, f->req_hash, subject)),
-               sizeof f->approval_id);
-    }
-    char link[1024];
-    mt_hold_console_link(p->holds, f->approval_id, link, sizeof link);
-    if (ap->hold == MT_POLICY_HOLD_TICKET) {
-        mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
-        json_t *data = json_pack("{s:s?, s:I, s:s}", "console_url", link[0] ? link : NULL,
-                                 "expires", (json_int_t)(t ? mt_hold_ticket_expires(t) : 0),
-                                 "retry", "send the identical request again once approved");
-        hold_record(f, "approval_requested", NULL, NULL, NULL,
-                    hold_error(f, MT_RPC_APPROVAL_REQUIRED, "approval required", data),
-                    on_reject_recorded);
-        return;
-    }
-    held_link(f);
-    struct bufferevent *cbev = f->cconn ? evhttp_connection_get_bufferevent(f->cconn) : NULL;
-    evutil_socket_t cfd = cbev ? bufferevent_getfd(cbev) : -1;
-    if (cfd >= 0 && (f->eof_ev = event_new(p->base, cfd, EV_READ | EV_PERSIST,
-                                           on_held_client_readable, f)))
-        event_add(f->eof_ev, NULL);
-    if (f->progress_token && f->accepts_sse && p->progress_ms > 0 &&
-        (f->progress_ev = event_new(p->base, -1, EV_PERSIST, on_progress_tick, f))) {
-        struct timeval tv = {(time_t)(p->progress_ms / 1000),
-                             (suseconds_t)(p->progress_ms % 1000) * 1000};
-        event_add(f->progress_ev, &tv);
-    }
-    hold_record(f, "approval_requested", NULL, NULL, NULL, NULL, on_event_recorded_quiet);
-}
-
-/* The client cancelled (notifications/cancelled) or left: the approval is
- * withdrawn (cancel vote) and the end recorded. */
-static void hold_cancel(fwd *f, const char *reason)
-{
-    mt_hold_cancel(f->p->holds, f->hold, reason);
-    f->hold = NULL;
-    hold_conclude(f, MT_HOLD_CANCELLED, NULL);
-}
-
-/* notifications/cancelled for a held request of the same MCP session. */
-static void cancel_held(mt_proxy *p, const char *client_sid, const json_t *request_id)
-{
-    char *want = json_dumps(request_id, JSON_ENCODE_ANY | JSON_COMPACT);
-    for (fwd *h = p->held; want && h; h = h->held_next) {
-        if (h->hold && h->client_sid && client_sid && strcmp(h->client_sid, client_sid) == 0 &&
-            h->rpc_id && strcmp(h->rpc_id, want) == 0) {
-            hold_cancel(h, "client cancelled the request");
-            break;
-        }
-    }
-    free(want);
-}
 
 static void on_request_recorded(void *arg, mt_err err)
 {
@@ -1934,14 +1360,14 @@ static void on_request_recorded(void *arg, mt_err err)
             send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
                            MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
             f->upstream_done = true;
-            client_finished(f);
+            proxy_client_finished(f);
         } else if (f->hold_pending) {
-            hold_begin(f);
+            proxy_hold_begin(f);
         } else {
-            start_upstream(f, f->creq);
+            proxy_start_upstream(f, f->creq);
         }
     }
-    fwd_maybe_free(f);
+    proxy_fwd_maybe_free(f);
 }
 
 /* SessionEvent identity of a refused token: nothing from the unverified
@@ -1984,7 +1410,7 @@ static void refuse_auth(fwd *f, auth_result r, const char *why)
         f->session = mt_rec_session_get(f->p->rec, NULL);
     f->end_session = true;
     mt_rec_event ev;
-    fill_event(f, &ev, "auth_failed", "client_to_server", 401, NULL, 0);
+    proxy_fill_event(f, &ev, "auth_failed", "client_to_server", 401, NULL, 0);
     ev.rpc.present = false;
     reject(f, 401, "Unauthorized",
            json_pack("{s:s, s:s}", "error", r == AUTH_MISSING ? "unauthorized" : "invalid_token",
@@ -2029,7 +1455,7 @@ static void deny_by_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
     mt_logs(MT_LOG_INFO, "policy", "request denied", "rule_id", f->decision.rule_id, "method",
             f->rpc_method ? f->rpc_method : "", NULL);
     mt_rec_event ev;
-    fill_event(f, &ev, "policy_denied", "client_to_server", 200, NULL, 0);
+    proxy_fill_event(f, &ev, "policy_denied", "client_to_server", 200, NULL, 0);
     ev.rpc.is_error = true;
     ev.rpc.has_error_code = true;
     ev.rpc.error_code = MT_POLICY_DENY_CODE;
@@ -2230,7 +1656,7 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
         ok = prepare_hold(f, req, &b, body);
     for (size_t i = 0; ok && p->held && i < b.n; i++)
         if (b.msgs[i].method && strcmp(b.msgs[i].method, "notifications/cancelled") == 0)
-            cancel_held(p, f->client_sid, json_object_get(b.msgs[i].params, "requestId"));
+            proxy_cancel_held(p, f->client_sid, json_object_get(b.msgs[i].params, "requestId"));
     mt_mcp_batch_free(&b);
     return ok;
 }
@@ -2298,27 +1724,27 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!classify(f, req, cmd))
         return;
     if (!p->rec) {
-        start_upstream(f, req);
+        proxy_start_upstream(f, req);
         return;
     }
     if (!f->session) {
         send_rpc_error(p, req, 503, "Service Unavailable", f->rpc_id, MT_RPC_MSG_NOT_RECORDED,
                        "no_session", &t0);
         f->upstream_done = true;
-        client_finished(f);
+        proxy_client_finished(f);
         return;
     }
     struct evbuffer *body = evhttp_request_get_input_buffer(req);
     mt_rec_event ev;
     size_t blen = evbuffer_get_length(body);
-    fill_event(f, &ev, f->req_kind, "client_to_server", 0, NULL, 0);
+    proxy_fill_event(f, &ev, f->req_kind, "client_to_server", 0, NULL, 0);
     ev.rpc.is_error = f->req_is_error;
     ev.rpc.has_error_code = f->req_has_code;
     ev.rpc.error_code = f->req_code;
     ev.justification = f->justification;
     if (f->hold_pending)
         ev.event_id_out = f->event_id;
-    emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
+    proxy_emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
 }
 
 /* --- TLS -------------------------------------------------------------------- */
