@@ -1,13 +1,13 @@
 /* Approval holds of the proxy engine (hold.h; docs/policy.md "Approvals",
  * docs/approvals.md "Signed decisions and how the sidecar uses them"): the
  * exchange's side of a call the policy marks `approve`, once its request
- * event is recorded. A wait hold publishes the
- * ApprovalRequest and keeps the call open until a verified decision, the
- * sidecar's own expiry, the client's notifications/cancelled or its
- * disconnect (meanwhile the client may get notifications/progress over an
- * SSE reply the sidecar starts itself); a ticket hold answers at once and
- * releases the identical retry once approved. Every outcome goes through
- * the recording gate (proxy.c) before the client hears it. */
+ * event is recorded. A wait hold publishes the ApprovalRequest and keeps
+ * the call open until a verified decision, the sidecar's own expiry, the
+ * client's notifications/cancelled or its disconnect (meanwhile the client
+ * may get notifications/progress over an SSE reply the sidecar starts
+ * itself); a ticket hold answers at once and releases the identical retry
+ * once approved. Every outcome goes through the recording gate (proxy.c)
+ * before the client hears it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
