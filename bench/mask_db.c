@@ -164,22 +164,40 @@ static double time_text(mt_mask_ctx *c, const strs *s, size_t lo, size_t hi, int
     return best;
 }
 
-static void bucket_stats(const strs *s, size_t lo, size_t hi, size_t *count, size_t *bytes)
+/* Bucket b (NBUCKETS: all strings): its bounds, name and what it holds. */
+typedef struct bucket {
+    size_t lo, hi, count, bytes;
+    char name[32];
+} bucket;
+
+static bucket bucket_of(const strs *s, size_t b)
 {
-    *count = *bytes = 0;
+    bucket k = {0, SIZE_MAX, 0, 0, "all"};
+    if (b < NBUCKETS) {
+        k.lo = bucket_lo[b];
+        k.hi = bucket_hi[b];
+        if (k.hi == SIZE_MAX)
+            snprintf(k.name, sizeof k.name, ">= %zu B", k.lo);
+        else
+            snprintf(k.name, sizeof k.name, "%zu-%zu B", k.lo, k.hi - 1);
+    }
     for (size_t i = 0; i < s->count; i++)
-        if (s->n[i] >= lo && s->n[i] < hi) {
-            (*count)++;
-            *bytes += s->n[i];
+        if (s->n[i] >= k.lo && s->n[i] < k.hi) {
+            k.count++;
+            k.bytes += s->n[i];
         }
+    return k;
 }
 
-static void bucket_name(size_t b, char *out, size_t cap)
+/* One table row; reports NULL: "-". */
+static void row(const char *what, size_t count, size_t bytes, double secs,
+                const unsigned long *reports)
 {
-    if (bucket_hi[b] == SIZE_MAX)
-        snprintf(out, cap, ">= %zu B", bucket_lo[b]);
-    else
-        snprintf(out, cap, "%zu-%zu B", bucket_lo[b], bucket_hi[b] - 1);
+    char rep[32] = "-";
+    if (reports)
+        snprintf(rep, sizeof rep, "%lu", *reports);
+    printf("| %s | %zu | %.2f | %.2f | %.0f | %s |\n", what, count, (double)bytes / 1e6, secs * 1e3,
+           (double)bytes / 1e6 / secs, rep);
 }
 
 int main(int argc, char **argv)
@@ -242,43 +260,31 @@ int main(int argc, char **argv)
     printf("|---|---:|---:|---:|---:|---:|\n");
     unsigned npat;
     unsigned long rep;
+    char what[512];
     hs_database_t *db = compile(rules, NULL, NULL, &npat);
     for (size_t b = 0; b <= NBUCKETS; b++) {
-        size_t lo = b < NBUCKETS ? bucket_lo[b] : 0, hi = b < NBUCKETS ? bucket_hi[b] : SIZE_MAX;
-        size_t cnt, bytes;
-        char name[32] = "all";
-        bucket_stats(&s, lo, hi, &cnt, &bytes);
-        if (b < NBUCKETS)
-            bucket_name(b, name, sizeof name);
-        double t = time_db(db, &s, lo, hi, passes, &rep);
-        printf("| Vectorscan, %u patterns, strings %s | %zu | %.2f | %.2f | %.0f | %lu |\n", npat,
-               name, cnt, (double)bytes / 1e6, t * 1e3, (double)bytes / 1e6 / t, rep);
+        bucket k = bucket_of(&s, b);
+        double t = time_db(db, &s, k.lo, k.hi, passes, &rep);
+        snprintf(what, sizeof what, "Vectorscan, %u patterns, strings %s", npat, k.name);
+        row(what, k.count, k.bytes, t, &rep);
     }
     hs_free_database(db);
     for (size_t g = 0; g < ngroups; g++) {
         db = compile(rules, groups[g], NULL, &npat);
         double t = time_db(db, &s, 0, SIZE_MAX, passes, &rep);
-        printf("| Vectorscan without %s (%u patterns) | %zu | %.2f | %.2f | %.0f | %lu |\n",
-               groups[g], npat, s.count, (double)s.bytes / 1e6, t * 1e3,
-               (double)s.bytes / 1e6 / t, rep);
+        snprintf(what, sizeof what, "Vectorscan without %s (%u patterns)", groups[g], npat);
+        row(what, s.count, s.bytes, t, &rep);
         hs_free_database(db);
     }
     db = compile(rules, NULL, "xq#never#qx", &npat);
     double t = time_db(db, &s, 0, SIZE_MAX, passes, &rep);
-    printf("| Vectorscan, one literal that never matches (call cost) | %zu | %.2f | %.2f | %.0f | "
-           "%lu |\n",
-           s.count, (double)s.bytes / 1e6, t * 1e3, (double)s.bytes / 1e6 / t, rep);
+    row("Vectorscan, one literal that never matches (call cost)", s.count, s.bytes, t, &rep);
     hs_free_database(db);
     for (size_t b = 0; b <= NBUCKETS; b++) {
-        size_t lo = b < NBUCKETS ? bucket_lo[b] : 0, hi = b < NBUCKETS ? bucket_hi[b] : SIZE_MAX;
-        size_t cnt, bytes;
-        char name[32] = "all";
-        bucket_stats(&s, lo, hi, &cnt, &bytes);
-        if (b < NBUCKETS)
-            bucket_name(b, name, sizeof name);
-        t = time_text(c, &s, lo, hi, passes);
-        printf("| mt_mask_text (detection, no JSON), strings %s | %zu | %.2f | %.2f | %.0f | - |\n",
-               name, cnt, (double)bytes / 1e6, t * 1e3, (double)bytes / 1e6 / t);
+        bucket k = bucket_of(&s, b);
+        t = time_text(c, &s, k.lo, k.hi, passes);
+        snprintf(what, sizeof what, "mt_mask_text (detection, no JSON), strings %s", k.name);
+        row(what, k.count, k.bytes, t, NULL);
     }
     mt_mask_ctx_free(c);
     mt_mask_engine_free(e);
