@@ -157,7 +157,7 @@ static void approve(bench *b, const json_t *rq)
                           (json_int_t)now, "key_id", "", "signature", "");
     mt_errbuf eb = {{0}};
     mt_buf enc = MT_BUF_INIT;
-    if (mt_approval_decision_sign(b->s_dec, d, b->key, &eb) != MT_OK ||
+    if (mt_approval_sign(b->s_dec, d, b->key, &eb) != MT_OK ||
         mt_avro_encode(b->s_dec, d, &enc, &eb) != MT_OK) {
         fprintf(stderr, "approval_latency: %s\n", eb.msg);
         exit(1);

@@ -295,7 +295,7 @@ static void apply_decision(mt_hold_hub *hub, const json_t *d)
         if (strcmp(hub->keys[i].id, kid) == 0)
             k = &hub->keys[i];
     mt_errbuf eb = {{0}};
-    if (!k || mt_approval_decision_verify(hub->s_dec, d, k->key, &eb) != MT_OK) {
+    if (!k || mt_approval_verify(hub->s_dec, d, k->key, &eb) != MT_OK) {
         ig.reason = k ? "bad_signature" : "unknown_key";
         report_ignored(hub, h ? h : find_pending_by_hash(hub, hash), &ig);
         return;

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
             if (k[0] == '$')
                 json_object_del(d, k);
         }
-        mt_err err = mt_approval_decision_verify(s, d, key, &eb);
+        mt_err err = mt_approval_verify(s, d, key, &eb);
         printf("%s %s %s %s approvers=", err == MT_OK ? "ok" : "BAD",
                json_string_value(json_object_get(d, "approval_id")),
                json_string_value(json_object_get(d, "decision")),

@@ -228,7 +228,7 @@ static void apply_decision(mt_approvals *s, json_t *d)
         s->m.records_bad++;
         return;
     }
-    if (mt_approval_decision_verify(s->schema[K_DEC], d, s->p.key, &eb) != MT_OK) {
+    if (mt_approval_verify(s->schema[K_DEC], d, s->p.key, &eb) != MT_OK) {
         /* Only this service writes the topic: a record that does not verify
          * under its key is forged (or from a retired key) and is not adopted. */
         s->m.decisions_bad_sig++;
@@ -293,7 +293,7 @@ static void publish(mt_approvals *s, mt_appr *a)
     mt_buf buf = MT_BUF_INIT;
     send_ctx *ctx = NULL;
     json_t *d = decision_json(s, a);
-    mt_err err = d ? mt_approval_decision_sign(s->schema[K_DEC], d, s->p.key, &eb)
+    mt_err err = d ? mt_approval_sign(s->schema[K_DEC], d, s->p.key, &eb)
                    : mt_fail(&eb, MT_ERR_NOMEM, "out of memory");
     if (err == MT_OK)
         err = mt_avro_encode(s->schema[K_DEC], d, &buf, &eb);

@@ -735,6 +735,29 @@ mt_err mt_avro_decode_datum(const mt_avro_schema *s, const uint8_t *data, size_t
     return decode_at(s, data ? data : empty, 0, len, datum_out, eb);
 }
 
+/* A record of an earlier version: decoded with the writer's schema, then
+ * encoded with the current one, which fills the fields added since with
+ * their defaults (and checks the rest), and decoded again. Records of
+ * earlier versions are the archive's old history, not the hot path. */
+static mt_err decode_previous(const mt_avro_version *v, const uint8_t *data, size_t len,
+                              const mt_avro_schema **schema_out, json_t **datum_out,
+                              mt_errbuf *eb)
+{
+    json_t *old = NULL;
+    mt_err err = decode_at(v->writer, data, MT_AVRO_HEADER_LEN, len, &old, eb);
+    if (err)
+        return err;
+    mt_buf b = MT_BUF_INIT;
+    err = mt_avro_encode_datum(v->reader, old, &b, eb);
+    json_decref(old);
+    if (err == MT_OK)
+        err = decode_at(v->reader, b.data, 0, b.len, datum_out, eb);
+    mt_buf_free(&b);
+    if (err == MT_OK && schema_out)
+        *schema_out = v->reader;
+    return err;
+}
+
 mt_err mt_avro_decode(const mt_avro_registry *reg, const uint8_t *data, size_t len,
                       const mt_avro_schema **schema_out, json_t **datum_out, mt_errbuf *eb)
 {
@@ -758,10 +781,15 @@ mt_err mt_avro_decode(const mt_avro_registry *reg, const uint8_t *data, size_t l
     for (int i = 0; i < 8; i++)
         fp |= (uint64_t)data[2 + i] << (8 * i);
     const mt_avro_schema *s = mt_avro_registry_find_fp(reg, fp);
-    if (!s)
-        return mt_fail(eb, MT_ERR_UNKNOWN_SCHEMA,
-                       "schema fingerprint %016" PRIx64 " (byte offset 2) matches no loaded schema",
-                       fp);
+    if (!s) {
+        const mt_avro_version *v = mt_avro_registry_previous(reg, fp);
+        if (!v)
+            return mt_fail(eb, MT_ERR_UNKNOWN_SCHEMA,
+                           "schema fingerprint %016" PRIx64
+                           " (byte offset 2) matches no loaded schema",
+                           fp);
+        return decode_previous(v, data, len, schema_out, datum_out, eb);
+    }
     mt_err err = decode_at(s, data, MT_AVRO_HEADER_LEN, len, datum_out, eb);
     if (!err && schema_out)
         *schema_out = s;

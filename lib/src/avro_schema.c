@@ -30,6 +30,8 @@
 struct mt_avro_registry {
     mt_avro_schema **schemas;
     size_t n;
+    mt_avro_version *previous; /* earlier versions (schemas/previous), writer -> reader */
+    size_t nprevious;
 };
 
 /* ---- CRC-64-AVRO ---------------------------------------------------------
@@ -803,13 +805,221 @@ static mt_err avro_c_check(const char *path, const char *text, mt_errbuf *eb)
     return MT_OK;
 }
 
+/* Lists the *.avsc files of dir, sorted by name into *names. A missing directory is
+ * MT_ERR_NOT_FOUND (the caller decides whether that is an error). */
+static mt_err list_avsc(const char *dir, char ***names, size_t *nnames, mt_errbuf *eb)
+{
+    *names = NULL;
+    *nnames = 0;
+    size_t cap = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return mt_fail(eb, errno == ENOENT ? MT_ERR_NOT_FOUND : MT_ERR_IO,
+                       "cannot open schema directory %s: %s (set MT_SCHEMA_DIR)", dir,
+                       strerror(errno));
+    mt_err err = MT_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".avsc") != 0)
+            continue;
+        if (*nnames == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            char **p = realloc(*names, nc * sizeof *p);
+            if (!p) {
+                err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            *names = p;
+            cap = nc;
+        }
+        if (!((*names)[*nnames] = str_dup(de->d_name))) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
+            break;
+        }
+        (*nnames)++;
+    }
+    closedir(d);
+    if (*nnames)
+        qsort(*names, *nnames, sizeof **names, cmp_str);
+    return err;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Reads, checks (Avro C too) and parses one top-level record schema file. */
+static mt_err load_schema_file(const char *dir, const char *name, mt_avro_schema **out,
+                               mt_errbuf *eb)
+{
+    char path[4096], *text = NULL;
+    int w = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (w < 0 || (size_t)w >= sizeof path)
+        return mt_fail(eb, MT_ERR_TOO_LARGE, "schema path too long: %s/%s", dir, name);
+    mt_err err;
+    if ((err = read_file(path, &text, eb)) || (err = avro_c_check(path, text, eb))) {
+        free(text);
+        return err;
+    }
+    mt_avro_schema *s = NULL;
+    mt_errbuf inner;
+    err = mt_avro_schema_parse(text, &s, &inner);
+    free(text);
+    if (err)
+        return mt_fail(eb, err, "%s: %s", path, inner.msg);
+    if (s->root->type != AV_RECORD) {
+        err = mt_fail(eb, MT_ERR_PARSE, "%s: top-level schema must be a named record, not %s",
+                      path, av_type_name(s->root));
+        mt_avro_schema_free(s);
+        return err;
+    }
+    *out = s;
+    return MT_OK;
+}
+
+/* ---- schema evolution ------------------------------------------------------
+ * A previous version (writer) of a current schema (reader) is accepted when
+ * every datum it can write is readable by the reader under the rules of
+ * docs/wire-format.md "Schema evolution": same kinds and names, record
+ * fields matched by name with every writer field present in the reader and
+ * every reader-only field carrying a default, enum symbols only added,
+ * union branches only added, fixed sizes unchanged. No type promotion. */
+static int same_branch(const av_node *w, const av_node *r)
+{
+    if (w->type != r->type)
+        return 0;
+    return !w->fullname || !r->fullname || strcmp(w->fullname, r->fullname) == 0;
+}
+
+static mt_err compat(const av_node *w, const av_node *r, const char *path, int depth,
+                     mt_errbuf *eb)
+{
+    if (depth > MT_AVRO_MAX_DEPTH)
+        return mt_fail(eb, MT_ERR_SCHEMA, "%s: nested deeper than %d", path, MT_AVRO_MAX_DEPTH);
+    if (!same_branch(w, r))
+        return mt_fail(eb, MT_ERR_SCHEMA, "%s: %s became %s (types never change)", path,
+                       av_type_name(w), av_type_name(r));
+    char sub[512];
+    switch (w->type) {
+    case AV_RECORD:
+        for (size_t i = 0; i < w->n; i++) {
+            const av_field *rf = NULL;
+            for (size_t j = 0; j < r->n && !rf; j++)
+                if (strcmp(w->fields[i].name, r->fields[j].name) == 0)
+                    rf = &r->fields[j];
+            snprintf(sub, sizeof sub, "%s.%s", path, w->fields[i].name);
+            if (!rf)
+                return mt_fail(eb, MT_ERR_SCHEMA, "%s: field removed (fields are never removed)",
+                               sub);
+            mt_err err = compat(w->fields[i].type, rf->type, sub, depth + 1, eb);
+            if (err)
+                return err;
+        }
+        for (size_t j = 0; j < r->n; j++) {
+            size_t i = 0;
+            while (i < w->n && strcmp(w->fields[i].name, r->fields[j].name) != 0)
+                i++;
+            if (i == w->n && !r->fields[j].def)
+                return mt_fail(eb, MT_ERR_SCHEMA, "%s.%s: added without a default", path,
+                               r->fields[j].name);
+        }
+        return MT_OK;
+    case AV_ENUM:
+        for (size_t i = 0; i < w->n; i++) {
+            size_t j = 0;
+            while (j < r->n && strcmp(w->symbols[i], r->symbols[j]) != 0)
+                j++;
+            if (j == r->n)
+                return mt_fail(eb, MT_ERR_SCHEMA, "%s: enum symbol %s removed", path,
+                               w->symbols[i]);
+        }
+        return MT_OK;
+    case AV_ARRAY:
+    case AV_MAP:
+        snprintf(sub, sizeof sub, "%s[]", path);
+        return compat(w->items, r->items, sub, depth + 1, eb);
+    case AV_UNION:
+        for (size_t i = 0; i < w->n; i++) {
+            const av_node *rb = NULL;
+            for (size_t j = 0; j < r->n && !rb; j++)
+                if (same_branch(w->branches[i], r->branches[j]))
+                    rb = r->branches[j];
+            snprintf(sub, sizeof sub, "%s<%s>", path, av_type_name(w->branches[i]));
+            if (!rb)
+                return mt_fail(eb, MT_ERR_SCHEMA, "%s: union branch removed", sub);
+            mt_err err = compat(w->branches[i], rb, sub, depth + 1, eb);
+            if (err)
+                return err;
+        }
+        return MT_OK;
+    case AV_FIXED:
+        if (w->n != r->n)
+            return mt_fail(eb, MT_ERR_SCHEMA, "%s: fixed size %zu became %zu", path, w->n, r->n);
+        return MT_OK;
+    default:
+        return MT_OK;
+    }
+}
+
+mt_err mt_avro_schema_check_evolution(const mt_avro_schema *writer, const mt_avro_schema *reader,
+                                      mt_errbuf *eb)
+{
+    if (!writer || !reader)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "schema evolution check: NULL schema");
+    return compat(writer->root, reader->root, reader->name, 0, eb);
+}
+
+/* Loads the *.avsc files of dir/previous, each an earlier version of a current schema,
+ * checked against it. No such directory: none. */
+static mt_err load_previous(mt_avro_registry *reg, const char *dir, mt_errbuf *eb)
+{
+    char prev[4096], **names = NULL;
+    size_t nnames = 0;
+    if ((size_t)snprintf(prev, sizeof prev, "%s/" MT_AVRO_PREVIOUS_DIR, dir) >= sizeof prev)
+        return mt_fail(eb, MT_ERR_TOO_LARGE, "schema path too long: %s", dir);
+    mt_err err = list_avsc(prev, &names, &nnames, eb);
+    if (err == MT_ERR_NOT_FOUND)
+        return MT_OK;
+    if (err == MT_OK && nnames && !(reg->previous = calloc(nnames, sizeof *reg->previous)))
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory loading schemas");
+    for (size_t i = 0; err == MT_OK && i < nnames; i++) {
+        mt_avro_schema *s = NULL;
+        mt_errbuf inner;
+        if ((err = load_schema_file(prev, names[i], &s, eb)) != MT_OK)
+            break;
+        const mt_avro_schema *cur = mt_avro_registry_find(reg, s->name);
+        if (!cur)
+            err = mt_fail(eb, MT_ERR_PARSE,
+                          "%s/%s: earlier version of %s, which no current schema defines", prev,
+                          names[i], s->name);
+        else if (mt_avro_registry_find_fp(reg, s->fp) || mt_avro_registry_previous(reg, s->fp))
+            err = mt_fail(eb, MT_ERR_PARSE, "%s/%s: fingerprint %016" PRIx64 " is loaded already",
+                          prev, names[i], s->fp);
+        else if (mt_avro_schema_check_evolution(s, cur, &inner) != MT_OK)
+            err = mt_fail(eb, MT_ERR_SCHEMA,
+                          "%s/%s: the current schema cannot read records of this version: %s",
+                          prev, names[i], inner.msg);
+        if (err) {
+            mt_avro_schema_free(s);
+            break;
+        }
+        reg->previous[reg->nprevious].writer = s;
+        reg->previous[reg->nprevious].reader = cur;
+        reg->nprevious++;
+    }
+    free_names(names, nnames);
+    return err;
+}
+
 mt_err mt_avro_registry_load(const char *dir, mt_avro_registry **out, mt_errbuf *eb)
 {
     mt_err err = MT_OK;
-    DIR *d = NULL;
     char **names = NULL;
-    size_t nnames = 0, capnames = 0;
-    char *text = NULL;
+    size_t nnames = 0;
     mt_avro_registry *reg = NULL;
 
     if (!out)
@@ -820,86 +1030,60 @@ mt_err mt_avro_registry_load(const char *dir, mt_avro_registry **out, mt_errbuf 
     if (!dir || !*dir)
         dir = MT_SCHEMA_DIR_DEFAULT;
 
-    d = opendir(dir);
-    if (!d)
-        return mt_fail(eb, MT_ERR_IO, "cannot open schema directory %s: %s (set MT_SCHEMA_DIR)",
-                       dir, strerror(errno));
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".avsc") != 0)
-            continue;
-        if (nnames == capnames) {
-            size_t cap = capnames ? capnames * 2 : 8;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p) {
-                err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
-                goto fail;
-            }
-            names = p;
-            capnames = cap;
-        }
-        if (!(names[nnames] = str_dup(de->d_name))) {
-            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory listing %s", dir);
-            goto fail;
-        }
-        nnames++;
+    if ((err = list_avsc(dir, &names, &nnames, eb)) != MT_OK) {
+        if (err == MT_ERR_NOT_FOUND)
+            err = MT_ERR_IO;
+        goto fail;
     }
     if (nnames == 0) {
         err = mt_fail(eb, MT_ERR_NOT_FOUND, "no *.avsc schema files in %s", dir);
         goto fail;
     }
-    qsort(names, nnames, sizeof *names, cmp_str);
-
     reg = calloc(1, sizeof *reg);
     if (!reg || !(reg->schemas = calloc(nnames, sizeof *reg->schemas))) {
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory loading schemas");
         goto fail;
     }
     for (size_t i = 0; i < nnames; i++) {
-        char path[4096];
-        int w = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (w < 0 || (size_t)w >= sizeof path) {
-            err = mt_fail(eb, MT_ERR_TOO_LARGE, "schema path too long: %s/%s", dir, names[i]);
-            goto fail;
-        }
-        if ((err = read_file(path, &text, eb)) || (err = avro_c_check(path, text, eb)))
-            goto fail;
         mt_avro_schema *s = NULL;
-        mt_errbuf inner;
-        err = mt_avro_schema_parse(text, &s, &inner);
-        free(text);
-        text = NULL;
-        if (err) {
-            mt_fail(eb, err, "%s: %s", path, inner.msg);
+        if ((err = load_schema_file(dir, names[i], &s, eb)) != MT_OK)
             goto fail;
-        }
         reg->schemas[reg->n++] = s;
-        if (s->root->type != AV_RECORD) {
-            err = mt_fail(eb, MT_ERR_PARSE, "%s: top-level schema must be a named record, not %s",
-                          path, av_type_name(s->root));
-            goto fail;
-        }
         for (size_t k = 0; k + 1 < reg->n; k++) {
             if (strcmp(reg->schemas[k]->name, s->name) == 0 || reg->schemas[k]->fp == s->fp) {
                 err = mt_fail(eb, MT_ERR_PARSE,
-                              "%s: record %s (fingerprint %016" PRIx64 ") duplicates %s", path,
-                              s->name, s->fp, reg->schemas[k]->name);
+                              "%s/%s: record %s (fingerprint %016" PRIx64 ") duplicates %s", dir,
+                              names[i], s->name, s->fp, reg->schemas[k]->name);
                 goto fail;
             }
         }
     }
+    if ((err = load_previous(reg, dir, eb)) != MT_OK)
+        goto fail;
     *out = reg;
     reg = NULL;
 fail:
-    if (d)
-        closedir(d);
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
-    free(text);
+    free_names(names, nnames);
     mt_avro_registry_free(reg);
     return err;
+}
+
+const mt_avro_version *mt_avro_registry_previous(const mt_avro_registry *reg, uint64_t fp)
+{
+    for (size_t i = 0; reg && i < reg->nprevious; i++)
+        if (reg->previous[i].writer->fp == fp)
+            return &reg->previous[i];
+    return NULL;
+}
+
+size_t mt_avro_registry_previous_count(const mt_avro_registry *reg)
+{
+    return reg ? reg->nprevious : 0;
+}
+
+const mt_avro_version *mt_avro_registry_previous_at(const mt_avro_registry *reg, size_t i)
+{
+    return (reg && i < reg->nprevious) ? &reg->previous[i] : NULL;
 }
 
 void mt_avro_registry_free(mt_avro_registry *reg)
@@ -908,7 +1092,10 @@ void mt_avro_registry_free(mt_avro_registry *reg)
         return;
     for (size_t i = 0; i < reg->n; i++)
         mt_avro_schema_free(reg->schemas[i]);
+    for (size_t i = 0; i < reg->nprevious; i++)
+        mt_avro_schema_free((mt_avro_schema *)reg->previous[i].writer);
     free(reg->schemas);
+    free(reg->previous);
     free(reg);
 }
 

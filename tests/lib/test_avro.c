@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "mcptrail/avro.h"
@@ -257,6 +259,133 @@ static void registry_holds_the_four_schemas(void **state)
     assert_null(mt_avro_registry_find(reg, "dev.mcptrail.Nope"));
     assert_null(mt_avro_registry_find_fp(reg, 0x1234));
     mt_avro_registry_free(reg);
+}
+
+/* ---- schema evolution ------------------------------------------------------ */
+
+/* Records written by an earlier version (schemas/previous) decode as the
+ * current schema, with the fields added since at their defaults. */
+static void previous_versions_decode_as_the_current_schema(void **state)
+{
+    (void)state;
+    mt_avro_registry *reg = load_registry();
+    assert_true(mt_avro_registry_previous_count(reg) >= 2);
+    const mt_avro_schema *cur = mt_avro_registry_find(reg, "dev.mcptrail.ApprovalVote");
+    const mt_avro_version *v1 = NULL;
+    for (size_t i = 0; i < mt_avro_registry_previous_count(reg); i++) {
+        const mt_avro_version *v = mt_avro_registry_previous_at(reg, i);
+        assert_ptr_equal(v->reader, mt_avro_registry_find(reg, mt_avro_schema_name(v->writer)));
+        assert_int_not_equal(mt_avro_schema_fingerprint(v->writer),
+                             mt_avro_schema_fingerprint(v->reader));
+        if (v->reader == cur)
+            v1 = v;
+    }
+    assert_non_null(v1);
+    assert_ptr_equal(mt_avro_registry_previous(reg, mt_avro_schema_fingerprint(v1->writer)), v1);
+    assert_null(mt_avro_registry_find_fp(reg, mt_avro_schema_fingerprint(v1->writer)));
+    json_t *in = mt_sample_approval_vote(1);
+    json_object_del(in, "key_id");
+    json_object_del(in, "signature");
+    mt_buf b = MT_BUF_INIT;
+    mt_errbuf eb = {""};
+    if (mt_avro_encode(v1->writer, in, &b, &eb))
+        fail_msg("encode with the previous version: %s", eb.msg);
+    const mt_avro_schema *got = NULL;
+    json_t *out = NULL;
+    if (mt_avro_decode(reg, b.data, b.len, &got, &out, &eb))
+        fail_msg("decode of a previous version: %s", eb.msg);
+    assert_ptr_equal(got, cur);
+    assert_true(json_is_null(json_object_get(out, "key_id")));
+    assert_true(json_is_null(json_object_get(out, "signature")));
+    json_object_del(out, "key_id");
+    json_object_del(out, "signature");
+    assert_true(json_equal(in, out));
+    /* A truncated old record still fails as truncated. */
+    json_decref(out);
+    out = (json_t *)1;
+    assert_int_equal(mt_avro_decode(reg, b.data, b.len - 1, NULL, &out, NULL), MT_ERR_TRUNCATED);
+    assert_null(out);
+    mt_buf_free(&b);
+    json_decref(in);
+    mt_avro_registry_free(reg);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A previous version the current schema cannot read fails the load, and
+ * the message names the file and the field. */
+static void incompatible_previous_version_fails_the_load(void **state)
+{
+    (void)state;
+    static const char cur[] =
+        "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+        "{\"name\":\"a\",\"type\":\"string\"},"
+        "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\",\"y\"]}},"
+        "{\"name\":\"n\",\"type\":[\"null\",\"long\"],\"default\":null}]}";
+    static const struct {
+        const char *prev, *want;
+    } cases[] = {
+        /* compatible: a field added with a default since */
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"a\",\"type\":\"string\"},"
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}}]}",
+         NULL},
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"gone\",\"type\":\"int\"},"
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}}]}",
+         "t.R.gone: field removed"},
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"a\",\"type\":\"string\"},"
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\",\"z\"]}}]}",
+         "enum symbol z removed"},
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"a\",\"type\":\"bytes\"},"
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}}]}",
+         "t.R.a: bytes became string"},
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}}]}",
+         "t.R.a: added without a default"},
+        {"{\"type\":\"record\",\"name\":\"Other\",\"namespace\":\"t\",\"fields\":[]}",
+         "which no current schema defines"},
+        {cur, "is loaded already"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[] = "/tmp/mt-avro-evo.XXXXXX", sub[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(sub, sizeof sub, "%s/previous", dir);
+        assert_int_equal(mkdir(sub, 0700), 0);
+        write_file(dir, "r.avsc", cur);
+        write_file(sub, "r.v1.avsc", cases[i].prev);
+        mt_avro_registry *reg = NULL;
+        mt_errbuf eb = {""};
+        mt_err err = mt_avro_registry_load(dir, &reg, &eb);
+        if (!cases[i].want) {
+            if (err)
+                fail_msg("case %zu: %s", i, eb.msg);
+            assert_int_equal(mt_avro_registry_previous_count(reg), 1);
+        } else {
+            assert_int_not_equal(err, MT_OK);
+            assert_null(reg);
+            if (!strstr(eb.msg, cases[i].want) || !strstr(eb.msg, "r.v1.avsc"))
+                fail_msg("case %zu: '%s' does not say '%s'", i, eb.msg, cases[i].want);
+        }
+        mt_avro_registry_free(reg);
+        char path[128];
+        snprintf(path, sizeof path, "%s/r.v1.avsc", sub);
+        unlink(path);
+        rmdir(sub);
+        snprintf(path, sizeof path, "%s/r.avsc", dir);
+        unlink(path);
+        rmdir(dir);
+    }
 }
 
 /* Every record, enum, fixed and field of every schema file carries a doc. */
@@ -913,6 +1042,8 @@ int main(void)
         cmocka_unit_test(malformed_values_are_schema_errors),
         cmocka_unit_test(negative_block_counts_decode),
         cmocka_unit_test(writer_matches_the_json_encoder),
+        cmocka_unit_test(previous_versions_decode_as_the_current_schema),
+        cmocka_unit_test(incompatible_previous_version_fails_the_load),
         cmocka_unit_test(writer_errors_name_the_field_and_restore_the_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

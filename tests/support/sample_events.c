@@ -166,9 +166,10 @@ json_t *mt_sample_session_event(uint64_t i)
 
 json_t *mt_sample_approval_request(uint64_t i)
 {
-    char aid[40], sid[40], eid[40], hash[65], args[256], url[128];
+    char aid[40], sid[40], eid[40], hash[65], args[256], url[128], sig[129];
     uint64_t ms = (uint64_t)(BASE_US / 1000) + i * 10;
     uuid7(i ^ 0xa11, ms, aid, sizeof aid);
+    hex_bytes(i ^ 0x5168, 64, sig, sizeof sig);
     uuid7(0xabcdef00ULL + i, ms, sid, sizeof sid);
     uuid7(i ^ 0xe7e7, ms, eid, sizeof eid);
     hex_bytes(i ^ 0x4a5, 32, hash, sizeof hash);
@@ -179,7 +180,8 @@ json_t *mt_sample_approval_request(uint64_t i)
     snprintf(url, sizeof url, "https://mcptrail.example.com/approvals/%s", aid);
     json_t *groups = (i % 3 == 0) ? json_array() : json_pack("[s,s]", "sre", "payments-leads");
     return json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o,s:b,s:s}", "approval_id", aid,
+        "{s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:o,s:s,s:s,s:o,s:s,s:o,s:i,s:b,s:o,s:b,s:s,s:o,s:o}",
+        "approval_id", aid,
         "request_hash", hash, "session_id", sid, "event_id", eid, "created",
         (json_int_t)(ms * 1000), "expires", (json_int_t)(ms * 1000 + 900000000LL), "identity",
         identity(i), "tool", (i % 4 == 0) ? json_null() : json_string(tools[i % NTOOLS]), "method",
@@ -187,24 +189,29 @@ json_t *mt_sample_approval_request(uint64_t i)
         (i % 2) ? json_string("hotfix for INC-42") : json_null(), "rule_id",
         "prod-deploy-needs-approval", "approver_groups", groups, "min_approvals", (int)(1 + i % 2),
         "four_eyes", i % 5 != 0, "console_url", (i % 3 == 1) ? json_null() : json_string(url),
-        "reason_required", i % 2 == 0, "hold_mode", (i % 4 == 3) ? "ticket" : "wait");
+        "reason_required", i % 2 == 0, "hold_mode", (i % 4 == 3) ? "ticket" : "wait", "key_id",
+        (i % 5 == 4) ? json_null() : json_string("3f1c2a9e8b7d6c5a"), "signature",
+        (i % 5 == 4) ? json_null() : json_string(sig));
 }
 
 json_t *mt_sample_approval_vote(uint64_t i)
 {
-    char aid[40], hash[65];
+    char aid[40], hash[65], sig[129];
     uint64_t ms = (uint64_t)(BASE_US / 1000) + i * 10;
     uuid7(i ^ 0xa11, ms, aid, sizeof aid);
     hex_bytes(i ^ 0x4a5, 32, hash, sizeof hash);
+    hex_bytes(i ^ 0x5169, 64, sig, sizeof sig);
     static const char *const sources[] = {"api", "console", "bot"};
-    return json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:s,s:o,s:I,s:s}", "approval_id", aid,
+    return json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:s,s:o,s:I,s:s,s:o,s:o}", "approval_id", aid,
                      "request_hash", hash, "voter", "subject",
                      (i % 2) ? "alice@example.com" : "Jürgen Ølsen", "issuer",
                      "https://login.example.com", "groups",
                      (i % 3 == 0) ? json_array() : json_pack("[s]", "sre"), "vote",
                      (i % 4 == 3) ? "deny" : "approve", "reason",
                      (i % 2) ? json_string("checked the diff, LGTM 👍") : json_null(), "ts",
-                     (json_int_t)(ms * 1000 + 5000000), "source", sources[i % 3]);
+                     (json_int_t)(ms * 1000 + 5000000), "source", sources[i % 3], "key_id",
+                     (i % 5 == 4) ? json_null() : json_string("8e2d4b6a1c3f5e7d"), "signature",
+                     (i % 5 == 4) ? json_null() : json_string(sig));
 }
 
 json_t *mt_sample_approval_decision(uint64_t i)

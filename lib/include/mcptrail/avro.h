@@ -59,10 +59,34 @@ typedef struct mt_avro_registry mt_avro_registry; /* every *.avsc of a schema di
 
 /* Loads every *.avsc file in dir (sorted by file name). dir NULL ->
  * getenv("MT_SCHEMA_DIR"), else the compile-time MT_SCHEMA_DIR_DEFAULT.
- * Each file must hold one named record; duplicate names or fingerprints fail. */
+ * Each file must hold one named record; duplicate names or fingerprints fail.
+ *
+ * Schema evolution (docs/wire-format.md "Schema evolution"): dir/previous/
+ * holds earlier versions of current schemas, one file each. Every one must
+ * be readable by the current schema of its name (mt_avro_schema_check_
+ * evolution) or the load fails. mt_avro_decode of a record written with an
+ * earlier version returns the current schema and the datum resolved to it
+ * (fields added since then take their defaults), so readers see one shape. */
+#define MT_AVRO_PREVIOUS_DIR "previous"
 mt_err mt_avro_registry_load(const char *dir, mt_avro_registry **out, mt_errbuf *eb);
+
+/* An earlier version and the current schema that reads it. */
+typedef struct mt_avro_version {
+    const mt_avro_schema *writer; /* from previous/ */
+    const mt_avro_schema *reader; /* the current schema of the same name */
+} mt_avro_version;
+const mt_avro_version *mt_avro_registry_previous(const mt_avro_registry *reg, uint64_t fp);
+size_t mt_avro_registry_previous_count(const mt_avro_registry *reg);
+const mt_avro_version *mt_avro_registry_previous_at(const mt_avro_registry *reg, size_t i);
+
+/* MT_OK when every datum of writer is readable as reader under the
+ * evolution rules (record fields matched by name, fields only added and
+ * with a default, enum symbols and union branches only added, no type
+ * changes); MT_ERR_SCHEMA naming the first field that breaks a rule. */
+mt_err mt_avro_schema_check_evolution(const mt_avro_schema *writer, const mt_avro_schema *reader,
+                                      mt_errbuf *eb);
 void mt_avro_registry_free(mt_avro_registry *reg);
-/* "dev.mcptrail.SessionEvent"; NULL when absent. */
+/* Current schemas only: "dev.mcptrail.SessionEvent"; NULL when absent. */
 const mt_avro_schema *mt_avro_registry_find(const mt_avro_registry *reg, const char *fullname);
 const mt_avro_schema *mt_avro_registry_find_fp(const mt_avro_registry *reg, uint64_t fp);
 /* Iteration, in file-name order. */
@@ -94,8 +118,9 @@ mt_err mt_avro_encode(const mt_avro_schema *s, const json_t *datum, mt_buf *out,
 mt_err mt_avro_encode_datum(const mt_avro_schema *s, const json_t *datum, mt_buf *out,
                             mt_errbuf *eb);
 /* Decodes one single-object record; the whole input must be that record.
- * On success *schema_out (if non-NULL) is the registry's schema and *datum_out
- * a new reference. On failure *datum_out is NULL. */
+ * On success *schema_out (if non-NULL) is the registry's current schema and
+ * *datum_out a new reference; a record of an earlier version is resolved
+ * to the current one. On failure *datum_out is NULL. */
 mt_err mt_avro_decode(const mt_avro_registry *reg, const uint8_t *data, size_t len,
                       const mt_avro_schema **schema_out, json_t **datum_out, mt_errbuf *eb);
 /* Decodes one binary datum of schema s that must span exactly len bytes. */

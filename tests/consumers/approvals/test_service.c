@@ -427,7 +427,7 @@ static void request_and_two_votes_give_one_signed_decision(void **state)
     mt_ed25519_key *pub = NULL;
     assert_int_equal(mt_ed25519_public_raw(f->sign_key, raw, NULL), MT_OK);
     assert_int_equal(mt_ed25519_from_public_raw(raw, &pub, NULL), MT_OK);
-    if (mt_approval_decision_verify(s, d, pub, &eb) != MT_OK)
+    if (mt_approval_verify(s, d, pub, &eb) != MT_OK)
         fail_msg("decision does not verify: %s", eb.msg);
     mt_ed25519_free(pub);
     json_decref(all);

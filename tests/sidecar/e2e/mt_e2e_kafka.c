@@ -244,7 +244,7 @@ static int cmd_sign(const char *key_path)
     json_object_del(d, "$schema");
     const mt_avro_schema *s = mt_avro_registry_find(reg, MT_APPROVAL_DECISION_SCHEMA);
     int rc = 0;
-    if (mt_approval_decision_sign(s, d, key, &eb) != MT_OK) {
+    if (mt_approval_sign(s, d, key, &eb) != MT_OK) {
         fprintf(stderr, "mt_e2e_kafka sign-decision: %s\n", eb.msg);
         rc = 1;
     } else {
