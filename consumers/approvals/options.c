@@ -45,6 +45,18 @@ const mt_cfg_option mt_approvals_options[] = {
      "Its key id (first 8 bytes of SHA-256 of the raw public key, hex) goes into every "
      "decision.",
      O(signing_key), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"signing.previous_public_keys", MT_CFG_LIST, NULL,
+     "PEM public keys of retired signing keys (comma-separated paths): after a key "
+     "rotation, votes and decisions the service signed with them still verify when the "
+     "topics are replayed. They sign nothing new.",
+     O(signing_previous), 0, 0, NULL, 0},
+    {"trust.file", MT_CFG_STRING, NULL,
+     "JSON file naming the keys allowed to sign on the approval topics: `sidecars` (each "
+     "sidecar's approvals.signing_key_file public key: ApprovalRequests and their cancel "
+     "votes) and `bots` (each bot's key with the subject, issuer and groups it votes as). "
+     "Unsigned or foreign requests and votes are ignored, counted and shown as rejected "
+     "(docs/approvals.md \"Who may vote\").",
+     O(trust_file), 0, 0, NULL, MT_CFG_F_REQUIRED},
     {"topics.requests", MT_CFG_STRING, "mcptrail.approval.requests",
      "Topic of ApprovalRequest records (written by sidecars).", O(topic_requests), 0, 0, NULL,
      MT_CFG_F_REQUIRED},

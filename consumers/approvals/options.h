@@ -29,6 +29,8 @@ typedef struct mt_approvals_config {
     char *groups_claim;
 
     mt_cfg_secret signing_key; /* PKCS#8 PEM Ed25519 private key */
+    mt_strlist signing_previous; /* PEM public keys of retired signing keys */
+    char *trust_file;            /* sidecar and bot keys (trust.h) */
 
     char *topic_requests;
     char *topic_votes;

@@ -38,6 +38,8 @@ enum {
     REASON_MAX = 2000,     /* characters (code points) of a vote reason */
     FLUSH_MS = 5000,
     DELIVERY_TIMEOUT_MS = 30000,
+    ORPHANS_MAX = 1024,     /* votes kept while their request is not read yet */
+    ORPHAN_WAIT_MS = 60000, /* ... for at most this long */
 };
 
 enum { K_REQ = 0, K_VOTE = 1, K_DEC = 2, K_N = 3 };
@@ -48,9 +50,20 @@ typedef struct part_state {
     int32_t partition;
 } part_state;
 
+/* Why a vote or request was not applied: the trust verdicts, then the
+ * state machine's rejections. /metrics prints every reason, zeros too. */
+static const char *const reject_reasons[] = {
+    "unsigned", "unknown_key", "bad_signature", "wrong_role", "identity_not_allowed",
+    "group_not_allowed", "unknown_approval", "hash_mismatch", "already_decided", "expired",
+    "not_in_group", "self_approval", "reason_required", "already_voted", "cancel_not_sidecar",
+    "sidecar_not_cancel", "cancel_foreign_sidecar", "invalid_vote",
+};
+#define NREASONS (sizeof reject_reasons / sizeof reject_reasons[0])
+
 typedef struct metrics {
     uint64_t records, records_old, records_bad, requests, requests_dup, requests_conflict;
-    uint64_t votes_counted, votes_duplicate, votes_rejected;
+    uint64_t votes_counted, votes_duplicate;
+    uint64_t votes_rejected[NREASONS], requests_rejected[NREASONS];
     uint64_t decisions_sent, decisions_acked, decisions_failed, decisions_read,
         decisions_bad_sig;
     uint64_t api_requests, api_auth_failures, api_votes;
@@ -72,6 +85,11 @@ struct mt_approvals {
     bool ready;
     bool closing; /* HTTP server gone: vote reports answer nobody */
     json_t *buffered[K_N]; /* arrays of datums read during the replay */
+    /* Live, the three topics are fetched independently, so a vote can be
+     * read before the request it answers (a bot that votes at once): such
+     * votes wait here, [{"vote": datum, "at": ms}], until the request
+     * arrives or ORPHAN_WAIT_MS passes (then: unknown_approval). */
+    json_t *orphans;
 
     mt_producer *prod;
     int wake[2];
@@ -128,9 +146,89 @@ static int64_t jint(const json_t *o, const char *k)
 
 static void publish(mt_approvals *s, mt_appr *a);
 
+static void count_reason(uint64_t *counters, const char *reason)
+{
+    for (size_t i = 0; i < NREASONS; i++)
+        if (strcmp(reject_reasons[i], reason) == 0) {
+            counters[i]++;
+            return;
+        }
+}
+
+/* A record that is not applied: logged, counted, and kept in the history
+ * of the approval it names when that approval is known. */
+static void reject(mt_approvals *s, const char *what, const json_t *d, const char *reason,
+                   const char *detail)
+{
+    const json_t *who = json_object_get(d, strcmp(what, "vote") == 0 ? "voter" : "identity");
+    const char *id = json_string_value(json_object_get(d, "approval_id"));
+    mt_appr_rejection r = {
+        .what = (char *)what,
+        .issuer = (char *)json_string_value(json_object_get(who, "issuer")),
+        .subject = (char *)json_string_value(json_object_get(who, "subject")),
+        .vote = (char *)json_string_value(json_object_get(d, "vote")),
+        .source = (char *)json_string_value(json_object_get(d, "source")),
+        .key_id = (char *)json_string_value(json_object_get(d, "key_id")),
+        .reason = (char *)reason,
+        .ts = jint(d, strcmp(what, "vote") == 0 ? "ts" : "created"),
+    };
+    count_reason(strcmp(what, "vote") == 0 ? s->m.votes_rejected : s->m.requests_rejected,
+                 reason);
+    mt_appr *a = mt_appr_find(&s->tbl, id);
+    if (a && mt_appr_note_rejected(a, &r) != MT_OK)
+        mt_logs(MT_LOG_ERROR, "approvals", "out of memory noting a rejection", "approval_id",
+                id, NULL);
+    mt_logs(MT_LOG_WARN, "approvals", strcmp(what, "vote") == 0 ? "vote not counted"
+                                                               : "approval request ignored",
+            "approval_id", id, "reason", reason, "detail", detail, "voter", r.subject,
+            "issuer", r.issuer, "vote", r.vote, "source", r.source, "key_id", r.key_id, NULL);
+}
+
+static void apply_vote(mt_approvals *s, json_t *d);
+
+/* Votes that waited for this approval's request, in the order read. */
+static void adopt_orphans(mt_approvals *s, const char *approval_id)
+{
+    json_t *mine = json_array();
+    for (size_t i = 0; mine && i < json_array_size(s->orphans);) {
+        json_t *v = json_object_get(json_array_get(s->orphans, i), "vote");
+        if (strcmp(json_string_value(json_object_get(v, "approval_id")), approval_id) == 0) {
+            json_array_append(mine, v);
+            json_array_remove(s->orphans, i);
+        } else {
+            i++;
+        }
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(mine, i, v) apply_vote(s, v);
+    json_decref(mine);
+}
+
+/* Votes whose request never came. */
+static void expire_orphans(mt_approvals *s)
+{
+    int64_t now = mt_now_us() / 1000;
+    while (json_array_size(s->orphans) > 0) {
+        json_t *o = json_array_get(s->orphans, 0);
+        if (now - json_integer_value(json_object_get(o, "at")) < ORPHAN_WAIT_MS)
+            return;
+        reject(s, "vote", json_object_get(o, "vote"), "unknown_approval",
+               "no request with this approval id arrived");
+        json_array_remove(s->orphans, 0);
+    }
+}
+
 static void apply_request(mt_approvals *s, json_t *d)
 {
     const char *groups[MT_APPR_MAX_GROUPS];
+    mt_errbuf eb = {{0}};
+    const mt_trust_key *signer = NULL;
+    mt_trust_verdict tv = mt_trust_check_request(s->p.trust, s->schema[K_REQ], d, &signer, &eb);
+    if (tv != MT_TRUST_OK) {
+        reject(s, "request", d, mt_trust_verdict_name(tv), eb.msg);
+        return;
+    }
     json_t *id = json_object_get(d, "identity");
     mt_appr_request r = {
         .approval_id = json_string_value(json_object_get(d, "approval_id")),
@@ -144,6 +242,7 @@ static void apply_request(mt_approvals *s, json_t *d)
         .reason_required = json_is_true(json_object_get(d, "reason_required")),
         .created = jint(d, "created"),
         .expires = jint(d, "expires"),
+        .key_id = signer->id,
         .record = d,
     };
     if (!hash_from_hex(json_object_get(d, "request_hash"), r.request_hash)) {
@@ -160,7 +259,9 @@ static void apply_request(mt_approvals *s, json_t *d)
     if (res == MT_APPR_ADDED) {
         s->m.requests++;
         mt_logs(MT_LOG_INFO, "approvals", "approval pending", "approval_id", r.approval_id,
-                "rule_id", json_string_value(json_object_get(d, "rule_id")), NULL);
+                "rule_id", json_string_value(json_object_get(d, "rule_id")), "sidecar",
+                signer->name, NULL);
+        adopt_orphans(s, r.approval_id);
     } else if (res == MT_APPR_ADD_DUPLICATE) {
         s->m.requests_dup++;
     } else {
@@ -175,43 +276,60 @@ static void apply_vote(mt_approvals *s, json_t *d)
 {
     const char *groups[MT_APPR_MAX_GROUPS];
     json_t *voter = json_object_get(d, "voter");
+    mt_errbuf eb = {{0}};
+    const mt_trust_key *signer = NULL;
+    mt_trust_verdict tv = mt_trust_check_vote(s->p.trust, s->schema[K_VOTE], d, &signer, &eb);
+    if (tv != MT_TRUST_OK) {
+        reject(s, "vote", d, mt_trust_verdict_name(tv), eb.msg);
+        return;
+    }
     mt_appr_vote_in v = {
         .approval_id = json_string_value(json_object_get(d, "approval_id")),
         .issuer = json_string_value(json_object_get(voter, "issuer")),
         .subject = json_string_value(json_object_get(voter, "subject")),
         .groups = groups,
-        .ngroups = string_items(json_object_get(voter, "groups"), groups, MT_APPR_MAX_GROUPS),
         .reason = json_string_value(json_object_get(d, "reason")),
         .ts = jint(d, "ts"),
+        .signer_key = signer->id,
     };
+    /* The groups a vote counts with come from whoever vouches for them: the
+     * approver's verified token (the service signed the vote), the bot's
+     * entry in the trust file, nobody for a sidecar. */
+    if (signer->role == MT_TRUST_SERVICE)
+        v.ngroups = string_items(json_object_get(voter, "groups"), groups, MT_APPR_MAX_GROUPS);
+    else if (signer->role == MT_TRUST_BOT)
+        for (; v.ngroups < signer->ngroups && v.ngroups < MT_APPR_MAX_GROUPS; v.ngroups++)
+            groups[v.ngroups] = signer->groups[v.ngroups];
     if (!hash_from_hex(json_object_get(d, "request_hash"), v.request_hash) ||
         !mt_appr_vote_kind_parse(json_string_value(json_object_get(d, "vote")), &v.kind) ||
         !mt_appr_source_parse(json_string_value(json_object_get(d, "source")), &v.source)) {
         s->m.records_bad++;
         return;
     }
+    if (s->ready && !mt_appr_find(&s->tbl, v.approval_id) &&
+        json_array_size(s->orphans) < ORPHANS_MAX) {
+        json_array_append_new(s->orphans, json_pack("{s:O,s:I}", "vote", d, "at",
+                                                     (json_int_t)(mt_now_us() / 1000)));
+        mt_logs(MT_LOG_DEBUG, "approvals", "vote for an approval not read yet; kept until its "
+                "request arrives", "approval_id", v.approval_id, NULL);
+        return;
+    }
     mt_appr *a = NULL;
     mt_appr_outcome o = mt_appr_vote_apply(&s->tbl, &v, &a);
-    mt_log_level lvl = MT_LOG_INFO;
-    switch (o) {
-    case MT_APPR_COUNTED:
-    case MT_APPR_DECIDED:
-        s->m.votes_counted++;
-        break;
-    case MT_APPR_DUPLICATE:
-        s->m.votes_duplicate++;
-        lvl = MT_LOG_DEBUG;
-        break;
-    default:
-        s->m.votes_rejected++;
-        lvl = MT_LOG_WARN;
-        break;
+    if (o != MT_APPR_COUNTED && o != MT_APPR_DECIDED && o != MT_APPR_DUPLICATE)
+        reject(s, "vote", d, mt_appr_outcome_name(o), mt_appr_outcome_text(o));
+    else {
+        if (o == MT_APPR_DUPLICATE)
+            s->m.votes_duplicate++;
+        else
+            s->m.votes_counted++;
+        mt_logs(o == MT_APPR_DUPLICATE ? MT_LOG_DEBUG : MT_LOG_INFO, "approvals",
+                o == MT_APPR_DUPLICATE ? "vote already counted" : "vote counted", "approval_id",
+                v.approval_id, "vote", mt_appr_vote_kind_name(v.kind), "voter", v.subject,
+                "issuer", v.issuer, "signed_by", signer->name, "outcome",
+                mt_appr_outcome_name(o), "state", a ? mt_appr_state_name(a->state) : NULL,
+                NULL);
     }
-    mt_logs(lvl, "approvals", o == MT_APPR_COUNTED || o == MT_APPR_DECIDED ? "vote counted"
-                                                                           : "vote not counted",
-            "approval_id", v.approval_id, "vote", mt_appr_vote_kind_name(v.kind), "voter",
-            v.subject, "issuer", v.issuer, "outcome", mt_appr_outcome_name(o), "detail",
-            mt_appr_outcome_text(o), "state", a ? mt_appr_state_name(a->state) : NULL, NULL);
     if (a && (o == MT_APPR_DECIDED || o == MT_APPR_TOO_LATE))
         publish(s, a);
 }
@@ -228,9 +346,10 @@ static void apply_decision(mt_approvals *s, json_t *d)
         s->m.records_bad++;
         return;
     }
-    if (mt_approval_verify(s->schema[K_DEC], d, s->p.key, &eb) != MT_OK) {
+    const mt_trust_key *signer = NULL;
+    if (mt_trust_check_decision(s->p.trust, s->schema[K_DEC], d, &signer, &eb) != MT_TRUST_OK) {
         /* Only this service writes the topic: a record that does not verify
-         * under its key is forged (or from a retired key) and is not adopted. */
+         * under its key (or a retired one) is forged and is not adopted. */
         s->m.decisions_bad_sig++;
         mt_logs(MT_LOG_WARN, "approvals", "decision on the topic does not verify; ignored",
                 "approval_id", id, "key_id", json_string_value(json_object_get(d, "key_id")),
@@ -393,23 +512,45 @@ static void reply_error(struct evhttp_request *req, int code, const char *error,
     reply_json(req, code, json_pack("{s:s,s:s}", "error", error, "message", safe));
 }
 
+/* The trust-file name of a key id, or null. */
+static json_t *key_name(const mt_approvals *s, const char *key_id)
+{
+    const mt_trust_key *k = key_id && key_id[0] ? mt_trust_find(s->p.trust, key_id) : NULL;
+    return k ? json_string(k->name) : json_null();
+}
+
+static json_t *nullable(const char *v)
+{
+    return v ? json_string(v) : json_null();
+}
+
 static json_t *approval_json(const mt_approvals *s, const mt_appr *a)
 {
-    (void)s;
     char hex[2 * MT_APPR_HASH_LEN + 1];
     mt_hex_encode(a->request_hash, MT_APPR_HASH_LEN, hex, sizeof hex);
-    json_t *votes = json_array(), *groups = json_array();
+    json_t *votes = json_array(), *groups = json_array(), *rejected = json_array();
     for (size_t i = 0; votes && i < a->nvotes; i++) {
         const mt_appr_vote *v = &a->votes[i];
         json_array_append_new(
-            votes, json_pack("{s:s,s:s,s:s,s:o,s:I,s:s}", "subject", v->subject, "issuer",
-                             v->issuer, "vote", mt_appr_vote_kind_name(v->kind), "reason",
-                             v->reason ? json_string(v->reason) : json_null(), "ts",
-                             (json_int_t)v->ts, "source", mt_appr_source_name(v->source)));
+            votes, json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:o,s:o}", "subject", v->subject,
+                             "issuer", v->issuer, "vote", mt_appr_vote_kind_name(v->kind),
+                             "reason", nullable(v->reason), "ts", (json_int_t)v->ts, "source",
+                             mt_appr_source_name(v->source), "key_id",
+                             nullable(v->key_id[0] ? v->key_id : NULL), "signed_by",
+                             key_name(s, v->key_id)));
+    }
+    for (size_t i = 0; rejected && i < a->nrejected; i++) {
+        const mt_appr_rejection *r = &a->rejected[i];
+        json_array_append_new(
+            rejected, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:s,s:I}", "what", r->what, "subject",
+                                nullable(r->subject), "issuer", nullable(r->issuer), "vote",
+                                nullable(r->vote), "source", nullable(r->source), "key_id",
+                                nullable(r->key_id), "reason", r->reason, "ts",
+                                (json_int_t)r->ts));
     }
     for (size_t i = 0; groups && i < a->ngroups; i++)
         json_array_append_new(groups, json_string(a->groups[i]));
-    return json_pack(
+    json_t *out = json_pack(
         "{s:s,s:s,s:s,s:I,s:I,s:o,s:I,s:I,s:o,s:b,s:b,s:{s:o,s:o},s:o,s:b,s:O?,s:O?}",
         "approval_id", a->approval_id, "state", mt_appr_state_name(a->state), "request_hash",
         hex, "created", (json_int_t)a->created, "expires", (json_int_t)a->expires, "decided",
@@ -421,6 +562,19 @@ static json_t *approval_json(const mt_approvals *s, const mt_appr *a)
         a->requester_subject ? json_string(a->requester_subject) : json_null(), "votes", votes,
         "published", (int)a->published, "request", a->record, "decision",
         a->published ? a->decision : NULL);
+    if (out)
+        json_object_set_new(
+            out, "requested_by",
+            a->request_key[0] ? json_pack("{s:s,s:o}", "key_id", a->request_key, "name",
+                                          key_name(s, a->request_key))
+                              : json_null());
+    if (out)
+        json_object_set_new(out, "rejected", rejected ? rejected : json_array());
+    else
+        json_decref(rejected);
+    if (out)
+        json_object_set_new(out, "rejected_total", json_integer((json_int_t)a->rejected_total));
+    return out;
 }
 
 /* Verifies the bearer token. On failure the reply is sent and false returned. */
@@ -525,7 +679,9 @@ static int outcome_status(mt_appr_outcome o)
     case MT_APPR_UNKNOWN: return 404;
     case MT_APPR_NOT_IN_GROUP:
     case MT_APPR_SELF_APPROVAL:
-    case MT_APPR_CANCEL_NOT_SIDECAR: return 403;
+    case MT_APPR_CANCEL_NOT_SIDECAR:
+    case MT_APPR_SIDECAR_NOT_CANCEL:
+    case MT_APPR_CANCEL_FOREIGN: return 403;
     case MT_APPR_REASON_REQUIRED: return 422;
     case MT_APPR_HASH_MISMATCH:
     case MT_APPR_TERMINAL:
@@ -642,7 +798,13 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
     mt_errbuf eb = {{0}};
     mt_buf buf = MT_BUF_INIT;
     send_ctx *ctx = calloc(1, sizeof *ctx);
-    mt_err err = rec && ctx ? mt_avro_encode(s->schema[K_VOTE], rec, &buf, &eb) : MT_ERR_NOMEM;
+    /* Signed so that the service, on replay, knows the vote came through
+     * the API (who voted was verified from the token) and not from a topic
+     * writer claiming to be this approver. */
+    mt_err err = rec && ctx ? mt_approval_sign(s->schema[K_VOTE], rec, s->p.key, &eb)
+                            : MT_ERR_NOMEM;
+    if (err == MT_OK)
+        err = mt_avro_encode(s->schema[K_VOTE], rec, &buf, &eb);
     json_decref(rec);
     if (err == MT_OK && !(ctx->approval_id = strdup(id)))
         err = MT_ERR_NOMEM;
@@ -709,7 +871,6 @@ static void metrics_reply(mt_approvals *s, struct evhttp_request *req)
         {"requests_conflicting_total", s->m.requests_conflict},
         {"votes_counted_total", s->m.votes_counted},
         {"votes_duplicate_total", s->m.votes_duplicate},
-        {"votes_rejected_total", s->m.votes_rejected},
         {"decisions_sent_total", s->m.decisions_sent},
         {"decisions_acked_total", s->m.decisions_acked},
         {"decisions_failed_total", s->m.decisions_failed},
@@ -722,6 +883,17 @@ static void metrics_reply(mt_approvals *s, struct evhttp_request *req)
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         evbuffer_add_printf(b, "# TYPE mcptrail_approvals_%s counter\nmcptrail_approvals_%s %" PRIu64 "\n",
                             c[i].name, c[i].name, c[i].v);
+    /* Rejections by reason; request reasons stop at the trust verdicts. */
+    static const char *const what[2] = {"votes", "requests"};
+    const uint64_t *by[2] = {s->m.votes_rejected, s->m.requests_rejected};
+    for (int w = 0; w < 2; w++) {
+        evbuffer_add_printf(b, "# TYPE mcptrail_approvals_%s_rejected_total counter\n", what[w]);
+        for (size_t i = 0; i < (w == 0 ? NREASONS : 6); i++)
+            evbuffer_add_printf(b,
+                                "mcptrail_approvals_%s_rejected_total{reason=\"%s\"} %" PRIu64
+                                "\n",
+                                what[w], reject_reasons[i], by[w][i]);
+    }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -1158,6 +1330,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (s->ready) {
         mt_appr_expire_due(&s->tbl, mt_now_us(), s->cfg->expiry_grace_ms * 1000, on_expired, s);
         publish_all(s);
+        expire_orphans(s);
     }
 }
 
@@ -1194,12 +1367,16 @@ mt_err mt_approvals_new(const mt_approvals_params *p, mt_approvals **out, mt_err
     s->reader_pipe[0] = s->reader_pipe[1] = s->wake[0] = s->wake[1] = -1;
     mt_appr_table_init(&s->tbl);
     mt_err err = MT_OK;
-    static const char *const names[K_N] = {"dev.mcptrail.ApprovalRequest",
-                                           "dev.mcptrail.ApprovalVote",
+    static const char *const names[K_N] = {MT_APPROVAL_REQUEST_SCHEMA, MT_APPROVAL_VOTE_SCHEMA,
                                            MT_APPROVAL_DECISION_SCHEMA};
     s->topic[K_REQ] = s->cfg->topic_requests;
     s->topic[K_VOTE] = s->cfg->topic_votes;
     s->topic[K_DEC] = s->cfg->topic_decisions;
+    if (!p->trust || !(s->orphans = json_array())) {
+        err = mt_fail(eb, p->trust ? MT_ERR_NOMEM : MT_ERR_INVALID_ARG,
+                      p->trust ? "out of memory" : "approvals: no trust table");
+        goto fail;
+    }
     for (int k = 0; k < K_N; k++) {
         s->schema[k] = mt_avro_registry_find(p->schemas, names[k]);
         s->buffered[k] = json_array();
@@ -1327,6 +1504,7 @@ void mt_approvals_free(mt_approvals *s)
     }
     for (int k = 0; k < K_N; k++)
         json_decref(s->buffered[k]);
+    json_decref(s->orphans);
     free(s->parts);
     mt_appr_table_free(&s->tbl);
     free(s);

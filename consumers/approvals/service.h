@@ -12,11 +12,15 @@
  *     send is retried on the next tick. Decision content depends only on the
  *     records (decided = time of the deciding record), so a re-send after a
  *     crash carries the same bytes;
+ *   - trusts nothing for having been written to a topic: a request or vote
+ *     is applied only when its signature verifies under a key whose role
+ *     allows it (trust.h); everything else is logged, counted per reason in
+ *     /metrics and kept in the approval's history as rejected;
  *   - serves the approvers' HTTP API. A vote through the API is checked
- *     against the current state (for a clear error), written to the votes
- *     topic, and answered 202 once Kafka acked it; the state machine applies
- *     it when it reads it back, like a bot's vote: the topic is the single
- *     source of truth;
+ *     against the current state (for a clear error), signed with the
+ *     service's key, written to the votes topic, and answered 202 once Kafka
+ *     acked it; the state machine applies it when it reads it back, like a
+ *     bot's vote: the topic is the single source of truth;
  *   - serves the web console's static files under /console/ (console.dir):
  *     a strict Content-Security-Policy, file names restricted to one plain
  *     path segment so nothing outside the directory can be named. */
@@ -33,6 +37,7 @@
 #include "mcptrail/kafka.h"
 #include "options.h"
 #include "state.h"
+#include "trust.h"
 
 struct event_base;
 
@@ -42,7 +47,8 @@ typedef struct mt_approvals_params {
     const mt_approvals_config *cfg;
     mt_kafka_config kafka;
     const mt_avro_registry *schemas;
-    const mt_ed25519_key *key; /* private: signs decisions */
+    const mt_ed25519_key *key; /* private: signs decisions and API/console votes */
+    const mt_trust *trust;     /* every key allowed to sign (the service's among them) */
     const mt_jwks *jwks;       /* approvers' token keys */
     struct event_base *base;
 } mt_approvals_params;

@@ -5,6 +5,7 @@
  * operation is one lookup. Swap in a hash map if that ever changes. */
 #include "state.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,10 +32,25 @@ static void vote_free(mt_appr_vote *v)
     memset(v, 0, sizeof *v);
 }
 
+static void rejection_free(mt_appr_rejection *r)
+{
+    free(r->what);
+    free(r->issuer);
+    free(r->subject);
+    free(r->vote);
+    free(r->source);
+    free(r->key_id);
+    free(r->reason);
+    memset(r, 0, sizeof *r);
+}
+
 static void appr_free(mt_appr *a)
 {
     if (!a)
         return;
+    for (size_t i = 0; i < a->nrejected; i++)
+        rejection_free(&a->rejected[i]);
+    free(a->rejected);
     free(a->approval_id);
     free(a->requester_issuer);
     free(a->requester_subject);
@@ -123,6 +139,7 @@ mt_err mt_appr_add_request(mt_appr_table *t, const mt_appr_request *r, mt_appr_a
     a->reason_required = r->reason_required;
     a->created = r->created;
     a->expires = r->expires;
+    snprintf(a->request_key, sizeof a->request_key, "%s", r->key_id ? r->key_id : "");
     a->record = r->record ? json_incref(r->record) : NULL;
     a->state = MT_APPR_PENDING;
     if (table_push(t, a) != MT_OK) {
@@ -162,6 +179,33 @@ static const mt_appr_vote *vote_of(const mt_appr *a, const char *issuer, const c
     return NULL;
 }
 
+mt_err mt_appr_note_rejected(mt_appr *a, const mt_appr_rejection *r)
+{
+    if (!a || !r)
+        return MT_ERR_INVALID_ARG;
+    a->rejected_total++;
+    if (a->nrejected >= MT_APPR_MAX_REJECTED)
+        return MT_OK;
+    if (!a->rejected && !(a->rejected = calloc(MT_APPR_MAX_REJECTED, sizeof *a->rejected)))
+        return MT_ERR_NOMEM;
+    mt_appr_rejection *d = &a->rejected[a->nrejected];
+    d->what = dup_or_null(r->what ? r->what : "vote");
+    d->issuer = dup_or_null(r->issuer);
+    d->subject = dup_or_null(r->subject);
+    d->vote = dup_or_null(r->vote);
+    d->source = dup_or_null(r->source);
+    d->key_id = dup_or_null(r->key_id);
+    d->reason = dup_or_null(r->reason ? r->reason : "rejected");
+    d->ts = r->ts;
+    if (!d->what || !d->reason || (r->issuer && !d->issuer) || (r->subject && !d->subject) ||
+        (r->vote && !d->vote) || (r->source && !d->source) || (r->key_id && !d->key_id)) {
+        rejection_free(d);
+        return MT_ERR_NOMEM;
+    }
+    a->nrejected++;
+    return MT_OK;
+}
+
 size_t mt_appr_approvals(const mt_appr *a)
 {
     size_t n = 0;
@@ -186,6 +230,11 @@ static mt_appr_outcome check(const mt_appr_table *t, const mt_appr_vote_in *v, m
         return MT_APPR_HASH_MISMATCH;
     if (v->kind == MT_APPR_VOTE_CANCEL && v->source != MT_APPR_SRC_SIDECAR)
         return MT_APPR_CANCEL_NOT_SIDECAR;
+    if (v->source == MT_APPR_SRC_SIDECAR && v->kind != MT_APPR_VOTE_CANCEL)
+        return MT_APPR_SIDECAR_NOT_CANCEL;
+    if (v->kind == MT_APPR_VOTE_CANCEL &&
+        (!a->request_key[0] || !str_eq(a->request_key, v->signer_key)))
+        return MT_APPR_CANCEL_FOREIGN;
     if (a->state != MT_APPR_PENDING) {
         const mt_appr_vote *prev = vote_of(a, v->issuer, v->subject);
         if (prev && prev->kind == v->kind)
@@ -245,6 +294,7 @@ mt_appr_outcome mt_appr_vote_apply(mt_appr_table *t, const mt_appr_vote_in *v, m
     slot->kind = v->kind;
     slot->source = v->source;
     slot->ts = v->ts;
+    snprintf(slot->key_id, sizeof slot->key_id, "%s", v->signer_key ? v->signer_key : "");
     a->nvotes++;
     switch (v->kind) {
     case MT_APPR_VOTE_CANCEL:
@@ -379,6 +429,8 @@ const char *mt_appr_outcome_name(mt_appr_outcome o)
     case MT_APPR_REASON_REQUIRED: return "reason_required";
     case MT_APPR_ALREADY_VOTED: return "already_voted";
     case MT_APPR_CANCEL_NOT_SIDECAR: return "cancel_not_sidecar";
+    case MT_APPR_SIDECAR_NOT_CANCEL: return "sidecar_not_cancel";
+    case MT_APPR_CANCEL_FOREIGN: return "cancel_foreign_sidecar";
     case MT_APPR_INVALID: return "invalid_vote";
     }
     return "?";
@@ -400,6 +452,9 @@ const char *mt_appr_outcome_text(mt_appr_outcome o)
     case MT_APPR_REASON_REQUIRED: return "this approval requires a non-empty reason";
     case MT_APPR_ALREADY_VOTED: return "you already voted differently on this approval";
     case MT_APPR_CANCEL_NOT_SIDECAR: return "only the sidecar can cancel an approval";
+    case MT_APPR_SIDECAR_NOT_CANCEL: return "a sidecar can only cancel, never approve or deny";
+    case MT_APPR_CANCEL_FOREIGN:
+        return "only the sidecar that requested the approval can cancel it";
     case MT_APPR_INVALID: return "malformed vote";
     }
     return "?";

@@ -10,11 +10,15 @@
  * (mt_appr_adopt_decision), plus the passage of time (mt_appr_expire_due),
  * which the caller drives with its own clock.
  *
- * Rules applied to a vote, in this order (the first failing one is the
- * outcome; nothing changes on a rejection):
+ * Votes reach the state machine only after their signature was checked
+ * against the key their source requires (trust.h); signer_key names that
+ * key. Rules applied to a vote, in this order (the first failing one is
+ * the outcome; nothing changes on a rejection):
  *   1. the approval exists                               (UNKNOWN)
  *   2. the vote names the request's hash                 (HASH_MISMATCH)
  *   3. cancel: source must be the sidecar                (CANCEL_NOT_SIDECAR)
+ *      a sidecar votes nothing but cancel                (SIDECAR_NOT_CANCEL)
+ *      cancel: signed by the key that signed the request (CANCEL_FOREIGN)
  *   4. the approval is pending                           (TERMINAL)
  *   5. vote time < expires; otherwise the approval
  *      becomes expired (decided at `expires`)            (TOO_LATE)
@@ -28,6 +32,10 @@
  *      DUPLICATE (idempotent, no change), a different one ALREADY_VOTED
  *  11. deny -> denied at once (one eligible deny is a veto);
  *      approve -> counted; min_approvals distinct approvals -> approved.
+ *
+ * Rejected votes (and requests naming a known approval) are kept in the
+ * approval's history with the reason (mt_appr_note_rejected, bounded), so
+ * the API and console show forgery attempts next to the counted votes.
  *
  * Times are microseconds since the Unix epoch. The decision time is the
  * time of the record that decided (vote ts, or `expires` for expiry), never
@@ -47,6 +55,8 @@
 #define MT_APPR_MAX_GROUPS 64      /* approver_groups / voter groups considered */
 #define MT_APPR_MAX_VOTES 64       /* counted votes kept per approval */
 #define MT_APPR_MAX_MIN_APPROVALS 64
+#define MT_APPR_MAX_REJECTED 32    /* rejected records kept per approval (all are counted) */
+#define MT_APPR_KEY_ID_SIZE 17     /* 16 hex digits + NUL, as MT_ED25519_KEY_ID_SIZE */
 
 typedef enum mt_appr_state {
     MT_APPR_PENDING = 0,
@@ -82,6 +92,8 @@ typedef enum mt_appr_outcome {
     MT_APPR_REASON_REQUIRED, /* rule demands a reason */
     MT_APPR_ALREADY_VOTED,   /* voter already cast a different vote */
     MT_APPR_CANCEL_NOT_SIDECAR, /* cancel from a source other than the sidecar */
+    MT_APPR_SIDECAR_NOT_CANCEL, /* a sidecar voting approve or deny */
+    MT_APPR_CANCEL_FOREIGN,     /* cancel signed by another sidecar than the requester */
     MT_APPR_INVALID,         /* malformed input (NULL ids, ...) */
 } mt_appr_outcome;
 
@@ -97,6 +109,7 @@ typedef struct mt_appr_request {
     bool four_eyes;
     bool reason_required;
     int64_t created, expires;
+    const char *key_id; /* the sidecar key that signed the request */
     json_t *record; /* the decoded ApprovalRequest, for display; borrowed, incref'd */
 } mt_appr_request;
 
@@ -110,7 +123,18 @@ typedef struct mt_appr_vote_in {
     const char *reason; /* NULL: none */
     int64_t ts;
     mt_appr_source source;
+    const char *signer_key; /* key id that signed the vote (checked by trust.h) */
 } mt_appr_vote_in;
+
+/* A record that was not counted, as it claimed to be. */
+typedef struct mt_appr_rejection {
+    char *what;            /* "vote" or "request" */
+    char *issuer, *subject; /* claimed voter (votes) or requester (requests) */
+    char *vote, *source;    /* claimed symbols, NULL when absent */
+    char *key_id;          /* claimed signing key, NULL when unsigned */
+    char *reason;          /* verdict or outcome name: unsigned, bad_signature, ... */
+    int64_t ts;
+} mt_appr_rejection;
 
 /* A counted vote (approvals, the deciding deny, or the cancel). */
 typedef struct mt_appr_vote {
@@ -118,6 +142,7 @@ typedef struct mt_appr_vote {
     mt_appr_vote_kind kind;
     mt_appr_source source;
     int64_t ts;
+    char key_id[MT_APPR_KEY_ID_SIZE]; /* the key that signed it */
 } mt_appr_vote;
 
 typedef struct mt_appr {
@@ -129,12 +154,16 @@ typedef struct mt_appr {
     int64_t min_approvals;
     bool four_eyes, reason_required;
     int64_t created, expires;
+    char request_key[MT_APPR_KEY_ID_SIZE]; /* sidecar key of the request; "" if unknown */
     json_t *record;         /* NULL for an approval known only from its decision */
 
     mt_appr_state state;
     int64_t decided;        /* 0 while pending */
     mt_appr_vote votes[MT_APPR_MAX_VOTES];
     size_t nvotes;
+    mt_appr_rejection *rejected; /* the first MT_APPR_MAX_REJECTED, oldest first */
+    size_t nrejected;
+    uint64_t rejected_total;     /* all of them */
 
     /* Publication bookkeeping, owned by the service: */
     bool published;  /* a decision for this id is on the decisions topic (acked or read) */
@@ -188,6 +217,11 @@ const char *mt_appr_source_name(mt_appr_source s);
 bool mt_appr_source_parse(const char *name, mt_appr_source *out);
 const char *mt_appr_outcome_name(mt_appr_outcome o);
 const char *mt_appr_outcome_text(mt_appr_outcome o);
+
+/* Adds a rejected record to a's history (kept while fewer than
+ * MT_APPR_MAX_REJECTED are, always counted). r's strings are copied;
+ * MT_ERR_NOMEM leaves the history as it was (still counted). */
+mt_err mt_appr_note_rejected(mt_appr *a, const mt_appr_rejection *r);
 
 /* Counted approve votes. */
 size_t mt_appr_approvals(const mt_appr *a);

@@ -3,8 +3,12 @@
  * signed decision; the API's error codes; a restart replays the topics to
  * the same state and writes no decision twice, and a pending approval
  * survives the restart and completes afterwards; the sidecar's cancel and
- * expiry are published too; the web console's files are served with a
- * strict CSP and nothing outside its directory can be named. The HTTP client runs on the
+ * expiry are published too; forged requests and votes (unsigned, unknown
+ * key, wrong role, a bot voting as someone else, a copied or tampered
+ * signature, another sidecar's cancel) change nothing, are counted and are
+ * listed in the approval's history, also after a restart; the web
+ * console's files are served with a strict CSP and nothing outside its
+ * directory can be named. The HTTP client runs on the
  * service's own event loop; every wait is a condition with a deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +42,9 @@ typedef struct fx {
     mt_mock_kafka mk;
     mt_avro_registry *reg;
     mt_ed25519_key *sign_key;
+    mt_ed25519_key *sidecar_key, *sidecar2_key, *bot_key, *rogue_key;
+    mt_trust trust;
+    char trust_path[128], keyfiles[4][128];
     mt_jwt_key *idp;
     mt_jwks *jwks;
     char dir[64], jwks_path[128];
@@ -69,6 +76,7 @@ static void start_service(fx *f)
                              .kafka = {.bootstrap = f->mk.bootstrap},
                              .schemas = f->reg,
                              .key = f->sign_key,
+                             .trust = &f->trust,
                              .jwks = f->jwks,
                              .base = f->base};
     mt_errbuf eb = {{0}};
@@ -128,6 +136,30 @@ static int setup(void **state)
     assert_int_equal(json_dump_file(jwks, f->jwks_path, 0), 0);
     json_decref(jwks);
     assert_int_equal(mt_jwks_load_file(f->jwks_path, &f->jwks, &eb), MT_OK);
+    /* Trust: this service's key, two sidecars and a bot that votes as
+     * release-bot of group bots; rogue_key is trusted by nobody. */
+    assert_int_equal(mt_ed25519_generate(&f->sidecar_key, &eb), MT_OK);
+    assert_int_equal(mt_ed25519_generate(&f->sidecar2_key, &eb), MT_OK);
+    assert_int_equal(mt_ed25519_generate(&f->bot_key, &eb), MT_OK);
+    assert_int_equal(mt_ed25519_generate(&f->rogue_key, &eb), MT_OK);
+    const mt_ed25519_key *pubs[3] = {f->sidecar_key, f->sidecar2_key, f->bot_key};
+    for (int i = 0; i < 3; i++) {
+        snprintf(f->keyfiles[i], sizeof f->keyfiles[i], "%s/key%d.pub.pem", f->dir, i);
+        assert_int_equal(mt_ed25519_write_public_pem(pubs[i], f->keyfiles[i], &eb), MT_OK);
+    }
+    snprintf(f->trust_path, sizeof f->trust_path, "%s/trust.json", f->dir);
+    json_t *trust = json_pack(
+        "{s:[{s:s,s:s},{s:s,s:s}],s:[{s:s,s:s,s:s,s:s,s:[s]}]}", "sidecars", "name", "payments",
+        "public_key_file", "key0.pub.pem", "name", "ml", "public_key_file", f->keyfiles[1],
+        "bots", "name", "release-bot", "public_key_file", "key2.pub.pem", "subject",
+        "release-bot", "issuer", "mcptrail-approval-bot", "groups", "bots");
+    assert_int_equal(json_dump_file(trust, f->trust_path, 0), 0);
+    json_decref(trust);
+    mt_trust_init(&f->trust);
+    assert_int_equal(mt_trust_add_service(&f->trust, f->sign_key, false, &eb), MT_OK);
+    if (mt_trust_load_file(&f->trust, f->trust_path, &eb) != MT_OK)
+        fail_msg("trust file: %s", eb.msg);
+    assert_int_equal(mt_trust_count(&f->trust, MT_TRUST_SIDECAR), 2);
     f->cfg = (mt_approvals_config){
         .api_address = "127.0.0.1",
         .api_port = 0,
@@ -160,9 +192,17 @@ static int teardown(void **state)
     mt_jwks_free(f->jwks);
     mt_jwt_key_free(f->idp);
     mt_ed25519_free(f->sign_key);
+    mt_ed25519_free(f->sidecar_key);
+    mt_ed25519_free(f->sidecar2_key);
+    mt_ed25519_free(f->bot_key);
+    mt_ed25519_free(f->rogue_key);
+    mt_trust_free(&f->trust);
     mt_avro_registry_free(f->reg);
     mt_mock_kafka_stop(&f->mk);
     unlink(f->jwks_path);
+    unlink(f->trust_path);
+    for (int i = 0; i < 3; i++)
+        unlink(f->keyfiles[i]);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -175,6 +215,15 @@ static void on_ack(const mt_delivery *d, void *ctx)
     if (d->err != MT_OK)
         fail_msg("produce failed: %s", d->errstr);
     (*(int *)ctx)++;
+}
+
+/* rec signed by key (NULL: left as it is, e.g. unsigned). */
+static json_t *signed_by(fx *f, const char *schema, json_t *rec, const mt_ed25519_key *key)
+{
+    mt_errbuf eb = {{0}};
+    if (key && mt_approval_sign(mt_avro_registry_find(f->reg, schema), rec, key, &eb) != MT_OK)
+        fail_msg("sign: %s", eb.msg);
+    return rec;
 }
 
 static void produce(fx *f, const char *topic, const char *schema, json_t *rec)
@@ -198,6 +247,12 @@ static void produce(fx *f, const char *topic, const char *schema, json_t *rec)
     mt_producer_destroy(p);
     mt_buf_free(&b);
     json_decref(rec);
+}
+
+static void produce_request(fx *f, json_t *rec)
+{
+    produce(f, T_REQ, MT_APPROVAL_REQUEST_SCHEMA,
+            signed_by(f, MT_APPROVAL_REQUEST_SCHEMA, rec, f->sidecar_key));
 }
 
 static json_t *request(const char *id, int min, bool reason_required)
@@ -359,7 +414,7 @@ static void request_and_two_votes_give_one_signed_decision(void **state)
     char *alice = token(f, "alice", "[\"sre\"]"), *bob = token(f, "bob", "[\"sre\",\"x\"]");
     char *mallory = token(f, "mallory", "[\"dev\"]");
     char *requester = token(f, "repo:acme/app", "\"sre\"");
-    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", request("ap-1", 2, false));
+    produce_request(f, request("ap-1", 2, false));
     want_state pending0 = {"ap-1", MT_APPR_PENDING, 0, false};
     run_until(f, has_state, &pending0, "request ap-1 pending");
 
@@ -446,7 +501,7 @@ static void reason_required_and_deny(void **state)
 {
     fx *f = *state;
     char *alice = token(f, "alice", "[\"sre\"]");
-    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", request("ap-2", 2, true));
+    produce_request(f, request("ap-2", 2, true));
     want_state pending0 = {"ap-2", MT_APPR_PENDING, 0, false};
     run_until(f, has_state, &pending0, "request ap-2 pending");
     expect_error(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-2/deny", alice, "{\"reason\":\" \"}",
@@ -463,7 +518,7 @@ static void restart_replays_the_same_state_and_writes_no_decision_twice(void **s
 {
     fx *f = *state;
     char *alice = token(f, "alice", "[\"sre\"]"), *bob = token(f, "bob", "[\"sre\"]");
-    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", request("ap-3", 2, false));
+    produce_request(f, request("ap-3", 2, false));
     want_state pending0 = {"ap-3", MT_APPR_PENDING, 0, false};
     run_until(f, has_state, &pending0, "request ap-3 pending");
     assert_int_equal(http(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-3/approve", alice, NULL,
@@ -510,13 +565,24 @@ static json_t *vote_record(const char *id, const char *sub, const char *vote,
 static void sidecar_cancel_and_expiry_are_published(void **state)
 {
     fx *f = *state;
-    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", request("ap-5", 1, false));
+    produce_request(f, request("ap-5", 1, false));
     want_state pending0 = {"ap-5", MT_APPR_PENDING, 0, false};
     run_until(f, has_state, &pending0, "request ap-5 pending");
-    /* A cancel from a bot is refused; the sidecar's decides. */
-    produce(f, T_VOTE, "dev.mcptrail.ApprovalVote", vote_record("ap-5", "bot", "cancel", "bot"));
-    produce(f, T_VOTE, "dev.mcptrail.ApprovalVote",
-            vote_record("ap-5", "sidecar/pod-1", "cancel", "sidecar"));
+    /* A cancel from a bot is refused, so is one from another sidecar; the
+     * requesting sidecar's decides. */
+    json_t *v = vote_record("ap-5", "release-bot", "cancel", "bot");
+    json_object_set_new(v, "voter", json_pack("{s:s,s:s,s:[]}", "subject", "release-bot",
+                                              "issuer", "mcptrail-approval-bot", "groups"));
+    produce(f, T_VOTE, MT_APPROVAL_VOTE_SCHEMA,
+            signed_by(f, MT_APPROVAL_VOTE_SCHEMA, v, f->bot_key));
+    produce(f, T_VOTE, MT_APPROVAL_VOTE_SCHEMA,
+            signed_by(f, MT_APPROVAL_VOTE_SCHEMA,
+                      vote_record("ap-5", "sidecar/pod-9", "cancel", "sidecar"),
+                      f->sidecar2_key));
+    produce(f, T_VOTE, MT_APPROVAL_VOTE_SCHEMA,
+            signed_by(f, MT_APPROVAL_VOTE_SCHEMA,
+                      vote_record("ap-5", "sidecar/pod-1", "cancel", "sidecar"),
+                      f->sidecar_key));
     want_state cancelled = {"ap-5", MT_APPR_CANCELLED, 0, true};
     run_until(f, has_state, &cancelled, "ap-5 cancelled and published");
 
@@ -525,7 +591,7 @@ static void sidecar_cancel_and_expiry_are_published(void **state)
     json_t *r = request("ap-6", 1, false);
     json_object_set_new(r, "expires", json_integer(wall_us() - 1000000));
     int64_t expires = json_integer_value(json_object_get(r, "expires"));
-    produce(f, T_REQ, "dev.mcptrail.ApprovalRequest", r);
+    produce_request(f, r);
     want_state expired = {"ap-6", MT_APPR_EXPIRED, 0, true};
     run_until(f, has_state, &expired, "ap-6 expired and published");
 
@@ -539,6 +605,201 @@ static void sidecar_cancel_and_expiry_are_published(void **state)
     assert_int_equal(json_integer_value(json_object_get(d, "decided")), expires);
     assert_int_equal(json_array_size(json_object_get(d, "approvers")), 0);
     json_decref(all);
+    const mt_appr *a = mt_appr_find(mt_approvals_table(f->svc), "ap-5");
+    assert_int_equal(a->nrejected, 2);
+    assert_string_equal(a->rejected[0].reason, "cancel_not_sidecar");
+    assert_string_equal(a->rejected[1].reason, "cancel_foreign_sidecar");
+}
+
+/* The metric line `name{reason="r"} N`, or -1. */
+static long long metric(fx *f, const char *name, const char *reason)
+{
+    struct evhttp_connection *c = evhttp_connection_base_new(
+        f->base, NULL, "127.0.0.1", (uint16_t)mt_approvals_port(f->svc));
+    http_result r = {0};
+    struct evhttp_request *req = evhttp_request_new(on_response, &r);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    /* on_response parses JSON; read the text ourselves. */
+    struct evbuffer *copy = evbuffer_new();
+    evhttp_request_own(req);
+    assert_int_equal(evhttp_make_request(c, req, EVHTTP_REQ_GET, "/metrics"), 0);
+    run_until(f, http_done, &r, "/metrics");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    evbuffer_add_buffer(copy, in);
+    evbuffer_add(copy, "", 1);
+    const char *text = (const char *)evbuffer_pullup(copy, -1);
+    char want[200];
+    snprintf(want, sizeof want, "\n%s{reason=\"%s\"} ", name, reason);
+    const char *at = strstr(text, want);
+    long long v = at ? strtoll(at + strlen(want), NULL, 10) : -1;
+    evbuffer_free(copy);
+    evhttp_request_free(req);
+    evhttp_connection_free(c);
+    return v;
+}
+
+static json_t *bot_vote(const char *id, const char *sub, const char *groups_json,
+                        const char *vote)
+{
+    json_t *v = vote_record(id, sub, vote, "bot");
+    json_object_set_new(v, "reason", json_string("rule 1"));
+    json_object_set_new(v, "voter", json_pack("{s:s,s:s,s:o}", "subject", sub, "issuer",
+                                              "mcptrail-approval-bot", "groups",
+                                              json_loads(groups_json, 0, NULL)));
+    return v;
+}
+
+static bool rejected_n(fx *f, const void *arg)
+{
+    const want_state *w = arg;
+    const mt_appr *a = mt_appr_find(mt_approvals_table(f->svc), w->id);
+    return a && a->rejected_total == w->approvals;
+}
+
+/* Writing the votes topic proves nothing: every forged record below is
+ * ignored, counted by reason and listed in the approval's history; the
+ * approval completes only with the two genuine approvers, and a restart
+ * (replay of the topics) rejects exactly the same records. */
+static void forged_requests_and_votes_change_nothing(void **state)
+{
+    fx *f = *state;
+    const char *V = MT_APPROVAL_VOTE_SCHEMA, *R = MT_APPROVAL_REQUEST_SCHEMA;
+    /* Forged requests: unsigned, and signed by a key nobody trusts. */
+    produce(f, T_REQ, R, request("ap-forged-1", 1, false));
+    produce(f, T_REQ, R, signed_by(f, R, request("ap-forged-2", 1, false), f->rogue_key));
+    /* A bot key may not sign requests either. */
+    produce(f, T_REQ, R, signed_by(f, R, request("ap-forged-3", 1, false), f->bot_key));
+    produce_request(f, request("ap-7", 2, false));
+    want_state pending = {"ap-7", MT_APPR_PENDING, 0, false};
+    run_until(f, has_state, &pending, "request ap-7 pending");
+    const mt_appr_table *tbl = mt_approvals_table(f->svc);
+    assert_null(mt_appr_find(tbl, "ap-forged-1"));
+    assert_null(mt_appr_find(tbl, "ap-forged-2"));
+    assert_null(mt_appr_find(tbl, "ap-forged-3"));
+    assert_int_equal(metric(f, "mcptrail_approvals_requests_rejected_total", "unsigned"), 1);
+    assert_int_equal(metric(f, "mcptrail_approvals_requests_rejected_total", "unknown_key"), 1);
+    assert_int_equal(metric(f, "mcptrail_approvals_requests_rejected_total", "wrong_role"), 1);
+
+    /* 1. A claimed human, unsigned, straight on the topic (two of them). */
+    json_t *alice = vote_record("ap-7", "alice", "approve", "bot");
+    json_object_set_new(alice, "voter", json_pack("{s:s,s:s,s:[s]}", "subject", "alice", "issuer",
+                                                  ISS, "groups", "sre"));
+    json_t *bob = json_deep_copy(alice);
+    json_object_set_new(json_object_get(bob, "voter"), "subject", json_string("bob"));
+    produce(f, T_VOTE, V, json_deep_copy(alice));
+    produce(f, T_VOTE, V, bob);
+    /* ... claiming the API as source, signed by a key nobody trusts. */
+    json_t *api = json_deep_copy(alice);
+    json_object_set_new(api, "source", json_string("api"));
+    produce(f, T_VOTE, V, signed_by(f, V, api, f->rogue_key));
+    /* ... signed by the bot's key but claiming the API. */
+    api = json_deep_copy(alice);
+    json_object_set_new(api, "source", json_string("api"));
+    produce(f, T_VOTE, V, signed_by(f, V, api, f->bot_key));
+    /* 2. The bot's key voting as alice, and as group sre it does not hold. */
+    produce(f, T_VOTE, V, signed_by(f, V, bot_vote("ap-7", "alice", "[\"bots\"]", "approve"),
+                                    f->bot_key));
+    produce(f, T_VOTE, V,
+            signed_by(f, V, bot_vote("ap-7", "release-bot", "[\"sre\"]", "approve"),
+                      f->bot_key));
+    /* 3. A real signed vote (a genuine bot vote for another approval)
+     * replayed for ap-7, and another for a different request hash. */
+    json_t *real = signed_by(f, V, bot_vote("ap-1", "release-bot", "[\"bots\"]", "approve"),
+                             f->bot_key);
+    json_t *copy = json_deep_copy(real);
+    json_object_set_new(copy, "approval_id", json_string("ap-7"));
+    produce(f, T_VOTE, V, copy);
+    copy = json_deep_copy(real);
+    json_object_set_new(copy, "approval_id", json_string("ap-7"));
+    json_object_set_new(copy, "request_hash",
+                        json_string("bb00000000000000000000000000000000000000000000000000000000"
+                                    "000001"));
+    produce(f, T_VOTE, V, copy);
+    /* 4. A signed vote with a tampered field. */
+    json_t *t = signed_by(f, V, bot_vote("ap-7", "release-bot", "[\"bots\"]", "deny"),
+                          f->bot_key);
+    json_object_set_new(t, "vote", json_string("approve"));
+    produce(f, T_VOTE, V, t);
+    /* A sidecar approving instead of cancelling. */
+    produce(f, T_VOTE, V,
+            signed_by(f, V, vote_record("ap-7", "sidecar/pod-1", "approve", "sidecar"),
+                      f->sidecar_key));
+    /* A genuine bot vote: counted as a vote, but bots is no approver group
+     * of ap-7, so it is refused by the rules, not by the signature. */
+    produce(f, T_VOTE, V,
+            signed_by(f, V, bot_vote("ap-7", "release-bot", "[\"bots\"]", "approve"),
+                      f->bot_key));
+    want_state eleven = {"ap-7", MT_APPR_PENDING, 11, false};
+    run_until(f, rejected_n, &eleven, "eleven rejections on ap-7");
+    assert_true(has_state(f, &pending));
+    json_decref(real);
+    json_decref(alice);
+
+    static const struct {
+        const char *reason;
+        long long n;
+    } want[] = {{"unsigned", 2}, {"unknown_key", 1}, {"wrong_role", 1},
+                {"identity_not_allowed", 1}, {"group_not_allowed", 1}, {"bad_signature", 3},
+                {"sidecar_not_cancel", 1}, {"not_in_group", 1}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        long long got = metric(f, "mcptrail_approvals_votes_rejected_total", want[i].reason);
+        if (got < want[i].n) /* earlier tests add their own (cancels) */
+            fail_msg("votes rejected for %s: %lld, want >= %lld", want[i].reason, got,
+                     want[i].n);
+    }
+    char *atok = token(f, "alice", "[\"sre\"]"), *btok = token(f, "bob", "[\"sre\"]");
+    json_t *j = NULL;
+    assert_int_equal(http(f, EVHTTP_REQ_GET, "/api/v1/approvals/ap-7", atok, NULL, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "votes")), 0);
+    json_t *rej = json_object_get(j, "rejected");
+    assert_int_equal(json_array_size(rej), 11);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0), "reason")),
+                        "unsigned");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0), "subject")),
+                        "alice");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "requested_by"),
+                                                          "name")),
+                        "payments");
+    json_decref(j);
+
+    /* The genuine approvers complete it; their votes are signed by the service. */
+    assert_int_equal(http(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-7/approve", atok, NULL, NULL),
+                     202);
+    assert_int_equal(http(f, EVHTTP_REQ_POST, "/api/v1/approvals/ap-7/approve", btok, NULL, NULL),
+                     202);
+    want_state done = {"ap-7", MT_APPR_APPROVED, 2, true};
+    run_until(f, has_state, &done, "ap-7 approved by alice and bob");
+    assert_int_equal(http(f, EVHTTP_REQ_GET, "/api/v1/approvals/ap-7", atok, NULL, &j), 200);
+    json_t *v0 = json_array_get(json_object_get(j, "votes"), 0);
+    assert_string_equal(json_string_value(json_object_get(v0, "signed_by")), "service");
+    json_decref(j);
+
+    /* After a restart the same records are rejected again, nothing else. */
+    mt_approvals_free(f->svc);
+    f->svc = NULL;
+    start_service(f);
+    run_until(f, is_ready, NULL, "replay after restart");
+    assert_true(has_state(f, &done));
+    const mt_appr *a = mt_appr_find(mt_approvals_table(f->svc), "ap-7");
+    assert_int_equal(a->rejected_total, 11);
+    assert_null(mt_appr_find(mt_approvals_table(f->svc), "ap-forged-1"));
+    json_t *all = read_decisions(f), *d = NULL;
+    assert_int_equal(decisions_for(all, "ap-7", &d), 1);
+    assert_int_equal(json_array_size(json_object_get(d, "approvers")), 2);
+    json_decref(all);
+
+    /* A bot whose key holds an approver group decides alone when the rule
+     * allows one approval from bots. Produced right after the request, the
+     * vote may be read first: it waits for its request. */
+    json_t *r = request("ap-8", 1, false);
+    json_object_set_new(r, "approver_groups", json_pack("[s,s]", "bots", "sre"));
+    produce_request(f, r);
+    produce(f, T_VOTE, V,
+            signed_by(f, V, bot_vote("ap-8", "release-bot", "[]", "approve"), f->bot_key));
+    want_state bot_done = {"ap-8", MT_APPR_APPROVED, 1, true};
+    run_until(f, has_state, &bot_done, "ap-8 approved by the bot");
+    free(atok);
+    free(btok);
 }
 
 
@@ -668,6 +929,7 @@ int main(void)
         cmocka_unit_test(reason_required_and_deny),
         cmocka_unit_test(restart_replays_the_same_state_and_writes_no_decision_twice),
         cmocka_unit_test(sidecar_cancel_and_expiry_are_published),
+        cmocka_unit_test(forged_requests_and_votes_change_nothing),
         cmocka_unit_test(console_files_are_served_with_a_strict_csp_and_nothing_else),
     };
     /* One cluster and service for the group: later tests build on the

@@ -27,6 +27,7 @@ typedef struct tvote {
     int other_hash;      /* non-zero: vote names another request hash */
     const char *id;      /* NULL: "a1" */
     mt_appr_outcome want;
+    const char *signer;  /* key id that signed the vote; NULL: "service" */
 } tvote;
 
 typedef struct scenario {
@@ -40,7 +41,7 @@ typedef struct scenario {
     int64_t decided;
 } scenario;
 
-#define V(iss, sub, g, k, r, ts, want) {iss, sub, g, k, r, ts, MT_APPR_SRC_API, 0, NULL, want}
+#define V(iss, sub, g, k, r, ts, want) {iss, sub, g, k, r, ts, MT_APPR_SRC_API, 0, NULL, want, NULL}
 #define APPROVE MT_APPR_VOTE_APPROVE
 #define DENY MT_APPR_VOTE_DENY
 
@@ -106,35 +107,47 @@ static const scenario scenarios[] = {
       V(IDP, "carol", "sre", APPROVE, NULL, 200, MT_APPR_TERMINAL)},
      3, MT_APPR_EXPIRED, 1, EXPIRES},
     {"vote_for_unknown_approval_is_refused", 1, true, false, false,
-     {{IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_SRC_API, 0, "nope", MT_APPR_UNKNOWN}},
+     {{IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_SRC_API, 0, "nope", MT_APPR_UNKNOWN, NULL}},
      1, MT_APPR_PENDING, 0, 0},
     {"vote_for_another_request_hash_is_refused", 1, true, false, false,
      {{IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_SRC_API, 1, NULL,
-       MT_APPR_HASH_MISMATCH}},
+       MT_APPR_HASH_MISMATCH, NULL}},
      1, MT_APPR_PENDING, 0, 0},
     {"sidecar_cancel_cancels", 2, true, false, false,
      {V(IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_COUNTED),
       {"spiffe://cluster", "sidecar", NULL, MT_APPR_VOTE_CANCEL, "client disconnected", 150,
-       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_DECIDED},
+       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_DECIDED, "sidecar-a"},
       V(IDP, "bob", "sre", APPROVE, NULL, 200, MT_APPR_TERMINAL)},
      3, MT_APPR_CANCELLED, 1, 150},
     {"cancel_from_another_source_is_refused", 1, true, false, false,
      {{IDP, "alice", "sre", MT_APPR_VOTE_CANCEL, NULL, 100, MT_APPR_SRC_API, 0, NULL,
-       MT_APPR_CANCEL_NOT_SIDECAR},
+       MT_APPR_CANCEL_NOT_SIDECAR, NULL},
       {IDP, "bot", "sre", MT_APPR_VOTE_CANCEL, NULL, 100, MT_APPR_SRC_BOT, 0, NULL,
-       MT_APPR_CANCEL_NOT_SIDECAR}},
+       MT_APPR_CANCEL_NOT_SIDECAR, NULL}},
      2, MT_APPR_PENDING, 0, 0},
     {"cancel_after_decision_is_refused", 1, true, false, false,
      {V(IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_DECIDED),
       {"spiffe://cluster", "sidecar", NULL, MT_APPR_VOTE_CANCEL, NULL, 150,
-       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_TERMINAL}},
+       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_TERMINAL, "sidecar-a"}},
      2, MT_APPR_APPROVED, 1, 100},
+    {"only_the_requesting_sidecar_cancels", 1, true, false, false,
+     {{"spiffe://cluster", "sidecar", NULL, MT_APPR_VOTE_CANCEL, NULL, 150,
+       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_CANCEL_FOREIGN, "sidecar-b"},
+      {"spiffe://cluster", "sidecar", NULL, MT_APPR_VOTE_CANCEL, NULL, 160,
+       MT_APPR_SRC_SIDECAR, 0, NULL, MT_APPR_DECIDED, "sidecar-a"}},
+     2, MT_APPR_CANCELLED, 0, 160},
+    {"a_sidecar_never_approves_or_denies", 1, true, false, false,
+     {{"spiffe://cluster", "sidecar", "sre", APPROVE, NULL, 150, MT_APPR_SRC_SIDECAR, 0, NULL,
+       MT_APPR_SIDECAR_NOT_CANCEL, "sidecar-a"},
+      {"spiffe://cluster", "sidecar", "sre", DENY, NULL, 160, MT_APPR_SRC_SIDECAR, 0, NULL,
+       MT_APPR_SIDECAR_NOT_CANCEL, "sidecar-a"}},
+     2, MT_APPR_PENDING, 0, 0},
     {"min_approvals_below_one_means_one", 0, true, false, false,
      {V(IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_DECIDED)},
      1, MT_APPR_APPROVED, 1, 100},
     {"bot_votes_count_like_api_votes", 2, true, false, false,
      {{IDP, "readonly-bot", "sre", APPROVE, "read-only tool", 100, MT_APPR_SRC_BOT, 0, NULL,
-       MT_APPR_COUNTED},
+       MT_APPR_COUNTED, NULL},
       V(IDP, "alice", "sre", APPROVE, NULL, 200, MT_APPR_DECIDED)},
      2, MT_APPR_APPROVED, 2, 200},
 };
@@ -155,6 +168,7 @@ static void add_request(mt_appr_table *t, const char *id, int64_t min, bool four
         .reason_required = reason_required,
         .created = 1,
         .expires = EXPIRES,
+        .key_id = "sidecar-a",
     };
     memset(r.request_hash, 0x11, sizeof r.request_hash);
     mt_appr_add_result res;
@@ -186,6 +200,7 @@ static mt_appr_outcome cast(mt_appr_table *t, const tvote *tv, bool check_only)
         .reason = tv->reason,
         .ts = tv->ts,
         .source = tv->source,
+        .signer_key = tv->signer ? tv->signer : "service",
     };
     memset(v.request_hash, tv->other_hash ? 0x22 : 0x11, sizeof v.request_hash);
     return check_only ? mt_appr_vote_check(t, &v) : mt_appr_vote_apply(t, &v, NULL);
@@ -330,6 +345,33 @@ static void malformed_votes_are_invalid(void **state)
     mt_appr_table_free(&t);
 }
 
+static void rejections_are_kept_in_order_bounded_and_all_counted(void **state)
+{
+    (void)state;
+    mt_appr_table t;
+    mt_appr_table_init(&t);
+    add_request(&t, "a1", 1, true, false, false);
+    mt_appr *a = mt_appr_find(&t, "a1");
+    for (int i = 0; i < MT_APPR_MAX_REJECTED + 5; i++) {
+        mt_appr_rejection r = {.what = "vote", .subject = i == 0 ? "alice" : "bob",
+                               .issuer = IDP, .vote = "approve", .source = "bot",
+                               .reason = i == 0 ? "unsigned" : "bad_signature", .ts = i};
+        assert_int_equal(mt_appr_note_rejected(a, &r), MT_OK);
+    }
+    mt_appr_rejection req = {.what = "request", .reason = "unknown_key"};
+    assert_int_equal(mt_appr_note_rejected(a, &req), MT_OK);
+    assert_int_equal(a->nrejected, MT_APPR_MAX_REJECTED);
+    assert_int_equal(a->rejected_total, MT_APPR_MAX_REJECTED + 6);
+    assert_string_equal(a->rejected[0].subject, "alice");
+    assert_string_equal(a->rejected[0].reason, "unsigned");
+    assert_null(a->rejected[0].key_id);
+    assert_string_equal(a->rejected[1].reason, "bad_signature");
+    /* Rejections change nothing else. */
+    assert_int_equal(a->state, MT_APPR_PENDING);
+    assert_int_equal(a->nvotes, 0);
+    mt_appr_table_free(&t);
+}
+
 static void names_round_trip(void **state)
 {
     (void)state;
@@ -363,6 +405,7 @@ int main(void)
         cmocka_unit_test(published_decision_overrides_replayed_state),
         cmocka_unit_test(check_changes_nothing),
         cmocka_unit_test(malformed_votes_are_invalid),
+        cmocka_unit_test(rejections_are_kept_in_order_bounded_and_all_counted),
         cmocka_unit_test(names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
