@@ -15,7 +15,7 @@ apt_pkgs=(
   librdkafka-dev libavro-dev libjansson-dev libssl-dev libevent-dev
   libcmocka-dev libvectorscan-dev libpcre2-dev clang-14 libclang-rt-14-dev
   zlib1g-dev libdeflate-dev
-  openjdk-17-jdk-headless maven python3-venv
+  openjdk-17-jdk-headless maven python3-venv jq openssl curl
   chromium fonts-dejavu-core
 )
 missing=()

@@ -160,11 +160,14 @@ static bool was_used(const mt_hold_hub *hub, const char *approval_id)
 
 /* ---- publishing --------------------------------------------------------- */
 
+/* Signs rec with the sidecar's key and publishes it. */
 static mt_err produce(mt_hold_hub *hub, const char *topic, const mt_avro_schema *s,
-                      const json_t *rec, const char *approval_id, bool is_request, mt_errbuf *eb)
+                      json_t *rec, const char *approval_id, bool is_request, mt_errbuf *eb)
 {
     mt_buf b = MT_BUF_INIT;
-    mt_err err = mt_avro_encode(s, rec, &b, eb);
+    mt_err err = mt_approval_sign(s, rec, hub->cfg.signing_key, eb);
+    if (err == MT_OK)
+        err = mt_avro_encode(s, rec, &b, eb);
     if (err != MT_OK) {
         mt_buf_free(&b);
         return err;
@@ -455,6 +458,13 @@ mt_err mt_hold_hub_new(const mt_hold_hub_config *cfg, struct event_base *base,
     hub->s_dec = mt_avro_registry_find(cfg->schemas, MT_APPROVAL_DECISION_SCHEMA);
     if (!hub->s_req || !hub->s_vote || !hub->s_dec) {
         err = mt_fail(eb, MT_ERR_NOT_FOUND, "approval schemas not found in the schema directory");
+        goto fail;
+    }
+    if (!cfg->signing_key || !mt_ed25519_has_private(cfg->signing_key)) {
+        err = mt_fail(eb, MT_ERR_CONFIG,
+                      "approvals.signing_key_file is required with approvals.decision_keys: "
+                      "mcptrail-approvals ignores ApprovalRequests that are not signed by a "
+                      "sidecar key it trusts");
         goto fail;
     }
     if (cfg->ndecision_keys == 0) {

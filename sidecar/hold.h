@@ -1,7 +1,8 @@
 /* Approval holds: the sidecar's side of just-in-time approvals (DESIGN.md
  * "Approvals", docs/approvals.md "The sidecar's hold").
  *
- * A call that the policy marks `approve` becomes a hold: an ApprovalRequest
+ * A call that the policy marks `approve` becomes a hold: an ApprovalRequest,
+ * signed with the sidecar's key (approvals and bots trust no unsigned one),
  * is published on the requests topic (key approval_id), and the hub reads
  * the decisions topic until a decision arrives that
  *   - verifies (Ed25519) under one of the configured public keys (by key_id),
@@ -54,6 +55,7 @@ typedef struct mt_hold_hub_config {
     int64_t expiry_grace_ms;      /* sidecar expiry of a wait hold: expires + grace */
     size_t max_pending;           /* wait holds + tickets at once */
     const char *voter;            /* subject of the sidecar's cancel votes */
+    const mt_ed25519_key *signing_key; /* signs requests and cancel votes (private) */
     const mt_avro_registry *schemas;
 } mt_hold_hub_config;
 
@@ -126,8 +128,9 @@ mt_err mt_hold_start(mt_hold_hub *hub, const mt_hold_request *rq, const mt_hold_
  * publish): no more callbacks; a decided approval stays marked used. */
 void mt_hold_finish(mt_hold_hub *hub, mt_hold *h);
 
-/* The client cancelled or left: publishes a cancel vote (source sidecar)
- * with reason, and frees the hold (no more callbacks). */
+/* The client cancelled or left: publishes a cancel vote (source sidecar,
+ * signed with the same key as the request) with reason, and frees the hold
+ * (no more callbacks). */
 void mt_hold_cancel(mt_hold_hub *hub, mt_hold *h, const char *reason);
 
 /* Ticket lookup for a retried request: the ticket of (request_hash,

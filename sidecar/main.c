@@ -88,6 +88,7 @@ int main(int argc, char **argv)
     mt_admin *admin = NULL;
     mt_recorder *rec = NULL;
     mt_hold_hub *holds = NULL;
+    mt_ed25519_key *hold_key = NULL;
     mt_mask_engine *mask = NULL;
     mt_sidecar_metrics metrics = {0};
     struct event *sigs[3] = {NULL, NULL, NULL};
@@ -215,7 +216,26 @@ int main(int argc, char **argv)
     }
     mt_proxy_set_recorder(a.proxy, rec);
     if (cfg.approvals_decision_keys.n > 0) {
+        if (!cfg.approvals_signing_key.value) {
+            mt_logs(MT_LOG_ERROR, "sidecar", "cannot start approval holds", "error",
+                    "approvals.signing_key_file is required with approvals.decision_keys: "
+                    "approval requests must be signed",
+                    NULL);
+            err = MT_ERR_CONFIG;
+            goto out;
+        }
+        if ((err = mt_ed25519_load_private_pem(
+                 cfg.approvals_signing_key.value, cfg.approvals_signing_key.len,
+                 cfg.approvals_signing_key.path, &hold_key, &eb)) != MT_OK) {
+            mt_logs(MT_LOG_ERROR, "sidecar", "cannot start approval holds", "error", eb.msg,
+                    NULL);
+            goto out;
+        }
+        char kid[MT_ED25519_KEY_ID_SIZE] = "";
+        (void)mt_ed25519_key_id(hold_key, kid, NULL);
+        mt_logs(MT_LOG_INFO, "sidecar", "approval requests are signed", "key_id", kid, NULL);
         mt_hold_hub_config hc = {
+            .signing_key = hold_key,
             .kafka = rt.kafka,
             .topic_requests = cfg.approvals_topic_requests,
             .topic_votes = cfg.approvals_topic_votes,
@@ -270,6 +290,7 @@ out:
     mt_admin_free(admin);
     mt_proxy_free(a.proxy);
     mt_hold_hub_free(holds);
+    mt_ed25519_free(hold_key);
     if (rec) {
         /* flush the producer so acknowledged-but-unreported events settle */
         if (mt_recorder_flush(rec, 10000, &eb) != MT_OK)

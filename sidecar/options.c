@@ -197,6 +197,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      "decision is acted on only when its signature verifies under the key its key_id "
      "names. Unset: calls the policy marks `approve` are refused (-32007).",
      O(approvals_decision_keys), 0, 0, NULL, 0},
+    {"approvals.signing_key_file", MT_CFG_SECRET_FILE, NULL,
+     "PKCS#8 PEM Ed25519 private key that signs this sidecar's ApprovalRequests and cancel "
+     "votes; mcptrail-approvals and the bots act only on requests signed by a key their "
+     "trust.file names (docs/approvals.md \"Who may vote\"). Required with "
+     "approvals.decision_keys. The key id is logged at start.",
+     O(approvals_signing_key), 0, 0, NULL, 0},
     {"approvals.console_url", MT_CFG_STRING, NULL,
      "Base URL of the approvals console; each ApprovalRequest and ticket error carries "
      "`<url>#/approvals/<approval_id>`. Unset: no link.",

@@ -83,6 +83,7 @@ typedef struct mt_sidecar_config {
     char *policy_file; /* NULL: no policy, every message allowed */
 
     mt_strlist approvals_decision_keys; /* PEM public keys; empty: no holds possible */
+    mt_cfg_secret approvals_signing_key; /* signs ApprovalRequests and cancel votes */
     char *approvals_console_url;
     char *approvals_topic_requests, *approvals_topic_votes, *approvals_topic_decisions;
     int64_t approvals_progress_ms;

@@ -5,7 +5,10 @@
  *       "$schema" member naming its type (default dev.mcptrail.SessionEvent).
  *       Records are Avro single-object encoded, keyed by session_id or
  *       approval_id, and sent with the idempotent producer (acks=all); exit 0
- *       only when every record was acknowledged.
+ *       only when every record was acknowledged. With --sign_key=PEM, each
+ *       approval record (ApprovalRequest, ApprovalVote, ApprovalDecision) is
+ *       signed with that Ed25519 private key first (mcptrail/approval.h),
+ *       as a sidecar, a bot or mcptrail-approvals would sign it.
  *   mcptrail-events tail TOPIC [MAX]
  *       Prints every record of TOPIC from the beginning as JSON Lines with
  *       "$schema", "$partition" and "$offset" members, until MAX records or
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mcptrail/approval.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/config.h"
 #include "mcptrail/json.h"
@@ -29,14 +33,24 @@
 
 typedef struct events_config {
     mt_common_config common;
+    mt_cfg_secret sign_key;
 } events_config;
+
+static const mt_cfg_option events_options[] = {
+    {"sign_key", MT_CFG_SECRET_FILE, NULL,
+     "produce: PKCS#8 PEM Ed25519 private key that signs every approval record "
+     "(ApprovalRequest, ApprovalVote, ApprovalDecision) before it is sent. Unset: records "
+     "are sent as given.",
+     offsetof(events_config, sign_key), 0, 0, NULL, 0},
+    MT_CFG_END,
+};
 
 static const mt_cfg_spec spec = {
     .program = "mcptrail-events",
     .summary = "produce mcptrail Avro records from JSON Lines, or tail a topic as JSON Lines",
     .env_prefix = "MCPTRAIL_",
     .positional = "produce TOPIC < records.jsonl | tail TOPIC [MAX]",
-    .parts = {{mt_cfg_common_options, offsetof(events_config, common)}},
+    .parts = {{mt_cfg_common_options, offsetof(events_config, common)}, {events_options, 0}},
 };
 
 typedef struct produce_counts {
@@ -66,7 +80,7 @@ static const char *record_key(const json_t *rec)
     return NULL;
 }
 
-static int cmd_produce(mt_runtime *rt, const char *topic)
+static int cmd_produce(mt_runtime *rt, const char *topic, const mt_ed25519_key *sign_key)
 {
     mt_errbuf eb = {{0}};
     produce_counts counts = {0, 0};
@@ -99,6 +113,13 @@ static int cmd_produce(mt_runtime *rt, const char *topic)
             mt_avro_registry_find(rt->schemas, sname ? sname : "dev.mcptrail.SessionEvent");
         json_object_del(rec, "$schema");
         mt_buf_reset(&enc);
+        if (s && sign_key && mt_approval_context(s) &&
+            mt_approval_sign(s, rec, sign_key, &eb) != MT_OK) {
+            fprintf(stderr, "mcptrail-events: stdin line %lu: %s\n", lineno, eb.msg);
+            json_decref(rec);
+            rc = 1;
+            break;
+        }
         if (!s || mt_avro_encode(s, rec, &enc, &eb)) {
             fprintf(stderr, "mcptrail-events: stdin line %lu: %s\n", lineno,
                     s ? eb.msg : "unknown \"$schema\"");
@@ -223,8 +244,18 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    rc = produce ? cmd_produce(&rt, res.args[1])
-                 : cmd_tail(&rt, res.args[1], res.nargs == 3 ? strtoul(res.args[2], NULL, 10) : 0);
+    mt_ed25519_key *key = NULL;
+    if (cfg.sign_key.value &&
+        mt_ed25519_load_private_pem(cfg.sign_key.value, cfg.sign_key.len, cfg.sign_key.path,
+                                    &key, &eb) != MT_OK) {
+        fprintf(stderr, "mcptrail-events: %s\n", eb.msg);
+        rc = 1;
+    } else {
+        rc = produce ? cmd_produce(&rt, res.args[1], key)
+                     : cmd_tail(&rt, res.args[1],
+                                res.nargs == 3 ? strtoul(res.args[2], NULL, 10) : 0);
+    }
+    mt_ed25519_free(key);
     mt_runtime_free(&rt);
 out:
     mt_cfg_result_free(&res);

@@ -1,17 +1,28 @@
 /* mcptrail-approval-bot: an example approval bot. It consumes
- * mcptrail.approval.requests with a consumer group, posts one
- * Slack-compatible webhook message per request ({"text", "blocks"}) and, when
- * a line of its rules file matches the request, votes approve or deny on
- * mcptrail.approval.votes with source "bot". mcptrail-approvals counts the
- * vote like any other: the bot's groups must be among the request's
- * approver_groups and four-eyes still applies.
+ * mcptrail.approval.requests with a consumer group, ignores every request
+ * that is not signed by a sidecar its trust file names (as mcptrail-approvals
+ * does), posts one Slack-compatible webhook message per genuine request
+ * ({"text", "blocks"}) and, when a line of its rules file matches, votes
+ * approve or deny. mcptrail-approvals counts the vote like any other: the
+ * bot's groups must be among the request's approver_groups and four-eyes
+ * still applies.
+ *
+ * How it votes (vote.via):
+ *   api    (default) through the approvals HTTP API with the bearer token of
+ *          its own workload identity (approvals.token_file, re-read for every
+ *          vote so a rotated token is picked up); its groups come from that
+ *          verified token, and its Kafka principal needs no write access.
+ *   topic  an ApprovalVote with source "bot" on the votes topic, signed with
+ *          the bot's own Ed25519 key (signing.key_file); mcptrail-approvals
+ *          counts it only as the subject, issuer and groups its trust file
+ *          binds to that key.
  *
  * One request at a time, in the librdkafka consumer-loop shape: vote (wait
  * for the acknowledgement), post the webhook, then commit the offset, so a
  * crash repeats a request (at-least-once: the vote is then a duplicate the
  * service ignores, the webhook message is posted again) and never loses one.
- * The webhook is plain HTTP/1.1 over a socket (http:// only; put a TLS proxy
- * such as a mesh sidecar in front for https).
+ * HTTP is plain HTTP/1.1 over a socket (http:// only; put a TLS proxy such
+ * as a mesh sidecar in front for https).
  *
  * Rules file: one rule per line, '#' starts a comment; the first rule whose
  * conditions all match decides; no match means notify only.
@@ -20,12 +31,14 @@
  * Conditions are key=GLOB (fnmatch(3)) on tool, method, rule (rule_id),
  * requester (identity subject), repository (CI claim); an optional
  * reason="..." replaces the default reason. See bots/README.md. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "mcptrail/approval.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/config.h"
 #include "mcptrail/json.h"
@@ -33,10 +46,14 @@
 #include "mcptrail/log.h"
 #include "mcptrail/runtime.h"
 #include "bot.h"
+#include "trust.h"
 
 #define POLL_MS 500
 #define VOTE_ACK_MS 30000
 #define WEBHOOK_ATTEMPTS 3
+#define API_ATTEMPTS 20       /* the service may not have read the request yet */
+#define API_RETRY_MS 500
+#define TOKEN_MAX 16384
 
 typedef struct bot_config {
     mt_common_config common;
@@ -50,7 +67,16 @@ typedef struct bot_config {
     char *subject;
     char *issuer;
     mt_strlist groups;
+    char *trust_file;
+    int vote_via; /* VIA_API, VIA_TOPIC */
+    char *approvals_url;
+    char *token_file;
+    int64_t api_timeout_ms;
+    mt_cfg_secret signing_key;
 } bot_config;
+
+enum { VIA_API = 0, VIA_TOPIC = 1 };
+static const char *const via_names[] = {"api", "topic", NULL};
 
 #define O(f) offsetof(bot_config, f)
 static const mt_cfg_option bot_options[] = {
@@ -76,24 +102,51 @@ static const mt_cfg_option bot_options[] = {
      O(group_id), 0, 0, NULL, MT_CFG_F_REQUIRED},
     {"topics.requests", MT_CFG_STRING, "mcptrail.approval.requests",
      "Topic of ApprovalRequest records.", O(topic_requests), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"trust.file", MT_CFG_STRING, NULL,
+     "The trust file of mcptrail-approvals (its `sidecars` are used): a request not signed "
+     "by one of those sidecar keys is ignored (no vote, no message) and counted.",
+     O(trust_file), 0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"vote.via", MT_CFG_ENUM, "api",
+     "How the bot votes: `api` (the approvals HTTP API with the bot's workload token: "
+     "approvals.url, approvals.token_file) or `topic` (a signed ApprovalVote on the votes "
+     "topic: signing.key_file, voter.*).",
+     O(vote_via), 0, 0, via_names, 0},
+    {"approvals.url", MT_CFG_STRING, NULL,
+     "vote.via api: base URL of mcptrail-approvals (http://host:port); votes go to "
+     "/api/v1/approvals/<id>/approve or /deny.",
+     O(approvals_url), 0, 0, NULL, 0},
+    {"approvals.token_file", MT_CFG_STRING, NULL,
+     "vote.via api: file holding the bot's bearer token (a JWT of the approvers' issuer "
+     "whose groups claim gives the bot's groups), read again for every vote.",
+     O(token_file), 0, 0, NULL, 0},
+    {"approvals.timeout", MT_CFG_DURATION, "10s", "vote.via api: timeout of one API call.",
+     O(api_timeout_ms), 100, 120000, NULL, 0},
+    {"signing.key_file", MT_CFG_SECRET_FILE, NULL,
+     "vote.via topic: PKCS#8 PEM Ed25519 private key that signs the bot's votes; its public "
+     "key goes into the `bots` of mcptrail-approvals' trust file with voter.subject, "
+     "voter.issuer and the groups it may vote as.",
+     O(signing_key), 0, 0, NULL, 0},
     {"topics.votes", MT_CFG_STRING, "mcptrail.approval.votes",
-     "Topic the bot's ApprovalVote records go to (ACL: only trusted writers).", O(topic_votes), 0,
+     "vote.via topic: topic the bot's signed ApprovalVote records go to.", O(topic_votes), 0,
      0, NULL, MT_CFG_F_REQUIRED},
-    {"voter.subject", MT_CFG_STRING, "approval-bot", "Subject the bot votes as.", O(subject), 0, 0,
-     NULL, MT_CFG_F_REQUIRED},
-    {"voter.issuer", MT_CFG_STRING, "mcptrail-approval-bot", "Issuer the bot votes as.", O(issuer),
+    {"voter.subject", MT_CFG_STRING, "approval-bot",
+     "vote.via topic: subject the bot votes as (must match its trust-file entry).", O(subject),
      0, 0, NULL, MT_CFG_F_REQUIRED},
+    {"voter.issuer", MT_CFG_STRING, "mcptrail-approval-bot",
+     "vote.via topic: issuer the bot votes as (must match its trust-file entry).", O(issuer), 0,
+     0, NULL, MT_CFG_F_REQUIRED},
     {"voter.groups", MT_CFG_LIST, "bots",
-     "Groups the bot votes with; a request counts its vote only if one is among its "
-     "approver_groups.",
+     "vote.via topic: groups the vote claims; the service counts the groups of the bot's "
+     "trust-file entry and refuses a vote claiming any other.",
      O(groups), 0, 0, NULL, 0},
     MT_CFG_END,
 };
 
 static const mt_cfg_spec bot_spec = {
     .program = "mcptrail-approval-bot",
-    .summary = "Example approval bot: posts a Slack-compatible webhook message per approval "
-               "request and votes by rule on the votes topic.",
+    .summary = "Example approval bot: posts a Slack-compatible webhook message per genuine "
+               "approval request and votes by rule through the approvals API or, signed, on "
+               "the votes topic.",
     .env_prefix = "MCPTRAIL_",
     .parts = {{mt_cfg_common_options, offsetof(bot_config, common)}, {bot_options, 0}, {NULL, 0}},
 };
@@ -129,22 +182,107 @@ typedef struct bot {
     mt_runtime *rt;
     mt_bot_rules rules;
     bool have_webhook;
-    mt_bot_url hook;
+    mt_bot_url hook, api;
     mt_producer *prod;
+    mt_ed25519_key *key; /* vote.via topic */
+    mt_trust trust;
     const mt_avro_schema *req_schema, *vote_schema;
-    uint64_t requests, votes, posts, post_failures;
+    uint64_t requests, ignored, votes, refused, posts, post_failures;
 } bot;
 
-/* Votes as the rule says; MT_OK once Kafka acknowledged the vote. */
-static mt_err send_vote(bot *b, const json_t *req, const mt_bot_rule *r, char *note, size_t notelen,
-                        mt_errbuf *eb)
+static void sleep_ms(long ms)
 {
-    char reason[600];
-    if (r->reason)
-        snprintf(reason, sizeof reason, "%s", r->reason);
-    else
-        snprintf(reason, sizeof reason, "%s by rule at %s line %d", r->vote, b->cfg->rules_file,
-                 r->line);
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L}; /* retry pacing, not sync */
+    nanosleep(&t, NULL);
+}
+
+/* The token file's first line, or NULL (eb says why). Caller frees. */
+static char *read_token(const char *path, mt_errbuf *eb)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        mt_fail(eb, MT_ERR_IO, "approvals.token_file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *t = calloc(1, TOKEN_MAX + 1);
+    size_t n = t ? fread(t, 1, TOKEN_MAX + 1, f) : 0;
+    fclose(f);
+    if (!t || n == 0 || n > TOKEN_MAX) {
+        free(t);
+        mt_fail(eb, MT_ERR_CONFIG, "approvals.token_file %s: %s", path,
+                n == 0 ? "empty" : "larger than 16 KiB");
+        return NULL;
+    }
+    t[strcspn(t, "\r\n")] = '\0';
+    return t;
+}
+
+/* The vote through the approvals API. MT_OK when the service recorded it
+ * (or had it already) or refused it for a reason of its own (decided,
+ * expired, not in group: *refused set, the reason in note); an error when
+ * the service cannot be reached or does not know the approval after the
+ * retries (the request is then handled again after a restart). */
+static mt_err vote_api(bot *b, const char *id, const char *vote, const char *reason,
+                       bool *refused, char *note, size_t notelen, mt_errbuf *eb)
+{
+    mt_bot_url u = b->api;
+    if ((size_t)snprintf(u.path, sizeof u.path, "%s%sapi/v1/approvals/%s/%s", b->api.path,
+                         b->api.path[strlen(b->api.path) - 1] == '/' ? "" : "/", id,
+                         vote) >= sizeof u.path)
+        return mt_fail(eb, MT_ERR_TOO_LARGE, "approvals.url: path too long");
+    json_t *body = json_pack("{s:s}", "reason", reason);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    mt_err err = MT_OK;
+    int status = 0;
+    char resp[1024];
+    for (int i = 0; i < API_ATTEMPTS && !stop_requested; i++) {
+        if (i > 0)
+            sleep_ms(API_RETRY_MS);
+        char *tok = read_token(b->cfg->token_file, eb);
+        if (!tok) {
+            err = MT_ERR_CONFIG;
+            break;
+        }
+        err = mt_bot_http_post(&u, b->cfg->api_timeout_ms, tok, text, &status, resp, sizeof resp,
+                               eb);
+        free(tok);
+        /* Not there yet (the service reads the request after the bot did, or
+         * is replaying) or Kafka trouble: try again. */
+        if (err != MT_OK || status == 404 || status == 503)
+            continue;
+        break;
+    }
+    free(text);
+    if (err != MT_OK)
+        return err;
+    json_t *j = json_loads(resp, 0, NULL);
+    const char *what = json_string_value(json_object_get(j, "error"));
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    if (status == 200 || status == 202) {
+        *refused = false;
+    } else if (status == 401) {
+        err = mt_fail(eb, MT_ERR_CONFIG, "approvals API refused the bot's token: %s",
+                      msg ? msg : "401");
+    } else if (status == 403 || status == 409 || status == 422) {
+        *refused = true;
+        snprintf(note, notelen, "The bot's *%s* vote was refused: %s", vote,
+                 msg ? msg : what ? what : "refused");
+    } else {
+        err = mt_fail(eb, MT_ERR_IO, "approvals API: HTTP %d for %s (%s)", status, id,
+                      what ? what : "no error code");
+    }
+    json_decref(j);
+    return err;
+}
+
+/* The vote as a signed ApprovalVote on the votes topic; MT_OK once Kafka
+ * acknowledged it. */
+static mt_err vote_topic(bot *b, const json_t *req, const char *vote, const char *reason,
+                         mt_errbuf *eb)
+{
     json_t *groups = json_array();
     for (size_t i = 0; groups && i < b->cfg->groups.n; i++)
         json_array_append_new(groups, json_string(b->cfg->groups.items[i]));
@@ -152,10 +290,12 @@ static mt_err send_vote(bot *b, const json_t *req, const mt_bot_rule *r, char *n
     json_t *v = json_pack("{s:s,s:O,s:{s:s,s:s,s:o},s:s,s:s,s:I,s:s}", "approval_id", id,
                           "request_hash", json_object_get(req, "request_hash"), "voter", "subject",
                           b->cfg->subject, "issuer", b->cfg->issuer, "groups", groups, "vote",
-                          r->vote, "reason", reason, "ts", (json_int_t)mt_now_us(), "source", "bot");
+                          vote, "reason", reason, "ts", (json_int_t)mt_now_us(), "source", "bot");
     mt_buf buf = MT_BUF_INIT;
-    mt_err err = v ? mt_avro_encode(b->vote_schema, v, &buf, eb)
+    mt_err err = v ? mt_approval_sign(b->vote_schema, v, b->key, eb)
                    : mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    if (err == MT_OK)
+        err = mt_avro_encode(b->vote_schema, v, &buf, eb);
     json_decref(v);
     vote_ack ack = {0, MT_OK, ""};
     if (err == MT_OK) {
@@ -173,10 +313,36 @@ static mt_err send_vote(bot *b, const json_t *req, const mt_bot_rule *r, char *n
                        VOTE_ACK_MS);
     if (ack.err != MT_OK)
         return mt_fail(eb, ack.err, "vote for %s not delivered: %s", id, ack.errstr);
+    return MT_OK;
+}
+
+/* Votes as the rule says. */
+static mt_err send_vote(bot *b, const json_t *req, const mt_bot_rule *r, char *note, size_t notelen,
+                        mt_errbuf *eb)
+{
+    char reason[600];
+    if (r->reason)
+        snprintf(reason, sizeof reason, "%s", r->reason);
+    else
+        snprintf(reason, sizeof reason, "%s by rule at %s line %d", r->vote, b->cfg->rules_file,
+                 r->line);
+    const char *id = json_string_value(json_object_get(req, "approval_id"));
+    bool refused = false;
+    mt_err err = b->cfg->vote_via == VIA_API
+                     ? vote_api(b, id, r->vote, reason, &refused, note, notelen, eb)
+                     : vote_topic(b, req, r->vote, reason, eb);
+    if (err != MT_OK)
+        return err;
+    if (refused) {
+        b->refused++;
+        mt_logs(MT_LOG_WARN, "bot", "vote refused by the service", "approval_id", id, "vote",
+                r->vote, "detail", note, NULL);
+        return MT_OK;
+    }
     b->votes++;
     snprintf(note, notelen, "The bot voted *%s* (rule at line %d): %s", r->vote, r->line, reason);
     mt_logs(MT_LOG_INFO, "bot", "voted", "approval_id", id, "vote", r->vote, "reason", reason,
-            NULL);
+            "via", via_names[b->cfg->vote_via], NULL);
     return MT_OK;
 }
 
@@ -225,6 +391,17 @@ static mt_err handle(bot *b, const mt_kafka_msg *m)
     }
     b->requests++;
     const char *id = json_string_value(json_object_get(req, "approval_id"));
+    const mt_trust_key *signer = NULL;
+    mt_trust_verdict tv = mt_trust_check_request(&b->trust, b->req_schema, req, &signer, &eb);
+    if (tv != MT_TRUST_OK) {
+        /* A forged request gets neither a vote nor a chat message. */
+        b->ignored++;
+        mt_logs(MT_LOG_WARN, "bot", "request ignored: not signed by a trusted sidecar",
+                "approval_id", id, "reason", mt_trust_verdict_name(tv), "detail", eb.msg,
+                "key_id", json_string_value(json_object_get(req, "key_id")), NULL);
+        json_decref(req);
+        return MT_OK;
+    }
     if (json_integer_value(json_object_get(req, "expires")) <= mt_now_us()) {
         mt_logs(MT_LOG_DEBUG, "bot", "expired request skipped", "approval_id", id, NULL);
         json_decref(req);
@@ -281,16 +458,45 @@ int main(int argc, char **argv)
     if (mt_bot_rules_load(cfg.rules_file, &b.rules, &eb) != MT_OK)
         goto fail;
     if (cfg.webhook_url && cfg.webhook_url[0]) {
-        if (mt_bot_parse_url(cfg.webhook_url, &b.hook, &eb) != MT_OK)
+        mt_errbuf inner = {{0}};
+        if (mt_bot_parse_url(cfg.webhook_url, &b.hook, &inner) != MT_OK) {
+            mt_fail(&eb, MT_ERR_CONFIG, "webhook.url %s", inner.msg);
             goto fail;
+        }
         b.have_webhook = true;
+    }
+    mt_trust_init(&b.trust);
+    if (mt_trust_load_file(&b.trust, cfg.trust_file, &eb) != MT_OK)
+        goto fail;
+    if (cfg.vote_via == VIA_API) {
+        if (!cfg.approvals_url || !cfg.token_file) {
+            mt_fail(&eb, MT_ERR_CONFIG,
+                    "vote.via api needs approvals.url and approvals.token_file (or set "
+                    "vote.via topic with signing.key_file)");
+            goto fail;
+        }
+        mt_errbuf inner = {{0}};
+        if (mt_bot_parse_url(cfg.approvals_url, &b.api, &inner) != MT_OK) {
+            mt_fail(&eb, MT_ERR_CONFIG, "approvals.url %s", inner.msg);
+            goto fail;
+        }
+        char *tok = read_token(cfg.token_file, &eb);
+        if (!tok)
+            goto fail;
+        free(tok);
+    } else if (!cfg.signing_key.value) {
+        mt_fail(&eb, MT_ERR_CONFIG, "vote.via topic needs signing.key_file (the bot's own key)");
+        goto fail;
+    } else if (mt_ed25519_load_private_pem(cfg.signing_key.value, cfg.signing_key.len,
+                                           cfg.signing_key.path, &b.key, &eb) != MT_OK) {
+        goto fail;
     }
     if (mt_runtime_init(&rt, &cfg.common, 1, &eb) != MT_OK)
         goto fail;
     rt_ok = true;
     b.rt = &rt;
-    b.req_schema = mt_avro_registry_find(rt.schemas, "dev.mcptrail.ApprovalRequest");
-    b.vote_schema = mt_avro_registry_find(rt.schemas, "dev.mcptrail.ApprovalVote");
+    b.req_schema = mt_avro_registry_find(rt.schemas, MT_APPROVAL_REQUEST_SCHEMA);
+    b.vote_schema = mt_avro_registry_find(rt.schemas, MT_APPROVAL_VOTE_SCHEMA);
     if (!b.req_schema || !b.vote_schema) {
         mt_fail(&eb, MT_ERR_NOT_FOUND,
                 "ApprovalRequest/ApprovalVote schemas not found in the "
@@ -299,7 +505,7 @@ int main(int argc, char **argv)
     }
     mt_producer_config pc = {
         .kafka = rt.kafka, .on_delivery = on_delivery, .delivery_timeout_ms = VOTE_ACK_MS};
-    if (mt_producer_new(&pc, &b.prod, &eb) != MT_OK)
+    if (cfg.vote_via == VIA_TOPIC && mt_producer_new(&pc, &b.prod, &eb) != MT_OK)
         goto fail;
     const char *topics[] = {cfg.topic_requests};
     mt_consumer_config cc = {.kafka = rt.kafka,
@@ -316,7 +522,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     mt_log(MT_LOG_INFO, "bot", "started", "rules", json_integer((json_int_t)b.rules.n), "topic",
            json_string(cfg.topic_requests), "group", json_string(cfg.group_id), "webhook",
-           json_boolean(b.have_webhook), NULL);
+           json_boolean(b.have_webhook), "vote_via", json_string(via_names[cfg.vote_via]),
+           "trusted_sidecars", json_integer((json_int_t)mt_trust_count(&b.trust,
+                                                                       MT_TRUST_SIDECAR)),
+           NULL);
     rc = 0;
     while (!stop_requested) {
         mt_kafka_msg m;
@@ -340,9 +549,11 @@ int main(int argc, char **argv)
         }
         mt_kafka_msg_release(&m);
     }
-    mt_log(MT_LOG_INFO, "bot", "stopped", "requests", json_integer((json_int_t)b.requests), "votes",
-           json_integer((json_int_t)b.votes), "posted", json_integer((json_int_t)b.posts),
-           "post_failures", json_integer((json_int_t)b.post_failures), NULL);
+    mt_log(MT_LOG_INFO, "bot", "stopped", "requests", json_integer((json_int_t)b.requests),
+           "ignored", json_integer((json_int_t)b.ignored), "votes",
+           json_integer((json_int_t)b.votes), "refused", json_integer((json_int_t)b.refused),
+           "posted", json_integer((json_int_t)b.posts), "post_failures",
+           json_integer((json_int_t)b.post_failures), NULL);
     goto out;
 fail:
     fprintf(stderr, "mcptrail-approval-bot: %s\n", eb.msg);
@@ -356,6 +567,8 @@ out:
         mt_producer_destroy(b.prod);
     }
     mt_bot_rules_free(&b.rules);
+    mt_trust_free(&b.trust);
+    mt_ed25519_free(b.key);
     if (rt_ok)
         mt_runtime_free(&rt);
     mt_cfg_result_free(&res);

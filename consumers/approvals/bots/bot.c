@@ -183,7 +183,7 @@ mt_err mt_bot_parse_url(const char *url, mt_bot_url *u, mt_errbuf *eb)
 {
     if (strncmp(url, "http://", 7) != 0)
         return mt_fail(eb, MT_ERR_CONFIG,
-                       "webhook.url '%s': only http:// is supported (put a TLS proxy in front "
+                       "'%s': only http:// is supported (put a TLS proxy in front "
                        "for https)",
                        url);
     const char *h = url + 7, *slash = strchr(h, '/');
@@ -192,21 +192,21 @@ mt_err mt_bot_parse_url(const char *url, mt_bot_url *u, mt_errbuf *eb)
     size_t nl = colon ? (size_t)(colon - h) : hl;
     size_t pl = colon ? hl - nl - 1 : 0;
     if (nl == 0 || nl >= sizeof u->host || pl >= sizeof u->port || (colon && pl == 0))
-        return mt_fail(eb, MT_ERR_CONFIG, "webhook.url '%s': bad host or port", url);
+        return mt_fail(eb, MT_ERR_CONFIG, "'%s': bad host or port", url);
     memcpy(u->host, h, nl);
     u->host[nl] = '\0';
     if (colon) {
         memcpy(u->port, colon + 1, pl);
         u->port[pl] = '\0';
         if (strspn(u->port, "0123456789") != pl)
-            return mt_fail(eb, MT_ERR_CONFIG, "webhook.url '%s': bad port", url);
+            return mt_fail(eb, MT_ERR_CONFIG, "'%s': bad port", url);
     } else {
         snprintf(u->port, sizeof u->port, "80");
     }
     if ((size_t)snprintf(u->path, sizeof u->path, "%s", slash ? slash : "/") >= sizeof u->path)
-        return mt_fail(eb, MT_ERR_CONFIG, "webhook.url '%s': path too long", url);
+        return mt_fail(eb, MT_ERR_CONFIG, "'%s': path too long", url);
     if (strpbrk(u->path, " \r\n"))
-        return mt_fail(eb, MT_ERR_CONFIG, "webhook.url '%s': path has whitespace", url);
+        return mt_fail(eb, MT_ERR_CONFIG, "'%s': path has whitespace", url);
     return MT_OK;
 }
 
@@ -222,13 +222,21 @@ static bool send_all(int fd, const char *p, size_t n)
     return true;
 }
 
-/* One POST; MT_OK on a 2xx status. */
-mt_err mt_bot_webhook_post(const mt_bot_url *u, int64_t timeout_ms, const char *body, mt_errbuf *eb)
+mt_err mt_bot_http_post(const mt_bot_url *u, int64_t timeout_ms, const char *authorization,
+                        const char *body, int *status, char *resp, size_t resp_cap,
+                        mt_errbuf *eb)
 {
+    *status = 0;
+    if (resp && resp_cap)
+        resp[0] = '\0';
+    /* The token goes on the wire only: never into a message or a log. */
+    if (authorization && strpbrk(authorization, "\r\n"))
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "%s: the bearer token contains a line break",
+                       u->host);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
     int gai = getaddrinfo(u->host, u->port, &hints, &ai);
     if (gai != 0)
-        return mt_fail(eb, MT_ERR_IO, "webhook %s: %s", u->host, gai_strerror(gai));
+        return mt_fail(eb, MT_ERR_IO, "%s: %s", u->host, gai_strerror(gai));
     int fd = -1;
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
     for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
@@ -244,37 +252,59 @@ mt_err mt_bot_webhook_post(const mt_bot_url *u, int64_t timeout_ms, const char *
     }
     freeaddrinfo(ai);
     if (fd < 0)
-        return mt_fail(eb, MT_ERR_IO, "webhook %s:%s: connect: %s", u->host, u->port,
-                       strerror(errno));
+        return mt_fail(eb, MT_ERR_IO, "%s:%s: connect: %s", u->host, u->port, strerror(errno));
     char head[1600];
     int hn = snprintf(head, sizeof head,
                       "POST %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: mcptrail-approval-bot\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                      "Connection: close\r\n\r\n",
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n",
                       u->path, u->host, u->port, strlen(body));
     mt_err err = MT_OK;
-    char resp[512];
+    if (hn < 0 || (size_t)hn >= sizeof head) {
+        close(fd);
+        return mt_fail(eb, MT_ERR_TOO_LARGE, "%s: request head too long", u->host);
+    }
+    static const char auth_name[] = "Authorization: Bearer ", tail[] = "Connection: close\r\n\r\n";
+    bool sent = send_all(fd, head, (size_t)hn) &&
+                (!authorization ||
+                 (send_all(fd, auth_name, sizeof auth_name - 1) &&
+                  send_all(fd, authorization, strlen(authorization)) && send_all(fd, "\r\n", 2))) &&
+                send_all(fd, tail, sizeof tail - 1);
+    char buf[8192];
     size_t got = 0;
-    if (hn < 0 || (size_t)hn >= sizeof head || !send_all(fd, head, (size_t)hn) ||
-        !send_all(fd, body, strlen(body))) {
-        err = mt_fail(eb, MT_ERR_IO, "webhook %s: send: %s", u->host, strerror(errno));
+    if (!sent || !send_all(fd, body, strlen(body))) {
+        err = mt_fail(eb, MT_ERR_IO, "%s: send: %s", u->host, strerror(errno));
     } else {
-        /* The status line is all the bot needs. */
-        while (got < sizeof resp - 1 && !memchr(resp, '\n', got)) {
-            ssize_t r = recv(fd, resp + got, sizeof resp - 1 - got, 0);
+        /* Connection: close: read to the end (bounded). */
+        for (;;) {
+            ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
             if (r <= 0)
                 break;
             got += (size_t)r;
+            if (got == sizeof buf - 1)
+                break;
         }
-        resp[got] = '\0';
-        int status = 0;
-        if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
-            err = mt_fail(eb, MT_ERR_IO, "webhook %s: no HTTP status line in the answer", u->host);
-        else if (status < 200 || status > 299)
-            err = mt_fail(eb, MT_ERR_IO, "webhook %s: HTTP %d", u->host, status);
+        buf[got] = '\0';
+        if (sscanf(buf, "HTTP/1.%*d %d", status) != 1) {
+            err = mt_fail(eb, MT_ERR_IO, "%s: no HTTP status line in the answer", u->host);
+        } else if (resp && resp_cap) {
+            const char *b = strstr(buf, "\r\n\r\n");
+            snprintf(resp, resp_cap, "%s", b ? b + 4 : "");
+        }
     }
     close(fd);
     return err;
+}
+
+/* One POST; MT_OK on a 2xx status. */
+mt_err mt_bot_webhook_post(const mt_bot_url *u, int64_t timeout_ms, const char *body, mt_errbuf *eb)
+{
+    int status = 0;
+    mt_errbuf inner = {{0}};
+    if (mt_bot_http_post(u, timeout_ms, NULL, body, &status, NULL, 0, &inner) != MT_OK)
+        return mt_fail(eb, MT_ERR_IO, "webhook %s", inner.msg);
+    if (status < 200 || status > 299)
+        return mt_fail(eb, MT_ERR_IO, "webhook %s: HTTP %d", u->host, status);
+    return MT_OK;
 }
 
 /* ---- the message -------------------------------------------------------- */

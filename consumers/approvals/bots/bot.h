@@ -61,7 +61,16 @@ typedef struct mt_bot_url {
 /* http://host[:port][/path] only (MT_ERR_CONFIG otherwise, e.g. https). */
 mt_err mt_bot_parse_url(const char *url, mt_bot_url *u, mt_errbuf *eb);
 
-/* One HTTP/1.1 POST of a JSON body; MT_OK on a 2xx answer. */
+/* One HTTP/1.1 POST of a JSON body (Connection: close), with
+ * "Authorization: Bearer <authorization>" when that is not NULL (the token
+ * is written to the socket only, never into a message). MT_OK once a status
+ * line was read: *status is the HTTP status and resp (may be NULL) the
+ * start of the body, cut at resp_cap. MT_ERR_IO when no answer came. */
+mt_err mt_bot_http_post(const mt_bot_url *u, int64_t timeout_ms, const char *authorization,
+                        const char *body, int *status, char *resp, size_t resp_cap,
+                        mt_errbuf *eb);
+
+/* One webhook POST; MT_OK on a 2xx answer. */
 mt_err mt_bot_webhook_post(const mt_bot_url *u, int64_t timeout_ms, const char *body,
                            mt_errbuf *eb);
 

@@ -8,7 +8,8 @@
 #  after  waits for that client: it must get the real result, and the deploy must have run
 #         exactly once; then stops everything.
 #  stop   stops whatever is still running (the test's exit path).
-# Uses e2e_console.sh's exports: T_REQ T_VOTE T_DEC DECISION_PUBKEY MT_E2E_TMP, and
+# Uses e2e_console.sh's exports: T_REQ T_VOTE T_DEC DECISION_PUBKEY MT_E2E_TMP (whose
+# keys/sidecar.pem the service's trust file names: e2e_lib.sh), and
 # MT_SIDECAR_BIN, MT_DEVTOKEN_BIN, MT_E2E_KAFKA_BIN, MT_KAFKA_BROKERS from ctest.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +44,7 @@ JSON
   "$MT_E2E_KAFKA_BIN" create "$topic" 3 >&2
   "$e2e/run-sidecar.sh" --upstream-port "$up" --dir "$d/sc" --topic "$topic" -- \
     --policy.file="$d/policy.json" --approvals.decision_keys="$DECISION_PUBKEY" \
+    --approvals.signing_key_file="$MT_E2E_TMP/keys/sidecar.pem" \
     --approvals.topic_requests="$T_REQ" --approvals.topic_votes="$T_VOTE" \
     --approvals.topic_decisions="$T_DEC" >"$d/url"
   token=$("$e2e/token.sh" "$d/sc" ci-deployer)

@@ -79,7 +79,7 @@ else
          actor: "carol", environment: "production"}),
     req($id + "-b"; "db_migrate"; "{\"database\":\"ledger\",\"dry_run\":false}";
         "schema migration 42"; null)' >"$tmp/requests.jsonl"
-  "$MT_EVENTS_BIN" produce "$T_REQ" <"$tmp/requests.jsonl" >/dev/null
+  "$MT_EVENTS_BIN" produce --sign_key="$tmp/keys/sidecar.pem" "$T_REQ" <"$tmp/requests.jsonl" >/dev/null
 fi
 wait_state "$id" pending 0 false
 echo "e2e: request $id pending"

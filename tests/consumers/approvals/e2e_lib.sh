@@ -23,6 +23,11 @@ for t in "$T_REQ" "$T_VOTE" "$T_DEC"; do "$MT_E2E_KAFKA_BIN" create "$t" 3; done
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$tmp/idp" >/dev/null
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$tmp/signer" >/dev/null
 openssl pkey -in "$tmp/signer/dev-ed25519.pem" -pubout -out "$tmp/decisions.pub.pem"
+# The sidecar key that signs the test's ApprovalRequests (as a sidecar would), and the
+# trust file naming it; a test that adds bots rewrites the file before start_service.
+source "$MT_SOURCE_DIR/scripts/lib/approval-keys.sh"
+mt_keypair "$tmp/keys" sidecar
+mt_trust_file "$tmp/trust.json" "sidecar:e2e-sidecar:$tmp/keys/sidecar.pub.pem"
 ISS=https://idp.e2e.test AUD=mcptrail-approvals
 # tok SUBJECT GROUP...: an approver token with a "groups" claim.
 tok() {
@@ -40,7 +45,7 @@ start_service() {
   "$MT_APPROVALS_BIN" --api.port="$port" --auth.jwks_file="$tmp/idp/jwks.json" \
     --auth.issuer="$ISS" --auth.audiences="$AUD" --signing.key_file="$tmp/signer/dev-ed25519.pem" \
     --topics.requests="$T_REQ" --topics.votes="$T_VOTE" --topics.decisions="$T_DEC" \
-    >>"$tmp/service.log" 2>&1 &
+    --trust.file="$tmp/trust.json" >>"$tmp/service.log" 2>&1 &
   pid=$!
   local deadline=$((SECONDS + 60))
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
@@ -75,7 +80,7 @@ wait_state() { # wait_state ID STATE APPROVALS PUBLISHED
 }
 
 # produce_request ID REQUESTER_SUBJECT: an ApprovalRequest (2 approvals from group sre,
-# four-eyes, 10 minutes) on $T_REQ, acknowledged.
+# four-eyes, 10 minutes) on $T_REQ, signed with the sidecar key, acknowledged.
 produce_request() {
   local now
   now=$(($(date +%s) * 1000000))
@@ -88,5 +93,6 @@ produce_request() {
     tool: "deploy", method: "tools/call", arguments_masked: "{\"env\":\"prod\"}",
     justification: "release 1.2", rule_id: "prod-deploy-two-sre", approver_groups: ["sre"],
     min_approvals: 2, four_eyes: true, console_url: null}' >"$tmp/request.jsonl"
-  "$MT_EVENTS_BIN" produce "$T_REQ" <"$tmp/request.jsonl" >/dev/null
+  "$MT_EVENTS_BIN" produce --sign_key="$tmp/keys/sidecar.pem" "$T_REQ" <"$tmp/request.jsonl" \
+    >/dev/null
 }

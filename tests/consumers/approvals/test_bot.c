@@ -204,7 +204,8 @@ static void *serve_one(void *arg)
     return NULL;
 }
 
-static mt_err post_to(int status, listener *l, mt_errbuf *eb)
+static mt_err post_to_with(int status, listener *l, const char *token, int *got_status,
+                           char *resp, size_t resp_cap, mt_errbuf *eb)
 {
     memset(l, 0, sizeof *l);
     l->status = status;
@@ -220,10 +221,40 @@ static mt_err post_to(int status, listener *l, mt_errbuf *eb)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", ntohs(a.sin_port));
     mt_bot_url u;
     assert_int_equal(mt_bot_parse_url(url, &u, eb), MT_OK);
-    mt_err err = mt_bot_webhook_post(&u, 5000, "{\"text\":\"hi\"}", eb);
+    mt_err err = got_status ? mt_bot_http_post(&u, 5000, token, "{\"text\":\"hi\"}",
+                                               got_status, resp, resp_cap, eb)
+                            : mt_bot_webhook_post(&u, 5000, "{\"text\":\"hi\"}", eb);
     pthread_join(t, NULL);
     close(l->fd);
     return err;
+}
+
+static mt_err post_to(int status, listener *l, mt_errbuf *eb)
+{
+    return post_to_with(status, l, NULL, NULL, NULL, 0, eb);
+}
+
+/* The API client: bearer token on the wire, any status and the body
+ * returned; a token with a line break is refused before anything is sent. */
+static void api_post_sends_the_token_and_returns_status_and_body(void **state)
+{
+    (void)state;
+    listener l;
+    mt_errbuf eb = {{0}};
+    int status = 0;
+    char resp[64];
+    assert_int_equal(post_to_with(409, &l, "eyJ.tok.en", &status, resp, sizeof resp, &eb), MT_OK);
+    assert_int_equal(status, 409);
+    assert_string_equal(resp, "ok");
+    assert_non_null(strstr(l.got, "\r\nAuthorization: Bearer eyJ.tok.en\r\n"));
+    assert_non_null(strstr(l.got, "\r\nConnection: close\r\n\r\n{\"text\""));
+    assert_null(strstr(eb.msg, "eyJ"));
+    mt_bot_url u;
+    assert_int_equal(mt_bot_parse_url("http://127.0.0.1:1/x", &u, &eb), MT_OK);
+    assert_int_equal(mt_bot_http_post(&u, 1000, "a\r\nX-Evil: 1", "{}", &status, NULL, 0, &eb),
+                     MT_ERR_INVALID_ARG);
+    assert_non_null(strstr(eb.msg, "line break"));
+    assert_null(strstr(eb.msg, "X-Evil"));
 }
 
 static void webhook_post_sends_json_and_needs_a_2xx(void **state)
@@ -253,6 +284,7 @@ int main(void)
         cmocka_unit_test(message_is_slack_blocks_with_escaped_text),
         cmocka_unit_test(mrkdwn_cuts_on_a_character_boundary),
         cmocka_unit_test(webhook_post_sends_json_and_needs_a_2xx),
+        cmocka_unit_test(api_post_sends_the_token_and_returns_status_and_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

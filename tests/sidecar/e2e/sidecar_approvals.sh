@@ -56,6 +56,10 @@ openssl pkey -in "$tmp/signer/dev-ed25519.pem" -pubout -out "$tmp/decisions.pub.
 # a second trusted key (as during a key rotation) that mcptrail-approvals does not hold:
 # decisions signed with it verify in the sidecar but do not touch the service's state
 openssl pkey -in "$tmp/signer2/dev-ed25519.pem" -pubout -out "$tmp/decisions2.pub.pem"
+# the sidecar's own key (signs its ApprovalRequests and cancel votes), trusted by the service
+source "$root/scripts/lib/approval-keys.sh"
+mt_keypair "$tmp/keys" sidecar
+mt_trust_file "$tmp/trust.json" "sidecar:e2e:$tmp/keys/sidecar.pub.pem"
 cat >"$tmp/policy.json" <<'JSON'
 {"version": 1, "default": "allow", "rules": [
   {"id": "prod-deploy-two-sre", "match": {"tool": "deploy",
@@ -73,7 +77,8 @@ JSON
 api_port=$(free_port)
 base="http://127.0.0.1:$api_port"
 start_sidecar "$tmp/sc" "$up" --topic "$topic" -- --policy.file="$tmp/policy.json" \
-  --approvals.decision_keys="$tmp/decisions.pub.pem,$tmp/decisions2.pub.pem" --approvals.topic_requests="$T_REQ" \
+  --approvals.decision_keys="$tmp/decisions.pub.pem,$tmp/decisions2.pub.pem" \
+  --approvals.signing_key_file="$tmp/keys/sidecar.pem" --approvals.topic_requests="$T_REQ" \
   --approvals.topic_votes="$T_VOTE" --approvals.topic_decisions="$T_DEC" \
   --approvals.progress_interval=500ms --approvals.expiry_grace=2s \
   --approvals.console_url="$base/console/"
@@ -88,7 +93,7 @@ start_approvals() {
     --auth.jwks_file="$tmp/sc/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
     --auth.audiences=mcptrail-e2e --signing.key_file="$tmp/signer/dev-ed25519.pem" \
     --topics.requests="$T_REQ" --topics.votes="$T_VOTE" --topics.decisions="$T_DEC" \
-    >>"$tmp/approvals.log" 2>&1 &
+    --trust.file="$tmp/trust.json" >>"$tmp/approvals.log" 2>&1 &
   appr_pid=$!
   local deadline=$((SECONDS + 60))
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
