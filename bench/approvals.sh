@@ -63,6 +63,8 @@ T_VOTE="mcptrail.approval.votes.$suffix" T_DEC="mcptrail.approval.decisions.$suf
 for t in "$T_EV" "$T_REQ" "$T_VOTE" "$T_DEC"; do "$build/tests/sidecar/mt_e2e_kafka" create "$t" 3 >&2; done
 "$build/tools/mcptrail-devtoken" keygen --out-dir "$run/signer" >/dev/null
 openssl pkey -in "$run/signer/dev-ed25519.pem" -pubout -out "$run/decisions.pub.pem"
+source "$root/scripts/lib/approval-keys.sh"
+mt_keypair "$run/keys" sidecar
 head -c 32 /dev/urandom >"$run/hmac.key"
 cat >"$run/policy.json" <<'JSON'
 {"version": 1, "default": "allow", "rules": [
@@ -74,6 +76,7 @@ MCPTRAIL_KAFKA_BROKERS=$MT_KAFKA_BROKERS MT_SCHEMA_DIR=$root/schemas "$build/sid
   --listen.port="$sp" --admin.port="$ap" --upstream.port="$up" --auth.anonymous=true \
   --record.topic="$T_EV" --record.hmac_key_file="$run/hmac.key" --policy.file="$run/policy.json" \
   --approvals.decision_keys="$run/decisions.pub.pem" --approvals.topic_requests="$T_REQ" \
+  --approvals.signing_key_file="$run/keys/sidecar.pem" \
   --approvals.topic_votes="$T_VOTE" --approvals.topic_decisions="$T_DEC" \
   --log.level=warn >"$run/sidecar.log" 2>&1 &
 pids+=($!)

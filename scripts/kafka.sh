@@ -3,13 +3,25 @@
 # combined mode (broker+controller in one JVM), 1 node or 3 nodes (static
 # controller quorum of 3), every listener on 127.0.0.1.
 #
-#   scripts/kafka.sh start [--nodes 1|3]   start (idempotent) with the mcptrail topics, print bootstrap list
+#   scripts/kafka.sh start [--nodes 1|3] [--secure]
+#                                          start (idempotent) with the mcptrail topics, print bootstrap list
 #   scripts/kafka.sh stop                  stop our brokers, remove the state dir
 #   scripts/kafka.sh status                nodes, pids, bootstrap list
 #   scripts/kafka.sh create-topics         the four mcptrail topics
+#   scripts/kafka.sh acls [FILE]           (secure) grant the ACLs of FILE (default scripts/kafka/acls.tsv)
 #   scripts/kafka.sh kill-node N           kill -9 node N (failover tests)
 #   scripts/kafka.sh restart-node N        start node N again on its storage
 #   scripts/kafka.sh bootstrap             print the bootstrap list only
+#
+# --secure: clients connect only over TLS with SASL/SCRAM-SHA-512 (listener SASL_SSL;
+# the brokers' certificate is issued by a CA made for this cluster, SAN 127.0.0.1), the
+# KRaft StandardAuthorizer is on with allow.everyone.if.no.acl.found=false, and every
+# mcptrail component has its own principal: admin (super user), sidecar, approvals,
+# archiver, replay, bot and nobody (no rights at all). The state dir's secure/ holds
+# ca.pem and, per principal, clients/NAME.properties (librdkafka key=value lines) and
+# clients/NAME.env (MCPTRAIL_KAFKA_PROPERTIES=..., for the mcptrail binaries); passwords
+# are random per cluster. The controller listener uses SASL_PLAINTEXT with PLAIN
+# (KRaft controllers cannot use SCRAM) and is bound to 127.0.0.1 like everything else.
 #
 # How it works: the broker jars come from Maven Central through
 # scripts/kafka/pom.xml and are cached in
@@ -23,7 +35,7 @@
 # Only PIDs from our pid files are ever signalled, and only after checking
 # that the process command line is our broker's.
 #
-# Environment: MT_KAFKA_STATE, MT_CACHE, MT_KAFKA_PORT_BASE (node i uses
+# Environment: MT_KAFKA_STATE, MT_CACHE, MT_KAFKA_VERSION, MT_KAFKA_PORT_BASE (node i uses
 # base+2(i-1) for clients and base+2(i-1)+1 for the controller; otherwise
 # free ports are picked), MT_KAFKA_HEAP (default -Xms256m -Xmx512m),
 # MT_KAFKA_READY_TIMEOUT (seconds, default 90), MT_KAFKA_STOP_TIMEOUT
@@ -34,7 +46,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 POM="$HERE/kafka/pom.xml"
 ADMIN_SRC="$HERE/kafka/Admin.java"
 LOG4J="$HERE/kafka/log4j2.properties"
-VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")"
+# MT_KAFKA_VERSION overrides the POM's version (e.g. 3.9.1 for the SCRAM test: see
+# docs/kafka-security.md "librdkafka 2.0.2 and SCRAM on Kafka 4").
+VERSION="${MT_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")}"
 CACHE="${MT_CACHE:-$HOME/.cache/mcptrail}/kafka-$VERSION"
 LIBS="$CACHE/libs"
 STATE="${MT_KAFKA_STATE:-/tmp/mcptrail-kafka-$(id -u)}"
@@ -42,6 +56,8 @@ HEAP="${MT_KAFKA_HEAP:--Xms256m -Xmx512m}"
 READY_TIMEOUT="${MT_KAFKA_READY_TIMEOUT:-90}"
 
 TOPICS=(mcptrail.events mcptrail.approval.requests mcptrail.approval.votes mcptrail.approval.decisions)
+SECURE_USERS=(admin sidecar approvals archiver replay bot nobody)
+SECURE="$STATE/secure"
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 log() { echo "kafka.sh: $*" >&2; }
@@ -54,7 +70,7 @@ ensure_jars() {
     mkdir -p "$CACHE"
     local tmp="$CACHE/libs.tmp.$$"
     rm -rf "$tmp"
-    mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DoutputDirectory="$tmp" \
+    mvn -q -B -Dstyle.color=never -Dkafka.version="$VERSION" -f "$POM" dependency:copy-dependencies -DoutputDirectory="$tmp" \
         -DincludeScope=runtime >&2 || { rm -rf "$tmp"; die "maven could not resolve $POM"; }
     touch "$tmp/.complete"
     rm -rf "$LIBS"
@@ -67,9 +83,58 @@ java_common() {
 }
 
 admin() {
+    # A secure cluster is administered as its super user.
+    local cfg=""
+    [ -f "$SECURE/admin.java.properties" ] && cfg="$SECURE/admin.java.properties"
     # shellcheck disable=SC2046
-    java -Xmx256m -XX:TieredStopAtLevel=1 -Dkafka.logs.dir="$STATE" -Dmt.log.name=admin.log \
-        -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" "$ADMIN_SRC" "$@"
+    MT_KAFKA_ADMIN_CONFIG="$cfg" java -Xmx256m -XX:TieredStopAtLevel=1 -Dkafka.logs.dir="$STATE" \
+        -Dmt.log.name=admin.log -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" "$ADMIN_SRC" "$@"
+}
+
+# Certificates and principals of a --secure cluster (see the header).
+make_secure_material() {
+    command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
+    local d="$SECURE" u pw props
+    mkdir -p "$d/clients" "$d/users"
+    chmod 700 "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 \
+        -subj "/CN=mcptrail test Kafka CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null ||
+        die "cannot create the test CA"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$d/broker.key" -out "$d/broker.csr" 2>/dev/null || die "cannot create the broker key"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+        >"$d/broker.ext"
+    openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 7 -extfile "$d/broker.ext" -out "$d/broker.pem" 2>/dev/null ||
+        die "cannot sign the broker certificate"
+    openssl rand -hex 24 >"$d/keystore.password"
+    openssl pkcs12 -export -in "$d/broker.pem" -inkey "$d/broker.key" -certfile "$d/ca.pem" \
+        -name broker -out "$d/broker.p12" -passout "file:$d/keystore.password" ||
+        die "cannot write the broker keystore"
+    openssl rand -hex 24 >"$d/controller.password"
+    for u in "${SECURE_USERS[@]}"; do
+        openssl rand -hex 24 >"$d/users/$u.password"
+        pw="$(cat "$d/users/$u.password")"
+        props="security.protocol=SASL_SSL,sasl.mechanisms=SCRAM-SHA-512,sasl.username=$u,sasl.password=$pw,ssl.ca.location=$d/ca.pem"
+        printf '%s\n' "${props//,/$'\n'}" >"$d/clients/$u.properties"
+        printf 'MCPTRAIL_KAFKA_PROPERTIES=%s\n' "$props" >"$d/clients/$u.env"
+    done
+    {
+        echo "security.protocol=SASL_SSL"
+        echo "sasl.mechanism=SCRAM-SHA-512"
+        echo "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$(cat "$d/users/admin.password")\";"
+        echo "ssl.truststore.type=PEM"
+        echo "ssl.truststore.location=$d/ca.pem"
+    } >"$d/admin.java.properties"
+    chmod 600 "$d"/*.password "$d"/users/* "$d"/clients/* "$d/admin.java.properties" "$d"/*.key
+}
+
+# StorageTool format arguments that create every principal's SCRAM credential.
+scram_args() {
+    local u
+    for u in "${SECURE_USERS[@]}"; do
+        printf -- '--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "$u" "$(cat "$SECURE/users/$u.password")"
+    done
 }
 
 port_in_use() { ss -Htan 2>/dev/null | awk '{print $4}' | grep -q -E "[:.]$1\$"; }
@@ -124,16 +189,44 @@ write_config() {
     ctrl="${PORTS[$((2 * (id - 1) + 1))]}"
     min_isr=$((rf > 1 ? 2 : 1))
     mkdir -p "$dir/data"
-    cat >"$dir/server.properties" <<EOF
+    local listeners
+    if [ -d "$SECURE" ]; then
+        local kpw cpw apw
+        kpw="$(cat "$SECURE/keystore.password")" cpw="$(cat "$SECURE/controller.password")"
+        apw="$(cat "$SECURE/users/admin.password")"
+        listeners="listeners=SASL_SSL://127.0.0.1:$client,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=SASL_SSL://127.0.0.1:$client
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"$apw\";
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"controller\" password=\"$cpw\" user_controller=\"$cpw\";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$SECURE/broker.p12
+ssl.keystore.password=$kpw
+ssl.truststore.type=PEM
+ssl.truststore.location=$SECURE/ca.pem
+ssl.endpoint.identification.algorithm=https
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:controller
+allow.everyone.if.no.acl.found=false"
+    else
+        listeners="listeners=PLAINTEXT://127.0.0.1:$client,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=PLAINTEXT://127.0.0.1:$client
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    fi
+    (umask 077 && cat >"$dir/server.properties") <<EOF
 # Generated by scripts/kafka.sh for mcptrail tests: node $id of $n.
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$client,CONTROLLER://127.0.0.1:$ctrl
-advertised.listeners=PLAINTEXT://127.0.0.1:$client
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$listeners
 log.dirs=$dir/data
 num.partitions=3
 default.replication.factor=$rf
@@ -198,12 +291,13 @@ cmd_status() {
 }
 
 cmd_start() {
-    local n=1
+    local n=1 secure=0
     while [ $# -gt 0 ]; do
         case "$1" in
         --nodes) n="${2:-}"; shift 2 || die "--nodes needs a value" ;;
         --nodes=*) n="${1#--nodes=}"; shift ;;
-        *) die "start: unknown option '$1' (use --nodes 1|3)" ;;
+        --secure) secure=1; shift ;;
+        *) die "start: unknown option '$1' (use --nodes 1|3, --secure)" ;;
         esac
     done
     [ "$n" = 1 ] || [ "$n" = 3 ] || die "start: --nodes must be 1 or 3, got '$n'"
@@ -215,6 +309,10 @@ cmd_start() {
         alive="$(running_nodes)"
         if [ "$alive" -gt 0 ]; then
             [ "$have" = "$n" ] || die "a $have-node cluster is already running in $STATE; stop it first"
+            local running_secure=0
+            [ -d "$SECURE" ] && running_secure=1
+            [ "$running_secure" = "$secure" ] ||
+                die "the cluster running in $STATE is $([ "$running_secure" = 1 ] && echo secure || echo plaintext); stop it first"
             if [ "$alive" -lt "$have" ]; then
                 local i; for ((i = 1; i <= have; i++)); do node_pid "$i" >/dev/null || start_node "$i"; done
             fi
@@ -236,6 +334,7 @@ cmd_start() {
         bs+="${bs:+,}127.0.0.1:${PORTS[$((2 * (i - 1)))]}"
     done
     local rf=$n
+    [ "$secure" = 0 ] || make_secure_material
     for ((i = 1; i <= n; i++)); do write_config "$n" "$i" "$rf" "$voters"; done
     echo "$n" >"$STATE/nodes"
     echo "${PORTS[*]}" >"$STATE/ports"
@@ -244,16 +343,18 @@ cmd_start() {
     cid="$(java -Xmx128m -Dkafka.logs.dir="$STATE" -Dmt.log.name=storage.log -Dlog4j2.configurationFile="$LOG4J" \
         -cp "$LIBS/*" kafka.tools.StorageTool random-uuid)"
     echo "$cid" >"$STATE/cluster-id"
+    local scram=()
+    [ "$secure" = 0 ] || mapfile -t scram < <(scram_args)
     for ((i = 1; i <= n; i++)); do
         java -Xmx128m -Dkafka.logs.dir="$STATE" -Dmt.log.name=storage.log -Dlog4j2.configurationFile="$LOG4J" \
             -cp "$LIBS/*" kafka.tools.StorageTool format --config "$(node_dir "$i")/server.properties" \
-            --cluster-id "$cid" >>"$STATE/format.log" 2>&1 ||
+            --cluster-id "$cid" "${scram[@]}" >>"$STATE/format.log" 2>&1 ||
             { cat "$STATE/format.log" >&2; die "formatting storage of node $i failed"; }
     done
     for ((i = 1; i <= n; i++)); do start_node "$i"; done
     wait_ready "$n"
     cmd_create_topics >&2
-    log "$n-node cluster ready with the mcptrail topics in $((SECONDS - t0)) s"
+    log "$n-node$([ "$secure" = 1 ] && echo " secure (SASL_SSL, SCRAM-SHA-512, ACLs)") cluster ready with the mcptrail topics in $((SECONDS - t0)) s"
     cat "$STATE/bootstrap"
 }
 
@@ -324,13 +425,22 @@ cmd_create_topics() {
     admin create-topics "$(cat "$STATE/bootstrap")" 3 "$rf" "$isr" 30000 "${TOPICS[@]}"
 }
 
+cmd_acls() {
+    [ -f "$STATE/bootstrap" ] || die "not running (no $STATE/bootstrap); run: $0 start --secure"
+    [ -d "$SECURE" ] || die "the cluster in $STATE is not secure (start it with --secure)"
+    local file="${1:-$HERE/kafka/acls.tsv}"
+    [ -f "$file" ] || die "no ACL file $file"
+    admin acls "$(cat "$STATE/bootstrap")" "$file" 30000
+}
+
 case "${1:-}" in
 start) shift; cmd_start "$@" ;;
+acls) cmd_acls "${2:-}" ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 bootstrap) [ -f "$STATE/bootstrap" ] || die "not running"; cat "$STATE/bootstrap" ;;
 create-topics) cmd_create_topics ;;
 kill-node) cmd_kill_node "${2:-}" ;;
 restart-node) cmd_restart_node "${2:-}" ;;
-*) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

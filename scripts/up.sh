@@ -76,9 +76,14 @@ MT_PEERS_RUN="$run" bash tests/sdk/start-everything.sh "$server_port" "$run/ever
 echo "up: server-everything (Streamable HTTP) on 127.0.0.1:$server_port, pid $(cat "$run/everything.pid")"
 
 export MT_SIDECAR_BIN="$build/sidecar/mcptrail-sidecar" MT_DEVTOKEN_BIN="$build/tools/mcptrail-devtoken"
-# approvals: a signing key for mcptrail-approvals, its public half for the sidecar
+# approvals: a signing key for mcptrail-approvals (its public half for the sidecar), and
+# the sidecar's own key (its public half in the service's trust file: only requests it
+# signs are acted on)
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$run/approvals-key" >/dev/null
 openssl pkey -in "$run/approvals-key/dev-ed25519.pem" -pubout -out "$run/decisions.pub.pem"
+source "$root/scripts/lib/approval-keys.sh"
+mt_keypair "$run/keys" sidecar
+mt_trust_file "$run/trust.json" "sidecar:demo:$run/keys/sidecar.pub.pem"
 cat >"$run/policy.json" <<'JSON'
 {"version": 1, "default": "allow", "rules": [
   {"id": "prod-deploy-two-sre", "match": {"method": "tools/call", "tool": "echo",
@@ -90,6 +95,7 @@ approvals_url="http://127.0.0.1:$approvals_port"
 url=$(bash "$e2e/run-sidecar.sh" --upstream-port "$server_port" --dir "$run/sidecar" \
   --port "$port" --admin-port "$admin_port" --topic mcptrail.events --mode strict -- \
   --policy.file="$run/policy.json" --approvals.decision_keys="$run/decisions.pub.pem" \
+  --approvals.signing_key_file="$run/keys/sidecar.pem" \
   --approvals.console_url="$approvals_url/console/")
 echo "up: mcptrail-sidecar at $url (strict mode, admin http://127.0.0.1:$admin_port), pid $(cat "$run/sidecar/sidecar.pid")"
 token=$(bash "$e2e/token.sh" "$run/sidecar" "$sub" --ttl 86400)
@@ -98,7 +104,7 @@ echo "up: minted a development token for sub=$sub (EdDSA, JWKS $run/sidecar/keys
 "$build/consumers/approvals/mcptrail-approvals" --api.port="$approvals_port" \
   --auth.jwks_file="$run/sidecar/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
   --auth.audiences=mcptrail-e2e --signing.key_file="$run/approvals-key/dev-ed25519.pem" \
-  >"$run/approvals.log" 2>&1 &
+  --trust.file="$run/trust.json" >"$run/approvals.log" 2>&1 &
 echo $! >"$run/approvals.pid"
 for _ in $(seq 300); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$approvals_url/readyz")" = 200 ] && break

@@ -13,7 +13,11 @@
  * are reported), destroys it, creates a new one and produces every entry
  * still in the table again, front to back, before any newer message. This
  * is why a re-sent message may appear twice on the topic but an acked one
- * never again, and none is lost.
+ * never again, and none is lost. Recreations back off (100 ms doubling to
+ * 30 s, reset by an ack) so a fatal error that recurs at once cannot spin;
+ * a fatal authorization or authentication failure (no ACL for the
+ * principal, a wrong password) cannot heal by re-sending, so the messages
+ * waiting then are reported failed with that reason instead of being held.
  *
  * Consumer. A balanced group consumer with offsets committed only by
  * mt_consumer_commit, after the caller's side effect is durable.
@@ -243,6 +247,9 @@ struct mt_producer {
     size_t count, bytes;
     size_t max_count, max_bytes;
     bool fatal;          /* librdkafka raised a fatal error: recreate */
+    rd_kafka_resp_err_t fatal_code; /* the underlying error of the last fatal one */
+    int64_t recreate_at;            /* no recreation before this (now_ms clock) */
+    int recreate_backoff_ms;        /* doubles per fatal error in a row; an ack resets it */
     bool resend_pending; /* table entries not in rk must be produced, in order */
     bool closing;
     unsigned recreations;
@@ -332,6 +339,7 @@ static void producer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *
         return;
     }
     if (rkm->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->recreate_backoff_ms = 0;
         pmsg_report(p, m, MT_OK, NULL, rkm->partition, rkm->offset);
         return;
     }
@@ -352,6 +360,7 @@ static void producer_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
         char detail[256];
         rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, detail, sizeof detail);
         p->fatal = true;
+        p->fatal_code = orig;
         snprintf(p->fatal_reason, sizeof p->fatal_reason, "%.60s: %.180s",
                  rd_kafka_err2name(orig), detail);
         char msg[400];
@@ -445,10 +454,35 @@ static rd_kafka_resp_err_t pmsg_produce(mt_producer *p, pmsg *m)
     return e;
 }
 
-/* Destroys a fatally failed instance and starts a new one. Acks that
- * arrive while draining are still reported; everything else stays. */
+#define RECREATE_BACKOFF_MIN_MS 100
+#define RECREATE_BACKOFF_MAX_MS 30000
+
+/* Errors no re-send can cure until an operator changes ACLs or credentials. */
+static bool is_auth_error(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED ||
+           e == RD_KAFKA_RESP_ERR__AUTHENTICATION;
+}
+
+/* Destroys a fatally failed instance and starts a new one (not before the
+ * back-off allows). Acks that arrive while draining are still reported;
+ * everything else stays, unless the failure was an authorization one: then
+ * the messages waiting are reported failed with its reason. */
 static void producer_recreate(mt_producer *p)
 {
+    int64_t now = now_ms();
+    if (now < p->recreate_at)
+        return; /* p->fatal stays set: retried once the back-off has passed */
+    p->recreate_backoff_ms = p->recreate_backoff_ms
+                                 ? (p->recreate_backoff_ms >= RECREATE_BACKOFF_MAX_MS / 2
+                                        ? RECREATE_BACKOFF_MAX_MS
+                                        : p->recreate_backoff_ms * 2)
+                                 : RECREATE_BACKOFF_MIN_MS;
+    p->recreate_at = now + p->recreate_backoff_ms;
     if (p->rk) {
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         int64_t deadline = now_ms() + 5000;
@@ -459,6 +493,15 @@ static void producer_recreate(mt_producer *p)
     }
     for (pmsg *m = p->head; m; m = m->next)
         m->in_rk = false;
+    if (is_auth_error(p->fatal_code)) {
+        char why[400];
+        snprintf(why, sizeof why, "not authorized by the brokers (%s): check this principal's "
+                 "ACLs and credentials (docs/kafka-security.md)", p->fatal_reason);
+        kafka_log_line("error", "mcptrail", "AUTHZ", why);
+        /* Only the messages waiting now: a report callback may send more. */
+        for (size_t n = p->count; n > 0 && p->head; n--)
+            pmsg_report(p, p->head, MT_ERR_KAFKA, why, -1, -1);
+    }
     mt_errbuf eb;
     if (producer_create_rk(p, &eb) != MT_OK) {
         kafka_log_line("error", "mcptrail", "RECREATE", eb.msg);
@@ -503,6 +546,7 @@ static void producer_service(mt_producer *p)
         rd_kafka_resp_err_t fe = rd_kafka_fatal_error(p->rk, detail, sizeof detail);
         if (fe != RD_KAFKA_RESP_ERR_NO_ERROR) {
             p->fatal = true;
+            p->fatal_code = fe;
             snprintf(p->fatal_reason, sizeof p->fatal_reason, "%.60s: %.180s",
                      rd_kafka_err2name(fe), detail);
         }
@@ -708,6 +752,7 @@ struct mt_consumer {
     rd_kafka_t *rk;
     bool report_eof;
     bool assign_only;
+    bool group_denied_noted; /* assign-only: GROUP_AUTHORIZATION_FAILED logged once */
     char **topics; /* assign_only: the topics to assign */
     size_t ntopics;
     size_t assigned; /* partitions of the last successful mt_consumer_assign_all */
@@ -845,6 +890,22 @@ mt_err mt_consumer_poll(mt_consumer *c, int timeout_ms, mt_kafka_msg *out, mt_er
             out->eof = 1;
         } else if (rkm->err) {
             const char *topic = rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "-";
+            if (c->assign_only && rkm->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+                /* librdkafka looks up the group's coordinator even for an
+                 * assign-only reader, which never commits: with least-
+                 * privilege ACLs it has no right on the group and needs
+                 * none (docs/kafka-security.md). */
+                if (!c->group_denied_noted) {
+                    c->group_denied_noted = true;
+                    kafka_log_line("info", rd_kafka_name(c->rk), "GROUP",
+                                   "no right on the consumer group; not needed by this "
+                                   "assign-only reader (no offsets are committed)");
+                }
+                rd_kafka_message_destroy(rkm);
+                if (ms_left(deadline) == 0)
+                    return MT_ERR_TIMEOUT;
+                continue;
+            }
             if (consumer_err_is_permanent(rkm->err)) {
                 mt_err err = mt_fail(eb, MT_ERR_KAFKA, "mt_consumer_poll: %s [%" PRId32 "]: %s",
                                      topic, rkm->partition, rd_kafka_message_errstr(rkm));

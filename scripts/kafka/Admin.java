@@ -10,6 +10,14 @@
  *       its old registration.
  *   create-topics BOOTSTRAP PARTITIONS RF MIN_ISR TIMEOUT_MS NAME...
  *       creates topics; a topic that already exists counts as success.
+ *   acls BOOTSTRAP FILE TIMEOUT_MS
+ *       grants the ALLOW ACLs of FILE, one per line "PRINCIPAL RESOURCE NAME
+ *       OPERATION[,OPERATION...]" (e.g. "User:sidecar topic mcptrail.events
+ *       WRITE"), resource topic or group, literal names, any host; '#'
+ *       starts a comment. Granting an ACL that exists is a no-op.
+ *
+ * MT_KAFKA_ADMIN_CONFIG, when set and non-empty, names a Java properties file
+ * merged into the client configuration (TLS and SASL of a secure cluster).
  *
  * Exit status 0 on success, 1 on failure, 2 on bad usage; errors go to
  * stderr with the failing input named. */
@@ -25,7 +33,14 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.Node;
+import org.apache.kafka.common.acl.AccessControlEntry;
+import org.apache.kafka.common.acl.AclBinding;
+import org.apache.kafka.common.acl.AclOperation;
+import org.apache.kafka.common.acl.AclPermissionType;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.resource.PatternType;
+import org.apache.kafka.common.resource.ResourcePattern;
+import org.apache.kafka.common.resource.ResourceType;
 
 public class Admin {
     private static AdminClient open(String bootstrap, int timeoutMs) {
@@ -35,6 +50,14 @@ public class Admin {
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.min(timeoutMs, 5000));
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Math.max(timeoutMs, 5000));
         p.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 500);
+        String extra = System.getenv("MT_KAFKA_ADMIN_CONFIG");
+        if (extra != null && !extra.isEmpty()) {
+            try (java.io.FileInputStream in = new java.io.FileInputStream(extra)) {
+                p.load(in);
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("MT_KAFKA_ADMIN_CONFIG " + extra + ": " + e.getMessage());
+            }
+        }
         return AdminClient.create(p);
     }
 
@@ -103,6 +126,51 @@ public class Admin {
         return rc;
     }
 
+    private static int grantAcls(String bootstrap, String file, int timeoutMs) throws Exception {
+        List<AclBinding> acls = new ArrayList<>();
+        int lineno = 0;
+        for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(file))) {
+            lineno++;
+            String t = line.replaceAll("#.*", "").trim();
+            if (t.isEmpty()) {
+                continue;
+            }
+            String[] f = t.split("\\s+");
+            ResourceType type = f.length == 4 && f[1].equals("topic") ? ResourceType.TOPIC
+                    : f.length == 4 && f[1].equals("group") ? ResourceType.GROUP : null;
+            if (type == null || !f[0].startsWith("User:")) {
+                System.err.println("kafka admin: " + file + ":" + lineno
+                        + ": want \"User:NAME topic|group NAME OPERATION[,...]\", got: " + line);
+                return 2;
+            }
+            for (String op : f[3].split(",")) {
+                AclOperation o;
+                try {
+                    o = AclOperation.fromString(op);
+                } catch (IllegalArgumentException e) {
+                    o = AclOperation.UNKNOWN;
+                }
+                if (o == AclOperation.UNKNOWN || o == AclOperation.ANY) {
+                    System.err.println("kafka admin: " + file + ":" + lineno + ": unknown operation " + op);
+                    return 2;
+                }
+                acls.add(new AclBinding(new ResourcePattern(type, f[2], PatternType.LITERAL),
+                        new AccessControlEntry(f[0], "*", o, AclPermissionType.ALLOW)));
+            }
+        }
+        try (AdminClient admin = open(bootstrap, timeoutMs)) {
+            admin.createAcls(acls).all().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            System.err.println("kafka admin: granting the ACLs of " + file + " failed: " + e.getCause());
+            return 1;
+        }
+        for (AclBinding b : acls) {
+            System.out.println("granted " + b.entry().principal() + " " + b.entry().operation() + " "
+                    + b.pattern().resourceType() + " " + b.pattern().name());
+        }
+        return 0;
+    }
+
     public static void main(String[] args) throws Exception {
         int rc = 2;
         if (args.length == 4 && args[0].equals("wait")) {
@@ -114,9 +182,12 @@ public class Admin {
             }
             rc = createTopics(args[1], Integer.parseInt(args[2]), Short.parseShort(args[3]),
                     Integer.parseInt(args[4]), Integer.parseInt(args[5]), names);
+        } else if (args.length == 4 && args[0].equals("acls")) {
+            rc = grantAcls(args[1], args[2], Integer.parseInt(args[3]));
         } else {
             System.err.println("usage: Admin wait BOOTSTRAP NODES TIMEOUT_MS\n"
-                    + "       Admin create-topics BOOTSTRAP PARTITIONS RF MIN_ISR TIMEOUT_MS NAME...");
+                    + "       Admin create-topics BOOTSTRAP PARTITIONS RF MIN_ISR TIMEOUT_MS NAME...\n"
+                    + "       Admin acls BOOTSTRAP FILE TIMEOUT_MS");
         }
         System.exit(rc);
     }

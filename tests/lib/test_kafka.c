@@ -205,6 +205,53 @@ static void fatal_error_recreates_producer_and_resends_unacked(void **state)
     mt_mock_kafka_stop(&m);
 }
 
+/* A principal without the right to write (found on a real broker with ACLs:
+ * InitProducerId answered CLUSTER_AUTHORIZATION_FAILED, a fatal error every
+ * time) must neither spin recreating producers nor hold the messages for
+ * ever: they are reported failed with the reason, recreations back off,
+ * and once the rights are there new messages go through. */
+static void authorization_failure_is_reported_and_recreation_backs_off(void **state)
+{
+    (void)state;
+    mt_mock_kafka m;
+    mock_start(&m);
+    reports *r = calloc(1, sizeof *r);
+    mt_producer *p = producer_for(&m, r, 0);
+    send_n(p, 0, 5, "k");
+    assert_int_equal(rd_kafka_test_fatal_error(mt_producer_rdkafka(p),
+                                               RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED,
+                                               "injected by test_kafka"),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_producer_flush(p, 5000, &eb), MT_OK); /* all reported */
+    assert_int_equal(mt_producer_recreations(p), 1);
+    for (unsigned i = 0; i < 5; i++)
+        if (r->count[i] != 1 || r->err[i] != MT_ERR_KAFKA)
+            fail_msg("message %u: %u report(s), last %s", i, r->count[i], mt_errname(r->err[i]));
+    /* The same failure right again: no second recreation within the
+     * back-off (100 ms, then 200 ms), one after it. */
+    assert_int_equal(rd_kafka_test_fatal_error(mt_producer_rdkafka(p),
+                                               RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED,
+                                               "injected again"),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    send_n(p, 5, 1, "k");
+    mt_producer_poll(p, 0); /* microseconds after the first recreation: gated */
+    assert_int_equal(mt_producer_recreations(p), 1);
+    assert_int_equal(r->count[5], 0);
+    unsigned spins = 0;
+    while (mt_producer_recreations(p) == 1 && spins++ < 500)
+        mt_producer_poll(p, 10);
+    assert_int_equal(mt_producer_recreations(p), 2);
+    assert_int_equal(r->err[5], MT_ERR_KAFKA);
+    /* Rights restored: the next message is acknowledged. */
+    send_n(p, 6, 1, "k");
+    assert_int_equal(mt_producer_flush(p, 20000, NULL), MT_OK);
+    assert_int_equal(r->err[6], MT_OK);
+    mt_producer_destroy(p);
+    free(r);
+    mt_mock_kafka_stop(&m);
+}
+
 /* librdkafka 2.0.2 takes a DUPLICATE_SEQUENCE_NUMBER answer as "already
  * written" and reports success without an offset, even when the broker never
  * stored the batch (seen with a real broker right after topic creation: acked,
@@ -431,6 +478,7 @@ int main(void)
         cmocka_unit_test(retriable_errors_still_deliver_exactly_once),
         cmocka_unit_test(fatal_error_recreates_producer_and_resends_unacked),
         cmocka_unit_test(duplicate_ack_without_offset_is_sent_again),
+        cmocka_unit_test(authorization_failure_is_reported_and_recreation_backs_off),
         cmocka_unit_test(flush_times_out_while_brokers_are_down),
         cmocka_unit_test(full_table_pushes_back_and_destroy_reports_leftovers),
         cmocka_unit_test(consumer_resumes_after_committed_offset),
