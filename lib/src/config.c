@@ -67,6 +67,11 @@ const mt_cfg_option mt_cfg_common_options[] = {
      "Values of secret-looking keys are masked by --print-config; prefer passing them "
      "in a config file mounted from a Secret rather than in flags.",
      offsetof(mt_common_config, kafka_properties), 0, 0, NULL, MT_CFG_F_KEYVALUE},
+    {"kafka.sasl_password_file", MT_CFG_SECRET_FILE, NULL,
+     "File holding the SASL password (librdkafka `sasl.password`), e.g. a mounted Secret, so "
+     "the password is in no flag, environment variable or config file; the other SASL "
+     "settings go in kafka.properties. Not together with sasl.password in kafka.properties.",
+     offsetof(mt_common_config, kafka_sasl_password), 0, 0, NULL, 0},
     {"schema_dir", MT_CFG_STRING, NULL,
      "Directory holding the Avro schemas (`*.avsc`). Unset: `$MT_SCHEMA_DIR`, else the "
      "schemas/ directory of the source tree the binary was built from.",

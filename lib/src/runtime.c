@@ -26,12 +26,13 @@ mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_
     rt->kafka.client_id = common->kafka_client_id;
 
     const mt_strlist *pl = &common->kafka_properties;
-    size_t total = 0;
+    const mt_cfg_secret *pw = &common->kafka_sasl_password;
+    size_t total = 0, extra = pw->value ? 1 : 0;
     for (size_t i = 0; i < pl->n; i++)
         total += strlen(pl->items[i]) + 1;
     mt_err err = MT_OK;
-    if (pl->n) {
-        rt->props = calloc(pl->n, sizeof *rt->props);
+    if (pl->n || extra) {
+        rt->props = calloc(pl->n + extra, sizeof *rt->props);
         rt->props_text = malloc(total);
         if (!rt->props || !rt->props_text) {
             err = mt_fail(eb, MT_ERR_NOMEM, "out of memory for kafka.properties");
@@ -48,12 +49,28 @@ mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_
                 goto fail;
             }
             *eq = '\0';
+            if (extra && strcmp(w, "sasl.password") == 0) {
+                err = mt_fail(eb, MT_ERR_CONFIG,
+                              "kafka.properties has sasl.password and kafka.sasl_password_file "
+                              "is set too: give the password in one place");
+                goto fail;
+            }
             rt->props[i].key = w;
             rt->props[i].value = eq + 1;
             w += len + 1;
         }
+        if (extra) {
+            if (!pw->len || memchr(pw->value, '\n', pw->len)) {
+                err = mt_fail(eb, MT_ERR_CONFIG,
+                              "kafka.sasl_password_file %s: want one line with the password",
+                              pw->path ? pw->path : "");
+                goto fail;
+            }
+            rt->props[pl->n].key = "sasl.password";
+            rt->props[pl->n].value = pw->value;
+        }
         rt->kafka.props = rt->props;
-        rt->kafka.nprops = pl->n;
+        rt->kafka.nprops = pl->n + extra;
     }
     if ((err = mt_avro_registry_load(common->schema_dir, &rt->schemas, eb)))
         goto fail;

@@ -91,26 +91,44 @@ else:
 PY
 }
 printf 'test-hmac-key\n' >"$work/hmac.key"
-check_config() { # label, binary, config file, env...
-  local label=$1 bin=$2 cfg=$3; shift 3
+check_config() { # label, "binary [subcommand]", config file, env...
+  local label=$1 bin=$2 cfg=$3 cmd; shift 3
   if [ -z "$bin" ]; then echo "skip $label (binary path not given)"; return; fi
-  if env "$@" "$bin" --config "$cfg" --print-config >"$work/pc.out" 2>&1; then
+  read -r -a cmd <<<"$bin"
+  if env "$@" "${cmd[@]}" --config "$cfg" --print-config >"$work/pc.out" 2>&1; then
     echo "ok   $label accepted by $(basename "$bin")"
   else
     echo "FAIL $label rejected by $(basename "$bin"):"; cat "$work/pc.out"; fail=1
   fi
 }
+printf 'not-read-by-print-config\n' >"$work/signing.pem"
+printf 'test-password\n' >"$work/kafka.password"
+stand_ins=(MCPTRAIL_RECORD_HMAC_KEY_FILE="$work/hmac.key" MCPTRAIL_KAFKA_PROPERTIES=
+  MCPTRAIL_KAFKA_SASL_PASSWORD_FILE="$work/kafka.password"
+  MCPTRAIL_APPROVALS_SIGNING_KEY_FILE="$work/signing.pem" MCPTRAIL_SIGNING_KEY_FILE="$work/signing.pem")
 for name in defaults example-full example-kafka-sasl-tls; do
   extract "$work/$name.yaml" -sidecar sidecar.json >"$work/sidecar.json"
-  check_config "$name sidecar.json" "${MT_SIDECAR_BIN:-}" "$work/sidecar.json" \
-    MCPTRAIL_RECORD_HMAC_KEY_FILE="$work/hmac.key" MCPTRAIL_KAFKA_PROPERTIES=
+  check_config "$name sidecar.json" "${MT_SIDECAR_BIN:-}" "$work/sidecar.json" "${stand_ins[@]}"
 done
 extract "$work/defaults.yaml" -injector injector.json >"$work/injector.json"
 check_config "defaults injector.json" "${MT_INJECTOR_BIN:-}" "$work/injector.json"
-extract "$work/example-full.yaml" -approvals approvals.json >"$work/approvals.json"
-printf 'not-read-by-print-config\n' >"$work/signing.pem"
-check_config "example-full approvals.json" "${MT_APPROVALS_BIN:-}" "$work/approvals.json" \
-  MCPTRAIL_SIGNING_KEY_FILE="$work/signing.pem" MCPTRAIL_KAFKA_PROPERTIES=
+for name in example-full example-kafka-sasl-tls; do
+  extract "$work/$name.yaml" -approvals approvals.json >"$work/approvals.json"
+  check_config "$name approvals.json" "${MT_APPROVALS_BIN:-}" "$work/approvals.json" "${stand_ins[@]}"
+done
+extract "$work/example-kafka-sasl-tls.yaml" -archiver archiver.json >"$work/archiver.json"
+check_config "example-kafka-sasl-tls archiver.json" "${MT_ARCHIVER_BIN:+$MT_ARCHIVER_BIN run}" "$work/archiver.json" \
+  "${stand_ins[@]}"
+
+# Kafka credentials (issue 24): with SASL on, every component has its own principal, its
+# password only in a Secret mounted as a file, TLS material mounted; nothing secret in a
+# ConfigMap or an environment variable.
+if "$py" "$root/tests/helm/check_kafka_principals.py" "$work/example-kafka-sasl-tls.yaml" \
+     >"$work/principals.out" 2>&1; then
+  echo "ok   $(tail -n 1 "$work/principals.out")"
+else
+  echo "FAIL Kafka principals:"; cat "$work/principals.out"; fail=1
+fi
 
 # The injector's test template (tests/fixtures/admission/template.json) is what the chart
 # renders with the default values: the injector tests run against the real thing.

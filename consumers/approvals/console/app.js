@@ -219,11 +219,25 @@
     votes.replaceChildren(...a.votes.map((v) => {
       const li = el('li');
       li.appendChild(el('strong', v.vote, 'vote ' + v.vote));
-      li.appendChild(document.createTextNode(' by ' + v.subject + ' (' + v.source + ', ' + fmtTime(v.ts) + ')'));
+      li.appendChild(document.createTextNode(' by ' + v.subject + ' (' + v.source +
+        (v.signed_by ? ', signed by ' + v.signed_by : '') + ', ' + fmtTime(v.ts) + ')'));
       if (v.reason) li.appendChild(el('q', v.reason));
       return li;
     }));
     if (!a.votes.length) votes.appendChild(el('li', 'no votes yet', 'muted'));
+    // Records that named this approval and were not counted: forged, foreign or refused.
+    const rej = a.rejected || [];
+    $('d-rejected-box').hidden = rej.length === 0;
+    $('d-rejected-count').textContent = a.rejected_total > rej.length ?
+      ' (' + a.rejected_total + ', the first ' + rej.length + ' listed)' : '';
+    $('d-rejected').replaceChildren(...rej.map((r) => {
+      const li = el('li');
+      li.appendChild(el('strong', r.reason, 'rejected'));
+      li.appendChild(document.createTextNode(' — ' + r.what + (r.vote ? ' ' + r.vote : '') +
+        ' claiming ' + (r.subject || '(nobody)') + (r.source ? ' via ' + r.source : '') +
+        (r.key_id ? ', key ' + r.key_id : ', unsigned') + ' (' + fmtTime(r.ts) + ')'));
+      return li;
+    }));
     const dec = a.published ? a.decision : null;
     $('d-decision-box').hidden = !dec;
     if (dec) {

@@ -54,50 +54,90 @@ app.kubernetes.io/component: {{ .component }}
 {{- $all | uniq | toJson -}}
 {{- end -}}
 
-{{- define "mcptrail.kafkaSecretName" -}}
-{{- default (printf "%s-kafka" (include "mcptrail.fullname" .)) .Values.kafka.existingSecret -}}
-{{- end -}}
-
 {{- define "mcptrail.hmacSecretName" -}}
 {{- default (printf "%s-sidecar-keys" (include "mcptrail.fullname" .)) .Values.sidecar.hmacKey.existingSecret -}}
 {{- end -}}
 
-{{/* librdkafka properties (key=value, comma-separated) for the Kafka client Secret. */}}
-{{- define "mcptrail.kafkaProperties" -}}
-{{- $k := .Values.kafka -}}
-{{- $p := list -}}
+{{/*
+Kafka settings of one component (call with (dict "ctx" $ "component" "sidecar")): the
+kafka.* keys of its configuration file as a JSON object. Each component has its own
+principal (docs/kafka-security.md); the SASL password is never in a config file or an
+environment variable: it is a mounted Secret file (kafka.sasl_password_file).
+*/}}
+{{- define "mcptrail.kafkaConfig" -}}
+{{- $k := .ctx.Values.kafka -}}
+{{- $p := dict -}}
 {{- if and $k.tls.enabled $k.sasl.enabled -}}
-{{- $p = append $p "security.protocol=SASL_SSL" -}}
+{{- $_ := set $p "security.protocol" "SASL_SSL" -}}
 {{- else if $k.tls.enabled -}}
-{{- $p = append $p "security.protocol=SSL" -}}
+{{- $_ := set $p "security.protocol" "SSL" -}}
 {{- else if $k.sasl.enabled -}}
-{{- $p = append $p "security.protocol=SASL_PLAINTEXT" -}}
+{{- $_ := set $p "security.protocol" "SASL_PLAINTEXT" -}}
 {{- end -}}
 {{- if $k.tls.enabled -}}
-{{- $p = append $p "ssl.ca.location=/etc/mcptrail/kafka-tls/ca.crt" -}}
+{{- $_ := set $p "ssl.ca.location" "/etc/mcptrail/kafka-tls/ca.crt" -}}
 {{- if $k.tls.clientAuth -}}
-{{- $p = append $p "ssl.certificate.location=/etc/mcptrail/kafka-tls/tls.crt" -}}
-{{- $p = append $p "ssl.key.location=/etc/mcptrail/kafka-tls/tls.key" -}}
+{{- $_ := set $p "ssl.certificate.location" "/etc/mcptrail/kafka-tls/tls.crt" -}}
+{{- $_ := set $p "ssl.key.location" "/etc/mcptrail/kafka-tls/tls.key" -}}
 {{- end -}}
 {{- end -}}
+{{- $c := dict "kafka.brokers" $k.brokers "kafka.client_id" (printf "mcptrail-%s" .component) -}}
 {{- if $k.sasl.enabled -}}
-{{- $p = append $p (printf "sasl.mechanism=%s" $k.sasl.mechanism) -}}
-{{- $p = append $p (printf "sasl.username=%s" $k.sasl.username) -}}
-{{- $p = append $p (printf "sasl.password=%s" $k.sasl.password) -}}
+{{- $u := index $k.sasl.users .component -}}
+{{- $_ := set $p "sasl.mechanism" $k.sasl.mechanism -}}
+{{- $_ := set $p "sasl.username" $u.username -}}
+{{- $_ := set $c "kafka.sasl_password_file" "/etc/mcptrail/kafka-sasl/password" -}}
 {{- end -}}
 {{- range $key, $v := $k.properties -}}
-{{- $p = append $p (printf "%s=%v" $key $v) -}}
+{{- $_ := set $p $key (toString $v) -}}
 {{- end -}}
-{{- join "," $p -}}
+{{- if $p }}{{- $_ := set $c "kafka.properties" $p -}}{{- end -}}
+{{- $c | toJson -}}
 {{- end -}}
 
-{{/* Environment every mcptrail container gets: Kafka client properties from the Secret. */}}
-{{- define "mcptrail.kafkaEnv" -}}
-- name: MCPTRAIL_KAFKA_PROPERTIES
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "mcptrail.kafkaSecretName" . }}
-      key: properties
+{{/* Secret with the component's SASL password (key "password"). */}}
+{{- define "mcptrail.kafkaSaslSecretName" -}}
+{{- $u := index .ctx.Values.kafka.sasl.users .component -}}
+{{- default (printf "%s-kafka-%s" (include "mcptrail.fullname" .ctx) .component) $u.existingSecret -}}
+{{- end -}}
+
+{{/* The chart-made password Secret of a component, unless it names an existing one. */}}
+{{- define "mcptrail.kafkaSaslSecret" -}}
+{{- $k := .ctx.Values.kafka -}}
+{{- $u := index $k.sasl.users .component -}}
+{{- if and $k.sasl.enabled (not $u.existingSecret) }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "mcptrail.kafkaSaslSecretName" . }}
+  namespace: {{ .namespace }}
+  labels:
+    {{- include "mcptrail.labels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
+type: Opaque
+data:
+  password: {{ required (printf "kafka.sasl.users.%s: give password or existingSecret when kafka.sasl.enabled is true" .component) $u.password | b64enc | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "mcptrail.kafkaSaslVolume" -}}
+{{- if .ctx.Values.kafka.sasl.enabled }}
+- name: mcptrail-kafka-sasl
+  secret:
+    secretName: {{ include "mcptrail.kafkaSaslSecretName" . }}
+    items:
+      - key: password
+        path: password
+    defaultMode: 0444 # as mcptrail-kafka-tls: injected pods may set no fsGroup
+{{- end }}
+{{- end -}}
+
+{{- define "mcptrail.kafkaSaslMount" -}}
+{{- if .Values.kafka.sasl.enabled }}
+- name: mcptrail-kafka-sasl
+  mountPath: /etc/mcptrail/kafka-sasl
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "mcptrail.kafkaTLSVolume" -}}
@@ -138,8 +178,6 @@ prometheus.io/path: /metrics
   "admin.port" $s.adminPort
   "upstream.host" "127.0.0.1"
   "upstream.port" $s.upstreamPort
-  "kafka.brokers" .Values.kafka.brokers
-  "kafka.client_id" "mcptrail-sidecar"
   "record.mode" $s.recordMode
   "record.spool_dir" "/var/lib/mcptrail/spool"
   "record.spool_max_bytes" (include "mcptrail.spoolBytes" $s.spoolSize)
@@ -149,6 +187,7 @@ prometheus.io/path: /metrics
   "http.allowed_hosts" $s.allowedHosts
   "schema_dir" "/usr/share/mcptrail/schemas"
 -}}
+{{- $c = merge $c (include "mcptrail.kafkaConfig" (dict "ctx" . "component" "sidecar") | fromJson) -}}
 {{- if $s.policy }}{{- $_ := set $c "policy.file" "/etc/mcptrail/policy/policy.json" -}}{{- end -}}
 {{- if $s.tls.existingSecret -}}
 {{- $_ := set $c "tls.cert_file" "/etc/mcptrail/tls/tls.crt" -}}
@@ -161,6 +200,7 @@ prometheus.io/path: /metrics
 {{- $keys := list -}}
 {{- range $i, $_ := . }}{{- $keys = append $keys (printf "/etc/mcptrail/config/decision-key-%d.pem" $i) -}}{{- end -}}
 {{- $_ := set $c "approvals.decision_keys" $keys -}}
+{{- $_ := set $c "approvals.signing_key_file" "/etc/mcptrail/approvals-key/signing.pem" -}}
 {{- end -}}
 {{- with $s.approvals.consoleUrl }}{{- $_ := set $c "approvals.console_url" . -}}{{- end -}}
 {{- range $k, $v := $s.config }}{{- $_ := set $c $k $v -}}{{- end -}}
@@ -202,7 +242,6 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
           fieldPath: metadata.namespace
     - name: MCPTRAIL_UPSTREAM_PORT
       value: {{ $s.upstreamPort | quote }}
-    {{- include "mcptrail.kafkaEnv" . | nindent 4 }}
   ports:
     - name: mcp
       containerPort: {{ $s.listenPort }}
@@ -249,7 +288,13 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
       mountPath: /etc/mcptrail/tls
       readOnly: true
     {{- end }}
+    {{- if $s.approvals.decisionKeys }}
+    - name: mcptrail-approvals-key
+      mountPath: /etc/mcptrail/approvals-key
+      readOnly: true
+    {{- end }}
     {{- include "mcptrail.kafkaTLSMount" . | nindent 4 }}
+    {{- include "mcptrail.kafkaSaslMount" . | nindent 4 }}
 {{- end -}}
 
 {{- define "mcptrail.sidecarVolumes" -}}
@@ -274,7 +319,17 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
     secretName: {{ . }}
     defaultMode: 0444
 {{- end }}
+{{- if .Values.sidecar.approvals.decisionKeys }}
+- name: mcptrail-approvals-key
+  secret:
+    secretName: {{ required "sidecar.approvals.signingKeySecret (a Secret with key signing.pem, in every sidecar namespace) is required with sidecar.approvals.decisionKeys" .Values.sidecar.approvals.signingKeySecret }}
+    items:
+      - key: signing.pem
+        path: signing.pem
+    defaultMode: 0444 # as mcptrail-kafka-tls: injected pods may set no fsGroup
+{{- end }}
 {{- include "mcptrail.kafkaTLSVolume" . }}
+{{- include "mcptrail.kafkaSaslVolume" (dict "ctx" . "component" "sidecar") }}
 {{- end -}}
 
 {{- define "mcptrail.sidecarPodLabels" -}}

@@ -114,6 +114,7 @@ typedef struct mt_common_config {
     char *kafka_brokers;
     char *kafka_client_id;
     mt_strlist kafka_properties; /* "key=value" librdkafka properties (TLS/SASL) */
+    mt_cfg_secret kafka_sasl_password; /* sasl.password read from a file (a Secret) */
     char *schema_dir;
 } mt_common_config;
 

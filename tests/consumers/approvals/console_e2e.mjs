@@ -80,6 +80,9 @@ try {
       const text = await page.getByTestId(tid).textContent();
       if (!text.includes(w)) problems.push(`detail ${tid}: '${text}' lacks '${w}'`);
     }
+    // The forged vote written straight to the topic (e2e_console.sh) is listed as rejected.
+    await page.getByTestId('rejected').filter({ hasText: 'unsigned' })
+      .filter({ hasText: 'claiming mallory via bot' }).waitFor();
     await page.getByTestId('reason').fill(a.reason);
     await page.getByTestId('approve').click();
     await page.getByTestId('vote-result').filter({ hasText: 'Approval recorded.' }).waitFor();

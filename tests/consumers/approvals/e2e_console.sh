@@ -83,6 +83,20 @@ else
 fi
 wait_state "$id" pending 0 false
 echo "e2e: request $id pending"
+# A forged vote (unsigned, claiming mallory of sre) straight on the topic: not counted, and
+# the console lists it under "Rejected" (console_e2e.mjs checks).
+hash=$(curl -s -H "Authorization: Bearer $alice" "$base/api/v1/approvals/$id" | jq -r .request_hash)
+jq -cn --arg id "$id" --arg h "$hash" --argjson ts "$(($(date +%s) * 1000000))" \
+  '{"$schema": "dev.mcptrail.ApprovalVote", approval_id: $id, request_hash: $h,
+    voter: {subject: "mallory", issuer: "https://idp.e2e.test", groups: ["sre"]},
+    vote: "approve", reason: "trust me", ts: $ts, source: "bot"}' |
+  "$MT_EVENTS_BIN" produce "$T_VOTE" >/dev/null
+deadline=$((SECONDS + 30))
+until [ "$(curl -s -H "Authorization: Bearer $alice" "$base/api/v1/approvals/$id" | jq -r .rejected_total)" = 1 ]; do
+  [ $SECONDS -lt $deadline ] || fail "the forged vote was not rejected"
+  sleep 0.2 # poll interval for the history
+done
+wait_state "$id" pending 0 false
 
 MT_BASE="$base" MT_APPROVAL_ID="$id" MT_TOKEN_1="$alice" MT_SUB_1=alice MT_TOKEN_2="$bob" \
   MT_SUB_2=bob MT_SCREENSHOT="$tmp/console.png" MT_CHROMIUM="$chromium_bin" MT_PEERS_DIR="$peers" \
