@@ -30,6 +30,7 @@
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
 #include "mcptrail/runtime.h"
+#include "ingest.h"
 
 enum {
     TICK_MS = 200,
@@ -117,33 +118,6 @@ typedef struct send_ctx {
 
 /* ---- decoding records into state-machine inputs ------------------------ */
 
-static bool hash_from_hex(const json_t *v, uint8_t out[MT_APPR_HASH_LEN])
-{
-    const char *h = json_string_value(v);
-    size_t n = 0;
-    return h && strlen(h) == 2 * MT_APPR_HASH_LEN &&
-           mt_hex_decode(h, strlen(h), out, MT_APPR_HASH_LEN, &n, NULL) == MT_OK &&
-           n == MT_APPR_HASH_LEN;
-}
-
-/* Borrowed string items of a JSON array (non-strings skipped), at most max. */
-static size_t string_items(const json_t *arr, const char **out, size_t max)
-{
-    size_t n = 0, i;
-    json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        if (n < max && json_is_string(v))
-            out[n++] = json_string_value(v);
-    }
-    return n;
-}
-
-static int64_t jint(const json_t *o, const char *k)
-{
-    return (int64_t)json_integer_value(json_object_get(o, k));
-}
-
 static void publish(mt_approvals *s, mt_appr *a);
 
 static void count_reason(uint64_t *counters, const char *reason)
@@ -155,33 +129,25 @@ static void count_reason(uint64_t *counters, const char *reason)
         }
 }
 
-/* A record that is not applied: logged, counted, and kept in the history
- * of the approval it names when that approval is known. */
+/* A record that is not applied (already noted in the approval's history by
+ * ingest.c): logged and counted. */
 static void reject(mt_approvals *s, const char *what, const json_t *d, const char *reason,
                    const char *detail)
 {
-    const json_t *who = json_object_get(d, strcmp(what, "vote") == 0 ? "voter" : "identity");
-    const char *id = json_string_value(json_object_get(d, "approval_id"));
-    mt_appr_rejection r = {
-        .what = (char *)what,
-        .issuer = (char *)json_string_value(json_object_get(who, "issuer")),
-        .subject = (char *)json_string_value(json_object_get(who, "subject")),
-        .vote = (char *)json_string_value(json_object_get(d, "vote")),
-        .source = (char *)json_string_value(json_object_get(d, "source")),
-        .key_id = (char *)json_string_value(json_object_get(d, "key_id")),
-        .reason = (char *)reason,
-        .ts = jint(d, strcmp(what, "vote") == 0 ? "ts" : "created"),
-    };
-    count_reason(strcmp(what, "vote") == 0 ? s->m.votes_rejected : s->m.requests_rejected,
-                 reason);
-    mt_appr *a = mt_appr_find(&s->tbl, id);
-    if (a && mt_appr_note_rejected(a, &r) != MT_OK)
-        mt_logs(MT_LOG_ERROR, "approvals", "out of memory noting a rejection", "approval_id",
-                id, NULL);
-    mt_logs(MT_LOG_WARN, "approvals", strcmp(what, "vote") == 0 ? "vote not counted"
-                                                               : "approval request ignored",
-            "approval_id", id, "reason", reason, "detail", detail, "voter", r.subject,
-            "issuer", r.issuer, "vote", r.vote, "source", r.source, "key_id", r.key_id, NULL);
+    bool vote = strcmp(what, "vote") == 0;
+    if (strcmp(reason, "malformed") == 0)
+        s->m.records_bad++;
+    else
+        count_reason(vote ? s->m.votes_rejected : s->m.requests_rejected, reason);
+    const json_t *who = json_object_get(d, vote ? "voter" : "identity");
+    mt_logs(MT_LOG_WARN, "approvals",
+            vote ? "vote not counted" : "approval request ignored", "approval_id",
+            json_string_value(json_object_get(d, "approval_id")), "reason", reason, "detail",
+            detail, "voter", json_string_value(json_object_get(who, "subject")), "issuer",
+            json_string_value(json_object_get(who, "issuer")), "vote",
+            json_string_value(json_object_get(d, "vote")), "source",
+            json_string_value(json_object_get(d, "source")), "key_id",
+            json_string_value(json_object_get(d, "key_id")), NULL);
 }
 
 static void apply_vote(mt_approvals *s, json_t *d);
@@ -221,152 +187,83 @@ static void expire_orphans(mt_approvals *s)
 
 static void apply_request(mt_approvals *s, json_t *d)
 {
-    const char *groups[MT_APPR_MAX_GROUPS];
-    mt_errbuf eb = {{0}};
-    const mt_trust_key *signer = NULL;
-    mt_trust_verdict tv = mt_trust_check_request(s->p.trust, s->schema[K_REQ], d, &signer, &eb);
-    if (tv != MT_TRUST_OK) {
-        reject(s, "request", d, mt_trust_verdict_name(tv), eb.msg);
-        return;
-    }
-    json_t *id = json_object_get(d, "identity");
-    mt_appr_request r = {
-        .approval_id = json_string_value(json_object_get(d, "approval_id")),
-        .requester_issuer = json_string_value(json_object_get(id, "issuer")),
-        .requester_subject = json_string_value(json_object_get(id, "subject")),
-        .groups = groups,
-        .ngroups = string_items(json_object_get(d, "approver_groups"), groups,
-                                MT_APPR_MAX_GROUPS),
-        .min_approvals = jint(d, "min_approvals"),
-        .four_eyes = json_is_true(json_object_get(d, "four_eyes")),
-        .reason_required = json_is_true(json_object_get(d, "reason_required")),
-        .created = jint(d, "created"),
-        .expires = jint(d, "expires"),
-        .key_id = signer->id,
-        .record = d,
-    };
-    if (!hash_from_hex(json_object_get(d, "request_hash"), r.request_hash)) {
-        s->m.records_bad++;
-        return;
-    }
-    mt_appr_add_result res = MT_APPR_ADDED;
-    if (mt_appr_add_request(&s->tbl, &r, &res) != MT_OK) {
-        s->m.records_bad++;
-        mt_logs(MT_LOG_ERROR, "approvals", "request not added (missing id or out of memory)",
-                "approval_id", r.approval_id, NULL);
-        return;
-    }
-    if (res == MT_APPR_ADDED) {
+    mt_appr_ingest in;
+    mt_appr_ingest_request(&s->tbl, s->p.trust, s->schema[K_REQ], d, &in);
+    const char *id = json_string_value(json_object_get(d, "approval_id"));
+    if (in.reason) {
+        reject(s, "request", d, in.reason, in.detail);
+    } else if (in.added == MT_APPR_ADDED) {
         s->m.requests++;
-        mt_logs(MT_LOG_INFO, "approvals", "approval pending", "approval_id", r.approval_id,
-                "rule_id", json_string_value(json_object_get(d, "rule_id")), "sidecar",
-                signer->name, NULL);
-        adopt_orphans(s, r.approval_id);
-    } else if (res == MT_APPR_ADD_DUPLICATE) {
+        mt_logs(MT_LOG_INFO, "approvals", "approval pending", "approval_id", id, "rule_id",
+                json_string_value(json_object_get(d, "rule_id")), "sidecar", in.signer->name,
+                NULL);
+        adopt_orphans(s, id);
+    } else if (in.added == MT_APPR_ADD_DUPLICATE) {
         s->m.requests_dup++;
     } else {
         s->m.requests_conflict++;
         mt_logs(MT_LOG_WARN, "approvals",
                 "request ignored: its approval id is already used with another request hash",
-                "approval_id", r.approval_id, NULL);
+                "approval_id", id, NULL);
     }
 }
 
 static void apply_vote(mt_approvals *s, json_t *d)
 {
-    const char *groups[MT_APPR_MAX_GROUPS];
-    json_t *voter = json_object_get(d, "voter");
-    mt_errbuf eb = {{0}};
-    const mt_trust_key *signer = NULL;
-    mt_trust_verdict tv = mt_trust_check_vote(s->p.trust, s->schema[K_VOTE], d, &signer, &eb);
-    if (tv != MT_TRUST_OK) {
-        reject(s, "vote", d, mt_trust_verdict_name(tv), eb.msg);
-        return;
-    }
-    mt_appr_vote_in v = {
-        .approval_id = json_string_value(json_object_get(d, "approval_id")),
-        .issuer = json_string_value(json_object_get(voter, "issuer")),
-        .subject = json_string_value(json_object_get(voter, "subject")),
-        .groups = groups,
-        .reason = json_string_value(json_object_get(d, "reason")),
-        .ts = jint(d, "ts"),
-        .signer_key = signer->id,
-    };
-    /* The groups a vote counts with come from whoever vouches for them: the
-     * approver's verified token (the service signed the vote), the bot's
-     * entry in the trust file, nobody for a sidecar. */
-    if (signer->role == MT_TRUST_SERVICE)
-        v.ngroups = string_items(json_object_get(voter, "groups"), groups, MT_APPR_MAX_GROUPS);
-    else if (signer->role == MT_TRUST_BOT)
-        for (; v.ngroups < signer->ngroups && v.ngroups < MT_APPR_MAX_GROUPS; v.ngroups++)
-            groups[v.ngroups] = signer->groups[v.ngroups];
-    if (!hash_from_hex(json_object_get(d, "request_hash"), v.request_hash) ||
-        !mt_appr_vote_kind_parse(json_string_value(json_object_get(d, "vote")), &v.kind) ||
-        !mt_appr_source_parse(json_string_value(json_object_get(d, "source")), &v.source)) {
-        s->m.records_bad++;
-        return;
-    }
-    if (s->ready && !mt_appr_find(&s->tbl, v.approval_id) &&
-        json_array_size(s->orphans) < ORPHANS_MAX) {
+    mt_appr_ingest in;
+    /* Live, a vote for an approval not read yet waits for its request. */
+    bool defer = s->ready && json_array_size(s->orphans) < ORPHANS_MAX;
+    mt_appr_ingest_vote(&s->tbl, s->p.trust, s->schema[K_VOTE], d, defer, &in);
+    const char *id = json_string_value(json_object_get(d, "approval_id"));
+    if (in.deferred) {
         json_array_append_new(s->orphans, json_pack("{s:O,s:I}", "vote", d, "at",
                                                      (json_int_t)(mt_now_us() / 1000)));
         mt_logs(MT_LOG_DEBUG, "approvals", "vote for an approval not read yet; kept until its "
-                "request arrives", "approval_id", v.approval_id, NULL);
+                "request arrives", "approval_id", id, NULL);
         return;
     }
-    mt_appr *a = NULL;
-    mt_appr_outcome o = mt_appr_vote_apply(&s->tbl, &v, &a);
-    if (o != MT_APPR_COUNTED && o != MT_APPR_DECIDED && o != MT_APPR_DUPLICATE)
-        reject(s, "vote", d, mt_appr_outcome_name(o), mt_appr_outcome_text(o));
-    else {
-        if (o == MT_APPR_DUPLICATE)
+    if (in.reason) {
+        reject(s, "vote", d, in.reason, in.detail);
+    } else {
+        bool dup = in.outcome == MT_APPR_DUPLICATE;
+        if (dup)
             s->m.votes_duplicate++;
         else
             s->m.votes_counted++;
-        mt_logs(o == MT_APPR_DUPLICATE ? MT_LOG_DEBUG : MT_LOG_INFO, "approvals",
-                o == MT_APPR_DUPLICATE ? "vote already counted" : "vote counted", "approval_id",
-                v.approval_id, "vote", mt_appr_vote_kind_name(v.kind), "voter", v.subject,
-                "issuer", v.issuer, "signed_by", signer->name, "outcome",
-                mt_appr_outcome_name(o), "state", a ? mt_appr_state_name(a->state) : NULL,
-                NULL);
+        json_t *voter = json_object_get(d, "voter");
+        mt_logs(dup ? MT_LOG_DEBUG : MT_LOG_INFO, "approvals",
+                dup ? "vote already counted" : "vote counted", "approval_id", id, "vote",
+                json_string_value(json_object_get(d, "vote")), "voter",
+                json_string_value(json_object_get(voter, "subject")), "issuer",
+                json_string_value(json_object_get(voter, "issuer")), "signed_by",
+                in.signer->name, "outcome", mt_appr_outcome_name(in.outcome), "state",
+                in.a ? mt_appr_state_name(in.a->state) : NULL, NULL);
     }
-    if (a && (o == MT_APPR_DECIDED || o == MT_APPR_TOO_LATE))
-        publish(s, a);
+    if (in.a && (in.outcome == MT_APPR_DECIDED || in.outcome == MT_APPR_TOO_LATE))
+        publish(s, in.a);
 }
 
 static void apply_decision(mt_approvals *s, json_t *d)
 {
+    mt_appr_ingest in;
+    mt_appr_ingest_decision(&s->tbl, s->p.trust, s->schema[K_DEC], d, &in);
     const char *id = json_string_value(json_object_get(d, "approval_id"));
-    uint8_t hash[MT_APPR_HASH_LEN];
-    mt_appr_state st;
-    mt_errbuf eb = {{0}};
-    if (!id || !hash_from_hex(json_object_get(d, "request_hash"), hash) ||
-        !mt_appr_state_parse(json_string_value(json_object_get(d, "decision")), &st) ||
-        st == MT_APPR_PENDING) {
+    if (in.reason && strcmp(in.reason, "malformed") == 0) {
         s->m.records_bad++;
+        mt_logs(MT_LOG_WARN, "approvals", "decision on the topic not adopted", "approval_id",
+                id, "detail", in.detail, NULL);
         return;
     }
-    const mt_trust_key *signer = NULL;
-    if (mt_trust_check_decision(s->p.trust, s->schema[K_DEC], d, &signer, &eb) != MT_TRUST_OK) {
-        /* Only this service writes the topic: a record that does not verify
-         * under its key (or a retired one) is forged and is not adopted. */
+    if (in.reason) {
         s->m.decisions_bad_sig++;
         mt_logs(MT_LOG_WARN, "approvals", "decision on the topic does not verify; ignored",
                 "approval_id", id, "key_id", json_string_value(json_object_get(d, "key_id")),
-                "error", eb.msg, NULL);
+                "reason", in.reason, "error", in.detail, NULL);
         return;
     }
     s->m.decisions_read++;
-    mt_appr *a = mt_appr_find(&s->tbl, id);
-    if (a && a->published)
-        return; /* our own decision read back after its ack */
-    if (a && a->state != MT_APPR_PENDING && a->state != st)
-        mt_logs(MT_LOG_WARN, "approvals", "published decision differs from replayed state; "
-                "the published one stands", "approval_id", id, "published",
-                mt_appr_state_name(st), "replayed", mt_appr_state_name(a->state), NULL);
-    if (mt_appr_adopt_decision(&s->tbl, id, hash, st, jint(d, "decided"), d, NULL) != MT_OK)
-        mt_logs(MT_LOG_ERROR, "approvals", "out of memory adopting a decision", "approval_id",
-                id, NULL);
+    if (in.detail[0])
+        mt_logs(MT_LOG_WARN, "approvals", in.detail, "approval_id", id, NULL);
 }
 
 static void apply(mt_approvals *s, int kind, json_t *d)
@@ -763,7 +660,7 @@ static void handle_vote(mt_approvals *s, struct evhttp_request *req, const char 
         .issuer = who->issuer,
         .subject = who->subject,
         .groups = gv,
-        .ngroups = string_items(groups, gv, MT_APPR_MAX_GROUPS),
+        .ngroups = mt_appr_string_items(groups, gv, MT_APPR_MAX_GROUPS),
         .kind = kind,
         .reason = reason,
         .ts = mt_now_us(),
