@@ -143,6 +143,20 @@ metrics_after=$(curl -s "$base/metrics" | grep '_rejected_total{' | sort)
 grep -q "^ok $id approved [0-9a-f]\{16\} approvers=alice,bob$" "$tmp/verify.out" ||
   fail "decision: $(cat "$tmp/verify.out")"
 echo "e2e: approved by alice and bob only; after kill -9 and restart the same $want_rejected rejections, one decision"
+# Offline, with the public keys only: the counted votes verify, the forgeries do not.
+"$MT_EVENTS_BIN" tail "$T_VOTE" >"$tmp/votes-all.jsonl" 2>/dev/null
+jq -c --arg id "$id" 'select(.approval_id == $id)' "$tmp/votes-all.jsonl" >"$tmp/votes-id.jsonl"
+rc=0
+"$MT_VERIFY_BIN" --public-key "$tmp/decisions.pub.pem" --public-key "$tmp/keys/bot.pub.pem" \
+  --public-key "$tmp/keys/sidecar.pub.pem" --public-key "$tmp/keys/sidecar2.pub.pem" \
+  <"$tmp/votes-id.jsonl" >"$tmp/votes-verify.out" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "offline vote check exited $rc, want 1 (forgeries present)"
+grep -q "^ok $id vote approve [0-9a-f]\{16\} voter=alice source=api$" "$tmp/votes-verify.out" &&
+  grep -q "^ok $id vote approve [0-9a-f]\{16\} voter=bob source=api$" "$tmp/votes-verify.out" ||
+  fail "alice's and bob's votes do not verify offline: $(cat "$tmp/votes-verify.out")"
+[ "$(grep -c '^UNSIGNED ' "$tmp/votes-verify.out")" = 3 ] && [ "$(grep -c '^BAD ' "$tmp/votes-verify.out")" = 4 ] ||
+  fail "offline check of the forgeries: $(cat "$tmp/votes-verify.out")"
+echo "e2e: offline, the two counted votes verify; 3 unsigned and 4 bad-signature votes found"
 
 # 5. The genuine cancel path: a forged cancel refused, the requesting sidecar's counted.
 third="019b7703-0000-7000-8002-$(printf '%012x' "$n")"
