@@ -89,12 +89,8 @@ grep -q "SASL authentication error: Authentication failed" "$tmp/auth.out" ||
 echo "e2e: refused: a wrong password (SASL authentication failed)" >&2
 
 # --- 2. the flow ---------------------------------------------------------------------------
-up=$(free_port)
-MT_DEPLOY_LOG="$tmp/deploy.log" setsid "$node" "$root/tests/sidecar/e2e/approval-server.mjs" "$up" \
-  >"$tmp/server.log" 2>&1 </dev/null &
-echo $! >"$MT_PEERS_RUN/approval-server.pid"
-e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/approval-server.pid'"
-"$root/tests/sdk/wait-port.sh" "$up" 20 "$(cat "$MT_PEERS_RUN/approval-server.pid")" "$tmp/server.log"
+start_approval_server
+up=$approval_server_port
 
 mt_keypair "$tmp/keys" service
 mt_keypair "$tmp/keys" sidecar

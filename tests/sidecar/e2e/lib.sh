@@ -53,6 +53,18 @@ start_everything() {
   e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/everything-$1.pid'"
 }
 
+# start_approval_server: approval-server.mjs (TypeScript SDK; its deploy tool appends each
+# run to $tmp/deploy.log) on a free port, stopped on exit; sets approval_server_port.
+start_approval_server() {
+  approval_server_port=$(free_port)
+  MT_DEPLOY_LOG="$tmp/deploy.log" setsid "$root/tests/peers/node_modules/.bin/node" \
+    "$here/approval-server.mjs" "$approval_server_port" >"$tmp/server.log" 2>&1 </dev/null &
+  echo $! >"$MT_PEERS_RUN/approval-server.pid"
+  e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/approval-server.pid'"
+  "$root/tests/sdk/wait-port.sh" "$approval_server_port" 20 \
+    "$(cat "$MT_PEERS_RUN/approval-server.pid")" "$tmp/server.log"
+}
+
 # start_sidecar DIR UPSTREAM_PORT [run-sidecar.sh args]: sets sidecar_url; stopped on exit.
 # (Not for $(...): the exit hook must be registered in the test's own shell.)
 start_sidecar() {

@@ -42,12 +42,8 @@ T_DEC="mcptrail.approval.decisions.$suffix"
 for t in "$T_REQ" "$T_VOTE" "$T_DEC"; do "$e2e_kafka" create "$t" 3 >&2; done
 
 # upstream MCP server with a counted side effect
-up=$(free_port)
-MT_DEPLOY_LOG="$tmp/deploy.log" setsid "$node" "$here/approval-server.mjs" "$up" \
-  >"$tmp/server.log" 2>&1 </dev/null &
-echo $! >"$MT_PEERS_RUN/approval-server.pid"
-e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/approval-server.pid'"
-"$root/tests/sdk/wait-port.sh" "$up" 20 "$(cat "$MT_PEERS_RUN/approval-server.pid")" "$tmp/server.log"
+start_approval_server
+up=$approval_server_port
 
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$tmp/signer" >/dev/null
 "$MT_DEVTOKEN_BIN" keygen --out-dir "$tmp/signer2" >/dev/null
