@@ -426,6 +426,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             free_hold(hub, h);
     }
     read_decisions(hub);
+    /* A producer recovering from a fatal error may never wake the loop. */
+    if (mt_producer_retry_ms(hub->prod) >= 0)
+        mt_producer_poll(hub->prod, 0);
 }
 
 /* ---- public API ----------------------------------------------------------- */

@@ -198,6 +198,7 @@ struct mt_recorder {
     mt_producer *producer;
     struct event_base *base;
     struct event *ev_wake, *ev_sweep, *ev_fsync;
+    struct event *ev_retry; /* polls the producer while it recovers from a fatal error */
     int wake_fds[2];
     /* sessions */
     mt_rec_session **buckets;
@@ -1211,6 +1212,21 @@ static void service(mt_recorder *rec)
     mt_producer_poll(rec->producer, 0);
     done_run(rec);
     spool_pump(rec);
+    /* A producer recovering from a fatal error may never wake the loop
+     * again: poll it when its back-off ends. */
+    int retry = mt_producer_retry_ms(rec->producer);
+    if (retry >= 0 && rec->ev_retry) {
+        int ms = retry < 10 ? 10 : retry;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(rec->ev_retry, &tv);
+    }
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    service(arg);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
@@ -1729,7 +1745,8 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
     rec->ev_wake = event_new(base, rec->wake_fds[0], EV_READ | EV_PERSIST, on_wake, rec);
     rec->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, rec);
     rec->ev_fsync = event_new(base, -1, 0, on_fsync, rec);
-    if (!rec->ev_wake || !rec->ev_sweep || !rec->ev_fsync) {
+    rec->ev_retry = evtimer_new(base, on_retry, rec);
+    if (!rec->ev_wake || !rec->ev_sweep || !rec->ev_fsync || !rec->ev_retry) {
         err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: cannot create events");
         goto fail;
     }
@@ -1774,6 +1791,8 @@ void mt_recorder_free(mt_recorder *rec)
         event_free(rec->ev_wake);
     if (rec->ev_sweep)
         event_free(rec->ev_sweep);
+    if (rec->ev_retry)
+        event_free(rec->ev_retry);
     if (rec->ev_fsync)
         event_free(rec->ev_fsync);
     free(rec->done);

@@ -180,6 +180,12 @@ void mt_appr_ingest_decision(mt_appr_table *t, const mt_trust *trust, const mt_a
         return;
     }
     out->a = mt_appr_find(t, id);
+    if (out->a && memcmp(out->a->request_hash, hash, MT_APPR_HASH_LEN) != 0) {
+        out->reason = "hash_mismatch";
+        snprintf(out->detail, sizeof out->detail,
+                 "a signed decision names another request hash than the approval's");
+        return;
+    }
     if (out->a && out->a->published)
         return; /* the service's own decision read back after its ack */
     if (out->a && out->a->state != MT_APPR_PENDING && out->a->state != st)

@@ -47,8 +47,10 @@ const mt_cfg_option mt_approvals_options[] = {
      O(signing_key), 0, 0, NULL, MT_CFG_F_REQUIRED},
     {"signing.previous_public_keys", MT_CFG_LIST, NULL,
      "PEM public keys of retired signing keys (comma-separated paths): after a key "
-     "rotation, votes and decisions the service signed with them still verify when the "
-     "topics are replayed. They sign nothing new.",
+     "rotation, decisions published under them are still adopted when the topics are "
+     "replayed. Votes signed by a retired key are never counted (votes on approvals still "
+     "pending at the rotation must be cast again), so a rotated-out key mints nothing. "
+     "Never list a key that may have leaked.",
      O(signing_previous), 0, 0, NULL, 0},
     {"trust.file", MT_CFG_STRING, NULL,
      "JSON file naming the keys allowed to sign on the approval topics: `sidecars` (each "

@@ -40,6 +40,7 @@ enum {
     FLUSH_MS = 5000,
     DELIVERY_TIMEOUT_MS = 30000,
     ORPHANS_MAX = 1024,     /* votes kept while their request is not read yet */
+    ORPHANS_PER_APPROVAL = 16,
     ORPHAN_WAIT_MS = 60000, /* ... for at most this long */
 };
 
@@ -55,7 +56,7 @@ typedef struct part_state {
  * state machine's rejections. /metrics prints every reason, zeros too. */
 static const char *const reject_reasons[] = {
     "unsigned", "unknown_key", "bad_signature", "wrong_role", "identity_not_allowed",
-    "group_not_allowed", "unknown_approval", "hash_mismatch", "already_decided", "expired",
+    "group_not_allowed", "retired_key", "unknown_approval", "hash_mismatch", "already_decided", "expired",
     "not_in_group", "self_approval", "reason_required", "already_voted", "cancel_not_sidecar",
     "sidecar_not_cancel", "cancel_foreign_sidecar", "invalid_vote",
 };
@@ -171,6 +172,19 @@ static void adopt_orphans(mt_approvals *s, const char *approval_id)
     json_decref(mine);
 }
 
+static size_t orphans_for(const mt_approvals *s, const char *approval_id)
+{
+    size_t n = 0, i;
+    json_t *o;
+    json_array_foreach(s->orphans, i, o)
+    {
+        const char *id = json_string_value(
+            json_object_get(json_object_get(o, "vote"), "approval_id"));
+        n += approval_id && id && strcmp(id, approval_id) == 0;
+    }
+    return n;
+}
+
 /* Votes whose request never came. */
 static void expire_orphans(mt_approvals *s)
 {
@@ -211,8 +225,14 @@ static void apply_request(mt_approvals *s, json_t *d)
 static void apply_vote(mt_approvals *s, json_t *d)
 {
     mt_appr_ingest in;
-    /* Live, a vote for an approval not read yet waits for its request. */
-    bool defer = s->ready && json_array_size(s->orphans) < ORPHANS_MAX;
+    /* Live, a fresh vote for an approval not read yet waits for its request
+     * (bounded in all and per approval; an old signed vote written again
+     * cannot take the room: it is not fresh). */
+    bool defer = s->ready && json_array_size(s->orphans) < ORPHANS_MAX &&
+                 json_integer_value(json_object_get(d, "ts")) / 1000 >=
+                     mt_now_us() / 1000 - ORPHAN_WAIT_MS &&
+                 orphans_for(s, json_string_value(json_object_get(d, "approval_id"))) <
+                     ORPHANS_PER_APPROVAL;
     mt_appr_ingest_vote(&s->tbl, s->p.trust, s->schema[K_VOTE], d, defer, &in);
     const char *id = json_string_value(json_object_get(d, "approval_id"));
     if (in.deferred) {
@@ -785,7 +805,7 @@ static void metrics_reply(mt_approvals *s, struct evhttp_request *req)
     const uint64_t *by[2] = {s->m.votes_rejected, s->m.requests_rejected};
     for (int w = 0; w < 2; w++) {
         evbuffer_add_printf(b, "# TYPE mcptrail_approvals_%s_rejected_total counter\n", what[w]);
-        for (size_t i = 0; i < (w == 0 ? NREASONS : 6); i++)
+        for (size_t i = 0; i < (w == 0 ? NREASONS : MT_TRUST_VERDICTS - 1); i++)
             evbuffer_add_printf(b,
                                 "mcptrail_approvals_%s_rejected_total{reason=\"%s\"} %" PRIu64
                                 "\n",

@@ -179,6 +179,21 @@ static const mt_appr_vote *vote_of(const mt_appr *a, const char *issuer, const c
     return NULL;
 }
 
+/* s cut to at most max bytes on a UTF-8 character boundary (the history
+ * holds what a forger claimed: it is bounded, and stays valid UTF-8). */
+static char *dup_cut(const char *s, size_t max)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return strndup(s, n);
+}
+
 mt_err mt_appr_note_rejected(mt_appr *a, const mt_appr_rejection *r)
 {
     if (!a || !r)
@@ -190,11 +205,11 @@ mt_err mt_appr_note_rejected(mt_appr *a, const mt_appr_rejection *r)
         return MT_ERR_NOMEM;
     mt_appr_rejection *d = &a->rejected[a->nrejected];
     d->what = dup_or_null(r->what ? r->what : "vote");
-    d->issuer = dup_or_null(r->issuer);
-    d->subject = dup_or_null(r->subject);
-    d->vote = dup_or_null(r->vote);
-    d->source = dup_or_null(r->source);
-    d->key_id = dup_or_null(r->key_id);
+    d->issuer = dup_cut(r->issuer, MT_APPR_REJECTED_FIELD_MAX);
+    d->subject = dup_cut(r->subject, MT_APPR_REJECTED_FIELD_MAX);
+    d->vote = dup_cut(r->vote, 16);
+    d->source = dup_cut(r->source, 16);
+    d->key_id = dup_cut(r->key_id, MT_APPR_KEY_ID_SIZE - 1);
     d->reason = dup_or_null(r->reason ? r->reason : "rejected");
     d->ts = r->ts;
     if (!d->what || !d->reason || (r->issuer && !d->issuer) || (r->subject && !d->subject) ||
@@ -241,10 +256,12 @@ static mt_appr_outcome check(const mt_appr_table *t, const mt_appr_vote_in *v, m
             return MT_APPR_DUPLICATE; /* e.g. the deciding vote read twice */
         return MT_APPR_TERMINAL;
     }
-    if (v->ts >= a->expires)
-        return MT_APPR_TOO_LATE;
+    /* A vote at or after the expiry expires the approval, but only one that
+     * would otherwise count: a voter's signed ts must not let an ineligible
+     * voter end someone else's approval early. */
+    bool late = v->ts >= a->expires;
     if (v->kind == MT_APPR_VOTE_CANCEL)
-        return MT_APPR_COUNTED;
+        return late ? MT_APPR_TOO_LATE : MT_APPR_COUNTED;
     if (!in_groups(a, v))
         return MT_APPR_NOT_IN_GROUP;
     if (a->four_eyes && v->kind == MT_APPR_VOTE_APPROVE && str_eq(a->requester_issuer, v->issuer) &&
@@ -255,6 +272,8 @@ static mt_appr_outcome check(const mt_appr_table *t, const mt_appr_vote_in *v, m
     const mt_appr_vote *prev = vote_of(a, v->issuer, v->subject);
     if (prev)
         return prev->kind == v->kind ? MT_APPR_DUPLICATE : MT_APPR_ALREADY_VOTED;
+    if (late)
+        return MT_APPR_TOO_LATE;
     if (a->nvotes >= MT_APPR_MAX_VOTES)
         return MT_APPR_INVALID;
     return MT_APPR_COUNTED;

@@ -20,16 +20,17 @@
  *      a sidecar votes nothing but cancel                (SIDECAR_NOT_CANCEL)
  *      cancel: signed by the key that signed the request (CANCEL_FOREIGN)
  *   4. the approval is pending                           (TERMINAL)
- *   5. vote time < expires; otherwise the approval
- *      becomes expired (decided at `expires`)            (TOO_LATE)
- *   6. cancel -> cancelled                               (DECIDED)
- *   7. the voter holds one of approver_groups (an empty
+ *   5. cancel -> cancelled                               (DECIDED)
+ *   6. the voter holds one of approver_groups (an empty
  *      list admits nobody: fail closed)                  (NOT_IN_GROUP)
- *   8. four_eyes: the requester (same issuer and
+ *   7. four_eyes: the requester (same issuer and
  *      subject) never approves its own request           (SELF_APPROVAL)
- *   9. reason_required: a non-blank reason               (REASON_REQUIRED)
- *  10. one vote per voter (issuer + subject): the same vote again is
+ *   8. reason_required: a non-blank reason               (REASON_REQUIRED)
+ *   9. one vote per voter (issuer + subject): the same vote again is
  *      DUPLICATE (idempotent, no change), a different one ALREADY_VOTED
+ *  10. vote time < expires; otherwise (for a vote that passed 5-9: an
+ *      ineligible voter's ts changes nothing) the approval becomes
+ *      expired, decided at `expires`                     (TOO_LATE)
  *  11. deny -> denied at once (one eligible deny is a veto);
  *      approve -> counted; min_approvals distinct approvals -> approved.
  *
@@ -57,6 +58,7 @@
 #define MT_APPR_MAX_MIN_APPROVALS 64
 #define MT_APPR_MAX_REJECTED 32    /* rejected records kept per approval (all are counted) */
 #define MT_APPR_KEY_ID_SIZE 17     /* 16 hex digits + NUL, as MT_ED25519_KEY_ID_SIZE */
+#define MT_APPR_REJECTED_FIELD_MAX 128 /* bytes kept of a rejected record's claimed names */
 
 typedef enum mt_appr_state {
     MT_APPR_PENDING = 0,

@@ -73,6 +73,7 @@ const char *mt_trust_verdict_name(mt_trust_verdict v)
     case MT_TRUST_WRONG_ROLE: return "wrong_role";
     case MT_TRUST_IDENTITY: return "identity_not_allowed";
     case MT_TRUST_GROUPS: return "group_not_allowed";
+    case MT_TRUST_RETIRED: return "retired_key";
     }
     return "?";
 }
@@ -119,7 +120,7 @@ static mt_err public_copy(const mt_ed25519_key *key, mt_ed25519_key **out, mt_er
 
 mt_err mt_trust_add_service(mt_trust *t, const mt_ed25519_key *key, bool retired, mt_errbuf *eb)
 {
-    mt_trust_key k = {.role = MT_TRUST_SERVICE};
+    mt_trust_key k = {.role = MT_TRUST_SERVICE, .retired = retired};
     mt_err err = public_copy(key, &k.key, eb);
     if (err)
         return err;
@@ -132,7 +133,7 @@ mt_err mt_trust_add_service(mt_trust *t, const mt_ed25519_key *key, bool retired
 
 mt_err mt_trust_add_service_file(mt_trust *t, const char *path, mt_errbuf *eb)
 {
-    mt_trust_key k = {.role = MT_TRUST_SERVICE};
+    mt_trust_key k = {.role = MT_TRUST_SERVICE, .retired = true};
     mt_err err = mt_ed25519_load_public_pem_file(path, &k.key, eb);
     if (err)
         return err;
@@ -368,6 +369,11 @@ mt_trust_verdict mt_trust_check_vote(const mt_trust *t, const mt_avro_schema *s,
     else if (src && strcmp(src, "sidecar") == 0)
         want = MT_TRUST_SIDECAR;
     mt_trust_verdict v = check_signed(t, s, rec, want, signer, eb);
+    if (v == MT_TRUST_OK && (*signer)->retired) {
+        mt_fail(eb, MT_ERR_BAD_SIGNATURE,
+                "signed by a retired service key: it verifies published decisions only");
+        return MT_TRUST_RETIRED;
+    }
     if (v != MT_TRUST_OK || want != MT_TRUST_BOT)
         return v;
     const mt_trust_key *k = *signer;

@@ -4,9 +4,12 @@
  * whose role allows that record:
  *
  *   role     keys from                          may sign
- *   service  signing.key_file (+ retired keys   votes with source api or console
- *            in signing.previous_public_keys)   (the service writes them for the
+ *   service  signing.key_file                   votes with source api or console
+ *                                               (the service writes them for the
  *                                               JWT-verified approver), decisions
+ *            retired keys of                    decisions only (what was published
+ *            signing.previous_public_keys       before a rotation); never votes, so
+ *                                               a rotated-out key mints nothing
  *   sidecar  trust file "sidecars"              ApprovalRequests; votes with source
  *                                               sidecar (cancel, and only for an
  *                                               approval that key requested: the
@@ -52,6 +55,7 @@ typedef struct mt_trust_key {
     char id[MT_ED25519_KEY_ID_SIZE];
     char *name;             /* from the trust file; "service" or "service-retired" */
     mt_ed25519_key *key;    /* public part only */
+    bool retired;           /* service: a key of signing.previous_public_keys */
     char *subject, *issuer; /* bots: the only identity the key votes as */
     char **groups;          /* bots: the groups its votes count with */
     size_t ngroups;
@@ -70,7 +74,9 @@ typedef enum mt_trust_verdict {
     MT_TRUST_WRONG_ROLE,     /* the key may not sign this record or vote source */
     MT_TRUST_IDENTITY,       /* a bot key voting as another subject or issuer */
     MT_TRUST_GROUPS,         /* a bot key claiming a group it does not hold */
+    MT_TRUST_RETIRED,        /* a vote signed by a retired service key */
 } mt_trust_verdict;
+#define MT_TRUST_VERDICTS 8 /* MT_TRUST_OK .. MT_TRUST_RETIRED */
 
 void mt_trust_init(mt_trust *t);
 void mt_trust_free(mt_trust *t);
@@ -108,7 +114,7 @@ mt_trust_verdict mt_trust_check_decision(const mt_trust *t, const mt_avro_schema
                                          mt_errbuf *eb);
 
 /* "ok", "unsigned", "unknown_key", "bad_signature", "wrong_role",
- * "identity_not_allowed", "group_not_allowed". */
+ * "identity_not_allowed", "group_not_allowed", "retired_key". */
 const char *mt_trust_verdict_name(mt_trust_verdict v);
 const char *mt_trust_role_name(mt_trust_role r);
 

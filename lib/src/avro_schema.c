@@ -943,6 +943,11 @@ static mt_err compat(const av_node *w, const av_node *r, const char *path, int d
         snprintf(sub, sizeof sub, "%s[]", path);
         return compat(w->items, r->items, sub, depth + 1, eb);
     case AV_UNION:
+        /* ["null", T] reads as a bare value, any other union as {"T": v}: a
+         * pair that gains a branch changes form and cannot be resolved. */
+        if (w->nullable != r->nullable)
+            return mt_fail(eb, MT_ERR_SCHEMA, "%s: a [\"null\", T] union and a wider union "
+                           "are not interchangeable", path);
         for (size_t i = 0; i < w->n; i++) {
             const av_node *rb = NULL;
             for (size_t j = 0; j < r->n && !rb; j++)

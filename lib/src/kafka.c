@@ -164,6 +164,14 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     kafka_log_line(syslog_level_name(level), rd_kafka_name(rk), fac, buf);
 }
 
+/* Property names whose values are secrets (sasl.password, ssl.key.password,
+ * sasl.oauthbearer.client.secret, ...). */
+static bool secret_key(const char *k)
+{
+    return strstr(k, "password") || strstr(k, "secret") || strstr(k, ".key.pem") ||
+           strstr(k, "sasl.jaas");
+}
+
 /* Common configuration: bootstrap, client id, logging, then the caller's
  * extra properties (last, so they override mcptrail's defaults). */
 static mt_err conf_common(rd_kafka_conf_t *conf, const mt_kafka_config *kc,
@@ -196,8 +204,9 @@ static mt_err conf_common(rd_kafka_conf_t *conf, const mt_kafka_config *kc,
                            pr->key ? "value" : "key");
         if (rd_kafka_conf_set(conf, pr->key, pr->value, errstr, sizeof errstr) !=
             RD_KAFKA_CONF_OK)
+            /* A password or key never goes into a message. */
             return mt_fail(eb, MT_ERR_CONFIG, "kafka: property %s=%s rejected: %s", pr->key,
-                           pr->value, errstr);
+                           secret_key(pr->key) ? "[REDACTED]" : pr->value, errstr);
     }
     rd_kafka_conf_set_log_cb(conf, log_cb);
     return MT_OK;
@@ -484,6 +493,15 @@ static void producer_recreate(mt_producer *p)
                                  : RECREATE_BACKOFF_MIN_MS;
     p->recreate_at = now + p->recreate_backoff_ms;
     if (p->rk) {
+        /* The instance's own fatal error is the one that counts (the flag may
+         * have been raised by a send or a report before error_cb ran). */
+        char detail[256];
+        rd_kafka_resp_err_t fe = rd_kafka_fatal_error(p->rk, detail, sizeof detail);
+        if (fe != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->fatal_code = fe;
+            snprintf(p->fatal_reason, sizeof p->fatal_reason, "%.60s: %.180s",
+                     rd_kafka_err2name(fe), detail);
+        }
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         int64_t deadline = now_ms() + 5000;
         while (rd_kafka_outq_len(p->rk) > 0 && ms_left(deadline) > 0)
@@ -514,6 +532,8 @@ static void producer_recreate(mt_producer *p)
     snprintf(msg, sizeof msg, "producer recreated after fatal error (%s); re-sending %zu unacked",
              p->fatal_reason[0] ? p->fatal_reason : "unknown", p->count);
     kafka_log_line("warn", rd_kafka_name(p->rk), "RECREATE", msg);
+    p->fatal_code = RD_KAFKA_RESP_ERR_NO_ERROR; /* the next fatal error brings its own */
+    p->fatal_reason[0] = '\0';
 }
 
 /* Produces table entries not yet in librdkafka, front to back. */
@@ -711,6 +731,14 @@ mt_err mt_producer_set_wakeup_fd(mt_producer *p, int fd)
 size_t mt_producer_inflight(const mt_producer *p)
 {
     return p->count;
+}
+
+int mt_producer_retry_ms(const mt_producer *p)
+{
+    if (!p || !p->fatal)
+        return -1;
+    int64_t left = p->recreate_at - now_ms();
+    return left <= 0 ? 0 : (int)left;
 }
 
 unsigned mt_producer_recreations(const mt_producer *p)

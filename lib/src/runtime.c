@@ -32,8 +32,12 @@ mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_
         total += strlen(pl->items[i]) + 1;
     mt_err err = MT_OK;
     if (pl->n || extra) {
+        /* The password is copied too: producers re-read the properties when
+         * they are recreated, long after the config may be gone. */
+        if (extra)
+            total += pw->len + 1;
         rt->props = calloc(pl->n + extra, sizeof *rt->props);
-        rt->props_text = malloc(total);
+        rt->props_text = malloc(total ? total : 1);
         if (!rt->props || !rt->props_text) {
             err = mt_fail(eb, MT_ERR_NOMEM, "out of memory for kafka.properties");
             goto fail;
@@ -66,8 +70,10 @@ mt_err mt_runtime_init(mt_runtime *rt, const mt_common_config *common, int need_
                               pw->path ? pw->path : "");
                 goto fail;
             }
+            memcpy(w, pw->value, pw->len);
+            w[pw->len] = '\0';
             rt->props[pl->n].key = "sasl.password";
-            rt->props[pl->n].value = pw->value;
+            rt->props[pl->n].value = w;
         }
         rt->kafka.props = rt->props;
         rt->kafka.nprops = pl->n + extra;

@@ -356,6 +356,12 @@ static void incompatible_previous_version_fails_the_load(void **state)
         {"{\"type\":\"record\",\"name\":\"Other\",\"namespace\":\"t\",\"fields\":[]}",
          "which no current schema defines"},
         {cur, "is loaded already"},
+        /* a nullable pair may not become a wider union (its JSON form changes) */
+        {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"t\",\"fields\":["
+         "{\"name\":\"a\",\"type\":\"string\"},"
+         "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"x\"]}},"
+         "{\"name\":\"n\",\"type\":[\"null\",\"long\",\"string\"]}]}",
+         "are not interchangeable"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[] = "/tmp/mt-avro-evo.XXXXXX", sub[64];

@@ -225,6 +225,13 @@ static char *read_token(const char *path, mt_errbuf *eb)
 static mt_err vote_api(bot *b, const char *id, const char *vote, const char *reason,
                        bool *refused, char *note, size_t notelen, mt_errbuf *eb)
 {
+    /* The id goes into the request line: an approval id is a UUID. */
+    if (!id || !*id || strspn(id, "0123456789abcdefABCDEF-") != strlen(id) || strlen(id) > 64) {
+        *refused = true; /* not retried: the same record would fail again */
+        snprintf(note, notelen, "The bot did not vote: approval id '%.64s' is not a UUID",
+                 id ? id : "");
+        return MT_OK;
+    }
     mt_bot_url u = b->api;
     if ((size_t)snprintf(u.path, sizeof u.path, "%s%sapi/v1/approvals/%s/%s", b->api.path,
                          b->api.path[strlen(b->api.path) - 1] == '/' ? "" : "/", id,

@@ -141,6 +141,13 @@ size_t mt_producer_inflight(const mt_producer *p);
 /* How many times the librdkafka instance was recreated after a fatal error. */
 unsigned mt_producer_recreations(const mt_producer *p);
 
+/* -1 when the producer is healthy; else, after a fatal error, the ms until
+ * the next poll may recreate it (0: now). Recreation happens inside
+ * mt_producer_poll and a failed instance may never wake the wake-up fd
+ * again, so an event loop that polls on wake-ups only arms a timer for this
+ * long whenever it is >= 0 after a poll. */
+int mt_producer_retry_ms(const mt_producer *p);
+
 /* Messages sent again because their ack carried no offset (a "duplicate
  * sequence" answer, which is not proof the record was stored): such a
  * message is re-sent up to 3 times, so it may be on the topic twice; only

@@ -106,6 +106,12 @@ static const scenario scenarios[] = {
       V(IDP, "bob", "sre", APPROVE, NULL, EXPIRES, MT_APPR_TOO_LATE),
       V(IDP, "carol", "sre", APPROVE, NULL, 200, MT_APPR_TERMINAL)},
      3, MT_APPR_EXPIRED, 1, EXPIRES},
+    {"late_vote_of_an_ineligible_voter_does_not_expire", 2, true, false, false,
+     {V(IDP, "mallory", "dev", APPROVE, NULL, EXPIRES + 5, MT_APPR_NOT_IN_GROUP),
+      V(REQ_ISS, REQ_SUB, "sre", APPROVE, NULL, EXPIRES + 5, MT_APPR_SELF_APPROVAL),
+      V(IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_COUNTED),
+      V(IDP, "alice", "sre", DENY, NULL, EXPIRES + 5, MT_APPR_ALREADY_VOTED)},
+     4, MT_APPR_PENDING, 1, 0},
     {"vote_for_unknown_approval_is_refused", 1, true, false, false,
      {{IDP, "alice", "sre", APPROVE, NULL, 100, MT_APPR_SRC_API, 0, "nope", MT_APPR_UNKNOWN, NULL}},
      1, MT_APPR_PENDING, 0, 0},
@@ -366,6 +372,19 @@ static void rejections_are_kept_in_order_bounded_and_all_counted(void **state)
     assert_string_equal(a->rejected[0].reason, "unsigned");
     assert_null(a->rejected[0].key_id);
     assert_string_equal(a->rejected[1].reason, "bad_signature");
+    /* What a forger claims is kept bounded, cut on a character boundary. */
+    add_request(&t, "a2", 1, true, false, false);
+    mt_appr *b = mt_appr_find(&t, "a2");
+    char big[600];
+    memset(big, 'a', sizeof big);
+    memcpy(big + MT_APPR_REJECTED_FIELD_MAX - 1, "\xc3\xa9", 2); /* é across the cut */
+    big[sizeof big - 1] = '\0';
+    mt_appr_rejection forged = {.what = "vote", .subject = big, .issuer = big, .key_id = big,
+                                .reason = "unknown_key"};
+    assert_int_equal(mt_appr_note_rejected(b, &forged), MT_OK);
+    assert_int_equal(strlen(b->rejected[0].subject), MT_APPR_REJECTED_FIELD_MAX - 1);
+    assert_int_equal(strlen(b->rejected[0].issuer), MT_APPR_REJECTED_FIELD_MAX - 1);
+    assert_int_equal(strlen(b->rejected[0].key_id), MT_APPR_KEY_ID_SIZE - 1);
     /* Rejections change nothing else. */
     assert_int_equal(a->state, MT_APPR_PENDING);
     assert_int_equal(a->nvotes, 0);

@@ -220,12 +220,12 @@ static void each_source_needs_its_own_kind_of_key(void **state)
     mt_trust t;
     load_all(f, &t);
     json_t *sre = json_pack("[s]", "sre");
-    /* api / console: only the service's keys (the retired one too). */
+    /* api / console: only the service's current key; a retired one mints no vote. */
     assert_int_equal(check_vote(f, &t, vote("api", "alice", "idp", json_incref(sre)), f->service),
                      MT_TRUST_OK);
     assert_int_equal(
         check_vote(f, &t, vote("console", "alice", "idp", json_incref(sre)), f->retired),
-        MT_TRUST_OK);
+        MT_TRUST_RETIRED);
     assert_int_equal(check_vote(f, &t, vote("api", "alice", "idp", json_incref(sre)), NULL),
                      MT_TRUST_UNSIGNED);
     assert_int_equal(check_vote(f, &t, vote("api", "alice", "idp", json_incref(sre)), f->rogue),
@@ -283,12 +283,14 @@ static void requests_need_a_sidecar_key_and_decisions_the_service(void **state)
     fx *f = *state;
     mt_trust t;
     load_all(f, &t);
-    const mt_ed25519_key *keys[] = {f->sidecar, f->service, f->bot, f->rogue, NULL};
+    /* A retired service key still verifies decisions published before a rotation. */
+    const mt_ed25519_key *keys[] = {f->sidecar, f->service, f->bot, f->rogue, NULL, f->retired};
     const mt_trust_verdict want_req[] = {MT_TRUST_OK, MT_TRUST_WRONG_ROLE, MT_TRUST_WRONG_ROLE,
-                                         MT_TRUST_UNKNOWN_KEY, MT_TRUST_UNSIGNED};
+                                         MT_TRUST_UNKNOWN_KEY, MT_TRUST_UNSIGNED,
+                                         MT_TRUST_WRONG_ROLE};
     const mt_trust_verdict want_dec[] = {MT_TRUST_WRONG_ROLE, MT_TRUST_OK, MT_TRUST_WRONG_ROLE,
-                                         MT_TRUST_UNKNOWN_KEY, MT_TRUST_UNSIGNED};
-    for (size_t i = 0; i < 5; i++) {
+                                         MT_TRUST_UNKNOWN_KEY, MT_TRUST_UNSIGNED, MT_TRUST_OK};
+    for (size_t i = 0; i < 6; i++) {
         json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{},s:s,s:s}", "approval_id", "ap-1",
                               "request_hash",
                               "aa00000000000000000000000000000000000000000000000000000000000001",
