@@ -1,6 +1,11 @@
 # Shared set-up of the mcptrail-approvals end-to-end tests (sourced): fresh topics,
 # development IdP and signing keys, tokens, a free API port, start_service, and the
-# api/expect/wait_state helpers. The sourcing script has checked MT_KAFKA_BROKERS.
+# api/expect/wait_state helpers. Exits 77 (skipped) without MT_KAFKA_BROKERS, curl, jq,
+# openssl or python3.
+[ -n "${MT_KAFKA_BROKERS:-}" ] || { echo "skip: MT_KAFKA_BROKERS is not set"; exit 77; }
+for t in curl jq openssl python3; do
+  command -v "$t" >/dev/null || { echo "skip: $t not found"; exit 77; }
+done
 for v in MT_APPROVALS_BIN MT_DEVTOKEN_BIN MT_EVENTS_BIN MT_VERIFY_BIN MT_E2E_KAFKA_BIN; do
   [ -x "${!v:-}" ] || { echo "e2e: $v is not an executable" >&2; exit 1; }
 done
