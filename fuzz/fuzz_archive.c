@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "archiver.h"
-#include "manifest.h"
-#include "segment.h"
+#include "mcptrail/archive.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

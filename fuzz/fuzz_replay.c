@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
+#include "mcptrail/event.h"
 #include "mcptrail/avro.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -20,9 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "manifest.h"
+#include "mcptrail/archive.h"
 #include "mcptrail/log.h"
-#include "segment.h"
 
 enum { POLL_MS = 100, COMMIT_TRIES = 3 };
 

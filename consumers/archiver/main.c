@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "archiver.h"
+#include "mcptrail/archive.h"
 #include "mcptrail/log.h"
 #include "mcptrail/runtime.h"
 

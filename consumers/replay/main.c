@@ -21,7 +21,7 @@
 
 #include "mcptrail/config.h"
 #include "mcptrail/log.h"
-#include "archiver.h"
+#include "mcptrail/archive.h"
 #include "replay.h"
 
 typedef struct replay_cfg {

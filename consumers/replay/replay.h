@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "event.h"
+#include "mcptrail/event.h"
 #include "mcptrail/avro.h"
 #include "source.h"
 

@@ -22,10 +22,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "archiver.h"
-#include "manifest.h"
+#include "mcptrail/archive.h"
 #include "mcptrail/buf.h"
-#include "segment.h"
 
 #define MAX_SEGMENT_FILE ((size_t)1 << 32)
 #define MAX_PARTITIONS 4096

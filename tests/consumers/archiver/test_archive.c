@@ -1,5 +1,5 @@
 /* Unit tests of the archiver's files without Kafka: segments
- * (consumers/archiver/segment.c) round trip and reject damage, manifests
+ * (lib/src/archive_segment.c) round trip and reject damage, manifests
  * (manifest.c) sign, parse and refuse edits, crash recovery of a partition
  * directory (archiver.c) and verify's report on a small archive (verify.c). */
 #include <setjmp.h>
@@ -16,8 +16,7 @@
 #include <zlib.h>
 
 #include "archiver.h"
-#include "manifest.h"
-#include "segment.h"
+#include "mcptrail/archive.h"
 
 static char tmpdir[] = "/tmp/mt-archiver-unit.XXXXXX";
 

@@ -29,12 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archiver.h"
-#include "manifest.h"
+#include "mcptrail/archive.h"
 #include "mcptrail/avro.h"
 #include "mcptrail/json.h"
 #include "mcptrail/strmap.h"
-#include "segment.h"
 
 #define MAX_SEGMENT_FILE ((size_t)4 << 30)
 #define TAIL_SLACK_MS 5000

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "event.h"
+#include "mcptrail/event.h"
 #include "mcptrail/avro.h"
 
 static mt_avro_registry *reg;

@@ -1,4 +1,5 @@
-/* Summary decoder of SessionEvent records for mcptrail-replay.
+/* Summary decoder of SessionEvent records (lib/src/event_summary.c), used by
+ * mcptrail-replay and the archive tools.
  *
  * `list` and the session index must scan millions of archived records per
  * second, which a generic datum -> JSON decode (mt_avro_decode) cannot do.
@@ -9,8 +10,8 @@
  * Input is untrusted (archives and topics): every length is checked against
  * what remains, array block counts are bounded, and fuzz/fuzz_replay.c
  * drives it. Views stay valid as long as the input bytes. */
-#ifndef MT_REPLAY_EVENT_H
-#define MT_REPLAY_EVENT_H
+#ifndef MCPTRAIL_EVENT_H
+#define MCPTRAIL_EVENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * schemas/session_event.avsc; the fingerprint check in mt_rev_parse is what
  * guarantees the order, so a schema change shows up as MT_ERR_UNKNOWN_SCHEMA
  * rather than as silently misread fields. */
-#include "event.h"
+#include "mcptrail/event.h"
 
 #include <inttypes.h>
 #include <stdio.h>

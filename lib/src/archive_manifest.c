@@ -1,8 +1,8 @@
-/* Manifest encoding, parsing and signatures; the format is in manifest.h.
+/* Manifest encoding, parsing and signatures; the format is in mcptrail/archive.h.
  * The signed bytes are re-derived from the parsed fields (never taken from
  * the file), so a verifier and the writer agree on exactly one byte string
  * per manifest whatever whitespace or key order a tamperer introduces. */
-#include "manifest.h"
+#include "mcptrail/archive.h"
 
 #include <inttypes.h>
 #include <string.h>

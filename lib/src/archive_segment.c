@@ -1,4 +1,4 @@
-/* Avro object container files for archive segments; see segment.h.
+/* Avro object container files for archive segments; see mcptrail/archive.h.
  *
  * Writer: records are encoded into an uncompressed block buffer; when it
  * reaches block_size the block is deflated (raw RFC 1951, as the Avro spec
@@ -8,7 +8,7 @@
  * and inflation use libdeflate (whole buffers; a block is at most
  * MT_SEGMENT_MAX_BLOCK).
  * Reader: a bounds-checked walk over a file held in memory. */
-#include "segment.h"
+#include "mcptrail/archive.h"
 
 #include <errno.h>
 #include <fcntl.h>
