@@ -50,6 +50,13 @@ as() {
   local who=$1; shift
   env "$(cat "$S/clients/$who.env")" "$@"
 }
+# as_bg PRINCIPAL LOG CMD...: the same in the background; bg_pid is CMD's own pid (the
+# subshell execs it), so the exit hook stops the process itself.
+as_bg() {
+  local who=$1 log=$2; shift 2
+  (exec env "$(cat "$S/clients/$who.env")" "$@" >"$log" 2>&1) &
+  bg_pid=$!
+}
 
 # --- 3 (first, it is quick). refused by the broker ---------------------------------------
 hash=5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592
@@ -109,12 +116,12 @@ unset MCPTRAIL_KAFKA_PROPERTIES
 url=$sidecar_url
 api_port=$(free_port)
 base="http://127.0.0.1:$api_port"
-as approvals "$MT_APPROVALS_BIN" --api.port="$api_port" --auth.jwks_file="$tmp/sc/keys/jwks.json" \
-  --auth.issuer=https://issuer.mcptrail.test --auth.audiences=mcptrail-e2e \
-  --signing.key_file="$tmp/keys/service.pem" --trust.file="$tmp/trust.json" \
-  --kafka.client_id=mcptrail-approvals >"$tmp/approvals.log" 2>&1 &
-appr_pid=$!
-e2e_on_exit "kill -TERM $appr_pid; wait $appr_pid"
+as_bg approvals "$tmp/approvals.log" "$MT_APPROVALS_BIN" --api.port="$api_port" \
+  --auth.jwks_file="$tmp/sc/keys/jwks.json" --auth.issuer=https://issuer.mcptrail.test \
+  --auth.audiences=mcptrail-e2e --signing.key_file="$tmp/keys/service.pem" \
+  --trust.file="$tmp/trust.json" --kafka.client_id=mcptrail-approvals
+appr_pid=$bg_pid
+e2e_on_exit 'if [ -n "$appr_pid" ]; then kill -TERM $appr_pid; wait $appr_pid; fi'
 deadline=$((SECONDS + 60))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
   kill -0 "$appr_pid" 2>/dev/null || fail "mcptrail-approvals exited"
@@ -123,11 +130,11 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ]; do
 done
 "$root/tests/sidecar/e2e/token.sh" "$tmp/sc" release-bot --group bots --ttl 3600 >"$tmp/bot.token"
 echo 'approve tool=deploy reason="release window open"' >"$tmp/rules.txt"
-as bot "$MT_BOT_BIN" --rules_file="$tmp/rules.txt" --trust.file="$tmp/trust.json" \
-  --approvals.url="$base" --approvals.token_file="$tmp/bot.token" \
-  --kafka.client_id=mcptrail-approval-bot >"$tmp/bot.log" 2>&1 &
-bot_pid=$!
-e2e_on_exit "kill -TERM $bot_pid; wait $bot_pid"
+as_bg bot "$tmp/bot.log" "$MT_BOT_BIN" --rules_file="$tmp/rules.txt" \
+  --trust.file="$tmp/trust.json" --approvals.url="$base" \
+  --approvals.token_file="$tmp/bot.token" --kafka.client_id=mcptrail-approval-bot
+bot_pid=$bg_pid
+e2e_on_exit 'if [ -n "$bot_pid" ]; then kill -TERM $bot_pid; wait $bot_pid; fi'
 alice=$("$root/tests/sidecar/e2e/token.sh" "$tmp/sc" alice --group sre)
 requester=$("$root/tests/sidecar/e2e/token.sh" "$tmp/sc" ci-deployer --group dev)
 
@@ -224,4 +231,10 @@ for f in "$tmp"/*.log "$tmp/sc/sidecar.log"; do
     ! grep -qF "$(cat "$S/users/$u.password")" "$f" || fail "$u's password is in $f"
   done
 done
+for p in $appr_pid $bot_pid; do
+  kill -TERM "$p"; rc=0; wait "$p" || rc=$?
+  [ "$rc" = 0 ] || fail "pid $p exited with $rc after SIGTERM"
+done
+appr_pid="" bot_pid=""
+! grep -q "Sanitizer" "$tmp/approvals.log" "$tmp/bot.log" || fail "sanitizer report after SIGTERM"
 echo "e2e: kafka_security PASS" >&2
