@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "hold.h"
+#include "mcptrail/buf.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
@@ -77,6 +78,51 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     mt_proxy_drain(a->proxy, drained, a);
 }
 
+/* instance_start: what this process runs (the effective configuration as
+ * --print-config prints it, the policy file's bytes) and where it listens. */
+static mt_err record_instance_start(mt_recorder *rec, const mt_sidecar_config *cfg,
+                                    const mt_cfg_spec *spec, int port, mt_errbuf *eb)
+{
+    uint8_t csha[MT_SHA256_LEN], psha[MT_SHA256_LEN];
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return mt_fail(eb, MT_ERR_NOMEM, "instance_start: out of memory");
+    mt_err err = mt_cfg_print_effective(spec, cfg, mem);
+    fclose(mem);
+    if (err == MT_OK)
+        mt_sha256(text, len, csha);
+    free(text);
+    if (err)
+        return mt_fail(eb, err, "instance_start: cannot print the configuration");
+    bool policy = false;
+    if (cfg->policy_file) {
+        /* the file the policy was just loaded from (SIGHUP reloads are logged) */
+        mt_buf pb = MT_BUF_INIT;
+        FILE *f = fopen(cfg->policy_file, "rb");
+        char chunk[8192];
+        size_t n;
+        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0 && err == MT_OK)
+            err = mt_buf_append(&pb, chunk, n);
+        if (!f || ferror(f) || err) {
+            if (f)
+                fclose(f);
+            mt_buf_free(&pb);
+            return mt_fail(eb, MT_ERR_IO, "instance_start: cannot read policy.file %s",
+                           cfg->policy_file);
+        }
+        fclose(f);
+        mt_sha256(pb.data, pb.len, psha);
+        mt_buf_free(&pb);
+        policy = true;
+    }
+    char listen[320];
+    snprintf(listen, sizeof listen, "%s:%d", cfg->listen_address, port);
+    mt_rec_instance info = {csha, policy ? psha : NULL, listen};
+    return mt_rec_instance_start(rec, &info, eb);
+}
+
 int main(int argc, char **argv)
 {
     int rc = 1;
@@ -87,6 +133,7 @@ int main(int argc, char **argv)
     app a = {0};
     mt_admin *admin = NULL;
     mt_recorder *rec = NULL;
+    bool started = false;
     mt_hold_hub *holds = NULL;
     mt_ed25519_key *hold_key = NULL;
     mt_mask_engine *mask = NULL;
@@ -203,6 +250,7 @@ int main(int argc, char **argv)
         .source_pod = cfg.source_pod,
         .source_upstream = upstream,
         .sidecar_version = MT_VERSION,
+        .heartbeat_ms = (int)cfg.heartbeat_interval_ms,
         .schemas = rt.schemas,
         .mask = mask,
     };
@@ -273,6 +321,12 @@ int main(int argc, char **argv)
         if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
+    if ((err = record_instance_start(rec, &cfg, &mt_sidecar_spec, mt_proxy_port(a.proxy), &eb)) !=
+        MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot record instance_start", "error", eb.msg, NULL);
+        goto out;
+    }
+    started = true;
     mt_log(MT_LOG_INFO, "sidecar", "listening", "address", json_string(cfg.listen_address),
            "port", json_integer(mt_proxy_port(a.proxy)), "admin_port",
            json_integer(mt_admin_port(admin)), "upstream_port",
@@ -292,6 +346,8 @@ out:
     mt_hold_hub_free(holds);
     mt_ed25519_free(hold_key);
     if (rec) {
+        if (started && rc == 0)
+            (void)mt_rec_instance_stop(rec, NULL, NULL); /* a clean stop, in the stream */
         /* flush the producer so acknowledged-but-unreported events settle */
         if (mt_recorder_flush(rec, 10000, &eb) != MT_OK)
             mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);

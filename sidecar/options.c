@@ -157,6 +157,12 @@ const mt_cfg_option mt_sidecar_options[] = {
      "loss may lose the events of the last interval. 0: sync after every event-loop turn "
      "(lowest loss window, higher tail latency).",
      O(spool_sync_interval_ms), 0, (int64_t)60000, NULL, 0},
+    {"record.heartbeat_interval", MT_CFG_DURATION, "30s",
+     "An idle sidecar records a heartbeat event when nothing was recorded for this long, so "
+     "its stream shows it alive: `mcptrail-archiver verify` reports an instance whose last "
+     "event is older than twice this (plus a slack) at the archive's end, without an "
+     "instance_stop, as a missing tail (docs/archive.md \"Streams\").",
+     O(heartbeat_interval_ms), 1000, (int64_t)3600000, NULL, 0},
     {"record.spool_max_bytes", MT_CFG_SIZE, "256MiB",
      "Spool bound; when full, async mode fails closed like strict mode.", O(spool_max_bytes),
      0, (int64_t)1 << 40, NULL, 0},

@@ -72,6 +72,7 @@ typedef struct mt_sidecar_config {
     char *spool_dir;
     int64_t spool_max_bytes;
     int64_t spool_sync_interval_ms;
+    int64_t heartbeat_interval_ms;
     char *mask_rules_file;
     char *mask_cache_dir;
     bool mask_client_responses; /* also mask what the client receives */

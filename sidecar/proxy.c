@@ -496,8 +496,15 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
         mt_sse_parser_free(&f->sse_parser);
     if (f->legacy_sid)
         smap_remove(p, f->legacy_sid);
-    if (f->end_session && f->session && p->rec)
-        (void)mt_rec_session_end(p->rec, f->session, NULL, NULL);
+    /* An MCP session's end (DELETE, a 2024-11-05 stream closed) is recorded;
+     * a one-exchange session (stateless call, refused request) just closes:
+     * its request and response are all it has (the stream proves the rest). */
+    if (f->end_session && f->session && p->rec) {
+        if (f->client_sid || f->legacy_sid)
+            (void)mt_rec_session_end(p->rec, f->session, NULL, NULL);
+        else
+            mt_rec_session_close(p->rec, f->session);
+    }
     free(f->rpc_id);
     free(f->rpc_method);
     free(f->rpc_tool);

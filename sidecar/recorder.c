@@ -92,8 +92,10 @@ struct mt_rec_session {
     uint8_t prev[MT_SHA256_LEN];
     bool has_prev;
     bool ended; /* no longer in the registry */
+    bool unlisted; /* the instance's own session: never in the registry or the LRU */
     unsigned refs;
     int64_t last_used_s;
+    int64_t last_stream; /* stream seq of its last event; -1: none yet */
 };
 
 enum pending_kind { P_STRICT, P_DIRECT, P_REPLAY };
@@ -213,6 +215,17 @@ struct mt_recorder {
     size_t ndirect; /* async events in the producer, not spooled */
     bool closing;
     mt_rec_metrics m;
+    /* the stream (recorder.h) */
+    char instance_id[37];
+    mt_rec_session *inst;      /* instance_start, heartbeat, instance_stop */
+    uint64_t stream_seq;       /* of the next event */
+    uint8_t stream_prev[MT_SHA256_LEN];
+    bool has_stream_prev;
+    int64_t last_emit_ms;      /* monotonic, of the last event handed on */
+    struct event *ev_heartbeat;
+    uint8_t inst_config[MT_SHA256_LEN], inst_policy[MT_SHA256_LEN];
+    bool inst_has_policy;
+    const char *inst_listen;   /* during mt_rec_instance_start only */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -223,6 +236,13 @@ static int64_t mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static char *dup_or(const char *s, const char *dflt)
@@ -1275,7 +1295,7 @@ static void lru_push_head(mt_recorder *rec, mt_rec_session *s)
 static void session_touch(mt_recorder *rec, mt_rec_session *s)
 {
     s->last_used_s = mono_s();
-    if (!s->ended && rec->lru_head != s) {
+    if (!s->ended && !s->unlisted && rec->lru_head != s) {
         lru_unlink(rec, s);
         lru_push_head(rec, s);
     }
@@ -1352,6 +1372,7 @@ mt_rec_session *mt_rec_session_get(mt_recorder *rec, const char *session_id)
         return NULL;
     }
     s->refs = 1;
+    s->last_stream = -1;
     s->hnext = rec->buckets[b];
     rec->buckets[b] = s;
     s->last_used_s = mono_s();
@@ -1378,6 +1399,12 @@ const char *mt_rec_session_id(const mt_rec_session *s)
 uint64_t mt_rec_session_next_seq(const mt_rec_session *s)
 {
     return s->seq;
+}
+
+void mt_rec_session_close(mt_recorder *rec, mt_rec_session *s)
+{
+    if (rec && s && !s->unlisted)
+        session_remove(rec, s);
 }
 
 mt_err mt_rec_session_end(mt_recorder *rec, mt_rec_session *s, mt_rec_done_cb cb, void *arg)
@@ -1474,6 +1501,16 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     mt_avw_string(&w, "event_id", event_id, 36);
     w_str(&w, "session_id", s->id);
     mt_avw_long(&w, "seq", (int64_t)s->seq);
+    mt_avw_record_begin(&w, "stream");
+    mt_avw_string(&w, "instance_id", rec->instance_id, 36);
+    mt_avw_long(&w, "seq", (int64_t)rec->stream_seq);
+    mt_avw_fixed(&w, "prev_hash", rec->has_stream_prev ? rec->stream_prev : NULL,
+                 sizeof rec->stream_prev);
+    if (s->last_stream >= 0)
+        mt_avw_long(&w, "session_prev", s->last_stream);
+    else
+        mt_avw_null(&w, "session_prev");
+    mt_avw_record_end(&w);
     mt_avw_long(&w, "ts", mt_now_us());
     mt_avw_enum(&w, "kind", ev->kind);
     mt_avw_enum(&w, "direction", ev->direction);
@@ -1537,6 +1574,23 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     w_str(&w, "traceparent", ev->traceparent);
     w_str(&w, "sidecar_version", rec->version);
     mt_avw_fixed(&w, "prev_hash", s->has_prev ? s->prev : NULL, sizeof s->prev);
+    if (rec->inst_listen && strcmp(ev->kind, "instance_start") == 0) {
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) != 0)
+            host[0] = '\0';
+        mt_avw_record_begin(&w, "instance");
+        mt_avw_fixed(&w, "config_sha256", rec->inst_config, sizeof rec->inst_config);
+        mt_avw_fixed(&w, "policy_sha256", rec->inst_has_policy ? rec->inst_policy : NULL,
+                     sizeof rec->inst_policy);
+        w_str(&w, "host", host);
+        mt_avw_long(&w, "pid", (int64_t)getpid());
+        w_str(&w, "listen", rec->inst_listen);
+        mt_avw_long(&w, "heartbeat_ms", rec->cfg.heartbeat_ms);
+        w_str(&w, "mode", rec->cfg.mode == MT_REC_STRICT ? "strict" : "async");
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "instance");
+    }
     err = mt_avro_writer_finish(&w, eb);
     free(just);
     json_decref(summary);
@@ -1594,6 +1648,10 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
         mt_sha256(enc.data, enc.len, s->prev);
     s->has_prev = true;
     s->seq++;
+    memcpy(rec->stream_prev, s->prev, sizeof rec->stream_prev);
+    rec->has_stream_prev = true;
+    s->last_stream = (int64_t)rec->stream_seq++;
+    rec->last_emit_ms = mono_ms();
     session_touch(rec, s);
     mt_buf_free(&enc);
     if (rec->cfg.mode == MT_REC_ASYNC && cb)
@@ -1636,6 +1694,54 @@ void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out)
     out->spool_bytes = rec->has_spool ? spool_pending(&rec->sp) : 0;
 }
 
+/* ---- the instance's own events -------------------------------------------- */
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mt_recorder *rec = arg;
+    /* idle only: the timer runs every heartbeat_ms, so at most 2 x heartbeat_ms
+     * pass between two events of a running instance */
+    if (mono_ms() - rec->last_emit_ms < rec->cfg.heartbeat_ms - 10)
+        return;
+    mt_rec_event ev = {.kind = "heartbeat", .direction = "internal", .latency_us = -1};
+    (void)emit_internal(rec, rec->inst, &ev, NULL, NULL);
+}
+
+const char *mt_rec_instance_id(const mt_recorder *rec)
+{
+    return rec->instance_id;
+}
+
+mt_err mt_rec_instance_start(mt_recorder *rec, const mt_rec_instance *info, mt_errbuf *eb)
+{
+    if (!rec || !info || !info->config_sha256 || !info->listen)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_rec_instance_start: config digest and "
+                                               "listen address required");
+    memcpy(rec->inst_config, info->config_sha256, sizeof rec->inst_config);
+    rec->inst_has_policy = info->policy_sha256 != NULL;
+    if (info->policy_sha256)
+        memcpy(rec->inst_policy, info->policy_sha256, sizeof rec->inst_policy);
+    rec->inst_listen = info->listen;
+    mt_rec_event ev = {.kind = "instance_start", .direction = "internal", .latency_us = -1};
+    mt_err err = emit_internal(rec, rec->inst, &ev, NULL, NULL);
+    rec->inst_listen = NULL;
+    if (err)
+        return mt_fail(eb, err, "instance_start not recorded: %s", mt_strerror(err));
+    struct timeval tv = {rec->cfg.heartbeat_ms / 1000, (rec->cfg.heartbeat_ms % 1000) * 1000};
+    if (event_add(rec->ev_heartbeat, &tv) != 0)
+        return mt_fail(eb, MT_ERR_STATE, "mt_rec_instance_start: cannot start the heartbeat");
+    return MT_OK;
+}
+
+mt_err mt_rec_instance_stop(mt_recorder *rec, mt_rec_done_cb cb, void *arg)
+{
+    event_del(rec->ev_heartbeat);
+    mt_rec_event ev = {.kind = "instance_stop", .direction = "internal", .latency_us = -1};
+    return emit_internal(rec, rec->inst, &ev, cb, arg);
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
@@ -1658,6 +1764,17 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         rec->cfg.session_idle_s = MT_REC_DEFAULT_IDLE_S;
     if (!rec->cfg.spool_max_bytes)
         rec->cfg.spool_max_bytes = MT_REC_DEFAULT_SPOOL_MAX;
+    if (rec->cfg.heartbeat_ms <= 0)
+        rec->cfg.heartbeat_ms = MT_REC_DEFAULT_HEARTBEAT_MS;
+    if (uuid7(rec, rec->instance_id) != MT_OK ||
+        !(rec->inst = calloc(1, sizeof *rec->inst)) ||
+        !(rec->inst->id = strdup(rec->instance_id))) {
+        mt_fail(eb, err = MT_ERR_NOMEM, "mt_recorder_new: cannot mint the instance id");
+        goto fail;
+    }
+    rec->inst->unlisted = true;
+    rec->inst->refs = 1;
+    rec->inst->last_stream = -1;
     rec->topic = dup_or(cfg->topic, MT_REC_DEFAULT_TOPIC);
     rec->version = dup_or(cfg->sidecar_version, "0.0.0");
     rec->src_cluster = dup_or(cfg->source_cluster, "");
@@ -1746,7 +1863,9 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
     rec->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep, rec);
     rec->ev_fsync = event_new(base, -1, 0, on_fsync, rec);
     rec->ev_retry = evtimer_new(base, on_retry, rec);
-    if (!rec->ev_wake || !rec->ev_sweep || !rec->ev_fsync || !rec->ev_retry) {
+    rec->ev_heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, rec);
+    if (!rec->ev_wake || !rec->ev_sweep || !rec->ev_fsync || !rec->ev_retry ||
+        !rec->ev_heartbeat) {
         err = mt_fail(eb, MT_ERR_NOMEM, "mt_recorder_new: cannot create events");
         goto fail;
     }
@@ -1795,6 +1914,10 @@ void mt_recorder_free(mt_recorder *rec)
         event_free(rec->ev_retry);
     if (rec->ev_fsync)
         event_free(rec->ev_fsync);
+    if (rec->ev_heartbeat)
+        event_free(rec->ev_heartbeat);
+    if (rec->inst)
+        session_free(rec->inst);
     free(rec->done);
     if (rec->has_spool)
         spool_close(&rec->sp);

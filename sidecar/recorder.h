@@ -1,11 +1,19 @@
 /* Recorder: turns every message the sidecar sees into a SessionEvent
  * (schemas/session_event.avsc) on Kafka, in order per session, never lost.
  *
- * Sessions are keyed by Mcp-Session-Id (or a generated UUIDv7 for stateless
- * calls). Each session numbers its events 0, 1, 2... and chains them:
- * prev_hash = SHA-256 of the previous event's single-object encoding. seq and
- * prev_hash are committed only once the event was handed to the producer, so
- * an event refused up front leaves no gap. An event that Kafka then fails to
+ * Sessions are keyed by Mcp-Session-Id (or a generated UUIDv7 for one
+ * stateless exchange). Each session numbers its events 0, 1, 2... and chains
+ * them: prev_hash = SHA-256 of the previous event's single-object encoding.
+ *
+ * Stream: the recorder is one sidecar process's stream (docs/archive.md
+ * "Streams"). It mints an instance id (UUIDv7) at creation; every event it
+ * emits, whatever its session, carries stream {instance_id, seq, prev_hash,
+ * session_prev}: a gapless sequence over all of them and a hash chain (the
+ * same SHA-256 as the session chain's). The instance's own events
+ * (instance_start, heartbeat when idle, instance_stop) are recorded in a
+ * session named by the instance id. seq and prev_hash (session and stream)
+ * are committed only once the event was handed to the producer, so an event
+ * refused up front leaves no gap. An event that Kafka then fails to
  * acknowledge (strict mode) stays in the chain: the hole on the topic is
  * visible evidence of the failure (the proxy answered an error instead).
  *
@@ -69,6 +77,7 @@ typedef enum mt_rec_mode { MT_REC_STRICT = 0, MT_REC_ASYNC = 1 } mt_rec_mode;
 #define MT_REC_DEFAULT_IDLE_S 3600
 #define MT_REC_DEFAULT_SPOOL_MAX ((uint64_t)256 << 20)
 #define MT_REC_MAX_SESSION_ID 256 /* bytes; longer ids are refused */
+#define MT_REC_DEFAULT_HEARTBEAT_MS 30000
 
 typedef struct mt_recorder_config {
     mt_kafka_config kafka;        /* strings borrowed for the recorder's life */
@@ -89,6 +98,8 @@ typedef struct mt_recorder_config {
     const char *sidecar_version;  /* NULL -> "0.0.0" */
     size_t max_sessions;          /* 0: MT_REC_DEFAULT_MAX_SESSIONS; LRU beyond */
     int session_idle_s;           /* 0: MT_REC_DEFAULT_IDLE_S; then session_end */
+    int heartbeat_ms;             /* idle heartbeat interval (after mt_rec_instance_start);
+                                     0: MT_REC_DEFAULT_HEARTBEAT_MS */
     const mt_avro_registry *schemas; /* NULL: loaded from $MT_SCHEMA_DIR / default */
     const mt_mask_engine *mask;   /* borrowed; NULL: the built-in detectors (compiled
                                      at the first payload) */
@@ -163,6 +174,11 @@ void mt_rec_session_release(mt_recorder *rec, mt_rec_session *s);
 const char *mt_rec_session_id(const mt_rec_session *s);
 uint64_t mt_rec_session_next_seq(const mt_rec_session *s);
 
+/* Removes a one-exchange session (a stateless request and its response, a
+ * refused request) from the registry without recording anything: the
+ * stream, not a session_end, proves nothing followed. */
+void mt_rec_session_close(mt_recorder *rec, mt_rec_session *s);
+
 /* Records a session_end event and removes the session from the registry
  * (the held reference stays valid until released; further emits on it get
  * MT_ERR_STATE). cb as for mt_rec_emit; may be NULL. */
@@ -177,6 +193,25 @@ mt_err mt_rec_emit(mt_recorder *rec, mt_rec_session *s, const mt_rec_event *ev,
                    mt_rec_done_cb cb, void *arg);
 
 void mt_rec_metrics_get(const mt_recorder *rec, mt_rec_metrics *out);
+
+/* What instance_start records about the process (InstanceInfo). */
+typedef struct mt_rec_instance {
+    const uint8_t *config_sha256; /* 32 bytes: SHA-256 of --print-config's output */
+    const uint8_t *policy_sha256; /* 32 bytes; NULL: no policy file */
+    const char *listen;           /* the MCP listener, host:port */
+} mt_rec_instance;
+
+/* The stream's id (UUIDv7 text). */
+const char *mt_rec_instance_id(const mt_recorder *rec);
+
+/* Records instance_start (call it before the first request is served: its
+ * stream seq is then 0) and starts the idle heartbeat: a heartbeat event
+ * whenever nothing was recorded for heartbeat_ms. */
+mt_err mt_rec_instance_start(mt_recorder *rec, const mt_rec_instance *info, mt_errbuf *eb);
+
+/* Records instance_stop (clean shutdown; call mt_recorder_flush after it)
+ * and stops the heartbeat. cb as for mt_rec_emit; may be NULL. */
+mt_err mt_rec_instance_stop(mt_recorder *rec, mt_rec_done_cb cb, void *arg);
 
 /* Masks a payload exactly as events' payload_masked are masked (JSON
  * string by string, else as text; binary described). *out is a new

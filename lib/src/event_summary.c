@@ -11,7 +11,8 @@
 const char *const mt_rev_kind_names[MT_REV_KINDS] = {
     "session_start", "request",          "response",    "notification",
     "sse_event",     "error",            "policy_denied", "approval_requested",
-    "approval_decided", "auth_failed",   "session_end", "heartbeat"};
+    "approval_decided", "auth_failed",   "session_end", "heartbeat",
+    "instance_start", "instance_stop"};
 const char *const mt_rev_direction_names[3] = {"client_to_server", "server_to_client",
                                                "internal"};
 const char *const mt_rev_policy_names[MT_REV_POLICY_ACTIONS] = {"allow", "deny", "approve",
@@ -112,10 +113,29 @@ static int64_t opt_long(rd *r, int64_t if_null)
     return get_branch(r, 2) ? get_long(r) : if_null;
 }
 
-static void opt_fixed32(rd *r)
+static const uint8_t *opt_fixed32(rd *r)
 {
-    if (get_branch(r, 2))
-        skip_bytes(r, 32);
+    if (!get_branch(r, 2) || r->err)
+        return NULL;
+    const uint8_t *p = r->p;
+    skip_bytes(r, 32);
+    return r->err ? NULL : p;
+}
+
+static const uint8_t *fixed32(rd *r)
+{
+    const uint8_t *p = r->p;
+    skip_bytes(r, 32);
+    return r->err ? NULL : p;
+}
+
+/* The fingerprint of value's header: 2 for fp, 1 for version 1, 0 neither. */
+static int version_of(const uint8_t *value, uint64_t fp)
+{
+    uint64_t got = 0;
+    for (int i = 0; i < 8; i++)
+        got |= (uint64_t)value[2 + i] << (8 * i);
+    return got == fp ? 2 : got == MT_SESSION_EVENT_FP_V1 ? 1 : 0;
 }
 
 static bool get_bool(rd *r)
@@ -175,10 +195,7 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
         return MT_ERR_TRUNCATED;
     if (value[0] != 0xC3 || value[1] != 0x01)
         return MT_ERR_BAD_MAGIC;
-    uint64_t got = 0;
-    for (int i = 0; i < 8; i++)
-        got |= (uint64_t)value[2 + i] << (8 * i);
-    if (got != fp)
+    if (!(ev->version = version_of(value, fp)))
         return MT_ERR_UNKNOWN_SCHEMA;
     rd r = {value + 10, value + len, MT_OK};
     int blocks = 0;
@@ -186,8 +203,15 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     ev->event_id = get_string(&r);
     ev->session_id = get_string(&r);
     ev->seq = get_long(&r);
+    ev->stream_seq = ev->session_prev = -1;
+    if (ev->version == 2 && get_branch(&r, 2)) {
+        ev->instance_id = get_string(&r);
+        ev->stream_seq = get_long(&r);
+        ev->stream_prev = opt_fixed32(&r);
+        ev->session_prev = opt_long(&r, -1);
+    }
     ev->ts_us = get_long(&r);
-    ev->kind = get_enum(&r, MT_REV_KINDS);
+    ev->kind = get_enum(&r, ev->version == 2 ? MT_REV_KINDS : MT_REV_KINDS_V1);
     ev->direction = get_enum(&r, 3);
     ev->cluster = get_string(&r);
     ev->namespace_ = get_string(&r);
@@ -261,7 +285,17 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     ev->latency_us = opt_long(&r, -1);
     (void)opt_string(&r); /* traceparent */
     ev->sidecar_version = get_string(&r);
-    opt_fixed32(&r); /* prev_hash */
+    ev->prev_hash = opt_fixed32(&r);
+    if (ev->version == 2 && get_branch(&r, 2)) {
+        ev->has_instance = true;
+        ev->config_sha256 = fixed32(&r);
+        ev->policy_sha256 = opt_fixed32(&r);
+        ev->host = get_string(&r);
+        ev->pid = get_long(&r);
+        ev->listen = get_string(&r);
+        ev->heartbeat_ms = get_long(&r);
+        ev->mode = get_string(&r);
+    }
     if (r.err)
         return r.err;
     if (r.p != r.end)
@@ -396,11 +430,9 @@ static void w_opt_long(jw *w, const char *k, bool first)
     }
 }
 
-static void w_opt_fixed32(jw *w, const char *k, bool first)
+static void w_fixed32_v(jw *w)
 {
     static const char hex[] = "0123456789abcdef";
-    if (!w_opt(w, k, first))
-        return;
     if ((size_t)(w->r.end - w->r.p) < 32) {
         w->r.err = MT_ERR_TRUNCATED;
         return;
@@ -416,6 +448,12 @@ static void w_opt_fixed32(jw *w, const char *k, bool first)
     w->r.p += 32;
 }
 
+static void w_opt_fixed32(jw *w, const char *k, bool first)
+{
+    if (w_opt(w, k, first))
+        w_fixed32_v(w);
+}
+
 static const char *const mask_actions[4] = {"redact", "tokenize", "partial", "drop"};
 
 mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *out)
@@ -428,11 +466,22 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
     jw w = {{value + 10, value + len, MT_OK}, out, MT_OK};
     int blocks = 0;
     put(&w, "{", 1);
+    bool v2 = check.version == 2;
     w_string(&w, "event_id", true);
     w_string(&w, "session_id", false);
     w_long(&w, "seq", false);
+    if (!v2) {
+        puts_(&w, ",\"stream\":null");
+    } else if (w_opt(&w, "stream", false)) {
+        put(&w, "{", 1);
+        w_string(&w, "instance_id", true);
+        w_long(&w, "seq", false);
+        w_opt_fixed32(&w, "prev_hash", false);
+        w_opt_long(&w, "session_prev", false);
+        put(&w, "}", 1);
+    }
     w_long(&w, "ts", false);
-    w_enum(&w, "kind", false, mt_rev_kind_names, MT_REV_KINDS);
+    w_enum(&w, "kind", false, mt_rev_kind_names, v2 ? MT_REV_KINDS : MT_REV_KINDS_V1);
     w_enum(&w, "direction", false, mt_rev_direction_names, 3);
     key(&w, "source", false);
     put(&w, "{", 1);
@@ -539,6 +588,20 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
     w_opt_string(&w, "traceparent", false);
     w_string(&w, "sidecar_version", false);
     w_opt_fixed32(&w, "prev_hash", false);
+    if (!v2) {
+        puts_(&w, ",\"instance\":null");
+    } else if (w_opt(&w, "instance", false)) {
+        put(&w, "{", 1);
+        key(&w, "config_sha256", true);
+        w_fixed32_v(&w);
+        w_opt_fixed32(&w, "policy_sha256", false);
+        w_string(&w, "host", false);
+        w_long(&w, "pid", false);
+        w_string(&w, "listen", false);
+        w_long(&w, "heartbeat_ms", false);
+        w_string(&w, "mode", false);
+        put(&w, "}", 1);
+    }
     put(&w, "}", 1);
     err = w.r.err ? w.r.err : w.err;
     if (err)

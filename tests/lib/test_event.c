@@ -1,6 +1,7 @@
-/* Unit tests of mcptrail-replay's SessionEvent summary decoder (event.c):
- * fields agree with the generic decoder on encoded events, every truncation
- * and a wrong fingerprint fail cleanly, trailing bytes are refused. */
+/* Unit tests of the SessionEvent summary decoder (lib/src/event_summary.c):
+ * fields agree with the generic decoder on encoded events (version 2 and
+ * version 1 records), every truncation and a wrong fingerprint fail cleanly,
+ * trailing bytes are refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,9 @@ static uint64_t fp;
 
 static const char *FULL =
     "{\"event_id\":\"0199a000-0000-7000-8000-000000000001\",\"session_id\":\"s-1\",\"seq\":7,"
+    "\"stream\":{\"instance_id\":\"0199a000-0000-7000-8000-0000000000ff\",\"seq\":41,"
+    "\"prev_hash\":\"" "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100" "\","
+    "\"session_prev\":39},"
     "\"ts\":1764000000123456,\"kind\":\"request\",\"direction\":\"client_to_server\","
     "\"source\":{\"cluster\":\"c\",\"namespace\":\"n\",\"pod\":\"p\",\"upstream\":\"u\"},"
     "\"identity\":{\"issuer\":\"iss\",\"subject\":\"sub\",\"audience\":\"aud\",\"auth_method\":\"jwt\","
@@ -42,6 +46,30 @@ static const char *MINIMAL =
     "\"direction\":\"internal\",\"source\":{\"cluster\":\"\",\"namespace\":\"\",\"pod\":\"\","
     "\"upstream\":\"\"},\"identity\":{},\"sidecar_version\":\"v\"}";
 
+static const char *INSTANCE_START =
+    "{\"event_id\":\"e0\",\"session_id\":\"i-1\",\"seq\":0,"
+    "\"stream\":{\"instance_id\":\"i-1\",\"seq\":0,\"prev_hash\":null,\"session_prev\":null},"
+    "\"ts\":5,\"kind\":\"instance_start\",\"direction\":\"internal\","
+    "\"source\":{\"cluster\":\"c\",\"namespace\":\"n\",\"pod\":\"p\",\"upstream\":\"u\"},"
+    "\"identity\":{},\"sidecar_version\":\"v\",\"instance\":{\"config_sha256\":\""
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" "\",\"policy_sha256\":null,"
+    "\"host\":\"h\",\"pid\":4242,\"listen\":\"127.0.0.1:8080\",\"heartbeat_ms\":30000,"
+    "\"mode\":\"strict\"}}";
+
+/* A version 1 record (no stream, no instance: schemas/previous). */
+static const char *V1 =
+    "{\"event_id\":\"e1\",\"session_id\":\"s\",\"seq\":3,\"ts\":9,\"kind\":\"heartbeat\","
+    "\"direction\":\"internal\",\"source\":{\"cluster\":\"\",\"namespace\":\"\",\"pod\":\"\","
+    "\"upstream\":\"\"},\"identity\":{\"subject\":\"alice\"},\"sidecar_version\":\"old\","
+    "\"prev_hash\":\"" "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff" "\"}";
+
+static const mt_avro_schema *v1_schema(void)
+{
+    const mt_avro_version *v = mt_avro_registry_previous(reg, MT_SESSION_EVENT_FP_V1);
+    assert_non_null(v);
+    return v->writer;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -59,16 +87,21 @@ static int teardown(void **state)
     return 0;
 }
 
-static void encode(const char *json, mt_buf *out)
+static void encode_with(const mt_avro_schema *with, const char *json, mt_buf *out)
 {
     json_error_t je;
     json_t *j = json_loads(json, 0, &je);
     assert_non_null(j);
     mt_errbuf eb = {{0}};
-    mt_err err = mt_avro_encode(sch, j, out, &eb);
+    mt_err err = mt_avro_encode(with, j, out, &eb);
     if (err)
         fail_msg("encode: %s", eb.msg);
     json_decref(j);
+}
+
+static void encode(const char *json, mt_buf *out)
+{
+    encode_with(sch, json, out);
 }
 
 static void assert_sv(mt_sv v, const char *want)
@@ -118,6 +151,52 @@ static void summary_fields_match_the_encoded_event(void **state)
     assert_sv(e.justification, "ticket 1");
     assert_int_equal(e.latency_us, 1500);
     assert_sv(e.sidecar_version, "0.1.0");
+    assert_int_equal(e.version, 2);
+    assert_sv(e.instance_id, "0199a000-0000-7000-8000-0000000000ff");
+    assert_int_equal(e.stream_seq, 41);
+    assert_non_null(e.stream_prev);
+    assert_int_equal(e.stream_prev[0], 0xff);
+    assert_int_equal(e.session_prev, 39);
+    assert_null(e.prev_hash);
+    assert_false(e.has_instance);
+    mt_buf_free(&b);
+}
+
+static void instance_start_and_version_1_records_decode(void **state)
+{
+    (void)state;
+    mt_buf b = {0};
+    encode(INSTANCE_START, &b);
+    mt_rev e;
+    assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_OK);
+    assert_int_equal(e.kind, MT_REV_KIND_INSTANCE_START);
+    assert_int_equal(e.stream_seq, 0);
+    assert_null(e.stream_prev);
+    assert_int_equal(e.session_prev, -1);
+    assert_true(e.has_instance);
+    assert_int_equal(e.config_sha256[1], 0x11);
+    assert_null(e.policy_sha256);
+    assert_sv(e.host, "h");
+    assert_int_equal(e.pid, 4242);
+    assert_sv(e.listen, "127.0.0.1:8080");
+    assert_int_equal(e.heartbeat_ms, 30000);
+    assert_sv(e.mode, "strict");
+    mt_buf_free(&b);
+
+    /* version 1: known by its fixed fingerprint, read without a stream */
+    assert_int_equal(mt_avro_schema_fingerprint(v1_schema()), MT_SESSION_EVENT_FP_V1);
+    encode_with(v1_schema(), V1, &b);
+    assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_OK);
+    assert_int_equal(e.version, 1);
+    assert_null(e.instance_id.p);
+    assert_int_equal(e.stream_seq, -1);
+    assert_int_equal(e.seq, 3);
+    assert_sv(e.subject, "alice");
+    assert_non_null(e.prev_hash);
+    assert_string_equal(mt_rev_kind_names[e.kind], "heartbeat");
+    /* EventKind had 12 symbols in version 1: instance_start is out of range there */
+    b.data[10 + 3 + 2 + 1 + 1] = 2 * 12; /* "e1" "s" seq ts, then kind */
+    assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_ERR_SCHEMA);
     mt_buf_free(&b);
 }
 
@@ -173,17 +252,17 @@ static void bad_enum_index_is_a_schema_error(void **state)
     (void)state;
     mt_buf b = {0};
     encode(MINIMAL, &b);
-    /* datum: "e"(2) "s"(2) seq(1) ts(1) kind(1): kind index at 10+6 */
-    b.data[16] = 2 * 12; /* zigzag 12: one past the last EventKind */
+    /* datum: "e"(2) "s"(2) seq(1) stream null(1) ts(1) kind(1): kind index at 10+7 */
+    b.data[17] = 2 * 14; /* zigzag 14: one past the last EventKind */
     mt_rev e;
     assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_ERR_SCHEMA);
     mt_buf_free(&b);
 }
 
-static void check_json_writer(const char *json)
+static void check_json_writer_with(const mt_avro_schema *with, const char *json)
 {
     mt_buf b = {0}, w = {0};
-    encode(json, &b);
+    encode_with(with, json, &b);
     json_t *d = NULL;
     assert_int_equal(mt_avro_decode(reg, b.data, b.len, NULL, &d, NULL), MT_OK);
     char *want = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -196,11 +275,19 @@ static void check_json_writer(const char *json)
     mt_buf_free(&w);
 }
 
+static void check_json_writer(const char *json)
+{
+    check_json_writer_with(sch, json);
+}
+
 static void json_writer_prints_what_the_generic_decoder_prints(void **state)
 {
     (void)state;
     check_json_writer(FULL);
     check_json_writer(MINIMAL);
+    check_json_writer(INSTANCE_START);
+    /* a version 1 record resolved to the current schema: stream and instance null */
+    check_json_writer_with(v1_schema(), V1);
     /* escapes: quotes, backslash, control characters, slash, non-ASCII, U+2028 */
     check_json_writer(
         "{\"event_id\":\"e\\\"q\\\\b\",\"session_id\":\"s\\u0001\\u001f\\b\\f\\n\\r\\t/\","
@@ -247,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(summary_fields_match_the_encoded_event),
         cmocka_unit_test(nulls_decode_as_null_views),
+        cmocka_unit_test(instance_start_and_version_1_records_decode),
         cmocka_unit_test(every_truncation_fails_cleanly),
         cmocka_unit_test(trailing_bytes_and_wrong_fingerprint_are_refused),
         cmocka_unit_test(bad_enum_index_is_a_schema_error),

@@ -714,6 +714,109 @@ static void idle_session_ends_with_session_end(void **state)
     mt_mock_kafka_stop(&m);
 }
 
+/* The stream: instance_start at seq 0, every event of every session numbered
+ * and chained in one sequence, session_prev naming the session's previous
+ * event, an idle heartbeat, instance_stop last; a closed one-exchange session
+ * records nothing more. */
+static void stream_numbers_and_chains_every_event_of_the_instance(void **state)
+{
+    (void)state;
+    mt_mock_kafka m;
+    mock_start(&m);
+    struct event_base *base = event_base_new();
+    mt_recorder_config cfg = {
+        .kafka = {.bootstrap = m.bootstrap, .props = quiet_props, .nprops = 2},
+        .mode = MT_REC_STRICT,
+        .topic = TOPIC,
+        .hmac_key = hmac_key,
+        .hmac_key_len = 8,
+        .heartbeat_ms = 1000,
+    };
+    mt_recorder *rec = NULL;
+    assert_int_equal(mt_recorder_new(&cfg, base, &rec, NULL), MT_OK);
+    uint8_t csha[MT_SHA256_LEN] = {1, 2, 3};
+    mt_rec_instance info = {csha, NULL, "127.0.0.1:8080"};
+    assert_int_equal(mt_rec_instance_start(rec, &info, NULL), MT_OK);
+    results r = {0};
+    mt_rec_session *a = mt_rec_session_get(rec, "sess-a");
+    mt_rec_session *b = mt_rec_session_get(rec, NULL); /* one exchange */
+    emit_n(rec, a, 0, 1, &r);
+    emit_n(rec, b, 1, 1, &r);
+    emit_n(rec, a, 2, 1, &r);
+    emit_n(rec, b, 3, 1, &r);
+    mt_rec_session_close(rec, b);
+    mt_rec_session_release(rec, b);
+    want_done w = {&r, 4};
+    assert_true(run_until(base, done_reached, &w, 20000));
+    /* idle for more than one interval: one heartbeat (idle only) */
+    struct timeval idle = {2, 300000};
+    event_base_loopexit(base, &idle);
+    event_base_dispatch(base);
+    assert_int_equal(mt_rec_instance_stop(rec, NULL, NULL), MT_OK);
+    assert_int_equal(mt_recorder_flush(rec, 10000, NULL), MT_OK);
+    mt_rec_session_release(rec, a);
+    char iid[37];
+    snprintf(iid, sizeof iid, "%s", mt_rec_instance_id(rec));
+    mt_recorder_free(rec);
+    event_base_free(base);
+
+    consumed cs;
+    consume(&m, "g-stream", 8, &cs);
+    /* by stream seq (the mock topic has several partitions) */
+    json_t *by[16] = {0};
+    unsigned nh = 0;
+    for (unsigned i = 0; i < cs.n; i++) {
+        json_t *st = json_object_get(cs.ev[i], "stream");
+        assert_string_equal(json_string_value(json_object_get(st, "instance_id")), iid);
+        json_int_t q = json_integer_value(json_object_get(st, "seq"));
+        assert_true(q >= 0 && q < 16 && !by[q]);
+        by[q] = cs.ev[i];
+        nh += strcmp(json_string_value(json_object_get(cs.ev[i], "kind")), "heartbeat") == 0;
+    }
+    assert_true(nh >= 1 && nh <= 2);
+    unsigned n = 6 + nh;
+    assert_int_equal(cs.n, n);
+    for (unsigned q = 0; q < n; q++) {
+        assert_non_null(by[q]);
+        json_t *st = json_object_get(by[q], "stream");
+        json_t *ph = json_object_get(st, "prev_hash");
+        if (q == 0) {
+            assert_true(json_is_null(ph));
+            continue;
+        }
+        for (unsigned i = 0; i < cs.n; i++) /* prev_hash = SHA-256 of seq q-1's record */
+            if (cs.ev[i] == by[q - 1]) {
+                char hex[65];
+                mt_hex_encode(cs.hash[i], MT_SHA256_LEN, hex, sizeof hex);
+                assert_string_equal(json_string_value(ph), hex);
+            }
+    }
+    const char *kinds[] = {"instance_start", "request", "request", "request", "request"};
+    for (unsigned q = 0; q < 5; q++)
+        assert_string_equal(json_string_value(json_object_get(by[q], "kind")), kinds[q]);
+    assert_string_equal(json_string_value(json_object_get(by[n - 1], "kind")), "instance_stop");
+    /* instance events live in the instance's session; instance_start says what ran */
+    assert_string_equal(json_string_value(json_object_get(by[0], "session_id")), iid);
+    json_t *inst = json_object_get(by[0], "instance");
+    assert_string_equal(json_string_value(json_object_get(inst, "listen")), "127.0.0.1:8080");
+    assert_int_equal(json_integer_value(json_object_get(inst, "heartbeat_ms")), 1000);
+    assert_string_equal(json_string_value(json_object_get(inst, "mode")), "strict");
+    assert_true(json_is_null(json_object_get(inst, "policy_sha256")));
+    assert_true(json_is_null(json_object_get(by[1], "instance")));
+    /* session_prev: sess-a's second event (seq 3) follows its first (seq 1) */
+    assert_true(json_is_null(json_object_get(json_object_get(by[1], "stream"), "session_prev")));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(by[3], "stream"), "session_prev")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(by[4], "stream"), "session_prev")), 2);
+    /* the closed one-exchange session: two events, no session_end */
+    for (unsigned i = 0; i < cs.n; i++)
+        assert_string_not_equal(json_string_value(json_object_get(cs.ev[i], "kind")),
+                                "session_end");
+    consumed_free(&cs);
+    mt_mock_kafka_stop(&m);
+}
+
 static void identity_http_rpc_and_justification_are_recorded(void **state)
 {
     (void)state;
@@ -840,6 +943,7 @@ int main(void)
         cmocka_unit_test(lru_eviction_records_session_end),
         cmocka_unit_test(replay_failure_rewinds_and_resends_in_order),
         cmocka_unit_test(idle_session_ends_with_session_end),
+        cmocka_unit_test(stream_numbers_and_chains_every_event_of_the_instance),
         cmocka_unit_test(async_emit_never_blocks_on_sync),
     };
     if (getenv("MT_TEST_FILTER"))

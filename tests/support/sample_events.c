@@ -45,7 +45,8 @@ static const char *const tools[] = {"search_code",    "read_file",    "create_is
 static const char *const kinds[] = {
     "session_start",    "request",     "response",      "notification",
     "sse_event",        "error",       "policy_denied", "approval_requested",
-    "approval_decided", "auth_failed", "session_end",   "heartbeat"};
+    "approval_decided", "auth_failed", "session_end",   "heartbeat",
+    "instance_start",   "instance_stop"};
 #define NKINDS (sizeof kinds / sizeof kinds[0])
 
 #define BASE_US 1767225600000000LL /* 2026-01-01T00:00:00Z */
@@ -86,7 +87,7 @@ json_t *mt_sample_session_event(uint64_t i)
     const char *tool = tools[(i / 3) % NTOOLS];
     int is_response = (i % NKINDS == 2 || i % NKINDS == 4);
     int internal = (i % NKINDS == 0 || i % NKINDS == 10 || i % NKINDS == 11 || i % NKINDS == 6 ||
-                    i % NKINDS == 7 || i % NKINDS == 8);
+                    i % NKINDS == 7 || i % NKINDS == 8 || i % NKINDS >= 12);
     snprintf(sse, sizeof sse, "ev-%" PRIu64, i);
     snprintf(rpc_id, sizeof rpc_id, "%" PRIu64, i % 1000);
     snprintf(payload, sizeof payload,
@@ -106,7 +107,7 @@ json_t *mt_sample_session_event(uint64_t i)
                              "protocol_version", "2025-06-18", "mcp_session_id",
                              (i % 3 == 1) ? json_string("upstream-session-7f3a") : json_null());
     json_t *rpc =
-        (i % NKINDS == 0 || i % NKINDS == 11)
+        (i % NKINDS == 0 || i % NKINDS == 11 || i % NKINDS >= 12)
             ? json_null()
             : json_pack("{s:o,s:o,s:s,s:o,s:b,s:o}", "id",
                         (i % NKINDS == 3) ? json_null() : json_string(rpc_id), "method",
@@ -138,10 +139,34 @@ json_t *mt_sample_session_event(uint64_t i)
                              (i % NKINDS == 8) ? json_pack("[s,s]", "alice@example.com", "bob")
                                                : json_array());
     }
+    /* stream: instance changes every 64 events, one in 9 records has none
+     * (as version 1 records read) */
+    json_t *stream = json_null();
+    if (i % 9 != 8) {
+        char iid[40], sprev[65];
+        uuid7(0x1175ULL + i / 64, (uint64_t)(BASE_US / 1000) + i / 64, iid, sizeof iid);
+        hex_bytes(i ^ 0x5757, 32, sprev, sizeof sprev);
+        stream = json_pack("{s:s,s:I,s:o,s:o}", "instance_id", iid, "seq", (json_int_t)(i % 64),
+                           "prev_hash", (i % 64 == 0) ? json_null() : json_string(sprev),
+                           "session_prev",
+                           (i % 16 == 0) ? json_null() : json_integer((json_int_t)(i % 64) - 1));
+    }
+    json_t *instance = json_null();
+    if (i % NKINDS == 12) {
+        char csha[65], psha[65];
+        hex_bytes(i ^ 0xc0f, 32, csha, sizeof csha);
+        hex_bytes(i ^ 0x901, 32, psha, sizeof psha);
+        instance = json_pack("{s:s,s:o,s:s,s:I,s:s,s:I,s:s}", "config_sha256", csha,
+                             "policy_sha256", (i % 2) ? json_string(psha) : json_null(), "host",
+                             "payments-mcp-7f9c6d8b5-x2k4q", "pid", (json_int_t)(1 + i % 40000),
+                             "listen", "0.0.0.0:8443", "heartbeat_ms", (json_int_t)30000, "mode",
+                             (i % 2) ? "strict" : "async");
+    }
     return json_pack(
-        "{s:s,s:s,s:I,s:I,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
-        "s:o,s:o,s:s,s:o}",
-        "event_id", event_id, "session_id", session_id, "seq", (json_int_t)(i % 16), "ts",
+        "{s:s,s:s,s:I,s:o,s:I,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
+        "s:o,s:o,s:s,s:o,s:o}",
+        "event_id", event_id, "session_id", session_id, "seq", (json_int_t)(i % 16), "stream",
+        stream, "ts",
         (json_int_t)ts, "kind", kind, "direction",
         internal      ? "internal"
         : is_response ? "server_to_client"
@@ -161,7 +186,8 @@ json_t *mt_sample_session_event(uint64_t i)
         "traceparent",
         (i % 2) ? json_string("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
                 : json_null(),
-        "sidecar_version", "0.1.0", "prev_hash", (i % 16 == 0) ? json_null() : json_string(prev));
+        "sidecar_version", "0.1.0", "prev_hash", (i % 16 == 0) ? json_null() : json_string(prev),
+        "instance", instance);
 }
 
 json_t *mt_sample_approval_request(uint64_t i)

@@ -230,7 +230,8 @@ mt_err mt_archive_list_ids(const char *dir, FILE *out, mt_errbuf *eb);
 
 /* The record's id: the first field (a string) of its single-object datum:
  * event_id of a SessionEvent, approval_id of the approval records. For a
- * SessionEvent also session_id and seq (session_id NULL otherwise). */
+ * SessionEvent (fingerprint session_event_fp, or version 1's
+ * MT_SESSION_EVENT_FP_V1) also session_id and seq (session_id NULL otherwise). */
 typedef struct mt_record_ids {
     const char *id;
     size_t id_len;

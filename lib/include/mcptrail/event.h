@@ -26,15 +26,30 @@ typedef struct mt_sv {
     size_t n;
 } mt_sv;
 
-enum { MT_REV_KINDS = 12, MT_REV_POLICY_ACTIONS = 4, MT_REV_DECISIONS = 4 };
+/* Fingerprints of the SessionEvent versions readers accept: the current one
+ * comes from the schema directory (mt_avro_schema_fingerprint), version 1
+ * (schemas/previous/session_event.v1.avsc, records written before streams)
+ * is fixed forever and accepted as well by every function below. */
+#define MT_SESSION_EVENT_FP_V1 UINT64_C(0x1595b1d849a4d607)
+
+enum { MT_REV_KINDS = 14, MT_REV_KINDS_V1 = 12, MT_REV_POLICY_ACTIONS = 4, MT_REV_DECISIONS = 4 };
+/* kind indexes of the instance's own events */
+enum { MT_REV_KIND_SESSION_END = 10, MT_REV_KIND_HEARTBEAT = 11, MT_REV_KIND_INSTANCE_START = 12,
+       MT_REV_KIND_INSTANCE_STOP = 13 };
 extern const char *const mt_rev_kind_names[MT_REV_KINDS];
 extern const char *const mt_rev_direction_names[3];
 extern const char *const mt_rev_policy_names[MT_REV_POLICY_ACTIONS];
 extern const char *const mt_rev_decision_names[MT_REV_DECISIONS];
 
 typedef struct mt_rev {
+    int version;      /* 1 or 2 (the fingerprint's) */
     mt_sv event_id, session_id;
     int64_t seq, ts_us;
+    /* stream (version 2; instance_id.p NULL in version 1 records) */
+    mt_sv instance_id;
+    int64_t stream_seq;            /* -1: no stream */
+    const uint8_t *stream_prev;    /* 32 bytes, NULL for the stream's first event */
+    int64_t session_prev;          /* -1: null */
     int kind, direction;
     mt_sv cluster, namespace_, pod, upstream;
     mt_sv issuer, subject, auth_method;
@@ -56,11 +71,17 @@ typedef struct mt_rev {
     mt_sv justification;
     int64_t latency_us; /* -1: null */
     mt_sv sidecar_version;
+    const uint8_t *prev_hash; /* the session chain's, 32 bytes; NULL: null */
+    /* instance (instance_start events) */
+    bool has_instance;
+    const uint8_t *config_sha256, *policy_sha256; /* policy: NULL when null */
+    mt_sv host, listen, mode;
+    int64_t pid, heartbeat_ms;
 } mt_rev;
 
 /* value: a whole single-object record (C3 01, fingerprint, datum).
- * MT_ERR_BAD_MAGIC, MT_ERR_UNKNOWN_SCHEMA (fingerprint is not fp: not a
- * SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
+ * MT_ERR_BAD_MAGIC, MT_ERR_UNKNOWN_SCHEMA (fingerprint is neither fp nor
+ * MT_SESSION_EVENT_FP_V1: not a SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
  * negative length, trailing bytes). */
 mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev);
 
@@ -72,7 +93,8 @@ bool mt_sv_eq(mt_sv v, const char *s);
 /* Appends the event as one compact JSON object in the Avro JSON mapping of
  * mcptrail/avro.h, byte for byte what json_dumps(JSON_COMPACT |
  * JSON_PRESERVE_ORDER) prints for mt_avro_decode's value (tests compare the
- * two), without building a tree: `show --format jsonl` of large sessions.
+ * two; a version 1 record is written resolved to the current schema, with
+ * "stream" and "instance" null, as mt_avro_decode resolves it), without building a tree: `show --format jsonl` of large sessions.
  * Errors as mt_rev_parse; on error out->len is restored. */
 mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *out);
 
