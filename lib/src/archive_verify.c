@@ -297,7 +297,8 @@ enum pclass {
     P_ORPHAN,
     P_TAIL_TRUNCATED,
     P_SEQ_GAP,
-    P_N
+    P_STREAM0, /* MT_SP_* follow: the stream classes (archive_streams.c) */
+    P_N = P_STREAM0 + MT_SP_N
 };
 
 static const char *const PNAME[P_N] = {
@@ -305,7 +306,13 @@ static const char *const PNAME[P_N] = {
     "manifest-missing",    "chain-break",      "offset-gap",            "segment-missing",
     "segment-modified",    "segment-swapped",  "segment-unreadable",    "count-mismatch",
     "merkle-mismatch",     "segment-orphan",   "tail-truncated",        "seq-gap",
+    /* P_STREAM0 + MT_SP_*: set from mt_stream_problem_names at start */
 };
+
+static const char *pname(int c)
+{
+    return c >= P_STREAM0 ? mt_stream_problem_names[c - P_STREAM0] : PNAME[c];
+}
 
 typedef struct vctx {
     const mt_verify_opts *o;
@@ -315,6 +322,8 @@ typedef struct vctx {
     uint64_t seg_total, seg_valid, seg_checked, heartbeats, closes, records, events, bytes;
     uint64_t sess_fp;
     mt_strmap sessions; /* session id -> sess */
+    mt_streams *streams;
+    bool *pd_streams;   /* per archive pdir: holds stream events */
     mt_leaf_hasher lh; /* for jobs run on the walk's own thread */
     struct jobq *q;    /* NULL: no worker threads */
     struct segjob *jobs;
@@ -331,11 +340,17 @@ static void problem(vctx *v, enum pclass c, const char *where, const char *fmt, 
     va_list ap;
     v->counts[c]++;
     v->problems++;
-    fprintf(v->out, "PROBLEM %s %s: ", PNAME[c], where);
+    fprintf(v->out, "PROBLEM %s %s: ", pname(c), where);
     va_start(ap, fmt);
     vfprintf(v->out, fmt, ap);
     va_end(ap);
     fputc('\n', v->out);
+}
+
+static void stream_problem(void *ctx, mt_stream_problem c, const char *where,
+                           const char *detail)
+{
+    problem(ctx, (enum pclass)(P_STREAM0 + c), where, "%s", detail);
 }
 
 /* ---- segment jobs ---------------------------------------------------------- */
@@ -343,7 +358,17 @@ static void problem(vctx *v, enum pclass c, const char *where, const char *fmt, 
 /* What reading one segment found, in record order, for the walk to judge:
  * offset jumps inside the segment (the first 5) and the session id and seq
  * of every SessionEvent. */
-enum { EV_OFFSET_JUMP = 1, EV_SESSION = 2 };
+enum { EV_OFFSET_JUMP = 1, EV_SESSION = 2, EV_STREAM = 3 };
+
+/* An EV_STREAM entry: this, then id_len bytes of instance id and place_len of
+ * place. */
+typedef struct stream_rec {
+    int64_t seq, session_prev, ts_us, offset, heartbeat_ms;
+    int32_t kind;
+    uint32_t id_len, place_len;
+    uint8_t own[16], prev[16];
+    uint8_t has_prev, pad[7];
+} stream_rec;
 
 typedef struct segjob {
     const pdir *pd;
@@ -364,6 +389,7 @@ typedef struct segscan {
     segjob *j;
     mt_leaf_hasher *lh;
     uint64_t sess_fp;
+    mt_sha256_hasher *rh; /* record hashes for the stream chain */
     mt_merkle_builder mb;
     int64_t prev_off;
 } segscan;
@@ -388,12 +414,44 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
     mt_record_ids ids;
     if (mt_record_ids_parse(r->value, r->value_len, s->sess_fp, &ids) == MT_OK &&
         ids.session_id) {
+        mt_rev ev;
+        bool streamed = ids.fingerprint != MT_SESSION_EVENT_FP_V1 &&
+                        mt_rev_parse(r->value, r->value_len, s->sess_fp, &ev) == MT_OK &&
+                        ev.stream_seq >= 0;
+        /* v1 events: their session's seq is all there is to check; v2 events
+         * are judged by their stream (which subsumes the session's seq) */
         int64_t so[2] = {ids.seq, r->offset};
         uint32_t len = (uint32_t)ids.session_len;
-        if (mt_buf_append_byte(&j->ev, EV_SESSION) || mt_buf_append(&j->ev, so, sizeof so) ||
-            mt_buf_append(&j->ev, &len, sizeof len) ||
+        if (mt_buf_append_byte(&j->ev, streamed ? EV_SESSION | 0x80 : EV_SESSION) ||
+            mt_buf_append(&j->ev, so, sizeof so) || mt_buf_append(&j->ev, &len, sizeof len) ||
             mt_buf_append(&j->ev, ids.session_id, ids.session_len))
             return 1;
+        if (streamed) {
+            uint8_t h[MT_SHA256_LEN];
+            char place[1024] = "";
+            stream_rec sr = {.seq = ev.stream_seq, .session_prev = ev.session_prev,
+                             .ts_us = ev.ts_us, .offset = r->offset, .kind = ev.kind,
+                             .id_len = (uint32_t)ev.instance_id.n,
+                             .has_prev = ev.stream_prev != NULL};
+            if (mt_sha256_hasher_digest(s->rh, r->value, r->value_len, h) != MT_OK)
+                return 1;
+            memcpy(sr.own, h, sizeof sr.own);
+            if (ev.stream_prev)
+                memcpy(sr.prev, ev.stream_prev, sizeof sr.prev);
+            if (ev.has_instance) {
+                sr.heartbeat_ms = ev.heartbeat_ms;
+                int pl = snprintf(place, sizeof place, "%.*s/%.*s/%.*s %.*s %.*s",
+                                  (int)ev.cluster.n, ev.cluster.p, (int)ev.namespace_.n,
+                                  ev.namespace_.p, (int)ev.pod.n, ev.pod.p, (int)ev.host.n,
+                                  ev.host.p, (int)ev.listen.n, ev.listen.p);
+                sr.place_len = pl < 0 ? 0 : pl >= (int)sizeof place ? sizeof place - 1
+                                                                     : (uint32_t)pl;
+            }
+            if (mt_buf_append_byte(&j->ev, EV_STREAM) || mt_buf_append(&j->ev, &sr, sizeof sr) ||
+                mt_buf_append(&j->ev, ev.instance_id.p, ev.instance_id.n) ||
+                mt_buf_append(&j->ev, place, sr.place_len))
+                return 1;
+        }
     }
     return 0;
 }
@@ -408,7 +466,7 @@ static void run_job(segjob *j, mt_leaf_hasher *lh, uint64_t sess_fp)
     if (j->read_err == MT_OK) {
         j->bytes = data.len;
         mt_sha256(data.data, data.len, j->sha);
-        segscan s = {.j = j, .lh = lh, .sess_fp = sess_fp};
+        segscan s = {.j = j, .lh = lh, .sess_fp = sess_fp, .rh = lh->h};
         mt_merkle_builder_init(&s.mb);
         if (mt_segment_read(data.data, data.len, seg_cb, &s, &j->e) != MT_OK)
             j->parse_failed = true;
@@ -542,6 +600,29 @@ static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec 
             p += 1 + sizeof x;
             continue;
         }
+        if (e[0] == EV_STREAM) {
+            stream_rec sr;
+            memcpy(&sr, e + 1, sizeof sr);
+            const char *sid = (const char *)e + 1 + sizeof sr;
+            mt_stream_obs o = {.instance_id = sid, .instance_len = sr.id_len, .seq = sr.seq,
+                               .session_prev = sr.session_prev, .ts_us = sr.ts_us,
+                               .kind = sr.kind, .has_prev = sr.has_prev,
+                               .heartbeat_ms = sr.heartbeat_ms,
+                               .place = sr.place_len ? sid + sr.id_len : NULL,
+                               .place_len = sr.place_len, .partition = pd->partition,
+                               .offset = sr.offset};
+            memcpy(o.own, sr.own, sizeof o.own);
+            memcpy(o.prev, sr.prev, sizeof o.prev);
+            p += 1 + sizeof sr + sr.id_len + sr.place_len;
+            if (mt_streams_add(v->streams, &o) != MT_OK) {
+                problem(v, P_SEGMENT_UNREADABLE, where, "out of memory for the stream table");
+                ok = false;
+                break;
+            }
+            v->pd_streams[pd - a->ps] = true;
+            continue;
+        }
+        bool streamed = e[0] & 0x80;
         uint32_t len;
         memcpy(&len, e + 1 + sizeof x, sizeof len);
         const char *id = (const char *)e + 1 + sizeof x + sizeof len;
@@ -555,7 +636,9 @@ static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec 
             ok = false;
             break;
         }
-        if (created) {
+        if (streamed) {
+            se->next = seq + 1; /* counted; judged by its stream */
+        } else if (created) {
             if (seq > 0 && !v->filtered)
                 problem(v, P_SEQ_GAP, where, "session %.*s starts at seq %" PRId64
                         " (seq 0..%" PRId64 " missing)", (int)len, id, seq, seq - 1);
@@ -818,7 +901,7 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
                 "chains are checked in full)\n", o->from_ms, o->to_ms);
     if (!v.sess_fp)
         fprintf(out, "note: SessionEvent schema not found (--schemas DIR or "
-                "MCPTRAIL_SCHEMA_DIR): per-session seq checks skipped\n");
+                "MCPTRAIL_SCHEMA_DIR): per-session seq and stream checks skipped\n");
     int64_t latest = 0, latest_close = 0;
     for (size_t i = 0; i < a.n; i++)
         for (size_t j = 0; j < a.ps[i].nms; j++) {
@@ -834,7 +917,13 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     jobq q = {0};
     pthread_t th[MAX_VERIFY_THREADS];
     size_t nth = 0;
-    if ((err = start_jobs(&v, &a, &q, th, &nth, eb)) != MT_OK) {
+    if ((err = mt_streams_new(&v.streams, eb)) != MT_OK ||
+        !(v.pd_streams = calloc(a.n ? a.n : 1, sizeof *v.pd_streams)) ||
+        (err = start_jobs(&v, &a, &q, th, &nth, eb)) != MT_OK) {
+        if (!err)
+            err = mt_fail(eb, MT_ERR_NOMEM, "verify: out of memory");
+        mt_streams_free(v.streams);
+        free(v.pd_streams);
         mt_strmap_free(&v.sessions);
         mt_leaf_hasher_free(&v.lh);
         archive_free(&a);
@@ -847,18 +936,42 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
             fprintf(out, "%s/%" PRId32 ": %zu manifests, %s\n", a.ps[i].topic,
                     a.ps[i].partition, a.ps[i].nms, v.problems == before ? "valid" : "INVALID");
     }
+    mt_streams_summary ss = {0};
+    if (v.filtered) {
+        fprintf(out, "streams: not judged with --from/--to (they span the whole archive)\n");
+    } else {
+        /* Until when the archive holds everything: the oldest last manifest of
+         * the partitions of the topics that carry stream events. */
+        int64_t cover = 0;
+        for (size_t i = 0; i < a.n; i++) {
+            bool topic_has = false;
+            for (size_t k = 0; k < a.n && !topic_has; k++)
+                topic_has = v.pd_streams[k] && strcmp(a.ps[k].topic, a.ps[i].topic) == 0;
+            const mrec *last = NULL;
+            for (size_t j = 0; j < a.ps[i].nms; j++)
+                if (a.ps[i].ms[j].parsed)
+                    last = &a.ps[i].ms[j];
+            if (topic_has && last && (cover == 0 || last->m.created_ms < cover))
+                cover = last->m.created_ms;
+        }
+        mt_streams_check(v.streams, cover, o->quiet ? NULL : out, stream_problem, &v, &ss);
+    }
     fprintf(out, "\nResults:\n");
     fprintf(out, "  %" PRIu64 "/%" PRIu64 " segments checked are valid (%" PRIu64
             " in the chains, %" PRIu64 " heartbeats, %" PRIu64 " close manifests)\n",
             v.seg_valid, v.seg_checked, v.seg_total, v.heartbeats, v.closes);
     fprintf(out, "  %" PRIu64 " records (%" PRIu64 " session events in %zu sessions), %" PRIu64
             " segment bytes\n", v.records, v.events, mt_strmap_count(&v.sessions), v.bytes);
+    fprintf(out, "  %zu sidecar streams (%zu stopped cleanly, %zu live, %zu unclean stops), %zu "
+            "stream events\n", ss.instances, ss.stopped, ss.live, ss.unclean, ss.events);
     for (int c = 0; c < P_N; c++)
-        fprintf(out, "  %-22s %" PRIu64 "\n", PNAME[c], v.counts[c]);
+        fprintf(out, "  %-22s %" PRIu64 "\n", pname(c), v.counts[c]);
     fprintf(out, "Result: %s (%" PRIu64 " problems)\n", v.problems ? "INVALID" : "VALID",
             v.problems);
     *problems = v.problems;
     stop_jobs(&v, &q, th, nth);
+    mt_streams_free(v.streams);
+    free(v.pd_streams);
     mt_strmap_free(&v.sessions);
     mt_leaf_hasher_free(&v.lh);
     archive_free(&a);

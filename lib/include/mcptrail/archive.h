@@ -243,4 +243,67 @@ typedef struct mt_record_ids {
 mt_err mt_record_ids_parse(const uint8_t *value, size_t len, uint64_t session_event_fp,
                            mt_record_ids *ids);
 
+/* ---- streams (archive_streams.c) -------------------------------------------
+ * The completeness check over sidecar streams (docs/archive.md "Streams"):
+ * every SessionEvent of version 2 names its instance, its gapless stream seq
+ * and the SHA-256 of the instance's previous event. Observations are added in
+ * any order (partitions are read one after the other); mt_streams_check then
+ * judges each instance: gaps (classified by whether a surviving event of the
+ * same session links into them), chain breaks, two different events at one
+ * seq, and the tail (instance_stop, a later instance at the same place, or
+ * silence longer than 2 x heartbeat + MT_STREAM_SLACK_MS before the end of
+ * what the archive covers). Memory: about 80 bytes per event. */
+
+#define MT_STREAM_SLACK_MS 10000
+#define MT_STREAM_DEFAULT_HEARTBEAT_MS 30000 /* when the instance_start is missing */
+
+typedef struct mt_stream_obs {
+    const char *instance_id;
+    size_t instance_len;
+    int64_t seq, session_prev; /* session_prev -1: null */
+    int64_t ts_us;
+    int kind;                  /* mt_rev kind index (mcptrail/event.h) */
+    uint8_t own[16];           /* first half of SHA-256 of the record */
+    uint8_t prev[16];          /* first half of stream.prev_hash */
+    bool has_prev;
+    int64_t heartbeat_ms;      /* instance_start: InstanceInfo.heartbeat_ms, else 0 */
+    const char *place;         /* instance_start: "cluster/namespace/pod host listen" */
+    size_t place_len;
+    int32_t partition;
+    int64_t offset;
+} mt_stream_obs;
+
+typedef enum mt_stream_problem {
+    MT_SP_EVENT_MISSING,    /* a gap some surviving event of the same session links into */
+    MT_SP_SESSION_MISSING,  /* a gap nothing links into: whole sessions (or their ends) */
+    MT_SP_TAIL_MISSING,     /* no instance_stop and silent past the window before the end */
+    MT_SP_INSTANCE_MISSING, /* only the instance_start survived */
+    MT_SP_UNCLEAN_STOP,     /* no instance_stop, a later instance started at the same place */
+    MT_SP_CHAIN_BREAK,      /* prev_hash does not name the previous event */
+    MT_SP_FORK,             /* two different events at one seq */
+    MT_SP_N
+} mt_stream_problem;
+
+extern const char *const mt_stream_problem_names[MT_SP_N];
+
+typedef struct mt_streams mt_streams;
+
+typedef struct mt_streams_summary {
+    size_t instances, stopped, live, unclean, events;
+} mt_streams_summary;
+
+/* Called once per problem; where names the instance (and seq range). */
+typedef void (*mt_stream_report_cb)(void *ctx, mt_stream_problem c, const char *where,
+                                    const char *detail);
+
+mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb);
+void mt_streams_free(mt_streams *s);
+/* Copies what it keeps. MT_ERR_NOMEM. */
+mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o);
+/* coverage_end_ms: until when the archive holds everything (the oldest
+ * "last manifest" of the partitions holding events); 0: no tail judgement.
+ * out (may be NULL): one line per instance, "  stream ID (PLACE): ...". */
+void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, FILE *out,
+                      mt_stream_report_cb cb, void *ctx, mt_streams_summary *sum);
+
 #endif

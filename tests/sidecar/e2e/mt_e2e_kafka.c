@@ -14,6 +14,11 @@
  *       prints the records of the async spool files DIR/spool-*.log
  *       (u32 len | u32 crc | u32 klen | key | value, little-endian) decoded
  *       as JSON lines, stopping at a file's first torn record.
+ *   mt_e2e_kafka relay SRC DST SKIPFILE [MIN] [IDLE_MS] [DEADLINE_MS]
+ *       copies every record of SRC (from the beginning) to DST with the same
+ *       key and value, except those whose "PARTITION:OFFSET" is a line of
+ *       SKIPFILE: the completeness tests withhold chosen events on their
+ *       way to the archive. Stops as dump does; prints "copied N skipped K".
  *   mt_e2e_kafka sign-decision KEY_PEM
  *       reads one ApprovalDecision (JSON mapping, "$schema" member allowed) on
  *       stdin, signs it with the Ed25519 private key KEY_PEM (key_id and
@@ -156,6 +161,97 @@ static int cmd_dump(const mt_kafka_config *kc, const char *topic, const char *ra
     return rc || bad || seen < min;
 }
 
+static void relay_delivered(const mt_delivery *d, void *ctx)
+{
+    unsigned long *failed = ctx;
+    if (d->err) {
+        fprintf(stderr, "mt_e2e_kafka: relay delivery failed: %s\n", d->errstr);
+        (*failed)++;
+    }
+}
+
+static int cmd_relay(const mt_kafka_config *kc, const char *src, const char *dst,
+                     const char *skippath, unsigned long min, int idle_ms, int deadline_ms)
+{
+    FILE *sf = fopen(skippath, "r");
+    if (!sf) {
+        perror(skippath);
+        return 1;
+    }
+    enum { MAX_SKIP = 4096 };
+    static int32_t sp[MAX_SKIP];
+    static int64_t so[MAX_SKIP];
+    size_t nskip = 0;
+    long long pp, oo;
+    while (nskip < MAX_SKIP && fscanf(sf, "%lld:%lld", &pp, &oo) == 2) {
+        sp[nskip] = (int32_t)pp;
+        so[nskip++] = (int64_t)oo;
+    }
+    fclose(sf);
+    char group[64];
+    snprintf(group, sizeof group, "mt-e2e-relay-%ld", (long)getpid());
+    const char *topics[] = {src};
+    mt_consumer_config cc = {.kafka = *kc, .group_id = group, .topics = topics, .ntopics = 1};
+    mt_consumer *c = NULL;
+    mt_producer *p = NULL;
+    unsigned long failed = 0, seen = 0, copied = 0, skipped = 0;
+    mt_producer_config pc = {.kafka = *kc, .on_delivery = relay_delivered, .ctx = &failed};
+    mt_errbuf eb = {{0}};
+    if (mt_consumer_new(&cc, &c, &eb) || mt_producer_new(&pc, &p, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
+        mt_consumer_destroy(c);
+        return 1;
+    }
+    int rc = 0;
+    int64_t end = now_ms() + deadline_ms, last = now_ms();
+    while (rc == 0) {
+        int64_t t = now_ms();
+        if (t >= end || (seen >= min && t - last >= idle_ms))
+            break;
+        mt_kafka_msg m;
+        mt_err err = mt_consumer_poll(c, 200, &m, &eb);
+        mt_producer_poll(p, 0);
+        if (err == MT_ERR_TIMEOUT)
+            continue;
+        if (err) {
+            fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
+            rc = 1;
+            break;
+        }
+        if (!m.eof) {
+            bool skip = false;
+            for (size_t i = 0; i < nskip && !skip; i++)
+                skip = sp[i] == m.partition && so[i] == m.offset;
+            if (skip) {
+                skipped++;
+            } else {
+                uint64_t fp = 0;
+                for (int i = 0; m.value_len >= 10 && i < 8; i++)
+                    fp |= (uint64_t)((const uint8_t *)m.value)[2 + i] << (8 * i);
+                mt_kafka_avro_headers ah;
+                mt_kafka_avro_headers_init(&ah, fp);
+                if (mt_producer_send(p, dst, m.key, m.key_len, m.value, m.value_len, ah.h, 2,
+                                     NULL, &eb)) {
+                    fprintf(stderr, "mt_e2e_kafka: relay: %s\n", eb.msg);
+                    rc = 1;
+                }
+                copied++;
+            }
+            seen++;
+            last = now_ms();
+        }
+        mt_kafka_msg_release(&m);
+    }
+    if (mt_producer_flush(p, 30000, &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: relay flush: %s\n", eb.msg);
+        rc = 1;
+    }
+    mt_producer_destroy(p);
+    mt_consumer_destroy(c);
+    printf("copied %lu skipped %lu\n", copied, skipped);
+    return rc || failed || seen < min;
+}
+
 static uint32_t le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -275,6 +371,9 @@ int main(int argc, char **argv)
     mt_kafka_config kc = {.bootstrap = bs, .client_id = "mt-e2e"};
     if (argc >= 3 && !strcmp(argv[1], "create"))
         return cmd_create(&kc, argv[2], argc >= 4 ? atoi(argv[3]) : 3);
+    if (argc >= 5 && !strcmp(argv[1], "relay"))
+        return cmd_relay(&kc, argv[2], argv[3], argv[4], argc >= 6 ? strtoul(argv[5], NULL, 10) : 1,
+                         argc >= 7 ? atoi(argv[6]) : 3000, argc >= 8 ? atoi(argv[7]) : 60000);
     if (argc >= 4 && !strcmp(argv[1], "dump"))
         return cmd_dump(&kc, argv[2], argv[3], argc >= 5 ? strtoul(argv[4], NULL, 10) : 1,
                         argc >= 6 ? atoi(argv[5]) : 3000, argc >= 7 ? atoi(argv[6]) : 60000);
