@@ -23,8 +23,10 @@ typedef struct slot {
 } slot;
 
 struct mt_replay_index {
-    mt_replay_summary *v;
+    mt_replay_summary *v;  /* recorded sessions */
     size_t n, vcap;
+    mt_replay_summary *lv; /* logical sessions (strings borrowed from v) */
+    size_t nl;
     slot *slots;
     size_t cap;
     const mt_replay_summary **sel;
@@ -115,6 +117,40 @@ static void set_once(char **dst, mt_sv v)
         *dst = dup_sv(v);
 }
 
+static void add_stream(mt_replay_summary *s, const char *id, size_t n)
+{
+    for (size_t i = 0; i < s->nstreams; i++)
+        if (strlen(s->streams[i]) == n && memcmp(s->streams[i], id, n) == 0)
+            return;
+    if (s->nstreams == MT_REPLAY_MAX_STREAMS) {
+        s->more_streams = true;
+        return;
+    }
+    if ((s->streams[s->nstreams] = strndup(id, n)))
+        s->nstreams++;
+}
+
+/* The grouping key of a one-exchange session (replay.h): CI run, else trace
+ * id, else the caller; fields joined by 0x1f. */
+static char *group_key(const mt_rev *ev)
+{
+    char buf[1024];
+    int n = -1;
+#define SV(v) (int)(v).n, (v).p ? (v).p : ""
+    if (ev->has_ci && ev->run_id.p)
+        n = snprintf(buf, sizeof buf, "ci\x1f%.*s\x1f%.*s\x1f%.*s\x1f%" PRId64 "\x1f%.*s",
+                     SV(ev->issuer), SV(ev->repository), SV(ev->run_id), ev->run_attempt,
+                     SV(ev->job));
+    else if (ev->traceparent.p && ev->traceparent.n >= 35 && ev->traceparent.p[2] == '-')
+        n = snprintf(buf, sizeof buf, "trace\x1f%.32s", ev->traceparent.p + 3);
+    else if (ev->subject.p)
+        n = snprintf(buf, sizeof buf, "id\x1f%.*s\x1f%.*s", SV(ev->issuer), SV(ev->subject));
+#undef SV
+    if (n < 0)
+        return NULL;
+    return strndup(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
 static int on_record(const mt_replay_rec *r, void *ctx)
 {
     mt_replay_index *ix = ctx;
@@ -141,6 +177,14 @@ static int on_record(const mt_replay_rec *r, void *ctx)
     set_once(&s->workflow, ev.workflow);
     set_once(&s->run_id, ev.run_id);
     set_once(&s->actor, ev.actor);
+    if (ev.version == 1)
+        s->v1 = true;
+    if (ev.mcp_session_id.p || mt_sv_eq(ev.rpc_method, "initialize"))
+        s->mcp = true;
+    if (!s->group_key && (ev.has_ci || ev.traceparent.p || ev.subject.p))
+        s->group_key = group_key(&ev);
+    if (ev.instance_id.p)
+        add_stream(s, ev.instance_id.p, ev.instance_id.n);
     if (ev.tool.p && ev.kind == 1) {
         set_once(&s->first_tool, ev.tool);
         s->tool_calls++;
@@ -168,6 +212,147 @@ static int on_record(const mt_replay_rec *r, void *ctx)
     return 0;
 }
 
+/* ---- logical sessions (replay.h) --------------------------------------------- */
+
+#define INSTANCE_KINDS                                                                  \
+    ((1u << MT_REV_KIND_HEARTBEAT) | (1u << MT_REV_KIND_INSTANCE_START) |             \
+     (1u << MT_REV_KIND_INSTANCE_STOP))
+
+static int cmp_grouped(const void *a, const void *b)
+{
+    const mt_replay_summary *x = *(const mt_replay_summary *const *)a;
+    const mt_replay_summary *y = *(const mt_replay_summary *const *)b;
+    int c = strcmp(x->group_key, y->group_key);
+    if (c)
+        return c;
+    if (x->first_us != y->first_us)
+        return x->first_us < y->first_us ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static void set_if_null(char **dst, char *v)
+{
+    if (!*dst)
+        *dst = v;
+}
+
+/* Folds recorded session r into logical session l. */
+static void fold(mt_replay_summary *l, const mt_replay_summary *r)
+{
+    if (r->first_us < l->first_us)
+        l->first_us = r->first_us;
+    if (r->last_us > l->last_us)
+        l->last_us = r->last_us;
+    l->events += r->events;
+    set_if_null(&l->subject, r->subject);
+    set_if_null(&l->repository, r->repository);
+    set_if_null(&l->workflow, r->workflow);
+    set_if_null(&l->run_id, r->run_id);
+    set_if_null(&l->actor, r->actor);
+    set_if_null(&l->first_tool, r->first_tool);
+    l->tool_calls += r->tool_calls;
+    l->policy_mask |= r->policy_mask;
+    l->decision_mask |= r->decision_mask;
+    l->kind_mask |= r->kind_mask;
+    l->errors += r->errors;
+    l->matched |= r->matched;
+    l->seq_mismatch |= r->seq_mismatch;
+    l->more_streams |= r->more_streams;
+    for (size_t i = 0; i < r->nstreams; i++) {
+        size_t k = 0;
+        while (k < l->nstreams && strcmp(l->streams[k], r->streams[i]) != 0)
+            k++;
+        if (k < l->nstreams)
+            continue;
+        if (l->nstreams == MT_REPLAY_MAX_STREAMS)
+            l->more_streams = true;
+        else
+            l->streams[l->nstreams++] = r->streams[i];
+    }
+}
+
+static mt_replay_summary *new_logical(mt_replay_index *ix, const mt_replay_summary *first,
+                                      const char *kind, size_t nmembers)
+{
+    mt_replay_summary *l = &ix->lv[ix->nl++];
+    memset(l, 0, sizeof *l);
+    l->id = first->id;
+    l->kind = kind;
+    l->first_us = INT64_MAX;
+    l->last_us = INT64_MIN;
+    l->members = calloc(nmembers, sizeof *l->members);
+    return l->members ? l : NULL;
+}
+
+static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
+{
+    mt_replay_summary **g = calloc(ix->n ? ix->n : 1, sizeof *g);
+    if (!g || !(ix->lv = calloc(ix->n ? ix->n : 1, sizeof *ix->lv))) {
+        free(g);
+        return MT_ERR_NOMEM;
+    }
+    size_t ng = 0;
+    for (size_t i = 0; i < ix->n; i++) {
+        mt_replay_summary *r = &ix->v[i];
+        r->seq_mismatch = r->max_seq + 1 != (int64_t)r->events;
+        if (r->kind_mask && !(r->kind_mask & ~INSTANCE_KINDS) && !r->v1)
+            continue; /* the instance's own events */
+        if (r->v1 || r->mcp || !r->group_key) {
+            mt_replay_summary *l =
+                new_logical(ix, r, r->v1 ? "recorded" : r->mcp ? "mcp" : "exchange", 1);
+            if (!l) {
+                free(g);
+                return MT_ERR_NOMEM;
+            }
+            l->members[l->nmembers++] = r->id;
+            fold(l, r);
+        } else {
+            g[ng++] = r;
+        }
+    }
+    if (ng)
+        qsort(g, ng, sizeof *g, cmp_grouped);
+    for (size_t a = 0, b; a < ng; a = b) {
+        /* one key, split at idle gaps */
+        int64_t last = g[a]->last_us;
+        for (b = a + 1; b < ng && strcmp(g[b]->group_key, g[a]->group_key) == 0 &&
+                        g[b]->first_us - last <= gap_us;
+             b++)
+            if (g[b]->last_us > last)
+                last = g[b]->last_us;
+        const char *k = g[a]->group_key;
+        mt_replay_summary *l = new_logical(ix, g[a], k[0] == 'c' ? "ci_run" : k[0] == 't' ? "trace"
+                                                                                         : "identity",
+                                           b - a);
+        if (!l) {
+            free(g);
+            return MT_ERR_NOMEM;
+        }
+        for (size_t i = a; i < b; i++) {
+            l->members[l->nmembers++] = g[i]->id;
+            fold(l, g[i]);
+        }
+    }
+    free(g);
+    return MT_OK;
+}
+
+const mt_replay_summary *mt_replay_index_find(const mt_replay_index *ix, const char *id,
+                                              bool *member)
+{
+    *member = false;
+    for (size_t i = 0; i < ix->nl; i++)
+        if (strcmp(ix->lv[i].id, id) == 0)
+            return &ix->lv[i];
+    for (size_t i = 0; i < ix->nl; i++)
+        for (size_t k = 0; k < ix->lv[i].nmembers; k++)
+            if (strcmp(ix->lv[i].members[k], id) == 0) {
+                *member = true;
+                return &ix->lv[i];
+            }
+    return NULL;
+}
+
 mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
                              const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb)
 {
@@ -181,6 +366,9 @@ mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
         err = mt_replay_scan(src, on_record, ix, eb);
     if (err == MT_ERR_STATE)
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory indexing sessions");
+    if (!err && build_logical(ix, f && f->idle_gap_us > 0 ? f->idle_gap_us
+                                                         : MT_REPLAY_DEFAULT_IDLE_GAP_US))
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory grouping sessions");
     if (err) {
         mt_replay_index_free(ix);
         return err;
@@ -202,7 +390,13 @@ void mt_replay_index_free(mt_replay_index *ix)
         free(s->run_id);
         free(s->actor);
         free(s->first_tool);
+        free(s->group_key);
+        for (size_t k = 0; k < s->nstreams; k++)
+            free(s->streams[k]);
     }
+    for (size_t i = 0; i < ix->nl; i++)
+        free(ix->lv[i].members);
+    free(ix->lv);
     free(ix->v);
     free(ix->slots);
     free(ix->sel);
@@ -249,11 +443,11 @@ size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
                               const mt_replay_summary ***out)
 {
     free(ix->sel);
-    ix->sel = calloc(ix->n ? ix->n : 1, sizeof *ix->sel);
+    ix->sel = calloc(ix->nl ? ix->nl : 1, sizeof *ix->sel);
     size_t k = 0;
-    for (size_t i = 0; ix->sel && i < ix->n; i++)
-        if (passes(&ix->v[i], f))
-            ix->sel[k++] = &ix->v[i];
+    for (size_t i = 0; ix->sel && i < ix->nl; i++)
+        if (passes(&ix->lv[i], f))
+            ix->sel[k++] = &ix->lv[i];
     if (k)
         qsort(ix->sel, k, sizeof *ix->sel, cmp_summary);
     *out = ix->sel;
@@ -276,7 +470,7 @@ static void flags_text(const mt_replay_summary *s, char *out, size_t n)
     for (int d = 0; d < MT_REV_DECISIONS && k < n; d++)
         if (s->decision_mask & (1u << d))
             k += (size_t)snprintf(out + k, n - k, "%s%s", k ? "," : "", mt_rev_decision_names[d]);
-    if (k < n && s->max_seq + 1 != (int64_t)s->events)
+    if (k < n && s->seq_mismatch)
         k += (size_t)snprintf(out + k, n - k, "%sseq-mismatch", k ? "," : "");
     if (k == 0)
         snprintf(out, n, "-");
@@ -284,9 +478,9 @@ static void flags_text(const mt_replay_summary *s, char *out, size_t n)
 
 void mt_replay_print_list_table(FILE *out, const mt_replay_summary *const *v, size_t n)
 {
-    fprintf(out, "%-36s  %-24s  %9s  %6s  %-24s  %-24s  %-16s  %-10s  %-16s  %s\n", "SESSION",
-            "START (UTC)", "DURATION", "EVENTS", "SUBJECT", "REPOSITORY", "WORKFLOW", "RUN",
-            "TOOL", "FLAGS");
+    fprintf(out, "%-36s  %-8s  %-24s  %9s  %6s  %5s  %4s  %-24s  %-24s  %-16s  %-10s  %-16s  %s\n",
+            "SESSION", "KIND", "START (UTC)", "DURATION", "EVENTS", "CALLS", "SIDE", "SUBJECT",
+            "REPOSITORY", "WORKFLOW", "RUN", "TOOL", "FLAGS");
     for (size_t i = 0; i < n; i++) {
         const mt_replay_summary *s = v[i];
         char t[40], fl[96];
@@ -294,10 +488,13 @@ void mt_replay_print_list_table(FILE *out, const mt_replay_summary *const *v, si
         t[19] = 'Z';
         t[20] = '\0';
         flags_text(s, fl, sizeof fl);
-        fprintf(out, "%-36s  %-24s  %8.3fs  %6" PRIu64 "  %-24s  %-24s  %-16s  %-10s  %-16s  %s\n",
-                s->id, t, (double)(s->last_us - s->first_us) / 1e6, s->events,
-                or_dash(s->subject), or_dash(s->repository), or_dash(s->workflow),
-                or_dash(s->run_id), or_dash(s->first_tool), fl);
+        /* CALLS: tool calls; SIDE: sidecar instances (streams) the events came from */
+        fprintf(out, "%-36s  %-8s  %-24s  %8.3fs  %6" PRIu64 "  %5" PRIu32 "  %3zu%s  %-24s  %-24s  "
+                "%-16s  %-10s  %-16s  %s\n",
+                s->id, s->kind, t, (double)(s->last_us - s->first_us) / 1e6, s->events,
+                s->tool_calls, s->nstreams, s->more_streams ? "+" : " ", or_dash(s->subject),
+                or_dash(s->repository), or_dash(s->workflow), or_dash(s->run_id),
+                or_dash(s->first_tool), fl);
     }
 }
 
@@ -329,7 +526,16 @@ void mt_replay_print_list_jsonl(FILE *out, const mt_replay_summary *const *v, si
             jstr_or_null(s->actor), "first_tool", jstr_or_null(s->first_tool), "tool_calls",
             (json_int_t)s->tool_calls, "policy_actions", pol, "decisions", dec, "errors",
             (json_int_t)s->errors);
+        json_t *mem = json_array(), *st = json_array();
+        for (size_t k = 0; k < s->nmembers; k++)
+            json_array_append_new(mem, json_string(s->members[k]));
+        for (size_t k = 0; k < s->nstreams; k++)
+            json_array_append_new(st, json_string(s->streams[k]));
         if (o) {
+            json_object_set_new(o, "kind", json_string(s->kind));
+            json_object_set_new(o, "recorded_sessions", mem);
+            json_object_set_new(o, "streams", st);
+            json_object_set_new(o, "streams_truncated", json_boolean(s->more_streams));
             char *txt = json_dumps(o, JSON_COMPACT);
             if (txt)
                 fprintf(out, "%s\n", txt);

@@ -38,6 +38,7 @@ typedef struct replay_cfg {
     int64_t max_wait_ms;
     int color;
     int64_t idle_ms;
+    int64_t idle_gap_ms;
 } replay_cfg;
 
 static const char *const formats[] = {"auto", "text", "table", "jsonl", "html", "md", "csv", NULL};
@@ -63,6 +64,11 @@ static const mt_cfg_option replay_options[] = {
     {"topic.idle", MT_CFG_DURATION, "1s",
      "With --topic: stop once every partition is at its end and nothing arrived this long.",
      O(idle_ms), 10, 600000, NULL, 0},
+    {"idle-gap", MT_CFG_DURATION, "30m",
+     "Logical sessions of stateless traffic (one CI run, one trace, one caller) are split "
+     "where their calls are silent for longer than this (docs/replay.md \"Logical "
+     "sessions\").",
+     O(idle_gap_ms), 1, (int64_t)30 * 24 * 3600 * 1000, NULL, 0},
     {"format", MT_CFG_ENUM, "auto",
      "Output: list table|jsonl; show text|jsonl|html; report md|html|csv (auto: table, "
      "text, md).",
@@ -152,6 +158,7 @@ static int fill_filter(const replay_cfg *c, mt_replay_filter *f)
     f->run_id = c->run_id;
     f->tool = c->tool;
     f->has_errors = c->has_errors;
+    f->idle_gap_us = c->idle_gap_ms * 1000;
     if (c->policy && (f->policy = index_of(mt_rev_policy_names, MT_REV_POLICY_ACTIONS,
                                            c->policy)) < 0) {
         fprintf(stderr, "mcptrail-replay: --policy '%s': use allow, deny, approve or "
@@ -329,12 +336,68 @@ static void sleep_us(int64_t us)
     }
 }
 
+/* The recorded sessions of the logical sessions named by ids (a logical
+ * session's id, or a recorded session's for just that one), as collect ids
+ * plus one group per id. A name the index does not know stays as it is
+ * (collect reports it not found). */
+static int resolve(app *a, const mt_replay_filter *f, char **ids, size_t nids, char ***rec,
+                   size_t *nrec, mt_replay_group **groups)
+{
+    mt_errbuf eb = {{0}};
+    mt_replay_index *ix = NULL;
+    const mt_avro_schema *ev = mt_avro_registry_find(a->reg, "dev.mcptrail.SessionEvent");
+    if (mt_replay_index_build(&a->src, mt_avro_schema_fingerprint(ev), f, &ix, &eb)) {
+        fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
+        return 2;
+    }
+    size_t total = 0;
+    const mt_replay_summary **ls = calloc(nids ? nids : 1, sizeof *ls);
+    bool *member = calloc(nids ? nids : 1, sizeof *member);
+    for (size_t i = 0; ls && member && i < nids; i++) {
+        ls[i] = mt_replay_index_find(ix, ids[i], &member[i]);
+        total += ls[i] && !member[i] ? ls[i]->nmembers : 1;
+    }
+    *rec = calloc(total ? total : 1, sizeof **rec);
+    *groups = calloc(nids ? nids : 1, sizeof **groups);
+    *nrec = 0;
+    int rc = ls && member && *rec && *groups ? 0 : 2;
+    for (size_t i = 0; !rc && i < nids; i++) {
+        mt_replay_group *g = &(*groups)[i];
+        g->first = *nrec;
+        g->id = ids[i];
+        if (ls[i] && !member[i]) {
+            g->kind = ls[i]->kind;
+            for (size_t k = 0; k < ls[i]->nmembers; k++)
+                (*rec)[(*nrec)++] = strdup(ls[i]->members[k]);
+        } else {
+            if (ls[i])
+                fprintf(stderr, "mcptrail-replay: %s is one recorded session of logical session "
+                                "%s (%zu recorded sessions); showing it alone\n",
+                        ids[i], ls[i]->id, ls[i]->nmembers);
+            g->kind = ls[i] && ls[i]->nmembers == 1 ? ls[i]->kind : NULL;
+            (*rec)[(*nrec)++] = strdup(ids[i]);
+        }
+        g->n = *nrec - g->first;
+        for (size_t k = g->first; k < *nrec; k++)
+            if (!(*rec)[k])
+                rc = 2;
+    }
+    /* kinds are static strings; ids are the caller's */
+    free(ls);
+    free(member);
+    mt_replay_index_free(ix);
+    return rc;
+}
+
 static int cmd_sessions(app *a, const char *cmd, char **ids, size_t nids)
 {
     replay_cfg *c = &a->cfg;
     mt_errbuf eb = {{0}};
     char **owned = NULL;
     size_t nowned = 0;
+    char **rec = NULL;
+    size_t nrec = 0;
+    mt_replay_group *groups = NULL;
     if (strcmp(cmd, "export") == 0 && c->query) {
         char *q = strdup(c->query);
         int bad = !q || apply_query(c, q);
@@ -371,10 +434,16 @@ static int cmd_sessions(app *a, const char *cmd, char **ids, size_t nids)
                 strcmp(cmd, "export") == 0 ? "SESSION... or --query k=v,..." : "one SESSION id");
         return 2;
     }
-    mt_replay_set set;
-    int rc = 0;
-    if (mt_replay_collect(&a->src, a->reg, (const char *const *)ids, nids, &set, &eb)) {
-        fprintf(stderr, "mcptrail-replay: %s\n", eb.msg);
+    mt_replay_set set = {0};
+    mt_replay_filter all; /* logical sessions are grouped over the whole source */
+    mt_replay_filter_init(&all);
+    all.idle_gap_us = c->idle_gap_ms * 1000;
+    int rc = resolve(a, &all, ids, nids, &rec, &nrec, &groups);
+    if (rc)
+        goto done;
+    if (mt_replay_collect(&a->src, a->reg, (const char *const *)rec, nrec, &set, &eb) ||
+        mt_replay_set_group(&set, groups, nids)) {
+        fprintf(stderr, "mcptrail-replay: %s\n", eb.msg[0] ? eb.msg : "out of memory");
         rc = 2;
         goto done;
     }
@@ -436,6 +505,10 @@ done:
     for (size_t i = 0; i < nowned; i++)
         free(owned[i]);
     free(owned);
+    for (size_t i = 0; i < nrec; i++)
+        free(rec[i]);
+    free(rec);
+    free(groups);
     return rc;
 }
 

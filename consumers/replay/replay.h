@@ -27,11 +27,32 @@ typedef struct mt_replay_filter {
     int policy;   /* index into mt_rev_policy_names; -1: any */
     int decision; /* index into mt_rev_decision_names; -1: any */
     bool has_errors;
+    int64_t idle_gap_us; /* logical sessions split after this much silence; 0: default */
 } mt_replay_filter;
+
+#define MT_REPLAY_DEFAULT_IDLE_GAP_US ((int64_t)30 * 60 * 1000000)
+#define MT_REPLAY_MAX_STREAMS 16 /* instance ids kept per session */
 
 void mt_replay_filter_init(mt_replay_filter *f);
 
-/* ---- index (list) ------------------------------------------------------ */
+/* ---- index (list) ------------------------------------------------------
+ * Logical sessions (docs/replay.md "Logical sessions"): what list, show,
+ * play, export and report call a session is derived from the recorded
+ * sessions (session_id) deterministically, across sidecar instances:
+ *   - a version 1 record's session, and an MCP session (2025-era protocols:
+ *     its initialize or an Mcp-Session-Id on its events) is one logical
+ *     session on its own, named by its session_id;
+ *   - the one-exchange sessions of stateless traffic (MCP 2026-07-28) are
+ *     grouped by the CI run of the caller's token (issuer, repository, run
+ *     id, attempt, job), else the W3C trace id of traceparent, else the
+ *     caller (issuer, subject); a group is split where its exchanges are
+ *     silent for longer than the idle gap; each part is named by the
+ *     session_id of its first exchange (time, then id order). The rounds of
+ *     one multi-round-trip call share the call's CI run or trace and so
+ *     its logical session;
+ *   - an exchange with none of these (an unauthenticated refusal) stays alone;
+ *   - the instance's own events (instance_start, heartbeat, instance_stop)
+ *     are no session: verify and report judge them. */
 
 typedef struct mt_replay_summary {
     char *id;
@@ -43,6 +64,17 @@ typedef struct mt_replay_summary {
     unsigned policy_mask, decision_mask, kind_mask;
     uint64_t errors;
     unsigned matched; /* filter bits seen on some event */
+    bool seq_mismatch;   /* session seqs are not 0..events-1 (some recorded session) */
+    /* recorded sessions: what decides their grouping */
+    bool v1, mcp, instance_only;
+    char *group_key;     /* "ci\x1f...", "trace\x1f...", "id\x1f..."; NULL: alone */
+    /* logical sessions */
+    const char *kind;    /* "mcp", "recorded" (v1), "ci_run", "trace", "identity", "exchange" */
+    char **members;      /* recorded session ids in time order (borrowed from the index) */
+    size_t nmembers;
+    char *streams[MT_REPLAY_MAX_STREAMS]; /* instance ids the events came from */
+    size_t nstreams;
+    bool more_streams;   /* more than MT_REPLAY_MAX_STREAMS */
 } mt_replay_summary;
 
 typedef struct mt_replay_index mt_replay_index;
@@ -52,9 +84,13 @@ typedef struct mt_replay_index mt_replay_index;
 mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
                              const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb);
 void mt_replay_index_free(mt_replay_index *ix);
-/* Sessions passing f, sorted by first event time then id. */
+/* Logical sessions passing f, sorted by first event time then id. */
 size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
                               const mt_replay_summary ***out);
+/* The logical session named id; else the one holding the recorded session
+ * id (*member = true); NULL when neither. */
+const mt_replay_summary *mt_replay_index_find(const mt_replay_index *ix, const char *id,
+                                              bool *member);
 uint64_t mt_replay_index_events(const mt_replay_index *ix);
 uint64_t mt_replay_index_bad_records(const mt_replay_index *ix);
 
@@ -74,6 +110,7 @@ typedef struct mt_replay_event {
 
 typedef struct mt_replay_gap {
     int64_t from_seq, to_seq; /* inclusive missing range */
+    char *session;            /* recorded session of a logical session's member; NULL: s->id */
 } mt_replay_gap;
 
 /* The one judgement of missing seqs, shared by `show` (session.c) and
@@ -88,7 +125,7 @@ static inline bool mt_seq_walk_next(mt_seq_walk *w, int64_t seq, mt_replay_gap *
 {
     bool missing = seq > w->expect;
     if (missing)
-        *gap = (mt_replay_gap){w->expect, seq - 1};
+        *gap = (mt_replay_gap){w->expect, seq - 1, NULL};
     if (seq >= w->expect) /* INT64_MAX from a corrupt record must not overflow */
         w->expect = seq == INT64_MAX ? INT64_MAX : seq + 1;
     return missing;
@@ -111,6 +148,9 @@ typedef struct mt_replay_session {
     size_t ndups;
     uint64_t dropped; /* duplicate records dropped in total */
     bool has_end;     /* a session_end event was seen */
+    /* a logical session (mt_replay_set_group); kind NULL: a recorded session */
+    const char *kind;
+    size_t nmembers;
 } mt_replay_session;
 
 /* Approval votes/decisions found next to the sessions (archive or topic). */
@@ -129,6 +169,18 @@ mt_err mt_replay_collect(mt_replay_source *src, const mt_avro_registry *reg,
                          const char *const *ids, size_t nids, mt_replay_set *set,
                          mt_errbuf *eb);
 void mt_replay_set_free(mt_replay_set *set);
+
+/* A logical session of a collected set: the n recorded sessions from
+ * set->s[first] on. */
+typedef struct mt_replay_group {
+    const char *id, *kind;
+    size_t first, n;
+} mt_replay_group;
+
+/* Replaces set's recorded sessions by the ng logical sessions they form:
+ * events of several recorded sessions are ordered by time (then stream
+ * position); each member's gaps and duplicates are kept, named by member. */
+mt_err mt_replay_set_group(mt_replay_set *set, const mt_replay_group *g, size_t ng);
 
 /* Writes the gaps/duplicates of s as loud lines ("GAP: ...") to out. */
 void mt_replay_print_problems(FILE *out, const mt_replay_session *s, bool color);

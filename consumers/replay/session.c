@@ -129,7 +129,7 @@ static mt_err add_gap(mt_replay_session *s, int64_t from, int64_t to)
     if (!nv)
         return MT_ERR_NOMEM;
     s->gaps = nv;
-    s->gaps[s->ngaps++] = (mt_replay_gap){from, to};
+    s->gaps[s->ngaps++] = (mt_replay_gap){from, to, NULL};
     return MT_OK;
 }
 
@@ -207,19 +207,93 @@ mt_err mt_replay_collect(mt_replay_source *src, const mt_avro_registry *reg,
     return err;
 }
 
+/* Time order across recorded sessions; within one instance the stream
+ * decides ties; within one recorded session its seq. */
+static int cmp_time(const void *a, const void *b)
+{
+    const mt_replay_event *x = a, *y = b;
+    if (x->rev.ts_us != y->rev.ts_us)
+        return x->rev.ts_us < y->rev.ts_us ? -1 : 1;
+    if (x->rev.instance_id.p && y->rev.instance_id.p && x->rev.instance_id.n == y->rev.instance_id.n &&
+        memcmp(x->rev.instance_id.p, y->rev.instance_id.p, x->rev.instance_id.n) == 0 &&
+        x->rev.stream_seq != y->rev.stream_seq)
+        return x->rev.stream_seq < y->rev.stream_seq ? -1 : 1;
+    if (x->rev.session_id.n == y->rev.session_id.n &&
+        memcmp(x->rev.session_id.p, y->rev.session_id.p, x->rev.session_id.n) == 0 &&
+        x->rev.seq != y->rev.seq)
+        return x->rev.seq < y->rev.seq ? -1 : 1;
+    return cmp_event(a, b);
+}
+
+static void session_free(mt_replay_session *s)
+{
+    for (size_t j = 0; j < s->n; j++)
+        free(s->ev[j].value);
+    for (size_t j = 0; j < s->ndups; j++)
+        free(s->dups[j].event_id);
+    for (size_t j = 0; j < s->ngaps; j++)
+        free(s->gaps[j].session);
+    free(s->ev);
+    free(s->gaps);
+    free(s->dups);
+    free(s->id);
+}
+
+mt_err mt_replay_set_group(mt_replay_set *set, const mt_replay_group *g, size_t ng)
+{
+    mt_replay_session *out = calloc(ng ? ng : 1, sizeof *out);
+    if (!out)
+        return MT_ERR_NOMEM;
+    mt_err err = MT_OK;
+    for (size_t k = 0; k < ng && !err; k++) {
+        mt_replay_session *l = &out[k];
+        l->kind = g[k].kind;
+        l->nmembers = g[k].n;
+        if (!(l->id = strdup(g[k].id))) {
+            err = MT_ERR_NOMEM;
+            break;
+        }
+        for (size_t i = g[k].first; i < g[k].first + g[k].n && !err; i++) {
+            mt_replay_session *m = &set->s[i];
+            if (mt_array_reserve((void **)&l->ev, &l->cap, l->n + m->n, sizeof *l->ev, 64) ||
+                (m->ngaps && !(l->gaps = realloc(l->gaps, (l->ngaps + m->ngaps) * sizeof *l->gaps))) ||
+                (m->ndups && !(l->dups = realloc(l->dups, (l->ndups + m->ndups) * sizeof *l->dups)))) {
+                err = MT_ERR_NOMEM;
+                break;
+            }
+            if (m->n)
+                memcpy(l->ev + l->n, m->ev, m->n * sizeof *m->ev);
+            l->n += m->n;
+            m->n = 0; /* the values moved */
+            for (size_t j = 0; j < m->ngaps; j++) {
+                l->gaps[l->ngaps] = m->gaps[j];
+                if (g[k].n > 1 && !l->gaps[l->ngaps].session)
+                    l->gaps[l->ngaps].session = strdup(m->id);
+                m->gaps[j].session = NULL;
+                l->ngaps++;
+            }
+            if (m->ndups)
+                memcpy(l->dups + l->ndups, m->dups, m->ndups * sizeof *m->dups);
+            l->ndups += m->ndups;
+            m->ndups = 0;
+            l->dropped += m->dropped;
+            l->has_end |= m->has_end;
+        }
+        if (l->n > 1 && g[k].n > 1)
+            qsort(l->ev, l->n, sizeof *l->ev, cmp_time);
+    }
+    for (size_t i = 0; i < set->n; i++)
+        session_free(&set->s[i]);
+    free(set->s);
+    set->s = out;
+    set->n = ng;
+    return err;
+}
+
 void mt_replay_set_free(mt_replay_set *set)
 {
-    for (size_t i = 0; i < set->n; i++) {
-        mt_replay_session *s = &set->s[i];
-        for (size_t j = 0; j < s->n; j++)
-            free(s->ev[j].value);
-        for (size_t j = 0; j < s->ndups; j++)
-            free(s->dups[j].event_id);
-        free(s->ev);
-        free(s->gaps);
-        free(s->dups);
-        free(s->id);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        session_free(&set->s[i]);
     free(set->s);
     for (size_t i = 0; i < set->napprovals; i++)
         free(set->approvals[i]);
@@ -253,7 +327,8 @@ void mt_replay_print_problems(FILE *out, const mt_replay_session *s, bool color)
     for (size_t i = 0; i < s->ngaps; i++)
         fprintf(out, "%sGAP: session %s: seq %" PRId64 "..%" PRId64 " missing (%" PRId64
                 " event%s)%s\n",
-                r, s->id, s->gaps[i].from_seq, s->gaps[i].to_seq,
+                r, s->gaps[i].session ? s->gaps[i].session : s->id, s->gaps[i].from_seq,
+                s->gaps[i].to_seq,
                 s->gaps[i].to_seq - s->gaps[i].from_seq + 1,
                 s->gaps[i].to_seq == s->gaps[i].from_seq ? "" : "s", z);
     for (size_t i = 0; i < s->ndups; i++) {
@@ -409,8 +484,40 @@ mt_err mt_replay_print_text(FILE *out, const mt_render_opts *o, const mt_replay_
             fputc('\n', out);
         }
     }
+    if (s->kind && strcmp(s->kind, "recorded") != 0) {
+        /* the sidecar instances (streams) the events came from (version 1
+         * sessions have none and print as they always did) */
+        const char *seen[8];
+        size_t ns = 0;
+        bool more = false;
+        for (size_t i = 0; i < s->n; i++) {
+            const mt_rev *e = &s->ev[i].rev;
+            if (!e->instance_id.p)
+                continue;
+            size_t k = 0;
+            while (k < ns && strncmp(seen[k], e->instance_id.p, e->instance_id.n) != 0)
+                k++;
+            if (k < ns)
+                continue;
+            if (ns == 8)
+                more = true;
+            else
+                seen[ns++] = e->instance_id.p;
+        }
+        fprintf(out, "logical session: %s, %zu recorded session%s", s->kind, s->nmembers,
+                s->nmembers == 1 ? "" : "s");
+        if (ns) {
+            fputs(", streams:", out);
+            for (size_t k = 0; k < ns; k++)
+                fprintf(out, " %.36s", seen[k]);
+            if (more)
+                fputs(" ...", out);
+        }
+        fputc('\n', out);
+    }
     mt_replay_print_problems(out, s, o->color);
-    if (s->n && !s->has_end)
+    bool one_shot = s->kind && strcmp(s->kind, "mcp") != 0 && strcmp(s->kind, "recorded") != 0;
+    if (s->n && !s->has_end && !one_shot)
         fprintf(out, "note: no session_end event (session still open, or its tail is missing)\n");
     for (size_t i = 0; i < s->n; i++) {
         mt_err err = mt_replay_print_event(out, o, s, i, eb);

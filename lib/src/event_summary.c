@@ -223,13 +223,14 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     (void)opt_string(&r); /* audience */
     ev->auth_method = opt_string(&r);
     opt_fixed32(&r); /* token_fingerprint */
+    ev->run_attempt = -1;
     if (get_branch(&r, 2)) {
         ev->has_ci = true;
         ev->repository = opt_string(&r);
         ev->workflow = opt_string(&r);
         ev->job = opt_string(&r);
         ev->run_id = opt_string(&r);
-        (void)opt_long(&r, 0); /* run_attempt */
+        ev->run_attempt = opt_long(&r, -1);
         ev->sha = opt_string(&r);
         ev->ref = opt_string(&r);
         ev->actor = opt_string(&r);
@@ -241,8 +242,8 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
         ev->http_path = get_string(&r);
         ev->http_status = opt_long(&r, -1);
         (void)opt_string(&r); /* sse_event_id */
-        (void)opt_string(&r); /* protocol_version */
-        (void)opt_string(&r); /* mcp_session_id */
+        ev->protocol_version = opt_string(&r);
+        ev->mcp_session_id = opt_string(&r);
     }
     if (get_branch(&r, 2)) {
         ev->rpc_id = opt_string(&r);
@@ -283,7 +284,7 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     }
     ev->justification = opt_string(&r);
     ev->latency_us = opt_long(&r, -1);
-    (void)opt_string(&r); /* traceparent */
+    ev->traceparent = opt_string(&r);
     ev->sidecar_version = get_string(&r);
     ev->prev_hash = opt_fixed32(&r);
     if (ev->version == 2 && get_branch(&r, 2)) {

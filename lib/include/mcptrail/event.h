@@ -55,7 +55,9 @@ typedef struct mt_rev {
     mt_sv issuer, subject, auth_method;
     bool has_ci;
     mt_sv repository, workflow, job, run_id, sha, ref, actor, environment;
+    int64_t run_attempt; /* -1: null */
     mt_sv http_method, http_path;
+    mt_sv protocol_version, mcp_session_id;
     int64_t http_status; /* -1: null */
     mt_sv rpc_id, rpc_method, tool;
     bool is_error;
@@ -70,6 +72,7 @@ typedef struct mt_rev {
     uint32_t napprovers;
     mt_sv justification;
     int64_t latency_us; /* -1: null */
+    mt_sv traceparent;
     mt_sv sidecar_version;
     const uint8_t *prev_hash; /* the session chain's, 32 bytes; NULL: null */
     /* instance (instance_start events) */
