@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcptrail/archive.h"
+#include "mcptrail/crypto.h"
 #include "mcptrail/strmap.h"
 #include "replay.h"
 
@@ -113,6 +115,9 @@ typedef struct rctx {
     seqlist *seqs;
     size_t nseqs, seqs_cap;
     rows privileged, denied, decided;
+    mt_streams *streams;   /* every stream of the source, judged whole */
+    int64_t newest_us;     /* the source's newest event: the end of what it covers */
+    rows stream_rows, stream_problems;
     uint64_t duplicates;
     uint64_t events, masked_values, auth_failed, errors;
     mt_err err;
@@ -158,6 +163,31 @@ static int on_record(const mt_replay_rec *r, void *vctx)
     mt_rev e;
     if (mt_rev_parse(r->value, r->len, c->fp, &e))
         return 0;
+    if (e.ts_us > c->newest_us)
+        c->newest_us = e.ts_us;
+    if (e.stream_seq >= 0) {
+        uint8_t h[MT_SHA256_LEN];
+        char place[1024] = "";
+        int pl = 0;
+        if (e.has_instance)
+            pl = snprintf(place, sizeof place, "%.*s/%.*s/%.*s %.*s %.*s", (int)e.cluster.n,
+                          e.cluster.p, (int)e.namespace_.n, e.namespace_.p, (int)e.pod.n,
+                          e.pod.p, (int)e.host.n, e.host.p, (int)e.listen.n, e.listen.p);
+        mt_stream_obs o = {.instance_id = e.instance_id.p, .instance_len = e.instance_id.n,
+                           .seq = e.stream_seq, .session_prev = e.session_prev,
+                           .ts_us = e.ts_us, .kind = e.kind, .has_prev = e.stream_prev != NULL,
+                           .heartbeat_ms = e.heartbeat_ms, .place = pl > 0 ? place : NULL,
+                           .place_len = pl > 0 ? ((size_t)pl < sizeof place ? (size_t)pl
+                                                                             : sizeof place - 1)
+                                               : 0,
+                           .partition = r->partition, .offset = r->offset};
+        mt_sha256(r->value, r->len, h);
+        memcpy(o.own, h, sizeof o.own);
+        if (e.stream_prev)
+            memcpy(o.prev, e.stream_prev, sizeof o.prev);
+        if (mt_streams_add(c->streams, &o))
+            return c->err = MT_ERR_NOMEM, 1;
+    }
     seqlist *sl = seqs_of(c, e.session_id);
     if (!sl)
         return c->err = MT_ERR_NOMEM, 1;
@@ -428,6 +458,36 @@ static void counts_table(rnd *r, const char *section, const char *title, const c
     table_end(r);
 }
 
+static void stream_row(void *ctx, const mt_stream_instance *in)
+{
+    rctx *c = ctx;
+    row *w = rows_add(&c->stream_rows);
+    if (!w)
+        return;
+    char a[48], b[24], t1[40], t2[40], p[16];
+    snprintf(a, sizeof a, "%" PRId64 "..%" PRId64, in->first_seq, in->last_seq);
+    snprintf(b, sizeof b, "%zu", in->events);
+    snprintf(p, sizeof p, "%u", in->problems);
+    mt_fmt_time_us(in->first_ts_us, t1, sizeof t1);
+    mt_fmt_time_us(in->last_ts_us, t2, sizeof t2);
+    const char *v[] = {in->id, in->place ? in->place : "(instance_start missing)", a, b, t1, t2,
+                       in->state, p};
+    for (int i = 0; i < 8; i++)
+        w->c[i] = strdup(v[i]);
+}
+
+static void stream_problem_row(void *ctx, mt_stream_problem k, const char *where,
+                               const char *detail)
+{
+    rctx *c = ctx;
+    row *w = rows_add(&c->stream_problems);
+    if (!w)
+        return;
+    w->c[0] = strdup(mt_stream_problem_names[k]);
+    w->c[1] = strdup(where);
+    w->c[2] = strdup(detail);
+}
+
 mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry *reg,
                         int64_t from_us, int64_t to_us, mt_report_format fmt, mt_errbuf *eb)
 {
@@ -439,11 +499,15 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
                     &c.pairs,    &c.masks,   &c.decisions,  &c.seq_index};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         mt_strmap_init(maps[i], sizeof(cnt));
-    mt_err err = mt_replay_scan(src, on_record, &c, eb);
+    mt_err err = mt_streams_new(&c.streams, eb);
+    if (!err)
+        err = mt_replay_scan(src, on_record, &c, eb);
     if (err == MT_ERR_STATE || (!err && c.err))
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
     if (err)
         goto done;
+    mt_streams_summary ssum;
+    mt_streams_check(c.streams, c.newest_us / 1000, stream_problem_row, stream_row, &c, &ssum);
     rnd r = {out, fmt, NULL};
     char f[40] = "beginning", t[40] = "end";
     if (from_us != INT64_MIN)
@@ -525,6 +589,21 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     }
     free(bad);
     {
+        const char *h[] = {"stream (sidecar instance)", "place", "seq", "events", "first event",
+                           "last event", "state", "problems"};
+        table_begin(&r, "streams", "Completeness per sidecar stream (log management; the "
+                                   "source's newest event is taken as its end)", h, 8);
+        for (size_t i = 0; i < c.stream_rows.n; i++)
+            row_v(&r, (const char *const *)c.stream_rows.v[i].c, 8);
+        table_end(&r);
+        const char *h2[] = {"class", "where", "detail"};
+        table_begin(&r, "stream_problems", "Stream completeness problems (docs/archive.md "
+                                           "\"Streams\")", h2, 3);
+        for (size_t i = 0; i < c.stream_problems.n; i++)
+            row_v(&r, (const char *const *)c.stream_problems.v[i].c, 3);
+        table_end(&r);
+    }
+    {
         const char *h[] = {"item", "value"};
         table_begin(&r, "totals", "Totals (access control)", h, 2);
         char a[32], b[32], d[32], e[32], g[32], k[32];
@@ -595,6 +674,9 @@ done:
     for (size_t i = 0; i < c.nseqs; i++)
         free(c.seqs[i].v);
     free(c.seqs);
+    rows_free(&c.stream_rows);
+    rows_free(&c.stream_problems);
+    mt_streams_free(c.streams);
     rows_free(&c.privileged);
     rows_free(&c.denied);
     rows_free(&c.decided);

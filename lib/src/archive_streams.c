@@ -231,15 +231,15 @@ static void check_gap(judge *j, const char *id, int64_t lo, int64_t hi, const in
                "gone", hi - lo + 1, after);
 }
 
-void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, FILE *out,
-                      mt_stream_report_cb cb, void *ctx, mt_streams_summary *sum)
+void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_cb cb,
+                      mt_stream_instance_cb icb, void *ctx, mt_streams_summary *sum)
 {
     judge j = {cb, ctx, 0};
     memset(sum, 0, sizeof *sum);
     sum->instances = s->ninst;
     if (s->n)
         qsort(s->o, s->n, sizeof *s->o, cmp_obs);
-    /* instances in the order they started (first event), for a stable report */
+    /* instances in the order they were first added (deterministic for an archive) */
     for (size_t a = 0, b; a < s->n; a = b) {
         uint32_t ix = s->o[a].inst;
         for (b = a; b < s->n && s->o[b].inst == ix;)
@@ -326,9 +326,10 @@ void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, FILE *out,
         } else {
             sum->live++;
         }
-        if (out)
-            fprintf(out, "  stream %s (%s): seq %" PRId64 "..%" PRId64 ", %zu events, %s, %s\n",
-                    id, in->place ? in->place : "instance_start missing", o[0].seq, last->seq,
-                    n, state, j.problems == before ? "valid" : "INVALID");
+        if (icb) {
+            mt_stream_instance si = {id, in->place, o[0].seq, last->seq, n, o[0].ts_us,
+                                     last->ts_us, state, j.problems - before};
+            icb(ctx, &si);
+        }
     }
 }

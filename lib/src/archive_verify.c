@@ -353,6 +353,14 @@ static void stream_problem(void *ctx, mt_stream_problem c, const char *where,
     problem(ctx, (enum pclass)(P_STREAM0 + c), where, "%s", detail);
 }
 
+static void stream_line(void *ctx, const mt_stream_instance *in)
+{
+    vctx *v = ctx;
+    fprintf(v->out, "  stream %s (%s): seq %" PRId64 "..%" PRId64 ", %zu events, %s, %s\n",
+            in->id, in->place ? in->place : "instance_start missing", in->first_seq,
+            in->last_seq, in->events, in->state, in->problems ? "INVALID" : "valid");
+}
+
 /* ---- segment jobs ---------------------------------------------------------- */
 
 /* What reading one segment found, in record order, for the walk to judge:
@@ -954,7 +962,8 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
             if (topic_has && last && (cover == 0 || last->m.created_ms < cover))
                 cover = last->m.created_ms;
         }
-        mt_streams_check(v.streams, cover, o->quiet ? NULL : out, stream_problem, &v, &ss);
+        mt_streams_check(v.streams, cover, stream_problem, o->quiet ? NULL : stream_line, &v,
+                         &ss);
     }
     fprintf(out, "\nResults:\n");
     fprintf(out, "  %" PRIu64 "/%" PRIu64 " segments checked are valid (%" PRIu64

@@ -296,14 +296,26 @@ typedef struct mt_streams_summary {
 typedef void (*mt_stream_report_cb)(void *ctx, mt_stream_problem c, const char *where,
                                     const char *detail);
 
+/* What mt_streams_check found for one instance, after its problems. */
+typedef struct mt_stream_instance {
+    const char *id;
+    const char *place;  /* NULL: its instance_start is missing */
+    int64_t first_seq, last_seq;
+    size_t events;      /* distinct events */
+    int64_t first_ts_us, last_ts_us;
+    const char *state;  /* "stopped cleanly", "live", "unclean stop", "tail missing" */
+    unsigned problems;
+} mt_stream_instance;
+typedef void (*mt_stream_instance_cb)(void *ctx, const mt_stream_instance *in);
+
 mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb);
 void mt_streams_free(mt_streams *s);
 /* Copies what it keeps. MT_ERR_NOMEM. */
 mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o);
 /* coverage_end_ms: until when the archive holds everything (the oldest
  * "last manifest" of the partitions holding events); 0: no tail judgement.
- * out (may be NULL): one line per instance, "  stream ID (PLACE): ...". */
-void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, FILE *out,
-                      mt_stream_report_cb cb, void *ctx, mt_streams_summary *sum);
+ * Instances in the order they were first added; icb may be NULL. */
+void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_cb cb,
+                      mt_stream_instance_cb icb, void *ctx, mt_streams_summary *sum);
 
 #endif

@@ -86,3 +86,9 @@ EOF
 n=$("$replay" show "$member" "${src[@]}" --format jsonl 2>"$tmp/member.err" | wc -l)
 [ "$n" = 2 ] || { echo "FAIL: recorded session $member shows $n events" >&2; exit 1; }
 grep -q "one recorded session of logical session $lid" "$tmp/member.err"
+# the evidence report's completeness section: both streams, each stopped cleanly
+"$replay" report "${src[@]}" --format md > "$tmp/report.md"
+grep -A5 'Completeness per sidecar stream' "$tmp/report.md"
+[ "$(grep -c '| stopped cleanly | 0 |' "$tmp/report.md")" = 2 ] ||
+  { echo "FAIL: the report's streams section does not show two clean streams" >&2; exit 1; }
+echo "replay_logical: ok"
