@@ -7,6 +7,10 @@
 # mcptrail-approvals (API and web console) runs beside it: a policy holds `echo` calls
 # whose message is "deploy to production" for two approvers from sre; the demo holds one,
 # approves it as alice and bob through the API, and the call completes.
+# mcptrail-archiver archives every topic as it goes (signed segments); after the demo the
+# auditor's half runs: `mcptrail-archiver verify` of the archive, `mcptrail-replay show` of
+# the client's session and the evidence report (paths printed; they stay after the stack
+# stops, in MT_UP_EVIDENCE, default /tmp/mcptrail-up-evidence-$UID).
 # Then it keeps the stack running until Ctrl-C and prints how to connect your own client.
 #
 #   scripts/up.sh           demo, then keep running until Ctrl-C (which stops everything)
@@ -33,13 +37,16 @@ approvals_port=${MT_UP_APPROVALS_PORT:-8088}
 e2e="$root/tests/sidecar/e2e"
 sub=dev-user
 
+stop_pid() { # PIDFILE: TERM the process this script started, wait until it is gone
+  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null || return 0
+  kill -TERM "$(cat "$1")"
+  for _ in $(seq 50); do kill -0 "$(cat "$1")" 2>/dev/null || break; sleep 0.1; done
+}
 stop_all() {
   [ -d "$run" ] && bash "$e2e/stop-sidecar.sh" "$run/sidecar" || true
   [ -f "$run/everything.pid" ] && bash "$root/tests/sdk/stop.sh" "$run/everything.pid" || true
-  if [ -f "$run/approvals.pid" ] && kill -0 "$(cat "$run/approvals.pid")" 2>/dev/null; then
-    kill -TERM "$(cat "$run/approvals.pid")"
-    for _ in $(seq 50); do kill -0 "$(cat "$run/approvals.pid")" 2>/dev/null || break; sleep 0.1; done
-  fi
+  stop_pid "$run/approvals.pid"
+  stop_pid "$run/archiver.pid"
   bash scripts/kafka.sh stop || true
   rm -rf "$run"
 }
@@ -55,7 +62,8 @@ esac
 bash scripts/deps.sh
 bash scripts/deps-node.sh
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$build" mcptrail-sidecar mcptrail-devtoken mcptrail-events mcptrail-approvals >/dev/null
+ninja -C "$build" mcptrail-sidecar mcptrail-devtoken mcptrail-events mcptrail-approvals \
+  mcptrail-archiver mcptrail-replay >/dev/null
 echo "up: built $build"
 
 if [ -f "$run/sidecar/sidecar.pid" ] && kill -0 "$(cat "$run/sidecar/sidecar.pid")" 2>/dev/null; then
@@ -71,6 +79,18 @@ brokers=$(bash scripts/kafka.sh start --nodes 1 | tail -n 1)
 echo "up: Kafka (KRaft, 1 node) at $brokers, state in $MT_KAFKA_STATE"
 export MT_KAFKA_BROKERS="$brokers" MCPTRAIL_KAFKA_BROKERS="$brokers"
 export MT_SCHEMA_DIR="$root/schemas"
+
+# the archiver: every mcptrail topic into a signed archive (demo settings: segments close
+# after 2 s, heartbeat manifests every 2 s, so the auditor's half below sees the demo at once)
+evidence=${MT_UP_EVIDENCE:-/tmp/mcptrail-up-evidence-$(id -u)}
+rm -rf "$evidence"; mkdir -p "$evidence"
+archiver=$build/consumers/archiver/mcptrail-archiver
+"$archiver" keygen "$run/archive-key.pem" "$evidence/archive-pub.pem"
+"$archiver" run --archive.dir="$evidence/archive" --signing.key_file="$run/archive-key.pem" \
+  --kafka.brokers="$brokers" --group.id="mcptrail-up-archiver-$$" --segment.max_age=2s \
+  --heartbeat.interval=2s --log.level=warn >"$run/archiver.log" 2>&1 &
+echo $! >"$run/archiver.pid"
+echo "up: mcptrail-archiver -> $evidence/archive (public key $evidence/archive-pub.pem), pid $(cat "$run/archiver.pid")"
 
 MT_PEERS_RUN="$run" bash tests/sdk/start-everything.sh "$server_port" "$run/everything.pid" 2>/dev/null
 echo "up: server-everything (Streamable HTTP) on 127.0.0.1:$server_port, pid $(cat "$run/everything.pid")"
@@ -167,6 +187,28 @@ wait "$held_pid" || true
 echo "up: the held call completed: $(cat "$run/held.json")"
 jq -e .ok "$run/held.json" >/dev/null || { echo "up: the held call did not complete" >&2; exit 1; }
 
+echo "up: the auditor's half: verify the archive, replay the session, write the evidence report"
+replay=$build/consumers/replay/mcptrail-replay
+asrc=(--archive "$evidence/archive" --pubkey "$evidence/archive-pub.pem")
+# until the demo's events are in closed segments (segments close after 2 s)
+sid=""
+for _ in $(seq 100); do
+  sid=$("$replay" list "${asrc[@]}" --subject "$sub" --format jsonl 2>/dev/null |
+    jq -r 'select(.kind == "mcp" and .tool_calls >= 5) | .session_id' | head -n 1 || true)
+  [ -n "$sid" ] && [ "$("$replay" list "${asrc[@]}" --decision approved --format jsonl 2>/dev/null | wc -l)" -ge 1 ] && break
+  sid=""; sleep 0.3 # the archiver closes a segment every 2 s
+done
+[ -n "$sid" ] || { echo "up: the session did not reach the archive" >&2; tail "$run/archiver.log" >&2; exit 1; }
+"$archiver" verify "$evidence/archive" --pubkey "$evidence/archive-pub.pem" >"$evidence/verify.txt" || true
+sed -n '/^PROBLEM/p;/^  stream /p;/^Result/p' "$evidence/verify.txt" | sed 's/^/  /'
+grep -q '^Result: VALID' "$evidence/verify.txt" || { echo "up: the archive does not verify" >&2; exit 1; }
+"$replay" show "$sid" "${asrc[@]}" --color never >"$evidence/session.txt"
+echo "up: mcptrail-replay show $sid (first 40 of $(wc -l <"$evidence/session.txt") lines; all in $evidence/session.txt):"
+head -n 40 "$evidence/session.txt" | sed 's/^/  /'
+"$replay" report "${asrc[@]}" --format html --output "$evidence/evidence.html"
+"$replay" report "${asrc[@]}" --format md --output "$evidence/evidence.md"
+echo "up: evidence report: $evidence/evidence.html (and .md); archive verified: $(grep '^Result' "$evidence/verify.txt")"
+
 cat <<EOT
 
 The stack is up: Kafka $brokers -> mcptrail-sidecar $url -> server-everything 127.0.0.1:$server_port
@@ -179,7 +221,9 @@ Approvals console: $approvals_url/console/  (sign in with an approver token:)
   alice (sre): $alice
   bob (sre):   $bob
   hold a call: node tests/sidecar/e2e/approval-client.mjs $url "\$TOKEN" echo '{"message":"deploy to production"}'
-Logs: $run/sidecar/sidecar.log, $run/everything-$server_port.log, $run/approvals.log
+Auditor: $replay list ${asrc[*]}
+         $archiver verify $evidence/archive --pubkey $evidence/archive-pub.pem
+Logs: $run/sidecar/sidecar.log, $run/everything-$server_port.log, $run/approvals.log, $run/archiver.log
 EOT
 
 if [ "$mode" = once ]; then

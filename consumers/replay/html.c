@@ -260,8 +260,9 @@ static void integrity_panel(FILE *out, const mt_render_opts *o, const mt_replay_
             fputs(" <span class=\"warn\">not verified</span> (--no-verify)</p>", out);
         if (src->seq_gap_problems)
             fprintf(out, "<p class=\"gap\">The archive's verify also found %" PRIu64
-                         " session sequence gap%s in the archive (not a defect of the archive "
-                         "files; this session's own are listed below).</p>",
+                         " completeness problem%s of recorded sessions or sidecar streams (not "
+                         "a defect of the archive files; this session's own gaps are listed "
+                         "below, the streams' in mcptrail-replay report).</p>",
                     src->seq_gap_problems, src->seq_gap_problems == 1 ? "" : "s");
         if (src->bad_segments) {
             fprintf(out, "<p class=\"bad\">%" PRIu64 " segment(s) unreadable: ", src->bad_segments);

@@ -295,11 +295,14 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
     for (size_t i = 0; i < ix->n; i++) {
         mt_replay_summary *r = &ix->v[i];
         r->seq_mismatch = r->max_seq + 1 != (int64_t)r->events;
-        if (r->kind_mask && !(r->kind_mask & ~INSTANCE_KINDS) && !r->v1)
+        if (r->kind_mask && !(r->kind_mask & ~INSTANCE_KINDS) && r->nstreams)
             continue; /* the instance's own events */
-        if (r->v1 || r->mcp || !r->group_key) {
+        /* no stream: not written by a stream-aware sidecar (version 1, or
+         * produced by other tools): as recorded */
+        bool recorded = r->v1 || (r->nstreams == 0 && !r->more_streams);
+        if (recorded || r->mcp || !r->group_key) {
             mt_replay_summary *l =
-                new_logical(ix, r, r->v1 ? "recorded" : r->mcp ? "mcp" : "exchange", 1);
+                new_logical(ix, r, recorded ? "recorded" : r->mcp ? "mcp" : "exchange", 1);
             if (!l) {
                 free(g);
                 return MT_ERR_NOMEM;

@@ -39,9 +39,10 @@ void mt_replay_filter_init(mt_replay_filter *f);
  * Logical sessions (docs/replay.md "Logical sessions"): what list, show,
  * play, export and report call a session is derived from the recorded
  * sessions (session_id) deterministically, across sidecar instances:
- *   - a version 1 record's session, and an MCP session (2025-era protocols:
- *     its initialize or an Mcp-Session-Id on its events) is one logical
- *     session on its own, named by its session_id;
+ *   - a session without streams (version 1 records, or records not written
+ *     by a sidecar), and an MCP session (2025-era protocols: its initialize
+ *     or an Mcp-Session-Id on its events) is one logical session on its own,
+ *     named by its session_id;
  *   - the one-exchange sessions of stateless traffic (MCP 2026-07-28) are
  *     grouped by the CI run of the caller's token (issuer, repository, run
  *     id, attempt, job), else the W3C trace id of traceparent, else the

@@ -561,7 +561,7 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
         const char *rows_[][2] = {{"source", label},
                                   {"verification", v1},
                                   {"verification problems", v2},
-                                  {"session seq gaps (verify)", v6},
+                                  {"session and stream completeness problems (verify)", v6},
                                   {"sessions with gaps or conflicts", v9},
                                   {"unreadable segments", v7},
                                   {"segments", v3},

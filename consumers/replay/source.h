@@ -44,7 +44,8 @@ typedef struct mt_replay_source {
     size_t nsegs;
     mt_replay_integrity integrity;
     uint64_t problems;         /* verify's problems other than session seq gaps */
-    uint64_t seq_gap_problems; /* verify's "seq-gap" count (reported per session by replay) */
+    uint64_t seq_gap_problems; /* verify's session and stream completeness problems (seq-gap,
+                                  event-missing ...): reported by replay and report */
     char *verify_report; /* verify's text output (quiet mode) */
     uint64_t records_scanned;
     uint64_t bad_segments; /* segments that could not be read to their end */

@@ -978,6 +978,12 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     fprintf(out, "Result: %s (%" PRIu64 " problems)\n", v.problems ? "INVALID" : "VALID",
             v.problems);
     *problems = v.problems;
+    if (o->content_problems) {
+        uint64_t c = v.counts[P_SEQ_GAP];
+        for (int k = P_STREAM0; k < P_N; k++)
+            c += v.counts[k];
+        *o->content_problems = c;
+    }
     stop_jobs(&v, &q, th, nth);
     mt_streams_free(v.streams);
     free(v.pd_streams);

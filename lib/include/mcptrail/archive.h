@@ -211,6 +211,10 @@ typedef struct mt_verify_opts {
     bool quiet;             /* only problems and the summary */
     const char *schema_dir; /* NULL: $MCPTRAIL_SCHEMA_DIR, else the library default */
     unsigned threads;       /* segment readers; 0: one per online CPU (at most 8) */
+    /* out, may be NULL: how many of the problems concern what was recorded (seq-gap and
+     * the stream classes: the archive holds exactly what reached the topic) rather than
+     * the archive itself */
+    uint64_t *content_problems;
 } mt_verify_opts;
 
 /* A --from/--to bound: milliseconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ.
