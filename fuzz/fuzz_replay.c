@@ -6,12 +6,15 @@
  * accepts a record, the summary decoder must accept it too and agree on
  * session_id, seq and ts, and the direct JSON writer (mt_rev_write_json)
  * must print exactly what json_dumps prints for the decoded value; any
- * disagreement aborts. The input also goes through the payload re-indenter. Seeds in
- * fuzz/corpus/replay are real recorded events. */
+ * disagreement aborts. The input also goes through the payload re-indenter, and
+ * accepted events with a stream feed the stream judgement (archive_streams.c),
+ * checked and reset every 64 events. Seeds in fuzz/corpus/replay are real
+ * recorded events. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mcptrail/archive.h"
 #include "mcptrail/event.h"
 #include "mcptrail/avro.h"
 
@@ -19,6 +22,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static mt_avro_registry *reg;
 static uint64_t fp;
+static mt_streams *streams;
+static unsigned nstream;
+
+static void ignore_problem(void *ctx, mt_stream_problem c, const char *where, const char *d)
+{
+    (void)ctx;
+    if ((unsigned)c >= MT_SP_N || !where || !d)
+        abort();
+}
+
+static void feed_streams(const mt_rev *ev)
+{
+    if (ev->stream_seq < 0)
+        return;
+    if (!streams && mt_streams_new(&streams, NULL) != MT_OK)
+        abort();
+    mt_stream_obs o = {.instance_id = ev->instance_id.p, .instance_len = ev->instance_id.n,
+                       .seq = ev->stream_seq, .session_prev = ev->session_prev,
+                       .ts_us = ev->ts_us, .kind = ev->kind, .has_prev = ev->stream_prev != NULL,
+                       .heartbeat_ms = ev->heartbeat_ms,
+                       .place = ev->has_instance ? ev->host.p : NULL,
+                       .place_len = ev->has_instance ? ev->host.n : 0};
+    if (ev->stream_prev)
+        memcpy(o.prev, ev->stream_prev, sizeof o.prev);
+    memcpy(o.own, &ev->ts_us, sizeof ev->ts_us);
+    if (mt_streams_add(streams, &o) != MT_OK)
+        abort();
+    if (++nstream % 64 == 0) {
+        mt_streams_summary sum;
+        mt_streams_check(streams, ev->ts_us / 1000, ignore_problem, NULL, NULL, &sum);
+        mt_streams_free(streams);
+        streams = NULL;
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -43,6 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     mt_rev ev;
     mt_err err = mt_rev_parse(buf, n, fp, &ev);
+    if (err == MT_OK)
+        feed_streams(&ev);
     json_t *d = NULL;
     if (mt_avro_decode(reg, buf, n, NULL, &d, NULL) == MT_OK) {
         if (err != MT_OK)
