@@ -140,7 +140,7 @@ stop_pid() {
 
 rows=$run/rows.tsv   # name auth rps p50 p99 p999 err fr_p50 fr_p99 rss_idle rss_load
 : >"$rows"
-declare -A FR_P50 FR_P99
+declare -A FR_P50 FR_P99 EPR
 # measure NAME AUTH URL PID_FOR_RSS FIXED_RATE(0/1) [loadgen args...]
 measure() {
   local name=$1 auth=$2 url=$3 rpid=$4 fixed=$5; shift 5
@@ -268,6 +268,11 @@ sidecar_row() { # MODE AUTH
   [ "$2" = jwt ] && hdr=(-H "Authorization: Bearer $TOKEN")
   local label="anonymous"; [ "$2" = jwt ] && label="JWT EdDSA (devtoken)"
   measure "mcptrail-sidecar $1" "$label" "http://127.0.0.1:$lp/mcp" "$pid" 1 "${hdr[@]}"
+  # events recorded per request (the instance_start aside), from the admin metrics
+  sleep 1
+  local m; m=$(curl -s -m 2 "http://127.0.0.1:$ap/metrics")
+  EPR["$1 $label"]=$(awk '/^mcptrail_events_produced_total / {p = $2} /^mcptrail_events_spooled_total / {s = $2}
+    /^mcptrail_requests_total\{/ {r += $2} END {e = (s > p ? s : p); if (r > 0) printf "%.2f", (e - 1) / r}' <<<"$m")
   stop_pid "$pid"
   grep -m3 '"level":"error"' "$run/sidecar-$lp.log" >&2 || true
 }
@@ -347,9 +352,13 @@ targets=$(awk -v a="$(cut -f3 <<<"$async_row")" -v n="$nginx_rps" -v ap99="$(cut
   if (st != "") printf "- start-up <= 50 ms (exec to /healthz 200, median of 5): %s (%.1f ms)\n", (st <= 50 ? yn : no), st
   else print "- start-up: not measured (sidecar did not answer /healthz)"
   if (peer != "" && peer > 0) printf "- >= 10x the peer gateway throughput: %s (%.0fx)\n", (a >= 10 * peer ? yn : no), a / peer
+  if (n > 0) printf "- async / nginx throughput ratio: %.2f\n", a / n
 }')
+for k in "async anonymous" "strict anonymous" "async JWT EdDSA (devtoken)"; do
+  [ -n "${EPR[$k]:-}" ] && targets+=$'\n'"- events recorded per request (stateless: no Mcp-Session-Id), sidecar $k: ${EPR[$k]}"
+done
 
-notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over the same $CONNS connections, best p99 of $FR_RUNS runs of ${FR_DUR} s after 0.5 s warm-up (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on); each call without Mcp-Session-Id is its own recorded session, so 3 events per request (request, response, session_end); async mode appends every event to the write-ahead spool (record.spool_sync_interval 100ms, the default). Payloads are masked by the masking engine (built-in detectors); mask.cache_dir is set, so only the first sidecar start of the run (an unmeasured 5 s warm-up that also warms the Kafka broker) compiles the detector database; the measured rows read it from the cache. server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
+notes="Load: bench/proxy/loadgen, JSON-RPC tools/call POST /mcp (about 130-byte body, ~90-byte JSON result), HTTP/1.1 keep-alive, 1 thread; closed loop with $CONNS connections for ${DUR} s after 1 s warm-up; fixed rate $RATE req/s over the same $CONNS connections, best p99 of $FR_RUNS runs of ${FR_DUR} s after 0.5 s warm-up (latency from the scheduled time when a request had to wait for a connection). Percentiles are exact over every request. Upstream: bench/proxy/upstream (libevent, 1 thread). nginx: access_log off. Sidecar: log.level warn, recording to Kafka (payload HMAC on); each call without Mcp-Session-Id is its own recorded session of two events (request, response: no session_end since the streams of issue 15; 3 before), and every event carries the sidecar's stream (instance id, seq, hash chain); async mode appends every event to the write-ahead spool (record.spool_sync_interval 100ms, the default). Payloads are masked by the masking engine (built-in detectors); mask.cache_dir is set, so only the first sidecar start of the run (an unmeasured 5 s warm-up that also warms the Kafka broker) compiles the detector database; the measured rows read it from the cache. server-everything and FastMCP rows initialize one MCP session per connection first. RSS: VmRSS 0.5 s after start (idle) and the maximum sampled during the closed-loop run (load). All processes share the machine's $(nproc) cores with the load generator."
 
 echo "# $header"
 echo

@@ -250,7 +250,7 @@ void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_c
         obs *o = s->o + a;
         size_t n = 0;
         unsigned before = j.problems;
-        char where[160], ts1[32], ts2[32];
+        char where[160], ts1[64], ts2[64];
         for (size_t k = 0; k < b - a; k++) {
             if (n && o[n - 1].seq == o[k].seq) {
                 if (memcmp(o[n - 1].own, o[k].own, sizeof o[k].own) != 0) {
