@@ -200,14 +200,14 @@ for _ in $(seq 100); do
 done
 [ -n "$sid" ] || { echo "up: the session did not reach the archive" >&2; tail "$run/archiver.log" >&2; exit 1; }
 "$archiver" verify "$evidence/archive" --pubkey "$evidence/archive-pub.pem" >"$evidence/verify.txt" || true
-sed -n '/^PROBLEM/p;/^  stream /p;/^Result/p' "$evidence/verify.txt" | sed 's/^/  /'
+sed -n '/^PROBLEM/p;/^  stream /p;/^Result: /p' "$evidence/verify.txt" | sed 's/^/  /'
 grep -q '^Result: VALID' "$evidence/verify.txt" || { echo "up: the archive does not verify" >&2; exit 1; }
 "$replay" show "$sid" "${asrc[@]}" --color never >"$evidence/session.txt"
 echo "up: mcptrail-replay show $sid (first 40 of $(wc -l <"$evidence/session.txt") lines; all in $evidence/session.txt):"
 head -n 40 "$evidence/session.txt" | sed 's/^/  /'
 "$replay" report "${asrc[@]}" --format html --output "$evidence/evidence.html"
 "$replay" report "${asrc[@]}" --format md --output "$evidence/evidence.md"
-echo "up: evidence report: $evidence/evidence.html (and .md); archive verified: $(grep '^Result' "$evidence/verify.txt")"
+echo "up: evidence report: $evidence/evidence.html (and .md); archive verified: $(grep '^Result: ' "$evidence/verify.txt")"
 
 cat <<EOT
 

@@ -177,8 +177,6 @@ static int on_record(const mt_replay_rec *r, void *ctx)
     set_once(&s->workflow, ev.workflow);
     set_once(&s->run_id, ev.run_id);
     set_once(&s->actor, ev.actor);
-    if (ev.version == 1)
-        s->v1 = true;
     if (ev.mcp_session_id.p || mt_sv_eq(ev.rpc_method, "initialize"))
         s->mcp = true;
     if (!s->group_key && (ev.has_ci || ev.traceparent.p || ev.subject.p))
@@ -299,7 +297,7 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
             continue; /* the instance's own events */
         /* no stream: not written by a stream-aware sidecar (version 1, or
          * produced by other tools): as recorded */
-        bool recorded = r->v1 || (r->nstreams == 0 && !r->more_streams);
+        bool recorded = r->nstreams == 0 && !r->more_streams;
         if (recorded || r->mcp || !r->group_key) {
             mt_replay_summary *l =
                 new_logical(ix, r, recorded ? "recorded" : r->mcp ? "mcp" : "exchange", 1);

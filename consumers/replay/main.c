@@ -389,6 +389,44 @@ static int resolve(app *a, const mt_replay_filter *f, char **ids, size_t nids, c
     return rc;
 }
 
+/* The kind of a collected recorded session that is a logical session on its
+ * own (replay.h): "mcp" or "recorded"; NULL when it may belong to a group
+ * (a one-exchange session of a sidecar stream) or was not found. */
+static const char *standalone_kind(const mt_replay_session *s)
+{
+    bool streamed = false, mcp = false;
+    for (size_t i = 0; i < s->n; i++) {
+        const mt_rev *e = &s->ev[i].rev;
+        mcp |= e->mcp_session_id.p || mt_sv_eq(e->rpc_method, "initialize");
+        streamed |= e->instance_id.p != NULL && e->version == 2;
+    }
+    if (!s->n)
+        return NULL;
+    return !streamed ? "recorded" : mcp ? "mcp" : NULL; /* the index's order (index.c) */
+}
+
+/* show/play/export of recorded sessions that are logical sessions on their
+ * own need one scan; true when set now holds them, grouped. */
+static bool collect_standalone(app *a, char **ids, size_t nids, mt_replay_set *set)
+{
+    mt_errbuf eb = {{0}};
+    if (mt_replay_collect(&a->src, a->reg, (const char *const *)ids, nids, set, &eb)) {
+        mt_replay_set_free(set);
+        return false;
+    }
+    mt_replay_group *g = calloc(nids ? nids : 1, sizeof *g);
+    bool ok = g != NULL;
+    for (size_t i = 0; ok && i < nids; i++) {
+        g[i] = (mt_replay_group){set->s[i].id, standalone_kind(&set->s[i]), i, 1};
+        ok = g[i].kind != NULL;
+    }
+    ok = ok && mt_replay_set_group(set, g, nids) == MT_OK;
+    free(g);
+    if (!ok)
+        mt_replay_set_free(set);
+    return ok;
+}
+
 static int cmd_sessions(app *a, const char *cmd, char **ids, size_t nids)
 {
     replay_cfg *c = &a->cfg;
@@ -435,17 +473,22 @@ static int cmd_sessions(app *a, const char *cmd, char **ids, size_t nids)
         return 2;
     }
     mt_replay_set set = {0};
-    mt_replay_filter all; /* logical sessions are grouped over the whole source */
-    mt_replay_filter_init(&all);
-    all.idle_gap_us = c->idle_gap_ms * 1000;
-    int rc = resolve(a, &all, ids, nids, &rec, &nrec, &groups);
-    if (rc)
-        goto done;
-    if (mt_replay_collect(&a->src, a->reg, (const char *const *)rec, nrec, &set, &eb) ||
-        mt_replay_set_group(&set, groups, nids)) {
-        fprintf(stderr, "mcptrail-replay: %s\n", eb.msg[0] ? eb.msg : "out of memory");
-        rc = 2;
-        goto done;
+    int rc = 0;
+    /* MCP sessions and sessions without streams stand alone: one scan. Others
+     * (stateless exchanges, logical ids) need the index of the whole source. */
+    if (owned || !collect_standalone(a, ids, nids, &set)) {
+        mt_replay_filter all; /* logical sessions are grouped over the whole source */
+        mt_replay_filter_init(&all);
+        all.idle_gap_us = c->idle_gap_ms * 1000;
+        rc = resolve(a, &all, ids, nids, &rec, &nrec, &groups);
+        if (rc)
+            goto done;
+        if (mt_replay_collect(&a->src, a->reg, (const char *const *)rec, nrec, &set, &eb) ||
+            mt_replay_set_group(&set, groups, nids)) {
+            fprintf(stderr, "mcptrail-replay: %s\n", eb.msg[0] ? eb.msg : "out of memory");
+            rc = 2;
+            goto done;
+        }
     }
     for (size_t i = 0; i < set.n; i++) {
         if (set.s[i].n == 0) {

@@ -67,10 +67,11 @@ typedef struct mt_replay_summary {
     unsigned matched; /* filter bits seen on some event */
     bool seq_mismatch;   /* session seqs are not 0..events-1 (some recorded session) */
     /* recorded sessions: what decides their grouping */
-    bool v1, mcp, instance_only;
+    bool mcp;
     char *group_key;     /* "ci\x1f...", "trace\x1f...", "id\x1f..."; NULL: alone */
     /* logical sessions */
-    const char *kind;    /* "mcp", "recorded" (v1), "ci_run", "trace", "identity", "exchange" */
+    const char *kind;    /* "mcp", "recorded" (no stream), "ci_run", "trace", "identity",
+                            "exchange" */
     char **members;      /* recorded session ids in time order (borrowed from the index) */
     size_t nmembers;
     char *streams[MT_REPLAY_MAX_STREAMS]; /* instance ids the events came from */
