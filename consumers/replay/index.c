@@ -27,6 +27,8 @@ struct mt_replay_index {
     size_t n, vcap;
     mt_replay_summary *lv; /* logical sessions (strings borrowed from v) */
     size_t nl;
+    char **mem;            /* their members, one slot per recorded session */
+    size_t nmem;
     slot *slots;
     size_t cap;
     const mt_replay_summary **sel;
@@ -119,6 +121,10 @@ static void set_once(char **dst, mt_sv v)
 
 static void add_stream(mt_replay_summary *s, const char *id, size_t n)
 {
+    /* most events come from the stream seen last */
+    if (s->nstreams && strlen(s->streams[s->nstreams - 1]) == n &&
+        memcmp(s->streams[s->nstreams - 1], id, n) == 0)
+        return;
     for (size_t i = 0; i < s->nstreams; i++)
         if (strlen(s->streams[i]) == n && memcmp(s->streams[i], id, n) == 0)
             return;
@@ -269,8 +275,10 @@ static void fold(mt_replay_summary *l, const mt_replay_summary *r)
     }
 }
 
+/* Members live in one array (ix->mem, a slot per recorded session) in the
+ * order the logical sessions are made. */
 static mt_replay_summary *new_logical(mt_replay_index *ix, const mt_replay_summary *first,
-                                      const char *kind, size_t nmembers)
+                                      const char *kind)
 {
     mt_replay_summary *l = &ix->lv[ix->nl++];
     memset(l, 0, sizeof *l);
@@ -278,14 +286,22 @@ static mt_replay_summary *new_logical(mt_replay_index *ix, const mt_replay_summa
     l->kind = kind;
     l->first_us = INT64_MAX;
     l->last_us = INT64_MIN;
-    l->members = calloc(nmembers, sizeof *l->members);
-    return l->members ? l : NULL;
+    l->members = ix->mem + ix->nmem;
+    return l;
+}
+
+static void add_member(mt_replay_index *ix, mt_replay_summary *l, const mt_replay_summary *r)
+{
+    ix->mem[ix->nmem++] = r->id;
+    l->nmembers++;
+    fold(l, r);
 }
 
 static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
 {
     mt_replay_summary **g = calloc(ix->n ? ix->n : 1, sizeof *g);
-    if (!g || !(ix->lv = calloc(ix->n ? ix->n : 1, sizeof *ix->lv))) {
+    if (!g || !(ix->lv = calloc(ix->n ? ix->n : 1, sizeof *ix->lv)) ||
+        !(ix->mem = calloc(ix->n ? ix->n : 1, sizeof *ix->mem))) {
         free(g);
         return MT_ERR_NOMEM;
     }
@@ -300,13 +316,8 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
         bool recorded = r->nstreams == 0 && !r->more_streams;
         if (recorded || r->mcp || !r->group_key) {
             mt_replay_summary *l =
-                new_logical(ix, r, recorded ? "recorded" : r->mcp ? "mcp" : "exchange", 1);
-            if (!l) {
-                free(g);
-                return MT_ERR_NOMEM;
-            }
-            l->members[l->nmembers++] = r->id;
-            fold(l, r);
+                new_logical(ix, r, recorded ? "recorded" : r->mcp ? "mcp" : "exchange");
+            add_member(ix, l, r);
         } else {
             g[ng++] = r;
         }
@@ -322,17 +333,11 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
             if (g[b]->last_us > last)
                 last = g[b]->last_us;
         const char *k = g[a]->group_key;
-        mt_replay_summary *l = new_logical(ix, g[a], k[0] == 'c' ? "ci_run" : k[0] == 't' ? "trace"
-                                                                                         : "identity",
-                                           b - a);
-        if (!l) {
-            free(g);
-            return MT_ERR_NOMEM;
-        }
-        for (size_t i = a; i < b; i++) {
-            l->members[l->nmembers++] = g[i]->id;
-            fold(l, g[i]);
-        }
+        mt_replay_summary *l = new_logical(ix, g[a], k[0] == 'c'   ? "ci_run"
+                                                     : k[0] == 't' ? "trace"
+                                                                   : "identity");
+        for (size_t i = a; i < b; i++)
+            add_member(ix, l, g[i]);
     }
     free(g);
     return MT_OK;
@@ -395,8 +400,7 @@ void mt_replay_index_free(mt_replay_index *ix)
         for (size_t k = 0; k < s->nstreams; k++)
             free(s->streams[k]);
     }
-    for (size_t i = 0; i < ix->nl; i++)
-        free(ix->lv[i].members);
+    free(ix->mem);
     free(ix->lv);
     free(ix->v);
     free(ix->slots);

@@ -78,6 +78,9 @@ mt_err mt_record_ids_parse(const uint8_t *v, size_t len, uint64_t session_event_
             ids->session_id = NULL;
             return err;
         }
+        int64_t branch = 0;
+        if (fp != MT_SESSION_EVENT_FP_V1 && mt_zz_get(v, len, &pos, &branch) == MT_OK)
+            ids->has_stream = branch == 1;
     }
     return MT_OK;
 }
@@ -423,7 +426,7 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
     if (mt_record_ids_parse(r->value, r->value_len, s->sess_fp, &ids) == MT_OK &&
         ids.session_id) {
         mt_rev ev;
-        bool streamed = ids.fingerprint != MT_SESSION_EVENT_FP_V1 &&
+        bool streamed = ids.has_stream &&
                         mt_rev_parse(r->value, r->value_len, s->sess_fp, &ev) == MT_OK &&
                         ev.stream_seq >= 0;
         /* v1 events: their session's seq is all there is to check; v2 events

@@ -235,13 +235,15 @@ mt_err mt_archive_list_ids(const char *dir, FILE *out, mt_errbuf *eb);
 /* The record's id: the first field (a string) of its single-object datum:
  * event_id of a SessionEvent, approval_id of the approval records. For a
  * SessionEvent (fingerprint session_event_fp, or version 1's
- * MT_SESSION_EVENT_FP_V1) also session_id and seq (session_id NULL otherwise). */
+ * MT_SESSION_EVENT_FP_V1) also session_id and seq (session_id NULL otherwise),
+ * and for the current version whether a stream follows (the field after seq). */
 typedef struct mt_record_ids {
     const char *id;
     size_t id_len;
     const char *session_id;
     size_t session_len;
     int64_t seq;
+    bool has_stream; /* a version 2 SessionEvent whose stream is not null */
     uint64_t fingerprint;
 } mt_record_ids;
 mt_err mt_record_ids_parse(const uint8_t *value, size_t len, uint64_t session_event_fp,
