@@ -132,6 +132,8 @@ static void add_stream(mt_replay_summary *s, const char *id, size_t n)
         s->more_streams = true;
         return;
     }
+    if (!s->streams && !(s->streams = calloc(MT_REPLAY_MAX_STREAMS, sizeof *s->streams)))
+        return;
     if ((s->streams[s->nstreams] = strndup(id, n)))
         s->nstreams++;
 }
@@ -262,16 +264,30 @@ static void fold(mt_replay_summary *l, const mt_replay_summary *r)
     l->matched |= r->matched;
     l->seq_mismatch |= r->seq_mismatch;
     l->more_streams |= r->more_streams;
+    if (!l->streams) { /* the first member's, borrowed */
+        l->streams = r->streams;
+        l->nstreams = r->nstreams;
+        return;
+    }
     for (size_t i = 0; i < r->nstreams; i++) {
         size_t k = 0;
         while (k < l->nstreams && strcmp(l->streams[k], r->streams[i]) != 0)
             k++;
         if (k < l->nstreams)
             continue;
-        if (l->nstreams == MT_REPLAY_MAX_STREAMS)
+        if (l->nstreams == MT_REPLAY_MAX_STREAMS) {
             l->more_streams = true;
-        else
-            l->streams[l->nstreams++] = r->streams[i];
+            continue;
+        }
+        if (!l->own_streams) {
+            char **own = calloc(MT_REPLAY_MAX_STREAMS, sizeof *own);
+            if (!own)
+                return; /* the list stays short: shown as such, never wrong */
+            memcpy(own, l->streams, l->nstreams * sizeof *own);
+            l->streams = own;
+            l->own_streams = true;
+        }
+        l->streams[l->nstreams++] = r->streams[i];
     }
 }
 
@@ -399,7 +415,11 @@ void mt_replay_index_free(mt_replay_index *ix)
         free(s->group_key);
         for (size_t k = 0; k < s->nstreams; k++)
             free(s->streams[k]);
+        free(s->streams);
     }
+    for (size_t i = 0; i < ix->nl; i++)
+        if (ix->lv[i].own_streams)
+            free(ix->lv[i].streams);
     free(ix->mem);
     free(ix->lv);
     free(ix->v);
@@ -497,7 +517,7 @@ void mt_replay_print_list_table(FILE *out, const mt_replay_summary *const *v, si
         fprintf(out, "%-36s  %-8s  %-24s  %8.3fs  %6" PRIu64 "  %5" PRIu32 "  %3zu%s  %-24s  %-24s  "
                 "%-16s  %-10s  %-16s  %s\n",
                 s->id, s->kind, t, (double)(s->last_us - s->first_us) / 1e6, s->events,
-                s->tool_calls, s->nstreams, s->more_streams ? "+" : " ", or_dash(s->subject),
+                s->tool_calls, (size_t)s->nstreams, s->more_streams ? "+" : " ", or_dash(s->subject),
                 or_dash(s->repository), or_dash(s->workflow), or_dash(s->run_id),
                 or_dash(s->first_tool), fl);
     }

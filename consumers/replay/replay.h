@@ -74,9 +74,11 @@ typedef struct mt_replay_summary {
                             "exchange" */
     char **members;      /* recorded session ids in time order (borrowed from the index) */
     size_t nmembers;
-    char *streams[MT_REPLAY_MAX_STREAMS]; /* instance ids the events came from */
-    size_t nstreams;
+    char **streams;      /* instance ids the events came from (MT_REPLAY_MAX_STREAMS
+                            slots, allocated at the first; NULL: none) */
+    uint32_t nstreams;
     bool more_streams;   /* more than MT_REPLAY_MAX_STREAMS */
+    bool own_streams;    /* logical: streams is its own array (else borrowed) */
 } mt_replay_summary;
 
 typedef struct mt_replay_index mt_replay_index;
