@@ -133,6 +133,7 @@ int main(int argc, char **argv)
     app a = {0};
     mt_admin *admin = NULL;
     mt_recorder *rec = NULL;
+    mt_ed25519_key *stream_key = NULL;
     bool started = false;
     mt_hold_hub *holds = NULL;
     mt_ed25519_key *hold_key = NULL;
@@ -236,6 +237,15 @@ int main(int argc, char **argv)
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot load the masking rules", "error", eb.msg, NULL);
         goto out;
     }
+    if (cfg.record_signing_key.value &&
+        (err = mt_ed25519_load_private_pem(cfg.record_signing_key.value,
+                                           cfg.record_signing_key.len,
+                                           cfg.record_signing_key.path, &stream_key, &eb)) !=
+            MT_OK) {
+        mt_logs(MT_LOG_ERROR, "sidecar", "cannot load record.signing_key_file", "error", eb.msg,
+                NULL);
+        goto out;
+    }
     mt_recorder_config rc_cfg = {
         .kafka = rec_kafka,
         .topic = cfg.record_topic,
@@ -251,6 +261,7 @@ int main(int argc, char **argv)
         .source_upstream = upstream,
         .sidecar_version = MT_VERSION,
         .heartbeat_ms = (int)cfg.heartbeat_interval_ms,
+        .signing_key = stream_key,
         .schemas = rt.schemas,
         .mask = mask,
     };
@@ -353,6 +364,7 @@ out:
             mt_logs(MT_LOG_WARN, "sidecar", "recorder flush incomplete", "error", eb.msg, NULL);
         mt_recorder_free(rec);
     }
+    mt_ed25519_free(stream_key);
     mt_mask_log_uninstall();
     mt_mask_engine_free(mask);
     if (a.base)

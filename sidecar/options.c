@@ -186,6 +186,13 @@ const mt_cfg_option mt_sidecar_options[] = {
      "Key for payload_hmac (HMAC-SHA256 over the raw payload). Required: the sidecar "
      "refuses to start without it.",
      O(hmac_key), 0, 0, NULL, 0},
+    {"record.signing_key_file", MT_CFG_SECRET_FILE, NULL,
+     "PKCS#8 PEM Ed25519 private key that signs the stream's checkpoints (instance_start, "
+     "heartbeats, instance_stop, at most one other event a second): `mcptrail-archiver "
+     "verify --sidecar-key PUB.pem` then proves every event before a checkpoint came from "
+     "this sidecar (docs/archive.md \"Streams\"). May be the approvals.signing_key_file key. "
+     "Unset: checkpoints are not signed.",
+     O(record_signing_key), 0, 0, NULL, 0},
     {"source.cluster", MT_CFG_STRING, "", "Cluster name recorded in every event.",
      O(source_cluster), 0, 0, NULL, 0},
     {"source.namespace", MT_CFG_STRING, "", "Kubernetes namespace recorded in every event.",

@@ -85,6 +85,7 @@ typedef struct mt_sidecar_config {
 
     mt_strlist approvals_decision_keys; /* PEM public keys; empty: no holds possible */
     mt_cfg_secret approvals_signing_key; /* signs ApprovalRequests and cancel votes */
+    mt_cfg_secret record_signing_key;    /* signs stream checkpoints */
     char *approvals_console_url;
     char *approvals_topic_requests, *approvals_topic_votes, *approvals_topic_decisions;
     int64_t approvals_progress_ms;

@@ -71,6 +71,7 @@
 
 #include "mcptrail/buf.h"
 #include "mcptrail/crypto.h"
+#include "mcptrail/event.h"
 #include "mcptrail/json.h"
 #include "mcptrail/log.h"
 #include "mcptrail/mask.h"
@@ -223,6 +224,9 @@ struct mt_recorder {
     bool has_stream_prev;
     int64_t last_emit_ms;      /* monotonic, of the last event handed on */
     struct event *ev_heartbeat;
+    char key_id[MT_ED25519_KEY_ID_SIZE]; /* of cfg.signing_key */
+    int64_t last_signed_ms;    /* monotonic, of the last signed checkpoint */
+    bool signing;              /* the event being encoded carries a checkpoint */
     uint8_t inst_config[MT_SHA256_LEN], inst_policy[MT_SHA256_LEN];
     bool inst_has_policy;
     const char *inst_listen;   /* during mt_rec_instance_start only */
@@ -1510,6 +1514,27 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
         mt_avw_long(&w, "session_prev", s->last_stream);
     else
         mt_avw_null(&w, "session_prev");
+    /* a signed checkpoint: the instance's own events, else at most one a second */
+    rec->signing = rec->cfg.signing_key &&
+                   (s == rec->inst || mono_ms() - rec->last_signed_ms >= 1000);
+    uint8_t sig[MT_ED25519_SIG_LEN];
+    if (rec->signing) {
+        uint8_t msg[MT_STREAM_CHECKPOINT_MAX];
+        size_t mlen = mt_stream_checkpoint_message(rec->instance_id, 36, (int64_t)rec->stream_seq,
+                                                   rec->has_stream_prev ? rec->stream_prev : NULL,
+                                                   msg);
+        if ((err = mt_ed25519_sign(rec->cfg.signing_key, msg, mlen, sig, eb)) != MT_OK) {
+            free(just);
+            json_decref(summary);
+            return err;
+        }
+        mt_avw_record_begin(&w, "signature");
+        w_str(&w, "key_id", rec->key_id);
+        mt_avw_fixed(&w, "value", sig, sizeof sig);
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "signature");
+    }
     mt_avw_record_end(&w);
     mt_avw_long(&w, "ts", mt_now_us());
     mt_avw_enum(&w, "kind", ev->kind);
@@ -1652,6 +1677,8 @@ static mt_err emit_internal(mt_recorder *rec, mt_rec_session *s, const mt_rec_ev
     rec->has_stream_prev = true;
     s->last_stream = (int64_t)rec->stream_seq++;
     rec->last_emit_ms = mono_ms();
+    if (rec->signing)
+        rec->last_signed_ms = rec->last_emit_ms;
     session_touch(rec, s);
     mt_buf_free(&enc);
     if (rec->cfg.mode == MT_REC_ASYNC && cb)
@@ -1770,6 +1797,10 @@ mt_err mt_recorder_new(const mt_recorder_config *cfg, struct event_base *base,
         !(rec->inst = calloc(1, sizeof *rec->inst)) ||
         !(rec->inst->id = strdup(rec->instance_id))) {
         mt_fail(eb, err = MT_ERR_NOMEM, "mt_recorder_new: cannot mint the instance id");
+        goto fail;
+    }
+    if (cfg->signing_key && mt_ed25519_key_id(cfg->signing_key, rec->key_id, eb) != MT_OK) {
+        err = MT_ERR_CRYPTO;
         goto fail;
     }
     rec->inst->unlisted = true;

@@ -64,6 +64,7 @@
 #include <jansson.h>
 
 #include "mcptrail/avro.h"
+#include "mcptrail/crypto.h"
 #include "mcptrail/err.h"
 #include "mcptrail/kafka.h"
 #include "mcptrail/mask.h"
@@ -100,6 +101,9 @@ typedef struct mt_recorder_config {
     int session_idle_s;           /* 0: MT_REC_DEFAULT_IDLE_S; then session_end */
     int heartbeat_ms;             /* idle heartbeat interval (after mt_rec_instance_start);
                                      0: MT_REC_DEFAULT_HEARTBEAT_MS */
+    const mt_ed25519_key *signing_key; /* borrowed; NULL: stream checkpoints unsigned. Signs
+                                     instance_start, heartbeats, instance_stop and at
+                                     most one other event a second */
     const mt_avro_registry *schemas; /* NULL: loaded from $MT_SCHEMA_DIR / default */
     const mt_mask_engine *mask;   /* borrowed; NULL: the built-in detectors (compiled
                                      at the first payload) */

@@ -27,14 +27,16 @@ static void usage(FILE *f)
             "usage: mcptrail-archiver run [options]        archive the topics (run --help)\n"
             "       mcptrail-archiver verify DIR --pubkey PUB.pem [--from T] [--to T]\n"
             "                                [--max-age DURATION] [--schemas DIR] [--threads N]\n"
-            "                                [--quiet]\n"
+            "                                [--sidecar-key PUB.pem ...] [--quiet]\n"
             "       mcptrail-archiver prove DIR ID          inclusion proof (JSON) of a record\n"
             "       mcptrail-archiver ids DIR               topic, partition, offset, id per record\n"
             "       mcptrail-archiver keygen PRIV.pem PUB.pem\n"
             "T: milliseconds since the epoch or YYYY-MM-DDTHH:MM:SSZ. verify exits 0 when the\n"
             "archive is valid, 1 on any problem, 2 on a usage or read error. --pubkey may be\n"
             "repeated (up to 16): after a signing-key rotation give the old and the new key;\n"
-            "each manifest must verify under the key its key_id names.\n");
+            "each manifest must verify under the key its key_id names. --sidecar-key (up to\n"
+            "16): the sidecars' record.signing_key_file public keys; every stream must then\n"
+            "carry checkpoints that verify under them (docs/archive.md \"Streams\").\n");
 }
 
 static int parse_duration_ms(const char *s, int64_t *out)
@@ -59,8 +61,8 @@ static int parse_duration_ms(const char *s, int64_t *out)
 static int cmd_verify(int argc, char **argv)
 {
     mt_verify_opts o = {.from_ms = INT64_MIN, .to_ms = INT64_MAX};
-    const char *pub[MT_VERIFY_MAX_KEYS];
-    size_t npub = 0;
+    const char *pub[MT_VERIFY_MAX_KEYS], *spub[MT_VERIFY_MAX_KEYS];
+    size_t npub = 0, nspub = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -71,6 +73,14 @@ static int cmd_verify(int argc, char **argv)
                 return 2;
             }
             pub[npub++] = val;
+            i++;
+        } else if (strcmp(a, "--sidecar-key") == 0 && val) {
+            if (nspub == MT_VERIFY_MAX_KEYS) {
+                fprintf(stderr, "mcptrail-archiver verify: more than %d --sidecar-key\n",
+                        MT_VERIFY_MAX_KEYS);
+                return 2;
+            }
+            spub[nspub++] = val;
             i++;
         } else if (strcmp(a, "--from") == 0 && val) {
             if (mt_archive_parse_time_ms(val, &o.from_ms) != 0)
@@ -124,20 +134,24 @@ static int cmd_verify(int argc, char **argv)
         return 2;
     }
     mt_errbuf eb = {{0}};
-    mt_ed25519_key *keys[MT_VERIFY_MAX_KEYS] = {0};
-    for (size_t k = 0; k < npub; k++)
-        if (mt_ed25519_load_public_pem_file(pub[k], &keys[k], &eb) != MT_OK) {
-            fprintf(stderr, "mcptrail-archiver verify: %s\n", eb.msg);
-            for (size_t j = 0; j < k; j++)
-                mt_ed25519_free(keys[j]);
-            return 2;
-        }
-    o.pubs = (const mt_ed25519_key *const *)keys;
-    o.npubs = npub;
+    mt_ed25519_key *keys[MT_VERIFY_MAX_KEYS] = {0}, *skeys[MT_VERIFY_MAX_KEYS] = {0};
+    mt_err err = MT_OK;
+    for (size_t k = 0; k < npub && !err; k++)
+        err = mt_ed25519_load_public_pem_file(pub[k], &keys[k], &eb);
+    for (size_t k = 0; k < nspub && !err; k++)
+        err = mt_ed25519_load_public_pem_file(spub[k], &skeys[k], &eb);
     uint64_t problems = 0;
-    mt_err err = mt_archive_verify(&o, stdout, &problems, &eb);
-    for (size_t k = 0; k < npub; k++)
+    if (!err) {
+        o.pubs = (const mt_ed25519_key *const *)keys;
+        o.npubs = npub;
+        o.sidecar_pubs = (const mt_ed25519_key *const *)skeys;
+        o.nsidecar_pubs = nspub;
+        err = mt_archive_verify(&o, stdout, &problems, &eb);
+    }
+    for (size_t k = 0; k < MT_VERIFY_MAX_KEYS; k++) {
         mt_ed25519_free(keys[k]);
+        mt_ed25519_free(skeys[k]);
+    }
     if (err) {
         fprintf(stderr, "mcptrail-archiver verify: %s\n", eb.msg);
         return 2;

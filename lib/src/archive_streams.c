@@ -30,13 +30,15 @@
 
 const char *const mt_stream_problem_names[MT_SP_N] = {
     "event-missing", "session-missing",    "instance-tail-missing", "instance-missing",
-    "unclean-stop",  "stream-chain-break", "stream-fork",
+    "unclean-stop",  "stream-chain-break", "stream-fork",           "stream-signature-bad",
+    "stream-unsigned",
 };
 
 typedef struct obs {
     uint32_t inst;
     uint8_t kind;
     bool has_prev;
+    uint8_t sig;
     int32_t partition;
     int64_t seq, session_prev, ts_us, offset;
     uint8_t own[16], prev[16];
@@ -55,7 +57,13 @@ struct mt_streams {
     size_t ninst, cap_inst;
     obs *o;
     size_t n, cap;
+    bool judge_sigs;
 };
+
+void mt_streams_judge_signatures(mt_streams *s, bool on)
+{
+    s->judge_sigs = on;
+}
 
 mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb)
 {
@@ -114,6 +122,7 @@ mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o)
     }
     obs *e = &s->o[s->n++];
     *e = (obs){.inst = in->idx, .kind = (uint8_t)o->kind, .has_prev = o->has_prev,
+               .sig = (uint8_t)o->sig,
                .partition = o->partition, .seq = o->seq, .session_prev = o->session_prev,
                .ts_us = o->ts_us, .offset = o->offset};
     memcpy(e->own, o->own, sizeof e->own);
@@ -289,6 +298,31 @@ void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_c
             }
         }
         free(refs);
+        /* signatures: each checkpoint vouches for every earlier event (the chain) */
+        int64_t signed_seq = -1;
+        if (s->judge_sigs) {
+            size_t bad = 0;
+            int64_t first_bad = -1;
+            for (size_t k = 0; k < n; k++) {
+                if (o[k].sig == MT_STREAM_SIG_VALID)
+                    signed_seq = o[k].seq;
+                else if (o[k].sig != MT_STREAM_SIG_NONE && bad++ == 0)
+                    first_bad = o[k].seq;
+            }
+            snprintf(where, sizeof where, "stream %s", id);
+            if (bad)
+                report(&j, MT_SP_SIGNATURE, where, "%zu checkpoint(s), the first at seq %" PRId64
+                       ", do not verify under the given sidecar keys (bad signature or unknown "
+                       "key): events were forged or re-signed", bad, first_bad);
+            if (signed_seq < 0)
+                report(&j, MT_SP_UNSIGNED, where, "no checkpoint of its %zu events verifies "
+                       "under the given sidecar keys: nothing vouches that its sidecar wrote "
+                       "them", n);
+            else if (o[n - 1].kind == MT_REV_KIND_INSTANCE_STOP && signed_seq != o[n - 1].seq)
+                report(&j, MT_SP_UNSIGNED, where, "its instance_stop (seq %" PRId64 ") is not "
+                       "signed: events after seq %" PRId64 " are not vouched for",
+                       o[n - 1].seq, signed_seq);
+        }
         /* the tail */
         const obs *last = &o[n - 1];
         int64_t hb = in->has_start && in->heartbeat_ms > 0 ? in->heartbeat_ms
@@ -328,7 +362,7 @@ void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_c
         }
         if (icb) {
             mt_stream_instance si = {id, in->place, o[0].seq, last->seq, n, o[0].ts_us,
-                                     last->ts_us, state, j.problems - before};
+                                     last->ts_us, state, j.problems - before, signed_seq};
             icb(ctx, &si);
         }
     }

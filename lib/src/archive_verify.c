@@ -317,6 +317,13 @@ static const char *pname(int c)
     return c >= P_STREAM0 ? mt_stream_problem_names[c - P_STREAM0] : PNAME[c];
 }
 
+/* The sidecars' checkpoint keys and their ids (read-only while workers run). */
+typedef struct sigkeys {
+    const mt_ed25519_key *const *keys;
+    char ids[MT_VERIFY_MAX_KEYS][MT_ED25519_KEY_ID_SIZE];
+    size_t n;
+} sigkeys;
+
 typedef struct vctx {
     const mt_verify_opts *o;
     FILE *out;
@@ -326,6 +333,7 @@ typedef struct vctx {
     uint64_t sess_fp;
     mt_strmap sessions; /* session id -> sess */
     mt_streams *streams;
+    sigkeys sk;
     bool *pd_streams;   /* per archive pdir: holds stream events */
     mt_leaf_hasher lh; /* for jobs run on the walk's own thread */
     struct jobq *q;    /* NULL: no worker threads */
@@ -359,9 +367,13 @@ static void stream_problem(void *ctx, mt_stream_problem c, const char *where,
 static void stream_line(void *ctx, const mt_stream_instance *in)
 {
     vctx *v = ctx;
-    fprintf(v->out, "  stream %s (%s): seq %" PRId64 "..%" PRId64 ", %zu events, %s, %s\n",
+    char sig[64] = "";
+    if (v->sk.n)
+        snprintf(sig, sizeof sig, in->signed_seq >= 0 ? ", signed to seq %" PRId64 : ", unsigned",
+                 in->signed_seq);
+    fprintf(v->out, "  stream %s (%s): seq %" PRId64 "..%" PRId64 ", %zu events, %s%s, %s\n",
             in->id, in->place ? in->place : "instance_start missing", in->first_seq,
-            in->last_seq, in->events, in->state, in->problems ? "INVALID" : "valid");
+            in->last_seq, in->events, in->state, sig, in->problems ? "INVALID" : "valid");
 }
 
 /* ---- segment jobs ---------------------------------------------------------- */
@@ -375,7 +387,7 @@ enum { EV_OFFSET_JUMP = 1, EV_SESSION = 2, EV_STREAM = 3 };
  * place. */
 typedef struct stream_rec {
     int64_t seq, session_prev, ts_us, offset, heartbeat_ms;
-    int32_t kind;
+    int32_t kind, sig;
     uint32_t id_len, place_len;
     uint8_t own[16], prev[16];
     uint8_t has_prev, pad[7];
@@ -401,6 +413,7 @@ typedef struct segscan {
     mt_leaf_hasher *lh;
     uint64_t sess_fp;
     mt_sha256_hasher *rh; /* record hashes for the stream chain */
+    const sigkeys *sk;
     mt_merkle_builder mb;
     int64_t prev_off;
 } segscan;
@@ -446,6 +459,19 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
                              .has_prev = ev.stream_prev != NULL};
             if (mt_sha256_hasher_digest(s->rh, r->value, r->value_len, h) != MT_OK)
                 return 1;
+            if (ev.stream_sig && s->sk->n) {
+                uint8_t msg[MT_STREAM_CHECKPOINT_MAX];
+                size_t ml = mt_stream_checkpoint_message(ev.instance_id.p, ev.instance_id.n,
+                                                         ev.stream_seq, ev.stream_prev, msg);
+                size_t k = 0;
+                while (k < s->sk->n && !mt_sv_eq(ev.stream_key_id, s->sk->ids[k]))
+                    k++;
+                sr.sig = k == s->sk->n ? MT_STREAM_SIG_UNKNOWN_KEY
+                         : ml && mt_ed25519_verify(s->sk->keys[k], msg, ml, ev.stream_sig,
+                                                   MT_ED25519_SIG_LEN, NULL) == MT_OK
+                             ? MT_STREAM_SIG_VALID
+                             : MT_STREAM_SIG_BAD;
+            }
             memcpy(sr.own, h, sizeof sr.own);
             if (ev.stream_prev)
                 memcpy(sr.prev, ev.stream_prev, sizeof sr.prev);
@@ -467,7 +493,7 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
     return 0;
 }
 
-static void run_job(segjob *j, mt_leaf_hasher *lh, uint64_t sess_fp)
+static void run_job(segjob *j, mt_leaf_hasher *lh, uint64_t sess_fp, const sigkeys *sk)
 {
     char path[PATH_MAX + 160];
     snprintf(path, sizeof path, "%s/%s", j->pd->path, j->r->m.segment);
@@ -477,7 +503,7 @@ static void run_job(segjob *j, mt_leaf_hasher *lh, uint64_t sess_fp)
     if (j->read_err == MT_OK) {
         j->bytes = data.len;
         mt_sha256(data.data, data.len, j->sha);
-        segscan s = {.j = j, .lh = lh, .sess_fp = sess_fp, .rh = lh->h};
+        segscan s = {.j = j, .lh = lh, .sess_fp = sess_fp, .rh = lh->h, .sk = sk};
         mt_merkle_builder_init(&s.mb);
         if (mt_segment_read(data.data, data.len, seg_cb, &s, &j->e) != MT_OK)
             j->parse_failed = true;
@@ -493,6 +519,7 @@ typedef struct jobq {
     segjob *jobs;
     size_t n, next, consumed, window;
     uint64_t ahead_bytes, sess_fp;
+    const sigkeys *sk;
     bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -521,7 +548,7 @@ static void *worker_main(void *arg)
         q->ahead_bytes += job_bytes(j);
         pthread_mutex_unlock(&q->mu);
         if (have_lh) {
-            run_job(j, &lh, q->sess_fp);
+            run_job(j, &lh, q->sess_fp, q->sk);
         } else {
             j->read_err = MT_ERR_NOMEM;
             snprintf(j->e.msg, sizeof j->e.msg, "%s", eb.msg);
@@ -570,7 +597,7 @@ static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec 
             pthread_cond_wait(&v->q->cv, &v->q->mu);
         pthread_mutex_unlock(&v->q->mu);
     } else {
-        run_job(j, &v->lh, v->sess_fp);
+        run_job(j, &v->lh, v->sess_fp, &v->sk);
     }
     bool ok = true;
     if (j->read_err == MT_ERR_NOT_FOUND) {
@@ -617,7 +644,7 @@ static void check_segment(vctx *v, const archive *a, const pdir *pd, const mrec 
             const char *sid = (const char *)e + 1 + sizeof sr;
             mt_stream_obs o = {.instance_id = sid, .instance_len = sr.id_len, .seq = sr.seq,
                                .session_prev = sr.session_prev, .ts_us = sr.ts_us,
-                               .kind = sr.kind, .has_prev = sr.has_prev,
+                               .kind = sr.kind, .has_prev = sr.has_prev, .sig = sr.sig,
                                .heartbeat_ms = sr.heartbeat_ms,
                                .place = sr.place_len ? sid + sr.id_len : NULL,
                                .place_len = sr.place_len, .partition = pd->partition,
@@ -849,7 +876,8 @@ static mt_err start_jobs(vctx *v, const archive *a, jobq *q, pthread_t *th, size
         want = MAX_VERIFY_THREADS;
     if (want < 2 || n < 2)
         return MT_OK;
-    *q = (jobq){.jobs = v->jobs, .n = n, .window = want + 1, .sess_fp = v->sess_fp};
+    *q = (jobq){.jobs = v->jobs, .n = n, .window = want + 1, .sess_fp = v->sess_fp,
+                .sk = &v->sk};
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
     v->q = q;
@@ -928,6 +956,14 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
     jobq q = {0};
     pthread_t th[MAX_VERIFY_THREADS];
     size_t nth = 0;
+    if (o->nsidecar_pubs > MT_VERIFY_MAX_KEYS)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "verify: at most %d sidecar keys",
+                       MT_VERIFY_MAX_KEYS);
+    v.sk.keys = o->sidecar_pubs;
+    for (size_t k = 0; k < o->nsidecar_pubs; k++)
+        if ((err = mt_ed25519_key_id(o->sidecar_pubs[k], v.sk.ids[k], eb)) != MT_OK)
+            return err;
+    v.sk.n = o->nsidecar_pubs;
     if ((err = mt_streams_new(&v.streams, eb)) != MT_OK ||
         !(v.pd_streams = calloc(a.n ? a.n : 1, sizeof *v.pd_streams)) ||
         (err = start_jobs(&v, &a, &q, th, &nth, eb)) != MT_OK) {
@@ -965,6 +1001,9 @@ mt_err mt_archive_verify(const mt_verify_opts *o, FILE *out, uint64_t *problems,
             if (topic_has && last && (cover == 0 || last->m.created_ms < cover))
                 cover = last->m.created_ms;
         }
+        mt_streams_judge_signatures(v.streams, v.sk.n > 0);
+        if (!v.sk.n)
+            fprintf(out, "streams: checkpoint signatures not judged (no --sidecar-key)\n");
         mt_streams_check(v.streams, cover, stream_problem, o->quiet ? NULL : stream_line, &v,
                          &ss);
     }

@@ -180,6 +180,27 @@ static int64_t block_count(rd *r, int *blocks)
     return r->err ? 0 : n;
 }
 
+size_t mt_stream_checkpoint_message(const char *instance_id, size_t id_len, int64_t seq,
+                                    const uint8_t *prev_hash, uint8_t *out)
+{
+    static const char label[] = "mcptrail stream checkpoint v1";
+    if (id_len > MT_STREAM_CHECKPOINT_MAX - sizeof label - 1 - 8 - 32)
+        return 0;
+    size_t n = 0;
+    memcpy(out, label, sizeof label); /* with its NUL */
+    n += sizeof label;
+    memcpy(out + n, instance_id, id_len);
+    n += id_len;
+    out[n++] = 0;
+    for (int i = 7; i >= 0; i--)
+        out[n++] = (uint8_t)((uint64_t)seq >> (8 * i));
+    if (prev_hash)
+        memcpy(out + n, prev_hash, 32);
+    else
+        memset(out + n, 0, 32);
+    return n + 32;
+}
+
 bool mt_sv_eq(mt_sv v, const char *s)
 {
     if (!v.p)
@@ -209,6 +230,11 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
         ev->stream_seq = get_long(&r);
         ev->stream_prev = opt_fixed32(&r);
         ev->session_prev = opt_long(&r, -1);
+        if (get_branch(&r, 2)) {
+            ev->stream_key_id = get_string(&r);
+            ev->stream_sig = r.p;
+            skip_bytes(&r, 64);
+        }
     }
     ev->ts_us = get_long(&r);
     ev->kind = get_enum(&r, ev->version == 2 ? MT_REV_KINDS : MT_REV_KINDS_V1);
@@ -431,28 +457,28 @@ static void w_opt_long(jw *w, const char *k, bool first)
     }
 }
 
-static void w_fixed32_v(jw *w)
+static void w_fixed_v(jw *w, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    if ((size_t)(w->r.end - w->r.p) < 32) {
+    if ((size_t)(w->r.end - w->r.p) < len) {
         w->r.err = MT_ERR_TRUNCATED;
         return;
     }
-    char h[66];
+    char h[2 * 64 + 2]; /* len <= 64 */
     h[0] = '"';
-    for (int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < len; i++) {
         h[1 + 2 * i] = hex[w->r.p[i] >> 4];
         h[2 + 2 * i] = hex[w->r.p[i] & 15];
     }
-    h[65] = '"';
-    put(w, h, sizeof h);
-    w->r.p += 32;
+    h[2 * len + 1] = '"';
+    put(w, h, 2 * len + 2);
+    w->r.p += len;
 }
 
 static void w_opt_fixed32(jw *w, const char *k, bool first)
 {
     if (w_opt(w, k, first))
-        w_fixed32_v(w);
+        w_fixed_v(w, 32);
 }
 
 static const char *const mask_actions[4] = {"redact", "tokenize", "partial", "drop"};
@@ -479,6 +505,13 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
         w_long(&w, "seq", false);
         w_opt_fixed32(&w, "prev_hash", false);
         w_opt_long(&w, "session_prev", false);
+        if (w_opt(&w, "signature", false)) {
+            put(&w, "{", 1);
+            w_string(&w, "key_id", true);
+            key(&w, "value", false);
+            w_fixed_v(&w, 64);
+            put(&w, "}", 1);
+        }
         put(&w, "}", 1);
     }
     w_long(&w, "ts", false);
@@ -594,7 +627,7 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
     } else if (w_opt(&w, "instance", false)) {
         put(&w, "{", 1);
         key(&w, "config_sha256", true);
-        w_fixed32_v(&w);
+        w_fixed_v(&w, 32);
         w_opt_fixed32(&w, "policy_sha256", false);
         w_string(&w, "host", false);
         w_long(&w, "pid", false);

@@ -48,7 +48,10 @@ static const char *MINIMAL =
 
 static const char *INSTANCE_START =
     "{\"event_id\":\"e0\",\"session_id\":\"i-1\",\"seq\":0,"
-    "\"stream\":{\"instance_id\":\"i-1\",\"seq\":0,\"prev_hash\":null,\"session_prev\":null},"
+    "\"stream\":{\"instance_id\":\"i-1\",\"seq\":0,\"prev_hash\":null,\"session_prev\":null,"
+    "\"signature\":{\"key_id\":\"0123456789abcdef\",\"value\":\""
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+    "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100\"}},"
     "\"ts\":5,\"kind\":\"instance_start\",\"direction\":\"internal\","
     "\"source\":{\"cluster\":\"c\",\"namespace\":\"n\",\"pod\":\"p\",\"upstream\":\"u\"},"
     "\"identity\":{},\"sidecar_version\":\"v\",\"instance\":{\"config_sha256\":\""
@@ -159,7 +162,16 @@ static void summary_fields_match_the_encoded_event(void **state)
     assert_int_equal(e.session_prev, 39);
     assert_null(e.prev_hash);
     assert_false(e.has_instance);
+    assert_null(e.stream_key_id.p);
     mt_buf_free(&b);
+    /* the checkpoint message: label, NUL, id, NUL, seq big-endian, prev (zeros for null) */
+    uint8_t m[MT_STREAM_CHECKPOINT_MAX];
+    size_t ml = mt_stream_checkpoint_message("abc", 3, 258, NULL, m);
+    assert_int_equal(ml, 30 + 3 + 1 + 8 + 32);
+    assert_memory_equal(m, "mcptrail stream checkpoint v1\0abc\0", 34);
+    assert_int_equal(m[34 + 6], 1);
+    assert_int_equal(m[34 + 7], 2);
+    assert_int_equal(m[ml - 1], 0);
 }
 
 static void instance_start_and_version_1_records_decode(void **state)
@@ -174,6 +186,10 @@ static void instance_start_and_version_1_records_decode(void **state)
     assert_null(e.stream_prev);
     assert_int_equal(e.session_prev, -1);
     assert_true(e.has_instance);
+    assert_sv(e.stream_key_id, "0123456789abcdef");
+    assert_non_null(e.stream_sig);
+    assert_int_equal(e.stream_sig[63], 0x00);
+    assert_int_equal(e.stream_sig[32], 0xff);
     assert_int_equal(e.config_sha256[1], 0x11);
     assert_null(e.policy_sha256);
     assert_sv(e.host, "h");

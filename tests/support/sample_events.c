@@ -146,10 +146,16 @@ json_t *mt_sample_session_event(uint64_t i)
         char iid[40], sprev[65];
         uuid7(0x1175ULL + i / 64, (uint64_t)(BASE_US / 1000) + i / 64, iid, sizeof iid);
         hex_bytes(i ^ 0x5757, 32, sprev, sizeof sprev);
-        stream = json_pack("{s:s,s:I,s:o,s:o}", "instance_id", iid, "seq", (json_int_t)(i % 64),
-                           "prev_hash", (i % 64 == 0) ? json_null() : json_string(sprev),
-                           "session_prev",
-                           (i % 16 == 0) ? json_null() : json_integer((json_int_t)(i % 64) - 1));
+        char ssig[129];
+        hex_bytes(i ^ 0x5151, 64, ssig, sizeof ssig);
+        stream = json_pack("{s:s,s:I,s:o,s:o,s:o}", "instance_id", iid, "seq",
+                           (json_int_t)(i % 64), "prev_hash",
+                           (i % 64 == 0) ? json_null() : json_string(sprev), "session_prev",
+                           (i % 16 == 0) ? json_null() : json_integer((json_int_t)(i % 64) - 1),
+                           "signature",
+                           (i % 5 == 0) ? json_pack("{s:s,s:s}", "key_id", "5a6b7c8d9e0f1a2b",
+                                                    "value", ssig)
+                                        : json_null());
     }
     json_t *instance = json_null();
     if (i % NKINDS == 12) {

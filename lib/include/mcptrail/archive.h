@@ -215,6 +215,10 @@ typedef struct mt_verify_opts {
      * the stream classes: the archive holds exactly what reached the topic) rather than
      * the archive itself */
     uint64_t *content_problems;
+    /* the sidecars' stream checkpoint keys (record.signing_key_file's public halves);
+     * 0 keys: signatures are not judged (the report says so) */
+    const mt_ed25519_key *const *sidecar_pubs;
+    size_t nsidecar_pubs; /* 0..MT_VERIFY_MAX_KEYS */
 } mt_verify_opts;
 
 /* A --from/--to bound: milliseconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ.
@@ -263,6 +267,8 @@ mt_err mt_record_ids_parse(const uint8_t *value, size_t len, uint64_t session_ev
 #define MT_STREAM_SLACK_MS 10000
 #define MT_STREAM_DEFAULT_HEARTBEAT_MS 30000 /* when the instance_start is missing */
 
+enum { MT_STREAM_SIG_NONE, MT_STREAM_SIG_VALID, MT_STREAM_SIG_BAD, MT_STREAM_SIG_UNKNOWN_KEY };
+
 typedef struct mt_stream_obs {
     const char *instance_id;
     size_t instance_len;
@@ -272,6 +278,7 @@ typedef struct mt_stream_obs {
     uint8_t own[16];           /* first half of SHA-256 of the record */
     uint8_t prev[16];          /* first half of stream.prev_hash */
     bool has_prev;
+    int sig;                   /* MT_STREAM_SIG_*: its checkpoint signature, judged */
     int64_t heartbeat_ms;      /* instance_start: InstanceInfo.heartbeat_ms, else 0 */
     const char *place;         /* instance_start: "cluster/namespace/pod host listen" */
     size_t place_len;
@@ -287,6 +294,8 @@ typedef enum mt_stream_problem {
     MT_SP_UNCLEAN_STOP,     /* no instance_stop, a later instance started at the same place */
     MT_SP_CHAIN_BREAK,      /* prev_hash does not name the previous event */
     MT_SP_FORK,             /* two different events at one seq */
+    MT_SP_SIGNATURE,        /* a checkpoint that does not verify under the given keys */
+    MT_SP_UNSIGNED,         /* keys given, but no checkpoint verifies (or not the stop) */
     MT_SP_N
 } mt_stream_problem;
 
@@ -311,10 +320,13 @@ typedef struct mt_stream_instance {
     int64_t first_ts_us, last_ts_us;
     const char *state;  /* "stopped cleanly", "live", "unclean stop", "tail missing" */
     unsigned problems;
+    int64_t signed_seq; /* last seq of a valid checkpoint; -1: none (or not judged) */
 } mt_stream_instance;
 typedef void (*mt_stream_instance_cb)(void *ctx, const mt_stream_instance *in);
 
 mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb);
+/* Judge checkpoint signatures (the caller checked each against its keys). */
+void mt_streams_judge_signatures(mt_streams *s, bool on);
 void mt_streams_free(mt_streams *s);
 /* Copies what it keeps. MT_ERR_NOMEM. */
 mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o);

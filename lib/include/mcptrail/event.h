@@ -50,6 +50,8 @@ typedef struct mt_rev {
     int64_t stream_seq;            /* -1: no stream */
     const uint8_t *stream_prev;    /* 32 bytes, NULL for the stream's first event */
     int64_t session_prev;          /* -1: null */
+    mt_sv stream_key_id;           /* a signed checkpoint's key id; p NULL: none */
+    const uint8_t *stream_sig;     /* its 64-byte Ed25519 signature */
     int kind, direction;
     mt_sv cluster, namespace_, pod, upstream;
     mt_sv issuer, subject, auth_method;
@@ -87,6 +89,14 @@ typedef struct mt_rev {
  * MT_SESSION_EVENT_FP_V1: not a SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
  * negative length, trailing bytes). */
 mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev);
+
+/* The bytes a stream checkpoint signature signs (docs/archive.md "Streams"):
+ * "mcptrail stream checkpoint v1", NUL, the instance id, NUL, seq as 8 bytes
+ * big-endian, and prev_hash (32 zero bytes when null). Returns the length
+ * written to out (at most MT_STREAM_CHECKPOINT_MAX), 0 when the id is too long. */
+#define MT_STREAM_CHECKPOINT_MAX 360
+size_t mt_stream_checkpoint_message(const char *instance_id, size_t id_len, int64_t seq,
+                                    const uint8_t *prev_hash, uint8_t *out);
 
 /* Equality of a view with a NUL-terminated string (a null view equals nothing). */
 bool mt_sv_eq(mt_sv v, const char *s);

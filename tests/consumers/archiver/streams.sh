@@ -12,7 +12,9 @@
 #   instance 2: everything after its first exchange   -> instance-tail-missing
 #   instance 3: everything after its instance_start   -> instance-missing
 # and exactly those four problems are reported. A fourth instance killed with kill -9 and
-# restarted on the same port is reported as unclean-stop (and nothing else).
+# restarted on the same port is reported as unclean-stop (and nothing else). The sidecars
+# sign their checkpoints (record.signing_key_file): with --sidecar-key every stream is signed
+# to its instance_stop; under another key every checkpoint is reported, nothing is vouched.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../sidecar/e2e/lib.sh"
 e2e_need_kafka
@@ -30,7 +32,9 @@ e2e_on_exit "kill \$(cat '$tmp/upstream.pid')"
 raw=$(new_topic streams-raw)
 crash=$(new_topic streams-crash)
 withheld=$(new_topic streams-withheld)
-hb=(-- --record.heartbeat_interval=1s)
+"$archiver" keygen "$tmp/sidecar-key.pem" "$tmp/sidecar-pub.pem"
+"$archiver" keygen "$tmp/other-key.pem" "$tmp/other-pub.pem"
+hb=(-- --record.heartbeat_interval=1s --record.signing_key_file="$tmp/sidecar-key.pem")
 
 # calls DIR N: N stateless tools/call exchanges through the sidecar of DIR
 calls() {
@@ -109,9 +113,11 @@ EOF
 for t in "$raw" "$crash" "$withheld"; do mkdir -p "$tmp/a-$t"; mv "$tmp/arch/$t" "$tmp/a-$t/"; done
 
 # expect_verify TOPIC RC CLASS...: verify exits RC and reports exactly these problems
+# (sidecar checkpoint keys: $skey, --sidecar-key arguments)
+skey=(--sidecar-key "$tmp/sidecar-pub.pem")
 expect_verify() {
   local t=$1 want_rc=$2 rc=0; shift 2
-  "$archiver" verify "$tmp/a-$t" --pubkey "$tmp/pub.pem" > "$tmp/verify-$t.txt" || rc=$?
+  "$archiver" verify "$tmp/a-$t" --pubkey "$tmp/pub.pem" "${skey[@]}" > "$tmp/verify-$t.txt" || rc=$?
   grep -E "^PROBLEM|stream |Result" "$tmp/verify-$t.txt"
   [ "$rc" = "$want_rc" ] || { echo "FAIL: verify of $t exited $rc, expected $want_rc" >&2; exit 1; }
   local got want=""
@@ -122,6 +128,19 @@ expect_verify() {
 echo "== untouched: three instances that stopped cleanly"
 expect_verify "$raw" 0
 grep -q "3 sidecar streams (3 stopped cleanly" "$tmp/verify-$raw.txt"
+# every stream signed up to its last event (its instance_stop)
+[ "$(sed -n 's/.*: seq 0\.\.\([0-9]*\), .*stopped cleanly, signed to seq \([0-9]*\), valid$/\1 \2/p' \
+  "$tmp/verify-$raw.txt" | awk '$1 == $2' | wc -l)" = 3 ] ||
+  { echo "FAIL: streams not signed to their instance_stop" >&2; exit 1; }
+echo "== untouched, judged under another sidecar key: nothing is vouched for"
+skey=(--sidecar-key "$tmp/other-pub.pem")
+expect_verify "$raw" 1 stream-signature-bad stream-signature-bad stream-signature-bad \
+  stream-unsigned stream-unsigned stream-unsigned
+echo "== untouched, signatures not judged (no --sidecar-key)"
+skey=()
+expect_verify "$raw" 0
+grep -q "checkpoint signatures not judged" "$tmp/verify-$raw.txt"
+skey=(--sidecar-key "$tmp/sidecar-pub.pem")
 echo "== withheld events"
 expect_verify "$withheld" 1 event-missing session-missing instance-tail-missing instance-missing
 echo "== kill -9 and a restart at the same place"
