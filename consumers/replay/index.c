@@ -159,6 +159,57 @@ static char *group_key(const mt_rev *ev)
     return strndup(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+static int add_event(mt_replay_index *ix, const mt_rev *ev)
+{
+    ix->events++;
+    mt_replay_summary *s = lookup(ix, ev->session_id);
+    if (!s)
+        return 1;
+    s->events++;
+    if (ev->ts_us < s->first_us)
+        s->first_us = ev->ts_us;
+    if (ev->ts_us > s->last_us)
+        s->last_us = ev->ts_us;
+    if (ev->seq > s->max_seq)
+        s->max_seq = ev->seq;
+    set_once(&s->subject, ev->subject);
+    set_once(&s->repository, ev->repository);
+    set_once(&s->workflow, ev->workflow);
+    set_once(&s->run_id, ev->run_id);
+    set_once(&s->actor, ev->actor);
+    if (ev->mcp_session_id.p || mt_sv_eq(ev->rpc_method, "initialize"))
+        s->mcp = true;
+    if (!s->group_key && (ev->has_ci || ev->traceparent.p || ev->subject.p))
+        s->group_key = group_key(ev);
+    if (ev->instance_id.p)
+        add_stream(s, ev->instance_id.p, ev->instance_id.n);
+    if (ev->tool.p && ev->kind == 1) {
+        set_once(&s->first_tool, ev->tool);
+        s->tool_calls++;
+    }
+    if (ev->policy_action >= 0)
+        s->policy_mask |= 1u << ev->policy_action;
+    if (ev->decision >= 0)
+        s->decision_mask |= 1u << ev->decision;
+    s->kind_mask |= 1u << ev->kind;
+    if (ev->is_error || ev->kind == 5 || ev->kind == 6 || ev->kind == 9)
+        s->errors++;
+    const mt_replay_filter *f = ix->f;
+    if (f) {
+        if (f->subject && mt_sv_eq(ev->subject, f->subject))
+            s->matched |= M_SUBJECT;
+        if (f->repository && mt_sv_eq(ev->repository, f->repository))
+            s->matched |= M_REPO;
+        if (f->workflow && mt_sv_eq(ev->workflow, f->workflow))
+            s->matched |= M_WORKFLOW;
+        if (f->run_id && mt_sv_eq(ev->run_id, f->run_id))
+            s->matched |= M_RUN;
+        if (f->tool && mt_sv_eq(ev->tool, f->tool))
+            s->matched |= M_TOOL;
+    }
+    return 0;
+}
+
 static int on_record(const mt_replay_rec *r, void *ctx)
 {
     mt_replay_index *ix = ctx;
@@ -169,53 +220,24 @@ static int on_record(const mt_replay_rec *r, void *ctx)
             ix->bad++; /* approval records are not SessionEvents; others are broken */
         return 0;
     }
-    ix->events++;
-    mt_replay_summary *s = lookup(ix, ev.session_id);
-    if (!s)
-        return 1;
-    s->events++;
-    if (ev.ts_us < s->first_us)
-        s->first_us = ev.ts_us;
-    if (ev.ts_us > s->last_us)
-        s->last_us = ev.ts_us;
-    if (ev.seq > s->max_seq)
-        s->max_seq = ev.seq;
-    set_once(&s->subject, ev.subject);
-    set_once(&s->repository, ev.repository);
-    set_once(&s->workflow, ev.workflow);
-    set_once(&s->run_id, ev.run_id);
-    set_once(&s->actor, ev.actor);
-    if (ev.mcp_session_id.p || mt_sv_eq(ev.rpc_method, "initialize"))
-        s->mcp = true;
-    if (!s->group_key && (ev.has_ci || ev.traceparent.p || ev.subject.p))
-        s->group_key = group_key(&ev);
-    if (ev.instance_id.p)
-        add_stream(s, ev.instance_id.p, ev.instance_id.n);
-    if (ev.tool.p && ev.kind == 1) {
-        set_once(&s->first_tool, ev.tool);
-        s->tool_calls++;
+    return add_event(ix, &ev);
+}
+
+mt_err mt_replay_index_new(const mt_replay_filter *f, mt_replay_index **out)
+{
+    mt_replay_index *ix = calloc(1, sizeof *ix);
+    if (!ix || grow(ix) != MT_OK) {
+        free(ix);
+        return MT_ERR_NOMEM;
     }
-    if (ev.policy_action >= 0)
-        s->policy_mask |= 1u << ev.policy_action;
-    if (ev.decision >= 0)
-        s->decision_mask |= 1u << ev.decision;
-    s->kind_mask |= 1u << ev.kind;
-    if (ev.is_error || ev.kind == 5 || ev.kind == 6 || ev.kind == 9)
-        s->errors++;
-    const mt_replay_filter *f = ix->f;
-    if (f) {
-        if (f->subject && mt_sv_eq(ev.subject, f->subject))
-            s->matched |= M_SUBJECT;
-        if (f->repository && mt_sv_eq(ev.repository, f->repository))
-            s->matched |= M_REPO;
-        if (f->workflow && mt_sv_eq(ev.workflow, f->workflow))
-            s->matched |= M_WORKFLOW;
-        if (f->run_id && mt_sv_eq(ev.run_id, f->run_id))
-            s->matched |= M_RUN;
-        if (f->tool && mt_sv_eq(ev.tool, f->tool))
-            s->matched |= M_TOOL;
-    }
-    return 0;
+    ix->f = f;
+    *out = ix;
+    return MT_OK;
+}
+
+mt_err mt_replay_index_add(mt_replay_index *ix, const mt_rev *ev)
+{
+    return add_event(ix, ev) ? MT_ERR_NOMEM : MT_OK;
 }
 
 /* ---- logical sessions (replay.h) --------------------------------------------- */
@@ -359,6 +381,18 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
     return MT_OK;
 }
 
+mt_err mt_replay_index_finish(mt_replay_index *ix)
+{
+    const mt_replay_filter *f = ix->f;
+    return build_logical(ix, f && f->idle_gap_us > 0 ? f->idle_gap_us
+                                                     : MT_REPLAY_DEFAULT_IDLE_GAP_US);
+}
+
+size_t mt_replay_index_logical_count(const mt_replay_index *ix)
+{
+    return ix->nl;
+}
+
 const mt_replay_summary *mt_replay_index_find(const mt_replay_index *ix, const char *id,
                                               bool *member)
 {
@@ -378,18 +412,14 @@ const mt_replay_summary *mt_replay_index_find(const mt_replay_index *ix, const c
 mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
                              const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb)
 {
-    mt_replay_index *ix = calloc(1, sizeof *ix);
-    if (!ix)
+    mt_replay_index *ix = NULL;
+    if (mt_replay_index_new(f, &ix) != MT_OK)
         return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
     ix->fp = event_fp;
-    ix->f = f;
-    mt_err err = grow(ix);
-    if (!err)
-        err = mt_replay_scan(src, on_record, ix, eb);
+    mt_err err = mt_replay_scan(src, on_record, ix, eb);
     if (err == MT_ERR_STATE)
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory indexing sessions");
-    if (!err && build_logical(ix, f && f->idle_gap_us > 0 ? f->idle_gap_us
-                                                         : MT_REPLAY_DEFAULT_IDLE_GAP_US))
+    if (!err && mt_replay_index_finish(ix) != MT_OK)
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory grouping sessions");
     if (err) {
         mt_replay_index_free(ix);

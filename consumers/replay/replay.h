@@ -88,6 +88,12 @@ typedef struct mt_replay_index mt_replay_index;
 mt_err mt_replay_index_build(mt_replay_source *src, uint64_t event_fp,
                              const mt_replay_filter *f, mt_replay_index **out, mt_errbuf *eb);
 void mt_replay_index_free(mt_replay_index *ix);
+/* The same index fed by a caller's own scan (report): new, add every
+ * SessionEvent, finish (groups the logical sessions), then select/find. */
+mt_err mt_replay_index_new(const mt_replay_filter *f, mt_replay_index **out);
+mt_err mt_replay_index_add(mt_replay_index *ix, const mt_rev *ev);
+mt_err mt_replay_index_finish(mt_replay_index *ix);
+size_t mt_replay_index_logical_count(const mt_replay_index *ix);
 /* Logical sessions passing f, sorted by first event time then id. */
 size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
                               const mt_replay_summary ***out);

@@ -116,6 +116,7 @@ typedef struct rctx {
     size_t nseqs, seqs_cap;
     rows privileged, denied, decided;
     mt_streams *streams;   /* every stream of the source, judged whole */
+    mt_replay_index *ix;   /* logical sessions of the period's events */
     int64_t newest_us;     /* the source's newest event: the end of what it covers */
     rows stream_rows, stream_problems;
     uint64_t duplicates;
@@ -205,6 +206,12 @@ static int on_record(const mt_replay_rec *r, void *vctx)
         return 0;
     }
     c->events++;
+    if (mt_replay_index_add(c->ix, &e))
+        return c->err = MT_ERR_NOMEM, 1;
+    /* the instance's own events belong to its stream, not to a session */
+    if (e.kind == MT_REV_KIND_HEARTBEAT || e.kind == MT_REV_KIND_INSTANCE_START ||
+        e.kind == MT_REV_KIND_INSTANCE_STOP)
+        return 0;
     cnt *s = cmap_get(&c->sessions, e.session_id.p, e.session_id.n, NULL);
     if (!s)
         return c->err = MT_ERR_NOMEM, 1;
@@ -500,8 +507,12 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         mt_strmap_init(maps[i], sizeof(cnt));
     mt_err err = mt_streams_new(&c.streams, eb);
+    if (!err && mt_replay_index_new(NULL, &c.ix) != MT_OK)
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
     if (!err)
         err = mt_replay_scan(src, on_record, &c, eb);
+    if (!err && !c.err && mt_replay_index_finish(c.ix) != MT_OK)
+        c.err = MT_ERR_NOMEM;
     if (err == MT_ERR_STATE || (!err && c.err))
         err = mt_fail(eb, MT_ERR_NOMEM, "out of memory building the report");
     if (err)
@@ -606,14 +617,16 @@ mt_err mt_replay_report(FILE *out, mt_replay_source *src, const mt_avro_registry
     {
         const char *h[] = {"item", "value"};
         table_begin(&r, "totals", "Totals (access control)", h, 2);
-        char a[32], b[32], d[32], e[32], g[32], k[32];
+        char a[32], b[32], d[32], e[32], g[32], k[32], l[32];
         snprintf(a, sizeof a, "%zu", c.sessions.n);
+        snprintf(l, sizeof l, "%zu", mt_replay_index_logical_count(c.ix));
         snprintf(b, sizeof b, "%zu", c.privileged.n);
         snprintf(d, sizeof d, "%zu", c.denied.n);
         snprintf(e, sizeof e, "%" PRIu64, c.masked_values);
         snprintf(g, sizeof g, "%" PRIu64, c.auth_failed);
         snprintf(k, sizeof k, "%" PRIu64, c.errors);
-        const char *rows_[][2] = {{"sessions", a},          {"privileged calls (approve)", b},
+        const char *rows_[][2] = {{"sessions", l},          {"recorded sessions", a},
+                                  {"privileged calls (approve)", b},
                                   {"denials", d},           {"values masked", e},
                                   {"authentication failures", g}, {"error responses", k}};
         for (size_t i = 0; i < sizeof rows_ / sizeof *rows_; i++)
@@ -677,6 +690,7 @@ done:
     rows_free(&c.stream_rows);
     rows_free(&c.stream_problems);
     mt_streams_free(c.streams);
+    mt_replay_index_free(c.ix);
     rows_free(&c.privileged);
     rows_free(&c.denied);
     rows_free(&c.decided);

@@ -91,4 +91,7 @@ grep -q "one recorded session of logical session $lid" "$tmp/member.err"
 grep -A5 'Completeness per sidecar stream' "$tmp/report.md"
 [ "$(grep -c '| stopped cleanly | 0 |' "$tmp/report.md")" = 2 ] ||
   { echo "FAIL: the report's streams section does not show two clean streams" >&2; exit 1; }
+# totals: the two logical sessions of 23 recorded exchanges
+grep -q '^| sessions | 2 |' "$tmp/report.md" && grep -q '^| recorded sessions | 23 |' "$tmp/report.md" ||
+  { grep -A4 '## Totals' "$tmp/report.md" >&2; echo "FAIL: report totals" >&2; exit 1; }
 echo "replay_logical: ok"
