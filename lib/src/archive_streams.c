@@ -89,6 +89,8 @@ void mt_streams_free(mt_streams *s)
 
 mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o)
 {
+    if (o->seq < 0)
+        return MT_OK; /* never written by a sidecar; the record is judged elsewhere */
     bool created;
     inst *in = mt_strmap_get(&s->ids, o->instance_id, o->instance_len, &created);
     if (!in)
@@ -123,7 +125,8 @@ mt_err mt_streams_add(mt_streams *s, const mt_stream_obs *o)
     obs *e = &s->o[s->n++];
     *e = (obs){.inst = in->idx, .kind = (uint8_t)o->kind, .has_prev = o->has_prev,
                .sig = (uint8_t)o->sig,
-               .partition = o->partition, .seq = o->seq, .session_prev = o->session_prev,
+               .partition = o->partition, .seq = o->seq,
+               .session_prev = o->session_prev >= 0 ? o->session_prev : -1,
                .ts_us = o->ts_us, .offset = o->offset};
     memcpy(e->own, o->own, sizeof e->own);
     memcpy(e->prev, o->prev, sizeof e->prev);
@@ -255,7 +258,7 @@ void mt_streams_check(mt_streams *s, int64_t coverage_end_ms, mt_stream_report_c
             b++;
         const inst *in = s->by_idx[ix];
         const char *id = mt_strmap_key(&s->ids, in, NULL);
-        /* dedupe in place: o[a..u) holds one observation per seq */
+        /* dedupe in place: o[0..n) then holds one observation per seq */
         obs *o = s->o + a;
         size_t n = 0;
         unsigned before = j.problems;
