@@ -38,15 +38,12 @@ static void feed_streams(const mt_rev *ev)
         return;
     if (!streams && mt_streams_new(&streams, NULL) != MT_OK)
         abort();
-    mt_stream_obs o = {.instance_id = ev->instance_id.p, .instance_len = ev->instance_id.n,
-                       .seq = ev->stream_seq, .session_prev = ev->session_prev,
-                       .ts_us = ev->ts_us, .kind = ev->kind, .has_prev = ev->stream_prev != NULL,
-                       .heartbeat_ms = ev->heartbeat_ms,
-                       .place = ev->has_instance ? ev->host.p : NULL,
-                       .place_len = ev->has_instance ? ev->host.n : 0};
-    if (ev->stream_prev)
-        memcpy(o.prev, ev->stream_prev, sizeof o.prev);
-    memcpy(o.own, &ev->ts_us, sizeof ev->ts_us);
+    /* the record's "hash": its timestamp, so equal seqs with equal ts are duplicates */
+    uint8_t own[32] = {0};
+    char place[MT_STREAM_PLACE_MAX];
+    mt_stream_obs o;
+    memcpy(own, &ev->ts_us, sizeof ev->ts_us);
+    mt_stream_obs_of(ev, own, place, &o);
     if (mt_streams_add(streams, &o) != MT_OK)
         abort();
     if (++nstream % 64 == 0) {

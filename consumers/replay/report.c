@@ -168,24 +168,12 @@ static int on_record(const mt_replay_rec *r, void *vctx)
         c->newest_us = e.ts_us;
     if (e.stream_seq >= 0) {
         uint8_t h[MT_SHA256_LEN];
-        char place[1024] = "";
-        int pl = 0;
-        if (e.has_instance)
-            pl = snprintf(place, sizeof place, "%.*s/%.*s/%.*s %.*s %.*s", (int)e.cluster.n,
-                          e.cluster.p, (int)e.namespace_.n, e.namespace_.p, (int)e.pod.n,
-                          e.pod.p, (int)e.host.n, e.host.p, (int)e.listen.n, e.listen.p);
-        mt_stream_obs o = {.instance_id = e.instance_id.p, .instance_len = e.instance_id.n,
-                           .seq = e.stream_seq, .session_prev = e.session_prev,
-                           .ts_us = e.ts_us, .kind = e.kind, .has_prev = e.stream_prev != NULL,
-                           .heartbeat_ms = e.heartbeat_ms, .place = pl > 0 ? place : NULL,
-                           .place_len = pl > 0 ? ((size_t)pl < sizeof place ? (size_t)pl
-                                                                             : sizeof place - 1)
-                                               : 0,
-                           .partition = r->partition, .offset = r->offset};
+        char place[MT_STREAM_PLACE_MAX];
+        mt_stream_obs o;
         mt_sha256(r->value, r->len, h);
-        memcpy(o.own, h, sizeof o.own);
-        if (e.stream_prev)
-            memcpy(o.prev, e.stream_prev, sizeof o.prev);
+        mt_stream_obs_of(&e, h, place, &o);
+        o.partition = r->partition;
+        o.offset = r->offset;
         if (mt_streams_add(c->streams, &o))
             return c->err = MT_ERR_NOMEM, 1;
     }

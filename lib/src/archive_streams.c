@@ -65,6 +65,28 @@ void mt_streams_judge_signatures(mt_streams *s, bool on)
     s->judge_sigs = on;
 }
 
+void mt_stream_obs_of(const mt_rev *ev, const uint8_t record_sha[MT_SHA256_LEN],
+                      char place[MT_STREAM_PLACE_MAX], mt_stream_obs *o)
+{
+    *o = (mt_stream_obs){.instance_id = ev->instance_id.p, .instance_len = ev->instance_id.n,
+                         .seq = ev->stream_seq, .session_prev = ev->session_prev,
+                         .ts_us = ev->ts_us, .kind = ev->kind,
+                         .has_prev = ev->stream_prev != NULL};
+    memcpy(o->own, record_sha, sizeof o->own);
+    if (ev->stream_prev)
+        memcpy(o->prev, ev->stream_prev, sizeof o->prev);
+    if (!ev->has_instance)
+        return;
+    o->heartbeat_ms = ev->heartbeat_ms;
+    int n = snprintf(place, MT_STREAM_PLACE_MAX, "%.*s/%.*s/%.*s %.*s %.*s", (int)ev->cluster.n,
+                     ev->cluster.p, (int)ev->namespace_.n, ev->namespace_.p, (int)ev->pod.n,
+                     ev->pod.p, (int)ev->host.n, ev->host.p, (int)ev->listen.n, ev->listen.p);
+    if (n > 0) {
+        o->place = place;
+        o->place_len = (size_t)n < MT_STREAM_PLACE_MAX ? (size_t)n : MT_STREAM_PLACE_MAX - 1;
+    }
+}
+
 mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb)
 {
     mt_streams *s = calloc(1, sizeof *s);

@@ -452,13 +452,17 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
             return 1;
         if (streamed) {
             uint8_t h[MT_SHA256_LEN];
-            char place[1024] = "";
-            stream_rec sr = {.seq = ev.stream_seq, .session_prev = ev.session_prev,
-                             .ts_us = ev.ts_us, .offset = r->offset, .kind = ev.kind,
-                             .id_len = (uint32_t)ev.instance_id.n,
-                             .has_prev = ev.stream_prev != NULL};
+            char place[MT_STREAM_PLACE_MAX];
+            mt_stream_obs o;
             if (mt_sha256_hasher_digest(s->rh, r->value, r->value_len, h) != MT_OK)
                 return 1;
+            mt_stream_obs_of(&ev, h, place, &o);
+            stream_rec sr = {.seq = o.seq, .session_prev = o.session_prev, .ts_us = o.ts_us,
+                             .offset = r->offset, .heartbeat_ms = o.heartbeat_ms,
+                             .kind = o.kind, .id_len = (uint32_t)o.instance_len,
+                             .place_len = (uint32_t)o.place_len, .has_prev = o.has_prev};
+            memcpy(sr.own, o.own, sizeof sr.own);
+            memcpy(sr.prev, o.prev, sizeof sr.prev);
             if (ev.stream_sig && s->sk->n) {
                 uint8_t msg[MT_STREAM_CHECKPOINT_MAX];
                 size_t ml = mt_stream_checkpoint_message(ev.instance_id.p, ev.instance_id.n,
@@ -472,21 +476,9 @@ static int seg_cb(const mt_segment_record *r, void *ctx)
                              ? MT_STREAM_SIG_VALID
                              : MT_STREAM_SIG_BAD;
             }
-            memcpy(sr.own, h, sizeof sr.own);
-            if (ev.stream_prev)
-                memcpy(sr.prev, ev.stream_prev, sizeof sr.prev);
-            if (ev.has_instance) {
-                sr.heartbeat_ms = ev.heartbeat_ms;
-                int pl = snprintf(place, sizeof place, "%.*s/%.*s/%.*s %.*s %.*s",
-                                  (int)ev.cluster.n, ev.cluster.p, (int)ev.namespace_.n,
-                                  ev.namespace_.p, (int)ev.pod.n, ev.pod.p, (int)ev.host.n,
-                                  ev.host.p, (int)ev.listen.n, ev.listen.p);
-                sr.place_len = pl < 0 ? 0 : pl >= (int)sizeof place ? sizeof place - 1
-                                                                     : (uint32_t)pl;
-            }
             if (mt_buf_append_byte(&j->ev, EV_STREAM) || mt_buf_append(&j->ev, &sr, sizeof sr) ||
-                mt_buf_append(&j->ev, ev.instance_id.p, ev.instance_id.n) ||
-                mt_buf_append(&j->ev, place, sr.place_len))
+                mt_buf_append(&j->ev, o.instance_id, o.instance_len) ||
+                (o.place && mt_buf_append(&j->ev, o.place, o.place_len)))
                 return 1;
         }
     }

@@ -21,6 +21,7 @@
 #include "mcptrail/buf.h"
 #include "mcptrail/crypto.h"
 #include "mcptrail/err.h"
+#include "mcptrail/event.h"
 
 /* Archive segments: Avro object container files (OCF, Avro spec "Object
  * Container Files") holding one ArchivedRecord per Kafka record.
@@ -323,6 +324,14 @@ typedef struct mt_stream_instance {
     int64_t signed_seq; /* last seq of a valid checkpoint; -1: none (or not judged) */
 } mt_stream_instance;
 typedef void (*mt_stream_instance_cb)(void *ctx, const mt_stream_instance *in);
+
+/* The observation of ev (parsed by mt_rev_parse, ev->stream_seq >= 0) whose
+ * record bytes hash to record_sha (SHA-256): seq, links, kind, heartbeat and,
+ * for an instance_start, its place written into place. Views point into ev and
+ * place; sig, partition and offset are left to the caller. */
+#define MT_STREAM_PLACE_MAX 1024
+void mt_stream_obs_of(const mt_rev *ev, const uint8_t record_sha[MT_SHA256_LEN],
+                      char place[MT_STREAM_PLACE_MAX], mt_stream_obs *o);
 
 mt_err mt_streams_new(mt_streams **out, mt_errbuf *eb);
 /* Judge checkpoint signatures (the caller checked each against its keys). */
