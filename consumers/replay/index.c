@@ -177,7 +177,7 @@ static int add_event(mt_replay_index *ix, const mt_rev *ev)
     set_once(&s->workflow, ev->workflow);
     set_once(&s->run_id, ev->run_id);
     set_once(&s->actor, ev->actor);
-    if (ev->mcp_session_id.p || mt_sv_eq(ev->rpc_method, "initialize"))
+    if (mt_replay_event_is_mcp(ev))
         s->mcp = true;
     if (!s->group_key && (ev->has_ci || ev->traceparent.p || ev->subject.p))
         s->group_key = group_key(ev);
@@ -241,6 +241,18 @@ mt_err mt_replay_index_add(mt_replay_index *ix, const mt_rev *ev)
 }
 
 /* ---- logical sessions (replay.h) --------------------------------------------- */
+
+bool mt_replay_event_is_mcp(const mt_rev *ev)
+{
+    return ev->mcp_session_id.p || mt_sv_eq(ev->rpc_method, "initialize");
+}
+
+/* No stream: not written by a stream-aware sidecar (version 1, or produced by
+ * other tools), so as recorded. */
+const char *mt_replay_standalone_kind(bool has_stream, bool mcp)
+{
+    return !has_stream ? "recorded" : mcp ? "mcp" : NULL;
+}
 
 #define INSTANCE_KINDS                                                                  \
     ((1u << MT_REV_KIND_HEARTBEAT) | (1u << MT_REV_KIND_INSTANCE_START) |             \
@@ -349,12 +361,9 @@ static mt_err build_logical(mt_replay_index *ix, int64_t gap_us)
         r->seq_mismatch = r->max_seq + 1 != (int64_t)r->events;
         if (r->kind_mask && !(r->kind_mask & ~INSTANCE_KINDS) && r->nstreams)
             continue; /* the instance's own events */
-        /* no stream: not written by a stream-aware sidecar (version 1, or
-         * produced by other tools): as recorded */
-        bool recorded = r->nstreams == 0 && !r->more_streams;
-        if (recorded || r->mcp || !r->group_key) {
-            mt_replay_summary *l =
-                new_logical(ix, r, recorded ? "recorded" : r->mcp ? "mcp" : "exchange");
+        const char *alone = mt_replay_standalone_kind(r->nstreams || r->more_streams, r->mcp);
+        if (alone || !r->group_key) {
+            mt_replay_summary *l = new_logical(ix, r, alone ? alone : "exchange");
             add_member(ix, l, r);
         } else {
             g[ng++] = r;

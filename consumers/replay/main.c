@@ -397,12 +397,10 @@ static const char *standalone_kind(const mt_replay_session *s)
     bool streamed = false, mcp = false;
     for (size_t i = 0; i < s->n; i++) {
         const mt_rev *e = &s->ev[i].rev;
-        mcp |= e->mcp_session_id.p || mt_sv_eq(e->rpc_method, "initialize");
-        streamed |= e->instance_id.p != NULL && e->version == 2;
+        mcp |= mt_replay_event_is_mcp(e);
+        streamed |= e->instance_id.p != NULL;
     }
-    if (!s->n)
-        return NULL;
-    return !streamed ? "recorded" : mcp ? "mcp" : NULL; /* the index's order (index.c) */
+    return s->n ? mt_replay_standalone_kind(streamed, mcp) : NULL;
 }
 
 /* show/play/export of recorded sessions that are logical sessions on their

@@ -94,6 +94,14 @@ mt_err mt_replay_index_new(const mt_replay_filter *f, mt_replay_index **out);
 mt_err mt_replay_index_add(mt_replay_index *ix, const mt_rev *ev);
 mt_err mt_replay_index_finish(mt_replay_index *ix);
 size_t mt_replay_index_logical_count(const mt_replay_index *ix);
+/* The rule both the index and `show` apply to one recorded session: true when
+ * the event marks an MCP session (its initialize, or an Mcp-Session-Id); the
+ * kind of a recorded session that stands alone as a logical session,
+ * "recorded" (no stream) or "mcp", else NULL (it joins a group, or stays a
+ * lone "exchange" when it has no group key). */
+bool mt_replay_event_is_mcp(const mt_rev *ev);
+const char *mt_replay_standalone_kind(bool has_stream, bool mcp);
+
 /* Logical sessions passing f, sorted by first event time then id. */
 size_t mt_replay_index_select(mt_replay_index *ix, const mt_replay_filter *f,
                               const mt_replay_summary ***out);
