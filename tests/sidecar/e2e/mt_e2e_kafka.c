@@ -98,36 +98,32 @@ static int cmd_create(const mt_kafka_config *kc, const char *topic, int parts)
     return 0;
 }
 
-static int cmd_dump(const mt_kafka_config *kc, const char *topic, const char *rawpath,
-                    unsigned long min, int idle_ms, int deadline_ms)
+/* Reads topic from its beginning (a fresh consumer group per run) and hands
+ * every record to cb (non-zero: stop with an error), until min records were
+ * read and nothing new came for idle_ms, or deadline_ms passed. Returns 0 or 1
+ * (an error, reported); *seen gets the number of records. */
+typedef int (*record_fn)(const mt_kafka_msg *m, void *ctx);
+
+static int read_topic(const mt_kafka_config *kc, const char *topic, const char *what,
+                      unsigned long min, int idle_ms, int deadline_ms, record_fn cb, void *ctx,
+                      unsigned long *seen)
 {
-    mt_avro_registry *reg = load_schemas();
-    if (!reg)
-        return 1;
-    FILE *raw = fopen(rawpath, "wb");
-    if (!raw) {
-        perror(rawpath);
-        mt_avro_registry_free(reg);
-        return 1;
-    }
     char group[64];
-    snprintf(group, sizeof group, "mt-e2e-dump-%ld", (long)getpid());
+    snprintf(group, sizeof group, "mt-e2e-%s-%ld", what, (long)getpid());
     const char *topics[] = {topic};
     mt_consumer_config cc = {.kafka = *kc, .group_id = group, .topics = topics, .ntopics = 1};
     mt_consumer *c = NULL;
     mt_errbuf eb = {{0}};
+    *seen = 0;
     if (mt_consumer_new(&cc, &c, &eb)) {
         fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
-        fclose(raw);
-        mt_avro_registry_free(reg);
         return 1;
     }
-    unsigned long seen = 0, bad = 0;
     int rc = 0;
     int64_t end = now_ms() + deadline_ms, last = now_ms();
-    for (;;) {
+    while (rc == 0) {
         int64_t t = now_ms();
-        if (t >= end || (seen >= min && t - last >= idle_ms))
+        if (t >= end || (*seen >= min && t - last >= idle_ms))
             break;
         mt_kafka_msg m;
         mt_err err = mt_consumer_poll(c, 200, &m, &eb);
@@ -139,26 +135,56 @@ static int cmd_dump(const mt_kafka_config *kc, const char *topic, const char *ra
             break;
         }
         if (!m.eof) {
-            fwrite(m.key, 1, m.key_len, raw);
-            fputc('\n', raw);
-            fwrite(m.value, 1, m.value_len, raw);
-            fputc('\n', raw);
-            json_t *extra = json_pack("{s:i,s:I,s:s%}", "$partition", (int)m.partition,
-                                      "$offset", (json_int_t)m.offset, "$key",
-                                      m.key ? (const char *)m.key : "", m.key ? m.key_len : 0);
-            bad += print_decoded(reg, m.value, m.value_len, extra) != 0;
-            seen++;
+            rc = cb(&m, ctx);
+            (*seen)++;
             last = now_ms();
         }
         mt_kafka_msg_release(&m);
     }
-    fflush(stdout);
     mt_consumer_destroy(c);
-    fclose(raw);
+    return rc;
+}
+
+typedef struct dump_ctx {
+    const mt_avro_registry *reg;
+    FILE *raw;
+    unsigned long bad;
+} dump_ctx;
+
+static int dump_record(const mt_kafka_msg *m, void *ctx)
+{
+    dump_ctx *d = ctx;
+    fwrite(m->key, 1, m->key_len, d->raw);
+    fputc('\n', d->raw);
+    fwrite(m->value, 1, m->value_len, d->raw);
+    fputc('\n', d->raw);
+    json_t *extra = json_pack("{s:i,s:I,s:s%}", "$partition", (int)m->partition, "$offset",
+                              (json_int_t)m->offset, "$key",
+                              m->key ? (const char *)m->key : "", m->key ? m->key_len : 0);
+    d->bad += print_decoded(d->reg, m->value, m->value_len, extra) != 0;
+    return 0;
+}
+
+static int cmd_dump(const mt_kafka_config *kc, const char *topic, const char *rawpath,
+                    unsigned long min, int idle_ms, int deadline_ms)
+{
+    mt_avro_registry *reg = load_schemas();
+    if (!reg)
+        return 1;
+    dump_ctx d = {reg, fopen(rawpath, "wb"), 0};
+    if (!d.raw) {
+        perror(rawpath);
+        mt_avro_registry_free(reg);
+        return 1;
+    }
+    unsigned long seen = 0;
+    int rc = read_topic(kc, topic, "dump", min, idle_ms, deadline_ms, dump_record, &d, &seen);
+    fflush(stdout);
+    fclose(d.raw);
     mt_avro_registry_free(reg);
     fprintf(stderr, "mt_e2e_kafka: %lu records read from %s, %lu did not decode\n", seen, topic,
-            bad);
-    return rc || bad || seen < min;
+            d.bad);
+    return rc || d.bad || seen < min;
 }
 
 static void relay_delivered(const mt_delivery *d, void *ctx)
@@ -170,6 +196,41 @@ static void relay_delivered(const mt_delivery *d, void *ctx)
     }
 }
 
+enum { MAX_SKIP = 4096 };
+
+typedef struct relay_ctx {
+    mt_producer *p;
+    const char *dst;
+    int32_t sp[MAX_SKIP]; /* partition:offset of the records withheld */
+    int64_t so[MAX_SKIP];
+    size_t nskip;
+    unsigned long copied, skipped;
+} relay_ctx;
+
+static int relay_record(const mt_kafka_msg *m, void *ctx)
+{
+    relay_ctx *r = ctx;
+    mt_producer_poll(r->p, 0);
+    for (size_t i = 0; i < r->nskip; i++)
+        if (r->sp[i] == m->partition && r->so[i] == m->offset) {
+            r->skipped++;
+            return 0;
+        }
+    uint64_t fp = 0;
+    for (int i = 0; m->value_len >= 10 && i < 8; i++)
+        fp |= (uint64_t)((const uint8_t *)m->value)[2 + i] << (8 * i);
+    mt_kafka_avro_headers ah;
+    mt_kafka_avro_headers_init(&ah, fp);
+    mt_errbuf eb = {{0}};
+    if (mt_producer_send(r->p, r->dst, m->key, m->key_len, m->value, m->value_len, ah.h, 2, NULL,
+                         &eb)) {
+        fprintf(stderr, "mt_e2e_kafka: relay: %s\n", eb.msg);
+        return 1;
+    }
+    r->copied++;
+    return 0;
+}
+
 static int cmd_relay(const mt_kafka_config *kc, const char *src, const char *dst,
                      const char *skippath, unsigned long min, int idle_ms, int deadline_ms)
 {
@@ -178,77 +239,28 @@ static int cmd_relay(const mt_kafka_config *kc, const char *src, const char *dst
         perror(skippath);
         return 1;
     }
-    enum { MAX_SKIP = 4096 };
-    static int32_t sp[MAX_SKIP];
-    static int64_t so[MAX_SKIP];
-    size_t nskip = 0;
+    static relay_ctx r;
+    r.dst = dst;
     long long pp, oo;
-    while (nskip < MAX_SKIP && fscanf(sf, "%lld:%lld", &pp, &oo) == 2) {
-        sp[nskip] = (int32_t)pp;
-        so[nskip++] = (int64_t)oo;
+    while (r.nskip < MAX_SKIP && fscanf(sf, "%lld:%lld", &pp, &oo) == 2) {
+        r.sp[r.nskip] = (int32_t)pp;
+        r.so[r.nskip++] = (int64_t)oo;
     }
     fclose(sf);
-    char group[64];
-    snprintf(group, sizeof group, "mt-e2e-relay-%ld", (long)getpid());
-    const char *topics[] = {src};
-    mt_consumer_config cc = {.kafka = *kc, .group_id = group, .topics = topics, .ntopics = 1};
-    mt_consumer *c = NULL;
-    mt_producer *p = NULL;
-    unsigned long failed = 0, seen = 0, copied = 0, skipped = 0;
+    unsigned long failed = 0, seen = 0;
     mt_producer_config pc = {.kafka = *kc, .on_delivery = relay_delivered, .ctx = &failed};
     mt_errbuf eb = {{0}};
-    if (mt_consumer_new(&cc, &c, &eb) || mt_producer_new(&pc, &p, &eb)) {
+    if (mt_producer_new(&pc, &r.p, &eb)) {
         fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
-        mt_consumer_destroy(c);
         return 1;
     }
-    int rc = 0;
-    int64_t end = now_ms() + deadline_ms, last = now_ms();
-    while (rc == 0) {
-        int64_t t = now_ms();
-        if (t >= end || (seen >= min && t - last >= idle_ms))
-            break;
-        mt_kafka_msg m;
-        mt_err err = mt_consumer_poll(c, 200, &m, &eb);
-        mt_producer_poll(p, 0);
-        if (err == MT_ERR_TIMEOUT)
-            continue;
-        if (err) {
-            fprintf(stderr, "mt_e2e_kafka: %s\n", eb.msg);
-            rc = 1;
-            break;
-        }
-        if (!m.eof) {
-            bool skip = false;
-            for (size_t i = 0; i < nskip && !skip; i++)
-                skip = sp[i] == m.partition && so[i] == m.offset;
-            if (skip) {
-                skipped++;
-            } else {
-                uint64_t fp = 0;
-                for (int i = 0; m.value_len >= 10 && i < 8; i++)
-                    fp |= (uint64_t)((const uint8_t *)m.value)[2 + i] << (8 * i);
-                mt_kafka_avro_headers ah;
-                mt_kafka_avro_headers_init(&ah, fp);
-                if (mt_producer_send(p, dst, m.key, m.key_len, m.value, m.value_len, ah.h, 2,
-                                     NULL, &eb)) {
-                    fprintf(stderr, "mt_e2e_kafka: relay: %s\n", eb.msg);
-                    rc = 1;
-                }
-                copied++;
-            }
-            seen++;
-            last = now_ms();
-        }
-        mt_kafka_msg_release(&m);
-    }
-    if (mt_producer_flush(p, 30000, &eb)) {
+    int rc = read_topic(kc, src, "relay", min, idle_ms, deadline_ms, relay_record, &r, &seen);
+    if (mt_producer_flush(r.p, 30000, &eb)) {
         fprintf(stderr, "mt_e2e_kafka: relay flush: %s\n", eb.msg);
         rc = 1;
     }
-    mt_producer_destroy(p);
-    mt_consumer_destroy(c);
-    printf("copied %lu skipped %lu\n", copied, skipped);
+    mt_producer_destroy(r.p);
+    printf("copied %lu skipped %lu\n", r.copied, r.skipped);
     return rc || failed || seen < min;
 }
 
