@@ -20,14 +20,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/../../sidecar/e2e/lib.sh"
 e2e_need_kafka
 e2e_need_peers
 archiver=${MT_ARCHIVER_BIN:?set MT_ARCHIVER_BIN}
-adir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-cc -O2 -std=c11 -o "$tmp/upstream" "$root/bench/proxy/upstream.c" -levent -levent_pthreads -lpthread
-up=$(free_port)
-"$tmp/upstream" --port "$up" >"$tmp/upstream.log" 2>&1 &
-echo $! > "$tmp/upstream.pid"
-e2e_on_exit "kill \$(cat '$tmp/upstream.pid')"
-"$root/tests/sdk/wait-port.sh" "$up" 20 "$(cat "$tmp/upstream.pid")" "$tmp/upstream.log"
+start_fast_upstream
+up=$fast_upstream_port
 
 raw=$(new_topic streams-raw)
 crash=$(new_topic streams-crash)
@@ -40,13 +35,7 @@ hb=(-- --record.heartbeat_interval=1s --record.signing_key_file="$tmp/sidecar-ke
 calls() {
   local d=$1 n=$2 i token url
   url=$(cat "$d/url"); token=$("$here/token.sh" "$d" streams-user)
-  for ((i = 1; i <= n; i++)); do
-    curl -sf -o /dev/null -X POST "$url" -H "Authorization: Bearer $token" \
-      -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-      -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' \
-      -d "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"n\":$i}}}" \
-      || { echo "FAIL: call $i through $url" >&2; exit 1; }
-  done
+  for ((i = 1; i <= n; i++)); do stateless_call "$url" "$token" "$i"; done
 }
 
 for k in 1 2 3; do

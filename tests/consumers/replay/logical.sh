@@ -13,12 +13,8 @@ e2e_need_peers
 replay=${MT_REPLAY_BIN:?set MT_REPLAY_BIN}
 archiver=${MT_ARCHIVER_BIN:?set MT_ARCHIVER_BIN}
 
-cc -O2 -std=c11 -o "$tmp/upstream" "$root/bench/proxy/upstream.c" -levent -levent_pthreads -lpthread
-up=$(free_port)
-"$tmp/upstream" --port "$up" >"$tmp/upstream.log" 2>&1 &
-echo $! > "$tmp/upstream.pid"
-e2e_on_exit "kill \$(cat '$tmp/upstream.pid')"
-"$root/tests/sdk/wait-port.sh" "$up" 20 "$(cat "$tmp/upstream.pid")" "$tmp/upstream.log"
+start_fast_upstream
+up=$fast_upstream_port
 
 topic=$(new_topic logical)
 start_sidecar "$tmp/a" "$up" --topic "$topic"
@@ -28,13 +24,7 @@ ci_token() { # DIR RUN_ID
   "$here/token.sh" "$1" "repo:acme/payments:ref:refs/heads/main" --claims-json \
     "{\"repository\":\"acme/payments\",\"workflow\":\"deploy.yml\",\"job\":\"release\",\"run_id\":\"$2\",\"run_attempt\":\"1\",\"actor\":\"octocat\",\"ref\":\"refs/heads/main\",\"sha\":\"3f2a9c1e\"}"
 }
-call() { # DIR TOKEN ID
-  curl -sf -o /dev/null -X POST "$(cat "$1/url")" -H "Authorization: Bearer $2" \
-    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-    -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' \
-    -d "{\"jsonrpc\":\"2.0\",\"id\":$3,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"step\":$3}}}" \
-    || { echo "FAIL: call $3 through $1" >&2; exit 1; }
-}
+call() { stateless_call "$(cat "$1/url")" "$2" "$3"; } # DIR TOKEN ID
 ta=$(ci_token "$tmp/a" 777001); tb=$(ci_token "$tmp/b" 777001)
 for i in $(seq 1 20); do
   if ((i % 2)); then call "$tmp/a" "$ta" "$i"; else call "$tmp/b" "$tb" "$i"; fi

@@ -74,6 +74,27 @@ start_sidecar() {
   sidecar_url=$(cat "$d/url")
 }
 
+# start_fast_upstream: bench/proxy/upstream (a stateless MCP-ish server, built here) on a free
+# port, stopped on exit; sets fast_upstream_port.
+start_fast_upstream() {
+  cc -O2 -std=c11 -o "$tmp/upstream" "$root/bench/proxy/upstream.c" -levent -levent_pthreads -lpthread
+  fast_upstream_port=$(free_port)
+  "$tmp/upstream" --port "$fast_upstream_port" >"$tmp/upstream.log" 2>&1 &
+  echo $! >"$tmp/upstream.pid"
+  e2e_on_exit "kill \$(cat '$tmp/upstream.pid')"
+  "$root/tests/sdk/wait-port.sh" "$fast_upstream_port" 20 "$(cat "$tmp/upstream.pid")" "$tmp/upstream.log"
+}
+
+# stateless_call URL TOKEN ID: one MCP 2026-07-28 tools/call of echo, without a session;
+# exits the test when it is refused.
+stateless_call() {
+  curl -sf -o /dev/null -X POST "$1" -H "Authorization: Bearer $2" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":$3,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"n\":$3}}}" \
+    || { echo "FAIL: call $3 through $1" >&2; exit 1; }
+}
+
 # new_topic PREFIX: creates a unique topic (3 partitions) and prints its name.
 new_topic() {
   local t="e2e.$1.$(date +%s).$$.$RANDOM"
