@@ -1458,6 +1458,39 @@ static mt_err crypto_ready(mt_recorder *rec, mt_errbuf *eb)
     return MT_OK;
 }
 
+/* Free text from the client (justification, client metadata, Mcp-Param
+ * values) masked as text into a new string; the masks count into sum. A
+ * text that cannot be masked into valid UTF-8 is replaced, never kept. */
+static char *mask_free_text(mt_recorder *rec, const char *text, mt_mask_summary *sum)
+{
+    mt_buf b = MT_BUF_INIT;
+    if (mt_mask_text(rec->mctx, text, strlen(text), &b, sum, NULL) == MT_OK &&
+        mt_utf8_check(b.data, b.len) == b.len && !memchr(b.data, 0, b.len) &&
+        mt_buf_append_byte(&b, 0) == MT_OK)
+        return b.data ? (char *)b.data : strdup("");
+    mt_buf_free(&b);
+    return strdup("[REDACTED:unmaskable]");
+}
+
+/* Mcp-Param values masked as text (a new object; NULL: no memory). */
+static json_t *mask_params(mt_recorder *rec, const json_t *params, mt_mask_summary *sum)
+{
+    json_t *o = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)params, k, v)
+    {
+        char *m = json_is_string(v) ? mask_free_text(rec, json_string_value(v), sum) : NULL;
+        if (!o || !m || json_object_set_new(o, k, json_string(m)) != 0) {
+            free(m);
+            json_decref(o);
+            return NULL;
+        }
+        free(m);
+    }
+    return o;
+}
+
 /* Appends the SessionEvent's single-object encoding to out, written field by
  * field by the schema-checked streaming writer (no JSON tree). */
 static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_rec_event *ev,
@@ -1477,29 +1510,40 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
         memcpy(ev->event_id_out, event_id, sizeof event_id);
     if ((err = crypto_ready(rec, eb)) != MT_OK)
         return err;
-    if ((ev->payload || ev->justification) && (err = mask_ready(rec, eb)) != MT_OK)
+    bool has_client = ev->client.name || ev->client.version || ev->client.capabilities;
+    if ((ev->payload || ev->justification || has_client || ev->mcp_params) &&
+        (err = mask_ready(rec, eb)) != MT_OK)
         return err;
     if (ev->payload &&
         ((err = mt_hmac_compute(rec->hmac, ev->payload, ev->payload_len, mac, eb)) != MT_OK ||
          (err = mask_payload(rec, ev->payload, ev->payload_len, &rec->masked, &sum, eb)) !=
              MT_OK))
         return err;
-    if (sum.n > 0 && !(summary = summary_json(&sum)))
-        return mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (mask summary)");
-    const char *masked = ev->payload ? (const char *)rec->masked.data : NULL;
-    if (ev->justification) {
-        /* free text from the client: masked as text, counted with the payload's */
-        mt_buf jb = MT_BUF_INIT;
-        if (mt_mask_text(rec->mctx, ev->justification, strlen(ev->justification), &jb, &sum,
-                         NULL) == MT_OK &&
-            mt_utf8_check(jb.data, jb.len) == jb.len && !memchr(jb.data, 0, jb.len) &&
-            mt_buf_append_byte(&jb, 0) == MT_OK)
-            just = (char *)jb.data;
-        else
-            mt_buf_free(&jb);
-        if (!just)
-            just = strdup("[REDACTED:unmaskable]");
+    char *cname = NULL, *cver = NULL, *ccaps = NULL;
+    json_t *params = NULL;
+    if (ev->client.name)
+        cname = mask_free_text(rec, ev->client.name, &sum);
+    if (ev->client.version)
+        cver = mask_free_text(rec, ev->client.version, &sum);
+    if (ev->client.capabilities)
+        ccaps = mask_free_text(rec, ev->client.capabilities, &sum);
+    if (ev->mcp_params)
+        params = mask_params(rec, ev->mcp_params, &sum);
+    if ((ev->client.name && !cname) || (ev->client.version && !cver) ||
+        (ev->client.capabilities && !ccaps) || (ev->mcp_params && !params) ||
+        (sum.n > 0 && !(summary = summary_json(&sum)))) {
+        free(just);
+        free(cname);
+        free(cver);
+        free(ccaps);
+        json_decref(params);
+        json_decref(summary);
+        return mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (masking)");
     }
+    const char *masked = ev->payload ? (const char *)rec->masked.data : NULL;
+    /* free text from the client: masked as text, counted with the payload's */
+    if (ev->justification)
+        just = mask_free_text(rec, ev->justification, &sum);
     mt_avro_writer w;
     mt_avro_writer_begin(&w, rec->schema, out);
     mt_avw_string(&w, "event_id", event_id, 36);
@@ -1525,6 +1569,10 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
                                                    msg);
         if ((err = mt_ed25519_sign(rec->cfg.signing_key, msg, mlen, sig, eb)) != MT_OK) {
             free(just);
+            free(cname);
+            free(cver);
+            free(ccaps);
+            json_decref(params);
             json_decref(summary);
             return err;
         }
@@ -1616,8 +1664,35 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "instance");
     }
+    if (ev->call.call_id) {
+        mt_avw_record_begin(&w, "call");
+        w_str(&w, "call_id", ev->call.call_id);
+        mt_avw_long(&w, "round", ev->call.round);
+        w_str(&w, "result_type", ev->call.result_type);
+        mt_avw_bool(&w, "sealed", ev->call.sealed);
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "call");
+    }
+    if (has_client) {
+        mt_avw_record_begin(&w, "client");
+        w_str(&w, "name", cname);
+        w_str(&w, "version", cver);
+        w_str(&w, "capabilities", ccaps);
+        mt_avw_record_end(&w);
+    } else {
+        mt_avw_null(&w, "client");
+    }
+    if (params)
+        mt_avw_json(&w, "mcp_params", params);
+    else
+        mt_avw_null(&w, "mcp_params");
     err = mt_avro_writer_finish(&w, eb);
     free(just);
+    free(cname);
+    free(cver);
+    free(ccaps);
+    json_decref(params);
     json_decref(summary);
     return err;
 }

@@ -149,6 +149,18 @@ typedef struct mt_rec_event {
     char *event_id_out;         /* when set (37 bytes), receives the event's event_id */
     int64_t latency_us;         /* < 0: null */
     const char *traceparent;
+    struct {
+        const char *call_id;     /* NULL: call null (LogicalCall) */
+        int round;
+        const char *result_type; /* NULL: null */
+        bool sealed;
+    } call;
+    struct {
+        const char *name, *version; /* masked as text; NULL: null */
+        const char *capabilities;   /* canonical JSON text, masked as text; NULL: null */
+    } client;                       /* all NULL: client null */
+    const json_t *mcp_params;       /* object, header name -> string value, values masked
+                                       as text; NULL: null */
 } mt_rec_event;
 
 typedef struct mt_recorder mt_recorder;

@@ -72,7 +72,8 @@ mt_err mt_record_ids_parse(const uint8_t *v, size_t len, uint64_t session_event_
     mt_err err = get_str(v, len, &pos, &ids->id, &ids->id_len);
     if (err)
         return err;
-    if ((fp == session_event_fp && session_event_fp != 0) || fp == MT_SESSION_EVENT_FP_V1) {
+    if ((fp == session_event_fp && session_event_fp != 0) || fp == MT_SESSION_EVENT_FP_V1 ||
+        fp == MT_SESSION_EVENT_FP_V2) {
         if ((err = get_str(v, len, &pos, &ids->session_id, &ids->session_len)) != MT_OK ||
             (err = mt_zz_get(v, len, &pos, &ids->seq)) != MT_OK) {
             ids->session_id = NULL;

@@ -129,13 +129,14 @@ static const uint8_t *fixed32(rd *r)
     return r->err ? NULL : p;
 }
 
-/* The fingerprint of value's header: 2 for fp, 1 for version 1, 0 neither. */
+/* The version of value's header: 3 for fp (the current schema), 2 and 1
+ * for the fixed earlier ones, 0 none of them. */
 static int version_of(const uint8_t *value, uint64_t fp)
 {
     uint64_t got = 0;
     for (int i = 0; i < 8; i++)
         got |= (uint64_t)value[2 + i] << (8 * i);
-    return got == fp ? 2 : got == MT_SESSION_EVENT_FP_V1 ? 1 : 0;
+    return got == fp ? 3 : got == MT_SESSION_EVENT_FP_V2 ? 2 : got == MT_SESSION_EVENT_FP_V1 ? 1 : 0;
 }
 
 static bool get_bool(rd *r)
@@ -225,7 +226,7 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     ev->session_id = get_string(&r);
     ev->seq = get_long(&r);
     ev->stream_seq = ev->session_prev = -1;
-    if (ev->version == 2 && get_branch(&r, 2)) {
+    if (ev->version >= 2 && get_branch(&r, 2)) {
         ev->instance_id = get_string(&r);
         ev->stream_seq = get_long(&r);
         ev->stream_prev = opt_fixed32(&r);
@@ -237,7 +238,7 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
         }
     }
     ev->ts_us = get_long(&r);
-    ev->kind = get_enum(&r, ev->version == 2 ? MT_REV_KINDS : MT_REV_KINDS_V1);
+    ev->kind = get_enum(&r, ev->version >= 2 ? MT_REV_KINDS : MT_REV_KINDS_V1);
     ev->direction = get_enum(&r, 3);
     ev->cluster = get_string(&r);
     ev->namespace_ = get_string(&r);
@@ -313,7 +314,7 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
     ev->traceparent = opt_string(&r);
     ev->sidecar_version = get_string(&r);
     ev->prev_hash = opt_fixed32(&r);
-    if (ev->version == 2 && get_branch(&r, 2)) {
+    if (ev->version >= 2 && get_branch(&r, 2)) {
         ev->has_instance = true;
         ev->config_sha256 = fixed32(&r);
         ev->policy_sha256 = opt_fixed32(&r);
@@ -322,6 +323,29 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
         ev->listen = get_string(&r);
         ev->heartbeat_ms = get_long(&r);
         ev->mode = get_string(&r);
+    }
+    if (ev->version >= 3) {
+        if (get_branch(&r, 2)) {
+            ev->call_id = get_string(&r);
+            ev->call_round = get_long(&r);
+            ev->result_type = opt_string(&r);
+            ev->call_sealed = get_bool(&r);
+        }
+        if (get_branch(&r, 2)) {
+            ev->has_client = true;
+            ev->client_name = opt_string(&r);
+            ev->client_version = opt_string(&r);
+            ev->client_capabilities = opt_string(&r);
+        }
+        if (get_branch(&r, 2)) {
+            for (int64_t n; (n = block_count(&r, &blocks)) > 0;) {
+                for (int64_t i = 0; i < n && !r.err; i++) {
+                    (void)get_string(&r);
+                    (void)get_string(&r);
+                    ev->mcp_params++;
+                }
+            }
+        }
     }
     if (r.err)
         return r.err;
@@ -493,7 +517,7 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
     jw w = {{value + 10, value + len, MT_OK}, out, MT_OK};
     int blocks = 0;
     put(&w, "{", 1);
-    bool v2 = check.version == 2;
+    bool v2 = check.version >= 2, v3 = check.version >= 3;
     w_string(&w, "event_id", true);
     w_string(&w, "session_id", false);
     w_long(&w, "seq", false);
@@ -635,6 +659,46 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
         w_long(&w, "heartbeat_ms", false);
         w_string(&w, "mode", false);
         put(&w, "}", 1);
+    }
+    if (!v3) {
+        puts_(&w, ",\"call\":null,\"client\":null,\"mcp_params\":null");
+    } else {
+        if (w_opt(&w, "call", false)) {
+            put(&w, "{", 1);
+            w_string(&w, "call_id", true);
+            w_long(&w, "round", false);
+            w_opt_string(&w, "result_type", false);
+            key(&w, "sealed", false);
+            puts_(&w, get_bool(&w.r) ? "true" : "false");
+            put(&w, "}", 1);
+        }
+        if (w_opt(&w, "client", false)) {
+            put(&w, "{", 1);
+            w_opt_string(&w, "name", true);
+            w_opt_string(&w, "version", false);
+            w_opt_string(&w, "capabilities", false);
+            put(&w, "}", 1);
+        }
+        if (w_opt(&w, "mcp_params", false)) {
+            put(&w, "{", 1);
+            bool firstp = true;
+            for (int64_t n; (n = block_count(&w.r, &blocks)) > 0;) {
+                for (int64_t i = 0; i < n && !w.r.err; i++) {
+                    mt_sv k = get_string(&w.r);
+                    if (w.r.err)
+                        break;
+                    if (!firstp)
+                        put(&w, ",", 1);
+                    firstp = false;
+                    put_escaped(&w, k.p, k.n);
+                    put(&w, ":", 1);
+                    mt_sv v = get_string(&w.r);
+                    if (!w.r.err)
+                        put_escaped(&w, v.p, v.n);
+                }
+            }
+            put(&w, "}", 1);
+        }
     }
     put(&w, "}", 1);
     err = w.r.err ? w.r.err : w.err;

@@ -39,7 +39,10 @@ static const char *FULL =
     "\"policy\":{\"rule_id\":\"r1\",\"action\":\"approve\"},"
     "\"approval\":{\"approval_id\":\"ap-1\",\"decision\":\"approved\",\"approvers\":[\"alice\",\"bob\"]},"
     "\"justification\":\"ticket 1\",\"latency_us\":1500,\"traceparent\":null,"
-    "\"sidecar_version\":\"0.1.0\",\"prev_hash\":null}";
+    "\"sidecar_version\":\"0.1.0\",\"prev_hash\":null,"
+    "\"call\":{\"call_id\":\"c-1\",\"round\":2,\"result_type\":\"input_required\",\"sealed\":true},"
+    "\"client\":{\"name\":\"cli\",\"version\":null,\"capabilities\":\"{}\"},"
+    "\"mcp_params\":{\"region\":\"eu\",\"tier\":\"gold\"}}";
 
 static const char *MINIMAL =
     "{\"event_id\":\"e\",\"session_id\":\"s\",\"seq\":0,\"ts\":1,\"kind\":\"session_end\","
@@ -154,7 +157,16 @@ static void summary_fields_match_the_encoded_event(void **state)
     assert_sv(e.justification, "ticket 1");
     assert_int_equal(e.latency_us, 1500);
     assert_sv(e.sidecar_version, "0.1.0");
-    assert_int_equal(e.version, 2);
+    assert_int_equal(e.version, 3);
+    assert_sv(e.call_id, "c-1");
+    assert_int_equal(e.call_round, 2);
+    assert_sv(e.result_type, "input_required");
+    assert_true(e.call_sealed);
+    assert_true(e.has_client);
+    assert_sv(e.client_name, "cli");
+    assert_sv(e.client_version, NULL);
+    assert_sv(e.client_capabilities, "{}");
+    assert_int_equal(e.mcp_params, 2);
     assert_sv(e.instance_id, "0199a000-0000-7000-8000-0000000000ff");
     assert_int_equal(e.stream_seq, 41);
     assert_non_null(e.stream_prev);
@@ -213,6 +225,23 @@ static void instance_start_and_version_1_records_decode(void **state)
     /* EventKind had 12 symbols in version 1: instance_start is out of range there */
     b.data[10 + 3 + 2 + 1 + 1] = 2 * 12; /* "e1" "s" seq ts, then kind */
     assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_ERR_SCHEMA);
+    mt_buf_free(&b);
+
+    /* version 2: known by its fixed fingerprint, read without logical calls */
+    const mt_avro_version *v2 = mt_avro_registry_previous(reg, MT_SESSION_EVENT_FP_V2);
+    assert_non_null(v2);
+    assert_int_equal(mt_avro_schema_fingerprint(v2->writer), MT_SESSION_EVENT_FP_V2);
+    encode_with(v2->writer, INSTANCE_START, &b);
+    assert_int_equal(mt_rev_parse(b.data, b.len, fp, &e), MT_OK);
+    assert_int_equal(e.version, 2);
+    assert_true(e.has_instance);
+    assert_null(e.call_id.p);
+    assert_false(e.has_client);
+    mt_buf write = MT_BUF_INIT;
+    assert_int_equal(mt_rev_write_json(b.data, b.len, fp, &write), MT_OK);
+    assert_non_null(strstr((const char *)write.data, ",\"call\":null,\"client\":null,"
+                                                     "\"mcp_params\":null}"));
+    mt_buf_free(&write);
     mt_buf_free(&b);
 }
 

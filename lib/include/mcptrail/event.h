@@ -27,10 +27,12 @@ typedef struct mt_sv {
 } mt_sv;
 
 /* Fingerprints of the SessionEvent versions readers accept: the current one
- * comes from the schema directory (mt_avro_schema_fingerprint), version 1
- * (schemas/previous/session_event.v1.avsc, records written before streams)
- * is fixed forever and accepted as well by every function below. */
+ * (version 3) comes from the schema directory (mt_avro_schema_fingerprint);
+ * version 1 (schemas/previous/session_event.v1.avsc, records written before
+ * streams) and version 2 (session_event.v2.avsc, before logical calls) are
+ * fixed forever and accepted as well by every function below. */
 #define MT_SESSION_EVENT_FP_V1 UINT64_C(0x1595b1d849a4d607)
+#define MT_SESSION_EVENT_FP_V2 UINT64_C(0x6b7deb049f1c604d)
 
 enum { MT_REV_KINDS = 14, MT_REV_KINDS_V1 = 12, MT_REV_POLICY_ACTIONS = 4, MT_REV_DECISIONS = 4 };
 /* kind indexes of the instance's own events */
@@ -42,7 +44,7 @@ extern const char *const mt_rev_policy_names[MT_REV_POLICY_ACTIONS];
 extern const char *const mt_rev_decision_names[MT_REV_DECISIONS];
 
 typedef struct mt_rev {
-    int version;      /* 1 or 2 (the fingerprint's) */
+    int version;      /* 1, 2 or 3 (the fingerprint's) */
     mt_sv event_id, session_id;
     int64_t seq, ts_us;
     /* stream (version 2; instance_id.p NULL in version 1 records) */
@@ -82,11 +84,19 @@ typedef struct mt_rev {
     const uint8_t *config_sha256, *policy_sha256; /* policy: NULL when null */
     mt_sv host, listen, mode;
     int64_t pid, heartbeat_ms;
+    /* logical call (version 3; call_id.p NULL: none) */
+    mt_sv call_id, result_type;
+    int64_t call_round; /* 0: no call */
+    bool call_sealed;
+    /* client metadata (version 3) */
+    bool has_client;
+    mt_sv client_name, client_version, client_capabilities;
+    uint32_t mcp_params; /* Mcp-Param-* headers recorded */
 } mt_rev;
 
 /* value: a whole single-object record (C3 01, fingerprint, datum).
  * MT_ERR_BAD_MAGIC, MT_ERR_UNKNOWN_SCHEMA (fingerprint is neither fp nor
- * MT_SESSION_EVENT_FP_V1: not a SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
+ * MT_SESSION_EVENT_FP_V1/V2: not a SessionEvent), MT_ERR_TRUNCATED or MT_ERR_SCHEMA (bad union/enum index,
  * negative length, trailing bytes). */
 mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev);
 
@@ -106,8 +116,8 @@ bool mt_sv_eq(mt_sv v, const char *s);
 /* Appends the event as one compact JSON object in the Avro JSON mapping of
  * mcptrail/avro.h, byte for byte what json_dumps(JSON_COMPACT |
  * JSON_PRESERVE_ORDER) prints for mt_avro_decode's value (tests compare the
- * two; a version 1 record is written resolved to the current schema, with
- * "stream" and "instance" null, as mt_avro_decode resolves it), without building a tree: `show --format jsonl` of large sessions.
+ * two; a version 1 or 2 record is written resolved to the current schema,
+ * the fields it lacks null, as mt_avro_decode resolves it), without building a tree: `show --format jsonl` of large sessions.
  * Errors as mt_rev_parse; on error out->len is restored. */
 mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *out);
 
