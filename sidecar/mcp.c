@@ -42,6 +42,15 @@ const char *mt_mcp_kind_name(mt_mcp_kind kind)
     return "unknown";
 }
 
+const char *mt_mcp_version_at(size_t i, mt_mcp_version *v)
+{
+    if (i >= sizeof versions / sizeof versions[0])
+        return NULL;
+    if (v)
+        *v = versions[i].v;
+    return versions[i].name;
+}
+
 const char *mt_mcp_version_name(mt_mcp_version v)
 {
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)
@@ -157,6 +166,11 @@ static mt_err targets(mt_mcp_batch *b, size_t i, mt_mcp_msg *m, const char *w, m
     if (!field || m->kind != MT_MCP_REQUEST)
         return MT_OK;
     json_t *v = json_is_object(m->params) ? json_object_get(m->params, field) : NULL;
+    /* resources/subscribe and unsubscribe (gone in 2026-07-28, where the
+     * server answers -32601): the uri is read when there is one, and a call
+     * without one is left to the server to refuse. */
+    if (!json_is_string(v) && dst == &m->resource_uri && strcmp(m->method, "resources/read") != 0)
+        return MT_OK;
     if (!json_is_string(v)) {
         b->rpc_code = MT_MCP_INVALID_PARAMS;
         b->err_index = i;
@@ -467,6 +481,11 @@ mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char
         return mt_fail(eb, MT_ERR_INVALID_ARG, "mt_mcp_check_headers: no message");
     const mt_mcp_msg *m = &b->msgs[0];
     if (!m->method)
+        return MT_OK;
+    /* 2026-07-28 defines no header requirements for notification POSTs (a
+     * client closing a listen stream may send notifications/cancelled bare):
+     * a notification's Mcp-Method is checked only when it is sent. */
+    if (m->kind == MT_MCP_NOTIFICATION && !mcp_method)
         return MT_OK;
     mt_err err = header_equals("Mcp-Method", mcp_method, m->method, strlen(m->method), "method",
                                m->method, eb);

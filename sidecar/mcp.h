@@ -32,6 +32,7 @@
 #define MT_MCP_INVALID_PARAMS (-32602)
 #define MT_MCP_INTERNAL_ERROR (-32603)
 #define MT_MCP_HEADER_MISMATCH (-32020)
+#define MT_MCP_UNSUPPORTED_VERSION (-32022) /* 2026-07-28 UnsupportedProtocolVersionError */
 
 /* Mcp-Session-Id values longer than this are refused (the spec bounds only
  * the character set; the sidecar bounds memory). */
@@ -120,6 +121,8 @@ const char *mt_mcp_kind_name(mt_mcp_kind kind);
  * default 2025-03-26. Unknown or malformed: MT_ERR_PARSE, message lists the
  * supported versions (answer HTTP 400). */
 mt_err mt_mcp_parse_version(const char *header, mt_mcp_version *out, mt_errbuf *eb);
+/* The i-th version the sidecar speaks, oldest first; NULL past the last. */
+const char *mt_mcp_version_at(size_t i, mt_mcp_version *v);
 /* "2025-06-18", ...; "unknown" for MT_MCP_V_UNKNOWN. */
 const char *mt_mcp_version_name(mt_mcp_version v);
 /* JSON-RPC batches: JSON-RPC 2.0 itself (2024-11-05) and 2025-03-26 only;
@@ -133,7 +136,8 @@ bool mt_mcp_version_is_stateless(mt_mcp_version v);
 mt_err mt_mcp_check_session_id(const char *value, size_t len, mt_errbuf *eb);
 
 /* 2026-07-28 header/body agreement for a parsed body. For stateless versions
- * every request/notification needs Mcp-Method equal to its method, and
+ * every request needs Mcp-Method equal to its method (a notification only
+ * when it sends one: the revision defines no headers for them), and
  * tools/call and prompts/get need Mcp-Name equal to params.name,
  * resources/read Mcp-Name equal to params.uri. Header values may be NULL
  * (absent); surrounding spaces/tabs are ignored and a "=?base64?...?="

@@ -332,8 +332,7 @@ mt_err mt_mrtr_open(const mt_mrtr_keys *k, const char *text, size_t len, int64_t
 
 typedef struct link {
     uint8_t key[MT_SHA256_LEN];
-    char call_id[37];
-    int round;
+    mt_mrtr_link v;
     int64_t until; /* 0: empty */
 } link;
 
@@ -367,25 +366,23 @@ void mt_mrtr_links_free(mt_mrtr_links *l)
     free(l);
 }
 
-mt_err mt_mrtr_links_put(mt_mrtr_links *l, const void *state, size_t len, const char *call_id,
-                         int round, int64_t now_ms)
+mt_err mt_mrtr_links_put(mt_mrtr_links *l, const void *state, size_t len, const mt_mrtr_link *v,
+                         int64_t now_ms)
 {
-    if (strlen(call_id) > 36)
-        return MT_ERR_INVALID_ARG;
     link *e = &l->v[l->next];
     if (mt_sha256(state, len, e->key) != MT_OK)
         return MT_ERR_CRYPTO;
     if (!e->until)
         l->n++;
-    strcpy(e->call_id, call_id);
-    e->round = round;
+    e->v = *v;
+    e->v.call_id[36] = e->v.approval_id[36] = '\0';
     e->until = now_ms + l->ttl_ms;
     l->next = (l->next + 1) % l->cap;
     return MT_OK;
 }
 
 bool mt_mrtr_links_take(mt_mrtr_links *l, const void *state, size_t len, int64_t now_ms,
-                        char call_id[37], int *round)
+                        mt_mrtr_link *out)
 {
     uint8_t key[MT_SHA256_LEN];
     if (mt_sha256(state, len, key) != MT_OK)
@@ -395,10 +392,8 @@ bool mt_mrtr_links_take(mt_mrtr_links *l, const void *state, size_t len, int64_t
         if (!e->until || memcmp(e->key, key, sizeof key) != 0)
             continue;
         bool live = e->until >= now_ms;
-        if (live) {
-            strcpy(call_id, e->call_id);
-            *round = e->round;
-        }
+        if (live)
+            *out = e->v;
         e->until = 0;
         l->n--;
         return live;

@@ -113,19 +113,26 @@ mt_err mt_mrtr_seal(const mt_mrtr_keys *k, mt_mrtr_state *s, mt_buf *out, mt_err
 mt_err mt_mrtr_open(const mt_mrtr_keys *k, const char *text, size_t len, int64_t now_ms,
                     mt_mrtr_state *out, mt_errbuf *eb);
 
-/* ---- link table: server requestState -> (call id, round) ----------------- */
+/* ---- link table: server requestState -> the call it continues ------------- */
+
+typedef struct mt_mrtr_link {
+    char call_id[37];
+    int round;                        /* the round a retry carrying the state is */
+    char approval_id[37];             /* "": no approval governs the call */
+    uint8_t call_hash[MT_SHA256_LEN];
+} mt_mrtr_link;
 
 typedef struct mt_mrtr_links mt_mrtr_links;
 
 /* cap entries at most (oldest evicted), each kept ttl_ms. */
 mt_err mt_mrtr_links_new(size_t cap, int64_t ttl_ms, mt_mrtr_links **out);
 void mt_mrtr_links_free(mt_mrtr_links *l);
-/* Remembers that a retry carrying state (bytes) is round `round` of call_id. */
-mt_err mt_mrtr_links_put(mt_mrtr_links *l, const void *state, size_t len, const char *call_id,
-                         int round, int64_t now_ms);
+/* Remembers the call a retry carrying state (bytes) continues. */
+mt_err mt_mrtr_links_put(mt_mrtr_links *l, const void *state, size_t len, const mt_mrtr_link *v,
+                         int64_t now_ms);
 /* Finds (and removes: a state is echoed once) the link of state. false: unknown/expired. */
 bool mt_mrtr_links_take(mt_mrtr_links *l, const void *state, size_t len, int64_t now_ms,
-                        char call_id[37], int *round);
+                        mt_mrtr_link *out);
 size_t mt_mrtr_links_count(const mt_mrtr_links *l);
 
 /* ---- single use ----------------------------------------------------------- */

@@ -466,6 +466,17 @@ static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
     }
 }
 
+/* 2026-07-28 Mcp-Param-* headers (x-mcp-header, mirrored tool arguments):
+ * forwarded as the client sent them, the upstream validates them against
+ * the body. At most 64 (the header block is bounded by limits anyway). */
+static void copy_param_headers(struct evkeyvalq *from, struct evkeyvalq *to)
+{
+    int n = 0;
+    for (struct evkeyval *h = from->tqh_first; h && n < 64; h = h->next.tqe_next)
+        if (strncasecmp(h->key, "Mcp-Param-", 10) == 0 &&
+            evhttp_add_header(to, h->key, h->value) == 0)
+            n++;
+}
 
 /* Hands an upstream connection back to the keep-alive pool, or frees it
  * when it is not reusable or the pool is full. */
@@ -975,6 +986,8 @@ static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size
     return ok && mt_buf_append(blk, "\n", 1) == MT_OK;
 }
 
+static void note_discover(fwd *f, const mt_mcp_msg *m);
+
 static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
 {
     (void)eb;
@@ -1026,8 +1039,10 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     proxy_fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
     ev.http.sse_event_id = sse_id;
     ev.rpc.present = false;
-    if (parsed)
+    if (parsed) {
         fill_rpc_from_msg(f, &ev, &b.msgs[0]);
+        note_discover(f, &b.msgs[0]);
+    }
     sse_enqueue(f, raw, raw_len, &ev, data, data_len);
     if (parsed)
         mt_mcp_batch_free(&b);
@@ -1282,8 +1297,10 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     mt_mcp_batch b;
     bool parsed = parse_upstream(d, len, &b);
     ev.rpc.present = false;
-    if (parsed)
+    if (parsed) {
         fill_rpc_from_msg(f, &ev, &b.msgs[0]);
+        note_discover(f, &b.msgs[0]);
+    }
     proxy_emit_payload(f, &ev, d, len, on_response_recorded_cb, f);
     if (parsed)
         mt_mcp_batch_free(&b);
@@ -1318,6 +1335,7 @@ void proxy_start_upstream(fwd *f, struct evhttp_request *creq)
 
     struct evkeyvalq *uh = evhttp_request_get_output_headers(f->ureq);
     copy_headers(evhttp_request_get_input_headers(creq), uh, fwd_request_headers);
+    copy_param_headers(evhttp_request_get_input_headers(creq), uh);
     char hostport[300];
     snprintf(hostport, sizeof hostport, "%s:%d", cfg->upstream_host, (int)cfg->upstream_port);
     evhttp_add_header(uh, "Host", hostport);
@@ -1567,6 +1585,69 @@ static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch 
     return true;
 }
 
+/* An MCP-Protocol-Version the sidecar does not speak: HTTP 400 with the
+ * 2026-07-28 UnsupportedProtocolVersionError (-32022) for the request's id,
+ * data {requested, supported}: the versions both the sidecar and the upstream
+ * speak (the upstream's as its last server/discover listed them; all of the
+ * sidecar's until one was seen). Recorded as an `error` event. */
+static void refuse_version(fwd *f, struct evbuffer *body, const char *why)
+{
+    size_t blen = evbuffer_get_length(body);
+    json_t *doc = blen ? json_loadb((const char *)evbuffer_pullup(body, -1), blen, 0, NULL) : NULL;
+    json_t *id = json_object_get(doc, "id");
+    char *id_text = json_is_string(id) || json_is_integer(id)
+                        ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT)
+                        : NULL;
+    json_t *supported = json_array();
+    mt_mcp_version v;
+    const char *name;
+    for (size_t i = 0; supported && (name = mt_mcp_version_at(i, &v)); i++)
+        if (!f->p->upstream_versions || (f->p->upstream_versions & (1u << v)))
+            json_array_append_new(supported, json_string(name));
+    char requested[65];
+    snprintf(requested, sizeof requested, "%s", f->protocol_version ? f->protocol_version : "");
+    json_t *msg = json_pack("{s:s, s:O?, s:{s:i, s:s, s:{s:s, s:o?, s:s}}}", "jsonrpc", "2.0",
+                            "id", id_text ? id : NULL, "error", "code",
+                            MT_MCP_UNSUPPORTED_VERSION, "message", why, "data", "requested",
+                            requested, "supported", supported, "mcptrail",
+                            "bad_protocol_version");
+    json_decref(doc);
+    mt_logs(MT_LOG_INFO, "proxy", "request refused", "condition", "bad_protocol_version",
+            "reason", why, NULL);
+    mt_rec_event ev;
+    proxy_fill_event(f, &ev, "error", "client_to_server", 400, NULL, 0);
+    ev.rpc.present = true;
+    ev.rpc.id = id_text;
+    ev.rpc.is_error = true;
+    ev.rpc.has_error_code = true;
+    ev.rpc.error_code = MT_MCP_UNSUPPORTED_VERSION;
+    if (blen)
+        reject(f, 400, "Bad Request", msg, &ev, evbuffer_pullup(body, -1), blen);
+    else
+        reject(f, 400, "Bad Request", msg, &ev, why, strlen(why));
+    free(id_text);
+}
+
+/* server/discover results tell which versions the upstream speaks. */
+static void note_discover(fwd *f, const mt_mcp_msg *m)
+{
+    if (!f->rpc_method || strcmp(f->rpc_method, "server/discover") != 0 ||
+        m->kind != MT_MCP_RESPONSE)
+        return;
+    const json_t *list =
+        json_object_get(json_object_get(m->json, "result"), "supportedVersions");
+    unsigned bits = 0;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        mt_mcp_version v;
+        const char *name = json_string_value(json_array_get(list, i));
+        mt_errbuf veb = {{0}};
+        if (name && mt_mcp_parse_version(name, &v, &veb) == MT_OK)
+            bits |= 1u << v;
+    }
+    if (bits)
+        f->p->upstream_versions = bits;
+}
+
 /* Validates the MCP headers and the body, fills f's rpc fields, picks the
  * recorded session and applies the policy. false: refused (answer under
  * way). */
@@ -1580,8 +1661,7 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
         f->end_session = true;
         if (p->rec)
             f->session = mt_rec_session_get(p->rec, NULL);
-        reject_rpc(f, 400, "Bad Request", NULL, MT_MCP_INVALID_REQUEST, eb.msg,
-                   "bad_protocol_version", body);
+        refuse_version(f, body, eb.msg);
         return false;
     }
     if (sid && mt_mcp_check_session_id(sid, strlen(sid), &eb) != MT_OK) {

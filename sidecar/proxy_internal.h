@@ -82,6 +82,8 @@ struct mt_proxy {
     mt_hold_hub *holds;     /* approval holds; NULL: approve answers unavailable */
     int64_t progress_ms;    /* notifications/progress period while held; 0: none */
     struct fwd *held;       /* exchanges waiting for a decision (cancellation lookup) */
+    unsigned upstream_versions; /* bit per mt_mcp_version the upstream's server/discover
+                                   listed in supportedVersions; 0: not learned yet */
 };
 
 typedef struct sse_queue_storage {

@@ -93,6 +93,10 @@ static void resources_and_prompts_yield_uri_and_name(void **state)
     assert_string_equal(b.msgs[0].prompt_name, "greet");
     assert_null(b.msgs[0].tool_name);
     mt_mcp_batch_free(&b);
+    /* subscribe without a uri (removed in 2026-07-28): left to the server */
+    b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/subscribe\"}");
+    assert_null(b.msgs[0].resource_uri);
+    mt_mcp_batch_free(&b);
 }
 
 static void notification_has_no_id(void **state)
@@ -298,6 +302,12 @@ static void stateless_headers_must_match_the_body(void **state)
     /* Methods without a target need only Mcp-Method; responses need nothing. */
     b = parse_ok("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\"}");
     assert_int_equal(mt_mcp_check_headers(v, "notifications/cancelled", NULL, &b, &eb), MT_OK);
+    /* a notification may come bare (no headers defined for it), never mismatched */
+    assert_int_equal(mt_mcp_check_headers(v, NULL, NULL, &b, &eb), MT_OK);
+    assert_int_equal(mt_mcp_check_headers(v, "tools/call", NULL, &b, &eb), MT_ERR_PARSE);
+    mt_mcp_batch_free(&b);
+    b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    assert_int_equal(mt_mcp_check_headers(v, NULL, NULL, &b, &eb), MT_ERR_PARSE);
     mt_mcp_batch_free(&b);
     b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
     assert_int_equal(mt_mcp_check_headers(v, NULL, NULL, &b, &eb), MT_OK);

@@ -229,28 +229,45 @@ static void short_keys_and_huge_states_are_refused(void **st)
     mt_mrtr_keys_free(k);
 }
 
+static mt_mrtr_link lk(const char *call_id, int round, const char *approval_id)
+{
+    mt_mrtr_link v;
+    memset(&v, 0, sizeof v);
+    snprintf(v.call_id, sizeof v.call_id, "%s", call_id);
+    snprintf(v.approval_id, sizeof v.approval_id, "%s", approval_id);
+    v.round = round;
+    memset(v.call_hash, round, sizeof v.call_hash);
+    return v;
+}
+
 static void links_are_taken_once_and_expire(void **st)
 {
     (void)st;
     mt_mrtr_links *l;
     assert_int_equal(mt_mrtr_links_new(2, 100, &l), MT_OK);
-    char id[37];
-    int round = 0;
-    assert_int_equal(mt_mrtr_links_put(l, "s1", 2, "call-1", 2, 0), MT_OK);
-    assert_true(mt_mrtr_links_take(l, "s1", 2, 50, id, &round));
-    assert_string_equal(id, "call-1");
-    assert_int_equal(round, 2);
-    assert_false(mt_mrtr_links_take(l, "s1", 2, 50, id, &round));
-    assert_int_equal(mt_mrtr_links_put(l, "s2", 2, "call-2", 3, 0), MT_OK);
-    assert_false(mt_mrtr_links_take(l, "s2", 2, 101, id, &round)); /* expired */
+    mt_mrtr_link v = lk("call-1", 2, "ap-1"), o;
+    assert_int_equal(mt_mrtr_links_put(l, "s1", 2, &v, 0), MT_OK);
+    assert_true(mt_mrtr_links_take(l, "s1", 2, 50, &o));
+    assert_string_equal(o.call_id, "call-1");
+    assert_string_equal(o.approval_id, "ap-1");
+    assert_int_equal(o.round, 2);
+    assert_memory_equal(o.call_hash, v.call_hash, 32);
+    assert_false(mt_mrtr_links_take(l, "s1", 2, 50, &o));
+    v = lk("call-2", 3, "");
+    assert_int_equal(mt_mrtr_links_put(l, "s2", 2, &v, 0), MT_OK);
+    assert_false(mt_mrtr_links_take(l, "s2", 2, 101, &o)); /* expired */
     /* bounded: the oldest goes */
-    assert_int_equal(mt_mrtr_links_put(l, "a", 1, "call-a", 2, 0), MT_OK);
-    assert_int_equal(mt_mrtr_links_put(l, "b", 1, "call-b", 2, 0), MT_OK);
-    assert_int_equal(mt_mrtr_links_put(l, "c", 1, "call-c", 2, 0), MT_OK);
+    v = lk("call-a", 2, "");
+    assert_int_equal(mt_mrtr_links_put(l, "a", 1, &v, 0), MT_OK);
+    v = lk("call-b", 2, "");
+    assert_int_equal(mt_mrtr_links_put(l, "b", 1, &v, 0), MT_OK);
+    v = lk("call-c", 2, "");
+    assert_int_equal(mt_mrtr_links_put(l, "c", 1, &v, 0), MT_OK);
     assert_int_equal(mt_mrtr_links_count(l), 2);
-    assert_false(mt_mrtr_links_take(l, "a", 1, 1, id, &round));
-    assert_true(mt_mrtr_links_take(l, "c", 1, 1, id, &round));
-    assert_string_equal(id, "call-c");
+    assert_false(mt_mrtr_links_take(l, "a", 1, 1, &o));
+    assert_true(mt_mrtr_links_take(l, "c", 1, 1, &o));
+    assert_string_equal(o.call_id, "call-c");
+    assert_string_equal(o.approval_id, "");
     mt_mrtr_links_free(l);
 }
 

@@ -519,14 +519,24 @@ static void header_mismatch_2026_is_400(void **state)
     assert_error_event(f, MT_MCP_HEADER_MISMATCH);
 }
 
+/* The 2026-07-28 UnsupportedProtocolVersionError: 400, -32022 for the
+ * request's id, data {requested, supported}. */
 static void unknown_protocol_version_is_400(void **state)
 {
     fixture *f = *state;
     static const char *const h[] = {"MCP-Protocol-Version", "1999-01-01", NULL};
     post_bearer(f, f->token, PING, h);
     assert_int_equal(f->px.status, 400);
-    assert_int_equal(rpc_code_of(f), MT_MCP_INVALID_REQUEST);
-    assert_error_event(f, MT_MCP_INVALID_REQUEST);
+    assert_int_equal(rpc_code_of(f), MT_MCP_UNSUPPORTED_VERSION);
+    json_t *j = json_loads(f->px.body ? f->px.body : "", 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 7);
+    json_t *data = json_object_get(json_object_get(j, "error"), "data");
+    assert_string_equal(json_string_value(json_object_get(data, "requested")), "1999-01-01");
+    json_t *sup = json_object_get(data, "supported");
+    assert_int_equal(json_array_size(sup), 5);
+    assert_string_equal(json_string_value(json_array_get(sup, 4)), "2026-07-28");
+    json_decref(j);
+    assert_error_event(f, MT_MCP_UNSUPPORTED_VERSION);
 }
 
 static void oversized_body_is_json_413(void **state)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sidecar_conformance (issue 4, acceptance 1): the MCP conformance suite (tests/conformance,
 # server mode, every spec version each suite offers) against server-everything and against
-# our scenario server (tests/conformance/scenario-server.mjs), each directly and through the
+# our scenario servers (tests/conformance/scenario-server.mjs on the TS SDK 1.32, and
+# scenario-server-v2.mjs on the TS SDK v2, which speaks 2026-07-28), each directly and through the
 # real mcptrail-sidecar (strict mode, JWT via run.sh --token, recording to a fresh topic);
 # compare.sh fails when a scenario passing direct does not pass proxied, unless it
 # passes when run alone through the sidecar (retry_alone, reported as FLAKY).
@@ -20,15 +21,19 @@ mkdir -p "$out"
 topic=$(new_topic conformance)
 
 declare -A direct_url proxied_url
-for srv in everything scenario; do
+servers="everything scenario scenario_v2"
+for srv in $servers; do
   for side in direct proxied; do
     p=$(free_port)
-    if [ $srv = everything ]; then
-      start_everything "$p"
-    else
-      "$root/tests/conformance/start-scenario-server.sh" "$p" "$MT_PEERS_RUN/scenario-$p.pid" 2>/dev/null
-      e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-$p.pid'"
-    fi
+    case $srv in
+      everything) start_everything "$p" ;;
+      scenario)
+        "$root/tests/conformance/start-scenario-server.sh" "$p" "$MT_PEERS_RUN/scenario-$p.pid" 2>/dev/null
+        e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-$p.pid'" ;;
+      scenario_v2)
+        "$root/tests/conformance/start-scenario-server-v2.sh" "$p" "$MT_PEERS_RUN/scenario-v2-$p.pid" 2>/dev/null
+        e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-v2-$p.pid'" ;;
+    esac
     if [ $side = direct ]; then
       direct_url[$srv]="http://127.0.0.1:$p/mcp"
     else
@@ -43,7 +48,7 @@ done
 
 pids=()
 declare -A tokens
-for srv in everything scenario; do
+for srv in $servers; do
   token=$("$here/token.sh" "$tmp/sc-$srv" "e2e-conformance")
   tokens[$srv]=$token
   "$root/tests/conformance/run.sh" "${direct_url[$srv]}" --label "$srv-direct" \
@@ -84,7 +89,7 @@ retry_alone() {
   done
   return 1
 }
-for srv in everything scenario; do
+for srv in $servers; do
   echo "== $srv: direct vs sidecar" >&2
   "$root/tests/conformance/compare.sh" "$out/$srv-direct.tsv" "$out/$srv-sidecar.tsv" \
     >"$tmp/compare-$srv.txt" && { cat "$tmp/compare-$srv.txt" >&2; continue; }
@@ -95,5 +100,5 @@ for srv in everything scenario; do
 done
 [ $rc = 0 ] || { echo "sidecar_conformance: regressions through the sidecar (sidecar logs: $tmp/sc-*/sidecar.log)" >&2;
   [ -n "${MT_E2E_KEEP:-}" ] || tail -n 5 "$tmp"/sc-*/sidecar.log >&2; exit 1; }
-stop_sidecar_checked "$tmp/sc-everything" "$tmp/sc-scenario"
+stop_sidecar_checked "$tmp/sc-everything" "$tmp/sc-scenario" "$tmp/sc-scenario_v2"
 echo "sidecar_conformance: every scenario passing direct passes through the sidecar ($((SECONDS - t0)) s)"
