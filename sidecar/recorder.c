@@ -1459,12 +1459,15 @@ static mt_err crypto_ready(mt_recorder *rec, mt_errbuf *eb)
 }
 
 /* Free text from the client (justification, client metadata, Mcp-Param
- * values) masked as text into a new string; the masks count into sum. A
- * text that cannot be masked into valid UTF-8 is replaced, never kept. */
-static char *mask_free_text(mt_recorder *rec, const char *text, mt_mask_summary *sum)
+ * values) masked as text into a new string. mask_summary describes the
+ * payload only, so these masks are not counted there. A text that cannot be
+ * masked into valid UTF-8 is replaced, never kept. */
+static char *mask_free_text(mt_recorder *rec, const char *text)
 {
     mt_buf b = MT_BUF_INIT;
-    if (mt_mask_text(rec->mctx, text, strlen(text), &b, sum, NULL) == MT_OK &&
+    mt_mask_summary sum;
+    mt_mask_summary_init(&sum);
+    if (mt_mask_text(rec->mctx, text, strlen(text), &b, &sum, NULL) == MT_OK &&
         mt_utf8_check(b.data, b.len) == b.len && !memchr(b.data, 0, b.len) &&
         mt_buf_append_byte(&b, 0) == MT_OK)
         return b.data ? (char *)b.data : strdup("");
@@ -1473,14 +1476,14 @@ static char *mask_free_text(mt_recorder *rec, const char *text, mt_mask_summary 
 }
 
 /* Mcp-Param values masked as text (a new object; NULL: no memory). */
-static json_t *mask_params(mt_recorder *rec, const json_t *params, mt_mask_summary *sum)
+static json_t *mask_params(mt_recorder *rec, const json_t *params)
 {
     json_t *o = json_object();
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)params, k, v)
     {
-        char *m = json_is_string(v) ? mask_free_text(rec, json_string_value(v), sum) : NULL;
+        char *m = json_is_string(v) ? mask_free_text(rec, json_string_value(v)) : NULL;
         if (!o || !m || json_object_set_new(o, k, json_string(m)) != 0) {
             free(m);
             json_decref(o);
@@ -1522,28 +1525,23 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     char *cname = NULL, *cver = NULL, *ccaps = NULL;
     json_t *params = NULL;
     if (ev->client.name)
-        cname = mask_free_text(rec, ev->client.name, &sum);
+        cname = mask_free_text(rec, ev->client.name);
     if (ev->client.version)
-        cver = mask_free_text(rec, ev->client.version, &sum);
+        cver = mask_free_text(rec, ev->client.version);
     if (ev->client.capabilities)
-        ccaps = mask_free_text(rec, ev->client.capabilities, &sum);
+        ccaps = mask_free_text(rec, ev->client.capabilities);
     if (ev->mcp_params)
-        params = mask_params(rec, ev->mcp_params, &sum);
-    if ((ev->client.name && !cname) || (ev->client.version && !cver) ||
-        (ev->client.capabilities && !ccaps) || (ev->mcp_params && !params) ||
-        (sum.n > 0 && !(summary = summary_json(&sum)))) {
-        free(just);
-        free(cname);
-        free(cver);
-        free(ccaps);
-        json_decref(params);
-        json_decref(summary);
-        return mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (masking)");
+        params = mask_params(rec, ev->mcp_params);
+    /* free text from the client: masked as text (not counted in mask_summary) */
+    if (ev->justification)
+        just = mask_free_text(rec, ev->justification);
+    if ((ev->justification && !just) || (ev->client.name && !cname) ||
+        (ev->client.version && !cver) || (ev->client.capabilities && !ccaps) ||
+        (ev->mcp_params && !params) || (sum.n > 0 && !(summary = summary_json(&sum)))) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (masking)");
+        goto out;
     }
     const char *masked = ev->payload ? (const char *)rec->masked.data : NULL;
-    /* free text from the client: masked as text, counted with the payload's */
-    if (ev->justification)
-        just = mask_free_text(rec, ev->justification, &sum);
     mt_avro_writer w;
     mt_avro_writer_begin(&w, rec->schema, out);
     mt_avw_string(&w, "event_id", event_id, 36);
@@ -1567,15 +1565,8 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
         size_t mlen = mt_stream_checkpoint_message(rec->instance_id, 36, (int64_t)rec->stream_seq,
                                                    rec->has_stream_prev ? rec->stream_prev : NULL,
                                                    msg);
-        if ((err = mt_ed25519_sign(rec->cfg.signing_key, msg, mlen, sig, eb)) != MT_OK) {
-            free(just);
-            free(cname);
-            free(cver);
-            free(ccaps);
-            json_decref(params);
-            json_decref(summary);
-            return err;
-        }
+        if ((err = mt_ed25519_sign(rec->cfg.signing_key, msg, mlen, sig, eb)) != MT_OK)
+            goto out;
         mt_avw_record_begin(&w, "signature");
         w_str(&w, "key_id", rec->key_id);
         mt_avw_fixed(&w, "value", sig, sizeof sig);
@@ -1688,6 +1679,7 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     else
         mt_avw_null(&w, "mcp_params");
     err = mt_avro_writer_finish(&w, eb);
+out:
     free(just);
     free(cname);
     free(cver);

@@ -843,10 +843,18 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
         .policy_action = "allow",
         .justification = "ticket 42, token Bearer abcdef123456",
         .latency_us = 1234,
+        .call = {.call_id = "0199b000-0000-7000-8000-0000000000c1", .round = 2,
+                 .result_type = "input_required", .sealed = true},
+        .client = {.name = "ci-client", .version = "2.4.0",
+                   .capabilities = "{\"elicitation\":{\"url\":{}}}"},
     };
+    json_t *params = json_pack("{s:s,s:s}", "region", "eu-west-1", "token",
+                               "Bearer abcdef1234567890abcdef");
+    ev.mcp_params = params;
     results r = {0};
     assert_int_equal(mt_rec_emit(rec, s, &ev, on_done, &r), MT_OK);
     json_decref(ident);
+    json_decref(params);
     want_done w = {&r, 1};
     assert_true(run_until(base, done_reached, &w, 20000));
     assert_int_equal(r.err[0], MT_OK);
@@ -876,6 +884,21 @@ static void identity_http_rpc_and_justification_are_recorded(void **state)
     assert_null(strstr(just, "abcdef"));
     assert_int_equal(json_integer_value(json_object_get(e, "latency_us")), 1234);
     assert_int_equal(json_array_size(json_object_get(e, "mask_summary")), 0);
+    /* version 3: logical call, client metadata, Mcp-Param values masked as text */
+    json_t *call = json_object_get(e, "call");
+    assert_string_equal(json_string_value(json_object_get(call, "call_id")),
+                        "0199b000-0000-7000-8000-0000000000c1");
+    assert_int_equal(json_integer_value(json_object_get(call, "round")), 2);
+    assert_string_equal(json_string_value(json_object_get(call, "result_type")),
+                        "input_required");
+    assert_true(json_is_true(json_object_get(call, "sealed")));
+    json_t *cl = json_object_get(e, "client");
+    assert_string_equal(json_string_value(json_object_get(cl, "name")), "ci-client");
+    assert_string_equal(json_string_value(json_object_get(cl, "capabilities")),
+                        "{\"elicitation\":{\"url\":{}}}");
+    json_t *mp = json_object_get(e, "mcp_params");
+    assert_string_equal(json_string_value(json_object_get(mp, "region")), "eu-west-1");
+    assert_null(strstr(json_string_value(json_object_get(mp, "token")), "abcdef1234567890"));
     consumed_free(&c);
     mt_mock_kafka_stop(&m);
 }
