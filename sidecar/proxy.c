@@ -1590,10 +1590,22 @@ static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch 
  * data {requested, supported}: the versions both the sidecar and the upstream
  * speak (the upstream's as its last server/discover listed them; all of the
  * sidecar's until one was seen). Recorded as an `error` event. */
-static void refuse_version(fwd *f, struct evbuffer *body, const char *why)
+/* Header bytes for a JSON string: printable ASCII kept, others '?'. */
+static void printable(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; in && in[n] && n + 1 < cap; n++)
+        out[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
+    out[n] = '\0';
+}
+
+static void refuse_version(fwd *f, struct evbuffer *body, const char *msg_text)
 {
     size_t blen = evbuffer_get_length(body);
-    json_t *doc = blen ? json_loadb((const char *)evbuffer_pullup(body, -1), blen, 0, NULL) : NULL;
+    /* the id is read only from a body within limits.max_body_bytes */
+    json_t *doc = blen && blen <= (size_t)f->p->cfg->max_body_bytes
+                      ? json_loadb((const char *)evbuffer_pullup(body, -1), blen, 0, NULL)
+                      : NULL;
     json_t *id = json_object_get(doc, "id");
     char *id_text = json_is_string(id) || json_is_integer(id)
                         ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT)
@@ -1604,8 +1616,9 @@ static void refuse_version(fwd *f, struct evbuffer *body, const char *why)
     for (size_t i = 0; supported && (name = mt_mcp_version_at(i, &v)); i++)
         if (!f->p->upstream_versions || (f->p->upstream_versions & (1u << v)))
             json_array_append_new(supported, json_string(name));
-    char requested[65];
-    snprintf(requested, sizeof requested, "%s", f->protocol_version ? f->protocol_version : "");
+    char requested[65], why[256];
+    printable(f->protocol_version, requested, sizeof requested);
+    printable(msg_text, why, sizeof why);
     json_t *msg = json_pack("{s:s, s:O?, s:{s:i, s:s, s:{s:s, s:o?, s:s}}}", "jsonrpc", "2.0",
                             "id", id_text ? id : NULL, "error", "code",
                             MT_MCP_UNSUPPORTED_VERSION, "message", why, "data", "requested",
