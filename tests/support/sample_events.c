@@ -187,7 +187,9 @@ json_t *mt_sample_session_event(uint64_t i)
                            (i % 8) ? json_string("{\"elicitation\":{\"form\":{},\"url\":{}}}")
                                    : json_null());
     if (!internal && !is_response && i % 5 == 0)
-        params = json_pack("{s:s,s:s}", "region", "eu-west-1", "environment", "prod");
+        /* one entry: Avro maps have no canonical order, and the cross-language
+         * test compares encodings byte for byte */
+        params = json_pack("{s:s}", "region", "eu-west-1");
     return json_pack(
         "{s:s,s:s,s:I,s:o,s:I,s:s,s:s,s:{s:s,s:s,s:s,s:s},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,"
         "s:o,s:o,s:s,s:o,s:o,s:o,s:o,s:o}",
