@@ -1458,8 +1458,7 @@ static mt_err crypto_ready(mt_recorder *rec, mt_errbuf *eb)
     return MT_OK;
 }
 
-/* Free text from the client (justification, client metadata, Mcp-Param
- * values) masked as text into a new string. mask_summary describes the
+/* Free text from the client (justification, client metadata) masked as text into a new string. mask_summary describes the
  * payload only, so these masks are not counted there. A text that cannot be
  * masked into valid UTF-8 is replaced, never kept. */
 static char *mask_free_text(mt_recorder *rec, const char *text)
@@ -1473,25 +1472,6 @@ static char *mask_free_text(mt_recorder *rec, const char *text)
         return b.data ? (char *)b.data : strdup("");
     mt_buf_free(&b);
     return strdup("[REDACTED:unmaskable]");
-}
-
-/* Mcp-Param values masked as text (a new object; NULL: no memory). */
-static json_t *mask_params(mt_recorder *rec, const json_t *params)
-{
-    json_t *o = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)params, k, v)
-    {
-        char *m = json_is_string(v) ? mask_free_text(rec, json_string_value(v)) : NULL;
-        if (!o || !m || json_object_set_new(o, k, json_string(m)) != 0) {
-            free(m);
-            json_decref(o);
-            return NULL;
-        }
-        free(m);
-    }
-    return o;
 }
 
 /* Appends the SessionEvent's single-object encoding to out, written field by
@@ -1514,7 +1494,7 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     if ((err = crypto_ready(rec, eb)) != MT_OK)
         return err;
     bool has_client = ev->client.name || ev->client.version || ev->client.capabilities;
-    if ((ev->payload || ev->justification || has_client || ev->mcp_params) &&
+    if ((ev->payload || ev->justification || has_client) &&
         (err = mask_ready(rec, eb)) != MT_OK)
         return err;
     if (ev->payload &&
@@ -1523,21 +1503,18 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
              MT_OK))
         return err;
     char *cname = NULL, *cver = NULL, *ccaps = NULL;
-    json_t *params = NULL;
     if (ev->client.name)
         cname = mask_free_text(rec, ev->client.name);
     if (ev->client.version)
         cver = mask_free_text(rec, ev->client.version);
     if (ev->client.capabilities)
         ccaps = mask_free_text(rec, ev->client.capabilities);
-    if (ev->mcp_params)
-        params = mask_params(rec, ev->mcp_params);
     /* free text from the client: masked as text (not counted in mask_summary) */
     if (ev->justification)
         just = mask_free_text(rec, ev->justification);
     if ((ev->justification && !just) || (ev->client.name && !cname) ||
         (ev->client.version && !cver) || (ev->client.capabilities && !ccaps) ||
-        (ev->mcp_params && !params) || (sum.n > 0 && !(summary = summary_json(&sum)))) {
+        (sum.n > 0 && !(summary = summary_json(&sum)))) {
         err = mt_fail(eb, MT_ERR_NOMEM, "recorder: out of memory (masking)");
         goto out;
     }
@@ -1674,17 +1651,12 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "client");
     }
-    if (params)
-        mt_avw_json(&w, "mcp_params", params);
-    else
-        mt_avw_null(&w, "mcp_params");
     err = mt_avro_writer_finish(&w, eb);
 out:
     free(just);
     free(cname);
     free(cver);
     free(ccaps);
-    json_decref(params);
     json_decref(summary);
     return err;
 }

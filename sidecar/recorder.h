@@ -159,8 +159,6 @@ typedef struct mt_rec_event {
         const char *name, *version; /* masked as text; NULL: null */
         const char *capabilities;   /* canonical JSON text, masked as text; NULL: null */
     } client;                       /* all NULL: client null */
-    const json_t *mcp_params;       /* object, header name -> string value, values masked
-                                       as text; NULL: null */
 } mt_rec_event;
 
 typedef struct mt_recorder mt_recorder;

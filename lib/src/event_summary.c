@@ -337,15 +337,6 @@ mt_err mt_rev_parse(const uint8_t *value, size_t len, uint64_t fp, mt_rev *ev)
             ev->client_version = opt_string(&r);
             ev->client_capabilities = opt_string(&r);
         }
-        if (get_branch(&r, 2)) {
-            for (int64_t n; (n = block_count(&r, &blocks)) > 0;) {
-                for (int64_t i = 0; i < n && !r.err; i++) {
-                    (void)get_string(&r);
-                    (void)get_string(&r);
-                    ev->mcp_params++;
-                }
-            }
-        }
     }
     if (r.err)
         return r.err;
@@ -661,7 +652,7 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
         put(&w, "}", 1);
     }
     if (!v3) {
-        puts_(&w, ",\"call\":null,\"client\":null,\"mcp_params\":null");
+        puts_(&w, ",\"call\":null,\"client\":null");
     } else {
         if (w_opt(&w, "call", false)) {
             put(&w, "{", 1);
@@ -677,26 +668,6 @@ mt_err mt_rev_write_json(const uint8_t *value, size_t len, uint64_t fp, mt_buf *
             w_opt_string(&w, "name", true);
             w_opt_string(&w, "version", false);
             w_opt_string(&w, "capabilities", false);
-            put(&w, "}", 1);
-        }
-        if (w_opt(&w, "mcp_params", false)) {
-            put(&w, "{", 1);
-            bool firstp = true;
-            for (int64_t n; (n = block_count(&w.r, &blocks)) > 0;) {
-                for (int64_t i = 0; i < n && !w.r.err; i++) {
-                    mt_sv k = get_string(&w.r);
-                    if (w.r.err)
-                        break;
-                    if (!firstp)
-                        put(&w, ",", 1);
-                    firstp = false;
-                    put_escaped(&w, k.p, k.n);
-                    put(&w, ":", 1);
-                    mt_sv v = get_string(&w.r);
-                    if (!w.r.err)
-                        put_escaped(&w, v.p, v.n);
-                }
-            }
             put(&w, "}", 1);
         }
     }

@@ -41,8 +41,7 @@ static const char *FULL =
     "\"justification\":\"ticket 1\",\"latency_us\":1500,\"traceparent\":null,"
     "\"sidecar_version\":\"0.1.0\",\"prev_hash\":null,"
     "\"call\":{\"call_id\":\"c-1\",\"round\":2,\"result_type\":\"input_required\",\"sealed\":true},"
-    "\"client\":{\"name\":\"cli\",\"version\":null,\"capabilities\":\"{}\"},"
-    "\"mcp_params\":{\"region\":\"eu\",\"tier\":\"gold\"}}";
+    "\"client\":{\"name\":\"cli\",\"version\":null,\"capabilities\":\"{}\"}}";
 
 static const char *MINIMAL =
     "{\"event_id\":\"e\",\"session_id\":\"s\",\"seq\":0,\"ts\":1,\"kind\":\"session_end\","
@@ -166,7 +165,6 @@ static void summary_fields_match_the_encoded_event(void **state)
     assert_sv(e.client_name, "cli");
     assert_sv(e.client_version, NULL);
     assert_sv(e.client_capabilities, "{}");
-    assert_int_equal(e.mcp_params, 2);
     assert_sv(e.instance_id, "0199a000-0000-7000-8000-0000000000ff");
     assert_int_equal(e.stream_seq, 41);
     assert_non_null(e.stream_prev);
@@ -239,8 +237,7 @@ static void instance_start_and_version_1_records_decode(void **state)
     assert_false(e.has_client);
     mt_buf write = MT_BUF_INIT;
     assert_int_equal(mt_rev_write_json(b.data, b.len, fp, &write), MT_OK);
-    assert_non_null(strstr((const char *)write.data, ",\"call\":null,\"client\":null,"
-                                                     "\"mcp_params\":null}"));
+    assert_non_null(strstr((const char *)write.data, ",\"call\":null,\"client\":null}"));
     mt_buf_free(&write);
     mt_buf_free(&b);
 }

@@ -91,7 +91,6 @@ typedef struct mt_rev {
     /* client metadata (version 3) */
     bool has_client;
     mt_sv client_name, client_version, client_capabilities;
-    uint32_t mcp_params; /* Mcp-Param-* headers recorded */
 } mt_rev;
 
 /* value: a whole single-object record (C3 01, fingerprint, datum).

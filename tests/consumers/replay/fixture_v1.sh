@@ -4,7 +4,7 @@
 # that commit) verifies and replays unchanged: verify is VALID, `list` and `show --format
 # jsonl` print what that commit's replay printed (list.jsonl, show.jsonl there), with only
 # the new fields added (list: kind, recorded_sessions, streams; events: stream and
-# instance, null for version 1 records; call, client and mcp_params of version 3).
+# instance, null for version 1 records; call and client of version 3).
 set -euo pipefail
 fix=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../fixtures/archive-v1" && pwd)
 replay=${MT_REPLAY_BIN:?set MT_REPLAY_BIN}
@@ -38,8 +38,8 @@ old, new = lines(fix + "/show.jsonl"), lines(tmp + "/show.jsonl")
 assert len(old) == len(new), (len(old), len(new))
 for o, n in zip(old, new):
     assert n.pop("stream") is None and n.pop("instance") is None, n
-    # version 3 fields (logical calls, client metadata, Mcp-Param headers): null as well
-    assert all(n.pop(k) is None for k in ("call", "client", "mcp_params")), n
+    # version 3 fields (logical calls, client metadata): null as well
+    assert all(n.pop(k) is None for k in ("call", "client")), n
     assert n == o, (o, n)
 print("replay_fixture_v1: %d sessions and %d events replay unchanged" % (len(old and lines(fix + "/list.jsonl")), len(old)))
 PY
