@@ -801,14 +801,18 @@ static void reject(fwd *f, int code, const char *reason, json_t *body, mt_rec_ev
 
 /* 400/413 with a JSON-RPC error, recorded as an `error` event carrying the
  * client's (masked) body and the error code. */
-static void reject_rpc(fwd *f, int http_code, const char *reason, const char *id_json,
-                       int rpc_code, const char *message, const char *condition,
-                       struct evbuffer *body)
+static void reject_rpc_data(fwd *f, int http_code, const char *reason, const char *id_json,
+                            int rpc_code, const char *message, const char *condition,
+                            json_t *data, struct evbuffer *body)
 {
     json_t *id = id_json ? json_loads(id_json, JSON_DECODE_ANY, NULL) : NULL;
-    json_t *msg = json_pack("{s:s, s:o, s:{s:i, s:s, s:{s:s}}}", "jsonrpc", "2.0", "id",
+    if (!data)
+        data = json_object();
+    if (data)
+        json_object_set_new(data, "mcptrail", json_string(condition));
+    json_t *msg = json_pack("{s:s, s:o, s:{s:i, s:s, s:o}}", "jsonrpc", "2.0", "id",
                             id ? id : json_null(), "error", "code", rpc_code, "message",
-                            message, "data", "mcptrail", condition);
+                            message, "data", data);
     mt_logs(MT_LOG_INFO, "proxy", "request refused", "condition", condition, "reason", message,
             NULL);
     mt_rec_event ev;
@@ -823,6 +827,13 @@ static void reject_rpc(fwd *f, int http_code, const char *reason, const char *id
         reject(f, http_code, reason, msg, &ev, evbuffer_pullup(body, -1), blen);
     else
         reject(f, http_code, reason, msg, &ev, message, strlen(message));
+}
+
+static void reject_rpc(fwd *f, int http_code, const char *reason, const char *id_json,
+                       int rpc_code, const char *message, const char *condition,
+                       struct evbuffer *body)
+{
+    reject_rpc_data(f, http_code, reason, id_json, rpc_code, message, condition, NULL, body);
 }
 
 /* --- SSE relay ------------------------------------------------------------ */
@@ -1619,25 +1630,10 @@ static void refuse_version(fwd *f, struct evbuffer *body, const char *msg_text)
     char requested[65], why[256];
     printable(f->protocol_version, requested, sizeof requested);
     printable(msg_text, why, sizeof why);
-    json_t *msg = json_pack("{s:s, s:O?, s:{s:i, s:s, s:{s:s, s:o?, s:s}}}", "jsonrpc", "2.0",
-                            "id", id_text ? id : NULL, "error", "code",
-                            MT_MCP_UNSUPPORTED_VERSION, "message", why, "data", "requested",
-                            requested, "supported", supported, "mcptrail",
-                            "bad_protocol_version");
     json_decref(doc);
-    mt_logs(MT_LOG_INFO, "proxy", "request refused", "condition", "bad_protocol_version",
-            "reason", why, NULL);
-    mt_rec_event ev;
-    proxy_fill_event(f, &ev, "error", "client_to_server", 400, NULL, 0);
-    ev.rpc.present = true;
-    ev.rpc.id = id_text;
-    ev.rpc.is_error = true;
-    ev.rpc.has_error_code = true;
-    ev.rpc.error_code = MT_MCP_UNSUPPORTED_VERSION;
-    if (blen)
-        reject(f, 400, "Bad Request", msg, &ev, evbuffer_pullup(body, -1), blen);
-    else
-        reject(f, 400, "Bad Request", msg, &ev, why, strlen(why));
+    json_t *data = json_pack("{s:s, s:o?}", "requested", requested, "supported", supported);
+    reject_rpc_data(f, 400, "Bad Request", id_text, MT_MCP_UNSUPPORTED_VERSION, why,
+                    "bad_protocol_version", data, body);
     free(id_text);
 }
 
