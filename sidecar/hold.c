@@ -18,6 +18,7 @@
 #define ASSIGN_RETRY_MS 1000
 #define META_TIMEOUT_MS 5000
 #define USED_RING 4096          /* approval ids remembered as used */
+#define FOREIGN_RING 1024       /* verified decisions of approvals held elsewhere */
 #define TICKET_KEEP_US (3600LL * 1000000) /* expired tickets linger, then go */
 
 typedef enum hold_state { H_PUBLISHING, H_WAITING, H_DECIDED } hold_state;
@@ -67,6 +68,16 @@ struct mt_hold_hub {
         uint8_t hash[MT_SHA256_LEN];
     } used[USED_RING];
     size_t used_next, used_n;
+    /* Verified decisions of approvals no hold here names (another replica's
+     * URL-elicitation approvals, or ours before a restart): a retry carrying a
+     * sealed state may land on any replica (mt_hold_decision_lookup). */
+    struct {
+        char id[37];
+        uint8_t hash[MT_SHA256_LEN];
+        mt_hold_outcome outcome;
+        json_t *decision;
+    } foreign[FOREIGN_RING];
+    size_t foreign_next;
     mt_hold_metrics m;
 };
 
@@ -156,6 +167,55 @@ static bool was_used(const mt_hold_hub *hub, const char *approval_id)
         if (strcmp(hub->used[i].id, approval_id) == 0)
             return true;
     return false;
+}
+
+static void remember_foreign(mt_hold_hub *hub, const char *id, const uint8_t *hash,
+                             mt_hold_outcome out, const json_t *d)
+{
+    size_t slot = hub->foreign_next;
+    for (size_t i = 0; i < FOREIGN_RING; i++)
+        if (hub->foreign[i].decision && strcmp(hub->foreign[i].id, id) == 0)
+            slot = i; /* a later decision for the same approval replaces it */
+    if (slot == hub->foreign_next)
+        hub->foreign_next = (hub->foreign_next + 1) % FOREIGN_RING;
+    json_decref(hub->foreign[slot].decision);
+    snprintf(hub->foreign[slot].id, sizeof hub->foreign[slot].id, "%s", id);
+    memcpy(hub->foreign[slot].hash, hash, MT_SHA256_LEN);
+    hub->foreign[slot].outcome = out;
+    hub->foreign[slot].decision = json_deep_copy(d);
+}
+
+bool mt_hold_decision_lookup(mt_hold_hub *hub, const char *approval_id,
+                             const uint8_t *request_hash, mt_hold_outcome *out,
+                             const json_t **decision)
+{
+    for (size_t i = 0; hub && i < FOREIGN_RING; i++) {
+        if (!hub->foreign[i].decision || strcmp(hub->foreign[i].id, approval_id) != 0 ||
+            memcmp(hub->foreign[i].hash, request_hash, MT_SHA256_LEN) != 0)
+            continue;
+        mt_hold_outcome o = hub->foreign[i].outcome;
+        json_int_t exp = json_integer_value(json_object_get(hub->foreign[i].decision, "expires"));
+        if (o == MT_HOLD_APPROVED && exp < mt_now_us())
+            o = MT_HOLD_EXPIRED;
+        *out = o;
+        *decision = hub->foreign[i].decision;
+        return true;
+    }
+    return false;
+}
+
+bool mt_hold_approval_used(const mt_hold_hub *hub, const char *approval_id)
+{
+    return hub && was_used(hub, approval_id);
+}
+
+void mt_hold_mark_used(mt_hold_hub *hub, const char *approval_id, const uint8_t *request_hash)
+{
+    mt_hold h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.approval_id, sizeof h.approval_id, "%s", approval_id);
+    memcpy(h.hash, request_hash, MT_SHA256_LEN);
+    mark_used(hub, &h);
 }
 
 /* ---- publishing --------------------------------------------------------- */
@@ -304,6 +364,7 @@ static void apply_decision(mt_hold_hub *hub, const json_t *d)
         return;
     }
     if (!h) {
+        remember_foreign(hub, id, hash, out, d);
         ig.reason = was_used(hub, id) ? "already_used" : "unknown_approval";
         mt_hold *other = find_pending_by_hash(hub, hash);
         if (other || strcmp(ig.reason, "already_used") == 0)
@@ -529,6 +590,8 @@ void mt_hold_hub_free(mt_hold_hub *hub)
         return;
     while (hub->holds)
         free_hold(hub, hub->holds);
+    for (size_t i = 0; i < FOREIGN_RING; i++)
+        json_decref(hub->foreign[i].decision);
     if (hub->prod) {
         mt_errbuf eb = {{0}};
         (void)mt_producer_flush(hub->prod, 2000, &eb);

@@ -152,6 +152,18 @@ int64_t mt_hold_ticket_expires(const mt_ticket *t);
  * answered): it is removed and its approval marked used. */
 void mt_hold_ticket_consume(mt_hold_hub *hub, mt_ticket *t);
 
+/* A verified decision of an approval that no hold of this sidecar names
+ * (another replica's, or this one's before a restart), read from the
+ * decisions topic: its outcome (approved past `expires` reads expired) and
+ * the decision (borrowed until the next hub call). false: none seen for
+ * (approval_id, request_hash). */
+bool mt_hold_decision_lookup(mt_hold_hub *hub, const char *approval_id,
+                             const uint8_t *request_hash, mt_hold_outcome *out,
+                             const json_t **decision);
+/* An approval released one call here already (replays are refused). */
+bool mt_hold_approval_used(const mt_hold_hub *hub, const char *approval_id);
+void mt_hold_mark_used(mt_hold_hub *hub, const char *approval_id, const uint8_t *request_hash);
+
 /* Console link of an approval (console_url + "#/approvals/" + id) into out;
  * "" when no console_url is configured. */
 void mt_hold_console_link(const mt_hold_hub *hub, const char *approval_id, char *out,

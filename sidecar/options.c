@@ -244,6 +244,23 @@ const mt_cfg_option mt_sidecar_options[] = {
     {"approvals.max_pending", MT_CFG_INT, "1000",
      "Calls held (waiting or as tickets) at once; beyond, a held call is refused (-32007).",
      O(approvals_max_pending), 1, 1000000, NULL, 0},
+    {"approvals.state_key_files", MT_CFG_LIST, NULL,
+     "Files of at least 32 bytes of secret that seal the requestState the sidecar hands a "
+     "2026-07-28 client (multi-round-trip calls, docs/sidecar.md \"Multi-round-trip "
+     "calls\"). The first seals, all open (rotation). Give every replica of a deployment "
+     "the same files so a retry may land on any of them. Unset: a random key per process "
+     "(retries must come back to the same sidecar, and a restart refuses them).",
+     O(approvals_state_keys), 0, 0, NULL, 0},
+    {"approvals.state_ttl", MT_CFG_DURATION, "10m",
+     "How long a sealed requestState of an approved call stays valid: the time a client has "
+     "to answer the server's next input request.",
+     O(approvals_state_ttl_ms), 1000, (int64_t)86400000, NULL, 0},
+    {"approvals.url_elicitation", MT_CFG_BOOL, "true",
+     "A held call from a 2026-07-28 client that declares URL elicitation (and with "
+     "approvals.console_url set) is answered at once with an input-required result asking "
+     "it to open the approval's console page; its retry passes once the signed decision "
+     "exists. No request is held open. Off: such clients are held like older ones.",
+     O(approvals_url_elicitation), 0, 0, NULL, 0},
     MT_CFG_END,
 };
 

@@ -92,6 +92,9 @@ typedef struct mt_sidecar_config {
     int64_t approvals_grace_ms;
     int64_t approvals_lookback_ms;
     int64_t approvals_max_pending;
+    mt_strlist approvals_state_keys;   /* MRTR state keys (first seals); empty: per process */
+    int64_t approvals_state_ttl_ms;    /* life of a sealed requestState after release */
+    bool approvals_url_elicitation;    /* hold nothing open for URL-capable 2026 clients */
 } mt_sidecar_config;
 
 extern const mt_cfg_option mt_sidecar_options[];

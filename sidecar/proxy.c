@@ -532,6 +532,11 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     free(f->justification);
     free(f->progress_token);
     json_decref(f->verdict);
+    if (f->fwd_body)
+        evbuffer_free(f->fwd_body);
+    free(f->client_name);
+    free(f->client_version);
+    free(f->client_caps);
     if (f->session)
         mt_rec_session_release(p->rec, f->session);
     json_decref(f->identity);
@@ -696,6 +701,7 @@ void proxy_fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *di
         ev->policy_rule_id = f->decision.rule_id;
         ev->policy_action = policy_action_symbol(f->decision.action);
     }
+    proxy_mrtr_fill(f, ev);
 }
 
 /* rpc of a message the upstream sent. A response carries no tool or URI of
@@ -965,15 +971,10 @@ static void note_legacy_session(fwd *f, const char *uri, size_t len)
 /* mask.client_responses: the event rebuilt with its data masked (id, event
  * type and retry kept) into blk. false: unchanged (nothing to mask, or no
  * memory: then the client gets the original bytes, as with the option off). */
-static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size_t len,
-                           char **masked, mt_buf *blk)
+/* The event e with other data (id, event type and retry kept) into blk. */
+static bool sse_block_with_data(const mt_sse_event *e, const char *data, size_t mlen,
+                                mt_buf *blk)
 {
-    mt_errbuf eb = {{0}};
-    if (mt_rec_mask(f->p->rec, data, len, masked, &eb) != MT_OK)
-        return false;
-    size_t mlen = strlen(*masked);
-    if (mlen == len && memcmp(*masked, data, len) == 0)
-        return false;
     char num[32];
     bool ok = true;
     if (!(e->type_len == 7 && memcmp(e->type, "message", 7) == 0))
@@ -988,13 +989,25 @@ static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size
         ok = mt_buf_append(blk, num, (size_t)n) == MT_OK;
     }
     for (size_t i = 0; ok && i <= mlen;) { /* one data: line per line */
-        const char *nl = memchr(*masked + i, '\n', mlen - i);
-        size_t n = nl ? (size_t)(nl - (*masked + i)) : mlen - i;
+        const char *nl = memchr(data + i, '\n', mlen - i);
+        size_t n = nl ? (size_t)(nl - (data + i)) : mlen - i;
         ok = mt_buf_append(blk, "data: ", 6) == MT_OK &&
-             mt_buf_append(blk, *masked + i, n) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
+             mt_buf_append(blk, data + i, n) == MT_OK && mt_buf_append(blk, "\n", 1) == MT_OK;
         i += n + 1;
     }
     return ok && mt_buf_append(blk, "\n", 1) == MT_OK;
+}
+
+static bool mask_sse_block(fwd *f, const mt_sse_event *e, const char *data, size_t len,
+                           char **masked, mt_buf *blk)
+{
+    mt_errbuf eb = {{0}};
+    if (mt_rec_mask(f->p->rec, data, len, masked, &eb) != MT_OK)
+        return false;
+    size_t mlen = strlen(*masked);
+    if (mlen == len && memcmp(*masked, data, len) == 0)
+        return false;
+    return sse_block_with_data(e, *masked, mlen, blk);
 }
 
 static void note_discover(fwd *f, const mt_mcp_msg *m);
@@ -1036,6 +1049,18 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
         }
         note_legacy_session(f, data, data_len);
     }
+    /* an input-required result of an approved call: the sealed state in place */
+    mt_buf sdata = MT_BUF_INIT, sblk = MT_BUF_INIT;
+    const char *result_type = NULL;
+    bool sealed = false;
+    if (f->mrtr_on &&
+        proxy_mrtr_response(f, data, data_len, &sdata, &result_type, &sealed) &&
+        sse_block_with_data(e, (const char *)sdata.data, sdata.len, &sblk)) {
+        raw = sblk.data;
+        raw_len = sblk.len;
+        data = (const char *)sdata.data;
+        data_len = sdata.len;
+    }
     char *masked = NULL;
     mt_buf mblk = MT_BUF_INIT;
     if (f->p->cfg->mask_client_responses && f->p->rec &&
@@ -1050,6 +1075,8 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     proxy_fill_event(f, &ev, "sse_event", "server_to_client", f->status, NULL, 0);
     ev.http.sse_event_id = sse_id;
     ev.rpc.present = false;
+    ev.call.result_type = result_type;
+    ev.call.sealed = sealed;
     if (parsed) {
         fill_rpc_from_msg(f, &ev, &b.msgs[0]);
         note_discover(f, &b.msgs[0]);
@@ -1060,6 +1087,8 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     free(sse_id);
     free(masked);
     mt_buf_free(&mblk);
+    mt_buf_free(&sdata);
+    mt_buf_free(&sblk);
     mt_buf_free(&rew);
     mt_buf_free(&blk);
     return MT_OK;
@@ -1297,6 +1326,18 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     copy_headers(evhttp_request_get_input_headers(ureq),
                  evhttp_request_get_output_headers(f->creq), fwd_response_headers);
     f->reply_code = code;
+    const char *result_type = NULL;
+    bool sealed = false;
+    {
+        size_t n = evbuffer_get_length(f->pending);
+        mt_buf out = MT_BUF_INIT;
+        if (proxy_mrtr_response(f, n ? evbuffer_pullup(f->pending, -1) : NULL, n, &out,
+                                &result_type, &sealed)) {
+            evbuffer_drain(f->pending, n);
+            evbuffer_add(f->pending, out.data, out.len);
+        }
+        mt_buf_free(&out);
+    }
     if (!f->p->rec || !f->session) {
         on_response_recorded(f, MT_OK);
         return;
@@ -1305,6 +1346,8 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     size_t len = evbuffer_get_length(f->pending);
     const void *d = len ? evbuffer_pullup(f->pending, -1) : NULL;
     proxy_fill_event(f, &ev, "response", "server_to_client", code, NULL, 0);
+    ev.call.result_type = result_type;
+    ev.call.sealed = sealed;
     mt_mcp_batch b;
     bool parsed = parse_upstream(d, len, &b);
     ev.rpc.present = false;
@@ -1353,8 +1396,9 @@ void proxy_start_upstream(fwd *f, struct evhttp_request *creq)
     /* The client's token stays here; the upstream gets its own credential. */
     if (cfg->upstream_credential.value)
         evhttp_add_header(uh, "Authorization", cfg->upstream_credential.value);
+    /* the client's bytes, or the body without the sidecar's own requestState */
     evbuffer_add_buffer(evhttp_request_get_output_buffer(f->ureq),
-                        evhttp_request_get_input_buffer(creq));
+                        f->fwd_body ? f->fwd_body : evhttp_request_get_input_buffer(creq));
 
     const char *uri = evhttp_request_get_uri(creq);
     char path[8192];
@@ -1747,9 +1791,26 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
     f->req_is_error = m->is_error;
     f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
     f->req_code = m->error_code;
+    proxy_refusal rf = {0, NULL, ""};
+    if (mt_mcp_version_is_stateless(f->version) && !b.is_batch &&
+        !proxy_mrtr_request(f, m, &rf)) {
+        mt_mcp_batch_free(&b);
+        reject_rpc(f, 400, "Bad Request", f->rpc_id, rf.code, rf.msg, rf.reason, body);
+        return false;
+    }
     bool ok = apply_policy(f, &b, body);
-    if (ok && f->has_decision && f->decision.action == MT_POLICY_APPROVE)
-        ok = prepare_hold(f, req, &b, body);
+    if (ok && f->has_decision && f->decision.action == MT_POLICY_APPROVE) {
+        if (f->mrtr_awaiting) {
+            f->hold_pending = true; /* its decision is looked up once recorded */
+        } else if (!f->mrtr_covered) {
+            ok = prepare_hold(f, req, &b, body);
+            if (ok && proxy_mrtr_wants_url(f, m)) {
+                /* one approval per logical call: the retries' bytes differ */
+                f->mrtr_url = true;
+                memcpy(f->req_hash, f->call_hash, sizeof f->req_hash);
+            }
+        }
+    }
     for (size_t i = 0; ok && p->held && i < b.n; i++)
         if (b.msgs[i].method && strcmp(b.msgs[i].method, "notifications/cancelled") == 0)
             proxy_cancel_held(p, f->client_sid, json_object_get(b.msgs[i].params, "requestId"));
@@ -1838,9 +1899,16 @@ static void on_request(struct evhttp_request *req, void *arg)
     ev.rpc.has_error_code = f->req_has_code;
     ev.rpc.error_code = f->req_code;
     ev.justification = f->justification;
-    if (f->hold_pending)
+    ev.client.name = f->client_name;
+    ev.client.version = f->client_version;
+    ev.client.capabilities = f->client_caps;
+    json_t *covered = f->mrtr_covered ? mt_hold_approval_info(f->approval_id, "approved", NULL)
+                                      : NULL;
+    ev.approval = covered; /* a later round of a call an approval released */
+    if (f->hold_pending || f->mrtr_on)
         ev.event_id_out = f->event_id;
     proxy_emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
+    json_decref(covered);
 }
 
 /* --- TLS -------------------------------------------------------------------- */
@@ -1980,6 +2048,8 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
     }
     if (cfg->policy_file && (err = mt_proxy_reload_policy(p, eb)) != MT_OK)
         goto fail;
+    if ((err = proxy_mrtr_init(p, eb)) != MT_OK)
+        goto fail;
     if (cfg->tls_cert && (err = tls_setup(p, eb)) != MT_OK)
         goto fail;
     p->bound = evhttp_bind_socket_with_handle(p->http, cfg->listen_address,
@@ -2096,6 +2166,7 @@ void mt_proxy_free(mt_proxy *p)
     mt_jwks_fetch_free(p->jwks_fetch);
     mt_jwks_free(p->jwks);
     json_decref(p->anon_identity);
+    proxy_mrtr_free(p);
     while (p->smap_oldest) {
         char *id = strdup(p->smap_oldest->upstream_id);
         if (!id)

@@ -209,6 +209,7 @@ static void hold_conclude(fwd *f, mt_hold_outcome o, const json_t *decision)
     json_t *body = NULL;
     switch (o) {
     case MT_HOLD_APPROVED:
+        f->mrtr_approved = true; /* its input-required results get sealed states */
         break;
     case MT_HOLD_DENIED:
         body = hold_error(f, MT_RPC_APPROVAL_DENIED, "approval denied", deny_data(decision));
@@ -328,12 +329,86 @@ static void on_progress_tick(evutil_socket_t fd, short what, void *arg)
     json_decref(info);
 }
 
+/* Answers a URL-elicitation approval (first ask, or a retry still pending):
+ * an input-required result with the console link and a sealed state.
+ * kind: the recorded event's kind. */
+static void answer_url(fwd *f, const char *kind, int64_t expires_ms)
+{
+    char link[1024];
+    mt_hold_console_link(f->p->holds, f->approval_id, link, sizeof link);
+    mt_errbuf eb = {{0}};
+    json_t *body = proxy_mrtr_url_result(f, link, expires_ms, &eb);
+    if (!body) {
+        mt_logs(MT_LOG_ERROR, "approvals", "cannot answer the approval URL", "error", eb.msg,
+                NULL);
+        hold_record(f, "error", NULL, NULL, eb.msg,
+                    hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
+                               "approval request could not be answered", json_object()),
+                    proxy_on_reject_recorded);
+        return;
+    }
+    char *payload = json_dumps(body, JSON_COMPACT);
+    hold_record(f, kind, NULL, NULL, payload, body, proxy_on_reject_recorded);
+    free(payload);
+}
+
+/* The retry of a call whose approval was asked by URL elicitation (its
+ * sealed AWAITING_APPROVAL state was opened and checked in classify): the
+ * decision is this sidecar's ticket, or one read from the decisions topic
+ * for an approval another replica asked. Approved: forwarded once (without
+ * the sidecar's input response and state); pending: asked again with a fresh
+ * state, until the approval expires. */
+static void hold_retry_awaiting(fwd *f)
+{
+    mt_proxy *p = f->p;
+    const char *subject = json_string_value(json_object_get(f->identity, "subject"));
+    mt_ticket *t = mt_hold_ticket_find(p->holds, f->call_hash, subject);
+    if (t && strcmp(mt_hold_ticket_approval_id(t), f->approval_id) == 0) {
+        mt_ticket_state st = mt_hold_ticket_state(p->holds, t);
+        if (st == MT_TICKET_PENDING) {
+            answer_url(f, "response", mt_hold_ticket_expires(t) / 1000);
+            return;
+        }
+        json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
+        mt_hold_ticket_consume(p->holds, t);
+        hold_conclude(f, st == MT_TICKET_APPROVED ? MT_HOLD_APPROVED
+                         : st == MT_TICKET_DENIED ? MT_HOLD_DENIED
+                                                  : MT_HOLD_EXPIRED,
+                      d);
+        json_decref(d);
+        return;
+    }
+    if (mt_hold_approval_used(p->holds, f->approval_id)) {
+        hold_record(f, "error", NULL, NULL, "approval already used",
+                    hold_error(f, MT_RPC_APPROVAL_EXPIRED,
+                               "approval already used: call again for a new approval",
+                               json_object()),
+                    proxy_on_reject_recorded);
+        return;
+    }
+    mt_hold_outcome o;
+    const json_t *d = NULL;
+    if (mt_hold_decision_lookup(p->holds, f->approval_id, f->call_hash, &o, &d)) {
+        json_t *dd = json_incref((json_t *)d);
+        if (o == MT_HOLD_APPROVED)
+            mt_hold_mark_used(p->holds, f->approval_id, f->call_hash);
+        hold_conclude(f, o, dd);
+        json_decref(dd);
+        return;
+    }
+    answer_url(f, "response", f->mrtr_expires_ms);
+}
+
 /* The request event is recorded: hold the call (wait), or answer its ticket. */
 void proxy_hold_begin(fwd *f)
 {
     mt_proxy *p = f->p;
     const mt_policy_approval *ap = f->decision.approval;
     f->hold_pending = false;
+    if (p->holds && f->mrtr_awaiting) {
+        hold_retry_awaiting(f);
+        return;
+    }
     if (!p->holds) {
         hold_record(f, "error", NULL, NULL, "approvals not configured",
                     hold_error(f, MT_RPC_APPROVAL_UNAVAILABLE,
@@ -344,7 +419,11 @@ void proxy_hold_begin(fwd *f)
         return;
     }
     const char *subject = json_string_value(json_object_get(f->identity, "subject"));
-    if (ap->hold == MT_POLICY_HOLD_TICKET) {
+    /* URL elicitation: a ticket keyed by the call hash, asked through the client */
+    bool ticket = ap->hold == MT_POLICY_HOLD_TICKET || f->mrtr_url;
+    mt_policy_approval url_ap = *ap;
+    url_ap.hold = MT_POLICY_HOLD_TICKET;
+    if (ticket) {
         mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
         if (t) {
             memcpy(f->approval_id, mt_hold_ticket_approval_id(t), sizeof f->approval_id);
@@ -362,8 +441,7 @@ void proxy_hold_begin(fwd *f)
         }
     }
     char *args = NULL;
-    if (!(ap->hold == MT_POLICY_HOLD_TICKET && mt_hold_ticket_find(p->holds, f->req_hash,
-                                                                   subject))) {
+    if (!(ticket && mt_hold_ticket_find(p->holds, f->req_hash, subject))) {
         struct evbuffer *body = evhttp_request_get_input_buffer(f->creq);
         size_t blen = evbuffer_get_length(body);
         mt_errbuf meb = {{0}};
@@ -390,12 +468,12 @@ void proxy_hold_begin(fwd *f)
             .arguments_masked = args,
             .justification = just,
             .rule_id = f->decision.rule_id,
-            .approval = ap,
+            .approval = ticket ? &url_ap : ap,
         };
         mt_hold_callbacks cb = {on_hold_published, on_hold_decided, on_hold_ignored};
         mt_errbuf eb = {{0}};
-        mt_err err = mt_hold_start(p->holds, &rq, ap->hold == MT_POLICY_HOLD_TICKET ? NULL : &cb,
-                                   f, &f->hold, f->approval_id, &eb);
+        mt_err err = mt_hold_start(p->holds, &rq, ticket ? NULL : &cb, f, &f->hold,
+                                   f->approval_id, &eb);
         free(args);
         free(just);
         if (err != MT_OK) {
@@ -413,6 +491,11 @@ void proxy_hold_begin(fwd *f)
     }
     char link[1024];
     mt_hold_console_link(p->holds, f->approval_id, link, sizeof link);
+    if (f->mrtr_url) {
+        mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
+        answer_url(f, "approval_requested", t ? mt_hold_ticket_expires(t) / 1000 : 0);
+        return;
+    }
     if (ap->hold == MT_POLICY_HOLD_TICKET) {
         mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
         json_t *data = json_pack("{s:s?, s:I, s:s}", "console_url", link[0] ? link : NULL,

@@ -20,6 +20,7 @@
 #include "hold.h"
 #include "jwks_fetch.h"
 #include "mcp.h"
+#include "mrtr.h"
 #include "proxy.h"
 #include "recorder.h"
 #include "sse.h"
@@ -84,6 +85,10 @@ struct mt_proxy {
     struct fwd *held;       /* exchanges waiting for a decision (cancellation lookup) */
     unsigned upstream_versions; /* bit per mt_mcp_version the upstream's server/discover
                                    listed in supportedVersions; 0: not learned yet */
+    /* multi-round-trip calls (proxy_mrtr.c) */
+    mt_mrtr_keys *mrtr_keys;   /* seal/open requestState (approvals.state_key_files) */
+    mt_mrtr_links *mrtr_links; /* server requestState -> the call it continues */
+    mt_mrtr_seen *mrtr_seen;   /* nonces of sealed states already used (this replica) */
 };
 
 typedef struct sse_queue_storage {
@@ -157,6 +162,20 @@ typedef struct fwd {
     struct event *eof_ev;     /* watches a waiting client's socket for its close */
     mt_hold_outcome outcome;  /* set when decided */
     json_t *verdict;          /* the decision that ended the hold (NULL: none/own expiry) */
+    /* multi-round-trip call (2026-07-28; proxy_mrtr.c) */
+    bool mrtr_on;             /* a stateless call whose result may be input_required */
+    uint8_t call_hash[MT_SHA256_LEN];
+    char call_id[37];         /* the logical call ("": this request starts it) */
+    int call_round;           /* 1: first round */
+    bool mrtr_sealed_in;      /* the request carried a sealed requestState */
+    bool mrtr_covered;        /* ... RELEASED: an approval already covers the call */
+    bool mrtr_awaiting;       /* ... AWAITING_APPROVAL: the decision is looked up */
+    bool mrtr_url;            /* the approval is asked by URL elicitation (nothing held) */
+    bool mrtr_approved;       /* an approval released this call (results get sealed) */
+    int64_t mrtr_expires_ms;  /* AWAITING: expiry of the approval its state names */
+    char result_type[48];     /* resultType of the last result relayed (record) */
+    struct evbuffer *fwd_body; /* body sent upstream when it differs from the client's */
+    char *client_name, *client_version, *client_caps; /* _meta client info (2026) */
 } fwd;
 
 /* --- proxy.c ----------------------------------------------------------------- */
@@ -175,6 +194,37 @@ void proxy_emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t le
 void proxy_on_reject_recorded(void *arg, mt_err err);
 /* Forwards the client's request to the upstream. */
 void proxy_start_upstream(fwd *f, struct evhttp_request *creq);
+
+/* --- proxy_mrtr.c ------------------------------------------------------------ */
+
+/* Keys, link table and nonce set from the configuration. */
+mt_err proxy_mrtr_init(mt_proxy *p, mt_errbuf *eb);
+void proxy_mrtr_free(mt_proxy *p);
+/* A 2026-07-28 request (not a batch): records its _meta client info; for a
+ * call that may be multi-round-trip, its call hash and the requestState it
+ * carries (a sealed one is opened and checked; the body the upstream gets is
+ * rewritten). false: refused (answer under way). */
+typedef struct proxy_refusal {
+    int code;           /* JSON-RPC error code */
+    const char *reason; /* recorded and counted (static) */
+    char msg[256];
+} proxy_refusal;
+bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r);
+/* Whether a held call of this client is asked by URL elicitation. */
+bool proxy_mrtr_wants_url(fwd *f, const mt_mcp_msg *m);
+/* The call, client and round of an event of f. */
+void proxy_mrtr_fill(fwd *f, mt_rec_event *ev);
+/* A response message of the upstream (JSON text): an input-required result
+ * of an approved call gets a sealed requestState, else the server's state is
+ * linked to the call. true: rewritten into out. result_type/sealed: for the
+ * record. */
+bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
+                         const char **result_type, bool *sealed);
+/* The input-required result that asks the client to open the approval's
+ * console page (URL elicitation), with a sealed AWAITING_APPROVAL state
+ * expiring at expires_ms. NULL: cannot (no memory, too large). */
+json_t *proxy_mrtr_url_result(fwd *f, const char *console_link, int64_t expires_ms,
+                              mt_errbuf *eb);
 
 /* --- proxy_hold.c ------------------------------------------------------------ */
 

@@ -1632,9 +1632,10 @@ static mt_err encode_event(mt_recorder *rec, const mt_rec_session *s, const mt_r
     } else {
         mt_avw_null(&w, "instance");
     }
-    if (ev->call.call_id) {
+    if (ev->call.call_id || ev->call.round > 0) {
+        /* the first round of a call is named by its own request event */
         mt_avw_record_begin(&w, "call");
-        w_str(&w, "call_id", ev->call.call_id);
+        w_str(&w, "call_id", ev->call.call_id ? ev->call.call_id : event_id);
         mt_avw_long(&w, "round", ev->call.round);
         w_str(&w, "result_type", ev->call.result_type);
         mt_avw_bool(&w, "sealed", ev->call.sealed);

@@ -150,7 +150,9 @@ typedef struct mt_rec_event {
     int64_t latency_us;         /* < 0: null */
     const char *traceparent;
     struct {
-        const char *call_id;     /* NULL: call null (LogicalCall) */
+        const char *call_id;     /* NULL and round 0: call null (LogicalCall); NULL and
+                                    round >= 1: this event's own event_id (a call's
+                                    first request names the call) */
         int round;
         const char *result_type; /* NULL: null */
         bool sealed;

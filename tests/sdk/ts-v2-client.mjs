@@ -5,11 +5,14 @@
 // through the sidecar), writing a normalised JSON transcript so two runs can be compared with diff.
 //
 // Usage: node tests/sdk/ts-v2-client.mjs URL [--token T] [--out FILE] [--steps a,b,...]
-//                                        [--timeout-ms N] [--legacy]
+//                                        [--timeout-ms N] [--legacy] [--url-elicitation CMD]
 //   URL       MCP endpoint, e.g. http://127.0.0.1:3001/mcp
 //   --token   sent as "Authorization: Bearer T" on every request (requestInit headers)
 //   --out     transcript file (default: stdout)
 //   --steps   run only these steps, in the order given (default: all, in the order below)
+//   --url-elicitation CMD  also declare URL elicitation; a URL-mode elicitation/create runs
+//             CMD URL (no shell) and, once it exits 0, accepts (a human "opened
+//             the link and approved"); the transcript keeps the request's mode and message
 //   --legacy  2025-era session with the 1.32 SDK (@modelcontextprotocol/sdk) instead: initialize,
 //             tools_list, echo, deploy (the server elicits over the session's SSE stream),
 //             read, close (DELETE of the session); --steps picks among those
@@ -32,6 +35,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const nm = path.join(here, '..', 'peers', 'node_modules');
 
 const argv = process.argv.slice(2);
+let urlCmd = null;
 let url, token = process.env.MT_BEARER_TOKEN || '', out = '', timeoutMs = 30000, stepsArg = '', legacyMode = false;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -40,6 +44,7 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--steps') stepsArg = argv[++i];
   else if (a === '--timeout-ms') timeoutMs = Number(argv[++i]);
   else if (a === '--legacy') legacyMode = true;
+  else if (a === '--url-elicitation') urlCmd = argv[++i];
   else if (!url && !a.startsWith('--')) url = a;
   else { console.error(`ts-v2-client: unknown argument ${a}`); process.exit(2); }
 }
@@ -107,11 +112,18 @@ const elicitSeen = []; // { message, requestedSchema } per elicitation the handl
 async function modernSession() {
   const C = await import(pathToFileURL(path.join(pkgDir, 'dist', 'index.mjs')).href);
   const client = new C.Client({ name: 'mcptrail-ts-v2-client', version: '1.0.0' }, {
-    capabilities: { elicitation: { form: {} } },
+    capabilities: { elicitation: urlCmd ? { form: {}, url: {} } : { form: {} } },
     versionNegotiation: { mode: { pin: '2026-07-28' } },
   });
   client.setRequestHandler('elicitation/create', async (req) => {
     elicitSeen.push({ message: req.params.message, mode: req.params.mode, requestedSchema: req.params.requestedSchema });
+    if (req.params.mode === 'url') {
+      if (!urlCmd) return { action: 'decline' };
+      const { execFile } = await import('node:child_process');
+      await new Promise((resolve, reject) => execFile(urlCmd, [req.params.url],
+        { timeout: 4 * timeoutMs }, (e) => (e ? reject(e) : resolve())));
+      return { action: 'accept' };
+    }
     return elicitAnswer;
   });
   const updates = []; // uris of notifications/resources/updated
