@@ -1135,6 +1135,10 @@ static void sse_drain(fwd *f, bool final)
             sse_abort(f, eb.msg[0] ? eb.msg : "upstream SSE stream unparsable");
             return;
         }
+        /* a CRLF event's closing LF goes out now, not with the next event
+         * (a long-lived stream may pause after any event) */
+        if (mt_sse_take_lone_lf(&f->sse_parser))
+            sse_enqueue(f, "\n", 1, NULL, NULL, 0);
     }
     if (!final)
         return;

@@ -221,6 +221,16 @@ fail:
     return err;
 }
 
+bool mt_sse_take_lone_lf(mt_sse_parser *p)
+{
+    if (p->failed || p->lines || p->blk.len != 1 || p->blk.data[0] != '\n' ||
+        p->line_start != 1)
+        return false;
+    p->blk.len = 0;
+    p->line_start = 0;
+    return true;
+}
+
 mt_err mt_sse_finish(mt_sse_parser *p, mt_errbuf *eb)
 {
     if (p->failed)

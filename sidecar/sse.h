@@ -91,6 +91,13 @@ mt_err mt_sse_finish(mt_sse_parser *p, mt_errbuf *eb);
 /* Raw bytes received but not yet part of a reported block. */
 void mt_sse_pending(const mt_sse_parser *p, const uint8_t **raw, size_t *len);
 
+/* True when the pending bytes are only the LF of the CRLF that ended the
+ * last block, and takes them: the caller forwards that byte now, so a relay
+ * does not hold an event's last byte until the stream's next one arrives
+ * (a client parser may wait for it). The next block's raw bytes then start
+ * after it. */
+bool mt_sse_take_lone_lf(mt_sse_parser *p);
+
 /* 2024-11-05 HTTP+SSE: rewrites the first `endpoint` event's data (the URI
  * the client must POST to) so it points at the sidecar. base_url is the
  * sidecar's public "http(s)://host[:port][/prefix]" (a trailing '/' is

@@ -232,6 +232,33 @@ static void raw_spans_reassemble_the_stream(void **state)
     mt_sse_parser_free(&p);
 }
 
+/* A relay forwards the LF that closes a CRLF event at once (mt_sse_take_lone_lf);
+ * what it forwards still reassembles the stream. */
+static void lone_lf_of_a_crlf_event_can_be_taken(void **state)
+{
+    (void)state;
+    static const char s[] = "data: a\r\n\r\ndata: b\r\n\r\n";
+    rec r;
+    mt_sse_parser p;
+    memset(&r, 0, sizeof r);
+    mt_sse_parser_init(&p, NULL);
+    assert_int_equal(mt_sse_feed(&p, s, 11, record, &r, NULL), MT_OK); /* "data: a\r\n\r\n" */
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.ev[0].raw_len, 10);
+    assert_true(mt_sse_take_lone_lf(&p));
+    assert_false(mt_sse_take_lone_lf(&p));
+    assert_int_equal(mt_sse_feed(&p, s + 11, sizeof s - 1 - 11, record, &r, NULL), MT_OK);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.ev[1].data, "b");
+    assert_int_equal(r.ev[1].raw_len, 10); /* "data: b\r\n\r": its LF is pending */
+    assert_true(mt_sse_take_lone_lf(&p));
+    assert_int_equal(mt_sse_finish(&p, NULL), MT_OK);
+    /* a partial line is never taken */
+    assert_int_equal(mt_sse_feed(&p, "\ndata", 5, record, &r, NULL), MT_OK);
+    assert_false(mt_sse_take_lone_lf(&p));
+    mt_sse_parser_free(&p);
+}
+
 static void sample_fields_bom_cr_nul_id_and_retry(void **state)
 {
     (void)state;
@@ -462,6 +489,7 @@ int main(void)
         cmocka_unit_test(one_byte_at_a_time_gives_identical_events),
         cmocka_unit_test(raw_spans_reassemble_the_stream),
         cmocka_unit_test(sample_fields_bom_cr_nul_id_and_retry),
+        cmocka_unit_test(lone_lf_of_a_crlf_event_can_be_taken),
         cmocka_unit_test(cr_lf_and_crlf_endings_give_the_same_events),
         cmocka_unit_test(bom_only_skipped_at_stream_start),
         cmocka_unit_test(invalid_retry_values_are_ignored),
