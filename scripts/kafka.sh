@@ -55,7 +55,8 @@ STATE="${MT_KAFKA_STATE:-/tmp/mcptrail-kafka-$(id -u)}"
 HEAP="${MT_KAFKA_HEAP:--Xms256m -Xmx512m}"
 READY_TIMEOUT="${MT_KAFKA_READY_TIMEOUT:-90}"
 
-TOPICS=(mcptrail.events mcptrail.approval.requests mcptrail.approval.votes mcptrail.approval.decisions)
+TOPICS=(mcptrail.events mcptrail.approval.requests mcptrail.approval.votes mcptrail.approval.decisions
+        mcptrail.approval.claims)
 SECURE_USERS=(admin sidecar approvals archiver replay bot nobody)
 SECURE="$STATE/secure"
 

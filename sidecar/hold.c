@@ -20,6 +20,9 @@
 #define USED_RING 4096          /* approval ids remembered as used */
 #define FOREIGN_RING 1024       /* verified decisions of approvals held elsewhere */
 #define TICKET_KEEP_US (3600LL * 1000000) /* expired tickets linger, then go */
+#define CLAIM_SLOTS 131072u     /* claimed nonces remembered (open addressing) */
+#define CLAIM_PROBE 64u         /* longest probe; beyond: the table is full */
+#define CLAIM_WAIT_MS 5000      /* a claim not read back by then fails */
 
 typedef enum hold_state { H_PUBLISHING, H_WAITING, H_DECIDED } hold_state;
 
@@ -78,14 +81,36 @@ struct mt_hold_hub {
         json_t *decision;
     } foreign[FOREIGN_RING];
     size_t foreign_next;
+    /* single-use claims (topic_claims; NULL: off) */
+    char *topic_claims;
+    struct claim_slot {
+        char nonce[33];
+        char owner[49];
+        int64_t expires_ms;
+    } *claims;
+    int64_t claims_full_until_ms; /* a claim could not be stored: fail closed until then */
+    mt_hold_claim *claiming;      /* claims waiting to be read back */
+    char instance[33];            /* this hub's claimant id (random) */
+    uint64_t claim_seq;
     mt_hold_metrics m;
+};
+
+struct mt_hold_claim {
+    mt_hold_hub *hub;
+    mt_hold_claim *prev, *next;
+    char nonce[33];
+    char owner[49];
+    mt_hold_claim_cb cb;
+    void *arg;
+    struct event *timer;
 };
 
 /* A message in flight on the producer. */
 typedef struct pub {
     mt_hold_hub *hub;
-    char approval_id[37];
+    char approval_id[37]; /* a claim: its nonce */
     bool is_request;
+    bool is_claim;
 } pub;
 
 
@@ -250,11 +275,178 @@ static mt_err produce(mt_hold_hub *hub, const char *topic, const mt_avro_schema 
     return err;
 }
 
+/* ---- single-use claims ----------------------------------------------------- */
+
+static struct claim_slot *claim_find(mt_hold_hub *hub, const char *nonce, bool for_insert,
+                                     int64_t now_ms)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = nonce; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    for (unsigned i = 0; i < CLAIM_PROBE; i++) {
+        struct claim_slot *sl = &hub->claims[(h + i) % CLAIM_SLOTS];
+        bool live = sl->nonce[0] && sl->expires_ms > now_ms;
+        if (live && strcmp(sl->nonce, nonce) == 0)
+            return sl;
+        if (for_insert && !live)
+            return sl;
+    }
+    return NULL;
+}
+
+static void claim_free(mt_hold_hub *hub, mt_hold_claim *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else if (hub->claiming == c)
+        hub->claiming = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->timer)
+        event_free(c->timer);
+    free(c);
+}
+
+/* The claims of nonce are settled: winner is the first claimant read (NULL:
+ * ours failed for `why`). */
+static void claims_resolve(mt_hold_hub *hub, const char *nonce, const char *winner,
+                           const char *why)
+{
+    for (mt_hold_claim *c = hub->claiming, *next; c; c = next) {
+        next = c->next;
+        if (strcmp(c->nonce, nonce) != 0)
+            continue;
+        bool won = winner && strcmp(winner, c->owner) == 0;
+        mt_hold_claim_cb cb = c->cb;
+        void *arg = c->arg;
+        claim_free(hub, c);
+        cb(arg, won, won ? NULL : winner ? "already used (claimed by another request)" : why);
+    }
+}
+
+/* A record of the claims topic: the first claim of a nonce is remembered. */
+static void on_claim(mt_hold_hub *hub, const mt_kafka_msg *m)
+{
+    char nonce[33], owner[49];
+    long long exp = 0;
+    if (!m->key || m->key_len == 0 || m->key_len >= sizeof nonce || !m->value ||
+        m->value_len == 0 || m->value_len > 80)
+        return;
+    memcpy(nonce, m->key, m->key_len);
+    nonce[m->key_len] = '\0';
+    char v[81];
+    memcpy(v, m->value, m->value_len);
+    v[m->value_len] = '\0';
+    if (sscanf(v, "%48s %lld", owner, &exp) != 2)
+        return;
+    int64_t now = mt_now_us() / 1000;
+    if (exp <= now)
+        return; /* its state is expired: no retry carrying it passes anyway */
+    struct claim_slot *sl = claim_find(hub, nonce, false, now);
+    if (!sl) {
+        if ((sl = claim_find(hub, nonce, true, now))) {
+            snprintf(sl->nonce, sizeof sl->nonce, "%s", nonce);
+            snprintf(sl->owner, sizeof sl->owner, "%s", owner);
+            sl->expires_ms = exp;
+        } else {
+            if (exp > hub->claims_full_until_ms)
+                hub->claims_full_until_ms = exp;
+            mt_logs(MT_LOG_WARN, "approvals", "claims table full; sealed states refused until "
+                    "entries expire", NULL);
+            claims_resolve(hub, nonce, owner, NULL);
+            return;
+        }
+    }
+    claims_resolve(hub, nonce, sl->owner, NULL);
+}
+
+static void on_claim_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mt_hold_claim *c = arg;
+    mt_hold_hub *hub = c->hub;
+    mt_hold_claim_cb cb = c->cb;
+    void *carg = c->arg;
+    claim_free(hub, c);
+    cb(carg, false, "claim not read back in time");
+}
+
+bool mt_hold_claims_on(const mt_hold_hub *hub)
+{
+    return hub && hub->topic_claims;
+}
+
+mt_err mt_hold_claim_start(mt_hold_hub *hub, const char *nonce, int64_t expires_ms,
+                           mt_hold_claim_cb cb, void *arg, mt_hold_claim **out, mt_errbuf *eb)
+{
+    *out = NULL;
+    int64_t now = mt_now_us() / 1000;
+    if (!hub->topic_claims || !hub->assigned)
+        return mt_fail(eb, MT_ERR_STATE, "single-use claims are not readable yet");
+    if (now < hub->claims_full_until_ms)
+        return mt_fail(eb, MT_ERR_STATE, "single-use claims table full");
+    if (claim_find(hub, nonce, false, now))
+        return mt_fail(eb, MT_ERR_STATE, "already used");
+    mt_hold_claim *c = calloc(1, sizeof *c);
+    pub *pb = calloc(1, sizeof *pb);
+    if (!c || !pb) {
+        free(c);
+        free(pb);
+        return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    }
+    c->hub = hub;
+    c->cb = cb;
+    c->arg = arg;
+    snprintf(c->nonce, sizeof c->nonce, "%s", nonce);
+    snprintf(c->owner, sizeof c->owner, "%s.%llu", hub->instance,
+             (unsigned long long)++hub->claim_seq);
+    pb->hub = hub;
+    pb->is_claim = true;
+    snprintf(pb->approval_id, sizeof pb->approval_id, "%.36s", nonce);
+    char value[96];
+    int n = snprintf(value, sizeof value, "%s %lld", c->owner, (long long)expires_ms);
+    struct timeval tv = {CLAIM_WAIT_MS / 1000, (CLAIM_WAIT_MS % 1000) * 1000};
+    mt_err err = MT_OK;
+    if (!(c->timer = evtimer_new(hub->base, on_claim_timeout, c)) ||
+        evtimer_add(c->timer, &tv) != 0) {
+        err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+    } else {
+        err = mt_producer_send(hub->prod, hub->topic_claims, nonce, strlen(nonce), value,
+                               (size_t)n, NULL, 0, pb, eb);
+    }
+    if (err != MT_OK) {
+        if (c->timer)
+            event_free(c->timer);
+        free(c);
+        free(pb);
+        return err;
+    }
+    c->next = hub->claiming;
+    if (hub->claiming)
+        hub->claiming->prev = c;
+    hub->claiming = c;
+    *out = c;
+    return MT_OK;
+}
+
+void mt_hold_claim_cancel(mt_hold_hub *hub, mt_hold_claim *c)
+{
+    if (c)
+        claim_free(hub, c);
+}
+
 static void on_delivery(const mt_delivery *d, void *ctx)
 {
     (void)ctx;
     pub *pb = d->opaque;
     mt_hold_hub *hub = pb->hub;
+    if (pb->is_claim) {
+        if (d->err != MT_OK)
+            claims_resolve(hub, pb->approval_id, NULL, "claim not published");
+        free(pb);
+        return;
+    }
     if (d->err != MT_OK)
         mt_logs(MT_LOG_WARN, "approvals", pb->is_request ? "approval request not published"
                                                           : "cancel vote not published",
@@ -409,6 +601,10 @@ static void apply_decision(mt_hold_hub *hub, const json_t *d)
 
 static void on_record(mt_hold_hub *hub, const mt_kafka_msg *m)
 {
+    if (hub->topic_claims && m->topic && strcmp(m->topic, hub->topic_claims) == 0) {
+        on_claim(hub, m);
+        return;
+    }
     if (!m->value || m->value_len == 0)
         return;
     json_t *d = NULL;
@@ -552,11 +748,23 @@ mt_err mt_hold_hub_new(const mt_hold_hub_config *cfg, struct event_base *base,
     }
     mt_producer_config pc = {.kafka = cfg->kafka, .on_delivery = on_delivery, .ctx = hub,
                              .delivery_timeout_ms = 30000};
-    const char *topics[] = {hub->topic_dec};
+    if (cfg->topic_claims && *cfg->topic_claims) {
+        uint8_t r[16];
+        hub->topic_claims = strdup(cfg->topic_claims);
+        hub->claims = calloc(CLAIM_SLOTS, sizeof *hub->claims);
+        if (!hub->topic_claims || !hub->claims) {
+            err = mt_fail(eb, MT_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        if ((err = mt_random_bytes(r, sizeof r, eb)) != MT_OK)
+            goto fail;
+        to_hex(r, sizeof r, hub->instance);
+    }
+    const char *topics[] = {hub->topic_dec, hub->topic_claims};
     mt_consumer_config cc = {.kafka = cfg->kafka,
                              .group_id = "mcptrail-sidecar-decisions",
                              .topics = topics,
-                             .ntopics = 1,
+                             .ntopics = hub->topic_claims ? 2 : 1,
                              .assign_only = 1};
     if ((err = mt_producer_new(&pc, &hub->prod, eb)) != MT_OK ||
         (err = mt_consumer_new(&cc, &hub->cons, eb)) != MT_OK)
@@ -590,6 +798,10 @@ void mt_hold_hub_free(mt_hold_hub *hub)
         return;
     while (hub->holds)
         free_hold(hub, hub->holds);
+    while (hub->claiming)
+        claim_free(hub, hub->claiming);
+    free(hub->topic_claims);
+    free(hub->claims);
     for (size_t i = 0; i < FOREIGN_RING; i++)
         json_decref(hub->foreign[i].decision);
     if (hub->prod) {

@@ -48,6 +48,7 @@ struct event_base;
 typedef struct mt_hold_hub_config {
     mt_kafka_config kafka;
     const char *topic_requests, *topic_votes, *topic_decisions; /* NULL: defaults */
+    const char *topic_claims;     /* single-use claims of sealed states; NULL: per replica */
     const char *const *decision_key_files; /* PEM Ed25519 public keys (rotation: several) */
     size_t ndecision_keys;
     const char *console_url;     /* base URL of the console; NULL: none in requests */
@@ -163,6 +164,28 @@ bool mt_hold_decision_lookup(mt_hold_hub *hub, const char *approval_id,
 /* An approval released one call here already (replays are refused). */
 bool mt_hold_approval_used(const mt_hold_hub *hub, const char *approval_id);
 void mt_hold_mark_used(mt_hold_hub *hub, const char *approval_id, const uint8_t *request_hash);
+
+/* ---- single use across replicas ------------------------------------------
+ * A sealed requestState (mrtr.h) must pass once per deployment, not once per
+ * replica. With topic_claims set, the replica about to use one publishes a
+ * claim (key: the state's nonce; value: "<claimant> <expires_ms>", text) and
+ * waits until it reads the claims back: the first claim of a nonce in its
+ * partition wins, every other is a replay. Claims are read from
+ * decision_lookback on (with the decisions) and remembered until their
+ * state expires; the table is bounded (when full, claims fail closed until
+ * entries expire). */
+typedef struct mt_hold_claim mt_hold_claim;
+/* won: this replica's claim came first. why: the reason when not won. */
+typedef void (*mt_hold_claim_cb)(void *arg, bool won, const char *why);
+/* Whether claims are configured (topic_claims). */
+bool mt_hold_claims_on(const mt_hold_hub *hub);
+/* Starts a claim: cb runs exactly once (within CLAIM_WAIT_MS), unless
+ * cancelled first. MT_ERR_STATE (why in eb): the claims are not readable yet,
+ * the table is full, or the nonce was claimed already (a replay): no
+ * callback then. */
+mt_err mt_hold_claim_start(mt_hold_hub *hub, const char *nonce, int64_t expires_ms,
+                           mt_hold_claim_cb cb, void *arg, mt_hold_claim **out, mt_errbuf *eb);
+void mt_hold_claim_cancel(mt_hold_hub *hub, mt_hold_claim *c);
 
 /* Console link of an approval (console_url + "#/approvals/" + id) into out;
  * "" when no console_url is configured. */

@@ -299,6 +299,7 @@ int main(int argc, char **argv)
             .topic_requests = cfg.approvals_topic_requests,
             .topic_votes = cfg.approvals_topic_votes,
             .topic_decisions = cfg.approvals_topic_decisions,
+            .topic_claims = cfg.approvals_topic_claims,
             .decision_key_files = (const char *const *)cfg.approvals_decision_keys.items,
             .ndecision_keys = cfg.approvals_decision_keys.n,
             .console_url = cfg.approvals_console_url,
@@ -314,6 +315,10 @@ int main(int argc, char **argv)
             goto out;
         }
         mt_proxy_set_holds(a.proxy, holds, cfg.approvals_progress_ms);
+        if (!cfg.approvals_topic_claims)
+            mt_logs(MT_LOG_INFO, "approvals", "sealed requestStates are single use per replica",
+                    "hint", "set approvals.topic_claims when several replicas serve one "
+                    "deployment", NULL);
     }
     mt_admin_config ac = {.address = cfg.admin_address,
                           .port = (uint16_t)cfg.admin_port,

@@ -255,6 +255,13 @@ const mt_cfg_option mt_sidecar_options[] = {
      "How long a sealed requestState of an approved call stays valid: the time a client has "
      "to answer the server's next input request.",
      O(approvals_state_ttl_ms), 1000, (int64_t)86400000, NULL, 0},
+    {"approvals.topic_claims", MT_CFG_STRING, NULL,
+     "Topic where replicas claim each sealed requestState before using it, so a state "
+     "passes once per deployment (docs/sidecar.md \"Multi-round-trip calls\"); every "
+     "replica reads and writes it (create it like the decisions topic, e.g. "
+     "mcptrail.approval.claims). Unset: single use is per replica only (a state replayed "
+     "to another replica passes there once).",
+     O(approvals_topic_claims), 0, 0, NULL, 0},
     {"approvals.url_elicitation", MT_CFG_BOOL, "true",
      "A held call from a 2026-07-28 client that declares URL elicitation (and with "
      "approvals.console_url set) is answered at once with an input-required result asking "

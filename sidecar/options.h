@@ -95,6 +95,7 @@ typedef struct mt_sidecar_config {
     mt_strlist approvals_state_keys;   /* MRTR state keys (first seals); empty: per process */
     int64_t approvals_state_ttl_ms;    /* life of a sealed requestState after release */
     bool approvals_url_elicitation;    /* hold nothing open for URL-capable 2026 clients */
+    char *approvals_topic_claims;      /* single-use claims across replicas; NULL: per replica */
 } mt_sidecar_config;
 
 extern const mt_cfg_option mt_sidecar_options[];

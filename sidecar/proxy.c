@@ -529,6 +529,7 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     proxy_held_unlink(f);
     if (f->hold)
         mt_hold_cancel(p->holds, f->hold, "request ended");
+    mt_hold_claim_cancel(p->holds, f->claim);
     free(f->justification);
     free(f->progress_token);
     json_decref(f->verdict);
@@ -1445,6 +1446,8 @@ static void on_request_recorded(void *arg, mt_err err)
                            MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
             f->upstream_done = true;
             proxy_client_finished(f);
+        } else if (f->claim_pending) {
+            proxy_claim_begin(f);
         } else if (f->hold_pending) {
             proxy_hold_begin(f);
         } else {

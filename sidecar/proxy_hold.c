@@ -530,6 +530,36 @@ void proxy_hold_cancel(fwd *f, const char *reason)
     hold_conclude(f, MT_HOLD_CANCELLED, NULL);
 }
 
+static void on_claimed(void *arg, bool won, const char *why)
+{
+    fwd *f = arg;
+    f->claim = NULL;
+    f->claim_pending = false;
+    if (!f->creq)
+        return;
+    if (won) {
+        if (f->hold_pending)
+            proxy_hold_begin(f);
+        else
+            proxy_start_upstream(f, f->creq);
+        return;
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "requestState refused: %s (each sealed state passes once)", why);
+    mt_logs(MT_LOG_INFO, "approvals", "sealed requestState refused", "reason", why,
+            "approval_id", f->approval_id, NULL);
+    hold_record(f, "error", NULL, NULL, msg, hold_error(f, MT_MCP_INVALID_PARAMS, msg, json_object()),
+                proxy_on_reject_recorded);
+}
+
+void proxy_claim_begin(fwd *f)
+{
+    mt_errbuf eb = {{0}};
+    if (mt_hold_claim_start(f->p->holds, f->claim_nonce, f->claim_expires_ms, on_claimed, f,
+                            &f->claim, &eb) != MT_OK)
+        on_claimed(f, false, eb.msg);
+}
+
 /* notifications/cancelled for a held request of the same MCP session. */
 void proxy_cancel_held(mt_proxy *p, const char *client_sid, const json_t *request_id)
 {

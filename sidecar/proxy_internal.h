@@ -174,6 +174,10 @@ typedef struct fwd {
     bool mrtr_approved;       /* an approval released this call (results get sealed) */
     int64_t mrtr_expires_ms;  /* AWAITING: expiry of the approval its state names */
     char result_type[48];     /* resultType of the last result relayed (record) */
+    bool claim_pending;       /* the sealed state's single use is claimed once recorded */
+    char claim_nonce[33];
+    int64_t claim_expires_ms;
+    struct mt_hold_claim *claim; /* waiting for the claims topic */
     struct evbuffer *fwd_body; /* body sent upstream when it differs from the client's */
     char *client_name, *client_version, *client_caps; /* _meta client info (2026) */
 } fwd;
@@ -237,6 +241,10 @@ void proxy_wrapped_send(fwd *f, struct evbuffer *body);
 void proxy_hold_begin(fwd *f);
 /* The client cancelled or left: the approval is withdrawn and the end recorded. */
 void proxy_hold_cancel(fwd *f, const char *reason);
+/* The request event is recorded and its sealed requestState must be claimed
+ * across replicas (approvals.topic_claims): claim, then continue (hold or
+ * forward) or refuse as a replay. */
+void proxy_claim_begin(fwd *f);
 /* notifications/cancelled for a held request of the same MCP session. */
 void proxy_cancel_held(mt_proxy *p, const char *client_sid, const json_t *request_id);
 

@@ -196,6 +196,11 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
     } else {
         memcpy(f->call_id, s.call_id, sizeof f->call_id);
         memcpy(f->approval_id, s.approval_id, sizeof f->approval_id);
+        if (mt_hold_claims_on(p->holds)) { /* once per deployment, not per replica */
+            f->claim_pending = true;
+            memcpy(f->claim_nonce, s.nonce, sizeof f->claim_nonce);
+            f->claim_expires_ms = s.expires_ms;
+        }
         f->call_round = s.round;
         f->mrtr_expires_ms = s.expires_ms;
         f->mrtr_covered = s.stage == MT_MRTR_RELEASED;

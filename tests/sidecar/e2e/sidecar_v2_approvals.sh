@@ -14,8 +14,9 @@
 #     approval, one ledger line; the rounds are recorded under one call id, numbered 1..3.
 #  3. Refusals (curl, recorded as errors): a forged sealed state, a replayed one (both
 #     stages: the URL state, and the released state after the deploy ran: the deploy does
-#     not run twice), and an expired one. Single use is per replica (docs/sidecar.md): the
-#     replays go to the replica that used the state.
+#     not run twice), and an expired one. Replays go to the replica that used the state
+#     (its own nonce set) and to the other one (approvals.topic_claims: the first claim of a
+#     state in the claims topic wins).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_need_kafka
@@ -35,8 +36,8 @@ fail() {
 
 suffix="e2e-v2-$$-$(date +%s)"
 T_REQ="mcptrail.approval.requests.$suffix" T_VOTE="mcptrail.approval.votes.$suffix"
-T_DEC="mcptrail.approval.decisions.$suffix"
-for t in "$T_REQ" "$T_VOTE" "$T_DEC"; do "$e2e_kafka" create "$t" 3 >&2; done
+T_DEC="mcptrail.approval.decisions.$suffix" T_CLAIM="mcptrail.approval.claims.$suffix"
+for t in "$T_REQ" "$T_VOTE" "$T_DEC" "$T_CLAIM"; do "$e2e_kafka" create "$t" 3 >&2; done
 topic1=$(new_topic v2appr1)
 topic2=$(new_topic v2appr2)
 
@@ -67,7 +68,7 @@ sc_flags=(--policy.file="$tmp/policy.json" --approvals.decision_keys="$tmp/decis
   --approvals.signing_key_file="$tmp/keys/sidecar.pem" --approvals.topic_requests="$T_REQ"
   --approvals.topic_votes="$T_VOTE" --approvals.topic_decisions="$T_DEC"
   --approvals.expiry_grace=1s --approvals.console_url="$base/console/"
-  --approvals.state_key_files="$tmp/state.key")
+  --approvals.state_key_files="$tmp/state.key" --approvals.topic_claims="$T_CLAIM")
 start_sidecar "$tmp/sc1" "$up" --topic "$topic1" -- "${sc_flags[@]}"
 url1=$sidecar_url
 mkdir -p "$tmp/sc2" && cp -r "$tmp/sc1/keys" "$tmp/sc2/keys" # one IdP for both replicas
@@ -182,9 +183,11 @@ jq -e '.error.code == -32602 and (.error.message | contains("not sealed by this 
 r=$(post "$url2" 33 billing ",\"requestState\":\"$s1\"")
 s2=$(jq -r .result.requestState <<<"$r")
 [[ $s2 == mtrs1.* ]] && [ "$s2" != "$s1" ] || fail "step 3: pending retry: $r"
-r=$(post "$url2" 34 billing ",\"requestState\":\"$s1\"")
-jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
-  fail "step 3: replayed state: $r"
+for u in "$url2" "$url1"; do # the replica that used it (its own set), the other (claims)
+  r=$(post "$u" 34 billing ",\"requestState\":\"$s1\"")
+  jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
+    fail "step 3: replayed state on $u: $r"
+done
 echo "e2e: 3a. forged state refused; pending retry re-asked; replay refused" >&2
 "$tmp/approve.sh" "$aid" || fail "step 3: approving $aid"
 r=$(post "$url2" 35 billing ",\"requestState\":\"$s2\",\"inputResponses\":{\"io.mcptrail/approval\":{\"action\":\"accept\"}}")
@@ -195,7 +198,7 @@ ans=',"inputResponses":{"confirm":{"action":"accept","content":{"confirm":true}}
 r=$(post "$url1" 36 billing ",\"requestState\":\"$s3\"$ans")
 jq -e '.result.content[0].text == "deployed billing@9"' <<<"$r" >/dev/null || fail "step 3: released round: $r"
 [ "$(deploys)" = 3 ] || fail "step 3: $(deploys) deploys, want 3"
-r=$(post "$url1" 37 billing ",\"requestState\":\"$s3\"$ans")
+r=$(post "$url2" 37 billing ",\"requestState\":\"$s3\"$ans") # on the other replica
 jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
   fail "step 3: replayed released state: $r"
 [ "$(deploys)" = 3 ] || fail "step 3: the replayed state ran the deploy again"
@@ -210,11 +213,11 @@ jq -e '.error.code == -32005 and (.error.message | contains("expired"))' <<<"$r"
 echo "e2e: 3c. expired state refused" >&2
 "$e2e_kafka" dump "$topic1" "$tmp/e1.raw" 10 3000 30000 >"$tmp/e1.jsonl" 2>/dev/null
 "$e2e_kafka" dump "$topic2" "$tmp/e2.raw" 6 3000 30000 >"$tmp/e2.jsonl" 2>/dev/null
-# each refusal is an error event with the client's request and the error code
-for want in 32:-32602 34:-32602 37:-32602 39:-32005; do
-  jq -se --arg id "${want%%:*}" --argjson code "${want#*:}" '[.[] | select(.kind == "error"
-      and .rpc.id == $id and .rpc.error_code == $code)] | length == 1' \
-    "$tmp/e1.jsonl" "$tmp/e2.jsonl" >/dev/null || fail "step 3: no recorded refusal $want"
+# each refusal is recorded as an error event of the refused request
+for want in 32:1 34:2 37:1 39:1; do
+  jq -se --arg id "${want%%:*}" --argjson n "${want#*:}" \
+    '[.[] | select(.kind == "error" and .rpc.id == $id)] | length == $n' \
+    "$tmp/e1.jsonl" "$tmp/e2.jsonl" >/dev/null || fail "step 3: refusals of request ${want%%:*} not recorded"
 done
 ! grep -q -- "$requester" "$tmp/e1.raw" "$tmp/e2.raw" || fail "a raw token reached the topic"
 stop_sidecar_checked "$tmp/sc1" "$tmp/sc2"
