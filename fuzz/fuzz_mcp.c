@@ -1,6 +1,8 @@
 /* libFuzzer target: arbitrary bytes as an MCP POST body through
- * mt_mcp_parse, then the 2026-07-28 header check and the error body builder
- * on whatever it yields. Asserts the invariants callers rely on: success
+ * mt_mcp_parse, then the 2026-07-28 header checks (Mcp-Method/Mcp-Name, and
+ * Mcp-Param-* against x-mcp-header declarations learned from any "tools"
+ * list in the input, with header values taken from params["x-headers"]) and
+ * the error body builder on whatever it yields. Asserts the invariants callers rely on: success
  * means n >= 1 with ids on requests and responses; failure leaves no
  * messages and an error body can always be built from err_id. */
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "mcp.h"
+#include "mcp_params.h"
 
 /* Checked in every build type: the fuzz build defines NDEBUG. */
 #define CHECK(c)                                                                                   \
@@ -19,6 +22,34 @@
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *fuzz_header(void *ctx, const char *name)
+{
+    const json_t *h = json_object_get(ctx, name);
+    return json_string_value(h);
+}
+
+static void params_round(const mt_mcp_batch *b)
+{
+    mt_mcp_params *pp = NULL;
+    if (mt_mcp_params_new(&pp) != MT_OK)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        const json_t *m = b->msgs[i].json;
+        (void)mt_mcp_params_learn(pp, json_object_get(m, "result"));
+        (void)mt_mcp_params_learn(pp, b->msgs[i].params);
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        const mt_mcp_msg *m = &b->msgs[i];
+        const char *cell = NULL;
+        mt_errbuf eb;
+        mt_err err = mt_mcp_params_check(pp, m->tool_name, json_object_get(m->params, "arguments"),
+                                         fuzz_header, json_object_get(m->params, "x-headers"),
+                                         &cell, &eb);
+        CHECK(err == MT_OK || (err == MT_ERR_PARSE && cell != NULL));
+    }
+    mt_mcp_params_free(pp);
+}
 
 static bool plain(const char *s, size_t jlen)
 {
@@ -74,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       m->params, m->resource_uri ? "uri" : "name")))))
             CHECK(err == MT_OK);
         (void)mt_mcp_check_headers(MT_MCP_V_2026_07_28, "x", "=?base64?eA==?=", &b, &eb);
+        params_round(&b);
     }
     mt_buf_free(&out);
     mt_mcp_batch_free(&b);

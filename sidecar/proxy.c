@@ -224,6 +224,11 @@ static const char *header(struct evhttp_request *req, const char *name)
 }
 
 /* Host without its port ("[::1]:80" -> "[::1]"); out bounded by outlen. */
+static const char *request_header(void *req, const char *name)
+{
+    return header(req, name);
+}
+
 static void host_only(const char *host, char *out, size_t outlen)
 {
     size_t n = strlen(host);
@@ -1688,9 +1693,13 @@ static void refuse_version(fwd *f, struct evbuffer *body, const char *msg_text)
     free(id_text);
 }
 
-/* server/discover results tell which versions the upstream speaks. */
+/* server/discover results tell which versions the upstream speaks;
+ * tools/list results which arguments travel in Mcp-Param-* headers. */
 static void note_discover(fwd *f, const mt_mcp_msg *m)
 {
+    if (f->rpc_method && strcmp(f->rpc_method, "tools/list") == 0 &&
+        m->kind == MT_MCP_RESPONSE && f->p->params)
+        (void)mt_mcp_params_learn(f->p->params, json_object_get(m->json, "result"));
     if (!f->rpc_method || strcmp(f->rpc_method, "server/discover") != 0 ||
         m->kind != MT_MCP_RESPONSE)
         return;
@@ -1798,6 +1807,15 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
     f->req_is_error = m->is_error;
     f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
     f->req_code = m->error_code;
+    const char *cell = NULL;
+    if (mt_mcp_version_is_stateless(f->version) && !b.is_batch && m->tool_name &&
+        m->method && strcmp(m->method, "tools/call") == 0 &&
+        mt_mcp_params_check(p->params, m->tool_name, json_object_get(m->params, "arguments"),
+                            request_header, req, &cell, &eb) != MT_OK) {
+        mt_mcp_batch_free(&b);
+        reject_rpc(f, 400, "Bad Request", f->rpc_id, MT_MCP_HEADER_MISMATCH, eb.msg, cell, body);
+        return false;
+    }
     proxy_refusal rf = {0, NULL, ""};
     if (mt_mcp_version_is_stateless(f->version) && !b.is_batch &&
         !proxy_mrtr_request(f, m, &rf)) {
@@ -2057,6 +2075,10 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
         goto fail;
     if ((err = proxy_mrtr_init(p, eb)) != MT_OK)
         goto fail;
+    if ((err = mt_mcp_params_new(&p->params)) != MT_OK) {
+        err = mt_fail(eb, err, "out of memory");
+        goto fail;
+    }
     if (cfg->tls_cert && (err = tls_setup(p, eb)) != MT_OK)
         goto fail;
     p->bound = evhttp_bind_socket_with_handle(p->http, cfg->listen_address,
@@ -2174,6 +2196,7 @@ void mt_proxy_free(mt_proxy *p)
     mt_jwks_free(p->jwks);
     json_decref(p->anon_identity);
     proxy_mrtr_free(p);
+    mt_mcp_params_free(p->params);
     while (p->smap_oldest) {
         char *id = strdup(p->smap_oldest->upstream_id);
         if (!id)

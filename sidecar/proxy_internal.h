@@ -20,6 +20,7 @@
 #include "hold.h"
 #include "jwks_fetch.h"
 #include "mcp.h"
+#include "mcp_params.h"
 #include "mrtr.h"
 #include "proxy.h"
 #include "recorder.h"
@@ -89,6 +90,7 @@ struct mt_proxy {
     mt_mrtr_keys *mrtr_keys;   /* seal/open requestState (approvals.state_key_files) */
     mt_mrtr_links *mrtr_links; /* server requestState -> the call it continues */
     mt_mrtr_seen *mrtr_seen;   /* nonces of sealed states already used (this replica) */
+    mt_mcp_params *params;     /* x-mcp-header declarations learned from tools/list */
 };
 
 typedef struct sse_queue_storage {

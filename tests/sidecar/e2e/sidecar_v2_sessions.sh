@@ -58,6 +58,23 @@ pair ts-legacy "$ts_mcp" "$ts_sc" "$node" "$root/tests/sdk/ts-v2-client.mjs" --l
 jq -e '[.steps[] | select(.step == "deploy")][0].rounds == 2' "$tmp/ts-v2.proxied.json" >/dev/null ||
   fail "the TS deploy was not a two-round call: $(cat "$tmp/ts-v2.proxied.json")"
 
+# Mcp-Param-* headers: the sidecar learned test_x_mcp_header's declaration from the sessions'
+# tools/list; a header that disagrees with the body is refused by the sidecar itself
+# (data.mcptrail names its condition), a matching one passes
+xcall() { # xcall REGION_HEADER -> response body
+  curl -s -X POST "$ts_sc" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: test_x_mcp_header' -H "Mcp-Param-Region: $1" \
+    -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"test_x_mcp_header","arguments":{"region":"eu"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}' |
+    sed -n 's/^data: //p;/^{/p'
+}
+r=$(xcall us)
+jq -e '.error.code == -32020 and .error.data.mcptrail == "param-header-mismatch"' <<<"$r" >/dev/null ||
+  fail "a disagreeing Mcp-Param-Region was not refused by the sidecar: $r"
+r=$(xcall eu)
+jq -e '.result.content[0].text == "region=eu"' <<<"$r" >/dev/null || fail "a matching Mcp-Param-Region: $r"
+echo "e2e: Mcp-Param-Region checked against the body by the sidecar" >&2
+
 "$e2e_kafka" dump "$topic" "$tmp/raw" 40 3000 60000 >"$tmp/events.jsonl"
 # the deploy of the TS v2 session: two request rounds of one call, results typed
 jq -se '[.[] | select(.kind == "request" and .rpc.tool == "v2_deploy" and .call != null)] |

@@ -1,0 +1,255 @@
+/* Mcp-Param-* headers against tools/call arguments (mcp_params.h). */
+#include "mcp_params.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcptrail/strmap.h"
+
+#define HEADER_PREFIX "Mcp-Param-"
+#define SENTINEL_PREFIX "=?base64?"
+#define SENTINEL_SUFFIX "?="
+#define HEADER_NAME_MAX 64
+
+typedef struct decl {
+    char header[sizeof HEADER_PREFIX + HEADER_NAME_MAX]; /* "Mcp-Param-NAME" */
+    bool integer;      /* integer-typed: numeric comparison */
+    json_t *path;      /* property keys from arguments (array of strings) */
+} decl;
+
+typedef struct tool_decls {
+    size_t n;
+    decl *d;
+} tool_decls;
+
+struct mt_mcp_params {
+    mt_strmap tools; /* tool name -> tool_decls */
+};
+
+mt_err mt_mcp_params_new(mt_mcp_params **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return MT_ERR_NOMEM;
+    mt_strmap_init(&(*out)->tools, sizeof(tool_decls));
+    return MT_OK;
+}
+
+static void decls_clear(tool_decls *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        json_decref(t->d[i].path);
+    free(t->d);
+    t->d = NULL;
+    t->n = 0;
+}
+
+void mt_mcp_params_free(mt_mcp_params *p)
+{
+    if (!p)
+        return;
+    size_t it = 0;
+    void *v;
+    while (mt_strmap_next(&p->tools, &it, &v))
+        decls_clear(v);
+    mt_strmap_free(&p->tools);
+    free(p);
+}
+
+/* RFC 9110 token characters. */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              strchr("!#$%&'*+-.^_`|~", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Collects the declarations on the `properties` chain of schema. */
+static void walk(const json_t *schema, json_t *path, tool_decls *t, unsigned depth)
+{
+    const json_t *props = json_object_get(schema, "properties");
+    if (!json_is_object(props) || depth >= MT_MCP_PARAMS_MAX_DEPTH)
+        return;
+    const char *key;
+    const json_t *child;
+    json_object_foreach((json_t *)props, key, child) {
+        if (!json_is_object(child) || t->n >= MT_MCP_PARAMS_MAX_DECLS)
+            continue;
+        json_t *p = json_copy(path);
+        if (!p || json_array_append_new(p, json_string(key)) != 0) {
+            json_decref(p);
+            continue;
+        }
+        const char *name = json_string_value(json_object_get(child, "x-mcp-header"));
+        if (name && strlen(name) <= HEADER_NAME_MAX && is_token(name)) {
+            decl *d = &t->d[t->n++];
+            snprintf(d->header, sizeof d->header, HEADER_PREFIX "%s", name);
+            const char *type = json_string_value(json_object_get(child, "type"));
+            d->integer = type && (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0);
+            d->path = json_incref(p);
+        }
+        walk(child, p, t, depth + 1);
+        json_decref(p);
+    }
+}
+
+size_t mt_mcp_params_learn(mt_mcp_params *p, const json_t *result)
+{
+    const json_t *tools = json_object_get(result, "tools");
+    size_t learned = 0;
+    for (size_t i = 0; i < json_array_size(tools); i++) {
+        const json_t *tool = json_array_get(tools, i);
+        const char *name = json_string_value(json_object_get(tool, "name"));
+        if (!name)
+            continue;
+        bool created = false;
+        if (!mt_strmap_find(&p->tools, name, strlen(name)) &&
+            mt_strmap_count(&p->tools) >= MT_MCP_PARAMS_MAX_TOOLS)
+            continue;
+        tool_decls *t = mt_strmap_get(&p->tools, name, strlen(name), &created);
+        if (!t)
+            continue;
+        decls_clear(t);
+        if (!(t->d = calloc(MT_MCP_PARAMS_MAX_DECLS, sizeof *t->d)))
+            continue;
+        json_t *root = json_array();
+        if (root)
+            walk(json_object_get(tool, "inputSchema"), root, t, 0);
+        json_decref(root);
+        learned++;
+    }
+    return learned;
+}
+
+size_t mt_mcp_params_count(const mt_mcp_params *p, const char *tool)
+{
+    const tool_decls *t = tool ? mt_strmap_find(&p->tools, tool, strlen(tool)) : NULL;
+    return t ? t->n : 0;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Canonical standard Base64 (padding required, unused bits zero) into out
+ * (cap >= len * 3 / 4 + 1, NUL-terminated). false: not canonical. */
+static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
+{
+    if (len % 4)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + k];
+            if (c == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || (v[k] = b64_value(c)) < 0) {
+                return false;
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff)))
+            return false; /* non-zero bits after the data: not canonical */
+        out[o++] = (char)(w >> 16);
+        if (pad < 2)
+            out[o++] = (char)(w >> 8);
+        if (pad < 1)
+            out[o++] = (char)w;
+    }
+    out[o] = '\0';
+    *olen = o;
+    return true;
+}
+
+static bool decimal_equals(const char *text, double want)
+{
+    if (!*text)
+        return false;
+    errno = 0;
+    char *end = NULL;
+    double d = strtod(text, &end);
+    return errno == 0 && end && *end == '\0' && isfinite(d) && d == want;
+}
+
+mt_err mt_mcp_params_check(const mt_mcp_params *p, const char *tool, const json_t *arguments,
+                           mt_mcp_header_fn header, void *ctx, const char **cell,
+                           mt_errbuf *eb)
+{
+    const tool_decls *t = tool ? mt_strmap_find(&p->tools, tool, strlen(tool)) : NULL;
+    for (size_t i = 0; t && i < t->n; i++) {
+        const decl *d = &t->d[i];
+        const json_t *v = arguments;
+        for (size_t k = 0; v && k < json_array_size(d->path); k++)
+            v = json_object_get(v, json_string_value(json_array_get(d->path, k)));
+        if (!v || json_is_null(v) || json_is_object(v) || json_is_array(v))
+            continue; /* absent or not a primitive: no header expected */
+        const char *h = header(ctx, d->header);
+        if (!h) {
+            if (cell)
+                *cell = "param-header-missing";
+            return mt_fail(eb, MT_ERR_PARSE,
+                           "the body carries an argument tool %s mirrors in %s, but the "
+                           "header is absent",
+                           tool, d->header);
+        }
+        size_t hl = strlen(h), pl = strlen(SENTINEL_PREFIX), sl = strlen(SENTINEL_SUFFIX);
+        char *buf = NULL;
+        const char *got = h;
+        if (hl >= pl + sl && strncmp(h, SENTINEL_PREFIX, pl) == 0 &&
+            strcmp(h + hl - sl, SENTINEL_SUFFIX) == 0) {
+            size_t n;
+            if (!(buf = malloc(hl)) || !b64_decode(h + pl, hl - pl - sl, buf, &n) ||
+                strlen(buf) != n) {
+                free(buf);
+                if (cell)
+                    *cell = "param-header-invalid-encoding";
+                return mt_fail(eb, MT_ERR_PARSE,
+                               "the %s header carries an invalid Base64 sentinel value",
+                               d->header);
+            }
+            got = buf;
+        }
+        bool same;
+        char num[64];
+        if (json_is_string(v)) {
+            same = strcmp(got, json_string_value(v)) == 0;
+        } else if (json_is_boolean(v)) {
+            same = strcmp(got, json_is_true(v) ? "true" : "false") == 0;
+        } else if (json_is_integer(v)) {
+            snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+            same = strcmp(got, num) == 0 ||
+                   (d->integer && decimal_equals(got, (double)json_integer_value(v)));
+        } else {
+            same = decimal_equals(got, json_real_value(v));
+        }
+        free(buf);
+        if (!same) {
+            if (cell)
+                *cell = "param-header-mismatch";
+            return mt_fail(eb, MT_ERR_PARSE,
+                           "the %s header disagrees with the argument of tool %s it mirrors",
+                           d->header, tool);
+        }
+    }
+    return MT_OK;
+}
