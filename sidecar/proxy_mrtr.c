@@ -79,9 +79,28 @@ static char *bounded_string(const json_t *v, size_t max)
     return json_is_string(v) ? strndup(json_string_value(v), max) : NULL;
 }
 
-/* _meta client info of a 2026-07-28 request, for the request's event. */
+/* A W3C traceparent: version-traceid-parentid-flags, lowercase hex. */
+static bool is_traceparent(const char *t)
+{
+    static const size_t seg[] = {2, 32, 16, 2};
+    for (size_t i = 0; i < 4; i++) {
+        for (size_t k = 0; k < seg[i]; k++, t++)
+            if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f')))
+                return false;
+        if (*t != (i < 3 ? '-' : '\0'))
+            return false;
+        t++;
+    }
+    return true;
+}
+
+/* _meta client info of a 2026-07-28 request, for the request's event, and
+ * its traceparent when no header carried one. */
 static void note_client(fwd *f, const json_t *meta)
 {
+    const char *tp = json_string_value(json_object_get(meta, "traceparent"));
+    if (!f->traceparent && tp && is_traceparent(tp))
+        f->traceparent = strdup(tp);
     const json_t *ci = json_object_get(meta, META_CLIENT_INFO);
     f->client_name = bounded_string(json_object_get(ci, "name"), CLIENT_FIELD_MAX);
     f->client_version = bounded_string(json_object_get(ci, "version"), CLIENT_FIELD_MAX);

@@ -65,7 +65,7 @@ xcall() { # xcall REGION_HEADER -> response body
   curl -s -X POST "$ts_sc" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
     -H 'Mcp-Method: tools/call' -H 'Mcp-Name: test_x_mcp_header' -H "Mcp-Param-Region: $1" \
-    -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"test_x_mcp_header","arguments":{"region":"eu"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}' |
+    -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"test_x_mcp_header","arguments":{"region":"eu"},"_meta":{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"curl","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}' |
     sed -n 's/^data: //p;/^{/p'
 }
 r=$(xcall us)
@@ -92,6 +92,9 @@ jq -se '[.[] | select(.rpc.method == "notifications/resources/updated")] | lengt
   "$tmp/events.jsonl" >/dev/null || fail "the listen streams' notifications not recorded per event"
 jq -se '[.[] | select(.kind == "request" and .rpc.method == "subscriptions/listen")] | length >= 2' \
   "$tmp/events.jsonl" >/dev/null || fail "subscriptions/listen requests not recorded"
+jq -se '[.[] | select(.kind == "request" and .rpc.tool == "test_x_mcp_header" and .traceparent ==
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")] | length == 1' "$tmp/events.jsonl" >/dev/null ||
+  fail "the _meta traceparent was not recorded"
 ! grep -q -- "$token" "$tmp/raw" || fail "a raw token reached the topic"
 stop_sidecar_checked "$tmp/ts" "$tmp/pysc"
 echo "sidecar_v2_sessions: PASS ($((SECONDS - t0)) s)"
