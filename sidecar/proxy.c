@@ -17,6 +17,7 @@
  * recorder: at once). Nothing reaches the upstream or the client except
  * through that gate. */
 #include "proxy_internal.h"
+#include "transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +52,6 @@
 #define WELL_KNOWN_PRM "/.well-known/oauth-protected-resource"
 #define MAX_SSE_EVENT ((size_t)16 << 20) /* one event larger than this is an upstream bug */
 #define MAX_UPSTREAM_JSON ((size_t)64 << 20)
-#define SESSION_MAP_MAX 10000u /* upstream session ids remembered (oldest dropped) */
 #define REASON_UPSTREAM_RESET "upstream reset the SSE stream mid-event"
 #define TOKEN_CACHE_TTL_S 60    /* a cached verification is redone at least this often */
 
@@ -79,78 +79,6 @@ static void check_drained(mt_proxy *p)
     }
 }
 
-static unsigned smap_hash(const char *s)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h % SESSION_MAP_BUCKETS;
-}
-
-static smap_entry **smap_slot(mt_proxy *p, const char *upstream_id)
-{
-    smap_entry **e = &p->smap[smap_hash(upstream_id)];
-    while (*e && strcmp((*e)->upstream_id, upstream_id) != 0)
-        e = &(*e)->next;
-    return e;
-}
-
-static void smap_remove(mt_proxy *p, const char *upstream_id)
-{
-    smap_entry **slot = smap_slot(p, upstream_id);
-    smap_entry *e = *slot;
-    if (!e)
-        return;
-    *slot = e->next;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        p->smap_oldest = e->newer;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        p->smap_newest = e->older;
-    p->smap_n--;
-    free(e->upstream_id);
-    free(e->rec_id);
-    free(e);
-}
-
-/* Recorder session id for an upstream Mcp-Session-Id; NULL when unknown. */
-static const char *smap_get(mt_proxy *p, const char *upstream_id)
-{
-    smap_entry *e = *smap_slot(p, upstream_id);
-    return e ? e->rec_id : NULL;
-}
-
-static void smap_put(mt_proxy *p, const char *upstream_id, const char *rec_id)
-{
-    smap_remove(p, upstream_id);
-    if (p->smap_n >= SESSION_MAP_MAX && p->smap_oldest) {
-        char *old = strdup(p->smap_oldest->upstream_id);
-        if (old)
-            smap_remove(p, old);
-        free(old);
-    }
-    smap_entry *e = calloc(1, sizeof *e);
-    if (!e || !(e->upstream_id = strdup(upstream_id)) || !(e->rec_id = strdup(rec_id))) {
-        if (e)
-            free(e->upstream_id);
-        free(e);
-        mt_logs(MT_LOG_ERROR, "proxy", "session map: out of memory", NULL);
-        return;
-    }
-    smap_entry **slot = &p->smap[smap_hash(upstream_id)];
-    e->next = *slot;
-    *slot = e;
-    e->older = p->smap_newest;
-    if (p->smap_newest)
-        p->smap_newest->newer = e;
-    else
-        p->smap_oldest = e;
-    p->smap_newest = e;
-    p->smap_n++;
-}
 
 
 /* --- small helpers -------------------------------------------------------- */
@@ -224,11 +152,6 @@ static const char *header(struct evhttp_request *req, const char *name)
 }
 
 /* Host without its port ("[::1]:80" -> "[::1]"); out bounded by outlen. */
-static const char *request_header(void *req, const char *name)
-{
-    return header(req, name);
-}
-
 static void host_only(const char *host, char *out, size_t outlen)
 {
     size_t n = strlen(host);
@@ -510,39 +433,39 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
         evbuffer_free(f->reject_body);
     if (f->sse_parser_on)
         mt_sse_parser_free(&f->sse_parser);
-    if (f->legacy_sid)
-        smap_remove(p, f->legacy_sid);
+    if (f->tr && f->tr->finish)
+        f->tr->finish(f);
     /* An MCP session's end (DELETE, a 2024-11-05 stream closed) is recorded;
      * a one-exchange session (stateless call, refused request) just closes:
      * its request and response are all it has (the stream proves the rest). */
-    if (f->end_session && f->session && p->rec) {
-        if (f->client_sid || f->legacy_sid)
+    if (f->sess.end && f->session && p->rec) {
+        if (f->sess.client_sid || f->sess.legacy_sid)
             (void)mt_rec_session_end(p->rec, f->session, NULL, NULL);
         else
             mt_rec_session_close(p->rec, f->session);
     }
-    free(f->rpc_id);
-    free(f->rpc_method);
-    free(f->rpc_tool);
-    free(f->rpc_resource);
-    free(f->client_sid);
-    free(f->upstream_sid);
-    free(f->legacy_sid);
+    free(f->rpc.id);
+    free(f->rpc.method);
+    free(f->rpc.tool);
+    free(f->rpc.resource);
+    free(f->sess.client_sid);
+    free(f->sess.upstream_sid);
+    free(f->sess.legacy_sid);
     free(f->path);
     free(f->protocol_version);
     free(f->traceparent);
     proxy_held_unlink(f);
     if (f->hold)
         mt_hold_cancel(p->holds, f->hold, "request ended");
-    mt_hold_claim_cancel(p->holds, f->claim);
+    mt_hold_claim_cancel(p->holds, f->call.claim);
     free(f->justification);
     free(f->progress_token);
     json_decref(f->verdict);
     if (f->fwd_body)
         evbuffer_free(f->fwd_body);
-    free(f->client_name);
-    free(f->client_version);
-    free(f->client_caps);
+    free(f->call.client_name);
+    free(f->call.client_version);
+    free(f->call.client_caps);
     if (f->session)
         mt_rec_session_release(p->rec, f->session);
     json_decref(f->identity);
@@ -693,12 +616,12 @@ void proxy_fill_event(fwd *f, mt_rec_event *ev, const char *kind, const char *di
     ev->http.protocol_version = f->protocol_version;
     /* The MCP session's own id, so an auditor can join the record with the
      * server's logs: from the initialize response on, or as the client sent it. */
-    ev->http.mcp_session_id = f->upstream_sid ? f->upstream_sid : f->client_sid;
-    ev->rpc.present = f->rpc_id != NULL || f->rpc_method != NULL;
-    ev->rpc.id = f->rpc_id;
-    ev->rpc.method = f->rpc_method;
-    ev->rpc.tool = f->rpc_tool;
-    ev->rpc.resource_uri = f->rpc_resource;
+    ev->http.mcp_session_id = f->sess.upstream_sid ? f->sess.upstream_sid : f->sess.client_sid;
+    ev->rpc.present = f->rpc.id != NULL || f->rpc.method != NULL;
+    ev->rpc.id = f->rpc.id;
+    ev->rpc.method = f->rpc.method;
+    ev->rpc.tool = f->rpc.tool;
+    ev->rpc.resource_uri = f->rpc.resource;
     ev->payload = payload;
     ev->payload_len = len;
     ev->latency_us = status ? (int64_t)(elapsed_s(&f->t0) * 1e6) : -1;
@@ -718,8 +641,8 @@ static void fill_rpc_from_msg(fwd *f, mt_rec_event *ev, const mt_mcp_msg *m)
     ev->rpc.present = true;
     ev->rpc.id = m->id;
     ev->rpc.method = m->method;
-    ev->rpc.tool = m->tool_name ? m->tool_name : resp ? f->rpc_tool : NULL;
-    ev->rpc.resource_uri = m->resource_uri ? m->resource_uri : resp ? f->rpc_resource : NULL;
+    ev->rpc.tool = m->tool_name ? m->tool_name : resp ? f->rpc.tool : NULL;
+    ev->rpc.resource_uri = m->resource_uri ? m->resource_uri : resp ? f->rpc.resource : NULL;
     ev->rpc.is_error = m->is_error;
     ev->rpc.has_error_code = m->kind == MT_MCP_ERROR_RESPONSE;
     ev->rpc.error_code = m->error_code;
@@ -938,7 +861,7 @@ static void sse_error_event(fwd *f, const char *reason)
 }
 
 /* Public base URL of the sidecar for 2024-11-05 endpoint rewriting. */
-static void public_base(fwd *f, char *out, size_t outlen)
+void proxy_public_base(fwd *f, char *out, size_t outlen)
 {
     if (f->p->cfg->public_base_url && f->p->cfg->public_base_url[0])
         snprintf(out, outlen, "%s", f->p->cfg->public_base_url);
@@ -948,31 +871,6 @@ static void public_base(fwd *f, char *out, size_t outlen)
         snprintf(out, outlen, "http://localhost");
 }
 
-/* 2024-11-05: remembers the endpoint URI's sessionId query parameter, so
- * POSTs to the messages endpoint land in this stream's recorded session. */
-static void note_legacy_session(fwd *f, const char *uri, size_t len)
-{
-    char tmp[2048];
-    if (!f->session || len >= sizeof tmp)
-        return;
-    memcpy(tmp, uri, len);
-    tmp[len] = '\0';
-    const char *q = strchr(tmp, '?');
-    const char *sid = q ? strstr(q, "sessionId=") : NULL;
-    if (!sid || (sid[-1] != '?' && sid[-1] != '&'))
-        return;
-    sid += strlen("sessionId=");
-    size_t n = strcspn(sid, "&#");
-    char *v = strndup(sid, n);
-    if (v && n && mt_mcp_check_session_id(v, n, &(mt_errbuf){{0}}) == MT_OK) {
-        smap_put(f->p, v, mt_rec_session_id(f->session));
-        free(f->legacy_sid);
-        f->legacy_sid = v;
-        f->end_session = true; /* the stream owns the recorded session */
-        return;
-    }
-    free(v);
-}
 
 /* mask.client_responses: the event rebuilt with its data masked (id, event
  * type and retry kept) into blk. false: unchanged (nothing to mask, or no
@@ -1031,41 +929,17 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     size_t raw_len = e->raw_len;
     const char *data = e->data;
     size_t data_len = e->data_len;
-    mt_buf rew = MT_BUF_INIT, blk = MT_BUF_INIT;
-    if (!f->endpoint_seen && e->type_len == 8 && memcmp(e->type, "endpoint", 8) == 0) {
-        f->endpoint_seen = true;
-        char base[1024];
-        public_base(f, base, sizeof base);
-        mt_errbuf reb = {{0}};
-        if (mt_sse_rewrite_endpoint(e->data, e->data_len, base, &rew, &reb) == MT_OK &&
-            mt_buf_append(&blk, "event: endpoint\n", 16) == MT_OK &&
-            (!e->id || (mt_buf_append(&blk, "id: ", 4) == MT_OK &&
-                        mt_buf_append(&blk, e->id, e->id_len) == MT_OK &&
-                        mt_buf_append(&blk, "\n", 1) == MT_OK)) &&
-            mt_buf_append(&blk, "data: ", 6) == MT_OK &&
-            mt_buf_append(&blk, rew.data, rew.len) == MT_OK &&
-            mt_buf_append(&blk, "\n\n", 2) == MT_OK) {
-            raw = blk.data;
-            raw_len = blk.len;
-            data = (const char *)rew.data;
-            data_len = rew.len;
-        } else {
-            mt_logs(MT_LOG_WARN, "proxy", "endpoint event not rewritten; forwarded unchanged",
-                    "reason", reb.msg, NULL);
-        }
-        note_legacy_session(f, data, data_len);
-    }
-    /* an input-required result of an approved call: the sealed state in place */
-    mt_buf sdata = MT_BUF_INIT, sblk = MT_BUF_INIT;
+    /* the transport's rewrite (2024-11-05 endpoint, 2026-07-28 sealed state) */
+    mt_buf tdata = MT_BUF_INIT, tblk = MT_BUF_INIT;
     const char *result_type = NULL;
     bool sealed = false;
-    if (f->mrtr_on &&
-        proxy_mrtr_response(f, data, data_len, &sdata, &result_type, &sealed) &&
-        sse_block_with_data(e, (const char *)sdata.data, sdata.len, &sblk)) {
-        raw = sblk.data;
-        raw_len = sblk.len;
-        data = (const char *)sdata.data;
-        data_len = sdata.len;
+    if (f->tr && f->tr->message &&
+        f->tr->message(f, e, data, data_len, &tdata, &result_type, &sealed) &&
+        sse_block_with_data(e, (const char *)tdata.data, tdata.len, &tblk)) {
+        raw = tblk.data;
+        raw_len = tblk.len;
+        data = (const char *)tdata.data;
+        data_len = tdata.len;
     }
     char *masked = NULL;
     mt_buf mblk = MT_BUF_INIT;
@@ -1093,10 +967,8 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
     free(sse_id);
     free(masked);
     mt_buf_free(&mblk);
-    mt_buf_free(&sdata);
-    mt_buf_free(&sblk);
-    mt_buf_free(&rew);
-    mt_buf_free(&blk);
+    mt_buf_free(&tdata);
+    mt_buf_free(&tblk);
     return MT_OK;
 }
 
@@ -1160,29 +1032,6 @@ static void sse_drain(fwd *f, bool final)
         sse_enqueue(f, raw, rest, NULL, NULL, 0);
 }
 
-/* Links the MCP session the upstream created on initialize to the recorded
- * session the initialize request went to (see the session notes in
- * docs/sidecar.md). */
-static void note_upstream_session(fwd *f, struct evhttp_request *ureq)
-{
-    const char *usid = evhttp_find_header(evhttp_request_get_input_headers(ureq),
-                                          "Mcp-Session-Id");
-    int code = evhttp_request_get_response_code(ureq);
-    if (f->is_initialize && f->session && usid && code >= 200 && code < 300 &&
-        mt_mcp_check_session_id(usid, strlen(usid), &(mt_errbuf){{0}}) == MT_OK) {
-        smap_put(f->p, usid, mt_rec_session_id(f->session));
-        free(f->upstream_sid);
-        f->upstream_sid = strdup(usid); /* NULL on no memory: the field is then null */
-        f->end_session = false;
-        mt_logs(MT_LOG_INFO, "proxy", "MCP session recorded", "mcp_session_id", usid,
-                "recorded_session_id", mt_rec_session_id(f->session), NULL);
-    }
-    if (f->method_name && strcmp(f->method_name, "DELETE") == 0 && f->client_sid &&
-        code >= 200 && code < 300) {
-        f->end_session = true;
-        smap_remove(f->p, f->client_sid);
-    }
-}
 
 static int on_upstream_headers(struct evhttp_request *ureq, void *arg)
 {
@@ -1192,7 +1041,8 @@ static int on_upstream_headers(struct evhttp_request *ureq, void *arg)
     f->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     if (!f->creq)
         return -1; /* client gone: stop */
-    note_upstream_session(f, ureq);
+    if (f->tr && f->tr->response_headers)
+        f->tr->response_headers(f, ureq);
     if (f->sse && f->wrapped)
         return 0; /* the sidecar's SSE reply (progress while held) carries the events */
     if (f->sse) {
@@ -1261,7 +1111,7 @@ static void on_response_recorded(fwd *f, mt_err err)
         mt_logs(MT_LOG_ERROR, "proxy", "response not recorded; not released", "error",
                 mt_errname(err), NULL);
         evhttp_clear_headers(evhttp_request_get_output_headers(f->creq));
-        send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
+        send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc.id,
                        MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
     } else if (f->wrapped) {
         mask_client_body(f);
@@ -1285,7 +1135,7 @@ static void on_response_recorded_cb(void *arg, mt_err err)
 
 static void upstream_unavailable(fwd *f)
 {
-    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *id = f->rpc.id ? json_loads(f->rpc.id, JSON_DECODE_ANY, NULL) : NULL;
     json_t *body = json_pack("{s:s, s:o, s:{s:i, s:s, s:{s:s}}}", "jsonrpc", "2.0", "id",
                              id ? id : json_null(), "error", "code", MT_RPC_INTERNAL_ERROR,
                              "message", MT_RPC_MSG_UPSTREAM, "data", "mcptrail",
@@ -1341,8 +1191,9 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
     {
         size_t n = evbuffer_get_length(f->pending);
         mt_buf out = MT_BUF_INIT;
-        if (proxy_mrtr_response(f, n ? evbuffer_pullup(f->pending, -1) : NULL, n, &out,
-                                &result_type, &sealed)) {
+        if (f->tr && f->tr->message &&
+            f->tr->message(f, NULL, n ? (const char *)evbuffer_pullup(f->pending, -1) : NULL, n,
+                           &out, &result_type, &sealed)) {
             evbuffer_drain(f->pending, n);
             evbuffer_add(f->pending, out.data, out.len);
         }
@@ -1429,7 +1280,7 @@ fail:
         evhttp_request_free(f->ureq);
         f->ureq = NULL;
     }
-    send_rpc_error(p, creq, 502, "Bad Gateway", f->rpc_id, MT_RPC_MSG_UPSTREAM,
+    send_rpc_error(p, creq, 502, "Bad Gateway", f->rpc.id, MT_RPC_MSG_UPSTREAM,
                    "upstream_unavailable", &f->t0);
 fail_answered:
     f->upstream_done = true;
@@ -1447,11 +1298,11 @@ static void on_request_recorded(void *arg, mt_err err)
         if (err != MT_OK) {
             mt_logs(MT_LOG_ERROR, "proxy", "request not recorded; not forwarded", "error",
                     mt_errname(err), NULL);
-            send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc_id,
+            send_rpc_error(f->p, f->creq, 503, "Service Unavailable", f->rpc.id,
                            MT_RPC_MSG_NOT_RECORDED, "not_recorded", &f->t0);
             f->upstream_done = true;
             proxy_client_finished(f);
-        } else if (f->claim_pending) {
+        } else if (f->call.claim_pending) {
             proxy_claim_begin(f);
         } else if (f->hold_pending) {
             proxy_hold_begin(f);
@@ -1500,7 +1351,7 @@ static void refuse_auth(fwd *f, auth_result r, const char *why)
      * into somebody else's recorded session. */
     if (f->p->rec)
         f->session = mt_rec_session_get(f->p->rec, NULL);
-    f->end_session = true;
+    f->sess.end = true;
     mt_rec_event ev;
     proxy_fill_event(f, &ev, "auth_failed", "client_to_server", 401, NULL, 0);
     ev.rpc.present = false;
@@ -1510,20 +1361,6 @@ static void refuse_auth(fwd *f, auth_result r, const char *why)
            &ev, why, strlen(why));
 }
 
-/* Query parameter sessionId of a 2024-11-05 messages endpoint URI. */
-static char *query_session_id(struct evhttp_request *req)
-{
-    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    struct evkeyvalq kv;
-    kv.tqh_first = NULL;
-    kv.tqh_last = &kv.tqh_first;
-    if (!q || evhttp_parse_query_str(q, &kv) != 0)
-        return NULL;
-    const char *v = evhttp_find_header(&kv, "sessionId");
-    char *out = v ? strdup(v) : NULL;
-    evhttp_clear_headers(&kv);
-    return out;
-}
 
 /* Answers a denied POST: HTTP 200 (JSON-RPC convention: the transport
  * worked, the call did not) with the deny error of mt_policy_deny_response
@@ -1545,7 +1382,7 @@ static void deny_by_policy(fwd *f, const mt_mcp_batch *b, struct evbuffer *body)
             json_array_append_new(resp, mt_policy_deny_response(NULL, &f->decision));
     }
     mt_logs(MT_LOG_INFO, "policy", "request denied", "rule_id", f->decision.rule_id, "method",
-            f->rpc_method ? f->rpc_method : "", NULL);
+            f->rpc.method ? f->rpc.method : "", NULL);
     mt_rec_event ev;
     proxy_fill_event(f, &ev, "policy_denied", "client_to_server", 200, NULL, 0);
     ev.rpc.is_error = true;
@@ -1611,7 +1448,7 @@ static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch 
     size_t blen = evbuffer_get_length(body);
     if (mt_sha256(blen ? evbuffer_pullup(body, -1) : (const unsigned char *)"", blen,
                   f->req_hash) != MT_OK) {
-        reject_rpc(f, 500, "Internal Server Error", f->rpc_id, MT_RPC_INTERNAL_ERROR,
+        reject_rpc(f, 500, "Internal Server Error", f->rpc.id, MT_RPC_INTERNAL_ERROR,
                    "cannot hash the request", "hash_failed", body);
         return false;
     }
@@ -1619,7 +1456,7 @@ static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch 
     if ((!just || !*just) && ap->justification_claim)
         just = json_string_value(json_object_get(f->claims, ap->justification_claim));
     if (just && *just && !(f->justification = strndup(just, 4096))) {
-        reject_rpc(f, 500, "Internal Server Error", f->rpc_id, MT_RPC_INTERNAL_ERROR,
+        reject_rpc(f, 500, "Internal Server Error", f->rpc.id, MT_RPC_INTERNAL_ERROR,
                    "out of memory", "nomem", body);
         return false;
     }
@@ -1632,7 +1469,7 @@ static bool prepare_hold(fwd *f, struct evhttp_request *req, const mt_mcp_batch 
         else
             snprintf(msg, sizeof msg, "rule %s needs a justification: send header %s",
                      f->decision.rule_id, ap->justification_header);
-        reject_rpc(f, 400, "Bad Request", f->rpc_id, MT_RPC_JUSTIFICATION_REQUIRED, msg,
+        reject_rpc(f, 400, "Bad Request", f->rpc.id, MT_RPC_JUSTIFICATION_REQUIRED, msg,
                    "justification_required", body);
         return false;
     }
@@ -1697,10 +1534,10 @@ static void refuse_version(fwd *f, struct evbuffer *body, const char *msg_text)
  * tools/list results which arguments travel in Mcp-Param-* headers. */
 static void note_discover(fwd *f, const mt_mcp_msg *m)
 {
-    if (f->rpc_method && strcmp(f->rpc_method, "tools/list") == 0 &&
+    if (f->rpc.method && strcmp(f->rpc.method, "tools/list") == 0 &&
         m->kind == MT_MCP_RESPONSE && f->p->params)
         (void)mt_mcp_params_learn(f->p->params, json_object_get(m->json, "result"));
-    if (!f->rpc_method || strcmp(f->rpc_method, "server/discover") != 0 ||
+    if (!f->rpc.method || strcmp(f->rpc.method, "server/discover") != 0 ||
         m->kind != MT_MCP_RESPONSE)
         return;
     const json_t *list =
@@ -1727,35 +1564,25 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
     mt_errbuf eb = {{0}};
     const char *sid = header(req, "Mcp-Session-Id");
     if (mt_mcp_parse_version(f->protocol_version, &f->version, &eb) != MT_OK) {
-        f->end_session = true;
+        f->sess.end = true;
         if (p->rec)
             f->session = mt_rec_session_get(p->rec, NULL);
         refuse_version(f, body, eb.msg);
         return false;
     }
     if (sid && mt_mcp_check_session_id(sid, strlen(sid), &eb) != MT_OK) {
-        f->end_session = true;
+        f->sess.end = true;
         if (p->rec)
             f->session = mt_rec_session_get(p->rec, NULL);
         reject_rpc(f, 400, "Bad Request", NULL, MT_MCP_INVALID_REQUEST, eb.msg,
                    "bad_session_id", body);
         return false;
     }
-    /* Recorded session: the MCP session's (through the initialize mapping),
-     * else one per request. */
-    if (!mt_mcp_version_is_stateless(f->version)) {
-        f->client_sid = sid ? strdup(sid) : query_session_id(req);
-        if (f->client_sid &&
-            mt_mcp_check_session_id(f->client_sid, strlen(f->client_sid), &eb) != MT_OK) {
-            free(f->client_sid);
-            f->client_sid = NULL;
-        }
-    }
-    if (p->rec) {
-        const char *key = f->client_sid ? smap_get(p, f->client_sid) : NULL;
-        f->session = mt_rec_session_get(p->rec, key ? key : f->client_sid);
-    }
-    f->end_session = f->client_sid == NULL;
+    /* The transport picks the recorded session: the MCP session's, else one
+     * for this request alone. */
+    f->tr = proxy_transport_pick(f->version, req);
+    if (!f->tr->session(f, req))
+        return false;
 
     size_t blen = evbuffer_get_length(body);
     if (cmd != EVHTTP_REQ_POST)
@@ -1794,51 +1621,39 @@ static bool classify(fwd *f, struct evhttp_request *req, enum evhttp_cmd_type cm
         return false;
     }
     const mt_mcp_msg *m = &b.msgs[0];
-    f->rpc_batch = b.is_batch;
-    f->rpc_id = dup_or_null(m->id);
-    f->rpc_method = dup_or_null(m->method);
-    f->rpc_tool = dup_or_null(m->tool_name ? m->tool_name : m->prompt_name);
-    f->rpc_resource = dup_or_null(m->resource_uri);
-    f->is_initialize = !sid && m->method && strcmp(m->method, "initialize") == 0 &&
-                       !mt_mcp_version_is_stateless(f->version);
+    f->rpc.batch = b.is_batch;
+    f->rpc.id = dup_or_null(m->id);
+    f->rpc.method = dup_or_null(m->method);
+    f->rpc.tool = dup_or_null(m->tool_name ? m->tool_name : m->prompt_name);
+    f->rpc.resource = dup_or_null(m->resource_uri);
     f->req_kind = m->kind == MT_MCP_REQUEST        ? "request"
                   : m->kind == MT_MCP_NOTIFICATION ? "notification"
                                                    : "response";
     f->req_is_error = m->is_error;
     f->req_has_code = m->kind == MT_MCP_ERROR_RESPONSE;
     f->req_code = m->error_code;
-    const char *cell = NULL;
-    if (mt_mcp_version_is_stateless(f->version) && !b.is_batch && m->tool_name &&
-        m->method && strcmp(m->method, "tools/call") == 0 &&
-        mt_mcp_params_check(p->params, m->tool_name, json_object_get(m->params, "arguments"),
-                            request_header, req, &cell, &eb) != MT_OK) {
-        mt_mcp_batch_free(&b);
-        reject_rpc(f, 400, "Bad Request", f->rpc_id, MT_MCP_HEADER_MISMATCH, eb.msg, cell, body);
-        return false;
-    }
     proxy_refusal rf = {0, NULL, ""};
-    if (mt_mcp_version_is_stateless(f->version) && !b.is_batch &&
-        !proxy_mrtr_request(f, m, &rf)) {
+    if (f->tr->request && !f->tr->request(f, req, &b, &rf)) {
         mt_mcp_batch_free(&b);
-        reject_rpc(f, 400, "Bad Request", f->rpc_id, rf.code, rf.msg, rf.reason, body);
+        reject_rpc(f, 400, "Bad Request", f->rpc.id, rf.code, rf.msg, rf.reason, body);
         return false;
     }
     bool ok = apply_policy(f, &b, body);
     if (ok && f->has_decision && f->decision.action == MT_POLICY_APPROVE) {
-        if (f->mrtr_awaiting) {
+        if (f->call.awaiting) {
             f->hold_pending = true; /* its decision is looked up once recorded */
-        } else if (!f->mrtr_covered) {
+        } else if (!f->call.covered) {
             ok = prepare_hold(f, req, &b, body);
             if (ok && proxy_mrtr_wants_url(f, m)) {
                 /* one approval per logical call: the retries' bytes differ */
-                f->mrtr_url = true;
-                memcpy(f->req_hash, f->call_hash, sizeof f->req_hash);
+                f->call.url = true;
+                memcpy(f->req_hash, f->call.hash, sizeof f->req_hash);
             }
         }
     }
     for (size_t i = 0; ok && p->held && i < b.n; i++)
         if (b.msgs[i].method && strcmp(b.msgs[i].method, "notifications/cancelled") == 0)
-            proxy_cancel_held(p, f->client_sid, json_object_get(b.msgs[i].params, "requestId"));
+            proxy_cancel_held(p, f->sess.client_sid, json_object_get(b.msgs[i].params, "requestId"));
     mt_mcp_batch_free(&b);
     return ok;
 }
@@ -1910,7 +1725,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     if (!f->session) {
-        send_rpc_error(p, req, 503, "Service Unavailable", f->rpc_id, MT_RPC_MSG_NOT_RECORDED,
+        send_rpc_error(p, req, 503, "Service Unavailable", f->rpc.id, MT_RPC_MSG_NOT_RECORDED,
                        "no_session", &t0);
         f->upstream_done = true;
         proxy_client_finished(f);
@@ -1924,13 +1739,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     ev.rpc.has_error_code = f->req_has_code;
     ev.rpc.error_code = f->req_code;
     ev.justification = f->justification;
-    ev.client.name = f->client_name;
-    ev.client.version = f->client_version;
-    ev.client.capabilities = f->client_caps;
-    json_t *covered = f->mrtr_covered ? mt_hold_approval_info(f->approval_id, "approved", NULL)
+    ev.client.name = f->call.client_name;
+    ev.client.version = f->call.client_version;
+    ev.client.capabilities = f->call.client_caps;
+    json_t *covered = f->call.covered ? mt_hold_approval_info(f->approval_id, "approved", NULL)
                                       : NULL;
     ev.approval = covered; /* a later round of a call an approval released */
-    if (f->hold_pending || f->mrtr_on)
+    if (f->hold_pending || f->call.on)
         ev.event_id_out = f->event_id;
     proxy_emit_payload(f, &ev, blen ? evbuffer_pullup(body, -1) : NULL, blen, on_request_recorded, f);
     json_decref(covered);
@@ -2197,12 +2012,6 @@ void mt_proxy_free(mt_proxy *p)
     json_decref(p->anon_identity);
     proxy_mrtr_free(p);
     mt_mcp_params_free(p->params);
-    while (p->smap_oldest) {
-        char *id = strdup(p->smap_oldest->upstream_id);
-        if (!id)
-            break;
-        smap_remove(p, id);
-        free(id);
-    }
+    proxy_smap_free(p);
     free(p);
 }

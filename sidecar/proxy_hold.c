@@ -105,7 +105,7 @@ void proxy_wrapped_send(fwd *f, struct evbuffer *body)
 /* The JSON-RPC error a held call ends with (HTTP 200: the transport worked). */
 static json_t *hold_error(fwd *f, int code, const char *message, json_t *data)
 {
-    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *id = f->rpc.id ? json_loads(f->rpc.id, JSON_DECODE_ANY, NULL) : NULL;
     if (data) {
         json_object_set_new(data, "approval_id", json_string(f->approval_id));
         json_object_set_new(data, "rule_id", json_string(f->decision.rule_id));
@@ -209,7 +209,7 @@ static void hold_conclude(fwd *f, mt_hold_outcome o, const json_t *decision)
     json_t *body = NULL;
     switch (o) {
     case MT_HOLD_APPROVED:
-        f->mrtr_approved = true; /* its input-required results get sealed states */
+        f->call.approved = true; /* its input-required results get sealed states */
         break;
     case MT_HOLD_DENIED:
         body = hold_error(f, MT_RPC_APPROVAL_DENIED, "approval denied", deny_data(decision));
@@ -362,7 +362,7 @@ static void hold_retry_awaiting(fwd *f)
 {
     mt_proxy *p = f->p;
     const char *subject = json_string_value(json_object_get(f->identity, "subject"));
-    mt_ticket *t = mt_hold_ticket_find(p->holds, f->call_hash, subject);
+    mt_ticket *t = mt_hold_ticket_find(p->holds, f->call.hash, subject);
     if (t && strcmp(mt_hold_ticket_approval_id(t), f->approval_id) == 0) {
         mt_ticket_state st = mt_hold_ticket_state(p->holds, t);
         if (st == MT_TICKET_PENDING) {
@@ -388,15 +388,15 @@ static void hold_retry_awaiting(fwd *f)
     }
     mt_hold_outcome o;
     const json_t *d = NULL;
-    if (mt_hold_decision_lookup(p->holds, f->approval_id, f->call_hash, &o, &d)) {
+    if (mt_hold_decision_lookup(p->holds, f->approval_id, f->call.hash, &o, &d)) {
         json_t *dd = json_incref((json_t *)d);
         if (o == MT_HOLD_APPROVED)
-            mt_hold_mark_used(p->holds, f->approval_id, f->call_hash);
+            mt_hold_mark_used(p->holds, f->approval_id, f->call.hash);
         hold_conclude(f, o, dd);
         json_decref(dd);
         return;
     }
-    answer_url(f, "response", f->mrtr_expires_ms);
+    answer_url(f, "response", f->call.expires_ms);
 }
 
 /* The request event is recorded: hold the call (wait), or answer its ticket. */
@@ -405,7 +405,7 @@ void proxy_hold_begin(fwd *f)
     mt_proxy *p = f->p;
     const mt_policy_approval *ap = f->decision.approval;
     f->hold_pending = false;
-    if (p->holds && f->mrtr_awaiting) {
+    if (p->holds && f->call.awaiting) {
         hold_retry_awaiting(f);
         return;
     }
@@ -420,7 +420,7 @@ void proxy_hold_begin(fwd *f)
     }
     const char *subject = json_string_value(json_object_get(f->identity, "subject"));
     /* URL elicitation: a ticket keyed by the call hash, asked through the client */
-    bool ticket = ap->hold == MT_POLICY_HOLD_TICKET || f->mrtr_url;
+    bool ticket = ap->hold == MT_POLICY_HOLD_TICKET || f->call.url;
     mt_policy_approval url_ap = *ap;
     url_ap.hold = MT_POLICY_HOLD_TICKET;
     if (ticket) {
@@ -463,8 +463,8 @@ void proxy_hold_begin(fwd *f)
             .session_id = f->session ? mt_rec_session_id(f->session) : "",
             .event_id = f->event_id,
             .identity = f->identity,
-            .method = f->rpc_method,
-            .tool = f->rpc_tool,
+            .method = f->rpc.method,
+            .tool = f->rpc.tool,
             .arguments_masked = args,
             .justification = just,
             .rule_id = f->decision.rule_id,
@@ -491,7 +491,7 @@ void proxy_hold_begin(fwd *f)
     }
     char link[1024];
     mt_hold_console_link(p->holds, f->approval_id, link, sizeof link);
-    if (f->mrtr_url) {
+    if (f->call.url) {
         mt_ticket *t = mt_hold_ticket_find(p->holds, f->req_hash, subject);
         answer_url(f, "approval_requested", t ? mt_hold_ticket_expires(t) / 1000 : 0);
         return;
@@ -533,8 +533,8 @@ void proxy_hold_cancel(fwd *f, const char *reason)
 static void on_claimed(void *arg, bool won, const char *why)
 {
     fwd *f = arg;
-    f->claim = NULL;
-    f->claim_pending = false;
+    f->call.claim = NULL;
+    f->call.claim_pending = false;
     if (!f->creq)
         return;
     if (won) {
@@ -555,8 +555,8 @@ static void on_claimed(void *arg, bool won, const char *why)
 void proxy_claim_begin(fwd *f)
 {
     mt_errbuf eb = {{0}};
-    if (mt_hold_claim_start(f->p->holds, f->claim_nonce, f->claim_expires_ms, on_claimed, f,
-                            &f->claim, &eb) != MT_OK)
+    if (mt_hold_claim_start(f->p->holds, f->call.claim_nonce, f->call.claim_expires_ms, on_claimed, f,
+                            &f->call.claim, &eb) != MT_OK)
         on_claimed(f, false, eb.msg);
 }
 
@@ -565,8 +565,8 @@ void proxy_cancel_held(mt_proxy *p, const char *client_sid, const json_t *reques
 {
     char *want = json_dumps(request_id, JSON_ENCODE_ANY | JSON_COMPACT);
     for (fwd *h = p->held; want && h; h = h->held_next) {
-        if (h->hold && h->client_sid && client_sid && strcmp(h->client_sid, client_sid) == 0 &&
-            h->rpc_id && strcmp(h->rpc_id, want) == 0) {
+        if (h->hold && h->sess.client_sid && client_sid && strcmp(h->sess.client_sid, client_sid) == 0 &&
+            h->rpc.id && strcmp(h->rpc.id, want) == 0) {
             proxy_hold_cancel(h, "client cancelled the request");
             break;
         }

@@ -97,6 +97,48 @@ typedef struct sse_queue_storage {
     void *head, *tail;
 } sse_queue_storage;
 
+/* The request's JSON-RPC fields (its first message, for a batch). */
+typedef struct fwd_rpc {
+    char *id;       /* JSON text of the request id, for our own errors */
+    char *method;
+    char *tool;     /* tools/call or prompts/get name, also recorded on the response */
+    char *resource;
+    bool batch;     /* the body was a batch */
+} fwd_rpc;
+
+/* Which MCP session the exchange belongs to (the transport's business). */
+typedef struct fwd_session {
+    char *client_sid;   /* Mcp-Session-Id (or 2024-11-05 ?sessionId=) the client sent */
+    char *upstream_sid; /* Mcp-Session-Id the upstream assigned on initialize */
+    char *legacy_sid;   /* 2024-11-05 stream: sessionId of its endpoint URI */
+    bool is_initialize;
+    bool end;           /* session_end after the exchange (DELETE, per-request sessions) */
+    bool endpoint_seen; /* 2024-11-05: first endpoint event already rewritten */
+} fwd_session;
+
+/* A 2026-07-28 request (proxy_mrtr.c): the logical call its rounds make up,
+ * the sealed requestState it carried, its _meta client info. */
+typedef struct fwd_call {
+    bool on;                  /* a call whose result may be input_required */
+    uint8_t hash[MT_SHA256_LEN];
+    char id[37];              /* the logical call ("": this request starts it) */
+    int round;                /* 1: first round */
+    bool sealed_in;           /* the request carried a sealed requestState */
+    bool covered;             /* ... RELEASED: an approval already covers the call */
+    bool awaiting;            /* ... AWAITING_APPROVAL: the decision is looked up */
+    bool url;                 /* the approval is asked by URL elicitation (nothing held) */
+    bool approved;            /* an approval released this call (results get sealed) */
+    int64_t expires_ms;       /* AWAITING: expiry of the approval its state names */
+    char result_type[48];     /* resultType of the last result relayed (record) */
+    bool claim_pending;       /* the sealed state's single use is claimed once recorded */
+    char claim_nonce[33];
+    int64_t claim_expires_ms;
+    struct mt_hold_claim *claim; /* waiting for the claims topic */
+    char *client_name, *client_version, *client_caps;
+} fwd_call;
+
+struct proxy_transport;
+
 typedef struct fwd {
     mt_proxy *p;
     struct evhttp_request *creq;     /* NULL once answered or the client left */
@@ -105,23 +147,15 @@ typedef struct fwd {
     struct evhttp_connection *uconn;
     bool uconn_reusable; /* exchange completed cleanly: back to the pool */
     struct timespec t0;
-    char *rpc_id;      /* JSON text of the request id, for our own errors */
-    char *rpc_method;
-    char *rpc_tool;    /* tools/call name, also recorded on the response */
-    char *rpc_resource;
-    bool rpc_batch;    /* request body was a batch (rpc fields: first message) */
+    fwd_rpc rpc;
+    fwd_session sess;
+    const struct proxy_transport *tr; /* the request's transport (transport.h) */
     mt_mcp_version version;
-    char *client_sid;  /* Mcp-Session-Id the client sent (validated) */
-    char *upstream_sid; /* Mcp-Session-Id the upstream assigned on initialize */
-    bool is_initialize;
-    bool end_session;  /* session_end after the exchange (DELETE, per-request sessions) */
-    bool endpoint_seen; /* 2024-11-05: first endpoint event already rewritten */
     bool sse_parser_on;
     mt_sse_parser sse_parser;
     struct evbuffer *reject_body; /* answer of a refused request, sent once recorded */
     int reject_code;
     const char *reject_reason;
-    char *legacy_sid;         /* 2024-11-05 stream: sessionId of its endpoint URI */
     const char *req_kind;     /* "request" | "notification" | "response" (static) */
     bool req_is_error, req_has_code;
     long long req_code;
@@ -164,24 +198,8 @@ typedef struct fwd {
     struct event *eof_ev;     /* watches a waiting client's socket for its close */
     mt_hold_outcome outcome;  /* set when decided */
     json_t *verdict;          /* the decision that ended the hold (NULL: none/own expiry) */
-    /* multi-round-trip call (2026-07-28; proxy_mrtr.c) */
-    bool mrtr_on;             /* a stateless call whose result may be input_required */
-    uint8_t call_hash[MT_SHA256_LEN];
-    char call_id[37];         /* the logical call ("": this request starts it) */
-    int call_round;           /* 1: first round */
-    bool mrtr_sealed_in;      /* the request carried a sealed requestState */
-    bool mrtr_covered;        /* ... RELEASED: an approval already covers the call */
-    bool mrtr_awaiting;       /* ... AWAITING_APPROVAL: the decision is looked up */
-    bool mrtr_url;            /* the approval is asked by URL elicitation (nothing held) */
-    bool mrtr_approved;       /* an approval released this call (results get sealed) */
-    int64_t mrtr_expires_ms;  /* AWAITING: expiry of the approval its state names */
-    char result_type[48];     /* resultType of the last result relayed (record) */
-    bool claim_pending;       /* the sealed state's single use is claimed once recorded */
-    char claim_nonce[33];
-    int64_t claim_expires_ms;
-    struct mt_hold_claim *claim; /* waiting for the claims topic */
     struct evbuffer *fwd_body; /* body sent upstream when it differs from the client's */
-    char *client_name, *client_version, *client_caps; /* _meta client info (2026) */
+    fwd_call call;            /* 2026-07-28 */
 } fwd;
 
 /* --- proxy.c ----------------------------------------------------------------- */
@@ -198,6 +216,8 @@ void proxy_emit_payload(fwd *f, mt_rec_event *ev, const void *payload, size_t le
                         mt_rec_done_cb cb, void *arg);
 /* Recorder callback of a refusal: answers the client with f->reject_body. */
 void proxy_on_reject_recorded(void *arg, mt_err err);
+/* Public base URL of the sidecar as clients reach it (2024-11-05 endpoint). */
+void proxy_public_base(fwd *f, char *out, size_t outlen);
 /* Forwards the client's request to the upstream. */
 void proxy_start_upstream(fwd *f, struct evhttp_request *creq);
 

@@ -102,14 +102,14 @@ static void note_client(fwd *f, const json_t *meta)
     if (!f->traceparent && tp && is_traceparent(tp))
         f->traceparent = strdup(tp);
     const json_t *ci = json_object_get(meta, META_CLIENT_INFO);
-    f->client_name = bounded_string(json_object_get(ci, "name"), CLIENT_FIELD_MAX);
-    f->client_version = bounded_string(json_object_get(ci, "version"), CLIENT_FIELD_MAX);
+    f->call.client_name = bounded_string(json_object_get(ci, "name"), CLIENT_FIELD_MAX);
+    f->call.client_version = bounded_string(json_object_get(ci, "version"), CLIENT_FIELD_MAX);
     const json_t *caps = json_object_get(meta, META_CLIENT_CAPS);
     if (json_is_object(caps)) {
-        f->client_caps = json_dumps(caps, JSON_COMPACT | JSON_SORT_KEYS);
-        if (f->client_caps && strlen(f->client_caps) > CLIENT_CAPS_MAX) {
-            free(f->client_caps); /* recorded only when it is of a sane size */
-            f->client_caps = NULL;
+        f->call.client_caps = json_dumps(caps, JSON_COMPACT | JSON_SORT_KEYS);
+        if (f->call.client_caps && strlen(f->call.client_caps) > CLIENT_CAPS_MAX) {
+            free(f->call.client_caps); /* recorded only when it is of a sane size */
+            f->call.client_caps = NULL;
         }
     }
 }
@@ -163,15 +163,15 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
     note_client(f, json_object_get(m->params, "_meta"));
     if (m->kind != MT_MCP_REQUEST || !m->method || !mt_mrtr_method_supported(m->method))
         return true;
-    f->mrtr_on = true;
-    f->call_round = 1;
+    f->call.on = true;
+    f->call.round = 1;
     const char *name = m->tool_name ? m->tool_name : m->prompt_name ? m->prompt_name
                                                                      : m->resource_uri;
     mt_errbuf eb = {{0}};
     if (mt_mrtr_call_hash(m->method, name, json_object_get(m->params, "arguments"),
                           json_string_value(json_object_get(f->identity, "issuer")),
                           json_string_value(json_object_get(f->identity, "subject")),
-                          f->call_hash, &eb) != MT_OK)
+                          f->call.hash, &eb) != MT_OK)
         return refuse(r, MT_MCP_INTERNAL_ERROR, "hash_failed", "cannot hash the call: %s",
                       eb.msg);
     const json_t *rs = json_object_get(m->params, "requestState");
@@ -183,13 +183,13 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
     if (!mt_mrtr_is_sealed(st, sl)) {
         mt_mrtr_link l;
         if (mt_mrtr_links_take(p->mrtr_links, st, sl, now, &l) &&
-            memcmp(l.call_hash, f->call_hash, MT_SHA256_LEN) == 0) {
-            memcpy(f->call_id, l.call_id, sizeof f->call_id);
-            f->call_round = l.round;
+            memcmp(l.call_hash, f->call.hash, MT_SHA256_LEN) == 0) {
+            memcpy(f->call.id, l.call_id, sizeof f->call.id);
+            f->call.round = l.round;
         }
         return true;
     }
-    f->mrtr_sealed_in = true;
+    f->call.sealed_in = true;
     mt_mrtr_state s;
     mt_err err = mt_mrtr_open(p->mrtr_keys, st, sl, now, &s, &eb);
     if (err == MT_ERR_BAD_SIGNATURE)
@@ -203,7 +203,7 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
         return refuse(r, MT_MCP_INVALID_PARAMS, "request_state_invalid",
                       "requestState refused: %s", eb.msg);
     bool ok = false;
-    if (memcmp(s.call_hash, f->call_hash, MT_SHA256_LEN) != 0) {
+    if (memcmp(s.call_hash, f->call.hash, MT_SHA256_LEN) != 0) {
         refuse(r, MT_MCP_INVALID_PARAMS, "request_state_other_call",
                "requestState refused: it belongs to another call (tool, arguments or "
                "caller differ)%s", "");
@@ -213,18 +213,18 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
     } else if (!rewrite_body(f, m, &s)) {
         refuse(r, MT_MCP_INTERNAL_ERROR, "nomem", "out of memory%s", "");
     } else {
-        memcpy(f->call_id, s.call_id, sizeof f->call_id);
+        memcpy(f->call.id, s.call_id, sizeof f->call.id);
         memcpy(f->approval_id, s.approval_id, sizeof f->approval_id);
         if (mt_hold_claims_on(p->holds)) { /* once per deployment, not per replica */
-            f->claim_pending = true;
-            memcpy(f->claim_nonce, s.nonce, sizeof f->claim_nonce);
-            f->claim_expires_ms = s.expires_ms;
+            f->call.claim_pending = true;
+            memcpy(f->call.claim_nonce, s.nonce, sizeof f->call.claim_nonce);
+            f->call.claim_expires_ms = s.expires_ms;
         }
-        f->call_round = s.round;
-        f->mrtr_expires_ms = s.expires_ms;
-        f->mrtr_covered = s.stage == MT_MRTR_RELEASED;
-        f->mrtr_approved = f->mrtr_covered;
-        f->mrtr_awaiting = s.stage == MT_MRTR_AWAITING_APPROVAL;
+        f->call.round = s.round;
+        f->call.expires_ms = s.expires_ms;
+        f->call.covered = s.stage == MT_MRTR_RELEASED;
+        f->call.approved = f->call.covered;
+        f->call.awaiting = s.stage == MT_MRTR_AWAITING_APPROVAL;
         ok = true;
     }
     mt_mrtr_state_clear(&s);
@@ -234,7 +234,7 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
 bool proxy_mrtr_wants_url(fwd *f, const mt_mcp_msg *m)
 {
     const mt_sidecar_config *cfg = f->p->cfg;
-    if (!f->mrtr_on || !cfg->approvals_url_elicitation || !f->p->holds ||
+    if (!f->call.on || !cfg->approvals_url_elicitation || !f->p->holds ||
         !cfg->approvals_console_url || !*cfg->approvals_console_url)
         return false;
     const json_t *caps =
@@ -244,16 +244,16 @@ bool proxy_mrtr_wants_url(fwd *f, const mt_mcp_msg *m)
 
 static const char *call_id_of(const fwd *f)
 {
-    return f->call_id[0] ? f->call_id : f->event_id[0] ? f->event_id : NULL;
+    return f->call.id[0] ? f->call.id : f->event_id[0] ? f->event_id : NULL;
 }
 
 void proxy_mrtr_fill(fwd *f, mt_rec_event *ev)
 {
-    if (!f->mrtr_on)
+    if (!f->call.on)
         return;
     ev->call.call_id = call_id_of(f);
-    ev->call.round = f->call_round;
-    ev->call.sealed = f->mrtr_sealed_in;
+    ev->call.round = f->call.round;
+    ev->call.sealed = f->call.sealed_in;
 }
 
 bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
@@ -261,7 +261,7 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
 {
     *result_type = NULL;
     *sealed = false;
-    if (!f->mrtr_on || !len)
+    if (!f->call.on || !len)
         return false;
     json_t *msg = json_loadb(data, len, 0, NULL);
     mt_mrtr_result rt = mt_mrtr_result_of(msg);
@@ -269,9 +269,9 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
     if (rt == MT_MRTR_RESULT_COMPLETE) {
         *result_type = "complete";
     } else if (rt == MT_MRTR_RESULT_OTHER) {
-        snprintf(f->result_type, sizeof f->result_type, "%s",
+        snprintf(f->call.result_type, sizeof f->call.result_type, "%s",
                  json_string_value(json_object_get(result, "resultType")));
-        *result_type = f->result_type;
+        *result_type = f->call.result_type;
     } else if (rt == MT_MRTR_RESULT_INPUT_REQUIRED) {
         *result_type = "input_required";
     }
@@ -279,14 +279,14 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
     const json_t *rs = json_object_get(result, "requestState");
     const char *ustate = json_is_string(rs) ? json_string_value(rs) : NULL;
     mt_errbuf eb = {{0}};
-    if (rt == MT_MRTR_RESULT_INPUT_REQUIRED && f->mrtr_approved && f->approval_id[0]) {
+    if (rt == MT_MRTR_RESULT_INPUT_REQUIRED && f->call.approved && f->approval_id[0]) {
         mt_mrtr_state s;
         memset(&s, 0, sizeof s);
         s.stage = MT_MRTR_RELEASED;
         memcpy(s.approval_id, f->approval_id, sizeof s.approval_id);
         snprintf(s.call_id, sizeof s.call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
-        memcpy(s.call_hash, f->call_hash, MT_SHA256_LEN);
-        s.round = f->call_round + 1;
+        memcpy(s.call_hash, f->call.hash, MT_SHA256_LEN);
+        s.round = f->call.round + 1;
         s.expires_ms = now_ms() + f->p->cfg->approvals_state_ttl_ms;
         s.upstream_state = ustate ? strdup(ustate) : NULL;
         mt_buf text = MT_BUF_INIT;
@@ -311,8 +311,8 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
         mt_mrtr_link l;
         memset(&l, 0, sizeof l);
         snprintf(l.call_id, sizeof l.call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
-        l.round = f->call_round + 1;
-        memcpy(l.call_hash, f->call_hash, MT_SHA256_LEN);
+        l.round = f->call.round + 1;
+        memcpy(l.call_hash, f->call.hash, MT_SHA256_LEN);
         (void)mt_mrtr_links_put(f->p->mrtr_links, ustate, strlen(ustate), &l, now_ms());
     }
     json_decref(msg);
@@ -327,8 +327,8 @@ json_t *proxy_mrtr_url_result(fwd *f, const char *console_link, int64_t expires_
     s.stage = MT_MRTR_AWAITING_APPROVAL;
     memcpy(s.approval_id, f->approval_id, sizeof s.approval_id);
     snprintf(s.call_id, sizeof s.call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
-    memcpy(s.call_hash, f->call_hash, MT_SHA256_LEN);
-    s.round = f->call_round + 1;
+    memcpy(s.call_hash, f->call.hash, MT_SHA256_LEN);
+    s.round = f->call.round + 1;
     s.expires_ms = expires_ms;
     mt_buf text = MT_BUF_INIT;
     if (mt_mrtr_seal(f->p->mrtr_keys, &s, &text, eb) != MT_OK) {
@@ -339,9 +339,9 @@ json_t *proxy_mrtr_url_result(fwd *f, const char *console_link, int64_t expires_
     snprintf(message, sizeof message,
              "%s %s needs an approval (rule %s, approval %s): open the link, wait for the "
              "decision, then continue",
-             f->rpc_method ? f->rpc_method : "call", f->rpc_tool ? f->rpc_tool : "",
+             f->rpc.method ? f->rpc.method : "call", f->rpc.tool ? f->rpc.tool : "",
              f->decision.rule_id ? f->decision.rule_id : "", f->approval_id);
-    json_t *id = f->rpc_id ? json_loads(f->rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *id = f->rpc.id ? json_loads(f->rpc.id, JSON_DECODE_ANY, NULL) : NULL;
     json_t *body = json_pack(
         "{s:s, s:o, s:{s:s, s:{s:{s:s, s:{s:s, s:s, s:s}}}, s:s%}}", "jsonrpc", "2.0", "id",
         id ? id : json_null(), "result", "resultType", "input_required", "inputRequests",
