@@ -4,8 +4,8 @@
 # resource-updated notification, read) directly against the dual-stack v2 servers and through
 # the real mcptrail-sidecar (strict, recording to a fresh topic on real Kafka); transcripts
 # must be byte-identical. Pairs: TS SDK v2 client x TS SDK v2 server, Python mcp 2.x client x
-# Python server, the TS client x the Python server, and a 2025-era client (TS SDK 1.32) against
-# the same TS v2 server. Then the record: the deploy's two rounds under one call id (rounds 1
+# Python server, the TS client x the Python server, a 2025-era client (TS SDK 1.32) against
+# the same TS v2 server, and the Go SDK (v1.7.0) client against both servers. Then the record: the deploy's two rounds under one call id (rounds 1
 # and 2, the second carrying the server's requestState), resultType of each result, the
 # clients' _meta clientInfo, the listen stream's notification recorded as its own event, and
 # no raw token anywhere.
@@ -15,7 +15,9 @@ e2e_need_kafka
 e2e_need_peers
 [ -d "$root/tests/peers/node_modules/@modelcontextprotocol/server" ] ||
   e2e_skip "@modelcontextprotocol/server not installed (scripts/deps-node.sh)"
+command -v go >/dev/null || e2e_skip "go not installed (the Go SDK client is built here)"
 t0=$SECONDS
+go_client=$("$root/tests/sdk/go-v2-client/build.sh") # cached under ~/.cache/mcptrail
 node="$root/tests/peers/node_modules/.bin/node"
 fail() {
   echo "sidecar_v2_sessions FAIL: $*" >&2
@@ -55,6 +57,8 @@ pair ts-v2 "$ts_mcp" "$ts_sc" "$node" "$root/tests/sdk/ts-v2-client.mjs"
 pair py-v2 "$py_mcp" "$py_sc" "$py" "$root/tests/sdk/py-v2-client.py"
 pair ts-v2-on-py "$py_mcp" "$py_sc" "$node" "$root/tests/sdk/ts-v2-client.mjs"
 pair ts-legacy "$ts_mcp" "$ts_sc" "$node" "$root/tests/sdk/ts-v2-client.mjs" --legacy
+pair go-v2 "$ts_mcp" "$ts_sc" "$go_client"
+pair go-v2-on-py "$py_mcp" "$py_sc" "$go_client"
 jq -e '[.steps[] | select(.step == "deploy")][0].rounds == 2' "$tmp/ts-v2.proxied.json" >/dev/null ||
   fail "the TS deploy was not a two-round call: $(cat "$tmp/ts-v2.proxied.json")"
 
