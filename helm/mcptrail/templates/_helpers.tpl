@@ -203,6 +203,8 @@ prometheus.io/path: /metrics
 {{- $_ := set $c "approvals.signing_key_file" "/etc/mcptrail/approvals-key/signing.pem" -}}
 {{- end -}}
 {{- with $s.approvals.consoleUrl }}{{- $_ := set $c "approvals.console_url" . -}}{{- end -}}
+{{- if $s.approvals.stateKeySecret }}{{- $_ := set $c "approvals.state_key_files" (list "/etc/mcptrail/approvals-state/state.key") -}}{{- end -}}
+{{- with $s.approvals.claimsTopic }}{{- $_ := set $c "approvals.topic_claims" . -}}{{- end -}}
 {{- range $k, $v := $s.config }}{{- $_ := set $c $k $v -}}{{- end -}}
 {{- $c | toPrettyJson -}}
 {{- end -}}
@@ -293,6 +295,11 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
       mountPath: /etc/mcptrail/approvals-key
       readOnly: true
     {{- end }}
+    {{- if $s.approvals.stateKeySecret }}
+    - name: mcptrail-approvals-state
+      mountPath: /etc/mcptrail/approvals-state
+      readOnly: true
+    {{- end }}
     {{- include "mcptrail.kafkaTLSMount" . | nindent 4 }}
     {{- include "mcptrail.kafkaSaslMount" . | nindent 4 }}
 {{- end -}}
@@ -327,6 +334,15 @@ and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPod
       - key: signing.pem
         path: signing.pem
     defaultMode: 0444 # as mcptrail-kafka-tls: injected pods may set no fsGroup
+{{- end }}
+{{- with .Values.sidecar.approvals.stateKeySecret }}
+- name: mcptrail-approvals-state
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: state.key
+        path: state.key
+    defaultMode: 0444
 {{- end }}
 {{- include "mcptrail.kafkaTLSVolume" . }}
 {{- include "mcptrail.kafkaSaslVolume" (dict "ctx" . "component" "sidecar") }}
