@@ -233,7 +233,7 @@ void proxy_mrtr_free(mt_proxy *p);
 typedef struct proxy_refusal {
     int code;           /* JSON-RPC error code */
     const char *reason; /* recorded and counted (static) */
-    char msg[256];
+    char msg[640];      /* room for an errbuf's message and its context */
 } proxy_refusal;
 bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r);
 /* Whether a held call of this client is asked by URL elicitation. */
