@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mcptrail/archive.h"
+#include "mcptrail/buf.h"
 #include "mcptrail/json.h"
 #include "mcptrail/jwt.h"
 

@@ -693,53 +693,6 @@ out:
     return err;
 }
 
-mt_err mt_read_file(const char *path, size_t max_size, mt_buf *out, mt_errbuf *eb)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mt_fail(eb, errno == ENOENT ? MT_ERR_NOT_FOUND : MT_ERR_IO, "%s: %s", path,
-                       strerror(errno));
-    struct stat st;
-    mt_err err = MT_OK;
-    if (fstat(fd, &st) != 0) {
-        err = mt_fail(eb, MT_ERR_IO, "%s: fstat: %s", path, strerror(errno));
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max_size) {
-        err = mt_fail(eb, MT_ERR_TOO_LARGE, "%s: %lld bytes, more than the limit %zu", path,
-                      (long long)st.st_size, max_size);
-        goto out;
-    }
-    mt_buf_reset(out);
-    if ((err = mt_buf_reserve(out, (size_t)st.st_size + 1)) != MT_OK) {
-        mt_fail(eb, err, "%s: out of memory", path);
-        goto out;
-    }
-    for (;;) {
-        if (out->len == out->cap && (err = mt_buf_reserve(out, 65536)) != MT_OK) {
-            mt_fail(eb, err, "%s: out of memory", path);
-            goto out;
-        }
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            err = mt_fail(eb, MT_ERR_IO, "%s: read: %s", path, strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        out->len += (size_t)n;
-        if (out->len > max_size) {
-            err = mt_fail(eb, MT_ERR_TOO_LARGE, "%s: grew beyond %zu bytes", path, max_size);
-            goto out;
-        }
-    }
-out:
-    close(fd);
-    return err;
-}
-
 int mt_segment_seq_name(const char *name, const char *suffix, uint64_t *seq)
 {
     size_t n = strlen(name), sl = strlen(suffix);

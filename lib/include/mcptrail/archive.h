@@ -105,9 +105,6 @@ mt_err mt_segment_read(const uint8_t *data, size_t len, mt_segment_record_cb cb,
  * 1 and *seq set when name is one, else 0. */
 int mt_segment_seq_name(const char *name, const char *suffix, uint64_t *seq);
 
-/* Reads a file into memory (bounded by max_size) for mt_segment_read. */
-mt_err mt_read_file(const char *path, size_t max_size, mt_buf *out, mt_errbuf *eb);
-
 /* RFC 6962 leaf hashes and Merkle builder appends through one reusable
  * SHA-256 context: the library's mt_merkle_leaf_hash allocates a context per
  * call, which costs more than the hashing for ~600-byte records. Results are

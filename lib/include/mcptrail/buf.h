@@ -32,4 +32,8 @@ void mt_buf_free(mt_buf *b);
  * MT_ERR_NOMEM on allocation failure or a size that would overflow. */
 mt_err mt_array_reserve(void **v, size_t *cap, size_t need, size_t elem, size_t first);
 
+/* Reads a whole file into out (replacing its contents), at most max_size bytes:
+ * MT_ERR_NOT_FOUND, MT_ERR_IO, MT_ERR_TOO_LARGE (eb names the path). */
+mt_err mt_read_file(const char *path, size_t max_size, mt_buf *out, mt_errbuf *eb);
+
 #endif

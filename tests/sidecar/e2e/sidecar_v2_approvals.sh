@@ -176,7 +176,9 @@ r=$(post "$url1" 31 billing)
 s1=$(jq -r .result.requestState <<<"$r")
 aid=$(jq -r '.result.inputRequests["io.mcptrail/approval"].params.url' <<<"$r")
 [ "$(jq -r .result.resultType <<<"$r")" = input_required ] && [[ $s1 == mtrs1.* ]] || fail "step 3: $r"
-forged="${s1%?}$([ "${s1: -1}" = A ] && echo B || echo A)"
+# change the MAC's first character (its 6 bits all count: still well-formed base64url)
+mac=${s1##*.}
+forged="${s1%.*}.$([ "${mac:0:1}" = A ] && echo B || echo A)${mac:1}"
 r=$(post "$url2" 32 billing ",\"requestState\":\"$forged\"")
 jq -e '.error.code == -32602 and (.error.message | contains("not sealed by this deployment"))' <<<"$r" >/dev/null ||
   fail "step 3: forged state: $r"
