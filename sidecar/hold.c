@@ -84,7 +84,7 @@ struct mt_hold_hub {
     /* single-use claims (topic_claims; NULL: off) */
     char *topic_claims;
     struct claim_slot {
-        char nonce[33];
+        char nonce[MT_HOLD_CLAIM_KEY_MAX + 1];
         char owner[49];
         int64_t expires_ms;
     } *claims;
@@ -98,7 +98,7 @@ struct mt_hold_hub {
 struct mt_hold_claim {
     mt_hold_hub *hub;
     mt_hold_claim *prev, *next;
-    char nonce[33];
+    char nonce[MT_HOLD_CLAIM_KEY_MAX + 1];
     char owner[49];
     mt_hold_claim_cb cb;
     void *arg;
@@ -108,7 +108,7 @@ struct mt_hold_claim {
 /* A message in flight on the producer. */
 typedef struct pub {
     mt_hold_hub *hub;
-    char approval_id[37]; /* a claim: its nonce */
+    char approval_id[MT_HOLD_CLAIM_KEY_MAX + 1]; /* a claim: its key */
     bool is_request;
     bool is_claim;
 } pub;
@@ -264,7 +264,7 @@ static mt_err produce(mt_hold_hub *hub, const char *topic, const mt_avro_schema 
     }
     pb->hub = hub;
     pb->is_request = is_request;
-    memcpy(pb->approval_id, approval_id, sizeof pb->approval_id);
+    snprintf(pb->approval_id, sizeof pb->approval_id, "%s", approval_id);
     mt_kafka_avro_headers ah;
     const mt_kafka_header *hs = mt_kafka_avro_headers_init(&ah, mt_avro_schema_fingerprint(s));
     err = mt_producer_send(hub->prod, topic, approval_id, strlen(approval_id), b.data, b.len, hs,
@@ -327,7 +327,7 @@ static void claims_resolve(mt_hold_hub *hub, const char *nonce, const char *winn
 /* A record of the claims topic: the first claim of a nonce is remembered. */
 static void on_claim(mt_hold_hub *hub, const mt_kafka_msg *m)
 {
-    char nonce[33], owner[49];
+    char nonce[MT_HOLD_CLAIM_KEY_MAX + 1], owner[49];
     long long exp = 0;
     if (!m->key || m->key_len == 0 || m->key_len >= sizeof nonce || !m->value ||
         m->value_len == 0 || m->value_len > 80)
@@ -382,6 +382,8 @@ mt_err mt_hold_claim_start(mt_hold_hub *hub, const char *nonce, int64_t expires_
 {
     *out = NULL;
     int64_t now = mt_now_us() / 1000;
+    if (strlen(nonce) > MT_HOLD_CLAIM_KEY_MAX)
+        return mt_fail(eb, MT_ERR_INVALID_ARG, "claim key too long");
     if (!hub->topic_claims || !hub->assigned)
         return mt_fail(eb, MT_ERR_STATE, "single-use claims are not readable yet");
     if (now < hub->claims_full_until_ms)
@@ -403,7 +405,7 @@ mt_err mt_hold_claim_start(mt_hold_hub *hub, const char *nonce, int64_t expires_
              (unsigned long long)++hub->claim_seq);
     pb->hub = hub;
     pb->is_claim = true;
-    snprintf(pb->approval_id, sizeof pb->approval_id, "%.36s", nonce);
+    snprintf(pb->approval_id, sizeof pb->approval_id, "%s", nonce);
     char value[96];
     int n = snprintf(value, sizeof value, "%s %lld", c->owner, (long long)expires_ms);
     struct timeval tv = {CLAIM_WAIT_MS / 1000, (CLAIM_WAIT_MS % 1000) * 1000};

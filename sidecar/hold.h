@@ -175,11 +175,14 @@ void mt_hold_mark_used(mt_hold_hub *hub, const char *approval_id, const uint8_t 
  * state expires; the table is bounded (when full, claims fail closed until
  * entries expire). */
 typedef struct mt_hold_claim mt_hold_claim;
+#define MT_HOLD_CLAIM_KEY_MAX 40 /* a nonce (32 hex), or "a:" + an approval id */
 /* won: this replica's claim came first. why: the reason when not won. */
 typedef void (*mt_hold_claim_cb)(void *arg, bool won, const char *why);
 /* Whether claims are configured (topic_claims). */
 bool mt_hold_claims_on(const mt_hold_hub *hub);
-/* Starts a claim: cb runs exactly once (within CLAIM_WAIT_MS), unless
+/* Starts a claim of key (a sealed state's nonce, or "a:<approval_id>" when
+ * an approval asked by URL elicitation is released: that release happens
+ * once per deployment too): cb runs exactly once (within CLAIM_WAIT_MS), unless
  * cancelled first. MT_ERR_STATE (why in eb): the claims are not readable yet,
  * the table is full, or the nonce was claimed already (a replay): no
  * callback then. */

@@ -16,7 +16,6 @@
 
 typedef struct decl {
     char header[sizeof HEADER_PREFIX + HEADER_NAME_MAX]; /* "Mcp-Param-NAME" */
-    bool integer;      /* integer-typed: numeric comparison */
     json_t *path;      /* property keys from arguments (array of strings) */
 } decl;
 
@@ -93,8 +92,6 @@ static void walk(const json_t *schema, json_t *path, tool_decls *t, unsigned dep
         if (name && strlen(name) <= HEADER_NAME_MAX && is_token(name)) {
             decl *d = &t->d[t->n++];
             snprintf(d->header, sizeof d->header, HEADER_PREFIX "%s", name);
-            const char *type = json_string_value(json_object_get(child, "type"));
-            d->integer = type && (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0);
             d->path = json_incref(p);
         }
         walk(child, p, t, depth + 1);
@@ -237,8 +234,7 @@ mt_err mt_mcp_params_check(const mt_mcp_params *p, const char *tool, const json_
             same = strcmp(got, json_is_true(v) ? "true" : "false") == 0;
         } else if (json_is_integer(v)) {
             snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-            same = strcmp(got, num) == 0 ||
-                   (d->integer && decimal_equals(got, (double)json_integer_value(v)));
+            same = strcmp(got, num) == 0 || decimal_equals(got, (double)json_integer_value(v));
         } else {
             same = decimal_equals(got, json_real_value(v));
         }

@@ -10,8 +10,8 @@
  *   - the header is "=?base64?...?=" with a payload that is not canonical
  *     Base64: "param-header-invalid-encoding";
  *   - the decoded header differs from the argument's string form (strings
- *     as is, booleans true/false, integers in decimal; integer-typed and
- *     real arguments compare numerically): "param-header-mismatch".
+ *     as is, booleans true/false, numbers compared as numbers, so "3.0"
+ *     matches 3): "param-header-mismatch".
  * An absent or null argument expects no header (one that is sent is ignored).
  *
  * The declarations are learned from the tools/list results the sidecar

@@ -18,6 +18,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "mcptrail/log.h"
+#include "mcptrail/runtime.h"
 #include "proxy_internal.h"
 
 static void held_link(fwd *f)
@@ -352,6 +353,71 @@ static void answer_url(fwd *f, const char *kind, int64_t expires_ms)
     free(payload);
 }
 
+/* Releases a call whose URL-elicitation approval is approved: the ticket
+ * (or, for an approval another replica asked, the approval id) is used up
+ * here, then the call goes on. */
+static void release_url_now(fwd *f, const json_t *d)
+{
+    mt_hold_hub *hub = f->p->holds;
+    const char *subject = json_string_value(json_object_get(f->identity, "subject"));
+    mt_ticket *t = mt_hold_ticket_find(hub, f->call.hash, subject);
+    if (t && strcmp(mt_hold_ticket_approval_id(t), f->approval_id) == 0)
+        mt_hold_ticket_consume(hub, t);
+    else
+        mt_hold_mark_used(hub, f->approval_id, f->call.hash);
+    hold_conclude(f, MT_HOLD_APPROVED, d);
+}
+
+static void refuse_used(fwd *f, const char *why)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "approval already used (%s): call again for a new approval", why);
+    mt_logs(MT_LOG_INFO, "approvals", "approval already used", "approval_id", f->approval_id,
+            "reason", why, NULL);
+    hold_record(f, "error", NULL, NULL, msg,
+                hold_error(f, MT_RPC_APPROVAL_EXPIRED, msg, json_object()),
+                proxy_on_reject_recorded);
+}
+
+static void on_release_claimed(void *arg, bool won, const char *why)
+{
+    fwd *f = arg;
+    f->call.claim = NULL;
+    json_t *d = f->verdict;
+    f->verdict = NULL;
+    if (!f->creq) {
+        f->upstream_done = true;
+        proxy_fwd_maybe_free(f);
+    } else if (won) {
+        release_url_now(f, d);
+    } else {
+        refuse_used(f, why);
+    }
+    json_decref(d);
+}
+
+/* The same URL-elicitation approval can be presented to every replica (each
+ * read its decision), so with approvals.topic_claims its release is claimed
+ * first: it runs once per deployment. */
+static void release_url(fwd *f, const json_t *d)
+{
+    mt_hold_hub *hub = f->p->holds;
+    if (!mt_hold_claims_on(hub)) {
+        release_url_now(f, d);
+        return;
+    }
+    char key[MT_HOLD_CLAIM_KEY_MAX + 1];
+    snprintf(key, sizeof key, "a:%s", f->approval_id);
+    json_int_t exp_us = json_integer_value(json_object_get(d, "expires"));
+    int64_t exp_ms = exp_us > 0 ? (int64_t)(exp_us / 1000) : mt_now_us() / 1000 + 86400000;
+    json_decref(f->verdict);
+    f->verdict = json_incref((json_t *)d);
+    mt_errbuf eb = {{0}};
+    if (mt_hold_claim_start(hub, key, exp_ms, on_release_claimed, f, &f->call.claim, &eb) !=
+        MT_OK)
+        on_release_claimed(f, false, eb.msg);
+}
+
 /* The retry of a call whose approval was asked by URL elicitation (its
  * sealed AWAITING_APPROVAL state was opened and checked in classify): the
  * decision is this sidecar's ticket, or one read from the decisions topic
@@ -370,20 +436,17 @@ static void hold_retry_awaiting(fwd *f)
             return;
         }
         json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
-        mt_hold_ticket_consume(p->holds, t);
-        hold_conclude(f, st == MT_TICKET_APPROVED ? MT_HOLD_APPROVED
-                         : st == MT_TICKET_DENIED ? MT_HOLD_DENIED
-                                                  : MT_HOLD_EXPIRED,
-                      d);
+        if (st == MT_TICKET_APPROVED) {
+            release_url(f, d);
+        } else {
+            mt_hold_ticket_consume(p->holds, t);
+            hold_conclude(f, st == MT_TICKET_DENIED ? MT_HOLD_DENIED : MT_HOLD_EXPIRED, d);
+        }
         json_decref(d);
         return;
     }
     if (mt_hold_approval_used(p->holds, f->approval_id)) {
-        hold_record(f, "error", NULL, NULL, "approval already used",
-                    hold_error(f, MT_RPC_APPROVAL_EXPIRED,
-                               "approval already used: call again for a new approval",
-                               json_object()),
-                    proxy_on_reject_recorded);
+        refuse_used(f, "released before");
         return;
     }
     mt_hold_outcome o;
@@ -391,8 +454,9 @@ static void hold_retry_awaiting(fwd *f)
     if (mt_hold_decision_lookup(p->holds, f->approval_id, f->call.hash, &o, &d)) {
         json_t *dd = json_incref((json_t *)d);
         if (o == MT_HOLD_APPROVED)
-            mt_hold_mark_used(p->holds, f->approval_id, f->call.hash);
-        hold_conclude(f, o, dd);
+            release_url(f, dd);
+        else
+            hold_conclude(f, o, dd);
         json_decref(dd);
         return;
     }
@@ -428,6 +492,12 @@ void proxy_hold_begin(fwd *f)
         if (t) {
             memcpy(f->approval_id, mt_hold_ticket_approval_id(t), sizeof f->approval_id);
             mt_ticket_state st = mt_hold_ticket_state(p->holds, t);
+            if (st == MT_TICKET_APPROVED && f->call.url) {
+                json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
+                release_url(f, d); /* once per deployment, as from its sealed state */
+                json_decref(d);
+                return;
+            }
             if (st != MT_TICKET_PENDING) {
                 json_t *d = json_incref((json_t *)mt_hold_ticket_decision(t));
                 mt_hold_ticket_consume(p->holds, t);
@@ -535,8 +605,11 @@ static void on_claimed(void *arg, bool won, const char *why)
     fwd *f = arg;
     f->call.claim = NULL;
     f->call.claim_pending = false;
-    if (!f->creq)
+    if (!f->creq) { /* the client left while the claim was read back */
+        f->upstream_done = true;
+        proxy_fwd_maybe_free(f);
         return;
+    }
     if (won) {
         if (f->hold_pending)
             proxy_hold_begin(f);

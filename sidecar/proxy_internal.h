@@ -131,7 +131,7 @@ typedef struct fwd_call {
     int64_t expires_ms;       /* AWAITING: expiry of the approval its state names */
     char result_type[48];     /* resultType of the last result relayed (record) */
     bool claim_pending;       /* the sealed state's single use is claimed once recorded */
-    char claim_nonce[33];
+    char claim_nonce[MT_HOLD_CLAIM_KEY_MAX + 1]; /* nonce, or "a:<approval_id>" */
     int64_t claim_expires_ms;
     struct mt_hold_claim *claim; /* waiting for the claims topic */
     char *client_name, *client_version, *client_caps;

@@ -203,11 +203,16 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
         return refuse(r, MT_MCP_INVALID_PARAMS, "request_state_invalid",
                       "requestState refused: %s", eb.msg);
     bool ok = false;
+    /* A RELEASED state lets a round of an approved call run: it passes once.
+     * An AWAITING state only asks whether the approval is decided; the
+     * release is guarded by the approval's own single use (proxy_hold.c), so
+     * a client polling a pending approval spends no nonces. */
+    bool released = s.stage == MT_MRTR_RELEASED;
     if (memcmp(s.call_hash, f->call.hash, MT_SHA256_LEN) != 0) {
         refuse(r, MT_MCP_INVALID_PARAMS, "request_state_other_call",
                "requestState refused: it belongs to another call (tool, arguments or "
                "caller differ)%s", "");
-    } else if (!mt_mrtr_seen_use(p->mrtr_seen, s.nonce, s.expires_ms, now)) {
+    } else if (released && !mt_mrtr_seen_use(p->mrtr_seen, s.nonce, s.expires_ms, now)) {
         refuse(r, MT_MCP_INVALID_PARAMS, "request_state_replayed",
                "requestState refused: already used (each sealed state passes once)%s", "");
     } else if (!rewrite_body(f, m, &s)) {
@@ -215,9 +220,9 @@ bool proxy_mrtr_request(fwd *f, const mt_mcp_msg *m, proxy_refusal *r)
     } else {
         memcpy(f->call.id, s.call_id, sizeof f->call.id);
         memcpy(f->approval_id, s.approval_id, sizeof f->approval_id);
-        if (mt_hold_claims_on(p->holds)) { /* once per deployment, not per replica */
+        if (released && mt_hold_claims_on(p->holds)) { /* once per deployment */
             f->call.claim_pending = true;
-            memcpy(f->call.claim_nonce, s.nonce, sizeof f->call.claim_nonce);
+            snprintf(f->call.claim_nonce, sizeof f->call.claim_nonce, "%s", s.nonce);
             f->call.claim_expires_ms = s.expires_ms;
         }
         f->call.round = s.round;
@@ -269,8 +274,9 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
     if (rt == MT_MRTR_RESULT_COMPLETE) {
         *result_type = "complete";
     } else if (rt == MT_MRTR_RESULT_OTHER) {
+        const char *rt_text = json_string_value(json_object_get(result, "resultType"));
         snprintf(f->call.result_type, sizeof f->call.result_type, "%s",
-                 json_string_value(json_object_get(result, "resultType")));
+                 rt_text ? rt_text : "(not a string)");
         *result_type = f->call.result_type;
     } else if (rt == MT_MRTR_RESULT_INPUT_REQUIRED) {
         *result_type = "input_required";

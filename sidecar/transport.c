@@ -2,6 +2,8 @@
  * serves it. */
 #include "transport.h"
 
+#include <string.h>
+
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -20,7 +22,8 @@ static bool is_http_sse(mt_mcp_version v, struct evhttp_request *req)
         return false;
     enum evhttp_cmd_type c = evhttp_request_get_command(req);
     const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    return c == EVHTTP_REQ_GET || (c == EVHTTP_REQ_POST && q && strstr(q, "sessionId="));
+    bool has_sid = q && (strncmp(q, "sessionId=", 10) == 0 || strstr(q, "&sessionId="));
+    return c == EVHTTP_REQ_GET || (c == EVHTTP_REQ_POST && has_sid);
 }
 
 static bool any(mt_mcp_version v, struct evhttp_request *req)

@@ -70,7 +70,7 @@ start_approval_server() {
 start_sidecar() {
   local d=$1 up=$2; shift 2
   e2e_on_exit "'$here/stop-sidecar.sh' '$d'"
-  "$here/run-sidecar.sh" --upstream-port "$up" --dir "$d" "$@" >/dev/null
+  "$here/run-sidecar.sh" --upstream-port "$up" --dir "$d" "$@" >/dev/null || return 1
   sidecar_url=$(cat "$d/url")
 }
 

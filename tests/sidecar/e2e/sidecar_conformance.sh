@@ -38,9 +38,15 @@ for srv in $servers; do
       direct_url[$srv]="http://127.0.0.1:$p/mcp"
     else
       # the suite sends Origin http://<URL's host:port>; allow exactly that origin
-      sp=$(free_port)
-      start_sidecar "$tmp/sc-$srv" "$p" --topic "$topic" --port "$sp" -- \
-        --http.allowed_origins="http://127.0.0.1:$sp,http://localhost:$sp"
+      # a fixed port (the origin names it): another test may take a free port between
+      # the check and the bind, so a refused listen is retried on a new one
+      for try in 1 2 3; do
+        sp=$(free_port)
+        start_sidecar "$tmp/sc-$srv" "$p" --topic "$topic" --port "$sp" -- \
+          --http.allowed_origins="http://127.0.0.1:$sp,http://localhost:$sp" && break
+        grep -q "cannot listen on" "$tmp/sc-$srv/sidecar.log" && [ $try -lt 3 ] ||
+          { echo "sidecar_conformance: the $srv sidecar did not start" >&2; exit 1; }
+      done
       proxied_url[$srv]=$sidecar_url
     fi
   done

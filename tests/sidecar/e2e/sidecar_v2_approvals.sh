@@ -12,11 +12,12 @@
 #     result asking to open the console URL; the client's handler approves through the API;
 #     the retry passes on the other sidecar, the server's round on the first again; one
 #     approval, one ledger line; the rounds are recorded under one call id, numbered 1..3.
-#  3. Refusals (curl, recorded as errors): a forged sealed state, a replayed one (both
-#     stages: the URL state, and the released state after the deploy ran: the deploy does
-#     not run twice), and an expired one. Replays go to the replica that used the state
-#     (its own nonce set) and to the other one (approvals.topic_claims: the first claim of a
-#     state in the claims topic wins).
+#  3. With curl, refusals recorded as errors: a forged sealed state; the approval released
+#     on one replica presented again to the other (by an old state, and by the plain call):
+#     refused (its release is claimed on approvals.topic_claims); the released state
+#     replayed to the other replica (claims) and to the same one (its nonce set) after the
+#     deploy ran: refused, the deploy runs once; an expired state. Polling a pending
+#     approval with its state again is no replay (it is re-asked).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_need_kafka
@@ -185,26 +186,35 @@ jq -e '.error.code == -32602 and (.error.message | contains("not sealed by this 
 r=$(post "$url2" 33 billing ",\"requestState\":\"$s1\"")
 s2=$(jq -r .result.requestState <<<"$r")
 [[ $s2 == mtrs1.* ]] && [ "$s2" != "$s1" ] || fail "step 3: pending retry: $r"
-for u in "$url2" "$url1"; do # the replica that used it (its own set), the other (claims)
-  r=$(post "$u" 34 billing ",\"requestState\":\"$s1\"")
-  jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
-    fail "step 3: replayed state on $u: $r"
-done
-echo "e2e: 3a. forged state refused; pending retry re-asked; replay refused" >&2
+# an AWAITING state only asks whether the approval is decided: polling again is no replay
+r=$(post "$url1" 34 billing ",\"requestState\":\"$s1\"")
+[ "$(jq -r .result.resultType <<<"$r")" = input_required ] || fail "step 3: second poll: $r"
+echo "e2e: 3a. forged state refused; pending retries re-asked" >&2
 "$tmp/approve.sh" "$aid" || fail "step 3: approving $aid"
+# released on sc2 (it reads the decision sc1's approval got; the release is claimed)
 r=$(post "$url2" 35 billing ",\"requestState\":\"$s2\",\"inputResponses\":{\"io.mcptrail/approval\":{\"action\":\"accept\"}}")
 s3=$(jq -r .result.requestState <<<"$r")
 [ "$(jq -r '.result.inputRequests.confirm.method' <<<"$r")" = elicitation/create ] && [[ $s3 == mtrs1.* ]] ||
   fail "step 3: approved retry: $r"
+# the same approval again on sc1, which holds its ticket: by an old state, and by the
+# plain first request; both refused, the release was claimed by sc2
+r=$(post "$url1" 40 billing ",\"requestState\":\"$s1\"")
+jq -e '.error.code == -32005 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
+  fail "step 3: the approval released twice (old state on the other replica): $r"
+r=$(post "$url1" 41 billing)
+jq -e '.error.code == -32005 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
+  fail "step 3: the approval released twice (plain call on the other replica): $r"
 ans=',"inputResponses":{"confirm":{"action":"accept","content":{"confirm":true}}}'
 r=$(post "$url1" 36 billing ",\"requestState\":\"$s3\"$ans")
 jq -e '.result.content[0].text == "deployed billing@9"' <<<"$r" >/dev/null || fail "step 3: released round: $r"
 [ "$(deploys)" = 3 ] || fail "step 3: $(deploys) deploys, want 3"
-r=$(post "$url2" 37 billing ",\"requestState\":\"$s3\"$ans") # on the other replica
-jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
-  fail "step 3: replayed released state: $r"
-[ "$(deploys)" = 3 ] || fail "step 3: the replayed state ran the deploy again"
-echo "e2e: 3b. released state replay refused, the deploy ran once" >&2
+for id in 37:"$url2" 42:"$url1"; do # the other replica (claims), the same one (its nonce set)
+  r=$(post "${id#*:}" "${id%%:*}" billing ",\"requestState\":\"$s3\"$ans")
+  jq -e '.error.code == -32602 and (.error.message | contains("already used"))' <<<"$r" >/dev/null ||
+    fail "step 3: replayed released state: $r"
+done
+[ "$(deploys)" = 3 ] || fail "step 3: a replayed state ran the deploy again"
+echo "e2e: 3b. one approval released once across replicas; released state replays refused; the deploy ran once" >&2
 r=$(post "$url1" 38 canary)
 sc=$(jq -r .result.requestState <<<"$r")
 [[ $sc == mtrs1.* ]] || fail "step 3: canary: $r"
@@ -216,7 +226,7 @@ echo "e2e: 3c. expired state refused" >&2
 "$e2e_kafka" dump "$topic1" "$tmp/e1.raw" 10 3000 30000 >"$tmp/e1.jsonl" 2>/dev/null
 "$e2e_kafka" dump "$topic2" "$tmp/e2.raw" 6 3000 30000 >"$tmp/e2.jsonl" 2>/dev/null
 # each refusal is recorded as an error event of the refused request
-for want in 32:1 34:2 37:1 39:1; do
+for want in 32:1 37:1 39:1 40:1 41:1 42:1; do
   jq -se --arg id "${want%%:*}" --argjson n "${want#*:}" \
     '[.[] | select(.kind == "error" and .rpc.id == $id)] | length == $n' \
     "$tmp/e1.jsonl" "$tmp/e2.jsonl" >/dev/null || fail "step 3: refusals of request ${want%%:*} not recorded"
