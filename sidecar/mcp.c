@@ -394,12 +394,12 @@ static int b64val(unsigned char c)
     return -1;
 }
 
-/* Standard-alphabet Base64 with padding; out must hold len*3/4 bytes. */
-static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
+bool mt_mcp_b64_decode(const char *in, size_t len, char *out, size_t *olen, bool *canonical)
 {
     if (len % 4)
         return false;
     size_t o = 0;
+    bool canon = true;
     for (size_t i = 0; i < len; i += 4) {
         int v[4];
         int pad = 0;
@@ -417,6 +417,8 @@ static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
             }
         }
         unsigned triple = (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+        if ((pad == 2 && (triple & 0xffff)) || (pad == 1 && (triple & 0xff)))
+            canon = false; /* bits after the data are set */
         out[o++] = (char)(triple >> 16);
         if (pad < 2)
             out[o++] = (char)(triple >> 8 & 0xff);
@@ -424,6 +426,17 @@ static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
             out[o++] = (char)(triple & 0xff);
     }
     *olen = o;
+    if (canonical)
+        *canonical = canon;
+    return true;
+}
+
+bool mt_mcp_b64_sentinel(const char *v, size_t len, const char **payload, size_t *plen)
+{
+    if (len < 11 || memcmp(v, "=?base64?", 9) != 0 || memcmp(v + len - 2, "?=", 2) != 0)
+        return false;
+    *payload = v + 9;
+    *plen = len - 11;
     return true;
 }
 
@@ -443,12 +456,13 @@ static mt_err header_equals(const char *hname, const char *hv, const char *want,
     char stackbuf[512];
     char *dec = NULL;
     mt_err err = MT_OK;
-    if (len >= 11 && memcmp(hv, "=?base64?", 9) == 0 && memcmp(hv + len - 2, "?=", 2) == 0) {
-        size_t plen = len - 11;
+    const char *payload;
+    size_t plen;
+    if (mt_mcp_b64_sentinel(hv, len, &payload, &plen)) {
         dec = plen / 4 * 3 <= sizeof stackbuf ? stackbuf : malloc(plen / 4 * 3 + 1);
         if (!dec)
             return mt_fail(eb, MT_ERR_NOMEM, "out of memory decoding %s", hname);
-        if (!b64_decode(hv + 9, plen, dec, &vlen)) {
+        if (!mt_mcp_b64_decode(payload, plen, dec, &vlen, NULL)) {
             err =
                 mt_fail(eb, MT_ERR_PARSE, "%s header has invalid Base64 in =?base64?...?=", hname);
             goto done;

@@ -148,6 +148,15 @@ mt_err mt_mcp_check_session_id(const char *value, size_t len, mt_errbuf *eb);
 mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char *mcp_name,
                             const mt_mcp_batch *b, mt_errbuf *eb);
 
+/* 2026-07-28 header values that are not plain header text travel as
+ * "=?base64?PAYLOAD?=": true when v[0..len) has that form, with PAYLOAD's
+ * span. */
+bool mt_mcp_b64_sentinel(const char *v, size_t len, const char **payload, size_t *plen);
+/* Standard-alphabet Base64 with padding into out (room for len / 4 * 3
+ * bytes; not NUL-terminated). false: malformed. *canonical (may be NULL):
+ * whether the bits after the data are zero, as canonical encoders write. */
+bool mt_mcp_b64_decode(const char *in, size_t len, char *out, size_t *olen, bool *canonical);
+
 /* Appends {"jsonrpc":"2.0","id":<id>,"error":{"code":C,"message":"M"
  * [,"data":D]}} to out, compact, data in canonical form. id_json is JSON
  * text as in mt_mcp_msg.id (NULL = null); it must be a string, number or

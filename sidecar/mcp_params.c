@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "mcptrail/strmap.h"
+#include "mcp.h"
 
 #define HEADER_PREFIX "Mcp-Param-"
-#define SENTINEL_PREFIX "=?base64?"
-#define SENTINEL_SUFFIX "?="
 #define HEADER_NAME_MAX 64
 
 typedef struct decl {
@@ -133,51 +132,6 @@ size_t mt_mcp_params_count(const mt_mcp_params *p, const char *tool)
     return t ? t->n : 0;
 }
 
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Canonical standard Base64 (padding required, unused bits zero) into out
- * (cap >= len * 3 / 4 + 1, NUL-terminated). false: not canonical. */
-static bool b64_decode(const char *in, size_t len, char *out, size_t *olen)
-{
-    if (len % 4)
-        return false;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char c = in[i + k];
-            if (c == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = b64_value(c)) < 0) {
-                return false;
-            }
-        }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-                     (uint32_t)v[3];
-        if ((pad == 2 && (w & 0xffff)) || (pad == 1 && (w & 0xff)))
-            return false; /* non-zero bits after the data: not canonical */
-        out[o++] = (char)(w >> 16);
-        if (pad < 2)
-            out[o++] = (char)(w >> 8);
-        if (pad < 1)
-            out[o++] = (char)w;
-    }
-    out[o] = '\0';
-    *olen = o;
-    return true;
-}
-
 static bool decimal_equals(const char *text, double want)
 {
     if (!*text)
@@ -209,14 +163,14 @@ mt_err mt_mcp_params_check(const mt_mcp_params *p, const char *tool, const json_
                            "header is absent",
                            tool, d->header);
         }
-        size_t hl = strlen(h), pl = strlen(SENTINEL_PREFIX), sl = strlen(SENTINEL_SUFFIX);
         char *buf = NULL;
-        const char *got = h;
-        if (hl >= pl + sl && strncmp(h, SENTINEL_PREFIX, pl) == 0 &&
-            strcmp(h + hl - sl, SENTINEL_SUFFIX) == 0) {
-            size_t n;
-            if (!(buf = malloc(hl)) || !b64_decode(h + pl, hl - pl - sl, buf, &n) ||
-                strlen(buf) != n) {
+        const char *got = h, *payload;
+        size_t plen, n;
+        bool canonical = false;
+        if (mt_mcp_b64_sentinel(h, strlen(h), &payload, &plen)) {
+            if (!(buf = malloc(plen / 4 * 3 + 1)) ||
+                !mt_mcp_b64_decode(payload, plen, buf, &n, &canonical) || !canonical ||
+                memchr(buf, '\0', n)) {
                 free(buf);
                 if (cell)
                     *cell = "param-header-invalid-encoding";
@@ -224,6 +178,7 @@ mt_err mt_mcp_params_check(const mt_mcp_params *p, const char *tool, const json_
                                "the %s header carries an invalid Base64 sentinel value",
                                d->header);
             }
+            buf[n] = '\0';
             got = buf;
         }
         bool same;

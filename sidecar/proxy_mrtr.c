@@ -252,6 +252,18 @@ static const char *call_id_of(const fwd *f)
     return f->call.id[0] ? f->call.id : f->event_id[0] ? f->event_id : NULL;
 }
 
+/* The sealed state of f's call for its next round (nonce left to mt_mrtr_seal). */
+static void next_round_state(fwd *f, mt_mrtr_stage stage, int64_t expires_ms, mt_mrtr_state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->stage = stage;
+    memcpy(s->approval_id, f->approval_id, sizeof s->approval_id);
+    snprintf(s->call_id, sizeof s->call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
+    memcpy(s->call_hash, f->call.hash, MT_SHA256_LEN);
+    s->round = f->call.round + 1;
+    s->expires_ms = expires_ms;
+}
+
 void proxy_mrtr_fill(fwd *f, mt_rec_event *ev)
 {
     if (!f->call.on)
@@ -287,13 +299,7 @@ bool proxy_mrtr_response(fwd *f, const void *data, size_t len, mt_buf *out,
     mt_errbuf eb = {{0}};
     if (rt == MT_MRTR_RESULT_INPUT_REQUIRED && f->call.approved && f->approval_id[0]) {
         mt_mrtr_state s;
-        memset(&s, 0, sizeof s);
-        s.stage = MT_MRTR_RELEASED;
-        memcpy(s.approval_id, f->approval_id, sizeof s.approval_id);
-        snprintf(s.call_id, sizeof s.call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
-        memcpy(s.call_hash, f->call.hash, MT_SHA256_LEN);
-        s.round = f->call.round + 1;
-        s.expires_ms = now_ms() + f->p->cfg->approvals_state_ttl_ms;
+        next_round_state(f, MT_MRTR_RELEASED, now_ms() + f->p->cfg->approvals_state_ttl_ms, &s);
         s.upstream_state = ustate ? strdup(ustate) : NULL;
         mt_buf text = MT_BUF_INIT;
         char *dump = NULL;
@@ -329,13 +335,7 @@ json_t *proxy_mrtr_url_result(fwd *f, const char *console_link, int64_t expires_
                               mt_errbuf *eb)
 {
     mt_mrtr_state s;
-    memset(&s, 0, sizeof s);
-    s.stage = MT_MRTR_AWAITING_APPROVAL;
-    memcpy(s.approval_id, f->approval_id, sizeof s.approval_id);
-    snprintf(s.call_id, sizeof s.call_id, "%s", call_id_of(f) ? call_id_of(f) : "");
-    memcpy(s.call_hash, f->call.hash, MT_SHA256_LEN);
-    s.round = f->call.round + 1;
-    s.expires_ms = expires_ms;
+    next_round_state(f, MT_MRTR_AWAITING_APPROVAL, expires_ms, &s);
     mt_buf text = MT_BUF_INIT;
     if (mt_mrtr_seal(f->p->mrtr_keys, &s, &text, eb) != MT_OK) {
         mt_buf_free(&text);
