@@ -37,6 +37,52 @@ const mt_cfg_option mt_sidecar_options[] = {
      "File holding the complete `Authorization` value sent upstream (e.g. `Bearer ...`). "
      "The client's own token is never forwarded; unset: no Authorization upstream.",
      O(upstream_credential), 0, 0, NULL, 0},
+    {"upstream.command", MT_CFG_LIST, NULL,
+     "A stdio MCP server the sidecar runs itself instead of reaching upstream.host: its "
+     "argv as a JSON array (`[\"npx\",\"-y\",\"@scope/server\"]`; the first item is "
+     "looked up in PATH). One process per 2025 MCP session, one shared process for "
+     "2026-07-28 clients (docs/sidecar.md \"stdio servers\"). Unset: the HTTP upstream.",
+     O(upstream_command), 0, 0, NULL, 0},
+    {"upstream.env_allow", MT_CFG_LIST, "PATH,HOME,LANG,LC_ALL,TZ,TMPDIR,NODE_PATH",
+     "Environment variables passed from the sidecar's environment to upstream.command's "
+     "processes (names; nothing else is passed, so the sidecar's own settings and secrets "
+     "stay out).",
+     O(upstream_env_allow), 0, 0, NULL, 0},
+    {"upstream.env", MT_CFG_LIST, NULL,
+     "Variables set for upstream.command's processes, `NAME=value` items (or a JSON "
+     "object); they win over upstream.env_allow.",
+     O(upstream_env), 0, 0, NULL, MT_CFG_F_KEYVALUE},
+    {"upstream.cwd", MT_CFG_STRING, NULL,
+     "Working directory of upstream.command's processes; unset: the sidecar's.",
+     O(upstream_cwd), 0, 0, NULL, 0},
+    {"upstream.max_processes", MT_CFG_INT, "64",
+     "Server processes of upstream.command running at once (MCP sessions plus the shared "
+     "2026-07-28 one); an initialize beyond gets 503.",
+     O(upstream_max_processes), 1, 100000, NULL, 0},
+    {"upstream.max_line_bytes", MT_CFG_SIZE, "16MiB",
+     "Longest message a stdio server may write (one line of stdout). A longer line is a "
+     "protocol error: the process is stopped, its requests get an error.",
+     O(upstream_max_line_bytes), 1024, (int64_t)1 << 30, NULL, 0},
+    {"upstream.max_pending", MT_CFG_INT, "256",
+     "Requests in flight to one stdio server process; beyond, a request gets a JSON-RPC "
+     "error (HTTP 429).",
+     O(upstream_max_pending), 1, 100000, NULL, 0},
+    {"upstream.max_buffered_bytes", MT_CFG_SIZE, "32MiB",
+     "Bytes queued for one stdio server's stdin (a server that stops reading); beyond, a "
+     "request gets a JSON-RPC error (HTTP 429).",
+     O(upstream_max_buffered), 65536, (int64_t)1 << 32, NULL, 0},
+    {"upstream.restart_backoff", MT_CFG_DURATION, "250ms",
+     "First wait before the shared 2026-07-28 server process is started again after it "
+     "exited; doubles per consecutive crash up to 30s, back to this after 60s of uptime.",
+     O(upstream_restart_backoff_ms), 10, 60000, NULL, 0},
+    {"upstream.session_idle_timeout", MT_CFG_DURATION, "30m",
+     "A 2025 MCP session's server process with no request for this long is stopped (its "
+     "session then gets 404, the client starts a new one).",
+     O(upstream_session_idle_ms), 1000, (int64_t)604800000, NULL, 0},
+    {"upstream.stop_grace", MT_CFG_DURATION, "5s",
+     "After its stdin is closed, time a server process has to exit before SIGTERM, and "
+     "again before SIGKILL (to its process group).",
+     O(upstream_stop_grace_ms), 0, 600000, NULL, 0},
     {"admin.address", MT_CFG_STRING, "127.0.0.1",
      "Address of the admin port (/healthz, /readyz, /metrics).", O(admin_address), 0, 0, NULL,
      MT_CFG_F_REQUIRED},
@@ -307,6 +353,14 @@ mt_err mt_sidecar_config_finish(mt_sidecar_config *cfg, mt_errbuf *eb)
     if (!cfg->jwks_url && (cfg->jwks_ca_file || cfg->jwks_cache_file))
         return mt_fail(eb, MT_ERR_CONFIG,
                        "auth.jwks_ca_file and auth.jwks_cache_file need auth.jwks_url");
+    if (cfg->upstream_command.n && !cfg->upstream_command.items[0][0])
+        return mt_fail(eb, MT_ERR_CONFIG, "upstream.command: the program name is empty");
+    for (size_t i = 0; i < cfg->upstream_env_allow.n; i++)
+        if (!cfg->upstream_env_allow.items[i][0] || strchr(cfg->upstream_env_allow.items[i], '='))
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "upstream.env_allow: '%s' is not a variable name (use "
+                           "upstream.env for NAME=value)",
+                           cfg->upstream_env_allow.items[i]);
     for (size_t i = 0; i < cfg->auth_algs.n; i++) {
         const char *a = cfg->auth_algs.items[i];
         if (strcmp(a, "none") == 0 || strncmp(a, "HS", 2) == 0)

@@ -34,6 +34,17 @@ typedef struct mt_sidecar_config {
     int64_t upstream_max_idle;
     char *upstream_path_prefix;
     mt_cfg_secret upstream_credential; /* whole Authorization value for upstream */
+    mt_strlist upstream_command;       /* stdio server argv; empty: HTTP upstream */
+    mt_strlist upstream_env_allow;     /* names passed from our environment */
+    mt_strlist upstream_env;           /* NAME=value set for the server */
+    char *upstream_cwd;
+    int64_t upstream_max_processes;
+    int64_t upstream_max_line_bytes;
+    int64_t upstream_max_pending;
+    int64_t upstream_max_buffered;
+    int64_t upstream_restart_backoff_ms;
+    int64_t upstream_session_idle_ms;
+    int64_t upstream_stop_grace_ms;
     char *admin_address;
     int64_t admin_port;
 

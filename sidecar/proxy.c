@@ -18,6 +18,7 @@
  * through that gate. */
 #include "proxy_internal.h"
 #include "transport.h"
+#include "upstream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -376,47 +377,26 @@ static auth_result proxy_authenticate(mt_proxy *p, struct evhttp_request *req,
 
 /* --- forwarding ----------------------------------------------------------- */
 
-static const char *const fwd_request_headers[] = {
-    "Content-Type", "Accept",   "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID",
-    "Mcp-Method",   "Mcp-Name", "traceparent",    "tracestate",           NULL,
-};
 static const char *const fwd_response_headers[] = {
     "Content-Type", "Mcp-Session-Id", "MCP-Protocol-Version", "Cache-Control", NULL,
 };
 
-static void copy_headers(struct evkeyvalq *from, struct evkeyvalq *to,
-                         const char *const *names)
+void proxy_copy_headers(struct evkeyvalq *from, struct evkeyvalq *to, const char *const *names)
 {
-    for (size_t i = 0; names[i]; i++) {
+    for (size_t i = 0; from && names[i]; i++) {
         const char *v = evhttp_find_header(from, names[i]);
         if (v)
             evhttp_add_header(to, names[i], v);
     }
 }
 
-/* 2026-07-28 Mcp-Param-* headers (x-mcp-header, mirrored tool arguments):
- * forwarded as the client sent them, the upstream validates them against
- * the body. At most 64 (the header block is bounded by limits anyway). */
-static void copy_param_headers(struct evkeyvalq *from, struct evkeyvalq *to)
+/* The upstream will not call back for f any more. */
+static void upstream_cancel(fwd *f)
 {
-    int n = 0;
-    for (struct evkeyval *h = from->tqh_first; h && n < 64; h = h->next.tqe_next)
-        if (strncasecmp(h->key, "Mcp-Param-", 10) == 0 &&
-            evhttp_add_header(to, h->key, h->value) == 0)
-            n++;
-}
-
-/* Hands an upstream connection back to the keep-alive pool, or frees it
- * when it is not reusable or the pool is full. */
-static void uconn_release(mt_proxy *p, struct evhttp_connection *c, bool reusable)
-{
-    if (!c)
-        return;
-    if (reusable && p->nidle < p->idle_cap) {
-        p->idle[p->nidle++] = c;
-        return;
+    if (f->up_live) {
+        f->up_live = false;
+        f->p->up->cancel(f);
     }
-    evhttp_connection_free(c);
 }
 
 static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -424,7 +404,8 @@ static void fwd_free_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     fwd *f = arg;
-    uconn_release(f->p, f->uconn, f->uconn_reusable);
+    if (f->p->up->release)
+        f->p->up->release(f);
     if (f->pending)
         evbuffer_free(f->pending);
     mt_proxy *p = f->p;
@@ -509,9 +490,8 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
         proxy_hold_cancel(f, "client disconnected");
         f->creq = creq;
     }
-    if (!f->upstream_done && f->ureq) {
-        evhttp_cancel_request(f->ureq);
-        f->ureq = NULL;
+    if (!f->upstream_done && f->up_live) {
+        upstream_cancel(f);
         f->upstream_done = true;
     }
     if (f->creq && f->started)
@@ -533,9 +513,10 @@ static void resume_upstream(struct evhttp_connection *conn, void *arg)
 {
     (void)conn;
     fwd *f = arg;
-    if (f->paused && f->uconn && !f->upstream_done) {
+    if (f->paused && f->up_live && !f->upstream_done) {
         f->paused = false;
-        bufferevent_enable(evhttp_connection_get_bufferevent(f->uconn), EV_READ);
+        if (f->p->up->pause)
+            f->p->up->pause(f, false);
     }
 }
 
@@ -554,9 +535,9 @@ static void sse_send_event(fwd *f, const void *raw, size_t len)
     struct bufferevent *cbev = cc ? evhttp_connection_get_bufferevent(cc) : NULL;
     bool over = cbev && evbuffer_get_length(bufferevent_get_output(cbev)) + len >
                             MT_PROXY_CLIENT_HIGH_WATER;
-    if (over && f->uconn && !f->upstream_done) {
+    if (over && f->up_live && !f->upstream_done && f->p->up->pause) {
         f->paused = true;
-        bufferevent_disable(evhttp_connection_get_bufferevent(f->uconn), EV_READ);
+        f->p->up->pause(f, true);
         evhttp_send_reply_chunk_with_cb(f->creq, chunk, resume_upstream, f);
     } else {
         evhttp_send_reply_chunk(f->creq, chunk);
@@ -795,10 +776,7 @@ static void sse_release(fwd *f)
              * stream here; the client resumes with Last-Event-ID. */
             f->record_failed = true;
             mt_logs(MT_LOG_ERROR, "proxy", "SSE event not recorded; closing the stream", NULL);
-            if (f->ureq) {
-                evhttp_cancel_request(f->ureq);
-                f->ureq = NULL;
-            }
+            upstream_cancel(f);
             f->upstream_done = true;
         }
         size_t len = evbuffer_get_length(n->raw);
@@ -978,10 +956,7 @@ static mt_err on_sse_block(void *ctx, const mt_sse_event *e, mt_errbuf *eb)
 static void sse_abort(fwd *f, const char *reason)
 {
     mt_logs(MT_LOG_WARN, "proxy", "SSE stream ended early", "reason", reason, NULL);
-    if (f->ureq) {
-        evhttp_cancel_request(f->ureq);
-        f->ureq = NULL;
-    }
+    upstream_cancel(f);
     f->upstream_done = true;
     if (f->sse_parser_on) {
         const uint8_t *raw;
@@ -1033,32 +1008,27 @@ static void sse_drain(fwd *f, bool final)
 }
 
 
-static int on_upstream_headers(struct evhttp_request *ureq, void *arg)
+int proxy_up_headers(fwd *f, int status, const char *reason, struct evkeyvalq *h)
 {
-    fwd *f = arg;
-    f->status = evhttp_request_get_response_code(ureq);
-    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(ureq), "Content-Type");
+    f->status = status;
+    const char *ct = h ? evhttp_find_header(h, "Content-Type") : NULL;
     f->sse = ct && strncasecmp(ct, "text/event-stream", 17) == 0;
     if (!f->creq)
         return -1; /* client gone: stop */
     if (f->tr && f->tr->response_headers)
-        f->tr->response_headers(f, ureq);
+        f->tr->response_headers(f, status, h);
     if (f->sse && f->wrapped)
         return 0; /* the sidecar's SSE reply (progress while held) carries the events */
     if (f->sse) {
-        copy_headers(evhttp_request_get_input_headers(ureq),
-                     evhttp_request_get_output_headers(f->creq), fwd_response_headers);
-        evhttp_send_reply_start(f->creq, f->status,
-                                evhttp_request_get_response_code_line(ureq));
+        proxy_copy_headers(h, evhttp_request_get_output_headers(f->creq), fwd_response_headers);
+        evhttp_send_reply_start(f->creq, f->status, reason);
         f->started = true;
     }
     return 0;
 }
 
-static void on_upstream_chunk(struct evhttp_request *ureq, void *arg)
+void proxy_up_body(fwd *f, struct evbuffer *in)
 {
-    fwd *f = arg;
-    struct evbuffer *in = evhttp_request_get_input_buffer(ureq);
     if (!f->creq || f->upstream_done) {
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
@@ -1070,13 +1040,6 @@ static void on_upstream_chunk(struct evhttp_request *ureq, void *arg)
         mt_logs(MT_LOG_ERROR, "proxy", "upstream response too large", NULL);
         evbuffer_drain(f->pending, evbuffer_get_length(f->pending));
     }
-}
-
-static void on_upstream_error(enum evhttp_request_error err, void *arg)
-{
-    fwd *f = arg;
-    mt_logf(MT_LOG_WARN, "proxy", "upstream request failed (evhttp error %d)", (int)err);
-    (void)f;
 }
 
 /* mask.client_responses: a JSON response body goes to the client masked. */
@@ -1148,17 +1111,11 @@ static void upstream_unavailable(fwd *f)
     reject(f, 502, "Bad Gateway", body, &ev, MT_RPC_MSG_UPSTREAM, strlen(MT_RPC_MSG_UPSTREAM));
 }
 
-static void on_upstream_done(struct evhttp_request *ureq, void *arg)
+void proxy_up_done(fwd *f, int code, struct evkeyvalq *h, struct evbuffer *body)
 {
-    fwd *f = arg;
-    f->ureq = NULL; /* libevent frees it after this callback */
+    f->up_live = false;
     bool was_done = f->upstream_done;
     f->upstream_done = true;
-    int code = ureq ? evhttp_request_get_response_code(ureq) : 0;
-    /* libevent already settled the connection (idle, or reset when the
-     * upstream asked to close): a complete non-SSE exchange may reuse it. */
-    if (code != 0 && !was_done && !f->sse && !f->paused)
-        f->uconn_reusable = true;
     if (!f->creq || was_done) {
         proxy_fwd_maybe_free(f);
         return;
@@ -1176,15 +1133,15 @@ static void on_upstream_done(struct evhttp_request *ureq, void *arg)
         return;
     }
     if (f->sse) {
-        if (ureq)
-            evbuffer_add_buffer(f->pending, evhttp_request_get_input_buffer(ureq));
+        if (body)
+            evbuffer_add_buffer(f->pending, body);
         sse_drain(f, true);
         sse_maybe_end(f);
         return;
     }
-    evbuffer_add_buffer(f->pending, evhttp_request_get_input_buffer(ureq));
-    copy_headers(evhttp_request_get_input_headers(ureq),
-                 evhttp_request_get_output_headers(f->creq), fwd_response_headers);
+    if (body)
+        evbuffer_add_buffer(f->pending, body);
+    proxy_copy_headers(h, evhttp_request_get_output_headers(f->creq), fwd_response_headers);
     f->reply_code = code;
     const char *result_type = NULL;
     bool sealed = false;
@@ -1226,67 +1183,22 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-void proxy_start_upstream(fwd *f, struct evhttp_request *creq)
+void proxy_up_http_error(fwd *f, int code, const char *reason, const char *error,
+                         const char *description)
 {
-    mt_proxy *p = f->p;
-    const mt_sidecar_config *cfg = p->cfg;
-    if (p->nidle) {
-        f->uconn = p->idle[--p->nidle];
-    } else {
-        f->uconn = evhttp_connection_base_new(p->base, NULL, cfg->upstream_host,
-                                              (unsigned short)cfg->upstream_port);
-        if (f->uconn) {
-            evhttp_connection_set_timeout(f->uconn,
-                                          (int)((cfg->request_timeout_ms + 999) / 1000));
-            evhttp_connection_set_retries(f->uconn, 0);
-        }
-    }
-    f->ureq = f->uconn ? evhttp_request_new(on_upstream_done, f) : NULL;
-    if (!f->ureq)
-        goto fail;
-    evhttp_request_set_header_cb(f->ureq, on_upstream_headers);
-    evhttp_request_set_chunked_cb(f->ureq, on_upstream_chunk);
-    evhttp_request_set_error_cb(f->ureq, on_upstream_error);
-
-    struct evkeyvalq *uh = evhttp_request_get_output_headers(f->ureq);
-    copy_headers(evhttp_request_get_input_headers(creq), uh, fwd_request_headers);
-    copy_param_headers(evhttp_request_get_input_headers(creq), uh);
-    char hostport[300];
-    snprintf(hostport, sizeof hostport, "%s:%d", cfg->upstream_host, (int)cfg->upstream_port);
-    evhttp_add_header(uh, "Host", hostport);
-    /* The client's token stays here; the upstream gets its own credential. */
-    if (cfg->upstream_credential.value)
-        evhttp_add_header(uh, "Authorization", cfg->upstream_credential.value);
-    /* the client's bytes, or the body without the sidecar's own requestState */
-    evbuffer_add_buffer(evhttp_request_get_output_buffer(f->ureq),
-                        f->fwd_body ? f->fwd_body : evhttp_request_get_input_buffer(creq));
-
-    const char *uri = evhttp_request_get_uri(creq);
-    char path[8192];
-    int n = snprintf(path, sizeof path, "%s%s", cfg->upstream_path_prefix, uri);
-    if (n < 0 || (size_t)n >= sizeof path) {
-        send_http_error(p, creq, 414, "URI Too Long", "uri_too_long", "request URI too long");
-        goto fail_answered;
-    }
-    struct evhttp_request *ureq = f->ureq;
-    if (evhttp_make_request(f->uconn, ureq, evhttp_request_get_command(creq), path) != 0) {
-        f->ureq = NULL; /* evhttp_make_request frees it on failure */
-        goto fail;
-    }
-    return;
-
-fail:
-    if (f->ureq) {
-        evhttp_request_free(f->ureq);
-        f->ureq = NULL;
-    }
-    send_rpc_error(p, creq, 502, "Bad Gateway", f->rpc.id, MT_RPC_MSG_UPSTREAM,
-                   "upstream_unavailable", &f->t0);
-fail_answered:
+    f->up_live = false;
     f->upstream_done = true;
-    proxy_client_finished(f);
+    if (f->creq) {
+        send_http_error(f->p, f->creq, code, reason, error, description);
+        proxy_client_finished(f);
+    }
 }
 
+void proxy_start_upstream(fwd *f, struct evhttp_request *creq)
+{
+    f->up_live = true;
+    f->p->up->start(f, creq);
+}
 
 static void on_request_recorded(void *arg, mt_err err)
 {
@@ -1845,13 +1757,10 @@ mt_err mt_proxy_new(struct event_base *base, const mt_sidecar_config *cfg,
     p->base = base;
     p->cfg = cfg;
     p->m = metrics;
-    if (cfg->upstream_max_idle > 0) {
-        p->idle = calloc((size_t)cfg->upstream_max_idle, sizeof *p->idle);
-        if (!p->idle) {
-            free(p);
-            return mt_fail(eb, MT_ERR_NOMEM, "out of memory");
-        }
-        p->idle_cap = (size_t)cfg->upstream_max_idle;
+    p->up = cfg->upstream_command.n ? &proxy_upstream_stdio : &proxy_upstream_http;
+    if ((err = p->up->init(p, eb)) != MT_OK) {
+        p->up = NULL;
+        goto fail;
     }
     p->http = evhttp_new(base);
     if (!p->http) {
@@ -1997,14 +1906,13 @@ void mt_proxy_free(mt_proxy *p)
         return;
     if (p->http)
         evhttp_free(p->http);
-    while (p->nidle)
-        evhttp_connection_free(p->idle[--p->nidle]);
     for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
         json_decref(p->tokens[i].identity);
         json_decref(p->tokens[i].claims);
     }
     pol_release(p->pol);
-    free(p->idle);
+    if (p->up)
+        p->up->free(p);
     if (p->ssl_ctx)
         SSL_CTX_free(p->ssl_ctx);
     mt_jwks_fetch_free(p->jwks_fetch);

@@ -58,8 +58,13 @@ typedef struct smap_entry {
     char *rec_id;
 } smap_entry;
 
+struct proxy_upstream;
+struct stdio_hub;
+
 struct mt_proxy {
     struct event_base *base;
+    const struct proxy_upstream *up; /* where requests go (upstream.h) */
+    struct stdio_hub *stdio;         /* upstream.command's processes (upstream_stdio.c) */
     const mt_sidecar_config *cfg;
     mt_sidecar_metrics *m;
     struct evhttp *http;
@@ -78,7 +83,7 @@ struct mt_proxy {
     size_t smap_n;
     void (*drained_cb)(void *arg);
     void *drained_arg;
-    struct evhttp_connection **idle; /* upstream keep-alive pool (LIFO) */
+    struct evhttp_connection **idle; /* HTTP upstream keep-alive pool (LIFO) */
     size_t nidle, idle_cap;
     token_entry tokens[TOKEN_CACHE_SLOTS];
     mt_hold_hub *holds;     /* approval holds; NULL: approve answers unavailable */
@@ -143,9 +148,11 @@ typedef struct fwd {
     mt_proxy *p;
     struct evhttp_request *creq;     /* NULL once answered or the client left */
     struct evhttp_connection *cconn; /* client connection (closecb registered) */
-    struct evhttp_request *ureq;     /* NULL once libevent finished it */
+    bool up_live;        /* the upstream may still call back (upstream.h) */
+    struct evhttp_request *ureq;     /* HTTP upstream: NULL once libevent finished it */
     struct evhttp_connection *uconn;
     bool uconn_reusable; /* exchange completed cleanly: back to the pool */
+    struct stdio_exchange *sx;       /* stdio upstream: the exchange's routing state */
     struct timespec t0;
     fwd_rpc rpc;
     fwd_session sess;

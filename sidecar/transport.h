@@ -30,8 +30,8 @@ typedef struct proxy_transport {
     /* The parsed request; false: refused for r. NULL: nothing to add. */
     bool (*request)(fwd *f, struct evhttp_request *req, const mt_mcp_batch *b,
                     proxy_refusal *r);
-    /* NULL: nothing to learn from the upstream's headers. */
-    void (*response_headers)(fwd *f, struct evhttp_request *ureq);
+    /* NULL: nothing to learn from the upstream's status and headers. */
+    void (*response_headers)(fwd *f, int status, struct evkeyvalq *h);
     /* e: the SSE event (NULL: a JSON body). true: the message is rewritten
      * into out (the engine rebuilds the SSE event around it). result_type
      * and sealed are for the record (2026-07-28 calls). NULL: unchanged. */

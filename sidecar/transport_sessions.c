@@ -139,11 +139,9 @@ static bool sessions_request(fwd *f, struct evhttp_request *req, const mt_mcp_ba
 /* Links the MCP session the upstream created on initialize to the recorded
  * session the initialize request went to (see the session notes in
  * docs/sidecar.md). */
-static void sessions_response_headers(fwd *f, struct evhttp_request *ureq)
+static void sessions_response_headers(fwd *f, int code, struct evkeyvalq *h)
 {
-    const char *usid = evhttp_find_header(evhttp_request_get_input_headers(ureq),
-                                          "Mcp-Session-Id");
-    int code = evhttp_request_get_response_code(ureq);
+    const char *usid = h ? evhttp_find_header(h, "Mcp-Session-Id") : NULL;
     if (f->sess.is_initialize && f->session && usid && code >= 200 && code < 300 &&
         mt_mcp_check_session_id(usid, strlen(usid), &(mt_errbuf){{0}}) == MT_OK) {
         proxy_smap_put(f->p, usid, mt_rec_session_id(f->session));

@@ -429,11 +429,55 @@ static bool split_here(const mt_cfg_option *o, const char *after_comma)
     return false;
 }
 
+/* A list given as JSON array text in the environment or on the command line
+ * (items may then hold commas, e.g. an argv). */
+static mt_err parse_json_list(const mt_cfg_option *o, const char *text, mt_strlist *out,
+                              mt_errbuf *eb)
+{
+    json_error_t jerr;
+    json_t *a = json_loads(text, 0, &jerr);
+    mt_strlist l = {NULL, 0};
+    mt_err err = MT_OK;
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "%s: a value starting with '[' must be a JSON array of strings (%s)",
+                       o->name, a ? "not an array" : jerr.text);
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v)) {
+            err = mt_fail(eb, MT_ERR_CONFIG, "%s: item %zu of the JSON array is not a string",
+                          o->name, i);
+            break;
+        }
+        if ((err = strlist_push(&l, json_string_value(v), json_string_length(v)))) {
+            err = mt_fail(eb, err, "%s: out of memory", o->name);
+            break;
+        }
+        if ((o->flags & MT_CFG_F_KEYVALUE) && (err = check_keyvalue(o, l.items[l.n - 1], eb)))
+            break;
+    }
+    json_decref(a);
+    if (err) {
+        strlist_free(&l);
+        return err;
+    }
+    *out = l;
+    return MT_OK;
+}
+
 static mt_err parse_list(const mt_cfg_option *o, const char *text, mt_strlist *out,
                          mt_errbuf *eb)
 {
     mt_strlist l = {NULL, 0};
     mt_err err = MT_OK;
+    const char *t = text;
+    while (*t == ' ' || *t == '\t')
+        t++;
+    if (*t == '[')
+        return parse_json_list(o, t, out, eb);
     const char *start = text;
     for (const char *p = text;; p++) {
         if (*p != '\0' && !(*p == ',' && split_here(o, p + 1)))
@@ -1317,7 +1361,8 @@ mt_err mt_cfg_write_reference(const mt_cfg_doc_section *sections, FILE *out)
           "| size | integer bytes, optionally with `B`, `KiB`, `MiB`, `GiB`, `TiB` (powers of "
           "1024) or `KB`, `MB`, `GB`, `TB` (powers of 1000) |\n"
           "| one of | exactly one of the listed values |\n"
-          "| list | JSON array of strings in a file; comma-separated text elsewhere |\n"
+          "| list | JSON array of strings in a file; comma-separated text elsewhere, or a JSON "
+          "array when the text starts with `[` (items may then contain commas) |\n"
           "| list of key=value | as list; a JSON object is also accepted; a comma only starts "
           "a new item when the next item contains `=` |\n"
           "| secret file path | path of a file (e.g. a mounted Secret) whose contents, without "

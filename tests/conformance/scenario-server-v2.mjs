@@ -13,6 +13,8 @@
 // demo://readme, v2_greet). Env MT_V2_LEDGER=FILE: every executed v2_deploy appends
 // "deploy SERVICE VERSION\n" to FILE. Logs go to stderr only.
 // Usage: node scenario-server-v2.mjs PORT
+//        node scenario-server-v2.mjs --stdio   (the same server on stdin/stdout: the SDK's
+//        serveStdio, which pins the connection to the era of its first message)
 import fs from 'node:fs';
 import http from 'node:http';
 import { randomUUID, getRandomValues } from 'node:crypto';
@@ -28,7 +30,8 @@ const {
   ProtocolError, ProtocolErrorCode, CLIENT_CAPABILITIES_META_KEY,
 } = S;
 
-const port = Number(process.argv[2] || process.env.PORT || 0);
+const stdioMode = process.argv[2] === '--stdio';
+const port = stdioMode ? 0 : Number(process.argv[2] || process.env.PORT || 0);
 const host = process.env.MT_BIND_HOST || '127.0.0.1';
 if (!/^(127\.\d+\.\d+\.\d+|::1)$/.test(host)) throw new Error(`bind host ${host} is not loopback`);
 const ledger = process.env.MT_V2_LEDGER || '';
@@ -50,8 +53,29 @@ const stateCodec = createRequestStateCodec({ key: getRandomValues(new Uint8Array
 let counter = 0;
 const legacySessions = new Map(); // session id -> { transport, server, subs: Set<uri> }
 
+const stdioServers = new Set(); // --stdio: the instances serveStdio made ({ server, era })
+
+// Change notifications: HTTP: the modern handler's listen streams; stdio: the instance itself
+// (serveStdio routes a modern instance's notifications to its subscriptions/listen requests).
+const notify = {
+  resourceUpdated(uri) {
+    if (!stdioMode) modern.notify.resourceUpdated(uri);
+    for (const s of stdioServers) {
+      if (s.era === 'modern' || s.server.__subs.has(uri)) s.server.server.sendResourceUpdated({ uri }).catch(() => {});
+    }
+  },
+  toolsChanged() {
+    if (!stdioMode) modern.notify.toolsChanged();
+    for (const s of stdioServers) s.server.sendToolListChanged();
+  },
+  promptsChanged() {
+    if (!stdioMode) modern.notify.promptsChanged();
+    for (const s of stdioServers) s.server.sendPromptListChanged();
+  },
+};
+
 function resourceUpdated(uri) {
-  modern.notify.resourceUpdated(uri); // 2026-07-28: open subscriptions/listen streams that asked for uri
+  notify.resourceUpdated(uri); // 2026-07-28: open subscriptions/listen streams that asked for uri
   for (const s of legacySessions.values()) {
     if (s.subs.has(uri)) s.server.server.sendResourceUpdated({ uri }).catch(() => {});
   }
@@ -241,11 +265,11 @@ function createServer(era) {
     return text('logged through the request-scoped, logLevel-gated channel');
   });
   tool('test_trigger_tool_change', 'Publishes tools/list_changed to listen streams', noArgs(), async () => {
-    modern.notify.toolsChanged();
+    notify.toolsChanged();
     return text('tools_list_changed published');
   });
   tool('test_trigger_prompt_change', 'Publishes prompts/list_changed to listen streams', noArgs(), async () => {
-    modern.notify.promptsChanged();
+    notify.promptsChanged();
     return text('prompts_list_changed published');
   });
 
@@ -457,7 +481,17 @@ async function sendWeb(res, response) {
   res.end();
 }
 
-const httpServer = http.createServer(async (req, res) => {
+if (stdioMode) {
+  const { serveStdio } = await import(pathToFileURL(path.join(peers, '@modelcontextprotocol/server/dist/stdio.mjs')).href);
+  serveStdio(({ era }) => {
+    const server = createServer(era);
+    stdioServers.add({ server, era });
+    return server;
+  }, { onerror: (e) => log('stdio:', e?.message ?? e) });
+  log('serving on stdio');
+}
+
+const httpServer = stdioMode ? null : http.createServer(async (req, res) => {
   try {
     const url = new URL(req.url, 'http://127.0.0.1');
     if (url.pathname !== '/mcp') return sendWeb(res, jsonError(404, -32000, 'Not found'));
@@ -484,9 +518,9 @@ const httpServer = http.createServer(async (req, res) => {
     else res.end();
   }
 });
-httpServer.listen(port, host, () => log(`listening on http://${host}:${httpServer.address().port}/mcp`));
+httpServer?.listen(port, host, () => log(`listening on http://${host}:${httpServer.address().port}/mcp`));
 const stop = () => {
-  httpServer.close();
+  httpServer?.close();
   modern.close().catch(() => {});
   for (const s of legacySessions.values()) s.transport.close().catch(() => {});
   setTimeout(() => process.exit(0), 200).unref();
