@@ -505,6 +505,15 @@ mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char
                                m->method, eb);
     if (err)
         return err;
+    /* the version the request's envelope claims is the header's (a stdio
+     * server behind the sidecar never sees the header to check it) */
+    json_t *pv = json_object_get(json_object_get(m->params, "_meta"),
+                                 "io.modelcontextprotocol/protocolVersion");
+    if (json_is_string(pv) && strcmp(json_string_value(pv), mt_mcp_version_name(v)) != 0)
+        return mt_fail(eb, MT_ERR_PARSE,
+                       "MCP-Protocol-Version header '%s' does not match "
+                       "params._meta protocolVersion '%.64s' of %s",
+                       mt_mcp_version_name(v), json_string_value(pv), m->method);
     const char *target = NULL;
     const char *what = NULL;
     if (strcmp(m->method, "tools/call") == 0) {

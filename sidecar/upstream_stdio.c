@@ -14,11 +14,14 @@
  * serves many HTTP requests, and for 2026-07-28 many clients) and restored
  * on the response. A server message goes to: the request whose id it
  * answers; the request whose progressToken or (2026-07-28)
- * subscriptionId it carries; otherwise, in a 2025 session, the newest
- * request stream still open, else the session's GET stream, else a queue
- * the next GET stream receives (bounded); for the shared 2026-07-28
- * process, the only request in flight, else nobody (logged): it is never
- * sent to an unrelated client. A POST with requests is answered as SSE when
+ * subscriptionId it carries. Otherwise, in a 2025 session, a server
+ * request or a log message goes to the newest request stream still open
+ * (its likely cause), else the GET stream; other notifications
+ * (list_changed, resources/updated) to the GET stream, else the newest
+ * request stream; with no stream open, to a queue the next stream gets
+ * (bounded): a session's messages all reach its client. The shared
+ * 2026-07-28 process's messages go only to the request in flight when there
+ * is exactly one, else nowhere (logged): never to an unrelated client. A POST with requests is answered as SSE when
  * the client accepts it, else as JSON once every response is in; one
  * without requests gets 202 once its messages are queued for stdin.
  *
@@ -71,6 +74,8 @@ typedef struct stdio_exchange {
     bool sse;             /* answered as SSE (else JSON once complete) */
     bool batch;           /* the body was an array: the JSON answer is one */
     bool headers_sent;
+    bool modern;          /* a 2026-07-28 request: headers wait for the first message */
+    int json_status;      /* JSON answer's HTTP status (0: 200) */
     bool paused;          /* asked for back-pressure (2025 processes only) */
     unsigned busy;        /* inside the engine (x_send): cancel defers the free */
     bool cancelled;
@@ -215,6 +220,18 @@ static void x_free(stdio_exchange *x)
     free(x);
 }
 
+/* Starts an SSE answer (status 200) so messages can flow. */
+static bool x_start_sse(stdio_exchange *x)
+{
+    struct evkeyvalq h;
+    TAILQ_INIT(&h);
+    x_headers(x, 200, "OK", "text/event-stream", &h);
+    int r = proxy_up_headers(x->f, 200, "OK", &h);
+    evhttp_clear_headers(&h);
+    x->headers_sent = true;
+    return r == 0;
+}
+
 /* The exchange's answer is complete: the engine gets the end of it. */
 static void x_finish(stdio_exchange *x)
 {
@@ -225,6 +242,13 @@ static void x_finish(stdio_exchange *x)
     struct evkeyvalq h;
     TAILQ_INIT(&h);
     struct evbuffer *body = NULL;
+    if (x->sse && !x->headers_sent && !x_start_sse(x)) {
+        x_free(x);
+        proxy_up_done(f, 0, NULL, NULL);
+        return;
+    }
+    int code = x->json_status ? x->json_status : 200;
+    const char *reason = code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request";
     if (!x->sse) {
         json_t *doc = x->batch ? json_incref(x->results)
                                : json_incref(json_array_get(x->results, 0));
@@ -234,8 +258,8 @@ static void x_finish(stdio_exchange *x)
         if (text && body)
             evbuffer_add(body, text, strlen(text));
         free(text);
-        x_headers(x, 200, "OK", "application/json", &h);
-        if (proxy_up_headers(f, 200, "OK", &h) != 0) {
+        x_headers(x, code, reason, "application/json", &h);
+        if (proxy_up_headers(f, code, reason, &h) != 0) {
             evhttp_clear_headers(&h);
             if (body)
                 evbuffer_free(body);
@@ -245,7 +269,7 @@ static void x_finish(stdio_exchange *x)
         }
     }
     x_free(x);
-    proxy_up_done(f, 200, &h, body);
+    proxy_up_done(f, code, &h, body);
     evhttp_clear_headers(&h);
     if (body)
         evbuffer_free(body);
@@ -263,6 +287,8 @@ static bool x_send(stdio_exchange *x, json_t *msg)
             json_array_append(x->results, msg);
         return true;
     }
+    if (!x->headers_sent && !x_start_sse(x))
+        return true; /* the client is gone: the engine's cancel follows */
     char *text = json_dumps(msg, JSON_COMPACT);
     struct evbuffer *b = evbuffer_new();
     if (text && b) {
@@ -280,18 +306,6 @@ static bool x_send(stdio_exchange *x, json_t *msg)
     }
     x_arm_timeout(x);
     return true;
-}
-
-/* Starts an SSE answer (status 200) so messages can flow. */
-static bool x_start_sse(stdio_exchange *x)
-{
-    struct evkeyvalq h;
-    TAILQ_INIT(&h);
-    x_headers(x, 200, "OK", "text/event-stream", &h);
-    int r = proxy_up_headers(x->f, 200, "OK", &h);
-    evhttp_clear_headers(&h);
-    x->headers_sent = true;
-    return r == 0;
 }
 
 static void on_deferred(evutil_socket_t fd, short what, void *arg)
@@ -436,6 +450,33 @@ static void uuid4(char out[37])
              b[14], b[15]);
 }
 
+/* The shared process's first message is the sidecar's ping with the
+ * 2026-07-28 envelope: SDK servers (serveStdio) pin a stdio connection to
+ * the era of its first message, and a client's request without a valid
+ * envelope must not pin it to 2025 (over HTTP each request is judged on its
+ * own). Its answer is not relayed. */
+static void open_modern(stdio_proc *pr)
+{
+    if (pr->npend == pr->cap) {
+        pending_req *np = realloc(pr->pend, 16 * sizeof *np);
+        if (!np)
+            return;
+        pr->pend = np;
+        pr->cap = 16;
+    }
+    json_int_t id = pr->next_id++;
+    json_t *ping = json_pack("{s:s, s:I, s:s, s:{s:{s:s, s:{s:s, s:s}, s:{}}}}", "jsonrpc", "2.0",
+                             "id", id, "method", "ping", "params", "_meta",
+                             "io.modelcontextprotocol/protocolVersion", "2026-07-28",
+                             "io.modelcontextprotocol/clientInfo", "name", "mcptrail-sidecar",
+                             "version", MT_VERSION, "io.modelcontextprotocol/clientCapabilities");
+    char *t = ping ? json_dumps(ping, JSON_COMPACT) : NULL;
+    if (t && mt_child_send(pr->child, t, strlen(t)) == MT_OK)
+        pr->pend[pr->npend++] = (pending_req){.wire_id = id};
+    free(t);
+    json_decref(ping);
+}
+
 static stdio_proc *proc_start(stdio_hub *hub, bool modern, mt_errbuf *eb)
 {
     const mt_sidecar_config *cfg = hub->p->cfg;
@@ -482,8 +523,10 @@ static stdio_proc *proc_start(stdio_hub *hub, bool modern, mt_errbuf *eb)
         hub->procs->prev = pr;
     hub->procs = pr;
     hub->nprocs++;
-    if (modern)
+    if (modern) {
         hub->modern = pr;
+        open_modern(pr);
+    }
     return pr;
 }
 
@@ -511,25 +554,40 @@ static stdio_exchange *find_by_token(stdio_proc *pr, const json_t *token)
     return NULL;
 }
 
-/* A server message nobody asked for directly (see the top of the file). */
+/* The newest request stream of pr still open (NULL: none). */
+static stdio_exchange *newest_call(stdio_proc *pr)
+{
+    for (stdio_exchange *x = pr->xs_tail; x; x = x->prev)
+        if (x->sse && !x->get_stream)
+            return x;
+    return NULL;
+}
+
+/* A server message that answers no request and names none (see the top of
+ * the file). */
 static void deliver_unsolicited(stdio_proc *pr, json_t *msg)
 {
-    stdio_exchange *to = NULL;
-    for (stdio_exchange *x = pr->xs_tail; x && !to; x = x->prev)
-        if (x->sse && (!pr->modern || (!x->prev && !x->next)))
-            to = x;
-    if (!to && !pr->modern)
-        to = pr->get;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (pr->modern) {
+        stdio_exchange *only = pr->xs_head && !pr->xs_head->next ? pr->xs_head : NULL;
+        if (only && only->sse) {
+            (void)x_send(only, msg);
+            return;
+        }
+        mt_logs(MT_LOG_INFO, "stdio", "shared server's message for no single request; "
+                "not relayed", "method", method ? method : "(none)", NULL);
+        return;
+    }
+    bool to_call = json_object_get(msg, "id") != NULL ||
+                   (method && strcmp(method, "notifications/message") == 0);
+    stdio_exchange *to = to_call ? newest_call(pr) : pr->get;
+    if (!to)
+        to = to_call ? pr->get : newest_call(pr);
     if (to) {
         (void)x_send(to, msg);
         return;
     }
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    if (pr->modern) {
-        mt_logs(MT_LOG_INFO, "stdio", "server message for no request in flight; not relayed",
-                "method", method ? method : "(none)", NULL);
-        return;
-    }
+    /* no stream open: kept for the next one (GET, or a request's) */
     if (!pr->queue)
         pr->queue = json_array();
     if (json_array_size(pr->queue) >= QUEUE_MAX) {
@@ -538,6 +596,52 @@ static void deliver_unsolicited(stdio_proc *pr, json_t *msg)
         json_array_remove(pr->queue, 0);
     }
     json_array_append(pr->queue, msg);
+}
+
+/* Messages queued while no stream was open go out on x. false: x is gone. */
+static bool drain_queue(stdio_proc *pr, stdio_exchange *x)
+{
+    json_t *q = pr->queue;
+    pr->queue = NULL;
+    size_t i;
+    json_t *m;
+    bool alive = true;
+    json_array_foreach(q, i, m)
+        if (!(alive = x_send(x, m)))
+            break;
+    json_decref(q);
+    return alive;
+}
+
+/* 2026-07-28 over HTTP answers the protocol's own errors (the server's
+ * checks before any handler ran) with an HTTP status, not 200. Over stdio
+ * that status is lost; when the answer to a request is such an error and
+ * nothing else came first, the sidecar gives it back: 400 for parse,
+ * invalid request, unsupported version, missing client capability, header
+ * mismatch and an invalid _meta envelope (-32602 whose data or message
+ * names the envelope, as the SDKs word it), 404 for method not found. 0:
+ * stays in-band (HTTP 200). */
+static int protocol_error_status(const json_t *msg)
+{
+    json_t *err = json_object_get(msg, "error");
+    json_t *code = json_object_get(err, "code");
+    if (!json_is_integer(code))
+        return 0;
+    switch (json_integer_value(code)) {
+    case -32700: case -32600: case -32022: case -32021: case -32020:
+        return 400;
+    case -32601:
+        return 404;
+    case -32602: {
+        const char *m = json_string_value(json_object_get(err, "message"));
+        return json_object_get(json_object_get(err, "data"), "envelope") ||
+                       (m && strstr(m, "_meta envelope"))
+                   ? 400
+                   : 0;
+    }
+    default:
+        return 0;
+    }
 }
 
 static void route_one(stdio_proc *pr, json_t *msg)
@@ -556,6 +660,15 @@ static void route_one(stdio_proc *pr, json_t *msg)
         json_decref(pq->orig_id);
         json_decref(pq->token);
         *pq = pr->pend[--pr->npend];
+        if (!x) /* the sidecar's own request (the opening ping) */
+            return;
+        if (x->modern && !x->headers_sent && x->outstanding == 1 && !x->batch) {
+            int st = protocol_error_status(msg);
+            if (st) {
+                x->sse = false;
+                x->json_status = st;
+            }
+        }
         if (x_send(x, msg) && x->outstanding && --x->outstanding == 0)
             x_finish(x);
         return;
@@ -798,16 +911,8 @@ static void open_get_stream(fwd *f, stdio_proc *pr)
     x->get_stream = true;
     x->sse = true;
     pr->get = x;
-    if (!x_start_sse(x))
-        return;
-    json_t *q = pr->queue;
-    pr->queue = NULL;
-    size_t i;
-    json_t *m;
-    json_array_foreach(q, i, m)
-        if (!x_send(x, m))
-            break;
-    json_decref(q);
+    if (x_start_sse(x))
+        (void)drain_queue(pr, x);
 }
 
 static void stdio_start(fwd *f, struct evhttp_request *creq)
@@ -929,7 +1034,8 @@ static void stdio_start(fwd *f, struct evhttp_request *creq)
     }
     send_messages(pr, x, msg);
     json_decref(msg);
-    if (x->sse && !x_start_sse(x))
+    x->modern = pr->modern;
+    if (x->sse && !pr->modern && (!x_start_sse(x) || !drain_queue(pr, x)))
         return;
     x->ev = evtimer_new(f->p->base, on_timeout, x);
     x_arm_timeout(x);

@@ -19,7 +19,7 @@ tests/conformance/README.md). Env MT_V2_LEDGER=FILE: every executed v2_deploy ap
 headers and body, response status, headers and body chunks as sent, SSE frames included) is
 appended to FILE as one JSON object per line (Authorization is redacted). Logs go to stderr.
 
-Usage: python scenario-server-py.py PORT [--stateless]   (the venv's python, scripts/deps.sh)
+Usage: python scenario-server-py.py PORT [--stateless] | --stdio   (the venv's python, scripts/deps.sh)
 """
 from __future__ import annotations
 
@@ -699,7 +699,9 @@ class WireLog:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("port", type=int)
+    ap.add_argument("port", type=int, nargs="?", default=0)
+    ap.add_argument("--stdio", action="store_true",
+                    help="serve on stdin/stdout (the SDK's stdio transport) instead of HTTP")
     ap.add_argument("--stateless", action="store_true", default=os.environ.get("MT_PY_STATELESS") == "1",
                     help="2025-era leg without sessions (stateless_http=True)")
     a = ap.parse_args()
@@ -709,6 +711,10 @@ def main() -> None:
     # Plain one-line records on stderr (MCPServer installed a rich console handler).
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, force=True,
                         format="scenario-server-py: %(levelname)s %(name)s: %(message)s")
+    if a.stdio:
+        log.warning("serving on stdio")
+        server.run("stdio")
+        return
     app = server.streamable_http_app(
         stateless_http=a.stateless,
         event_store=None if a.stateless else MemoryEventStore(),

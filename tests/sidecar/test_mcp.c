@@ -291,6 +291,13 @@ static void stateless_headers_must_match_the_body(void **state)
     assert_int_equal(mt_mcp_check_headers(MT_MCP_V_2025_11_25, "x", "y", &b, &eb), MT_OK);
     mt_mcp_batch_free(&b);
 
+    b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{"
+                 "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"v999.0.0\"}}}");
+    assert_int_equal(mt_mcp_check_headers(v, "server/discover", NULL, &b, &eb), MT_ERR_PARSE);
+    assert_string_equal(eb.msg, "MCP-Protocol-Version header '2026-07-28' does not match "
+                                "params._meta protocolVersion 'v999.0.0' of server/discover");
+    mt_mcp_batch_free(&b);
+
     b = parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\","
                  "\"params\":{\"uri\":\"file:///\xc3\xa9\"}}");
     assert_int_equal(

@@ -8,7 +8,11 @@
 # passes when run alone through the sidecar (retry_alone, reported as FLAKY).
 # Direct and proxied runs use separate server instances and run in parallel. Proxied runs
 # also preload undici-auth.cjs so that every request of the suite carries the token.
+# stdio_v2 (MT_E2E_SERVERS=stdio_v2, ctest sidecar_stdio_conformance, issue 17): direct is
+# scenario-server-v2.mjs over HTTP, proxied the same server as the sidecar's stdio server
+# (upstream.command ... --stdio).
 #   MT_E2E_SUITES   suites to run (default "stable next"; ctest registers the default)
+#   MT_E2E_SERVERS  server pairs (default "everything scenario scenario_v2"; or stdio_v2)
 #   MT_E2E_OUT      keep the TSV/JSON results there (default: in the temp dir, removed)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -21,7 +25,7 @@ mkdir -p "$out"
 topic=$(new_topic conformance)
 
 declare -A direct_url proxied_url
-servers="everything scenario scenario_v2"
+servers=${MT_E2E_SERVERS:-everything scenario scenario_v2}
 for srv in $servers; do
   for side in direct proxied; do
     p=$(free_port)
@@ -30,10 +34,14 @@ for srv in $servers; do
       scenario)
         "$root/tests/conformance/start-scenario-server.sh" "$p" "$MT_PEERS_RUN/scenario-$p.pid" 2>/dev/null
         e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-$p.pid'" ;;
-      scenario_v2)
-        "$root/tests/conformance/start-scenario-server-v2.sh" "$p" "$MT_PEERS_RUN/scenario-v2-$p.pid" 2>/dev/null
-        e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-v2-$p.pid'" ;;
+      scenario_v2 | stdio_v2)
+        if [ $srv = scenario_v2 ] || [ $side = direct ]; then
+          "$root/tests/conformance/start-scenario-server-v2.sh" "$p" "$MT_PEERS_RUN/scenario-v2-$p.pid" 2>/dev/null
+          e2e_on_exit "'$root/tests/sdk/stop.sh' '$MT_PEERS_RUN/scenario-v2-$p.pid'"
+        fi ;;
     esac
+    stdio=()
+    [ $srv != stdio_v2 ] || stdio=("--upstream.command=[\"$root/tests/peers/node_modules/.bin/node\",\"$root/tests/conformance/scenario-server-v2.mjs\",\"--stdio\"]")
     if [ $side = direct ]; then
       direct_url[$srv]="http://127.0.0.1:$p/mcp"
     else
@@ -43,7 +51,7 @@ for srv in $servers; do
       for try in 1 2 3; do
         sp=$(free_port)
         start_sidecar "$tmp/sc-$srv" "$p" --topic "$topic" --port "$sp" -- \
-          --http.allowed_origins="http://127.0.0.1:$sp,http://localhost:$sp" && break
+          --http.allowed_origins="http://127.0.0.1:$sp,http://localhost:$sp" "${stdio[@]}" && break
         grep -q "cannot listen on" "$tmp/sc-$srv/sidecar.log" && [ $try -lt 3 ] ||
           { echo "sidecar_conformance: the $srv sidecar did not start" >&2; exit 1; }
       done
@@ -106,5 +114,5 @@ for srv in $servers; do
 done
 [ $rc = 0 ] || { echo "sidecar_conformance: regressions through the sidecar (sidecar logs: $tmp/sc-*/sidecar.log)" >&2;
   [ -n "${MT_E2E_KEEP:-}" ] || tail -n 5 "$tmp"/sc-*/sidecar.log >&2; exit 1; }
-stop_sidecar_checked "$tmp/sc-everything" "$tmp/sc-scenario" "$tmp/sc-scenario_v2"
+stop_sidecar_checked $(for srv in $servers; do echo "$tmp/sc-$srv"; done)
 echo "sidecar_conformance: every scenario passing direct passes through the sidecar ($((SECONDS - t0)) s)"
