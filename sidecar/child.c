@@ -135,33 +135,56 @@ static void on_pidfd(evutil_socket_t fd, short what, void *arg)
     maybe_report_exit(c);
 }
 
+int mt_line_take(struct evbuffer *in, size_t max_line, char **line, size_t *len)
+{
+    for (;;) {
+        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+        if (eol.pos < 0)
+            return evbuffer_get_length(in) > max_line ? -1 : 0;
+        size_t n = (size_t)eol.pos;
+        if (n > max_line)
+            return -1;
+        char *l = malloc(n + 1);
+        if (!l) {
+            evbuffer_drain(in, n + 1);
+            return -2;
+        }
+        evbuffer_remove(in, l, n);
+        evbuffer_drain(in, 1);
+        if (n && l[n - 1] == '\r')
+            n--;
+        l[n] = '\0';
+        if (n == 0) { /* empty lines carry no message */
+            free(l);
+            continue;
+        }
+        *line = l;
+        *len = n;
+        return 1;
+    }
+}
+
 static void on_out_read(struct bufferevent *bev, void *arg)
 {
     mt_child *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    int r = 0;
     while (!c->discard_out) {
-        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-        if (eol.pos < 0)
+        char *line;
+        size_t n;
+        if ((r = mt_line_take(in, c->max_line, &line, &n)) <= 0) {
+            if (r == -2) {
+                child_log(c, MT_LOG_ERROR, "out of memory reading the server's stdout", NULL,
+                          NULL);
+                continue;
+            }
             break;
-        size_t n = (size_t)eol.pos;
-        if (n > c->max_line)
-            break;
-        char *line = malloc(n + 1);
-        if (!line) {
-            evbuffer_drain(in, n + 1);
-            child_log(c, MT_LOG_ERROR, "out of memory reading the server's stdout", NULL, NULL);
-            continue;
         }
-        evbuffer_remove(in, line, n);
-        evbuffer_drain(in, 1);
-        if (n && line[n - 1] == '\r')
-            n--;
-        line[n] = '\0';
-        if (n && c->cbs.on_line)
+        if (c->cbs.on_line)
             c->cbs.on_line(c->arg, line, n);
         free(line);
     }
-    if (!c->discard_out && evbuffer_get_length(in) > c->max_line) {
+    if (!c->discard_out && r == -1) {
         char lim[32];
         snprintf(lim, sizeof lim, "%zu", c->max_line);
         child_log(c, MT_LOG_ERROR, "server wrote a stdout line longer than the limit; stopping it",

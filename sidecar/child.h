@@ -83,6 +83,13 @@ void mt_child_pause(mt_child *c, bool paused);
 void mt_child_shutdown(mt_child **cs, size_t n, int64_t grace_ms);
 
 pid_t mt_child_pid(const mt_child *c);
+
+struct evbuffer;
+/* Takes the next non-empty line (newline and a trailing CR removed) from in:
+ * 1 with *line (malloc'd, NUL-terminated; free it) and *len; 0: no whole
+ * line yet; -1: a line (or what is buffered without newline) is longer than
+ * max_line; -2: out of memory (that line was dropped). */
+int mt_line_take(struct evbuffer *in, size_t max_line, char **line, size_t *len);
 /* Bytes queued for stdin and not yet written. */
 size_t mt_child_buffered(const mt_child *c);
 /* Describes ex ("exited with status 1", "killed by signal 9 (...)"). */

@@ -22,6 +22,7 @@
 #include "options.h"
 #include "proxy.h"
 #include "recorder.h"
+#include "setup.h"
 
 typedef struct app {
     struct event_base *base;
@@ -76,51 +77,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     if (a->deadline)
         evtimer_add(a->deadline, &tv);
     mt_proxy_drain(a->proxy, drained, a);
-}
-
-/* instance_start: what this process runs (the effective configuration as
- * --print-config prints it, the policy file's bytes) and where it listens. */
-static mt_err record_instance_start(mt_recorder *rec, const mt_sidecar_config *cfg,
-                                    const mt_cfg_spec *spec, int port, mt_errbuf *eb)
-{
-    uint8_t csha[MT_SHA256_LEN], psha[MT_SHA256_LEN];
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem)
-        return mt_fail(eb, MT_ERR_NOMEM, "instance_start: out of memory");
-    mt_err err = mt_cfg_print_effective(spec, cfg, mem);
-    fclose(mem);
-    if (err == MT_OK)
-        mt_sha256(text, len, csha);
-    free(text);
-    if (err)
-        return mt_fail(eb, err, "instance_start: cannot print the configuration");
-    bool policy = false;
-    if (cfg->policy_file) {
-        /* the file the policy was just loaded from (SIGHUP reloads are logged) */
-        mt_buf pb = MT_BUF_INIT;
-        FILE *f = fopen(cfg->policy_file, "rb");
-        char chunk[8192];
-        size_t n;
-        while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0 && err == MT_OK)
-            err = mt_buf_append(&pb, chunk, n);
-        if (!f || ferror(f) || err) {
-            if (f)
-                fclose(f);
-            mt_buf_free(&pb);
-            return mt_fail(eb, MT_ERR_IO, "instance_start: cannot read policy.file %s",
-                           cfg->policy_file);
-        }
-        fclose(f);
-        mt_sha256(pb.data, pb.len, psha);
-        mt_buf_free(&pb);
-        policy = true;
-    }
-    char listen[320];
-    snprintf(listen, sizeof listen, "%s:%d", cfg->listen_address, port);
-    mt_rec_instance info = {csha, policy ? psha : NULL, listen};
-    return mt_rec_instance_start(rec, &info, eb);
 }
 
 int main(int argc, char **argv)
@@ -189,51 +145,14 @@ int main(int argc, char **argv)
     }
     char upstream[300];
     snprintf(upstream, sizeof upstream, "%s:%d", cfg.upstream_host, (int)cfg.upstream_port);
-    mt_kafka_config rec_kafka = rt.kafka;
-    /* Strict mode holds every request until its event is acknowledged, so
-     * librdkafka's default 5 ms linger would be added to each one: produce
-     * at once unless kafka.properties sets a linger itself (the user wins). */
-    if (cfg.record_mode == MT_RECORD_STRICT) {
-        bool user_linger = false;
-        for (size_t i = 0; i < rt.kafka.nprops; i++)
-            if (rt.kafka.props[i].key && (strcmp(rt.kafka.props[i].key, "linger.ms") == 0 ||
-                                          strcmp(rt.kafka.props[i].key,
-                                                 "queue.buffering.max.ms") == 0))
-                user_linger = true;
-        if (!user_linger) {
-            rec_props = calloc(rt.kafka.nprops + 1, sizeof *rec_props);
-            if (!rec_props)
-                goto out;
-            rec_props[0] = (mt_kafka_prop){"linger.ms", "0"};
-            for (size_t i = 0; i < rt.kafka.nprops; i++)
-                rec_props[i + 1] = rt.kafka.props[i];
-            rec_kafka.props = rec_props;
-            rec_kafka.nprops = rt.kafka.nprops + 1;
-        }
-    }
+    mt_kafka_config rec_kafka;
+    if (mt_setup_rec_kafka(&rt.kafka, cfg.record_mode == MT_RECORD_STRICT, &rec_props,
+                           &rec_kafka) != MT_OK)
+        goto out;
     /* The masking engine: rules checked (and compiled, or read from the
      * cache) before anything is served. */
-    mt_mask_rules *mrules = NULL;
-    err = cfg.mask_rules_file ? mt_mask_rules_load_file(cfg.mask_rules_file, &mrules, &eb)
-                              : mt_mask_rules_load(NULL, 0, &mrules, &eb);
-    if (err == MT_OK) {
-        uint8_t ck[MT_SHA256_LEN] = {0}; /* cache MAC key, separate from the payload HMAC's use */
-        static const char label[] = "mcptrail mask cache v1";
-        mt_mask_engine_opts mo = {NULL, NULL, 0}; /* no cache dir: no key to derive */
-        if (cfg.mask_cache_dir) {
-            err = mt_hmac_sha256(cfg.hmac_key.value, cfg.hmac_key.len, label, sizeof label - 1,
-                                 ck, &eb);
-            mo = (mt_mask_engine_opts){cfg.mask_cache_dir, ck, sizeof ck};
-        }
-        if (err == MT_OK)
-            err = mt_mask_engine_new_opts(mrules, &mo, &mask, &eb);
-        else
-            mt_mask_rules_free(mrules);
-        OPENSSL_cleanse(ck, sizeof ck);
-    }
-    if (err == MT_OK)
-        err = mt_mask_log_install(mask, &eb); /* log lines get the payloads' detectors */
-    if (err != MT_OK) {
+    if ((err = mt_setup_mask(cfg.mask_rules_file, cfg.mask_cache_dir, &cfg.hmac_key, &mask,
+                             &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot load the masking rules", "error", eb.msg, NULL);
         goto out;
     }
@@ -337,8 +256,10 @@ int main(int argc, char **argv)
         if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
             goto out;
     }
-    if ((err = record_instance_start(rec, &cfg, &mt_sidecar_spec, mt_proxy_port(a.proxy), &eb)) !=
-        MT_OK) {
+    char listen[320];
+    snprintf(listen, sizeof listen, "%s:%d", cfg.listen_address, mt_proxy_port(a.proxy));
+    if ((err = mt_setup_instance_start(rec, &mt_sidecar_spec, &cfg, cfg.policy_file, listen,
+                                       &eb)) != MT_OK) {
         mt_logs(MT_LOG_ERROR, "sidecar", "cannot record instance_start", "error", eb.msg, NULL);
         goto out;
     }

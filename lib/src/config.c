@@ -85,6 +85,7 @@ extern const mt_cfg_option mt_sidecar_options[];
 extern const mt_cfg_option mt_approvals_options[];
 extern const mt_cfg_option mt_archiver_options[];
 extern const mt_cfg_option mt_injector_options[];
+extern const mt_cfg_option mt_wrap_options[];
 
 const mt_cfg_doc_section mt_cfg_doc_sections[] = {
     {"Common options (every binary)",
@@ -105,6 +106,10 @@ const mt_cfg_doc_section mt_cfg_doc_sections[] = {
      "The mutating admission webhook that adds the sidecar to pods that opt in "
      "(`mcptrail-injector --help`, docs/kubernetes.md).",
      "MCPTRAIL_", mt_injector_options},
+    {"mcptrail-wrap",
+     "The stdio recorder a CI job puts in front of a stdio MCP server it launches "
+     "(`mcptrail-wrap --help`, docs/wrap.md).",
+     "MCPTRAIL_", mt_wrap_options},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -4,8 +4,11 @@ to 2026-07-28 over `mcp.client.streamable_http.streamable_http_client`) against 
 contract of tests/conformance/scenario-server-py.py / scenario-server-v2.mjs (directly or through
 the sidecar), writing a normalised JSON transcript so that two runs can be compared with diff.
 
-Usage: python py-v2-client.py URL [--token T] [--out FILE] [--steps a,b,...] [--timeout S]
+Usage: python py-v2-client.py (URL | --stdio CMD ARGS...) [--token T] [--out FILE] [--steps a,b,...]
+                              [--timeout S]
   (run with the test venv: ~/.cache/mcptrail/venv/bin/python, see scripts/deps.sh)
+  --stdio  the SDK's stdio client instead: it starts CMD ARGS... (the rest of the arguments; the
+           server, or mcptrail-wrap ... -- the server); options go before it
   --token  sent as "Authorization: Bearer T" on every request (the httpx2 client's headers)
   --out    transcript file (default: stdout)
   --steps  run only these steps, in the order given (default: all, in the order below)
@@ -26,6 +29,7 @@ step fails.
 """
 import argparse
 import json
+import os
 import re
 import sys
 from contextlib import AsyncExitStack
@@ -33,6 +37,7 @@ from importlib.metadata import version
 
 import anyio
 from mcp import Client, types
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ResourceUpdated
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -43,6 +48,43 @@ VOLATILE_KEYS = {"progressToken", "sessionId", "requestId", "requestState", "io.
 STEPS = ["discover", "tools_list", "resources_list", "prompts_list", "prompt_get", "echo", "deploy",
          "listen", "bump", "notified", "read", "close"]
 ELICIT_ANSWER = types.ElicitResult(action="accept", content={"confirm": True})
+
+
+class _CountingWrite:
+    """The stdio write stream, noting each message sent (as the HTTP hook notes POSTs)."""
+
+    def __init__(self, inner, posts):
+        self._inner, self._posts = inner, posts
+
+    async def send(self, item):
+        msg = getattr(item, "message", None)
+        if msg is not None:
+            self._posts.append(msg.model_dump(mode="json", by_alias=True, exclude_none=True))
+        await self._inner.send(item)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    async def __aenter__(self):
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc):
+        return await self._inner.__aexit__(*exc)
+
+
+class CountingStdio:
+    """A stdio transport (stdio_client) whose outgoing messages are counted."""
+
+    def __init__(self, params, posts):
+        self._cm, self._posts = stdio_client(params), posts
+
+    async def __aenter__(self):
+        read, write = await self._cm.__aenter__()
+        return read, _CountingWrite(write, self._posts)
+
+    async def __aexit__(self, *exc):
+        return await self._cm.__aexit__(*exc)
 
 
 def norm(v):
@@ -112,7 +154,12 @@ async def main(a) -> int:
     headers = {"Authorization": f"Bearer {a.token}"} if a.token else None
     http = create_mcp_http_client(headers=headers)
     http.event_hooks["request"].append(on_request)
-    client = Client(streamable_http_client(a.url, http_client=http), mode="2026-07-28",
+    if a.stdio:  # the SDK's stdio client starts the server (or mcptrail-wrap in front of it)
+        target = StdioServerParameters(command=a.stdio[0], args=a.stdio[1:], env=dict(os.environ))
+        target = CountingStdio(target, posts)
+    else:
+        target = streamable_http_client(a.url, http_client=http)
+    client = Client(target, mode="2026-07-28",
                     client_info=types.Implementation(name="mcptrail-py-v2-client", version="1.0.0"),
                     elicitation_callback=on_elicit, message_handler=on_message, read_timeout_seconds=a.timeout)
     listen_stack = AsyncExitStack()
@@ -226,12 +273,19 @@ async def main(a) -> int:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("url")
+    ap.add_argument("url", nargs="?", default="")
     ap.add_argument("--token", default="")
     ap.add_argument("--out", default="")
     ap.add_argument("--steps", default="")
+    ap.add_argument("--stdio", nargs="+", default=None,
+                    help="CMD ARGS...: the SDK's stdio client starts it (the rest of the arguments)")
     ap.add_argument("--timeout", type=float, default=30.0)
-    args = ap.parse_args()
+    argv = sys.argv[1:]  # everything after --stdio is the command, flags included
+    cut = argv.index("--stdio") if "--stdio" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.stdio = argv[cut + 1:] if cut < len(argv) else None
+    if not args.url and not args.stdio:
+        ap.error("a URL or --stdio CMD is required")
 
     async def bounded():
         with anyio.fail_after(4 * args.timeout):

@@ -4,9 +4,12 @@
 // against the "v2 session" contract of tests/conformance/scenario-server-v2.mjs (directly or
 // through the sidecar), writing a normalised JSON transcript so two runs can be compared with diff.
 //
-// Usage: node tests/sdk/ts-v2-client.mjs URL [--token T] [--out FILE] [--steps a,b,...]
-//                                        [--timeout-ms N] [--legacy] [--url-elicitation CMD]
+// Usage: node tests/sdk/ts-v2-client.mjs (URL | --stdio CMD ARGS...) [--token T] [--out FILE]
+//                                        [--steps a,b,...] [--timeout-ms N] [--legacy]
+//                                        [--url-elicitation CMD]
 //   URL       MCP endpoint, e.g. http://127.0.0.1:3001/mcp
+//   --stdio   the SDK's stdio client transport instead: it starts CMD ARGS... (the rest of the
+//             arguments; e.g. the server --stdio, or mcptrail-wrap ... -- the server)
 //   --token   sent as "Authorization: Bearer T" on every request (requestInit headers)
 //   --out     transcript file (default: stdout)
 //   --steps   run only these steps, in the order given (default: all, in the order below)
@@ -35,7 +38,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const nm = path.join(here, '..', 'peers', 'node_modules');
 
 const argv = process.argv.slice(2);
-let urlCmd = null;
+let urlCmd = null, stdioCmd = null;
 let url, token = process.env.MT_BEARER_TOKEN || '', out = '', timeoutMs = 30000, stepsArg = '', legacyMode = false;
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -45,10 +48,20 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--timeout-ms') timeoutMs = Number(argv[++i]);
   else if (a === '--legacy') legacyMode = true;
   else if (a === '--url-elicitation') urlCmd = argv[++i];
+  else if (a === '--stdio') { stdioCmd = argv.slice(i + 1); break; }
   else if (!url && !a.startsWith('--')) url = a;
   else { console.error(`ts-v2-client: unknown argument ${a}`); process.exit(2); }
 }
-if (!url) { console.error('usage: ts-v2-client.mjs URL [--token T] [--out FILE] [--steps a,b,...] [--legacy]'); process.exit(2); }
+if (!url && !stdioCmd?.length) { console.error('usage: ts-v2-client.mjs (URL | --stdio CMD...) [--token T] [--out FILE] [--steps a,b,...] [--legacy]'); process.exit(2); }
+
+// stdio: the transport's outgoing messages are counted as HTTP POSTs are (deploy rounds).
+async function stdioTransport(mod) {
+  const { StdioClientTransport } = await import(pathToFileURL(path.join(pkgDir, 'dist', mod)).href);
+  const t = new StdioClientTransport({ command: stdioCmd[0], args: stdioCmd.slice(1), stderr: 'inherit' });
+  const send = t.send.bind(t);
+  t.send = (m, o) => { posts.push(m); return send(m, o); };
+  return t;
+}
 
 const MODERN_STEPS = ['discover', 'tools_list', 'resources_list', 'prompts_list', 'prompt_get', 'echo', 'deploy',
   'listen', 'bump', 'notified', 'read', 'close'];
@@ -132,7 +145,8 @@ async function modernSession() {
     updates.push(n.params.uri);
     waiters = waiters.filter((w) => !w());
   });
-  const transport = new C.StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: countingFetch });
+  const transport = stdioCmd ? await stdioTransport('stdio.mjs')
+    : new C.StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: countingFetch });
   try {
     await client.connect(transport, opts);
     transcript.protocol = client.getNegotiatedProtocolVersion() ?? '';
@@ -211,7 +225,8 @@ async function legacySession() {
     elicitSeen.push({ message: req.params.message, mode: req.params.mode, requestedSchema: req.params.requestedSchema });
     return elicitAnswer;
   });
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: countingFetch });
+  const transport = stdioCmd ? await stdioTransport('esm/client/stdio.js')
+    : new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: countingFetch });
   let connected = false;
   const impl = {
     initialize: async () => {
@@ -240,7 +255,11 @@ async function legacySession() {
       if (r.contents?.[0]?.text !== 'mcptrail v2 demo') throw new Error(`unexpected readme ${JSON.stringify(r)}`);
       return r;
     },
-    close: async () => { await transport.terminateSession(); return { terminated: transport.sessionId === undefined }; },
+    close: async () => {
+      if (stdioCmd) { await client.close(); return { terminated: true }; }
+      await transport.terminateSession();
+      return { terminated: transport.sessionId === undefined };
+    },
   };
   for (const name of steps) {
     if (name !== 'initialize' && !connected) break;
