@@ -5,7 +5,7 @@
 # the server's own cost is small); the client is bench/stdio_calls.py (sequential calls,
 # exact percentiles). Rows: direct stdio; mcptrail-sidecar with upstream.command, async and
 # strict, 2026-07-28 (the shared process) and a 2025 session (its own process);
-# mcptrail-wrap (stdio to stdio) when built. Prints a Markdown table and writes it into the
+# mcptrail-wrap (stdio to stdio), async and strict. Prints a Markdown table and writes it into the
 # "stdio" section of docs/benchmarks.md.
 #
 #   bench/stdio.sh [--calls N] [--no-docs]
@@ -40,7 +40,7 @@ server=("$node" "$root/tests/sidecar/e2e/stdio-fault-server.mjs")
 build=${MT_BENCH_BUILD_DIR:-$root/build-release}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_SANITIZE=OFF -DMT_TESTS=OFF \
   >"$run/cmake.log" 2>&1 || { cat "$run/cmake.log" >&2; exit 1; }
-ninja -C "$build" mcptrail-sidecar mcptrail-devtoken >"$run/build.log" 2>&1 || { cat "$run/build.log" >&2; exit 1; }
+ninja -C "$build" mcptrail-sidecar mcptrail-wrap mcptrail-devtoken >"$run/build.log" 2>&1 || { cat "$run/build.log" >&2; exit 1; }
 if [ -z "${MT_KAFKA_BROKERS:-}" ]; then
   kbase=$((30000 + RANDOM % 2000))
   MT_KAFKA_STATE=$run/kafka MT_KAFKA_PORT_BASE=$kbase bash "$root/scripts/kafka.sh" start --nodes 1 \
@@ -99,12 +99,13 @@ for mode in async strict; do
   rows+=("$(row "mcptrail-sidecar $mode, 2025 session (own process)" "$r" "$direct")")
 done
 if [ -x "$build/wrap/mcptrail-wrap" ]; then
+  printf '%s\n' "$token" >"$run/token"
   for mode in async strict; do
     log "mcptrail-wrap $mode"
     r=$(python3 "$root/bench/stdio_calls.py" direct "$CALLS" -- "$build/wrap/mcptrail-wrap" \
       --kafka.brokers="$MT_KAFKA_BROKERS" --record.mode="$mode" --record.spool_dir="$run/wrap-$mode" \
       --record.topic=mcptrail.bench.stdio --record.hmac_key_file="$run/hmac.key" \
-      --identity.token_env=MT_BENCH_TOKEN --auth.jwks_file="$run/keys/jwks.json" \
+      --identity.token_file="$run/token" --auth.jwks_file="$run/keys/jwks.json" \
       --auth.issuer=https://issuer.mcptrail.test --auth.audiences=mcptrail-bench --log.level=warn \
       -- "${server[@]}")
     rows+=("$(row "mcptrail-wrap $mode (stdio to stdio)" "$r" "$direct")")
@@ -118,7 +119,9 @@ section="## stdio
 KRaft at $MT_KAFKA_BROKERS. Sequential \`tools/call\` of \`echo\` on
 tests/sidecar/e2e/stdio-fault-server.mjs (ms per call; added = against the direct row of the
 same run). Through the sidecar the client speaks HTTP (keep-alive, JSON answers), so the
-added time includes the HTTP hop as well as the checks and the recording.
+added time includes the HTTP hop as well as the checks and the recording; through the
+wrapper it speaks stdio, and strict mode waits for Kafka's acknowledgement of the request and
+of the answer (two round trips to the broker per call).
 
 | path | calls | p50 ms | p99 ms | mean ms | added p50 ms | added p99 ms |
 |---|---|---|---|---|---|---|

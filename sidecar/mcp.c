@@ -529,6 +529,33 @@ mt_err mt_mcp_check_headers(mt_mcp_version v, const char *mcp_method, const char
     return header_equals("Mcp-Name", mcp_name, target, json_string_length(jv), what, m->method, eb);
 }
 
+int mt_mcp_error_http_status(const json_t *msg)
+{
+    json_t *err = json_object_get(msg, "error");
+    json_t *code = json_object_get(err, "code");
+    if (!json_is_integer(code))
+        return 0;
+    switch (json_integer_value(code)) {
+    case MT_MCP_PARSE_ERROR:
+    case MT_MCP_INVALID_REQUEST:
+    case MT_MCP_UNSUPPORTED_VERSION:
+    case MT_MCP_MISSING_CAPABILITY:
+    case MT_MCP_HEADER_MISMATCH:
+        return 400;
+    case MT_MCP_METHOD_NOT_FOUND:
+        return 404;
+    case MT_MCP_INVALID_PARAMS: {
+        const char *m = json_string_value(json_object_get(err, "message"));
+        return json_object_get(json_object_get(err, "data"), "envelope") ||
+                       (m && strstr(m, "_meta envelope"))
+                   ? 400
+                   : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* ---- error body -------------------------------------------------------- */
 
 static bool valid_id_text(const char *s)

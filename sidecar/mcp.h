@@ -32,6 +32,7 @@
 #define MT_MCP_INVALID_PARAMS (-32602)
 #define MT_MCP_INTERNAL_ERROR (-32603)
 #define MT_MCP_HEADER_MISMATCH (-32020)
+#define MT_MCP_MISSING_CAPABILITY (-32021) /* 2026-07-28 MissingRequiredClientCapability */
 #define MT_MCP_UNSUPPORTED_VERSION (-32022) /* 2026-07-28 UnsupportedProtocolVersionError */
 
 /* Mcp-Session-Id values longer than this are refused (the spec bounds only
@@ -156,6 +157,15 @@ bool mt_mcp_b64_sentinel(const char *v, size_t len, const char **payload, size_t
  * bytes; not NUL-terminated). false: malformed. *canonical (may be NULL):
  * whether the bits after the data are zero, as canonical encoders write. */
 bool mt_mcp_b64_decode(const char *in, size_t len, char *out, size_t *olen, bool *canonical);
+
+/* The HTTP status the 2026-07-28 HTTP binding gives a JSON-RPC error
+ * response msg that is the protocol's own (the server's checks before a
+ * handler runs), for a server that cannot say it (stdio): 400 for parse
+ * error, invalid request, unsupported version, missing client capability,
+ * header mismatch and an invalid _meta envelope (-32602 whose data or
+ * message names the envelope, as the SDKs word it); 404 for method not
+ * found; 0 for everything else (in-band, HTTP 200). */
+int mt_mcp_error_http_status(const json_t *msg);
 
 /* Appends {"jsonrpc":"2.0","id":<id>,"error":{"code":C,"message":"M"
  * [,"data":D]}} to out, compact, data in canonical form. id_json is JSON

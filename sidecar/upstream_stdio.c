@@ -613,37 +613,6 @@ static bool drain_queue(stdio_proc *pr, stdio_exchange *x)
     return alive;
 }
 
-/* 2026-07-28 over HTTP answers the protocol's own errors (the server's
- * checks before any handler ran) with an HTTP status, not 200. Over stdio
- * that status is lost; when the answer to a request is such an error and
- * nothing else came first, the sidecar gives it back: 400 for parse,
- * invalid request, unsupported version, missing client capability, header
- * mismatch and an invalid _meta envelope (-32602 whose data or message
- * names the envelope, as the SDKs word it), 404 for method not found. 0:
- * stays in-band (HTTP 200). */
-static int protocol_error_status(const json_t *msg)
-{
-    json_t *err = json_object_get(msg, "error");
-    json_t *code = json_object_get(err, "code");
-    if (!json_is_integer(code))
-        return 0;
-    switch (json_integer_value(code)) {
-    case -32700: case -32600: case -32022: case -32021: case -32020:
-        return 400;
-    case -32601:
-        return 404;
-    case -32602: {
-        const char *m = json_string_value(json_object_get(err, "message"));
-        return json_object_get(json_object_get(err, "data"), "envelope") ||
-                       (m && strstr(m, "_meta envelope"))
-                   ? 400
-                   : 0;
-    }
-    default:
-        return 0;
-    }
-}
-
 static void route_one(stdio_proc *pr, json_t *msg)
 {
     json_t *method = json_object_get(msg, "method");
@@ -663,7 +632,7 @@ static void route_one(stdio_proc *pr, json_t *msg)
         if (!x) /* the sidecar's own request (the opening ping) */
             return;
         if (x->modern && !x->headers_sent && x->outstanding == 1 && !x->batch) {
-            int st = protocol_error_status(msg);
+            int st = mt_mcp_error_http_status(msg);
             if (st) {
                 x->sse = false;
                 x->json_status = st;

@@ -265,6 +265,29 @@ static void session_ids_are_visible_ascii_and_bounded(void **state)
     assert_int_equal(mt_mcp_check_session_id(big, sizeof big, &eb), MT_ERR_PARSE);
 }
 
+static void protocol_errors_get_their_http_status(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"{\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}", "404"},
+        {"{\"error\":{\"code\":-32022,\"message\":\"x\"}}", "400"},
+        {"{\"error\":{\"code\":-32021,\"message\":\"x\"}}", "400"},
+        {"{\"error\":{\"code\":-32602,\"message\":\"Invalid _meta envelope for 2026\"}}",
+         "400"},
+        {"{\"error\":{\"code\":-32602,\"message\":\"x\",\"data\":{\"envelope\":{}}}}", "400"},
+        {"{\"error\":{\"code\":-32602,\"message\":\"Unknown tool: rm\"}}", "0"},
+        {"{\"error\":{\"code\":-32603,\"message\":\"x\"}}", "0"},
+        {"{\"error\":{\"code\":\"-32601\"}}", "0"},
+        {"{\"result\":{}}", "0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *m = json_loads(cases[i][0], 0, NULL);
+        assert_non_null(m);
+        assert_int_equal(mt_mcp_error_http_status(m), atoi(cases[i][1]));
+        json_decref(m);
+    }
+}
+
 static void stateless_headers_must_match_the_body(void **state)
 {
     (void)state;
@@ -399,6 +422,7 @@ int main(void)
         cmocka_unit_test(protocol_versions_are_known_or_refused),
         cmocka_unit_test(session_ids_are_visible_ascii_and_bounded),
         cmocka_unit_test(stateless_headers_must_match_the_body),
+        cmocka_unit_test(protocol_errors_get_their_http_status),
         cmocka_unit_test(error_body_is_exact_compact_json_rpc),
         cmocka_unit_test(error_body_refuses_bad_id_or_message),
         cmocka_unit_test(error_body_echoes_ids_from_failed_parses),
