@@ -9,6 +9,7 @@
 
 #include "mcptrail/buf.h"
 #include "mcptrail/jwt.h"
+#include "github_oidc.h"
 
 #define MAX_TOKEN_BYTES 65536
 
@@ -40,10 +41,15 @@ static mt_err obtain(const mt_wrap_config *cfg, mt_buf *tok, const char **from, 
     }
     const char *v = cfg->token_env ? getenv(cfg->token_env) : NULL;
     *from = "identity.token_env";
+    if ((!v || !*v) && cfg->github_audience) {
+        *from = "the GitHub Actions token request";
+        return mt_github_id_token(cfg->github_audience, cfg->github_ca_file, 10000, tok, eb);
+    }
     if (!v || !*v)
         return mt_fail(eb, MT_ERR_NOT_FOUND,
-                       "no CI identity token: set identity.token_file, or put the token in $%s "
-                       "(GitLab: id_tokens), or auth.anonymous for development",
+                       "no CI identity token: set identity.token_file, put the token in $%s "
+                       "(GitLab: id_tokens), set identity.github_audience (GitHub Actions), or "
+                       "auth.anonymous for development",
                        cfg->token_env ? cfg->token_env : "(identity.token_env unset)");
     if (strlen(v) > MAX_TOKEN_BYTES)
         return mt_fail(eb, MT_ERR_TOO_LARGE, "$%s holds more than %d bytes", cfg->token_env,

@@ -1,7 +1,8 @@
 /* The CI job's identity for mcptrail-wrap: its OIDC token, obtained the way
  * the CI system provides it (identity.token_file, else the identity.token_env
  * variable: GitLab's id_tokens), verified like the sidecar verifies a
- * client's token (auth.*). The token itself is kept only until verified:
+ * client's token (auth.*); else, with identity.github_audience, requested
+ * from GitHub Actions (github_oidc.h). The token itself is kept only until verified:
  * events carry its SHA-256 fingerprint and the verified claims. */
 #ifndef MCPTRAIL_WRAP_IDENTITY_H
 #define MCPTRAIL_WRAP_IDENTITY_H

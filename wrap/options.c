@@ -17,8 +17,17 @@ const mt_cfg_option mt_wrap_options[] = {
     {"identity.token_env", MT_CFG_STRING, "MCPTRAIL_ID_TOKEN",
      "Environment variable holding the job's OIDC token: GitLab CI's `id_tokens:` "
      "(`MCPTRAIL_ID_TOKEN: {aud: mcptrail}` in .gitlab-ci.yml). Used when "
-     "identity.token_file is unset. The variable is not passed to the server.",
+     "identity.token_file is unset and the variable is set; it is not passed to the server.",
      O(token_env), 0, 0, NULL, 0},
+    {"identity.github_audience", MT_CFG_STRING, NULL,
+     "GitHub Actions (`permissions: id-token: write`): when no token was found above, the "
+     "token is requested from ACTIONS_ID_TOKEN_REQUEST_URL with "
+     "ACTIONS_ID_TOKEN_REQUEST_TOKEN for this audience. Unset: not requested.",
+     O(github_audience), 0, 0, NULL, 0},
+    {"identity.ca_file", MT_CFG_STRING, NULL,
+     "PEM CA bundle that verifies the token request's server (identity.github_audience); "
+     "unset: the system store.",
+     O(github_ca_file), 0, 0, NULL, 0},
     {"auth.jwks_file", MT_CFG_STRING, NULL,
      "JWKS (JSON) with the keys that sign the CI system's tokens. The token is verified at "
      "start like the sidecar verifies a client's (auth.*); without a verified token (and "

@@ -15,6 +15,8 @@ typedef struct mt_wrap_config {
 
     char *token_file;       /* identity.token_file */
     char *token_env;        /* identity.token_env */
+    char *github_audience;  /* identity.github_audience */
+    char *github_ca_file;   /* identity.ca_file */
     char *jwks_file;
     char *auth_issuer;
     mt_strlist auth_audiences;

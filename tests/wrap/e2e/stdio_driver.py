@@ -48,6 +48,9 @@ def main():
           "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                      "clientInfo": {"name": "driver", "version": "1"}}})
     init = answer(0)
+    if "eof" in init:  # the wrapper (or server) ended before answering
+        print(json.dumps({"initialize": init, "exit": p.wait(timeout=30)}))
+        return
     if "result" in init:
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     if mode == "calls":

@@ -8,6 +8,8 @@
 #   - a policy deny: -32001, recorded as policy_denied, the server never sees it;
 #   - Kafka unreachable in strict mode: every call answered -32603 not_recorded, the server's
 #     ledger stays empty;
+#   - the GitHub Actions token request (against a local HTTPS stand-in with a test CA), and a
+#     refused one: exit 2, no server started;
 #   - kill -9 of the wrapper while calls flow: the server goes with it (PR_SET_PDEATHSIG) and
 #     every call in its ledger has its request event on the topic (nothing unrecorded reached
 #     it); in async mode a new wrapper on the same spool delivers what the killed one spooled.
@@ -49,6 +51,56 @@ jq -e '.initialize.condition == "not_recorded" and .answers[0].condition == "not
   >/dev/null || fail "Kafka down: $out"
 [ ! -s "$tmp/l5" ] || fail "Kafka down: the server ran calls: $(cat "$tmp/l5")"
 echo "e2e: Kafka unreachable (strict): every call answered not_recorded, none reached the server" >&2
+
+# GitHub Actions: the token requested from ACTIONS_ID_TOKEN_REQUEST_URL (a local HTTPS server
+# with a test CA stands in for GitHub's), with the request token; a wrong request token is
+# refused and the server never starts.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca \
+  -keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+  -keyout "$tmp/gh.key" -out "$tmp/gh.csr" 2>/dev/null
+openssl x509 -req -in "$tmp/gh.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAcreateserial -days 1 \
+  -extfile <(printf 'subjectAltName=IP:127.0.0.1') -out "$tmp/gh.pem" 2>/dev/null
+gh_port=$(free_port)
+cat >"$tmp/gh-oidc.py" <<'PY'
+import http.server, json, ssl, sys, urllib.parse
+port, cert, key, token = int(sys.argv[1]), sys.argv[2], sys.argv[3], open(sys.argv[4]).read().strip()
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        ok = self.headers.get("Authorization") == "Bearer req-token-e2e" and q.get("audience") == ["mcptrail-wrap"]
+        body = json.dumps({"value": token} if ok else {"message": "bad request token"}).encode()
+        self.send_response(200 if ok else 403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", port), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+python3 "$tmp/gh-oidc.py" "$gh_port" "$tmp/gh.pem" "$tmp/gh.key" "$tmp/token" &
+echo $! >"$MT_PEERS_RUN/gh-oidc.pid"
+e2e_on_exit "kill \$(cat '$MT_PEERS_RUN/gh-oidc.pid')"
+"$root/tests/sdk/wait-port.sh" "$gh_port" 20 "$(cat "$MT_PEERS_RUN/gh-oidc.pid")" /dev/null
+gh() { # REQUEST_TOKEN LEDGER: one echo call with the GitHub token source
+  ACTIONS_ID_TOKEN_REQUEST_URL="https://127.0.0.1:$gh_port/token?api-version=2.0" \
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN=$1 MCPTRAIL_ID_TOKEN= \
+    python3 "$driver" calls 1 echo -- "${wrap_base[@]}" --identity.github_audience=mcptrail-wrap \
+    --identity.ca_file="$tmp/ca.pem" --upstream.env="MT_FAULT_LEDGER=$2" -- "${fault[@]}" 2>>"$tmp/wrap.log"
+}
+out=$(gh req-token-e2e "$tmp/l7")
+jq -e '.answers[0].text == "m1"' <<<"$out" >/dev/null || fail "GitHub token request: $out"
+out=$(gh wrong-token "$tmp/l8")
+jq -e '.initialize.eof and .exit == 2' <<<"$out" >/dev/null || fail "GitHub token refused: $out"
+[ ! -s "$tmp/l8" ] || fail "GitHub token refused: the server ran"
+grep -q 'GitHub Actions token request was refused (HTTP 403)' "$tmp/wrap.log" ||
+  fail "the refused GitHub token request is not in the log"
+echo "e2e: GitHub Actions token request: used; a refused request token starts no server" >&2
 
 # kill -9 of the wrapper while calls flow (strict, then async with a spool)
 kill9() { # NAME [wrapper options...]
