@@ -1089,8 +1089,12 @@ static void stdio_free(mt_proxy *p)
     size_t k = 0;
     for (stdio_proc *pr = hub->procs; cs && pr; pr = pr->next)
         cs[k++] = pr->child;
-    if (cs)
+    if (cs && k) {
+        char nb[24];
+        snprintf(nb, sizeof nb, "%zu", k);
+        mt_logs(MT_LOG_INFO, "stdio", "stopping the server processes", "count", nb, NULL);
         mt_child_shutdown(cs, k, p->cfg->upstream_stop_grace_ms);
+    }
     free(cs);
     while (hub->procs) {
         stdio_proc *pr = hub->procs;

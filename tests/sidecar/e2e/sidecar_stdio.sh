@@ -173,6 +173,12 @@ echo "e2e: Kafka unreachable (strict): 503, the call never reached the server" >
 # ---- the record ----------------------------------------------------------------------------
 stop_sidecar_checked "$tmp"/sc-ts "$tmp"/sc-py "$tmp"/sc-ev "$tmp"/sc-fs "$tmp"/sc-fault "$tmp"/sc-nokafka ||
   fail "sanitizer report"
+# a clean stop (SIGTERM) stops the servers too: none of the processes the sidecars started runs
+for pid in $(cat "$tmp"/sc-*/sidecar.log | sed -n 's/.*"msg":"server started","pid":"\([0-9]*\)".*/\1/p'); do
+  ! kill -0 "$pid" 2>/dev/null || fail "server process $pid outlived its sidecar"
+done
+grep -q '"msg":"stopping the server processes"' "$tmp/sc-ts/sidecar.log" ||
+  fail "the sidecar did not stop its shared server on SIGTERM"
 "$e2e_kafka" dump "$topic" "$tmp/raw" 3 3000 60000 > "$tmp/events.jsonl"
 python3 - "$tmp/events.jsonl" "$sub" "$token" "$tmp/raw" "$ledger" <<'EOF' || fail "record check"
 import collections, hashlib, json, os, sys
