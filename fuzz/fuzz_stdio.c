@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct evbuffer *in = evbuffer_new();
     CHECK(in);
     ref r = {data, size, 0};
-    size_t fed = 0, k = 0;
+    size_t fed = 0, k = 0, scanned = 0;
     int got = 0;
     while (got >= 0) {
         /* feed a chunk whose size comes from the input, then take what is whole */
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         char *line;
         size_t len;
-        while ((got = mt_line_take(in, MAX_LINE, &line, &len)) == 1) {
+        while ((got = mt_line_take(in, MAX_LINE, &scanned, &line, &len)) == 1) {
             const uint8_t *want;
             size_t wlen;
             CHECK(ref_next(&r, &want, &wlen) == 1);

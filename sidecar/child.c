@@ -29,6 +29,7 @@ struct mt_child {
     void *arg;
     const char *log_name;
     size_t max_line, max_buffered;
+    size_t out_scanned;    /* stdout bytes already searched for a newline */
     int64_t grace_ms;
     pid_t pid;
     int pidfd;
@@ -128,6 +129,9 @@ static void on_pidfd(evutil_socket_t fd, short what, void *arg)
     /* what is left of its group (an orphaned grandchild) goes too */
     kill(-c->pid, SIGKILL);
     close_stdin(c);
+    /* what it wrote before exiting is read to the end, back-pressure or not */
+    if (c->out && !c->out_eof)
+        bufferevent_enable(c->out, EV_READ);
     if (!c->out_eof) {
         event_del(c->timer);
         arm_timer(c, DRAIN_AFTER_EXIT_MS);
@@ -135,12 +139,23 @@ static void on_pidfd(evutil_socket_t fd, short what, void *arg)
     maybe_report_exit(c);
 }
 
-int mt_line_take(struct evbuffer *in, size_t max_line, char **line, size_t *len)
+int mt_line_take(struct evbuffer *in, size_t max_line, size_t *scanned, char **line,
+                 size_t *len)
 {
     for (;;) {
-        struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-        if (eol.pos < 0)
-            return evbuffer_get_length(in) > max_line ? -1 : 0;
+        /* the bytes before *scanned hold no LF: only new ones are searched */
+        struct evbuffer_ptr from;
+        size_t have = evbuffer_get_length(in);
+        if (*scanned > have)
+            *scanned = 0;
+        if (evbuffer_ptr_set(in, &from, *scanned, EVBUFFER_PTR_SET) != 0)
+            return -2;
+        struct evbuffer_ptr eol = evbuffer_search_eol(in, &from, NULL, EVBUFFER_EOL_LF);
+        if (eol.pos < 0) {
+            *scanned = have;
+            return have > max_line ? -1 : 0;
+        }
+        *scanned = 0;
         size_t n = (size_t)eol.pos;
         if (n > max_line)
             return -1;
@@ -172,7 +187,7 @@ static void on_out_read(struct bufferevent *bev, void *arg)
     while (!c->discard_out) {
         char *line;
         size_t n;
-        if ((r = mt_line_take(in, c->max_line, &line, &n)) <= 0) {
+        if ((r = mt_line_take(in, c->max_line, &c->out_scanned, &line, &n)) <= 0) {
             if (r == -2) {
                 child_log(c, MT_LOG_ERROR, "out of memory reading the server's stdout", NULL,
                           NULL);
@@ -346,8 +361,17 @@ static void exec_child(int in_r, int out_w, int err_w, int report_w, pid_t paren
         e = errno;
     if (!e && cwd && chdir(cwd) != 0)
         e = errno;
+    for (int fd = 0; !e && fd < 3; fd++) /* dup2 onto itself keeps FD_CLOEXEC */
+        if (fcntl(fd, F_SETFD, 0) != 0)
+            e = errno;
     if (!e) {
-        close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); /* report_w is CLOEXEC already */
+        /* every other fd closes on exec (report_w is CLOEXEC already); before
+         * Linux 5.11 close_range cannot do that: mark them one by one */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+            long max = sysconf(_SC_OPEN_MAX);
+            for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+                (void)fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        }
         execvpe(argv[0], argv, envp);
         e = errno;
     }
@@ -528,7 +552,7 @@ void mt_child_free(mt_child *c)
 
 void mt_child_pause(mt_child *c, bool paused)
 {
-    if (!c->out || c->out_eof)
+    if (!c->out || c->out_eof || (paused && c->reaped)) /* after the exit: read to the end */
         return;
     if (paused)
         bufferevent_disable(c->out, EV_READ);
@@ -540,7 +564,7 @@ static bool try_reap(mt_child *c)
 {
     if (c->reaped || c->pid <= 0)
         return true;
-    int st;
+    int st = 0;
     pid_t r = waitpid(c->pid, &st, WNOHANG);
     if (r == c->pid || (r < 0 && errno == ECHILD)) {
         c->reaped = true;
@@ -567,8 +591,9 @@ static bool reap_all(mt_child **cs, size_t n, int64_t ms)
 void mt_child_shutdown(mt_child **cs, size_t n, int64_t grace_ms)
 {
     for (size_t i = 0; i < n; i++) {
-        if (cs[i]->in) /* what is queued is given a chance to go (blocking write) */
-            (void)bufferevent_flush(cs[i]->in, EV_WRITE, BEV_FINISHED);
+        if (cs[i]->in) /* what is queued gets one write: the pipe takes up to 64 KiB */
+            (void)evbuffer_write(bufferevent_get_output(cs[i]->in),
+                                 bufferevent_getfd(cs[i]->in));
         close_stdin(cs[i]);
     }
     if (reap_all(cs, n, grace_ms))
@@ -582,6 +607,11 @@ void mt_child_shutdown(mt_child **cs, size_t n, int64_t grace_ms)
         if (!cs[i]->reaped)
             kill(-cs[i]->pid, SIGKILL);
     (void)reap_all(cs, n, 1000);
+}
+
+bool mt_child_running(const mt_child *c)
+{
+    return c && !c->reaped && c->stop_stage == 0;
 }
 
 pid_t mt_child_pid(const mt_child *c)

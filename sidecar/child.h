@@ -88,8 +88,14 @@ struct evbuffer;
 /* Takes the next non-empty line (newline and a trailing CR removed) from in:
  * 1 with *line (malloc'd, NUL-terminated; free it) and *len; 0: no whole
  * line yet; -1: a line (or what is buffered without newline) is longer than
- * max_line; -2: out of memory (that line was dropped). */
-int mt_line_take(struct evbuffer *in, size_t max_line, char **line, size_t *len);
+ * max_line; -2: out of memory (that line was dropped). *scanned (start at 0,
+ * one per stream) remembers how much of a partial line was searched, so a
+ * long line arriving in small reads costs linear time. */
+int mt_line_take(struct evbuffer *in, size_t max_line, size_t *scanned, char **line,
+                 size_t *len);
+
+/* Whether the process runs and is not being stopped. */
+bool mt_child_running(const mt_child *c);
 /* Bytes queued for stdin and not yet written. */
 size_t mt_child_buffered(const mt_child *c);
 /* Describes ex ("exited with status 1", "killed by signal 9 (...)"). */

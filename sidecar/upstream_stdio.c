@@ -51,7 +51,7 @@
 
 #define BACKOFF_MAX_MS 30000
 #define BACKOFF_RESET_AFTER_MS 60000
-#define QUEUE_MAX 256 /* unsolicited messages kept for a 2025 session's next GET stream */
+#define QUEUE_MAX 256 /* unsolicited messages kept for a 2025 session's next stream */
 #define SUBSCRIPTION_META "io.modelcontextprotocol/subscriptionId"
 #define RPC_SERVER_ERROR -32603
 
@@ -61,7 +61,8 @@ typedef struct stdio_proc stdio_proc;
 typedef struct pending_req {
     json_int_t wire_id;   /* the id the process saw */
     json_t *orig_id;      /* the client's id */
-    json_t *token;        /* params._meta.progressToken, or NULL */
+    json_t *token;        /* the progressToken the process saw (the wire id), or NULL */
+    json_t *orig_token;   /* the client's progressToken */
     struct stdio_exchange *x;
 } pending_req;
 
@@ -76,7 +77,8 @@ typedef struct stdio_exchange {
     bool headers_sent;
     bool modern;          /* a 2026-07-28 request: headers wait for the first message */
     int json_status;      /* JSON answer's HTTP status (0: 200) */
-    bool paused;          /* asked for back-pressure (2025 processes only) */
+    bool paused;          /* asked for back-pressure */
+    size_t backlog;       /* bytes sent while paused (the shared process is not paused) */
     unsigned busy;        /* inside the engine (x_send): cancel defers the free */
     bool cancelled;
     char session_id[40];  /* Mcp-Session-Id to send (initialize), or "" */
@@ -99,10 +101,13 @@ struct stdio_proc {
     size_t npend, cap;
     stdio_exchange *xs_head, *xs_tail;
     stdio_exchange *get;  /* 2025: the open GET stream */
-    json_t *queue;        /* 2025: messages waiting for a GET stream (array) */
+    json_t *queue;        /* 2025: messages waiting for a stream (array) */
+    size_t queue_bytes;   /* their compact size (bounded by upstream.max_buffered_bytes) */
     struct event *idle_ev;
     int64_t started_ms;
     unsigned paused;      /* exchanges asking for back-pressure */
+    mt_rec_session *own;  /* shared process: the recorded session of its own life (the
+                             opening ping, its exit); 2025: NULL, its MCP session's */
 };
 
 typedef struct stdio_hub {
@@ -130,8 +135,20 @@ static void set_tv(struct timeval *tv, int64_t ms)
 
 /* ---- recording the process's life --------------------------------------- */
 
-/* An `error` event about the process: in its MCP session (2025), else in
- * the instance's own session. */
+/* The recorded session of what concerns the process itself (a held
+ * reference; NULL: none): its MCP session's (2025), else its own. */
+static mt_rec_session *proc_session(stdio_proc *pr)
+{
+    mt_proxy *p = pr->hub->p;
+    if (!p->rec)
+        return NULL;
+    if (!pr->session_id[0])
+        return pr->own ? mt_rec_session_get(p->rec, mt_rec_session_id(pr->own)) : NULL;
+    const char *rec_id = proxy_smap_get(p, pr->session_id);
+    return rec_id ? mt_rec_session_get(p->rec, rec_id) : NULL;
+}
+
+/* An `error` event about the process, in proc_session's session. */
 static void record_proc_event(stdio_proc *pr, const char *what, json_t *info)
 {
     mt_proxy *p = pr->hub->p;
@@ -139,8 +156,7 @@ static void record_proc_event(stdio_proc *pr, const char *what, json_t *info)
         json_decref(info);
         return;
     }
-    const char *rec_id = pr->session_id[0] ? proxy_smap_get(p, pr->session_id) : NULL;
-    mt_rec_session *s = mt_rec_session_get(p->rec, rec_id ? rec_id : mt_rec_instance_id(p->rec));
+    mt_rec_session *s = proc_session(pr);
     json_object_set_new(info, "mcptrail", json_string(what));
     char *text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(info);
@@ -160,6 +176,55 @@ static void record_proc_event(stdio_proc *pr, const char *what, json_t *info)
     free(text);
 }
 
+/* A message the sidecar itself sends the process (the opening ping, the
+ * notifications/cancelled of a request whose client left or timed out):
+ * recorded as an `internal` event of session s (NULL: proc_session's) before
+ * it is queued for stdin (not held for the acknowledgement:
+ * neither changes what the server does for a client), then sent. */
+static void send_own(stdio_proc *pr, mt_rec_session *s, const char *kind, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    if (!text)
+        return;
+    mt_proxy *p = pr->hub->p;
+    mt_rec_session *own = NULL;
+    if (p->rec && !s)
+        s = own = proc_session(pr);
+    if (p->rec && s) {
+        mt_rec_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = kind;
+        ev.direction = "internal";
+        ev.latency_us = -1;
+        ev.rpc.present = true;
+        ev.rpc.method = json_string_value(json_object_get(msg, "method"));
+        char *id = json_object_get(msg, "id")
+                       ? json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT)
+                       : NULL;
+        ev.rpc.id = id;
+        ev.payload = text;
+        ev.payload_len = strlen(text);
+        ev.http.mcp_session_id = pr->session_id[0] ? pr->session_id : NULL;
+        (void)mt_rec_emit(p->rec, s, &ev, NULL, NULL);
+        free(id);
+    }
+    if (own)
+        mt_rec_session_release(p->rec, own);
+    (void)mt_child_send(pr->child, text, strlen(text));
+    free(text);
+}
+
+/* notifications/cancelled for the request the process knows as wire_id. */
+static void send_cancel(stdio_proc *pr, mt_rec_session *s, json_int_t wire_id, const char *why)
+{
+    json_t *c = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
+                          "notifications/cancelled", "params", "requestId", wire_id, "reason",
+                          why);
+    if (c)
+        send_own(pr, s, "notification", c);
+    json_decref(c);
+}
+
 /* ---- answering the client ------------------------------------------------ */
 
 static void x_headers(stdio_exchange *x, int code, const char *reason, const char *ctype,
@@ -175,6 +240,13 @@ static void x_headers(stdio_exchange *x, int code, const char *reason, const cha
     (void)reason;
 }
 
+static void pend_clear(pending_req *pq)
+{
+    json_decref(pq->orig_id);
+    json_decref(pq->token);
+    json_decref(pq->orig_token);
+}
+
 static void x_detach(stdio_exchange *x)
 {
     stdio_proc *pr = x->proc;
@@ -182,8 +254,7 @@ static void x_detach(stdio_exchange *x)
         return;
     for (size_t i = 0; i < pr->npend;) {
         if (pr->pend[i].x == x) {
-            json_decref(pr->pend[i].orig_id);
-            json_decref(pr->pend[i].token);
+            pend_clear(&pr->pend[i]);
             pr->pend[i] = pr->pend[--pr->npend];
         } else {
             i++;
@@ -200,7 +271,7 @@ static void x_detach(stdio_exchange *x)
     x->prev = x->next = NULL;
     if (pr->get == x)
         pr->get = NULL;
-    if (x->paused && --pr->paused == 0)
+    if (x->paused && !pr->modern && --pr->paused == 0)
         mt_child_pause(pr->child, false);
     x->paused = false;
     x->proc = NULL;
@@ -220,16 +291,22 @@ static void x_free(stdio_exchange *x)
     free(x);
 }
 
-/* Starts an SSE answer (status 200) so messages can flow. */
+/* Starts an SSE answer (status 200) so messages can flow. false: the client
+ * is gone; x is freed and the engine told. */
 static bool x_start_sse(stdio_exchange *x)
 {
     struct evkeyvalq h;
     TAILQ_INIT(&h);
     x_headers(x, 200, "OK", "text/event-stream", &h);
-    int r = proxy_up_headers(x->f, 200, "OK", &h);
+    fwd *f = x->f;
+    int r = proxy_up_headers(f, 200, "OK", &h);
     evhttp_clear_headers(&h);
     x->headers_sent = true;
-    return r == 0;
+    if (r == 0)
+        return true;
+    x_free(x);
+    proxy_up_done(f, 0, NULL, NULL);
+    return false;
 }
 
 /* The exchange's answer is complete: the engine gets the end of it. */
@@ -242,11 +319,8 @@ static void x_finish(stdio_exchange *x)
     struct evkeyvalq h;
     TAILQ_INIT(&h);
     struct evbuffer *body = NULL;
-    if (x->sse && !x->headers_sent && !x_start_sse(x)) {
-        x_free(x);
-        proxy_up_done(f, 0, NULL, NULL);
-        return;
-    }
+    if (x->sse && !x->headers_sent && !x_start_sse(x))
+        return; /* x is gone */
     int code = x->json_status ? x->json_status : 200;
     const char *reason = code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request";
     if (!x->sse) {
@@ -288,20 +362,32 @@ static bool x_send(stdio_exchange *x, json_t *msg)
         return true;
     }
     if (!x->headers_sent && !x_start_sse(x))
-        return true; /* the client is gone: the engine's cancel follows */
+        return false; /* the client is gone (x freed) */
     char *text = json_dumps(msg, JSON_COMPACT);
     struct evbuffer *b = evbuffer_new();
     if (text && b) {
         evbuffer_add_printf(b, "event: message\ndata: %s\n\n", text);
+        size_t n = evbuffer_get_length(b);
         x->busy++;
         proxy_up_body(x->f, b);
         x->busy--;
+        if (x->paused)
+            x->backlog += n;
     }
     free(text);
     if (b)
         evbuffer_free(b);
     if (x->cancelled) {
         x_free(x);
+        return false;
+    }
+    if (x->backlog > (size_t)x->f->p->cfg->upstream_max_buffered) {
+        /* a client of the shared process that does not read: its stream ends
+         * (the process is never paused for one client) */
+        mt_logs(MT_LOG_WARN, "stdio", "client does not read its stream; ending it", NULL);
+        fwd *f = x->f;
+        x_free(x);
+        proxy_up_done(f, 0, NULL, NULL);
         return false;
     }
     x_arm_timeout(x);
@@ -409,15 +495,18 @@ static void proc_free(stdio_proc *pr)
 {
     while (pr->xs_head)
         x_detach(pr->xs_head);
-    for (size_t i = 0; i < pr->npend; i++) {
-        json_decref(pr->pend[i].orig_id);
-        json_decref(pr->pend[i].token);
-    }
+    for (size_t i = 0; i < pr->npend; i++)
+        pend_clear(&pr->pend[i]);
     free(pr->pend);
     json_decref(pr->queue);
     if (pr->idle_ev)
         event_free(pr->idle_ev);
     mt_child_free(pr->child);
+    if (pr->own) {
+        mt_recorder *rec = pr->hub->p->rec;
+        (void)mt_rec_session_end(rec, pr->own, NULL, NULL);
+        mt_rec_session_release(rec, pr->own);
+    }
     free(pr);
 }
 
@@ -470,10 +559,10 @@ static void open_modern(stdio_proc *pr)
                              "io.modelcontextprotocol/protocolVersion", "2026-07-28",
                              "io.modelcontextprotocol/clientInfo", "name", "mcptrail-sidecar",
                              "version", MT_VERSION, "io.modelcontextprotocol/clientCapabilities");
-    char *t = ping ? json_dumps(ping, JSON_COMPACT) : NULL;
-    if (t && mt_child_send(pr->child, t, strlen(t)) == MT_OK)
+    if (ping) {
         pr->pend[pr->npend++] = (pending_req){.wire_id = id};
-    free(t);
+        send_own(pr, NULL, "request", ping);
+    }
     json_decref(ping);
 }
 
@@ -525,6 +614,8 @@ static stdio_proc *proc_start(stdio_hub *hub, bool modern, mt_errbuf *eb)
     hub->nprocs++;
     if (modern) {
         hub->modern = pr;
+        if (hub->p->rec)
+            pr->own = mt_rec_session_get(hub->p->rec, NULL);
         open_modern(pr);
     }
     return pr;
@@ -533,7 +624,8 @@ static stdio_proc *proc_start(stdio_hub *hub, bool modern, mt_errbuf *eb)
 static stdio_proc *find_session(stdio_hub *hub, const char *sid)
 {
     for (stdio_proc *pr = hub->procs; pr; pr = pr->next)
-        if (!pr->modern && !pr->exited && strcmp(pr->session_id, sid) == 0)
+        if (!pr->modern && !pr->exited && mt_child_running(pr->child) &&
+            strcmp(pr->session_id, sid) == 0)
             return pr;
     return NULL;
 }
@@ -546,11 +638,11 @@ static pending_req *find_pending(stdio_proc *pr, json_int_t wire_id)
     return NULL;
 }
 
-static stdio_exchange *find_by_token(stdio_proc *pr, const json_t *token)
+static pending_req *find_by_token(stdio_proc *pr, const json_t *token)
 {
     for (size_t i = 0; token && i < pr->npend; i++)
         if (pr->pend[i].token && json_equal(pr->pend[i].token, token))
-            return pr->pend[i].x;
+            return &pr->pend[i];
     return NULL;
 }
 
@@ -590,12 +682,18 @@ static void deliver_unsolicited(stdio_proc *pr, json_t *msg)
     /* no stream open: kept for the next one (GET, or a request's) */
     if (!pr->queue)
         pr->queue = json_array();
-    if (json_array_size(pr->queue) >= QUEUE_MAX) {
+    size_t sz = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    while (json_array_size(pr->queue) &&
+           (json_array_size(pr->queue) >= QUEUE_MAX ||
+            pr->queue_bytes + sz > (size_t)pr->hub->p->cfg->upstream_max_buffered)) {
         mt_logs(MT_LOG_WARN, "stdio", "session message queue full; oldest message dropped",
                 "mcp_session_id", pr->session_id, NULL);
+        size_t old = json_dumpb(json_array_get(pr->queue, 0), NULL, 0, JSON_COMPACT);
+        pr->queue_bytes -= old < pr->queue_bytes ? old : pr->queue_bytes;
         json_array_remove(pr->queue, 0);
     }
-    json_array_append(pr->queue, msg);
+    if (json_array_append(pr->queue, msg) == 0)
+        pr->queue_bytes += sz;
 }
 
 /* Messages queued while no stream was open go out on x. false: x is gone. */
@@ -603,6 +701,7 @@ static bool drain_queue(stdio_proc *pr, stdio_exchange *x)
 {
     json_t *q = pr->queue;
     pr->queue = NULL;
+    pr->queue_bytes = 0;
     size_t i;
     json_t *m;
     bool alive = true;
@@ -626,8 +725,7 @@ static void route_one(stdio_proc *pr, json_t *msg)
         }
         stdio_exchange *x = pq->x;
         json_object_set(msg, "id", pq->orig_id);
-        json_decref(pq->orig_id);
-        json_decref(pq->token);
+        pend_clear(pq);
         *pq = pr->pend[--pr->npend];
         if (!x) /* the sidecar's own request (the opening ping) */
             return;
@@ -644,7 +742,10 @@ static void route_one(stdio_proc *pr, json_t *msg)
     }
     json_t *params = json_object_get(msg, "params");
     if (!id) {
-        stdio_exchange *x = find_by_token(pr, json_object_get(params, "progressToken"));
+        pending_req *tq = find_by_token(pr, json_object_get(params, "progressToken"));
+        stdio_exchange *x = tq ? tq->x : NULL;
+        if (tq) /* the client's own token back */
+            json_object_set(params, "progressToken", tq->orig_token);
         json_t *meta = json_object_get(params, "_meta");
         json_t *sub = json_object_get(meta, SUBSCRIPTION_META);
         if (!x && pr->modern && json_is_integer(sub)) {
@@ -714,7 +815,7 @@ static void proc_exit(void *arg, const mt_child_exit *ex)
     mt_logs(clean ? MT_LOG_INFO : MT_LOG_WARN, "stdio", "server process ended", "pid", pid,
             "how", how, "mcp_session_id", pr->session_id[0] ? pr->session_id : NULL, NULL);
     if (!clean || pr->modern) {
-        json_t *info = json_pack("{s:s, s:i, s:s, s:b}", "pid", pid, "requests_unanswered",
+        json_t *info = json_pack("{s:s, s:I, s:s, s:b}", "pid", pid, "requests_unanswered",
                                  (json_int_t)pr->npend, "how", how, "shared", pr->modern);
         if (info && restart_in >= 0)
             json_object_set_new(info, "restart_in_ms", json_integer(restart_in));
@@ -762,8 +863,13 @@ static bool register_requests(stdio_proc *pr, stdio_exchange *x, json_t *msg)
         pending_req *pq = &pr->pend[pr->npend++];
         pq->wire_id = pr->next_id++;
         pq->orig_id = json_incref(id);
-        json_t *token = json_object_get(json_object_get(params, "_meta"), "progressToken");
-        pq->token = token ? json_incref(token) : NULL;
+        /* progress tokens are the client's too: unique per process like ids */
+        json_t *meta = json_object_get(params, "_meta");
+        json_t *token = json_object_get(meta, "progressToken");
+        pq->orig_token = token ? json_incref(token) : NULL;
+        pq->token = token ? json_integer(pq->wire_id) : NULL;
+        if (token)
+            json_object_set(meta, "progressToken", pq->token);
         pq->x = x;
         json_object_set_new(m, "id", json_integer(pq->wire_id));
         x->outstanding++;
@@ -772,9 +878,13 @@ static bool register_requests(stdio_proc *pr, stdio_exchange *x, json_t *msg)
 }
 
 /* notifications/cancelled of a client request: the wire id it got, when it
- * is one of this process's (else the notification is not forwarded). */
+ * is one of this 2025 session process's (else the notification is not
+ * forwarded; for the shared 2026-07-28 process never: a 2026-07-28 client
+ * cancels by closing its stream, and the sidecar then tells the process). */
 static bool translate_cancel(stdio_proc *pr, json_t *m)
 {
+    if (pr->modern) /* ids are not unique across its clients; a client that leaves cancels */
+        return false;
     json_t *params = json_object_get(m, "params");
     json_t *rid = json_object_get(params, "requestId");
     for (size_t i = 0; rid && i < pr->npend; i++)
@@ -792,22 +902,17 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     stdio_exchange *x = arg;
     stdio_proc *pr = x->proc;
     for (size_t i = 0; pr && i < pr->npend; i++)
-        if (pr->pend[i].x == x) {
-            json_t *c = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
-                                  "notifications/cancelled", "params", "requestId",
-                                  pr->pend[i].wire_id, "reason", "request timed out");
-            char *t = c ? json_dumps(c, JSON_COMPACT) : NULL;
-            if (t)
-                (void)mt_child_send(pr->child, t, strlen(t));
-            free(t);
-            json_decref(c);
-        }
+        if (pr->pend[i].x == x)
+            send_cancel(pr, x->f->session, pr->pend[i].wire_id, "request timed out");
     mt_logs(MT_LOG_WARN, "stdio", "request to the stdio server timed out", NULL);
     x_fail(x, "MCP server did not answer within limits.request_timeout", "upstream_timeout");
 }
 
-static void send_messages(stdio_proc *pr, stdio_exchange *x, json_t *msg)
+/* Queues msg's messages for the server's stdin. false: one could not be
+ * (a server that does not read, or one that is stopping). */
+static bool send_messages(stdio_proc *pr, json_t *msg)
 {
+    bool all = true;
     size_t n = json_is_array(msg) ? json_array_size(msg) : 1;
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_is_array(msg) ? json_array_get(msg, i) : msg;
@@ -818,11 +923,13 @@ static void send_messages(stdio_proc *pr, stdio_exchange *x, json_t *msg)
         char *t = json_dumps(m, JSON_COMPACT);
         mt_err err = t ? mt_child_send(pr->child, t, strlen(t)) : MT_ERR_NOMEM;
         free(t);
-        if (err != MT_OK)
+        if (err != MT_OK) {
             mt_logs(MT_LOG_WARN, "stdio", "message not queued for the server's stdin", "error",
                     mt_errname(err), NULL);
+            all = false;
+        }
     }
-    (void)x;
+    return all;
 }
 
 static stdio_exchange *x_new(fwd *f, stdio_proc *pr)
@@ -953,6 +1060,10 @@ static void stdio_start(fwd *f, struct evhttp_request *creq)
     }
     if (modern) {
         pr = hub->modern;
+        if (pr && !mt_child_running(pr->child)) { /* stopping: the next one takes over */
+            hub->modern = NULL;
+            pr = NULL;
+        }
         if (!pr && now_ms() < hub->not_before_ms) {
             json_decref(msg);
             reply_later(f, 503, "Service Unavailable", RPC_SERVER_ERROR,
@@ -977,9 +1088,13 @@ static void stdio_start(fwd *f, struct evhttp_request *creq)
         return;
     }
     if (!has_request(msg)) {
-        send_messages(pr, NULL, msg);
+        bool sent = send_messages(pr, msg);
         json_decref(msg);
-        reply_later(f, 202, "Accepted", 0, NULL);
+        if (sent)
+            reply_later(f, 202, "Accepted", 0, NULL);
+        else
+            reply_later(f, 503, "Service Unavailable", RPC_SERVER_ERROR,
+                        "MCP server process is not taking messages");
         return;
     }
     stdio_exchange *x = x_new(f, pr);
@@ -1001,8 +1116,13 @@ static void stdio_start(fwd *f, struct evhttp_request *creq)
                     "too many requests in flight to the MCP server (upstream.max_pending)");
         return;
     }
-    send_messages(pr, x, msg);
+    bool sent = send_messages(pr, msg);
     json_decref(msg);
+    if (!sent) { /* the requests cannot reach the server: answered now, not timed out */
+        x->modern = pr->modern;
+        x_fail(x, "MCP server process is not taking requests", "upstream_unavailable");
+        return;
+    }
     x->modern = pr->modern;
     if (x->sse && !pr->modern && (!x_start_sse(x) || !drain_queue(pr, x)))
         return;
@@ -1030,16 +1150,8 @@ static void stdio_cancel(fwd *f)
         return;
     stdio_proc *pr = x->proc;
     for (size_t i = 0; pr && i < pr->npend; i++)
-        if (pr->pend[i].x == x) {
-            json_t *c = json_pack("{s:s, s:s, s:{s:I, s:s}}", "jsonrpc", "2.0", "method",
-                                  "notifications/cancelled", "params", "requestId",
-                                  pr->pend[i].wire_id, "reason", "client disconnected");
-            char *t = c ? json_dumps(c, JSON_COMPACT) : NULL;
-            if (t)
-                (void)mt_child_send(pr->child, t, strlen(t));
-            free(t);
-            json_decref(c);
-        }
+        if (pr->pend[i].x == x)
+            send_cancel(pr, f->session, pr->pend[i].wire_id, "client disconnected");
     if (x->busy)
         x->cancelled = true; /* freed when the delivery under way returns */
     else
@@ -1048,14 +1160,20 @@ static void stdio_cancel(fwd *f)
 
 /* Back-pressure from a slow client: a 2025 session's process is its
  * client's alone, so its stdout is read no further until the client caught
- * up. The shared 2026-07-28 process is never paused for one client. */
+ * up. The shared 2026-07-28 process is never paused for one client: one
+ * that lets more than upstream.max_buffered_bytes pile up while asked to
+ * wait has its stream ended (x_send). */
 static void stdio_pause(fwd *f, bool paused)
 {
     stdio_exchange *x = f->sx;
     stdio_proc *pr = x ? x->proc : NULL;
-    if (!pr || pr->modern || x->paused == paused)
+    if (!pr || x->paused == paused)
         return;
     x->paused = paused;
+    if (!paused)
+        x->backlog = 0;
+    if (pr->modern)
+        return; /* its backlog is bounded in x_send instead */
     if (paused && pr->paused++ == 0)
         mt_child_pause(pr->child, true);
     else if (!paused && --pr->paused == 0)

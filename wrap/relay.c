@@ -29,8 +29,10 @@ typedef struct msg_node {
     bool to_server;      /* c2s: forwarded to the server; else written to the client */
     bool acked;
     mt_err err;
-    char *req_id;        /* c2s request: its id (JSON text), answered with an error if lost */
-    char *method, *tool; /* c2s request: for the pending entry (the answer's record) */
+    json_t *ids;         /* requests this line carries (c2s) or answers (s2c), each
+                            {"id": JSON text, "method", "tool"}: c2s ones become pending
+                            once forwarded; if the line cannot pass, each is answered with
+                            an error so no client waits forever. NULL: none */
 } msg_node;
 
 typedef struct queue {
@@ -53,6 +55,7 @@ struct mt_wrap_relay {
     pending *pend;
     size_t npend, cap;
     bool in_eof, child_done, out_paused, done, ended, skip_line;
+    size_t in_scanned; /* stdin bytes searched for a newline (mt_line_take) */
     unsigned acks; /* recorder callbacks still to come */
     int exit_code;
     struct event *finish_ev;
@@ -120,9 +123,7 @@ static void fill_event(mt_wrap_relay *r, mt_rec_event *ev, const char *kind,
 static void node_free(msg_node *n)
 {
     free(n->line);
-    free(n->req_id);
-    free(n->method);
-    free(n->tool);
+    json_decref(n->ids);
     free(n);
 }
 
@@ -168,6 +169,35 @@ static void answer_unrecorded(mt_wrap_relay *r, const char *id, const char *mess
     free(body);
 }
 
+/* The same for every entry of ids (see msg_node). */
+static void answer_all(mt_wrap_relay *r, const json_t *ids, const char *message,
+                       const char *condition)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(ids, i, e)
+        answer_unrecorded(r, json_string_value(json_object_get(e, "id")), message, condition);
+}
+
+/* {"id","method","tool"} of the messages of b: its requests (answers false)
+ * or its responses (answers true). NULL: none. */
+static json_t *ids_of(const mt_mcp_batch *b, bool answers)
+{
+    json_t *a = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const mt_mcp_msg *m = &b->msgs[i];
+        bool is_answer = m->kind == MT_MCP_RESPONSE || m->kind == MT_MCP_ERROR_RESPONSE;
+        if (!m->id || strcmp(m->id, "null") == 0 || is_answer != answers ||
+            (!answers && m->kind != MT_MCP_REQUEST))
+            continue;
+        if (!a && !(a = json_array()))
+            return NULL;
+        json_array_append_new(a, json_pack("{s:s, s:s?, s:s?}", "id", m->id, "method", m->method,
+                                           "tool", m->tool_name));
+    }
+    return a;
+}
+
 static void release(mt_wrap_relay *r, queue *q)
 {
     while (q->head && q->head->acked) {
@@ -179,17 +209,25 @@ static void release(mt_wrap_relay *r, queue *q)
             mt_logs(MT_LOG_ERROR, "wrap", n->to_server ? "message not recorded; not forwarded"
                                                       : "server message not recorded; not passed on",
                     "error", mt_errname(n->err), NULL);
-            if (n->to_server && n->req_id)
-                answer_unrecorded(r, n->req_id, MT_RPC_MSG_NOT_RECORDED, "not_recorded");
+            answer_all(r, n->ids,
+                       n->to_server ? MT_RPC_MSG_NOT_RECORDED
+                                    : "answer not recorded: Kafka unavailable",
+                       "not_recorded");
         } else if (n->to_server) {
             mt_err err = r->child ? mt_child_send(r->child, n->line, n->len) : MT_ERR_STATE;
-            if (err == MT_OK && n->req_id)
-                pend_add(r, n->req_id, n->method, n->tool);
-            else if (err != MT_OK && n->req_id)
-                answer_unrecorded(r, n->req_id,
-                                  err == MT_ERR_TOO_LARGE ? "MCP server is not reading its input"
-                                                          : "MCP server process is not running",
-                                  "upstream_unavailable");
+            size_t i;
+            json_t *e;
+            if (err == MT_OK) {
+                json_array_foreach(n->ids, i, e)
+                    pend_add(r, json_string_value(json_object_get(e, "id")),
+                             json_string_value(json_object_get(e, "method")),
+                             json_string_value(json_object_get(e, "tool")));
+            } else {
+                answer_all(r, n->ids,
+                           err == MT_ERR_TOO_LARGE ? "MCP server is not reading its input"
+                                                   : "MCP server process is not running",
+                           "upstream_unavailable");
+            }
         } else if (n->line) {
             write_client(r, n->line, n->len);
         }
@@ -214,21 +252,19 @@ static void on_recorded(void *arg, mt_err err)
  * direction and records ev (its payload set; NULL: nothing to record) for
  * it; it passes once recorded and everything before it passed. */
 static void enqueue(mt_wrap_relay *r, bool to_server, char *line, size_t len,
-                    const mt_rec_event *ev, const char *req_id, const char *method,
-                    const char *tool)
+                    const mt_rec_event *ev, json_t *ids)
 {
     msg_node *n = calloc(1, sizeof *n);
     if (!n) {
         free(line);
+        json_decref(ids);
         return;
     }
     n->r = r;
     n->line = line;
     n->len = len;
     n->to_server = to_server;
-    n->req_id = req_id ? strdup(req_id) : NULL;
-    n->method = method ? strdup(method) : NULL;
-    n->tool = tool ? strdup(tool) : NULL;
+    n->ids = ids;
     queue *q = to_server ? &r->c2s : &r->s2c;
     if (q->tail)
         q->tail->next = n;
@@ -244,20 +280,42 @@ static void enqueue(mt_wrap_relay *r, bool to_server, char *line, size_t len,
     (void)mt_rec_emit(r->cfg.rec, r->session, ev, on_recorded, n); /* cb runs exactly once */
 }
 
-/* The wrapper answers a client message itself (policy, bad input): the
- * answer is recorded (kind, the client's line as payload) and then written. */
-static void answer_recorded(mt_wrap_relay *r, const mt_mcp_msg *m, const char *id,
-                            const char *kind, const char *req_line, size_t req_len, int code,
-                            const char *message, const char *condition,
-                            const mt_policy_decision *d)
+/* The wrapper answers a client line itself (policy, bad input): one error
+ * for each request of b (an array when b is a batch), or for id when b is
+ * NULL; the answer is recorded (kind, the client's line as payload, m's rpc
+ * fields) and then written. */
+static void answer_recorded(mt_wrap_relay *r, const mt_mcp_batch *b, const mt_mcp_msg *m,
+                            const char *id, const char *kind, const char *req_line,
+                            size_t req_len, int code, const char *message,
+                            const char *condition, const mt_policy_decision *d)
 {
-    char *body = error_line(id, code, message, condition);
-    if (!body)
+    json_t *ids = b ? ids_of(b, false) : id ? json_pack("[{s:s}]", "id", id) : NULL;
+    mt_buf body = MT_BUF_INIT;
+    bool batch = b && b->is_batch && json_array_size(ids) > 0;
+    mt_err err = batch ? mt_buf_append(&body, "[", 1) : MT_OK;
+    size_t n = json_array_size(ids) ? json_array_size(ids) : 1;
+    for (size_t i = 0; i < n && err == MT_OK && (batch || i == 0); i++) {
+        const char *one = json_string_value(json_object_get(json_array_get(ids, i), "id"));
+        char *e = error_line(one, code, message, condition);
+        err = !e ? MT_ERR_NOMEM
+                 : (i ? mt_buf_append(&body, ",", 1) : MT_OK) == MT_OK
+                       ? mt_buf_append(&body, e, strlen(e))
+                       : MT_ERR_NOMEM;
+        free(e);
+    }
+    if (err == MT_OK && batch)
+        err = mt_buf_append(&body, "]", 1);
+    if (err == MT_OK)
+        err = mt_buf_append(&body, "", 1);
+    if (err != MT_OK) {
+        mt_buf_free(&body);
+        json_decref(ids);
         return;
+    }
     mt_rec_event ev;
     fill_event(r, &ev, kind, "internal", m);
     ev.rpc.present = true;
-    ev.rpc.id = id;
+    ev.rpc.id = m ? m->id : id;
     ev.rpc.is_error = true;
     ev.rpc.has_error_code = true;
     ev.rpc.error_code = code;
@@ -267,7 +325,7 @@ static void answer_recorded(mt_wrap_relay *r, const mt_mcp_msg *m, const char *i
         ev.policy_rule_id = d->rule_id;
         ev.policy_action = d->action == MT_POLICY_APPROVE ? "approve" : "deny";
     }
-    enqueue(r, false, body, strlen(body), &ev, NULL, NULL, NULL);
+    enqueue(r, false, (char *)body.data, body.len - 1, &ev, ids);
 }
 
 /* ---- the client's side ---------------------------------------------------- */
@@ -280,6 +338,35 @@ static const char *action_symbol(mt_policy_action a)
                                         : "allow";
 }
 
+/* The policy's decision on every request of b, as the sidecar decides a
+ * body: the first deny (or approve) refuses the whole line; else the first
+ * request's decision is the line's. false: no request to decide. */
+static bool decide(mt_wrap_relay *r, const mt_mcp_batch *b, mt_policy_decision *d,
+                   const mt_mcp_msg **at)
+{
+    bool any = false;
+    const char *sub = json_string_value(json_object_get(r->cfg.identity, "subject"));
+    json_t *ci = json_object_get(r->cfg.identity, "ci");
+    const char *repo = json_string_value(json_object_get(ci, "repository"));
+    for (size_t i = 0; i < b->n; i++) {
+        const mt_mcp_msg *m = &b->msgs[i];
+        if (m->kind != MT_MCP_REQUEST)
+            continue;
+        mt_policy_input in = {m->method, m->tool_name, json_object_get(m->params, "arguments"),
+                              r->cfg.claims, sub, repo};
+        mt_policy_decision one;
+        mt_policy_eval(r->cfg.policy, &in, &one);
+        if (!any || one.action == MT_POLICY_DENY || one.action == MT_POLICY_APPROVE) {
+            *d = one;
+            *at = m;
+        }
+        any = true;
+        if (one.action == MT_POLICY_DENY || one.action == MT_POLICY_APPROVE)
+            break;
+    }
+    return any;
+}
+
 static void client_line(mt_wrap_relay *r, char *line, size_t len)
 {
     mt_mcp_limits lim = MT_MCP_LIMITS_DEFAULT;
@@ -290,7 +377,7 @@ static void client_line(mt_wrap_relay *r, char *line, size_t len)
     if (mt_mcp_parse(line, len, &lim, &b, &eb) != MT_OK) {
         mt_logs(MT_LOG_WARN, "wrap", "client message refused", "error", eb.msg, NULL);
         const char *id = b.err_id && strcmp(b.err_id, "null") != 0 ? b.err_id : NULL;
-        answer_recorded(r, NULL, id, "error", line, len,
+        answer_recorded(r, NULL, NULL, id, "error", line, len,
                         b.rpc_code ? b.rpc_code : MT_MCP_PARSE_ERROR, eb.msg,
                         b.rpc_code == MT_MCP_INVALID_REQUEST ? "invalid_request" : "parse_error",
                         NULL);
@@ -300,28 +387,20 @@ static void client_line(mt_wrap_relay *r, char *line, size_t len)
     }
     const mt_mcp_msg *m = &b.msgs[0];
     mt_policy_decision d = {0};
-    bool decided = false;
-    if (r->cfg.policy && m->kind == MT_MCP_REQUEST) {
-        json_t *args = json_object_get(m->params, "arguments");
-        const char *sub = json_string_value(json_object_get(r->cfg.identity, "subject"));
-        json_t *ci = json_object_get(r->cfg.identity, "ci");
-        mt_policy_input in = {m->method, m->tool_name, args, r->cfg.claims, sub,
-                              json_string_value(json_object_get(ci, "repository"))};
-        mt_policy_eval(r->cfg.policy, &in, &d);
-        decided = true;
-        if (d.action == MT_POLICY_DENY || d.action == MT_POLICY_APPROVE) {
-            bool approve = d.action == MT_POLICY_APPROVE;
-            const char *msg = approve ? "approval required: mcptrail-wrap holds no calls for "
-                                        "approval (serve the tool through mcptrail-sidecar)"
-                              : d.message ? d.message
-                                          : "denied by policy";
-            answer_recorded(r, m, m->id, "policy_denied", line, len,
-                            approve ? MT_RPC_APPROVAL_UNAVAILABLE : MT_POLICY_DENY_CODE, msg,
-                            approve ? "approval_unavailable" : "policy_denied", &d);
-            mt_mcp_batch_free(&b);
-            free(line);
-            return;
-        }
+    const mt_mcp_msg *at = m;
+    bool decided = r->cfg.policy && decide(r, &b, &d, &at);
+    if (decided && (d.action == MT_POLICY_DENY || d.action == MT_POLICY_APPROVE)) {
+        bool approve = d.action == MT_POLICY_APPROVE;
+        const char *msg = approve ? "approval required: mcptrail-wrap holds no calls for "
+                                    "approval (serve the tool through mcptrail-sidecar)"
+                          : d.message ? d.message
+                                      : "denied by policy";
+        answer_recorded(r, &b, at, NULL, "policy_denied", line, len,
+                        approve ? MT_RPC_APPROVAL_UNAVAILABLE : MT_POLICY_DENY_CODE, msg,
+                        approve ? "approval_unavailable" : "policy_denied", &d);
+        mt_mcp_batch_free(&b);
+        free(line);
+        return;
     }
     mt_rec_event ev;
     const char *kind = m->kind == MT_MCP_REQUEST        ? "request"
@@ -334,13 +413,7 @@ static void client_line(mt_wrap_relay *r, char *line, size_t len)
         ev.policy_rule_id = d.rule_id;
         ev.policy_action = action_symbol(d.action);
     }
-    /* a batch: its first request is answered if the record fails, the
-     * others are pending from now (answered if the server exits) */
-    for (size_t i = 1; i < b.n; i++)
-        if (b.msgs[i].kind == MT_MCP_REQUEST && b.msgs[i].id)
-            pend_add(r, b.msgs[i].id, b.msgs[i].method, b.msgs[i].tool_name);
-    bool req = m->kind == MT_MCP_REQUEST;
-    enqueue(r, true, line, len, &ev, req ? m->id : NULL, req ? m->method : NULL, m->tool_name);
+    enqueue(r, true, line, len, &ev, ids_of(&b, false));
     mt_mcp_batch_free(&b);
 }
 
@@ -351,7 +424,7 @@ static void on_in_read(struct bufferevent *bev, void *arg)
     for (;;) {
         char *line;
         size_t len;
-        int k = mt_line_take(in, r->cfg.max_line, &line, &len);
+        int k = mt_line_take(in, r->cfg.max_line, &r->in_scanned, &line, &len);
         if (k == 1) {
             client_line(r, line, len);
             continue;
@@ -359,8 +432,9 @@ static void on_in_read(struct bufferevent *bev, void *arg)
         if (k == -1) { /* over the limit: answered, the line skipped */
             mt_logs(MT_LOG_WARN, "wrap",
                     "client line longer than upstream.max_line_bytes; refused", NULL);
-            answer_recorded(r, NULL, NULL, "error", NULL, 0, MT_MCP_INVALID_REQUEST,
+            answer_recorded(r, NULL, NULL, NULL, "error", NULL, 0, MT_MCP_INVALID_REQUEST,
                             "message longer than upstream.max_line_bytes", "too_large", NULL);
+            r->in_scanned = 0;
             struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
             if (eol.pos < 0) {
                 r->skip_line = true;
@@ -448,6 +522,7 @@ static void server_line(void *arg, char *line, size_t len)
     const mt_mcp_msg *m = &b.msgs[0];
     char *method = NULL, *tool = NULL;
     bool answer = m->kind == MT_MCP_RESPONSE || m->kind == MT_MCP_ERROR_RESPONSE;
+    json_t *answered = ids_of(&b, true); /* answered with an error if not recorded */
     for (size_t i = 0; i < b.n; i++) {
         char *mm = NULL, *tt = NULL;
         bool is_answer = b.msgs[i].kind == MT_MCP_RESPONSE || b.msgs[i].kind == MT_MCP_ERROR_RESPONSE;
@@ -471,7 +546,9 @@ static void server_line(void *arg, char *line, size_t len)
     char *copy = malloc(len + 1);
     if (copy) {
         memcpy(copy, line, len + 1);
-        enqueue(r, false, copy, len, &ev, NULL, NULL, NULL);
+        enqueue(r, false, copy, len, &ev, answered);
+    } else {
+        json_decref(answered);
     }
     free(method);
     free(tool);
@@ -497,7 +574,7 @@ static void server_exit(void *arg, const mt_child_exit *ex)
             fill_event(r, &ev, "error", "internal", NULL);
             ev.payload = text;
             ev.payload_len = strlen(text);
-            enqueue(r, false, NULL, 0, &ev, NULL, NULL, NULL);
+            enqueue(r, false, NULL, 0, &ev, NULL);
         }
         free(text);
     }
@@ -516,7 +593,7 @@ static void server_exit(void *arg, const mt_child_exit *ex)
             ev.rpc.tool = p->tool;
             ev.payload = body;
             ev.payload_len = strlen(body);
-            enqueue(r, false, body, strlen(body), &ev, NULL, NULL, NULL);
+            enqueue(r, false, body, strlen(body), &ev, json_pack("[{s:s}]", "id", p->id));
         }
         free(p->id);
         free(p->method);

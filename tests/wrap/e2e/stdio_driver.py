@@ -7,6 +7,8 @@ reads the answers. Scenarios (each prints one JSON line of what it saw):
                                               result text or error code/condition)
     stdio_driver.py forever PIDFILE -- CMD...  initialize, then echo calls until killed; writes
                                               the child's pid to PIDFILE first
+    stdio_driver.py batch TOOL -- CMD...       initialize, then one batch line [ping, tools/call
+                                              TOOL]; {"batch": the answer line as sent}
 """
 import json
 import subprocess
@@ -53,6 +55,14 @@ def main():
         return
     if "result" in init:
         send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    if mode == "batch":
+        send([{"jsonrpc": "2.0", "id": "b1", "method": "ping"},
+              {"jsonrpc": "2.0", "id": "b2", "method": "tools/call",
+               "params": {"name": sys.argv[2], "arguments": {}}}])
+        line = p.stdout.readline()
+        p.stdin.close()
+        print(json.dumps({"batch": json.loads(line) if line else None, "exit": p.wait(timeout=30)}))
+        return
     if mode == "calls":
         n, tool = int(sys.argv[2]), sys.argv[3]
         out = {"initialize": summary(init), "answers": []}

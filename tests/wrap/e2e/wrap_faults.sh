@@ -5,7 +5,8 @@
 #   - a crash mid-call: the client gets a JSON-RPC error (upstream_exited), the exit is
 #     recorded, the wrapper exits with the server's status;
 #   - a line that is not JSON, and a 100 MiB line: the server is stopped, the call answered;
-#   - a policy deny: -32001, recorded as policy_denied, the server never sees it;
+#   - a policy deny: -32001, recorded as policy_denied, the server never sees it; a batch
+#     with a denied call is refused whole;
 #   - Kafka unreachable in strict mode: every call answered -32603 not_recorded, the server's
 #     ledger stays empty;
 #   - the GitHub Actions token request (against a local HTTPS stand-in with a test CA), and a
@@ -43,6 +44,12 @@ out=$(run "$tmp/l4" 2 crash --policy.file="$tmp/policy.json")
 jq -e '.answers[0].code == -32001 and .answers[1].code == -32001 and .exit == 0' <<<"$out" >/dev/null ||
   fail "policy deny: $out"
 [ ! -s "$tmp/l4" ] || fail "policy deny: the server ran it: $(cat "$tmp/l4")"
+# a batch is decided as a whole: a denied call after an allowed ping refuses the line
+w=("${wrap[@]:0:${#wrap[@]}-1}" --policy.file="$tmp/policy.json" --upstream.env="MT_FAULT_LEDGER=$tmp/l4b" --)
+out=$(python3 "$driver" batch crash -- "${w[@]}" "${fault[@]}" 2>>"$tmp/wrap.log")
+jq -e '(.batch | length) == 2 and ([.batch[].error.code] | unique) == [-32001] and ([.batch[].id] | sort) == ["b1","b2"]' \
+  <<<"$out" >/dev/null || fail "policy deny in a batch: $out"
+[ ! -s "$tmp/l4b" ] || fail "policy deny in a batch: the server ran it"
 echo "e2e: crash, garbage, 100 MiB line answered with upstream_exited; policy deny never reached the server" >&2
 
 dead=$(free_port)
@@ -149,7 +156,7 @@ for name in sys.argv[2:4]:
 exits = [e for e in ev if e["kind"] == "error" and "upstream_exit" in (e.get("payload_masked") or "")]
 assert len(exits) >= 3, f"{len(exits)} upstream_exit events (crash, garbage, huge line)"
 denied = [e for e in ev if e["kind"] == "policy_denied"]
-assert len(denied) == 2 and all(d["policy"]["rule_id"] == "no-crash" for d in denied), denied
+assert len(denied) == 3 and all(d["policy"]["rule_id"] == "no-crash" for d in denied), denied
 print(f"e2e: record: {len(ev)} events; every call the servers executed was recorded; "
       f"{len(exits)} upstream exits, {len(denied)} denials", file=sys.stderr)
 PY
