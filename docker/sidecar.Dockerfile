@@ -6,6 +6,9 @@
 # "Dependencies"; no vendored or downloaded binaries), run on debian:12-slim with only
 # the shared libraries, as the non-root user 10001 (the chart's runAsUser), read-only
 # root filesystem friendly (nothing is written outside mounted volumes).
+# /opt/mcptrail is the same sidecar as a bundle (its libraries and loader, schemas;
+# docker/bundle.sh) that the injector's stdio mode copies into a stdio MCP server's own
+# container (docs/kubernetes.md "stdio servers").
 FROM debian:12-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -19,7 +22,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DMT_TESTS=OFF -DMT
  && cmake --build /build --target mcptrail-sidecar \
  && install -D -m 0755 "$(find /build -type f -name mcptrail-sidecar -perm -u+x | head -n 1)" /out/usr/bin/mcptrail-sidecar \
  && mkdir -p /out/usr/share/mcptrail \
- && cp -r schemas /out/usr/share/mcptrail/schemas
+ && cp -r schemas /out/usr/share/mcptrail/schemas \
+ && sh docker/bundle.sh /out/usr/bin/mcptrail-sidecar /out/opt/mcptrail schemas
 
 FROM debian:12-slim
 RUN apt-get update \

@@ -56,6 +56,22 @@ static mt_err check_string_map(const json_t *tpl, const char *field, mt_errbuf *
     return MT_OK;
 }
 
+static const char *map_get(const json_t *map, const char *key);
+
+static bool is_string_array(const json_t *a)
+{
+    size_t i;
+    const json_t *v;
+    if (!json_is_array(a))
+        return false;
+    json_array_foreach((json_t *)a, i, v)
+    {
+        if (!json_is_string(v))
+            return false;
+    }
+    return true;
+}
+
 mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb)
 {
     if (!json_is_object(tpl))
@@ -89,6 +105,27 @@ mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb)
     const json_t *env = json_object_get(tpl, "upstreamPortEnv");
     if (env && !json_is_string(env))
         return mt_fail(eb, MT_ERR_CONFIG, "template: 'upstreamPortEnv' must be a string");
+    const json_t *st = json_object_get(tpl, "stdio");
+    if (st) {
+        if (!json_is_object(st))
+            return mt_fail(eb, MT_ERR_CONFIG, "template: 'stdio' must be an object");
+        const json_t *l = json_object_get(st, "launcher");
+        if (!is_string_array(l) || json_array_size(l) == 0)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "template: stdio.launcher must be a non-empty array of strings");
+        if (!is_string_array(json_object_get(st, "envAllow")))
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "template: stdio.envAllow must be an array of strings");
+        const json_t *senv = json_object_get(st, "env");
+        if (senv && !json_is_array(senv))
+            return mt_fail(eb, MT_ERR_CONFIG, "template: stdio.env must be an array");
+        const char *objs[] = {"initContainer", "volume", "mount"};
+        for (size_t i = 0; i < 3; i++)
+            if (!map_get(json_object_get(st, objs[i]), "name"))
+                return mt_fail(eb, MT_ERR_CONFIG,
+                               "template: stdio.%s must be an object with a string 'name'",
+                               objs[i]);
+    }
     return MT_OK;
 }
 
@@ -141,6 +178,15 @@ static mt_err add_op(json_t *patch, const char *prefix, const char *key, json_t 
     if (err == MT_OK && (!op || json_array_append_new(patch, op) != 0))
         err = MT_ERR_NOMEM;
     return err;
+}
+
+/* {"op":"replace","path":path,"value":value} (value stolen). */
+static mt_err replace_op(json_t *patch, const char *path, json_t *value)
+{
+    json_t *op = value ? json_pack("{s:s, s:s, s:o}", "op", "replace", "path", path, "value",
+                                   value)
+                       : NULL;
+    return op && json_array_append_new(patch, op) == 0 ? MT_OK : MT_ERR_NOMEM;
 }
 
 static const char *map_get(const json_t *map, const char *key)
@@ -258,6 +304,198 @@ nomem:
     return NULL;
 }
 
+/* Adds the template volumes tvols to the pod's (volumes, NULL: none yet).
+ * Volumes the pod already has under the same name are the user's own (e.g. a
+ * differently named ConfigMap): kept. */
+static mt_err add_volumes(json_t *patch, const json_t *volumes, const json_t *tvols)
+{
+    mt_err err = MT_OK;
+    if (!json_is_array(tvols) || json_array_size(tvols) == 0)
+        return MT_OK;
+    if (!volumes)
+        return add_op(patch, "/spec/volumes", NULL, json_deep_copy(tvols));
+    size_t i;
+    const json_t *tv;
+    json_array_foreach((json_t *)tvols, i, tv)
+    {
+        if (err != MT_OK)
+            break;
+        if (has_container(volumes, map_get(tv, "name")))
+            continue;
+        err = add_op(patch, "/spec/volumes/-", NULL, json_deep_copy(tv));
+    }
+    return err;
+}
+
+/* Appends the entries of from (array) whose key (e.g. "name") is not in to
+ * yet. */
+static mt_err merge_by(json_t *to, const json_t *from, const char *key)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach((json_t *)from, i, e)
+    {
+        if (has_container(to, map_get(e, key))) /* has_container: any array of named objects */
+            continue;
+        if (json_array_append_new(to, json_deep_copy(e)) != 0)
+            return MT_ERR_NOMEM;
+    }
+    return MT_OK;
+}
+
+/* a followed by b, malloc'd; NULL: no memory. */
+static char *concat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *s = malloc(na + nb + 1);
+    if (s) {
+        memcpy(s, a, na);
+        memcpy(s + na, b, nb + 1);
+    }
+    return s;
+}
+
+/* The array member `field` of object o, created empty when absent. */
+static json_t *array_member(json_t *o, const char *field)
+{
+    json_t *a = json_object_get(o, field);
+    if (json_is_array(a))
+        return a;
+    a = json_array();
+    return a && json_object_set_new(o, field, a) == 0 ? a : NULL;
+}
+
+/* mcptrail.io/stdio: the pod's MCP server is a stdio program and the
+ * sidecar runs it as its child, in the server's own container
+ * (docs/kubernetes.md "stdio servers"). An init container copies the
+ * sidecar bundle (binary, the libraries it needs with their loader,
+ * schemas) into an emptyDir; the server container's command becomes the
+ * sidecar, started through the bundled loader, with the original command and
+ * args as upstream.command and the container's own variables (plus
+ * stdio.envAllow) passed to the server; it gets the sidecar's environment,
+ * mounts, ports and probes, and keeps its image, resources and security
+ * context. */
+static mt_err stdio_patch(const mt_inject_params *p, const json_t *spec,
+                          const json_t *annotations, json_t *patch, mt_errbuf *eb)
+{
+    const json_t *st = json_object_get(p->tpl, "stdio");
+    if (!st)
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "the pod asks for %s but the injection template has no stdio section "
+                       "(set sidecar.stdio.enabled in the chart)",
+                       MT_INJECT_ANNOTATION_STDIO);
+    const json_t *containers = json_object_get(spec, "containers");
+    const char *want = map_get(annotations, MT_INJECT_ANNOTATION_STDIO_CONTAINER);
+    size_t idx = 0;
+    if (want) {
+        size_t i;
+        const json_t *c;
+        bool found = false;
+        json_array_foreach((json_t *)containers, i, c)
+        {
+            if (!found && strcmp(map_get(c, "name"), want) == 0) {
+                idx = i;
+                found = true;
+            }
+        }
+        if (!found)
+            return mt_fail(eb, MT_ERR_CONFIG, "%s names no container '%s' of the pod",
+                           MT_INJECT_ANNOTATION_STDIO_CONTAINER, want);
+    }
+    const json_t *c = json_array_get(containers, idx);
+    const json_t *cmd = json_object_get(c, "command");
+    const json_t *args = json_object_get(c, "args");
+    if (!is_string_array(cmd) || json_array_size(cmd) == 0 || (args && !is_string_array(args)))
+        return mt_fail(eb, MT_ERR_CONFIG,
+                       "container '%s' (the stdio MCP server) must set command (and args, if "
+                       "any) as arrays of strings: the webhook cannot read the image's "
+                       "entrypoint",
+                       map_get(c, "name"));
+    json_t *argv = json_deep_copy(cmd);
+    json_t *allow = json_deep_copy(json_object_get(st, "envAllow"));
+    json_t *sc = sidecar_container(p, 0);
+    json_t *nc = json_deep_copy(c);
+    json_t *init = json_deep_copy(json_object_get(st, "initContainer"));
+    json_t *tvols = json_deep_copy(json_object_get(p->tpl, "volumes"));
+    char *argv_text = NULL, *allow_text = NULL;
+    mt_err err = argv && allow && sc && nc && init && (tvols || !json_object_get(p->tpl, "volumes"))
+                     ? MT_OK
+                     : MT_ERR_NOMEM;
+    if (err == MT_OK && args && json_array_extend(argv, (json_t *)args) != 0)
+        err = MT_ERR_NOMEM;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(c, "env"), i, e)
+    {
+        const char *n = map_get(e, "name");
+        if (err == MT_OK && n && json_array_append_new(allow, json_string(n)) != 0)
+            err = MT_ERR_NOMEM;
+    }
+    if (err == MT_OK && (!(argv_text = json_dumps(argv, JSON_COMPACT)) ||
+                         !(allow_text = json_dumps(allow, JSON_COMPACT))))
+        err = MT_ERR_NOMEM;
+    json_t *nargs = err == MT_OK ? json_deep_copy(json_object_get(sc, "args")) : NULL;
+    if (err == MT_OK && !nargs)
+        nargs = json_array();
+    if (err == MT_OK) {
+        char *a1 = concat("--upstream.command=", argv_text);
+        char *a2 = concat("--upstream.env_allow=", allow_text);
+        if (!nargs || !a1 || !a2 ||
+            json_array_append_new(nargs, json_string(a1)) != 0 ||
+            json_array_append_new(nargs, json_string(a2)) != 0 ||
+            json_object_set(nc, "command", json_object_get(st, "launcher")) != 0 ||
+            json_object_set_new(nc, "args", nargs) != 0)
+            err = MT_ERR_NOMEM;
+        else
+            nargs = NULL;
+        free(a1);
+        free(a2);
+        json_decref(nargs);
+    }
+    /* the sidecar's environment and mounts join the container's own */
+    json_t *env = err == MT_OK ? array_member(nc, "env") : NULL;
+    json_t *mounts = err == MT_OK ? array_member(nc, "volumeMounts") : NULL;
+    if (err == MT_OK && (!env || !mounts || merge_by(env, json_object_get(st, "env"), "name") ||
+                         merge_by(env, json_object_get(sc, "env"), "name") ||
+                         merge_by(mounts, json_object_get(sc, "volumeMounts"), "name") ||
+                         json_array_append(mounts, json_object_get(st, "mount")) != 0))
+        err = MT_ERR_NOMEM;
+    /* clients reach the sidecar's port, probes ask the sidecar */
+    const char *take[] = {"ports", "startupProbe", "livenessProbe", "readinessProbe"};
+    for (size_t k = 0; err == MT_OK && k < 4; k++) {
+        json_t *v = json_object_get(sc, take[k]);
+        if (v ? json_object_set(nc, take[k], v) != 0 : (json_object_del(nc, take[k]), false))
+            err = MT_ERR_NOMEM;
+    }
+    char path[64];
+    snprintf(path, sizeof path, "/spec/containers/%zu", idx);
+    if (err == MT_OK) {
+        err = replace_op(patch, path, nc);
+        nc = NULL;
+    }
+    if (err == MT_OK) {
+        const json_t *inits = json_object_get(spec, "initContainers");
+        err = inits ? add_op(patch, "/spec/initContainers/-", NULL, init)
+                    : add_op(patch, "/spec/initContainers", NULL, json_pack("[o]", init));
+        init = NULL;
+    }
+    if (err == MT_OK && !tvols)
+        tvols = json_array();
+    if (err == MT_OK && (!tvols || json_array_append(tvols, json_object_get(st, "volume")) != 0))
+        err = MT_ERR_NOMEM;
+    if (err == MT_OK)
+        err = add_volumes(patch, json_object_get(spec, "volumes"), tvols);
+    json_decref(argv);
+    json_decref(allow);
+    json_decref(sc);
+    json_decref(nc);
+    json_decref(init);
+    json_decref(tvols);
+    free(argv_text);
+    free(allow_text);
+    return err == MT_OK ? MT_OK : mt_fail(eb, err, "out of memory building the patch");
+}
+
 /* Adds the keys of tpl[field] missing from the pod's metadata[field]. */
 static mt_err add_map_entries(json_t *patch, const json_t *meta, const json_t *extra,
                               const char *field)
@@ -337,7 +575,19 @@ mt_err mt_inject_pod_patch(const mt_inject_params *p, const json_t *pod, json_t 
     const json_t *volumes = json_object_get(spec, "volumes");
     if (volumes && !json_is_array(volumes))
         return mt_fail(eb, MT_ERR_PARSE, "request.object.spec.volumes must be an array");
-    mt_err err = check_port_clash(containers, json_object_get(p->tpl, "container"), eb);
+    const char *stdio = map_get(annotations, MT_INJECT_ANNOTATION_STDIO);
+    json_t *patch = NULL;
+    mt_err err;
+    if (stdio && strcmp(stdio, "true") == 0) {
+        if (!(patch = json_array()))
+            return MT_ERR_NOMEM;
+        if ((err = stdio_patch(p, spec, annotations, patch, eb)) != MT_OK) {
+            json_decref(patch);
+            return err;
+        }
+        goto metadata;
+    }
+    err = check_port_clash(containers, json_object_get(p->tpl, "container"), eb);
     long port = 0;
     if (err == MT_OK)
         err = upstream_port(annotations, containers, &port, eb);
@@ -357,29 +607,13 @@ mt_err mt_inject_pod_patch(const mt_inject_params *p, const json_t *pod, json_t 
                            port, MT_INJECT_ANNOTATION_UPSTREAM_PORT);
     }
 
-    json_t *patch = json_array();
-    if (!patch)
+    if (!(patch = json_array()))
         return MT_ERR_NOMEM;
     json_t *sc = sidecar_container(p, port);
     err = sc ? add_op(patch, "/spec/containers/-", NULL, sc) : MT_ERR_NOMEM;
-    /* Volumes the pod already has under the same name are the user's own
-     * (e.g. a differently named ConfigMap): keep them. */
-    const json_t *tvols = json_object_get(p->tpl, "volumes");
-    if (err == MT_OK && json_is_array(tvols) && json_array_size(tvols) > 0) {
-        if (!volumes) {
-            err = add_op(patch, "/spec/volumes", NULL, json_deep_copy(tvols));
-        } else {
-            const json_t *tv;
-            json_array_foreach((json_t *)tvols, i, tv)
-            {
-                if (err != MT_OK)
-                    break;
-                if (has_container(volumes, map_get(tv, "name")))
-                    continue;
-                err = add_op(patch, "/spec/volumes/-", NULL, json_deep_copy(tv));
-            }
-        }
-    }
+    if (err == MT_OK)
+        err = add_volumes(patch, volumes, json_object_get(p->tpl, "volumes"));
+metadata:;
     json_t *ann = NULL;
     if (err == MT_OK) {
         ann = json_deep_copy(json_object_get(p->tpl, "annotations"));

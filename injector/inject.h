@@ -26,6 +26,12 @@
  * Unset: the first containerPort of the pod's first container, else the
  * template's own upstream port. */
 #define MT_INJECT_ANNOTATION_UPSTREAM_PORT "mcptrail.io/upstream-port"
+/* Optional pod annotation "true": the MCP server is a stdio program the
+ * sidecar runs in the server's own container (needs the template's "stdio"
+ * section); which container: MT_INJECT_ANNOTATION_STDIO_CONTAINER (default:
+ * the first). */
+#define MT_INJECT_ANNOTATION_STDIO "mcptrail.io/stdio"
+#define MT_INJECT_ANNOTATION_STDIO_CONTAINER "mcptrail.io/stdio-container"
 
 typedef enum mt_inject_outcome {
     MT_INJECT_PATCHED,   /* opted in; the response carries a patch */
@@ -50,8 +56,11 @@ typedef struct mt_inject_params {
 
 /* Checks an injection template: {"container": {"name": ..., "image": ...,
  * ...}, "volumes": [{"name": ...}, ...], "labels": {k: "v"},
- * "annotations": {k: "v"}, "upstreamPortEnv": "MCPTRAIL_UPSTREAM_PORT"}.
- * container is required; the rest optional. Messages name the field. */
+ * "annotations": {k: "v"}, "upstreamPortEnv": "MCPTRAIL_UPSTREAM_PORT",
+ * "stdio": {"launcher": [argv prefix that starts the bundled sidecar],
+ * "envAllow": [names], "env": [variables for the bundled sidecar],
+ * "initContainer": {...}, "volume": {...}, "mount": {...}}}. container is required; the rest optional. Messages name the
+ * field. */
 mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb);
 
 /* Loads and checks a template file (at most 1 MiB). */

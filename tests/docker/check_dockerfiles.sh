@@ -4,7 +4,9 @@
 # (MT_<NAME>_BIN): every shared library the binary loads comes from a Debian package that
 # the runtime stage installs, directly or as a dependency (apt-cache depends); the build
 # stage installs every -dev package scripts/deps.sh needs for the libraries; the image
-# runs as the non-root user 10001 and starts from debian:12-slim in both stages.
+# runs as the non-root user 10001 and starts from debian:12-slim in both stages. The
+# sidecar's bundle (docker/bundle.sh, the injector's stdio mode) is made from the binary
+# and started through its own loader with an empty environment.
 set -euo pipefail
 root=${MT_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 fail=0
@@ -57,5 +59,20 @@ for name in sidecar approvals injector archiver; do
   unset owner
   if [ "$missing" -eq 0 ]; then echo "ok   $name: every library of $(basename "$bin") is installed by the runtime stage"; else fail=1; fi
 done
+# The stdio mode's bundle: made as the sidecar image makes it, it starts through its own
+# loader and libraries with nothing from the environment.
+if [ -n "${MT_SIDECAR_BIN:-}" ]; then
+  b=$(mktemp -d)
+  if sh "$root/docker/bundle.sh" "$MT_SIDECAR_BIN" "$b/opt" "$root/schemas" &&
+     v=$(env -i "$b/opt/lib/ld-linux-x86-64.so.2" --library-path "$b/opt/lib" "$b/opt/bin/mcptrail-sidecar" --version) &&
+     [ -f "$b/opt/schemas/session_event.avsc" ]; then
+    echo "ok   sidecar bundle: $v through the bundled loader ($(ls "$b/opt/lib" | wc -l) libraries)"
+  else
+    echo "FAIL sidecar bundle (docker/bundle.sh) does not start"; fail=1
+  fi
+  grep -q 'docker/bundle.sh /out/usr/bin/mcptrail-sidecar /out/opt/mcptrail' "$root/docker/sidecar.Dockerfile" ||
+    { echo "FAIL docker/sidecar.Dockerfile does not make the bundle"; fail=1; }
+  rm -rf "$b"
+fi
 [ "$fail" -eq 0 ] && echo "check_dockerfiles: all checks passed" || echo "check_dockerfiles: FAILED"
 exit "$fail"

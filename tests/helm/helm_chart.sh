@@ -43,6 +43,7 @@ render() { # name, extra helm args...
 }
 
 render defaults
+render stdio --set sidecar.stdio.enabled=true
 for f in "$chart"/examples/*.yaml; do
   render "example-$(basename "$f" .yaml)" -f "$f"
 done
@@ -139,6 +140,18 @@ if "$py" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load
 else
   echo "FAIL tests/fixtures/admission/template.json differs from the chart's injection template;"
   echo "     regenerate it from 'helm template mt helm/mcptrail -n mcptrail' (ConfigMap mt-mcptrail-injector)"
+  fail=1
+fi
+
+# ... and with sidecar.stdio.enabled, tests/fixtures/admission/template-stdio.json (the
+# injector's stdio mode, issue 17).
+extract "$work/stdio.yaml" -injector template.json >"$work/template-stdio.json"
+if "$py" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+     "$work/template-stdio.json" "$root/tests/fixtures/admission/template-stdio.json"; then
+  echo "ok   tests/fixtures/admission/template-stdio.json matches the rendered stdio injection template"
+else
+  echo "FAIL tests/fixtures/admission/template-stdio.json differs from the chart's injection template"
+  echo "     with sidecar.stdio.enabled=true; regenerate it like template.json"
   fail=1
 fi
 

@@ -161,7 +161,9 @@ static void apply_patch(json_t *doc, const json_t *patch)
     const json_t *op;
     json_array_foreach((json_t *)patch, i, op)
     {
-        assert_string_equal(json_string_value(json_object_get(op, "op")), "add");
+        const char *kind = json_string_value(json_object_get(op, "op"));
+        bool replace = strcmp(kind, "replace") == 0; /* stdio: the server's container */
+        assert_true(replace || strcmp(kind, "add") == 0);
         const char *path = json_string_value(json_object_get(op, "path"));
         json_t *value = json_object_get(op, "value");
         assert_non_null(path);
@@ -173,7 +175,11 @@ static void apply_patch(json_t *doc, const json_t *patch)
             const char *slash = strchr(p, '/');
             char *tok = unescape_token(p, slash ? (size_t)(slash - p) : strlen(p));
             if (!slash) {
-                if (json_is_array(parent)) {
+                if (json_is_array(parent) && replace) {
+                    size_t at = (size_t)strtoul(tok, NULL, 10);
+                    assert_true(at < json_array_size(parent));
+                    assert_int_equal(json_array_set(parent, at, value), 0);
+                } else if (json_is_array(parent)) {
                     assert_string_equal(tok, "-");
                     assert_int_equal(json_array_append(parent, value), 0);
                 } else {
@@ -520,6 +526,107 @@ static void test_odd_inputs_never_crash(void **state)
 
 /* --- template ------------------------------------------------------------------ */
 
+/* --- stdio servers ------------------------------------------------------------- */
+
+/* The review of review-opt-in-label.json with the pod marked mcptrail.io/stdio
+ * and its first container given command, args and an env variable. */
+static char *stdio_review(bool with_command)
+{
+    size_t len = 0;
+    char *body = read_fixture("review-opt-in-label.json", &len);
+    json_t *review = json_loadb(body, len, 0, NULL);
+    free(body);
+    assert_non_null(review);
+    json_t *pod = json_object_get(json_object_get(review, "request"), "object");
+    json_t *meta = json_object_get(pod, "metadata");
+    json_object_set_new(meta, "annotations", json_pack("{s:s}", "mcptrail.io/stdio", "true"));
+    json_t *c = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+    if (with_command) {
+        json_object_set_new(c, "command", json_pack("[s, s]", "npx", "-y"));
+        json_object_set_new(c, "args", json_pack("[s, s]", "@scope/server", "/data, a"));
+    }
+    json_object_set_new(c, "env", json_pack("[{s:s, s:s}]", "name", "GITHUB_API", "value", "x"));
+    char *text = json_dumps(review, JSON_COMPACT);
+    json_decref(review);
+    return text;
+}
+
+static void test_stdio_server_runs_under_the_sidecar_in_its_container(void **state)
+{
+    (void)state;
+    /* the template the chart renders with sidecar.stdio.enabled (tests/helm checks it) */
+    json_t *tpl = NULL;
+    mt_errbuf eb = {{0}};
+    assert_int_equal(mt_inject_template_load(fixture_path("template-stdio.json"), &tpl, &eb), MT_OK);
+    assert_int_equal(mt_inject_template_check(tpl, &eb), MT_OK);
+    mt_inject_params p = params(true);
+    p.tpl = tpl;
+    char *body = stdio_review(true);
+    answer a = run_body(&p, body, strlen(body));
+    assert_int_equal(a.outcome, MT_INJECT_PATCHED);
+    /* no sidecar container: the server's container is replaced by one running the sidecar */
+    assert_null(op_at(a.patch, "/spec/containers/-", 0));
+    const json_t *op = op_at(a.patch, "/spec/containers/0", 0);
+    assert_non_null(op);
+    assert_string_equal(json_string_value(json_object_get(op, "op")), "replace");
+    const json_t *c = json_object_get(op, "value");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c, "command"), 3)),
+                        "/mcptrail/bin/mcptrail-sidecar");
+    const json_t *args = json_object_get(c, "args");
+    size_t n = json_array_size(args);
+    assert_true(n >= 2);
+    assert_string_equal(json_string_value(json_array_get(args, n - 2)),
+                        "--upstream.command=[\"npx\",\"-y\",\"@scope/server\",\"/data, a\"]");
+    assert_string_equal(json_string_value(json_array_get(args, n - 1)),
+                        "--upstream.env_allow=[\"PATH\",\"HOME\",\"LANG\",\"TZ\",\"NODE_PATH\","
+                        "\"GITHUB_API\"]");
+    /* its own variables, then the sidecar's; the sidecar's ports and probes */
+    assert_string_equal(env_value(c, "GITHUB_API"), "x");
+    assert_string_equal(env_value(c, "MCPTRAIL_SCHEMA_DIR"), "/mcptrail/schemas");
+    assert_true(json_is_object(json_object_get(c, "startupProbe")));
+    const json_t *port0 = json_array_get(json_object_get(c, "ports"), 0);
+    assert_string_equal(json_string_value(json_object_get(port0, "name")), "mcp");
+    const json_t *mounts = json_object_get(c, "volumeMounts");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(mounts, json_array_size(mounts) - 1), "mountPath")),
+                        "/mcptrail");
+    /* the bundle comes in by an init container and an emptyDir */
+    const json_t *inits = json_object_get(op_at(a.patch, "/spec/initContainers", 0), "value");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(inits, 0), "name")),
+                        "mcptrail-bundle");
+    const json_t *v = json_object_get(op_at(a.patch, "/spec/volumes/-", 4), "value");
+    assert_string_equal(json_string_value(json_object_get(v, "name")), "mcptrail-bundle");
+    answer_free(&a);
+    /* applied, the pod is injected: a second review adds nothing */
+    json_t *review = json_loads(body, 0, NULL);
+    a = run_body(&p, body, strlen(body));
+    apply_patch(json_object_get(json_object_get(review, "request"), "object"), a.patch);
+    answer_free(&a);
+    char *again = json_dumps(review, JSON_COMPACT);
+    answer b = run_body(&p, again, strlen(again));
+    assert_int_equal(b.outcome, MT_INJECT_ALREADY);
+    answer_free(&b);
+    free(again);
+    json_decref(review);
+    free(body);
+    /* a container without command cannot be run this way: refused with the reason */
+    body = stdio_review(false);
+    a = run_body(&p, body, strlen(body));
+    assert_int_equal(a.outcome, MT_INJECT_ERROR);
+    assert_non_null(strstr(a.reason, "must set command"));
+    answer_free(&a);
+    free(body);
+    /* a template without the stdio section says how to get one */
+    p.tpl = g_tpl;
+    body = stdio_review(true);
+    a = run_body(&p, body, strlen(body));
+    assert_int_equal(a.outcome, MT_INJECT_ERROR);
+    assert_non_null(strstr(a.reason, "sidecar.stdio.enabled"));
+    answer_free(&a);
+    free(body);
+    json_decref(tpl);
+}
+
 static void test_template_errors_name_the_field(void **state)
 {
     (void)state;
@@ -562,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_body_over_the_bound_is_refused_not_parsed),
         cmocka_unit_test(test_odd_inputs_never_crash),
         cmocka_unit_test(test_template_errors_name_the_field),
+        cmocka_unit_test(test_stdio_server_runs_under_the_sidecar_in_its_container),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -227,6 +227,37 @@ mcptrail.sidecar: the sidecar container. Add it to a pod template's containers:
 and its volumes with "mcptrail.sidecarVolumes", labels with "mcptrail.sidecarPodLabels"
 (the NetworkPolicy selects them), annotations with "mcptrail.sidecarPodAnnotations".
 */}}
+{{/*
+The injector's stdio mode (sidecar.stdio.enabled; pods annotated mcptrail.io/stdio):
+the launcher that starts the bundled sidecar in any image (its own loader and
+libraries), the init container that copies the bundle, its volume and mount.
+*/}}
+{{- define "mcptrail.sidecarStdio" -}}
+launcher: ["/mcptrail/lib/ld-linux-x86-64.so.2", "--library-path", "/mcptrail/lib", "/mcptrail/bin/mcptrail-sidecar"]
+envAllow: {{ .Values.sidecar.stdio.envAllow | toJson }}
+env:
+  - name: MCPTRAIL_SCHEMA_DIR
+    value: /mcptrail/schemas
+initContainer:
+  name: mcptrail-bundle
+  image: {{ include "mcptrail.image" (dict "ctx" . "image" .Values.sidecar.image) }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["cp", "-a", "/opt/mcptrail/.", "/mcptrail/"]
+  volumeMounts:
+    - name: mcptrail-bundle
+      mountPath: /mcptrail
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+volume:
+  name: mcptrail-bundle
+  emptyDir:
+    sizeLimit: 256Mi
+mount:
+  name: mcptrail-bundle
+  mountPath: /mcptrail
+  readOnly: true
+{{- end -}}
+
 {{- define "mcptrail.sidecar" -}}
 {{- $s := .Values.sidecar -}}
 - name: {{ $s.containerName }}
