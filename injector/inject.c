@@ -113,18 +113,24 @@ mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb)
         if (!is_string_array(l) || json_array_size(l) == 0)
             return mt_fail(eb, MT_ERR_CONFIG,
                            "template: stdio.launcher must be a non-empty array of strings");
-        if (!is_string_array(json_object_get(st, "envAllow")))
-            return mt_fail(eb, MT_ERR_CONFIG,
-                           "template: stdio.envAllow must be an array of strings");
         const json_t *senv = json_object_get(st, "env");
+        size_t i;
+        const json_t *e;
         if (senv && !json_is_array(senv))
             return mt_fail(eb, MT_ERR_CONFIG, "template: stdio.env must be an array");
+        json_array_foreach((json_t *)senv, i, e)
+        {
+            if (!map_get(e, "name"))
+                return mt_fail(eb, MT_ERR_CONFIG,
+                               "template: stdio.env[%zu] must be an object with a string 'name'",
+                               i);
+        }
         const char *objs[] = {"initContainer", "volume", "mount"};
-        for (size_t i = 0; i < 3; i++)
-            if (!map_get(json_object_get(st, objs[i]), "name"))
+        for (size_t k = 0; k < 3; k++)
+            if (!map_get(json_object_get(st, objs[k]), "name"))
                 return mt_fail(eb, MT_ERR_CONFIG,
                                "template: stdio.%s must be an object with a string 'name'",
-                               objs[i]);
+                               objs[k]);
     }
     return MT_OK;
 }
@@ -199,7 +205,7 @@ static bool has_container(const json_t *list, const char *name)
 {
     size_t i;
     const json_t *c;
-    if (!json_is_array(list))
+    if (!json_is_array(list) || !name)
         return false;
     json_array_foreach((json_t *)list, i, c)
     {
@@ -371,10 +377,11 @@ static json_t *array_member(json_t *o, const char *field)
  * sidecar bundle (binary, the libraries it needs with their loader,
  * schemas) into an emptyDir; the server container's command becomes the
  * sidecar, started through the bundled loader, with the original command and
- * args as upstream.command and the container's own variables (plus
- * stdio.envAllow) passed to the server; it gets the sidecar's environment,
- * mounts, ports and probes, and keeps its image, resources and security
- * context. */
+ * args as upstream.command and upstream.env_inherit (the server keeps the
+ * container's environment but MCPTRAIL_*, which the container may not set);
+ * it gets the sidecar's environment, mounts, ports and probes, and keeps its
+ * image, resources and security context. The server then runs with the
+ * sidecar's user and files (docs/kubernetes.md "stdio servers": trust). */
 static mt_err stdio_patch(const mt_inject_params *p, const json_t *spec,
                           const json_t *annotations, json_t *patch, mt_errbuf *eb)
 {
@@ -411,55 +418,66 @@ static mt_err stdio_patch(const mt_inject_params *p, const json_t *spec,
                        "any) as arrays of strings: the webhook cannot read the image's "
                        "entrypoint",
                        map_get(c, "name"));
-    json_t *argv = json_deep_copy(cmd);
-    json_t *allow = json_deep_copy(json_object_get(st, "envAllow"));
-    json_t *sc = sidecar_container(p, 0);
-    json_t *nc = json_deep_copy(c);
-    json_t *init = json_deep_copy(json_object_get(st, "initContainer"));
-    json_t *tvols = json_deep_copy(json_object_get(p->tpl, "volumes"));
-    char *argv_text = NULL, *allow_text = NULL;
-    mt_err err = argv && allow && sc && nc && init && (tvols || !json_object_get(p->tpl, "volumes"))
-                     ? MT_OK
-                     : MT_ERR_NOMEM;
-    if (err == MT_OK && args && json_array_extend(argv, (json_t *)args) != 0)
-        err = MT_ERR_NOMEM;
+    /* the sidecar's settings are its own: the server's env may not set them */
     size_t i;
     const json_t *e;
     json_array_foreach(json_object_get(c, "env"), i, e)
     {
         const char *n = map_get(e, "name");
-        if (err == MT_OK && n && json_array_append_new(allow, json_string(n)) != 0)
-            err = MT_ERR_NOMEM;
+        if (n && strncmp(n, "MCPTRAIL_", 9) == 0)
+            return mt_fail(eb, MT_ERR_CONFIG,
+                           "container '%s' sets %s: MCPTRAIL_* variables would configure the "
+                           "sidecar that runs in this container; remove it",
+                           map_get(c, "name"), n);
     }
-    if (err == MT_OK && (!(argv_text = json_dumps(argv, JSON_COMPACT)) ||
-                         !(allow_text = json_dumps(allow, JSON_COMPACT))))
+    /* the sidecar's ports must be free in the other containers */
+    json_t *others = json_deep_copy(containers);
+    mt_err err = others && json_array_remove(others, idx) == 0 ? MT_OK : MT_ERR_NOMEM;
+    if (err == MT_OK)
+        err = check_port_clash(others, json_object_get(p->tpl, "container"), eb);
+    json_decref(others);
+    if (err != MT_OK)
+        return err == MT_ERR_NOMEM ? mt_fail(eb, err, "out of memory building the patch") : err;
+    json_t *argv = json_deep_copy(cmd);
+    json_t *sc = sidecar_container(p, 0);
+    json_t *nc = json_deep_copy(c);
+    json_t *init = json_deep_copy(json_object_get(st, "initContainer"));
+    json_t *tvols = json_deep_copy(json_object_get(p->tpl, "volumes"));
+    char *argv_text = NULL;
+    err = argv && sc && nc && init && (tvols || !json_object_get(p->tpl, "volumes"))
+              ? MT_OK
+              : MT_ERR_NOMEM;
+    if (err == MT_OK && args && json_array_extend(argv, (json_t *)args) != 0)
+        err = MT_ERR_NOMEM;
+    if (err == MT_OK && !(argv_text = json_dumps(argv, JSON_COMPACT)))
         err = MT_ERR_NOMEM;
     json_t *nargs = err == MT_OK ? json_deep_copy(json_object_get(sc, "args")) : NULL;
     if (err == MT_OK && !nargs)
         nargs = json_array();
     if (err == MT_OK) {
         char *a1 = concat("--upstream.command=", argv_text);
-        char *a2 = concat("--upstream.env_allow=", allow_text);
-        if (!nargs || !a1 || !a2 ||
-            json_array_append_new(nargs, json_string(a1)) != 0 ||
-            json_array_append_new(nargs, json_string(a2)) != 0 ||
-            json_object_set(nc, "command", json_object_get(st, "launcher")) != 0 ||
-            json_object_set_new(nc, "args", nargs) != 0)
+        if (!nargs || !a1 || json_array_append_new(nargs, json_string(a1)) != 0 ||
+            json_array_append_new(nargs, json_string("--upstream.env_inherit=true")) != 0 ||
+            json_object_set(nc, "command", json_object_get(st, "launcher")) != 0) {
             err = MT_ERR_NOMEM;
-        else
-            nargs = NULL;
+            json_decref(nargs);
+        } else if (json_object_set_new(nc, "args", nargs) != 0) { /* steals nargs either way */
+            err = MT_ERR_NOMEM;
+        }
         free(a1);
-        free(a2);
-        json_decref(nargs);
     }
-    /* the sidecar's environment and mounts join the container's own */
-    json_t *env = err == MT_OK ? array_member(nc, "env") : NULL;
+    /* the sidecar's environment, then the container's own (no MCPTRAIL_* among
+     * them, checked above); the sidecar's mounts join the container's */
+    json_t *env = json_array();
     json_t *mounts = err == MT_OK ? array_member(nc, "volumeMounts") : NULL;
-    if (err == MT_OK && (!env || !mounts || merge_by(env, json_object_get(st, "env"), "name") ||
-                         merge_by(env, json_object_get(sc, "env"), "name") ||
+    if (err == MT_OK && (!env || !mounts || merge_by(env, json_object_get(sc, "env"), "name") ||
+                         merge_by(env, json_object_get(st, "env"), "name") ||
+                         merge_by(env, json_object_get(c, "env"), "name") ||
+                         json_object_set(nc, "env", env) != 0 ||
                          merge_by(mounts, json_object_get(sc, "volumeMounts"), "name") ||
                          json_array_append(mounts, json_object_get(st, "mount")) != 0))
         err = MT_ERR_NOMEM;
+    json_decref(env);
     /* clients reach the sidecar's port, probes ask the sidecar */
     const char *take[] = {"ports", "startupProbe", "livenessProbe", "readinessProbe"};
     for (size_t k = 0; err == MT_OK && k < 4; k++) {
@@ -486,13 +504,11 @@ static mt_err stdio_patch(const mt_inject_params *p, const json_t *spec,
     if (err == MT_OK)
         err = add_volumes(patch, json_object_get(spec, "volumes"), tvols);
     json_decref(argv);
-    json_decref(allow);
     json_decref(sc);
     json_decref(nc);
     json_decref(init);
     json_decref(tvols);
     free(argv_text);
-    free(allow_text);
     return err == MT_OK ? MT_OK : mt_fail(eb, err, "out of memory building the patch");
 }
 

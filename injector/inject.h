@@ -58,7 +58,7 @@ typedef struct mt_inject_params {
  * ...}, "volumes": [{"name": ...}, ...], "labels": {k: "v"},
  * "annotations": {k: "v"}, "upstreamPortEnv": "MCPTRAIL_UPSTREAM_PORT",
  * "stdio": {"launcher": [argv prefix that starts the bundled sidecar],
- * "envAllow": [names], "env": [variables for the bundled sidecar],
+ * "env": [variables for the bundled sidecar],
  * "initContainer": {...}, "volume": {...}, "mount": {...}}}. container is required; the rest optional. Messages name the
  * field. */
 mt_err mt_inject_template_check(const json_t *tpl, mt_errbuf *eb);

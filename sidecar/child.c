@@ -298,25 +298,44 @@ static void on_in_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* NAME=value items of the child's environment (see child.h). */
+extern char **environ;
+
+/* Whether env (NAME=value items) sets name. */
+static bool env_sets(const mt_strlist *env, const char *name, size_t nl)
+{
+    for (size_t j = 0; env && j < env->n; j++)
+        if (strncmp(env->items[j], name, nl) == 0 && env->items[j][nl] == '=')
+            return true;
+    return false;
+}
+
 static char **build_env(const mt_child_spec *spec)
 {
     size_t na = spec->env_allow ? spec->env_allow->n : 0, ne = spec->env ? spec->env->n : 0;
-    char **envp = calloc(na + ne + 1, sizeof *envp);
+    size_t ni = 0;
+    for (char **e = environ; spec->inherit_env && e && *e; e++)
+        ni++;
+    char **envp = calloc(na + ne + ni + 1, sizeof *envp);
     if (!envp)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < ne; i++)
         if (!(envp[k++] = strdup(spec->env->items[i])))
             goto fail;
+    /* everything but mcptrail's own settings (and what env sets) */
+    for (char **e = environ; spec->inherit_env && e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, "MCPTRAIL_", 9) == 0 || env_sets(spec->env, *e, (size_t)(eq - *e)))
+            continue;
+        if (!(envp[k++] = strdup(*e)))
+            goto fail;
+    }
+    if (spec->inherit_env)
+        return envp;
     for (size_t i = 0; i < na; i++) {
         const char *name = spec->env_allow->items[i];
         const char *v = getenv(name);
-        size_t nl = strlen(name);
-        bool set = false;
-        for (size_t j = 0; j < ne; j++)
-            if (strncmp(spec->env->items[j], name, nl) == 0 && spec->env->items[j][nl] == '=')
-                set = true;
-        if (!v || set)
+        if (!v || env_sets(spec->env, name, strlen(name)))
             continue;
         if (asprintf(&envp[k], "%s=%s", name, v) < 0) {
             envp[k] = NULL;

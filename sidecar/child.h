@@ -32,6 +32,7 @@ typedef struct mt_child_spec {
     const mt_strlist *argv;      /* argv[0] is looked up in PATH */
     const mt_strlist *env_allow; /* names copied from our environment (NULL: none) */
     const mt_strlist *env;       /* NAME=value items, winning over env_allow (NULL: none) */
+    bool inherit_env;            /* our whole environment but MCPTRAIL_* instead of env_allow */
     const char *cwd;             /* NULL: ours */
     size_t max_line;             /* longest stdout line accepted */
     size_t max_buffered;         /* stdin bytes queued at most (mt_child_send) */

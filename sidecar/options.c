@@ -48,6 +48,11 @@ const mt_cfg_option mt_sidecar_options[] = {
      "processes (names; nothing else is passed, so the sidecar's own settings and secrets "
      "stay out).",
      O(upstream_env_allow), 0, 0, NULL, 0},
+    {"upstream.env_inherit", MT_CFG_BOOL, "false",
+     "Pass upstream.command's processes the sidecar's whole environment except the "
+     "`MCPTRAIL_*` variables, instead of upstream.env_allow. The injector's stdio mode sets "
+     "it: the server then keeps its container's variables, `envFrom` and the image's `ENV`.",
+     O(upstream_env_inherit), 0, 0, NULL, 0},
     {"upstream.env", MT_CFG_LIST, NULL,
      "Variables set for upstream.command's processes, `NAME=value` items (or a JSON "
      "object); they win over upstream.env_allow.",

@@ -36,6 +36,7 @@ typedef struct mt_sidecar_config {
     mt_cfg_secret upstream_credential; /* whole Authorization value for upstream */
     mt_strlist upstream_command;       /* stdio server argv; empty: HTTP upstream */
     mt_strlist upstream_env_allow;     /* names passed from our environment */
+    bool upstream_env_inherit;         /* pass all of it but MCPTRAIL_* instead */
     mt_strlist upstream_env;           /* NAME=value set for the server */
     char *upstream_cwd;
     int64_t upstream_max_processes;

@@ -190,6 +190,7 @@ static void send_own(stdio_proc *pr, mt_rec_session *s, const char *kind, json_t
     mt_rec_session *own = NULL;
     if (p->rec && !s)
         s = own = proc_session(pr);
+    bool recorded = !p->rec; /* nothing is recorded without a recorder */
     if (p->rec && s) {
         mt_rec_event ev;
         memset(&ev, 0, sizeof ev);
@@ -205,12 +206,16 @@ static void send_own(stdio_proc *pr, mt_rec_session *s, const char *kind, json_t
         ev.payload = text;
         ev.payload_len = strlen(text);
         ev.http.mcp_session_id = pr->session_id[0] ? pr->session_id : NULL;
-        (void)mt_rec_emit(p->rec, s, &ev, NULL, NULL);
+        recorded = mt_rec_emit(p->rec, s, &ev, NULL, NULL) == MT_OK;
         free(id);
     }
     if (own)
         mt_rec_session_release(p->rec, own);
-    (void)mt_child_send(pr->child, text, strlen(text));
+    if (recorded) /* what cannot be recorded is not sent */
+        (void)mt_child_send(pr->child, text, strlen(text));
+    else
+        mt_logs(MT_LOG_WARN, "stdio", "own message not recorded; not sent", "method",
+                json_string_value(json_object_get(msg, "method")), NULL);
     free(text);
 }
 
@@ -291,6 +296,17 @@ static void x_free(stdio_exchange *x)
     free(x);
 }
 
+static void send_cancel(stdio_proc *pr, mt_rec_session *s, json_int_t wire_id, const char *why);
+
+/* The process is told x's requests are abandoned (before x is freed). */
+static void x_cancel_pending(stdio_exchange *x, const char *why)
+{
+    stdio_proc *pr = x->proc;
+    for (size_t i = 0; pr && i < pr->npend; i++)
+        if (pr->pend[i].x == x)
+            send_cancel(pr, x->f->session, pr->pend[i].wire_id, why);
+}
+
 /* Starts an SSE answer (status 200) so messages can flow. false: the client
  * is gone; x is freed and the engine told. */
 static bool x_start_sse(stdio_exchange *x)
@@ -304,6 +320,7 @@ static bool x_start_sse(stdio_exchange *x)
     x->headers_sent = true;
     if (r == 0)
         return true;
+    x_cancel_pending(x, "client disconnected");
     x_free(x);
     proxy_up_done(f, 0, NULL, NULL);
     return false;
@@ -386,6 +403,7 @@ static bool x_send(stdio_exchange *x, json_t *msg)
          * (the process is never paused for one client) */
         mt_logs(MT_LOG_WARN, "stdio", "client does not read its stream; ending it", NULL);
         fwd *f = x->f;
+        x_cancel_pending(x, "client does not read its stream");
         x_free(x);
         proxy_up_done(f, 0, NULL, NULL);
         return false;
@@ -588,6 +606,7 @@ static stdio_proc *proc_start(stdio_hub *hub, bool modern, mt_errbuf *eb)
     mt_child_spec spec = {
         .argv = &cfg->upstream_command,
         .env_allow = &cfg->upstream_env_allow,
+        .inherit_env = cfg->upstream_env_inherit,
         .env = &cfg->upstream_env,
         .cwd = cfg->upstream_cwd,
         .max_line = (size_t)cfg->upstream_max_line_bytes,
@@ -742,7 +761,12 @@ static void route_one(stdio_proc *pr, json_t *msg)
     }
     json_t *params = json_object_get(msg, "params");
     if (!id) {
-        pending_req *tq = find_by_token(pr, json_object_get(params, "progressToken"));
+        json_t *ptok = json_object_get(params, "progressToken");
+        pending_req *tq = find_by_token(pr, ptok);
+        if (ptok && !tq) { /* a finished request's progress: its token is the process's own */
+            mt_logs(MT_LOG_DEBUG, "stdio", "progress for no request in flight; dropped", NULL);
+            return;
+        }
         stdio_exchange *x = tq ? tq->x : NULL;
         if (tq) /* the client's own token back */
             json_object_set(params, "progressToken", tq->orig_token);
@@ -912,6 +936,16 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
  * (a server that does not read, or one that is stopping). */
 static bool send_messages(stdio_proc *pr, json_t *msg)
 {
+    /* all or nothing: a request is never left half-sent in a batch */
+    size_t total = 0, k = json_is_array(msg) ? json_array_size(msg) : 1;
+    for (size_t i = 0; i < k; i++)
+        total += json_dumpb(json_is_array(msg) ? json_array_get(msg, i) : msg, NULL, 0,
+                            JSON_COMPACT) + 1;
+    if (!mt_child_running(pr->child) ||
+        mt_child_buffered(pr->child) + total > (size_t)pr->hub->p->cfg->upstream_max_buffered) {
+        mt_logs(MT_LOG_WARN, "stdio", "messages not queued: the server is not taking them", NULL);
+        return false;
+    }
     bool all = true;
     size_t n = json_is_array(msg) ? json_array_size(msg) : 1;
     for (size_t i = 0; i < n; i++) {
@@ -1148,10 +1182,7 @@ static void stdio_cancel(fwd *f)
     stdio_exchange *x = f->sx;
     if (!x)
         return;
-    stdio_proc *pr = x->proc;
-    for (size_t i = 0; pr && i < pr->npend; i++)
-        if (pr->pend[i].x == x)
-            send_cancel(pr, f->session, pr->pend[i].wire_id, "client disconnected");
+    x_cancel_pending(x, "client disconnected");
     if (x->busy)
         x->cancelled = true; /* freed when the delivery under way returns */
     else

@@ -578,8 +578,7 @@ static void test_stdio_server_runs_under_the_sidecar_in_its_container(void **sta
     assert_string_equal(json_string_value(json_array_get(args, n - 2)),
                         "--upstream.command=[\"npx\",\"-y\",\"@scope/server\",\"/data, a\"]");
     assert_string_equal(json_string_value(json_array_get(args, n - 1)),
-                        "--upstream.env_allow=[\"PATH\",\"HOME\",\"LANG\",\"TZ\",\"NODE_PATH\","
-                        "\"GITHUB_API\"]");
+                        "--upstream.env_inherit=true");
     /* its own variables, then the sidecar's; the sidecar's ports and probes */
     assert_string_equal(env_value(c, "GITHUB_API"), "x");
     assert_string_equal(env_value(c, "MCPTRAIL_SCHEMA_DIR"), "/mcptrail/schemas");
@@ -614,6 +613,24 @@ static void test_stdio_server_runs_under_the_sidecar_in_its_container(void **sta
     a = run_body(&p, body, strlen(body));
     assert_int_equal(a.outcome, MT_INJECT_ERROR);
     assert_non_null(strstr(a.reason, "must set command"));
+    answer_free(&a);
+    free(body);
+    /* the container may not configure the sidecar through MCPTRAIL_* variables */
+    body = stdio_review(true);
+    json_t *r2 = json_loads(body, 0, NULL);
+    free(body);
+    json_t *c0 = json_array_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(r2, "request"), "object"),
+                                        "spec"),
+                        "containers"),
+        0);
+    json_array_append_new(json_object_get(c0, "env"),
+                          json_pack("{s:s, s:s}", "name", "MCPTRAIL_RECORD_MODE", "value", "async"));
+    body = json_dumps(r2, JSON_COMPACT);
+    json_decref(r2);
+    a = run_body(&p, body, strlen(body));
+    assert_int_equal(a.outcome, MT_INJECT_ERROR);
+    assert_non_null(strstr(a.reason, "MCPTRAIL_RECORD_MODE"));
     answer_free(&a);
     free(body);
     /* a template without the stdio section says how to get one */

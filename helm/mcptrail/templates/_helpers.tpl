@@ -234,7 +234,6 @@ libraries), the init container that copies the bundle, its volume and mount.
 */}}
 {{- define "mcptrail.sidecarStdio" -}}
 launcher: ["/mcptrail/lib/ld-linux-x86-64.so.2", "--library-path", "/mcptrail/lib", "/mcptrail/bin/mcptrail-sidecar"]
-envAllow: {{ .Values.sidecar.stdio.envAllow | toJson }}
 env:
   - name: MCPTRAIL_SCHEMA_DIR
     value: /mcptrail/schemas
