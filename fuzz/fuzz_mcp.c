@@ -99,8 +99,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             : m->resource_uri;
         err = mt_mcp_check_headers(MT_MCP_V_2026_07_28, m->method, name, &b, &eb);
         /* Headers copied from a single body agree unless the value needs the
-         * header encoding (edge whitespace, the base64 sentinel, a NUL). */
-        if (!b.is_batch && m->method && plain(m->method, strlen(m->method)) &&
+         * header encoding (edge whitespace, the base64 sentinel, a NUL), or the
+         * envelope claims another protocol version than the header's. */
+        json_t *pv = json_object_get(json_object_get(m->params, "_meta"),
+                                     "io.modelcontextprotocol/protocolVersion");
+        bool same_version = !json_is_string(pv) || strcmp(json_string_value(pv), "2026-07-28") == 0;
+        if (!b.is_batch && m->method && same_version && plain(m->method, strlen(m->method)) &&
             (!name || plain(name, json_string_length(json_object_get(
                                       m->params, m->resource_uri ? "uri" : "name")))))
             CHECK(err == MT_OK);
