@@ -10,26 +10,29 @@
  *  - 2026-07-28 requests (stateless) share one process, started at the
  *    first one and restarted with back-off when it exits.
  *
- * Request ids are rewritten to the process's own counter (one process
- * serves many HTTP requests, and for 2026-07-28 many clients) and restored
- * on the response. A server message goes to: the request whose id it
- * answers; the request whose progressToken or (2026-07-28)
- * subscriptionId it carries. Otherwise, in a 2025 session, a server
- * request or a log message goes to the newest request stream still open
- * (its likely cause), else the GET stream; other notifications
- * (list_changed, resources/updated) to the GET stream, else the newest
- * request stream; with no stream open, to a queue the next stream gets
- * (bounded): a session's messages all reach its client. The shared
- * 2026-07-28 process's messages go only to the request in flight when there
- * is exactly one, else nowhere (logged): never to an unrelated client. A POST with requests is answered as SSE when
- * the client accepts it, else as JSON once every response is in; one
- * without requests gets 202 once its messages are queued for stdin.
+ * Request ids and progress tokens are rewritten to the process's own
+ * counter (one process serves many HTTP requests, and for 2026-07-28 many
+ * clients) and restored on the way back. A server message goes to: the
+ * request whose id it answers; the request whose progressToken or
+ * (2026-07-28) subscriptionId it carries (progress of a finished request is
+ * dropped). Otherwise, in a 2025 session, a server request or a log message
+ * goes to the newest request stream still open (its likely cause), else the
+ * GET stream; other notifications (list_changed, resources/updated) to the
+ * GET stream, else the newest request stream; with no stream open, to a
+ * queue the next stream gets (bounded): a session's messages all reach its
+ * client. The shared 2026-07-28 process's messages go only to the request
+ * in flight when there is exactly one, else nowhere (logged): never to an
+ * unrelated client. A POST with requests is answered as SSE when the client
+ * accepts it, else as JSON once every response is in; one without requests
+ * gets 202 once its messages are queued for stdin (a batch all or nothing).
  *
  * A process that exits, writes a line that is not JSON, or a line over
  * upstream.max_line_bytes answers each request it still owed with a
  * JSON-RPC error (code -32603, data.mcptrail "upstream_exited"); the exit
- * is recorded as an `error` event (its MCP session's, or the instance's for
- * the shared process) and logged. */
+ * is recorded as an `error` event (its MCP session's, or the shared
+ * process's own recorded session) and logged. What the sidecar writes to a
+ * process itself (the opening ping, cancels) is recorded before it is sent,
+ * and not sent when it cannot be recorded. */
 #include "upstream.h"
 #include "transport.h"
 
