@@ -26,8 +26,13 @@ done
 run=$(mktemp -d "${TMPDIR:-/tmp}/mt-bench-stdio.XXXXXX")
 pids=() kafka_started=""
 cleanup() {
+  # sidecars start inside $(...): their PIDs are in $run/*.pid, not in pids
+  for f in "$run"/*.pid; do [ -f "$f" ] && pids+=("$(cat "$f")"); done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
   [ -z "$kafka_started" ] || MT_KAFKA_STATE=$run/kafka bash "$root/scripts/kafka.sh" stop >/dev/null 2>&1 || true
   rm -rf "$run"
 }
@@ -65,7 +70,7 @@ sidecar() {
     --auth.audiences=mcptrail-bench --record.mode="$mode" --record.spool_dir="$d/spool" \
     --record.topic=mcptrail.bench.stdio --record.hmac_key_file="$run/hmac.key" \
     --log.level=info --log.format=json >"$d/log" 2>&1 </dev/null &
-  pids+=($!)
+  echo $! >"$run/sidecar-$mode.pid"
   local port="" i
   for i in $(seq 1 100); do
     port=$(grep -m1 '"listening"' "$d/log" 2>/dev/null | sed -n 's/.*"port":\([0-9]*\).*/\1/p' || true)
