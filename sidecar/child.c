@@ -114,20 +114,30 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Reaps the process if it exited; what is left of its group (an orphaned
+ * grandchild) is killed then. true: reaped. */
+static bool try_reap(mt_child *c)
+{
+    if (c->reaped || c->pid <= 0)
+        return true;
+    int st = 0;
+    pid_t r = waitpid(c->pid, &st, WNOHANG);
+    if (r == c->pid || (r < 0 && errno == ECHILD)) {
+        c->reaped = true;
+        c->wait_status = st;
+        kill(-c->pid, SIGKILL);
+    }
+    return c->reaped;
+}
+
 static void on_pidfd(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     mt_child *c = arg;
-    int st = 0;
-    pid_t r = waitpid(c->pid, &st, WNOHANG);
-    if (r == 0)
+    if (!try_reap(c))
         return; /* not yet (spurious wake-up) */
     event_del(c->pid_ev);
-    c->reaped = true;
-    c->wait_status = r == c->pid ? st : 0;
-    /* what is left of its group (an orphaned grandchild) goes too */
-    kill(-c->pid, SIGKILL);
     close_stdin(c);
     /* what it wrote before exiting is read to the end, back-pressure or not */
     if (c->out && !c->out_eof)
@@ -577,20 +587,6 @@ void mt_child_pause(mt_child *c, bool paused)
         bufferevent_disable(c->out, EV_READ);
     else
         bufferevent_enable(c->out, EV_READ);
-}
-
-static bool try_reap(mt_child *c)
-{
-    if (c->reaped || c->pid <= 0)
-        return true;
-    int st = 0;
-    pid_t r = waitpid(c->pid, &st, WNOHANG);
-    if (r == c->pid || (r < 0 && errno == ECHILD)) {
-        c->reaped = true;
-        c->wait_status = st;
-        kill(-c->pid, SIGKILL); /* what is left of its group */
-    }
-    return c->reaped;
 }
 
 /* Waits up to ms for all of cs to be reaped; true when they are. */

@@ -151,6 +151,19 @@ static mt_rec_session *proc_session(stdio_proc *pr)
     return rec_id ? mt_rec_session_get(p->rec, rec_id) : NULL;
 }
 
+/* An `internal` event of the process carrying text (rpc null). */
+static void internal_event(mt_rec_event *ev, const stdio_proc *pr, const char *kind,
+                           const char *text)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->direction = "internal";
+    ev->latency_us = -1;
+    ev->payload = text;
+    ev->payload_len = strlen(text);
+    ev->http.mcp_session_id = pr->session_id[0] ? pr->session_id : NULL;
+}
+
 /* An `error` event about the process, in proc_session's session. */
 static void record_proc_event(stdio_proc *pr, const char *what, json_t *info)
 {
@@ -165,13 +178,7 @@ static void record_proc_event(stdio_proc *pr, const char *what, json_t *info)
     json_decref(info);
     if (s && text) {
         mt_rec_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.kind = "error";
-        ev.direction = "internal";
-        ev.latency_us = -1;
-        ev.payload = text;
-        ev.payload_len = strlen(text);
-        ev.http.mcp_session_id = pr->session_id[0] ? pr->session_id : NULL;
+        internal_event(&ev, pr, "error", text);
         (void)mt_rec_emit(p->rec, s, &ev, NULL, NULL);
     }
     if (s)
@@ -196,19 +203,13 @@ static void send_own(stdio_proc *pr, mt_rec_session *s, const char *kind, json_t
     bool recorded = !p->rec; /* nothing is recorded without a recorder */
     if (p->rec && s) {
         mt_rec_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.kind = kind;
-        ev.direction = "internal";
-        ev.latency_us = -1;
+        internal_event(&ev, pr, kind, text);
         ev.rpc.present = true;
         ev.rpc.method = json_string_value(json_object_get(msg, "method"));
         char *id = json_object_get(msg, "id")
                        ? json_dumps(json_object_get(msg, "id"), JSON_ENCODE_ANY | JSON_COMPACT)
                        : NULL;
         ev.rpc.id = id;
-        ev.payload = text;
-        ev.payload_len = strlen(text);
-        ev.http.mcp_session_id = pr->session_id[0] ? pr->session_id : NULL;
         recorded = mt_rec_emit(p->rec, s, &ev, NULL, NULL) == MT_OK;
         free(id);
     }
@@ -235,17 +236,13 @@ static void send_cancel(stdio_proc *pr, mt_rec_session *s, json_int_t wire_id, c
 
 /* ---- answering the client ------------------------------------------------ */
 
-static void x_headers(stdio_exchange *x, int code, const char *reason, const char *ctype,
-                      struct evkeyvalq *h)
+static void x_headers(stdio_exchange *x, const char *ctype, struct evkeyvalq *h)
 {
-    if (ctype)
-        evhttp_add_header(h, "Content-Type", ctype);
+    evhttp_add_header(h, "Content-Type", ctype);
     if (x->sse)
         evhttp_add_header(h, "Cache-Control", "no-cache");
     if (x->session_id[0])
         evhttp_add_header(h, "Mcp-Session-Id", x->session_id);
-    (void)code;
-    (void)reason;
 }
 
 static void pend_clear(pending_req *pq)
@@ -316,7 +313,7 @@ static bool x_start_sse(stdio_exchange *x)
 {
     struct evkeyvalq h;
     TAILQ_INIT(&h);
-    x_headers(x, 200, "OK", "text/event-stream", &h);
+    x_headers(x, "text/event-stream", &h);
     fwd *f = x->f;
     int r = proxy_up_headers(f, 200, "OK", &h);
     evhttp_clear_headers(&h);
@@ -352,7 +349,7 @@ static void x_finish(stdio_exchange *x)
         if (text && body)
             evbuffer_add(body, text, strlen(text));
         free(text);
-        x_headers(x, code, reason, "application/json", &h);
+        x_headers(x, "application/json", &h);
         if (proxy_up_headers(f, code, reason, &h) != 0) {
             evhttp_clear_headers(&h);
             if (body)
@@ -866,13 +863,23 @@ static void proc_exit(void *arg, const mt_child_exit *ex)
 
 /* ---- sending a request --------------------------------------------------- */
 
+/* A body's messages: msg itself, or each element of a batch. */
+static size_t msg_count(const json_t *msg)
+{
+    return json_is_array(msg) ? json_array_size(msg) : 1;
+}
+
+static json_t *msg_at(json_t *msg, size_t i)
+{
+    return json_is_array(msg) ? json_array_get(msg, i) : msg;
+}
+
 /* Rewrites the requests of msg (object or array) to fresh wire ids and
  * registers them for x. false: too many in flight. */
 static bool register_requests(stdio_proc *pr, stdio_exchange *x, json_t *msg)
 {
-    size_t n = json_is_array(msg) ? json_array_size(msg) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_is_array(msg) ? json_array_get(msg, i) : msg;
+    for (size_t i = 0, n = msg_count(msg); i < n; i++) {
+        json_t *m = msg_at(msg, i);
         json_t *id = json_object_get(m, "id");
         json_t *params = json_object_get(m, "params");
         if (!json_is_object(m) || !json_object_get(m, "method") || !id)
@@ -927,10 +934,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     stdio_exchange *x = arg;
-    stdio_proc *pr = x->proc;
-    for (size_t i = 0; pr && i < pr->npend; i++)
-        if (pr->pend[i].x == x)
-            send_cancel(pr, x->f->session, pr->pend[i].wire_id, "request timed out");
+    x_cancel_pending(x, "request timed out");
     mt_logs(MT_LOG_WARN, "stdio", "request to the stdio server timed out", NULL);
     x_fail(x, "MCP server did not answer within limits.request_timeout", "upstream_timeout");
 }
@@ -940,19 +944,17 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static bool send_messages(stdio_proc *pr, json_t *msg)
 {
     /* all or nothing: a request is never left half-sent in a batch */
-    size_t total = 0, k = json_is_array(msg) ? json_array_size(msg) : 1;
-    for (size_t i = 0; i < k; i++)
-        total += json_dumpb(json_is_array(msg) ? json_array_get(msg, i) : msg, NULL, 0,
-                            JSON_COMPACT) + 1;
+    size_t total = 0;
+    for (size_t i = 0, n = msg_count(msg); i < n; i++)
+        total += json_dumpb(msg_at(msg, i), NULL, 0, JSON_COMPACT) + 1;
     if (!mt_child_running(pr->child) ||
         mt_child_buffered(pr->child) + total > (size_t)pr->hub->p->cfg->upstream_max_buffered) {
         mt_logs(MT_LOG_WARN, "stdio", "messages not queued: the server is not taking them", NULL);
         return false;
     }
     bool all = true;
-    size_t n = json_is_array(msg) ? json_array_size(msg) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_is_array(msg) ? json_array_get(msg, i) : msg;
+    for (size_t i = 0, n = msg_count(msg); i < n; i++) {
+        json_t *m = msg_at(msg, i);
         const char *method = json_string_value(json_object_get(m, "method"));
         if (method && !json_object_get(m, "id") &&
             strcmp(method, "notifications/cancelled") == 0 && !translate_cancel(pr, m))
@@ -993,9 +995,8 @@ static stdio_exchange *x_new(fwd *f, stdio_proc *pr)
 
 static bool has_request(json_t *msg)
 {
-    size_t n = json_is_array(msg) ? json_array_size(msg) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_is_array(msg) ? json_array_get(msg, i) : msg;
+    for (size_t i = 0, n = msg_count(msg); i < n; i++) {
+        json_t *m = msg_at(msg, i);
         if (json_object_get(m, "method") && json_object_get(m, "id"))
             return true;
     }
@@ -1004,7 +1005,7 @@ static bool has_request(json_t *msg)
 
 static bool is_initialize(json_t *msg)
 {
-    json_t *m = json_is_array(msg) ? json_array_get(msg, 0) : msg;
+    json_t *m = msg_at(msg, 0);
     const char *method = json_string_value(json_object_get(m, "method"));
     return method && strcmp(method, "initialize") == 0 && json_object_get(m, "id");
 }
@@ -1035,14 +1036,12 @@ static void stdio_start(fwd *f, struct evhttp_request *creq)
     bool modern = f->tr == &proxy_transport_stateless;
     const char *sid = evhttp_find_header(evhttp_request_get_input_headers(creq),
                                          "Mcp-Session-Id");
-    if (modern || (!sid && cmd != EVHTTP_REQ_POST)) {
-        if (cmd != EVHTTP_REQ_POST) {
-            reply_later(f, 405, "Method Not Allowed", -32000,
-                        modern ? "Method not allowed: this server is stateless"
-                               : "Method not allowed: the stdio upstream serves Streamable "
-                                 "HTTP (GET needs an Mcp-Session-Id)");
-            return;
-        }
+    if (cmd != EVHTTP_REQ_POST && (modern || !sid)) {
+        reply_later(f, 405, "Method Not Allowed", -32000,
+                    modern ? "Method not allowed: this server is stateless"
+                           : "Method not allowed: the stdio upstream serves Streamable "
+                             "HTTP (GET needs an Mcp-Session-Id)");
+        return;
     }
     stdio_proc *pr = NULL;
     if (sid && !modern) {
