@@ -507,7 +507,7 @@ mt_err mask_span_push(mt_mask_ctx *c, size_t start, size_t end, size_t det)
         c->capspans = nc;
     }
     c->spans[c->nspans++] =
-        (mask_span){start, end, (uint32_t)det, c->e->rules->dets[det].check == CHK_KEYED};
+        (mask_span){start, end, (uint32_t)det, mask_key_is_keyed(c->e->rules->dets[det].check)};
     return MT_OK;
 }
 
@@ -548,15 +548,60 @@ static bool is_email_local(char ch)
     return is_keych(ch) || ch == '%' || ch == '+';
 }
 
-/* Reads the value that follows a key and its separator at p. */
-static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t *ve)
+static char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch; }
+static bool is_upper(char ch) { return ch >= 'A' && ch <= 'Z'; }
+static bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
+
+static bool has_sub_ci(const char *s, size_t len, const char *w)
+{
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= len; i++) {
+        size_t k = 0;
+        while (k < wl && lower(s[i + k]) == w[k])
+            k++;
+        if (k == wl)
+            return true;
+    }
+    return false;
+}
+
+/* "pass" alone is a secret word only as a word of the name: DB_PASS,
+ * smtpPass, --pass, pass.word; not bypass, passenger, compass, PASSED. */
+static bool key_pass_ok(const char *k, size_t n)
+{
+    static const char *const strong[] = {"password", "passwd", "passphrase", "pwd", "secret",
+                                         "token", "key", "credential", "auth"};
+    for (size_t i = 0; i < sizeof strong / sizeof strong[0]; i++)
+        if (has_sub_ci(k, n, strong[i]))
+            return true;
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (!(lower(k[i]) == 'p' && lower(k[i + 1]) == 'a' && lower(k[i + 2]) == 's' &&
+              lower(k[i + 3]) == 's'))
+            continue;
+        bool before = i == 0 || !is_keych(k[i - 1]) || k[i - 1] == '_' || k[i - 1] == '-' ||
+                      k[i - 1] == '.' || (is_lower(k[i - 1]) && is_upper(k[i]));
+        size_t j = i + 4;
+        bool after = j == n || k[j] == '_' || k[j] == '-' || k[j] == '.' ||
+                     (k[j] >= '0' && k[j] <= '9') || (is_upper(k[j]) && is_lower(k[i + 3]));
+        if (before && after)
+            return true;
+    }
+    return false;
+}
+
+/* Reads the value that follows a key and its separator at p: a quoted
+ * string (", ', `; escaped quotes of JSON inside JSON matched by count) or
+ * a bare word. xml: a bare value ends at '<'. */
+static bool keyed_value(const char *s, size_t len, size_t p, bool xml, size_t *vs, size_t *ve,
+                        bool *quoted)
 {
     size_t k = 0;
+    *quoted = false;
     while (p < len && s[p] == '\\' && k < 8) {
         k++;
         p++;
     }
-    if (p < len && (s[p] == '"' || s[p] == '\'')) {
+    if (p < len && (s[p] == '"' || s[p] == '\'' || s[p] == '`')) {
         char q = s[p++];
         size_t lim = len - p > KEYED_VALUE_MAX ? p + KEYED_VALUE_MAX : len;
         for (size_t i = p; i < lim; i++) {
@@ -570,6 +615,7 @@ static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t 
             if (b == k) {
                 *vs = p;
                 *ve = i - k;
+                *quoted = true;
                 return *ve > *vs;
             }
         }
@@ -580,7 +626,7 @@ static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t 
     size_t i = p;
     size_t lim = len - p > KEYED_VALUE_MAX ? p + KEYED_VALUE_MAX : len;
     while (i < lim && !is_space(s[i]) && s[i] != ',' && s[i] != ';' && s[i] != '&' &&
-           s[i] != '"' && s[i] != '\'' &&
+           s[i] != '"' && s[i] != '\'' && !(xml && s[i] == '<') &&
            !(s[i] == '\\' && i + 1 < len &&
              (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't' || s[i + 1] == '"' ||
               s[i + 1] == '\\')))
@@ -590,28 +636,135 @@ static bool keyed_value(const char *s, size_t len, size_t p, size_t *vs, size_t 
     return i > p;
 }
 
-static mt_err check_keyed(mt_mask_ctx *c, const char *s, size_t len, size_t det)
+/* The separators that need their context (see KSEP in mask_rules.c). */
+static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep, bool name_rule)
 {
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-    size_t ks = ov[2], ke = ov[3], vs, ve;
-    if (ov[2] == PCRE2_UNSET)
-        return MT_OK;
-    /* The patterns start at the key word (a leading [A-Za-z0-9_.-]* would
-     * make Vectorscan track every start); the key's own start is found
-     * here, so benign-name checks see SMTP_PASSWORD_FILE whole. */
-    for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
-        ks--;
+    const char *key = s + ks;
+    size_t kn = ke - ks;
+    switch (sep) {
+    case ',': { /* setProperty("X_TOKEN", "v"), os.Setenv("X_TOKEN", "v") */
+        size_t p = ks;
+        if (p == 0 || (s[p - 1] != '"' && s[p - 1] != '\'' && s[p - 1] != '`'))
+            return false;
+        p--;
+        while (p > 0 && (s[p - 1] == '\\' || s[p - 1] == ' '))
+            p--;
+        return p > 0 && s[p - 1] == '(';
+    }
+    case '>': /* <password>v</password> */
+        return ks > 0 && s[ks - 1] == '<';
+    case '(': { /* setPassword("v"), withToken("v") */
+        size_t b = kn;
+        while (b > 0 && key[b - 1] != '.')
+            b--;
+        return (kn - b >= 3 && lower(key[b]) == 's' && lower(key[b + 1]) == 'e' &&
+                lower(key[b + 2]) == 't') ||
+               (kn - b >= 4 && lower(key[b]) == 'w' && lower(key[b + 1]) == 'i' &&
+                lower(key[b + 2]) == 't' && lower(key[b + 3]) == 'h');
+    }
+    default: /* blank: ENV NAME value, --password value */
+        return name_rule || key[0] == '-';
+    }
+}
+
+/* Key at [ks, ke), separator sep, value from p: the checks every keyed
+ * detector shares, then the value. */
+static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks, size_t ke,
+                           size_t p, char sep, size_t det)
+{
+    size_t vs, ve;
+    bool quoted, name_rule = c->e->rules->dets[det].check == CHK_KEYED_NAME;
     /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
-     * is not a key. */
-    if (ks > 0 && s[ks - 1] == ':')
+     * is not a key; PowerShell's $env:API_KEY is. */
+    if (ks > 0 && s[ks - 1] == ':' &&
+        !(ks >= 5 && s[ks - 5] == '$' && has_sub_ci(s + ks - 4, 3, "env")))
         return MT_OK;
-    if (mask_key_is_benign(s + ks, ke - ks))
+    if (mask_key_is_benign(s + ks, ke - ks) || !key_pass_ok(s + ks, ke - ks) ||
+        (name_rule && !mask_key_is_secret(s + ks, ke - ks)))
         return MT_OK;
-    if (!keyed_value(s, len, ov[1], &vs, &ve))
+    if (sep != '=' && sep != ':' && !keyed_context_ok(s, ks, ke, sep, name_rule))
+        return MT_OK;
+    /* go test / jest output: "--- PASS: TestX", "PASS: suite" */
+    if (sep == ':' && ke - ks == 4 && memcmp(s + ks, "PASS", 4) == 0)
+        return MT_OK;
+    if (!keyed_value(s, len, p, sep == '>', &vs, &ve, &quoted))
+        return MT_OK;
+    if ((sep == ',' || sep == '(') && !quoted)
         return MT_OK;
     if (mask_value_is_benign(s + vs, ve - vs))
         return MT_OK;
     return mask_finding(c, s, vs, ve, det);
+}
+
+/* A secret word found at [ws, we): the key is the run of key characters
+ * around it; after it may come (in this order) escaping backslashes, a
+ * closing quote, a ']' (config["api_key"] = ...), blanks and a separator:
+ * = : => and the assignments of Go, Make, PHP, Ruby and shells (:= ::= ?=
+ * .= += ||=), or ',' '>' '(' and a blank, which keyed_context_ok allows
+ * only in their context. */
+static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, size_t we,
+                         size_t det)
+{
+    size_t ks = ws, ke = we, p;
+    /* passphrase_assignment reads PASSPHRASE keys */
+    if (we - ws == 4 && len - we >= 6 && has_sub_ci(s + we, 6, "phrase"))
+        return MT_OK;
+    for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
+        ks--;
+    while (ke < len && ke - we < 128 && is_keych(s[ke]))
+        ke++;
+    if (ke < len && is_keych(s[ke]))
+        return MT_OK; /* a key longer than any name */
+    p = ke;
+    for (int k = 0; k < 8 && p < len && s[p] == '\\'; k++)
+        p++;
+    if (p < len && (s[p] == '"' || s[p] == '\'' || s[p] == '`'))
+        p++;
+    if (p < len && s[p] == ']')
+        p++;
+    size_t blank = p;
+    while (p < len && (s[p] == ' ' || s[p] == '\t'))
+        p++;
+    if (p >= len)
+        return MT_OK;
+    char sep = s[p], n1 = p + 1 < len ? s[p + 1] : 0, n2 = p + 2 < len ? s[p + 2] : 0;
+    if (sep == '=') {
+        p += n1 == '>' ? 2 : 1;
+    } else if (sep == ':') {
+        if (n1 == '/' && n2 == '/')
+            return MT_OK; /* a URL scheme, not a separator */
+        if (n1 == '=' || (n1 == ':' && n2 == '='))
+            sep = '=';
+        p += n1 == '=' ? 2 : sep == '=' ? 3 : 1;
+    } else if ((sep == '?' || sep == '.' || sep == '+') && n1 == '=') {
+        sep = '=';
+        p += 2;
+    } else if (sep == '|' && n1 == '|' && n2 == '=') {
+        sep = '=';
+        p += 3;
+    } else if (sep == ',' || sep == '>' || sep == '(') {
+        p++;
+    } else if (p > blank) {
+        sep = ' ';
+    } else {
+        return MT_OK;
+    }
+    while (p < len && (s[p] == ' ' || s[p] == '\t'))
+        p++;
+    return keyed_finish(c, s, len, ks, ke, p, sep, det);
+}
+
+/* A keyed form the regex found whole: group 1 is the key, the match ends
+ * where the value starts. */
+static mt_err keyed_re(mt_mask_ctx *c, const char *s, size_t len, size_t det)
+{
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
+    size_t ks = ov[2];
+    if (ov[2] == PCRE2_UNSET)
+        return MT_OK;
+    for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
+        ks--;
+    return keyed_finish(c, s, len, ks, ov[3], ov[1], '=', det);
 }
 
 /* The "data:" block of a Kubernetes Secret, as YAML or as (escaped) JSON:
@@ -709,8 +862,8 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
         if (rc < 0)
             return MT_OK;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-        if (d->check == CHK_KEYED)
-            return check_keyed(c, s, len, cd->det);
+        if (mask_key_is_keyed(d->check))
+            return keyed_re(c, s, len, cd->det);
         if (rc >= 2 && ov[2] != PCRE2_UNSET) {
             start = ov[2];
             end = ov[3];
@@ -720,8 +873,11 @@ static mt_err confirm(mt_mask_ctx *c, const char *s, size_t len, const mask_span
         }
     }
     switch (d->check) {
-    case CHK_NONE:
     case CHK_KEYED:
+        return keyed_word(c, s, len, start, end, cd->det);
+    case CHK_NONE:
+    case CHK_KEYED_RE:
+    case CHK_KEYED_NAME:
         break;
     case CHK_CARD:
         if (!mask_card_ok(s, len, start, end))

@@ -19,7 +19,9 @@ typedef enum mask_check {
     CHK_SSN,      /* AAA-GG-SSSS with SSA rules */
     CHK_PHONE,    /* 10-15 digits */
     CHK_PEM,      /* BEGIN line matched: extend to the END line */
-    CHK_KEYED,    /* key matched (group 1 = key name): read the value after it */
+    CHK_KEYED,    /* a secret word matched: read the key around it, its separator, its value */
+    CHK_KEYED_RE, /* PCRE2 group 1 = key name, match end = value start: read the value */
+    CHK_KEYED_NAME, /* the same, and the key name must itself be secret-like */
     CHK_K8S_DATA, /* "data:" of a Kubernetes Secret: mask each base64 value */
     CHK_ENTROPY,  /* span must reach min_entropy bits per byte */
     CHK_LUHN,     /* the digits of the span pass Luhn (user rules) */
@@ -139,6 +141,7 @@ mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb);
 bool mask_key_is_secret(const char *key, size_t len);
 bool mask_value_is_benign(const char *v, size_t len);
 bool mask_key_is_benign(const char *key, size_t len);
+bool mask_key_is_keyed(mask_check c);
 
 /* mask_validate.c */
 bool mask_card_ok(const char *s, size_t len, size_t start, size_t end);

@@ -16,9 +16,23 @@
 
 /* Characters of a key name in env/YAML/INI/JSON text. */
 #define KC "[A-Za-z0-9_.-]"
-/* Between a key and its value: optional closing quote (escaped any number
- * of times when the text is JSON inside JSON), spaces, a separator. */
+/* Between a key and its value (the regex-found keyed forms): optional
+ * closing quote (escaped any number of times when the text is JSON inside
+ * JSON), spaces, a separator. */
 #define KSEP "\\\\*[\"']?[ \\t]*(?:=>|:=|=|:)[ \\t]*"
+/* Secret words (any case; '_', '-', '.' or nothing between their parts:
+ * API_KEY, api-key, apiKey, api.key). The keyed detectors find only the
+ * word in Vectorscan (literals are cheap there; a word followed by a
+ * key-character run and a separator costs the database several times
+ * over): the key around it, its separator and its value are read in C
+ * (mask.c keyed_word). */
+#define KW_SEP "[_.-]?"
+#define KW_SECRET                                                                                  \
+    "secret|token|api" KW_SEP "key|app" KW_SEP "key|access" KW_SEP "key|auth" KW_SEP "key|private" \
+    KW_SEP "key|signing" KW_SEP "key|credential|encryption" KW_SEP "key|master" KW_SEP             \
+    "key|license" KW_SEP "key|hmac" KW_SEP "key|jwt" KW_SEP "key|session" KW_SEP "key|shared"      \
+    KW_SEP "key|deploy" KW_SEP "key"
+#define KW_NAMED "password|passwd|pwd|secret|token|api" KW_SEP "key|app" KW_SEP "key|passphrase|credential"
 
 typedef struct builtin {
     const char *id, *type, *regex;
@@ -86,7 +100,7 @@ static const builtin builtins[] = {
      120},
     /* generic formats */
     {"jwt", "jwt", "\\beyJ[A-Za-z0-9_-]{8}", 0, true,
-     CHK_NONE, 0, false, "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{8,}", 16384},
+     CHK_NONE, 0, false, "eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{2,}\\.[A-Za-z0-9_-]*", 16384},
     {"private_key", "private_key", "-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----", 0,
      false, CHK_PEM, 0, false, NULL, 0},
     {"db_connection_string", "db_connection_string",
@@ -102,25 +116,70 @@ static const builtin builtins[] = {
      true, CHK_NONE, 0, false, NULL, 0},
     {"bearer_token", "bearer_token", "\\bBearer[ \\t]+[A-Za-z0-9._~+/-]{8}", F_CI, true,
      CHK_NONE, 0, false, "Bearer[ \\t]+([A-Za-z0-9._~+/-]{8,}=*)", 8192},
-    /* values next to key-like names */
-    {"password_assignment", "password",
-     "((?:password|passwd|pwd)" KC "*)" KSEP, F_CI, true, CHK_KEYED, 0, false, NULL, 0},
-    {"passphrase_assignment", "private_key_passphrase", "(passphrase" KC "*)" KSEP, F_CI,
-     true, CHK_KEYED, 0, false, NULL, 0},
-    {"secret_assignment", "generic_secret",
-     "((?:secret|token|api_?key|app_?key|access_?key|auth_?key|private_?key|signing_?key|"
-     "credential|encryption_?key|master_?key)" KC "*)" KSEP,
-     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+    /* values next to key-like names: the word is found here, the rest in C */
+    {"password_assignment", "password", "(?:password|passwd|pwd|pass)", F_CI, false, CHK_KEYED, 0,
+     false, NULL, 0},
+    {"passphrase_assignment", "private_key_passphrase", "passphrase", F_CI, false, CHK_KEYED, 0,
+     false, NULL, 0},
+    {"secret_assignment", "generic_secret", "(?:" KW_SECRET ")", F_CI, false, CHK_KEYED, 0, false,
+     NULL, 0},
+    /* keyed forms a regex finds: group 1 is the key, the match ends where the value starts */
     {"docker_config_auth", "docker_config_auth", "(\\bauth)\\\\*\"[ \\t]*:[ \\t]*", 0, true,
-     CHK_KEYED, 0, false, NULL, 0},
+     CHK_KEYED_RE, 0, false, NULL, 0},
     {"env_list_secret", "generic_secret",
-     "\\\\*\"name\\\\*\"[ \\t]*:[ \\t]*\\\\*\"(" KC "*(?:password|secret|token|api_?key|app_?key|"
-     "passphrase|credential)" KC "*)\\\\*\"[ \\t]*,\\s{0,40}\\\\*\"value\\\\*\"[ \\t]*:[ \\t]*",
-     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+     "\\\\*\"name\\\\*\"[ \\t]*:[ \\t]*\\\\*\"(" KC "*(?:" KW_NAMED ")" KC
+     "*)\\\\*\"[ \\t]*,\\s{0,40}\\\\*\"value\\\\*\"[ \\t]*:[ \\t]*",
+     F_CI, true, CHK_KEYED_RE, 0, false, NULL, 0},
     {"env_list_secret_yaml", "generic_secret",
-     "name:[ \\t]*\\\\*[\"']?(" KC "*(?:password|secret|token|api_?key|app_?key|passphrase|"
-     "credential)" KC "*)\\\\*[\"']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*",
-     F_CI, true, CHK_KEYED, 0, false, NULL, 0},
+     "name:[ \\t]*\\\\*[\"']?(" KC "*(?:" KW_NAMED ")" KC "*)\\\\*[\"']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*",
+     F_CI, true, CHK_KEYED_RE, 0, false, NULL, 0},
+    /* <add key="ApiKey" value="v"/>, <property name="db.password" value="v"/> */
+    {"xml_attr_secret", "generic_secret",
+     "\\b(?:key|name)=\\\\*[\"'](" KC "*(?:" KW_NAMED ")" KC "*)\\\\*[\"'][ \\t]+value=[ \\t]*",
+     F_CI, true, CHK_KEYED_RE, 0, false, NULL, 0},
+    /* ENV/ARG NAME value in a Dockerfile: the name must itself be secret-like */
+    {"dockerfile_env_secret", "generic_secret", "\\b(?:ENV|ARG)[ \\t]+(" KC "{1,128})(?:[ \\t]+|=)", 0,
+     true, CHK_KEYED_NAME, 0, false, NULL, 0},
+    /* passwords given to well-known clients: mysql -pPASS, sshpass -p, docker login -p,
+     * redis-cli -a; curl -u user:pass */
+    {"cli_password_arg", "password",
+     "\\b(?:mysql(?:dump|admin|sh)?|sshpass|(?:docker|podman|nerdctl|buildah)[ \\t]+login|"
+     "helm[ \\t]+registry[ \\t]+login|redis-cli)\\b",
+     0, true, CHK_NONE, 0, false,
+     "(?|mysql(?:dump|admin|sh)?\\b[^\\n]{0,256}?[ \\t]-p([^\\s'\"$-][^\\s'\"]{2,})"
+     "|sshpass[ \\t]+-p[ \\t]*['\"]?([^\\s'\"$-][^\\s'\"]{2,})"
+     "|(?:docker|podman|nerdctl|buildah|helm[ \\t]+registry)[ \\t]+login\\b[^\\n]{0,256}?[ \\t]"
+     "(?:-p|--password)[ \\t]+['\"]?([^\\s'\"$-][^\\s'\"]{2,})"
+     "|redis-cli\\b[^\\n]{0,256}?[ \\t]-a[ \\t]+['\"]?([^\\s'\"$-][^\\s'\"]{2,}))",
+     512},
+    {"curl_user_password", "password", "\\bcurl\\b", 0, true, CHK_NONE, 0, false,
+     "curl\\b[^\\n]{0,512}?[ \\t](?:-u|--user)(?:[ \\t]+|=)?['\"]?[^\\s:'\"$]+:([^\\s'\"$][^\\s'\"]*)",
+     1024},
+    /* Authorization: <scheme> <credentials> for schemes other than Bearer and Basic */
+    {"authorization_header", "authorization", "\\bauthorization\\\\*[\"']?[ \\t]*[:=]", F_CI, true,
+     CHK_NONE, 0, false,
+     "authorization\\\\*[\"']?[ \\t]*[:=][ \\t]*\\\\*[\"']?(?:(?:token|apikey|api-key|key|ssws|splunk|"
+     "sso-key|geniekey|otp|klaviyo-api-key)[ \\t]+)?([A-Za-z0-9._~+/=:-]{8,})",
+     256},
+    /* secrets in URL query strings: ?access_token=, &sig=, ?api_key= */
+    {"url_query_secret", "url_secret",
+     "[?&;](?:(?:access|auth|api|refresh|id|private|client|session)[_-]?)?(?:token|key|secret|sig|"
+     "signature|apikey|password|passwd)=",
+     F_CI, true, CHK_NONE, 0, false,
+     "[?&;](?:(?:access|auth|api|refresh|id|private|client|session)[_-]?)?(?:token|key|secret|sig|"
+     "signature|apikey|password|passwd)=([^&\\s\"'#\\\\<>]{8,})",
+     1024},
+    /* provider tokens and private keys wrapped in base64 (a base64 run that
+     * starts with the encoding of ghp_, xoxb-, sk_live_, -----BEGIN ... PRIVATE KEY, ...) */
+    {"base64_wrapped_secret", "base64_secret",
+     "(?:^|[^A-Za-z0-9+/])(?:Z2hwX|Z2hvX|Z2hzX|Z2h1X|Z2hyX|Z2l0aHViX3BhdF|Z2xwYXQt|eG94Yi|eG94cC|"
+     "eGFwcC|c2tfbGl2ZV|cmtfbGl2ZV|c2stYW50L|c2stcHJvai|QUtJQ|QVNJQ|bnBtX|ZGNrcl9wYXRf|aHZzL|"
+     "cHlwaS1BZ0VJ|LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRV|LS0tLS1CRUdJTiBQUklWQVRFIEtFW|"
+     "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZ|LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFW|"
+     "LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURSBLRV|LS0tLS1CRUdJTiBEU0EgUFJJVkFURSBLRV)"
+     "[A-Za-z0-9+/]{12}",
+     0, true, CHK_NONE, 0, false,
+     "(?:^|[^A-Za-z0-9+/])([A-Za-z0-9+/]{24,}={0,2})", 16384},
     {"k8s_secret_data", "k8s_secret_data", "(?:^|[\\s{,\"\\\\])data\\\\*\"?[ \\t]*:", F_ML, false,
      CHK_K8S_DATA, 0, false, NULL, 0},
     /* financial and personal data */
@@ -186,7 +245,7 @@ mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb)
                       .regex = (char *)(b->regex ? b->regex : ""),
                       .native = b->regex == NULL,
                       .hs_flags = b->flags,
-                      .use_pcre = b->pcre || b->check == CHK_KEYED,
+                      .use_pcre = b->pcre,
                       .caseless = (b->flags & HS_FLAG_CASELESS) != 0,
                       .check = b->check,
                       .min_entropy = b->entropy,
@@ -335,6 +394,11 @@ static bool has_stem(const char *b, size_t n)
     return false;
 }
 
+bool mask_key_is_keyed(mask_check c)
+{
+    return c == CHK_KEYED || c == CHK_KEYED_RE || c == CHK_KEYED_NAME;
+}
+
 bool mask_key_is_benign(const char *key, size_t len)
 {
     char b[KEY_FOLD_MAX];
@@ -384,7 +448,7 @@ bool mask_value_is_benign(const char *v, size_t len)
     static const char *const pre[] = {"${", "$(", "%(", "{{", "<", "(sensitive", "(known after",
                                       "*", "./", "../", "~/", "[REDACTED", "[TOKEN:",
                                       "REDACTED", "file:", "env:", "vault:", "arn:", "secretsmanager:",
-                                      "${{", "$", "...", "os.environ", "os.getenv", "getenv(",
+                                      "${{", "$", "...", "!", "os.environ", "os.getenv", "getenv(",
                                       "process.env", "System.getenv", "ENV[", "env(", "secrets.",
                                       "vars.", "settings.", "config."};
     static const char *const roots[] = {"/run/", "/etc/", "/var/", "/home/", "/tmp/", "/usr/",
@@ -404,10 +468,19 @@ bool mask_value_is_benign(const char *v, size_t len)
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
         if (eq_ci(v, len, whole[i]))
             return true;
-    bool digits = true;
-    for (size_t i = 0; i < len; i++)
+    /* placeholders: YOUR_API_KEY, <your-token-here>, xxxxxxxx, ******** */
+    static const char *const holders[] = {"your_", "your-", "yourapi", "yourtoken", "yoursecret",
+                                          "yourpass", "placeholder", "replace_me", "replace-me",
+                                          "replaceme", "insert_", "insert-", "xxxx"};
+    for (size_t i = 0; len <= 64 && i < sizeof holders / sizeof holders[0]; i++)
+        if (has_ci(v, len, holders[i]))
+            return true;
+    bool digits = true, same = true;
+    for (size_t i = 0; i < len; i++) {
         digits = digits && v[i] >= '0' && v[i] <= '9';
-    return digits;
+        same = same && v[i] == v[0];
+    }
+    return digits || same;
 }
 
 /* --- rules file --------------------------------------------------------------- */

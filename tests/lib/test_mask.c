@@ -299,7 +299,7 @@ static void field_names_mask_whole_values_except_mcp_names(void **state)
     (void)state;
     char *m = mask_json_with(
         ctx,
-        "{\"password\":\"hunter2x\",\"X-Api-Key\":\"abcdefgh\",\"client_secret\":\"zzzzzzzz\","
+        "{\"password\":\"hunter2x\",\"X-Api-Key\":\"abcdefgh\",\"client_secret\":\"zq8x7w6v\","
         "\"_meta\":{\"progressToken\":\"tok-123456\"},\"maxTokens\":100,\"token_type\":\"Bearer\","
         "\"usage\":{\"input_tokens\":\"1234567\"},\"secretName\":\"api-tls\","
         "\"db_password\":\"${DB_PASSWORD}\",\"env\":[{\"name\":\"SIGNING_SECRET\",\"value\":\"q9w8e7r6t5\"}]}",
