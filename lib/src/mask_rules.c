@@ -330,7 +330,7 @@ static const char *const benign_parts[27][17] = {
     [BENIGN_GROUP('p')] = {"path", "policy", "progresstoken"},
     [BENIGN_GROUP('r')] = {"rotation"},
     [BENIGN_GROUP('s')] = {"second", "store"},
-    [BENIGN_GROUP('t')] = {"ttl", "type", "timeout", "tokens_", "totaltokens"},
+    [BENIGN_GROUP('t')] = {"ttl", "type", "timeout", "tokens_", "totaltokens", "tokeniz"},
     [BENIGN_GROUP('v')] = {"version"},
     [BENIGN_GROUP('_')] = {"_url", "_uri", "_mode", "_arn", "_ref", "_tokens", "_dir", "_env",
                            "_hint", "_prompt", "_label", "_header", "_param", "_field", "_size",

@@ -18,6 +18,11 @@
 #include "mcptrail/mask.h"
 /* The fast scans (mask_simd.c, mask_native.c) against their references. */
 #include "../../lib/src/mask_internal.h"
+#include "mask_cases.h"
+#if __has_include("mask_provider_cases.h")
+#define MT_HAVE_PROVIDER_CASES 1
+#include "mask_provider_cases.h"
+#endif
 
 static mt_mask_engine *eng;
 
@@ -89,69 +94,108 @@ static mt_mask_ctx *ctx_for_rules(const char *json, mt_mask_engine **e)
     return c;
 }
 
-typedef struct plant {
-    const char *text;   /* contains the secret */
-    const char *secret; /* must be gone */
-    const char *keep;   /* must survive (context around it), may be NULL */
-} plant;
+/* The detector ids the explain callback reported for one text. */
+typedef struct ids_seen {
+    char ids[512];
+} ids_seen;
 
+static void collect_ids(void *ud, const mt_mask_match *m)
+{
+    ids_seen *s = ud;
+    size_t n = strlen(s->ids);
+    snprintf(s->ids + n, sizeof s->ids - n, " %s ", m->detector);
+}
+
+static void check_case(const mask_case *k)
+{
+    if (!k->text)
+        return;
+    ids_seen seen = {""};
+    char want[80];
+    mt_mask_ctx_set_explain(ctx, collect_ids, &seen);
+    char *m = mask_text(k->text);
+    mt_mask_ctx_set_explain(ctx, NULL, NULL);
+    if (strstr(m, k->secret))
+        fail_msg("%s: secret survived: %s", k->id, m);
+    if (k->keep && !strstr(m, k->keep))
+        fail_msg("%s: context lost: %s", k->id, m);
+    snprintf(want, sizeof want, " %s ", k->id);
+    if (!strstr(seen.ids, want))
+        fail_msg("%s: masked by%s, not by %s: %s", k->id, seen.ids, k->id, m);
+    free(m);
+}
+
+static bool has_case(const char *id)
+{
+    for (size_t i = 0; i < sizeof mask_cases / sizeof mask_cases[0]; i++)
+        if (strcmp(mask_cases[i].id, id) == 0)
+            return true;
+#ifdef MT_HAVE_PROVIDER_CASES
+    for (size_t i = 0; i < sizeof mask_provider_cases / sizeof mask_provider_cases[0]; i++)
+        if (strcmp(mask_provider_cases[i].id, id) == 0)
+            return true;
+#endif
+    for (size_t i = 0; i < sizeof mask_pseudo_ids / sizeof mask_pseudo_ids[0]; i++)
+        if (strcmp(mask_pseudo_ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* Every detector of the engine has a planted case (tests/lib/mask_cases.h,
+ * mask_provider_cases.h), and each case is masked by its own detector. */
 static void each_detector_masks_its_planted_value(void **state)
 {
     (void)state;
-    static const plant p[] = {
-        {"key AKIAZ7Q3XK4M2N5P6R7S end", "AKIAZ7Q3XK4M2N5P6R7S", "key "},
-        {"aws_secret_access_key = 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", "Zx8f7Kq2Lm9Pw3Rt", NULL},
-        {"AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEAbcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ+/=",
-         "IQoJb3JpZ2luX2VjEAbcdef", NULL},
-        {"k=AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q x", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
-         NULL},
-        {"AccountName=acct;AccountKey=YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU2Nzg5QUJDREVGR0hJSktMTU5PUFFSU1RVVg==;EndpointSuffix=core",
-         "YWJjZGVmZ2hpamtsbW5vcHFy", "EndpointSuffix"},
-        {"tok ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8 x", "ghp_a1B2c3D4e5F6", NULL},
-        {"tok glpat-a1B2c3D4e5F6g7H8i9J0 x", "glpat-a1B2c3D4e5F6g7H8i9J0", NULL},
-        {"SLACK=xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "xoxb-1234567890", NULL},
-        {"hook https://hooks.slack.com/services/T0123ABCD/B0123ABCD/AbCdEfGhIjKlMnOpQrStUvWx",
-         "hooks.slack.com/services/T0123", "hook "},
-        {"sk_live_AbCdEfGhIjKlMnOpQrStUvWx12", "sk_live_AbCdEfGh", NULL},
-        {"npm_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 x", "npm_AbCdEfGh", NULL},
-        {"SG.AbCdEfGhIjKlMnOpQrStUv.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfG", "SG.AbCdEf", NULL},
-        {"hvs.AbCdEfGhIjKlMnOpQrStUvWx12", "hvs.AbCdEf", NULL},
-        {"dckr_pat_AbCdEfGhIjKlMnOpQrStUvWxYz0", "dckr_pat_AbCd", NULL},
-        {"Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX2J5dGVz",
-         "eyJzdWIiOiIxMjM0", "Authorization: Bearer "},
-        {"Authorization: Basic Ym90OnMzY3JldFBhc3N3b3Jk", "Ym90OnMzY3JldFBhc3N3b3Jk", "Basic "},
-        {"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAabc\n-----END RSA PRIVATE KEY-----\nnext",
-         "MIIEowIBAAKCAQEAabc", "\nnext"},
-        {"dsn postgres://app:s3cr3tPassw0rd@db.internal:5432/x", "s3cr3tPassw0rd",
-         "postgres://app:"},
-        {"git clone https://bot:tok3nValue99x@git.example.com/r", "tok3nValue99x", "@git.example.com"},
-        {"mailto:alice@example.com", "alice@example.com", "mailto:"},
-        {"jdbc:mysql://db:3306/x?user=app&password=Pw0rd-xyz&ssl=true", "Pw0rd-xyz", "&ssl=true"},
-        {"API_KEY=Zx8f7Kq2Lm9Pw3Rt", "Zx8f7Kq2Lm9Pw3Rt", "API_KEY="},
-        {"password: \"Amber2013*\"", "Amber2013*", "password: "},
-        {"DD_API_KEY=0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef", NULL},
-        {"card 4111 1111 1111 1111 ok", "4111 1111 1111 1111", "card "},
-        {"amex 378282246310005", "378282246310005", NULL},
-        {"iban GB82 WEST 1234 5698 7654 32 ok", "GB82 WEST 1234 5698 7654 32", " ok"},
-        {"routing 011000015.", "011000015", NULL},
-        {"ssn 123-45-6789", "123-45-6789", NULL},
-        {"mail alice.smith@example.com now", "alice.smith@example.com", " now"},
-        {"call +1 415 555 0100 or (415) 555-0199 or +14155550123", "555 0100", NULL},
-        {"call (415) 555-0199", "555-0199", NULL},
-        {"call +14155550123", "4155550123", NULL},
-        {"apiVersion: v1\ndata:\n  password: cGFzc3dvcmQxMjM=\nkind: Secret\n", "cGFzc3dvcmQxMjM=",
-         "kind: Secret"},
-        {"{\"auths\":{\"r.example\":{\"auth\":\"Ym90OmRja3JfcGF0X3h5eg==\"}}}", "Ym90OmRja3JfcGF0X3h5eg==",
-         NULL},
+    for (size_t i = 0; i < mt_mask_engine_detector_count(eng); i++) {
+        const char *id = mt_mask_engine_detector_id(eng, i);
+        if (!has_case(id))
+            fail_msg("detector %s has no planted case in tests/lib/mask_cases.h", id);
+    }
+    for (size_t i = 0; i < sizeof mask_cases / sizeof mask_cases[0]; i++)
+        check_case(&mask_cases[i]);
+#ifdef MT_HAVE_PROVIDER_CASES
+    for (size_t i = 0; i < sizeof mask_provider_cases / sizeof mask_provider_cases[0]; i++) {
+        const mask_provider_case *pc = &mask_provider_cases[i];
+        mask_case k = {pc->id, pc->text, pc->secret, NULL};
+        check_case(&k);
+    }
+    for (size_t i = 0; i < sizeof mask_provider_decoys / sizeof mask_provider_decoys[0]; i++) {
+        char *m = mask_text(mask_provider_decoys[i].text);
+        if (strcmp(m, mask_provider_decoys[i].text) != 0)
+            fail_msg("%s: decoy changed: %s", mask_provider_decoys[i].id, m);
+        free(m);
+    }
+#endif
+}
+
+/* Placeholders, references, near misses and words that only look like
+ * keys stay as they are. */
+static void keyed_near_misses_survive(void **state)
+{
+    (void)state;
+    static const char *const d[] = {
+        "bypass: something_long",
+        "compass = \"northnorth\"",
+        "--- PASS: TestFoo (0.00s)",
+        "password = \"YOUR_PASSWORD_HERE\"",
+        "api_key = \"xxxxxxxxxxxxxxxx\"",
+        "token: <your-token-here>",
+        "tokenizer = \"bert-base-uncased-tok\"",
+        "getToken(\"service-name\")",
+        "[\"api_key\", \"not-a-call-argument\"]",
+        "secret_name: prod-db-credentials",
+        "password_file: /run/secrets/db",
+        "token_type: bearer",
+        "max_tokens: 4096",
+        "SECRET_REF=vault://kv/prod/db",
+        "password: !vault |",
+        "mysql -u root -p -h db.internal",
+        "curl -u \"$USER:$TOKEN\" https://x.example.com",
     };
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
-        char *m = mask_text(p[i].text);
-        if (strstr(m, p[i].secret))
-            fail_msg("case %zu: secret survived: %s", i, m);
-        if (p[i].keep && !strstr(m, p[i].keep))
-            fail_msg("case %zu: context lost: %s", i, m);
-        if (!strstr(m, "[REDACTED:"))
-            fail_msg("case %zu: no marker: %s", i, m);
+    for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
+        char *m = mask_text(d[i]);
+        if (strcmp(m, d[i]) != 0)
+            fail_msg("near miss %zu changed: %s", i, m);
         free(m);
     }
 }
@@ -925,6 +969,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_detector_masks_its_planted_value),
+        cmocka_unit_test(keyed_near_misses_survive),
         cmocka_unit_test(decoys_survive_unchanged),
         cmocka_unit_test(validators_follow_their_standards),
         cmocka_unit_test(tokenize_is_stable_per_key_and_differs_across_keys),
