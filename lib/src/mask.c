@@ -507,7 +507,7 @@ mt_err mask_span_push(mt_mask_ctx *c, size_t start, size_t end, size_t det)
         c->capspans = nc;
     }
     c->spans[c->nspans++] =
-        (mask_span){start, end, (uint32_t)det, mask_key_is_keyed(c->e->rules->dets[det].check)};
+        (mask_span){start, end, (uint32_t)det, c->e->rules->dets[det].generic};
     return MT_OK;
 }
 
@@ -549,8 +549,6 @@ static bool is_email_local(char ch)
 }
 
 static char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch; }
-static bool is_upper(char ch) { return ch >= 'A' && ch <= 'Z'; }
-static bool is_lower(char ch) { return ch >= 'a' && ch <= 'z'; }
 
 static bool has_sub_ci(const char *s, size_t len, const char *w)
 {
@@ -565,8 +563,8 @@ static bool has_sub_ci(const char *s, size_t len, const char *w)
     return false;
 }
 
-/* "pass" alone is a secret word only as a word of the name: DB_PASS,
- * smtpPass, --pass, pass.word; not bypass, passenger, compass, PASSED. */
+/* "pass" alone is a secret word only as a word of the name (DB_PASS, not
+ * bypass): keys holding another secret word pass. */
 static bool key_pass_ok(const char *k, size_t n)
 {
     static const char *const strong[] = {"password", "passwd", "passphrase", "pwd", "secret",
@@ -574,19 +572,7 @@ static bool key_pass_ok(const char *k, size_t n)
     for (size_t i = 0; i < sizeof strong / sizeof strong[0]; i++)
         if (has_sub_ci(k, n, strong[i]))
             return true;
-    for (size_t i = 0; i + 4 <= n; i++) {
-        if (!(lower(k[i]) == 'p' && lower(k[i + 1]) == 'a' && lower(k[i + 2]) == 's' &&
-              lower(k[i + 3]) == 's'))
-            continue;
-        bool before = i == 0 || !is_keych(k[i - 1]) || k[i - 1] == '_' || k[i - 1] == '-' ||
-                      k[i - 1] == '.' || (is_lower(k[i - 1]) && is_upper(k[i]));
-        size_t j = i + 4;
-        bool after = j == n || k[j] == '_' || k[j] == '-' || k[j] == '.' ||
-                     (k[j] >= '0' && k[j] <= '9') || (is_upper(k[j]) && is_lower(k[i + 3]));
-        if (before && after)
-            return true;
-    }
-    return false;
+    return mask_key_pass_word(k, n);
 }
 
 /* Reads the value that follows a key and its separator at p: a quoted

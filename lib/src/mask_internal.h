@@ -42,8 +42,27 @@ typedef struct mask_det {
     mt_mask_action action;
     bool pii;           /* personal data: the EXAMPLE allow rule does not apply */
     bool native;        /* found by mask_native.c, not compiled into Vectorscan */
+    bool generic;       /* found by context (a key, a header, a flag), not by a token
+                         * format: a format detector finding the same span names it */
     bool user;
 } mask_det;
+
+/* Prefix-anchored provider token detectors (mask_providers.c), added after
+ * the built-in table: id (also the marker type), family (docs and reports),
+ * Vectorscan regex and flags (0 or HS_FLAG_CASELESS), and, when set, the
+ * PCRE2 pattern run anchored at the candidate start (extends an open-ended
+ * token or drops context: group 1 is the secret) reading up to window bytes
+ * past the Vectorscan end. */
+typedef struct mask_provider {
+    const char *id;
+    const char *family;
+    const char *regex;
+    unsigned flags;
+    const char *pcre_regex;
+    size_t window;
+} mask_provider;
+extern const mask_provider mask_providers[];
+extern const size_t mask_providers_count;
 
 struct mt_mask_rules {
     mask_det *dets;
@@ -97,8 +116,7 @@ typedef struct mask_slot {
 typedef struct mask_span {
     size_t start, end;
     uint32_t det;
-    uint32_t generic; /* spans: 1 for a keyed (name = value) detector, which
-                       * yields an identical span to a specific detector */
+    uint32_t generic; /* spans: the detector's generic flag */
 } mask_span;
 
 /* Member names repeat across payloads (type, text, name, arguments, ...):
@@ -142,6 +160,7 @@ bool mask_key_is_secret(const char *key, size_t len);
 bool mask_value_is_benign(const char *v, size_t len);
 bool mask_key_is_benign(const char *key, size_t len);
 bool mask_key_is_keyed(mask_check c);
+bool mask_key_pass_word(const char *key, size_t len);
 
 /* mask_validate.c */
 bool mask_card_ok(const char *s, size_t len, size_t start, size_t end);

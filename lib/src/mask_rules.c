@@ -79,8 +79,8 @@ static const builtin builtins[] = {
     {"huggingface_token", "huggingface_token", "\\bhf_[A-Za-z0-9]{30}", 0, true, CHK_NONE, 0,
      false, "hf_[A-Za-z0-9]{30,40}\\b", 64},
     /* SaaS APIs */
-    {"slack_token", "slack_token", "\\bxox[abposre]-[A-Za-z0-9-]{10}", 0, true, CHK_NONE, 0,
-     false, "xox[abposre]-[A-Za-z0-9-]{10,}", 1024},
+    {"slack_token", "slack_token", "\\bxox[abposr]-[A-Za-z0-9-]{10}", 0, true, CHK_NONE, 0,
+     false, "xox[abposr]-[A-Za-z0-9-]{10,}", 1024},
     {"slack_webhook_url", "slack_webhook_url",
      "https://hooks\\.slack\\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}", 0, false, CHK_NONE,
      0, false, NULL, 0},
@@ -239,6 +239,19 @@ mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb)
     return MT_OK;
 }
 
+/* Detectors that find a secret by what surrounds it rather than by its
+ * format (besides the keyed ones). */
+static bool is_context_detector(const char *id)
+{
+    static const char *const ids[] = {"bearer_token", "authorization_header", "url_query_secret",
+                                      "cli_password_arg", "curl_user_password", "basic_auth_url",
+                                      "db_connection_string", "connection_string_password"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (strcmp(ids[i], id) == 0)
+            return true;
+    return false;
+}
+
 mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb)
 {
     for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
@@ -256,7 +269,24 @@ mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb)
                       .pii = b->pii,
                       .pcre_regex = (char *)b->pcre_regex,
                       .window = b->window,
+                      .generic = mask_key_is_keyed(b->check) || is_context_detector(b->id),
                       .user = false};
+        mt_err err = mask_rules_push(r, &d, eb);
+        if (err)
+            return err;
+    }
+    for (size_t i = 0; i < mask_providers_count; i++) {
+        const mask_provider *p = &mask_providers[i];
+        mask_det d = {.id = (char *)p->id,
+                      .type = (char *)p->id,
+                      .regex = (char *)p->regex,
+                      .hs_flags = p->flags,
+                      .use_pcre = p->pcre_regex != NULL,
+                      .caseless = (p->flags & HS_FLAG_CASELESS) != 0,
+                      .check = CHK_NONE,
+                      .action = MT_MASK_REDACT,
+                      .pcre_regex = (char *)p->pcre_regex,
+                      .window = p->window};
         mt_err err = mask_rules_push(r, &d, eb);
         if (err)
             return err;
@@ -411,9 +441,13 @@ bool mask_key_is_benign(const char *key, size_t len)
 bool mask_key_is_secret(const char *key, size_t len)
 {
     static const char *const words[] = {
-        "password", "passwd",     "passphrase", "secret",      "token",      "authorization",
-        "api_key",  "apikey",     "app_key",    "access_key",  "private_key", "credential",
-        "cookie",   "signing_key", "auth_key",  "encryption_key", "master_key", "client_secret",
+        "password",    "passwd",         "passphrase",    "secret",       "token",
+        "authorization", "api_key",      "apikey",        "app_key",      "appkey",
+        "access_key",  "accesskey",      "private_key",   "privatekey",   "credential",
+        "cookie",      "signing_key",    "signingkey",    "auth_key",     "authkey",
+        "encryption_key", "encryptionkey", "master_key",  "masterkey",    "client_secret",
+        "license_key", "licensekey",     "hmac_key",      "jwt_key",      "session_key",
+        "shared_key",  "deploy_key",
     };
     char b[KEY_FOLD_MAX];
     if (len < 3)
@@ -435,6 +469,27 @@ bool mask_key_is_secret(const char *key, size_t len)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strstr(b, words[i]))
             return true;
+    return mask_key_pass_word(key, len);
+}
+
+/* "pass" as a word of a name: DB_PASS, smtpPass, --pass, pass.word; not
+ * bypass, passenger, compass, PASSED. */
+static bool is_up(char ch) { return ch >= 'A' && ch <= 'Z'; }
+static bool is_low(char ch) { return ch >= 'a' && ch <= 'z'; }
+static bool is_alnum(char ch) { return is_up(ch) || is_low(ch) || (ch >= '0' && ch <= '9'); }
+
+bool mask_key_pass_word(const char *k, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++) {
+        if (!(fold(k[i]) == 'p' && fold(k[i + 1]) == 'a' && fold(k[i + 2]) == 's' &&
+              fold(k[i + 3]) == 's'))
+            continue;
+        size_t j = i + 4;
+        bool before = i == 0 || !is_alnum(k[i - 1]) || (is_low(k[i - 1]) && is_up(k[i]));
+        bool after = j == n || !(is_up(k[j]) || is_low(k[j])) || (is_up(k[j]) && is_low(k[i + 3]));
+        if (before && after)
+            return true;
+    }
     return false;
 }
 

@@ -111,7 +111,7 @@ static const mask_case mask_cases[] = {
      "-u deploy:"},
     {"authorization_header", "curl -H 'Authorization: token 1a2b3c4d5e6f7a8b9c0d'", "1a2b3c4d5e6f7a8b9c0d",
      "Authorization: token "},
-    {"url_query_secret", "GET https://api.example.com/v1?access_token=abcdef0123456789xyz&x=1",
+    {"url_query_secret", "GET https://api.example.com/v1/hook?id=7&signature=abcdef0123456789xyz&x=1",
      "abcdef0123456789xyz", "&x=1"},
     {"base64_wrapped_secret",
      "echo Z2hwX2FiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6MDEyMzQ1Njc4OQ== | base64 -d",
