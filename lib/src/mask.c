@@ -530,7 +530,9 @@ mt_err mask_finding(mt_mask_ctx *c, const char *s, size_t start, size_t end, siz
             memcmp(r->allow_values[i], s + start, end - start) == 0)
             return MT_OK;
     /* Documentation keys (AKIAIOSFODNN7EXAMPLE, ...EXAMPLEKEY) are public. */
-    if (!r->dets[det].pii && !r->dets[det].user && has_sub(s + start, end - start, "EXAMPLE"))
+    if (!r->dets[det].pii && !r->dets[det].user &&
+        (has_sub(s + start, end - start, "EXAMPLE") ||
+         mask_value_is_placeholder(s + start, end - start)))
         return MT_OK;
     return mask_span_push(c, start, end, det);
 }
@@ -572,7 +574,7 @@ static bool key_pass_ok(const char *k, size_t n)
     for (size_t i = 0; i < sizeof strong / sizeof strong[0]; i++)
         if (has_sub_ci(k, n, strong[i]))
             return true;
-    return mask_key_pass_word(k, n);
+    return mask_key_has_word(k, n, "pass") || mask_key_has_word(k, n, "pat");
 }
 
 /* Reads the value that follows a key and its separator at p: a quoted
@@ -653,6 +655,85 @@ static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep, bool
     }
 }
 
+static bool is_ident(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_';
+}
+
+/* Only blanks between the start of the line and ks. */
+static bool line_starts_at(const char *s, size_t ks)
+{
+    while (ks > 0 && (s[ks - 1] == ' ' || s[ks - 1] == '\t'))
+        ks--;
+    return ks == 0 || s[ks - 1] == '\n';
+}
+
+/* A declared type between a name and its '=' (static KEY: &str = "v",
+ * apiKey: string = "v", let token: String = ..., var apiKey string = "v",
+ * public string Token { get; set; } = "v"; and <add key="ApiKey" value="v"/>,
+ * where value reads as the type): the offset just past '=', or 0.
+ * p is the first non-blank byte after the name. */
+static size_t skip_declared_type(const char *s, size_t len, size_t p)
+{
+    size_t q = p;
+    if (q + 14 <= len && memcmp(s + q, "{ get; set; }", 13) == 0)
+        q += 13;
+    else if (q + 15 <= len && memcmp(s + q, "{ get; init; }", 14) == 0)
+        q += 14;
+    else {
+        if (q < len && s[q] == ':' && !(q + 1 < len && (s[q + 1] == '=' || s[q + 1] == ':')))
+            q++;
+        else if (q == p && !(q < len && is_ident(s[q])))
+            return 0;
+        while (q < len && (s[q] == ' ' || s[q] == '\t'))
+            q++;
+        size_t t = q;
+        while (q < len && q - t < 48 &&
+               (is_ident(s[q]) || s[q] == '&' || s[q] == '\'' || s[q] == '<' || s[q] == '>' ||
+                s[q] == '[' || s[q] == ']' || s[q] == '.' || s[q] == '?' ||
+                (s[q] == ' ' && q > t && (s[q - 1] == '\'' || s[q - 1] == ','))))
+            q++;
+        if (q == t || s[t] == '\'' || (s[t] >= '0' && s[t] <= '9'))
+            return 0;
+    }
+    while (q < len && (s[q] == ' ' || s[q] == '\t'))
+        q++;
+    /* '=' then a blank or a quote: not the padding of a base64 value */
+    if (q + 1 < len && s[q] == '=' &&
+        (s[q + 1] == ' ' || s[q + 1] == '\t' || s[q + 1] == '"' || s[q + 1] == '\''))
+        return q + 1;
+    return 0;
+}
+
+/* A literal wrapped in a constructor: String::from("v"), Some("v"),
+ * SecretStr("v"), new String("v"): the offset of the quote, else p. */
+static size_t keyed_unwrap(const char *s, size_t len, size_t p)
+{
+    static const char *const wrappers[] = {"from", "new", "String", "Some", "SecretString",
+                                           "SecretStr", "Secret", "str", "Password", "Zeroizing"};
+    size_t q = p, last = p;
+    if (q + 4 <= len && memcmp(s + q, "new ", 4) == 0)
+        q += 4;
+    for (int k = 0; k < 6 && q < len && is_ident(s[q]); k++) {
+        last = q;
+        while (q < len && is_ident(s[q]))
+            q++;
+        if (q + 1 < len && s[q] == ':' && s[q + 1] == ':')
+            q += 2;
+        else if (q < len && s[q] == '.')
+            q++;
+        else
+            break;
+    }
+    if (q >= len || s[q] != '(' || q + 1 >= len || (s[q + 1] != '"' && s[q + 1] != '\''))
+        return p;
+    for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++)
+        if (strlen(wrappers[i]) == q - last && memcmp(s + last, wrappers[i], q - last) == 0)
+            return q + 1;
+    return p;
+}
+
 /* Key at [ks, ke), separator sep, value from p: the checks every keyed
  * detector shares, then the value. */
 static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks, size_t ke,
@@ -673,9 +754,13 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
     /* go test / jest output: "--- PASS: TestX", "PASS: suite" */
     if (sep == ':' && ke - ks == 4 && memcmp(s + ks, "PASS", 4) == 0)
         return MT_OK;
-    if (!keyed_value(s, len, p, sep == '>', &vs, &ve, &quoted))
+    if (!keyed_value(s, len, p, sep == '>' || (p > 0 && s[p - 1] == '>'), &vs, &ve, &quoted))
         return MT_OK;
     if ((sep == ',' || sep == '(') && !quoted)
+        return MT_OK;
+    /* an unquoted value that calls or indexes is code reading the secret
+     * from elsewhere: os.Getenv("X"), environ["X"], std::env::var("X") */
+    if (!quoted && (memchr(s + vs, '(', ve - vs) || memchr(s + vs, '[', ve - vs)))
         return MT_OK;
     if (mask_value_is_benign(s + vs, ve - vs))
         return MT_OK;
@@ -713,6 +798,13 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
         p++;
     if (p >= len)
         return MT_OK;
+    size_t typed = skip_declared_type(s, len, p);
+    if (typed) {
+        p = typed;
+        while (p < len && (s[p] == ' ' || s[p] == '\t'))
+            p++;
+        return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), '=', det);
+    }
     char sep = s[p], n1 = p + 1 < len ? s[p + 1] : 0, n2 = p + 2 < len ? s[p + 2] : 0;
     if (sep == '=') {
         p += n1 == '>' ? 2 : 1;
@@ -731,13 +823,15 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
     } else if (sep == ',' || sep == '>' || sep == '(') {
         p++;
     } else if (p > blank) {
-        sep = ' ';
+        /* a blank separator: NAME  value as a row of CLI table output
+         * (two blanks or more, the name first on its line) */
+        sep = p - blank >= 2 && line_starts_at(s, ks) ? '=' : ' ';
     } else {
         return MT_OK;
     }
     while (p < len && (s[p] == ' ' || s[p] == '\t'))
         p++;
-    return keyed_finish(c, s, len, ks, ke, p, sep, det);
+    return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), sep, det);
 }
 
 /* A keyed form the regex found whole: group 1 is the key, the match ends

@@ -158,9 +158,10 @@ mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb);
 mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb);
 bool mask_key_is_secret(const char *key, size_t len);
 bool mask_value_is_benign(const char *v, size_t len);
+bool mask_value_is_placeholder(const char *v, size_t len);
 bool mask_key_is_benign(const char *key, size_t len);
 bool mask_key_is_keyed(mask_check c);
-bool mask_key_pass_word(const char *key, size_t len);
+bool mask_key_has_word(const char *key, size_t len, const char *w);
 
 /* mask_validate.c */
 bool mask_card_ok(const char *s, size_t len, size_t start, size_t end);

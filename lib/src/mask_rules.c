@@ -124,8 +124,8 @@ static const builtin builtins[] = {
      false, NULL, 0},
     {"passphrase_assignment", "private_key_passphrase", "passphrase", F_CI, false, CHK_KEYED, 0,
      false, NULL, 0},
-    {"secret_assignment", "generic_secret", "(?:" KW_SECRET ")", F_CI, false, CHK_KEYED, 0, false,
-     NULL, 0},
+    {"secret_assignment", "generic_secret", "(?:" KW_SECRET "|[_.-]pat\\b)", F_CI, false, CHK_KEYED,
+     0, false, NULL, 0},
     /* keyed forms a regex finds: group 1 is the key, the match ends where the value starts */
     {"docker_config_auth", "docker_config_auth", "(\\bauth)\\\\*\"[ \\t]*:[ \\t]*", 0, true,
      CHK_KEYED_RE, 0, false, NULL, 0},
@@ -136,10 +136,18 @@ static const builtin builtins[] = {
     {"env_list_secret_yaml", "generic_secret",
      "name:[ \\t]*\\\\*[\"']?(" KC "*(?:" KW_NAMED ")" KC "*)\\\\*[\"']?[ \\t]*\\r?\\n[ \\t]*value:[ \\t]*",
      F_CI, true, CHK_KEYED_RE, 0, false, NULL, 0},
-    /* <add key="ApiKey" value="v"/>, <property name="db.password" value="v"/> */
-    {"xml_attr_secret", "generic_secret",
-     "\\b(?:key|name)=\\\\*[\"'](" KC "*(?:" KW_NAMED ")" KC "*)\\\\*[\"'][ \\t]+value=[ \\t]*",
-     F_CI, true, CHK_KEYED_RE, 0, false, NULL, 0},
+    /* <entry key="authToken">v</entry> (Java XML properties) */
+    {"xml_entry_secret", "generic_secret",
+     "\\b(?:key|name)=\\\\*[\"'](" KC "*(?:" KW_NAMED ")" KC "*)\\\\*[\"']>", F_CI, true, CHK_KEYED_RE,
+     0, false, NULL, 0},
+    /* variable "db_password" { ... default = "v" } (Terraform) */
+    {"terraform_variable_default", "generic_secret", "\\bvariable[ \\t]+\"", 0, true, CHK_KEYED_RE, 0,
+     false,
+     "variable[ \\t]+\"(" KC "*(?:" KW_NAMED ")" KC "*)\"[ \\t]*\\{[^}]{0,400}?\\bdefault[ \\t]*=[ \\t]*",
+     512},
+    /* new AuthenticationHeaderValue("Bearer", "v") (.NET) */
+    {"dotnet_auth_header", "bearer_token", "AuthenticationHeaderValue\\(", 0, true, CHK_NONE, 0, false,
+     "AuthenticationHeaderValue\\([ \\t]*\"[A-Za-z-]{3,20}\"[ \\t]*,[ \\t]*\"([^\"\\s]{6,})\"", 256},
     /* ENV/ARG NAME value in a Dockerfile: the name must itself be secret-like */
     {"dockerfile_env_secret", "generic_secret", "\\b(?:ENV|ARG)[ \\t]+(" KC "{1,128})(?:[ \\t]+|=)", 0,
      true, CHK_KEYED_NAME, 0, false, NULL, 0},
@@ -179,7 +187,10 @@ static const builtin builtins[] = {
      "eGFwcC|c2tfbGl2ZV|cmtfbGl2ZV|c2stYW50L|c2stcHJvai|QUtJQ|QVNJQ|bnBtX|ZGNrcl9wYXRf|aHZzL|"
      "cHlwaS1BZ0VJ|LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRV|LS0tLS1CRUdJTiBQUklWQVRFIEtFW|"
      "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZ|LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFW|"
-     "LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURSBLRV|LS0tLS1CRUdJTiBEU0EgUFJJVkFURSBLRV)"
+     "LS0tLS1CRUdJTiBFTkNSWVBURUQgUFJJVkFURSBLRV|LS0tLS1CRUdJTiBEU0EgUFJJVkFURSBLRV|"
+     /* pat-na1- pat-eu1- duffel_live_ glsa_ dop_v1_ sntrys_ lin_api_ shpat_ AIza ya29. API- */
+     "cGF0LW5hMS|cGF0LWV1MS|ZHVmZmVsX2xpdmVf|Z2xzYV|ZG9wX3YxX|c250cnlzX|bGluX2FwaV|c2hwYXRf|"
+     "QUl6Y|eWEyOS|QVBJL)"
      "[A-Za-z0-9+/]{12}",
      0, true, CHK_NONE, 0, false,
      "(?:^|[^A-Za-z0-9+/])([A-Za-z0-9+/]{24,}={0,2})", 16384},
@@ -245,7 +256,8 @@ static bool is_context_detector(const char *id)
 {
     static const char *const ids[] = {"bearer_token", "authorization_header", "url_query_secret",
                                       "cli_password_arg", "curl_user_password", "basic_auth_url",
-                                      "db_connection_string", "connection_string_password"};
+                                      "db_connection_string", "connection_string_password",
+                                      "dotnet_auth_header"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (strcmp(ids[i], id) == 0)
             return true;
@@ -367,9 +379,25 @@ static const char *const benign_parts[27][17] = {
                            "_limit"},
 };
 
+/* Endings of names that describe a secret rather than hold it: its id, the
+ * URL it comes from, a reference to it (tokenUrl, secretRef, api_key_id,
+ * credentialSource). */
+static const char *const benign_suffixes[] = {"url", "uri", "urls", "ref", "id", "ids", "source",
+                                              "method", "provider", "issuer", "audience", "scope",
+                                              "host", "port", "user", "username", "prefix",
+                                              "suffix", "names", "header"};
+
 static bool folded_is_benign(const char *b)
 {
     size_t n = strlen(b);
+    for (size_t i = 0; i < sizeof benign_suffixes / sizeof benign_suffixes[0]; i++) {
+        size_t sl = strlen(benign_suffixes[i]);
+        if (n > sl && memcmp(b + n - sl, benign_suffixes[i], sl) == 0)
+            return true;
+    }
+    /* existingSecret (the name of a Secret a chart reads), --secret NAME */
+    if (strncmp(b, "existing", 8) == 0 || strcmp(b, "__secret") == 0 || strcmp(b, "_secret") == 0)
+        return true;
     for (size_t i = 0; i < n; i++) {
         char ch = b[i];
         if (ch != '_' && (ch < 'a' || ch > 'z'))
@@ -469,24 +497,28 @@ bool mask_key_is_secret(const char *key, size_t len)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strstr(b, words[i]))
             return true;
-    return mask_key_pass_word(key, len);
+    return mask_key_has_word(key, len, "pass") || mask_key_has_word(key, len, "pat");
 }
 
-/* "pass" as a word of a name: DB_PASS, smtpPass, --pass, pass.word; not
- * bypass, passenger, compass, PASSED. */
+/* w (lower case) as a word of a name: "pass" in DB_PASS, smtpPass, --pass,
+ * pass.word, not in bypass, passenger, compass, PASSED; "pat" in GITHUB_PAT,
+ * X-Ado-Pat, not in path or patch. */
 static bool is_up(char ch) { return ch >= 'A' && ch <= 'Z'; }
 static bool is_low(char ch) { return ch >= 'a' && ch <= 'z'; }
 static bool is_alnum(char ch) { return is_up(ch) || is_low(ch) || (ch >= '0' && ch <= '9'); }
 
-bool mask_key_pass_word(const char *k, size_t n)
+bool mask_key_has_word(const char *k, size_t n, const char *w)
 {
-    for (size_t i = 0; i + 4 <= n; i++) {
-        if (!(fold(k[i]) == 'p' && fold(k[i + 1]) == 'a' && fold(k[i + 2]) == 's' &&
-              fold(k[i + 3]) == 's'))
+    size_t wl = strlen(w);
+    for (size_t i = 0; i + wl <= n; i++) {
+        size_t m = 0;
+        while (m < wl && fold(k[i + m]) == w[m])
+            m++;
+        if (m < wl)
             continue;
-        size_t j = i + 4;
+        size_t j = i + wl;
         bool before = i == 0 || !is_alnum(k[i - 1]) || (is_low(k[i - 1]) && is_up(k[i]));
-        bool after = j == n || !(is_up(k[j]) || is_low(k[j])) || (is_up(k[j]) && is_low(k[i + 3]));
+        bool after = j == n || !(is_up(k[j]) || is_low(k[j])) || (is_up(k[j]) && is_low(k[j - 1]));
         if (before && after)
             return true;
     }
@@ -508,7 +540,9 @@ bool mask_value_is_benign(const char *v, size_t len)
                                       "REDACTED", "file:", "env:", "vault:", "arn:", "secretsmanager:",
                                       "${{", "$", "...", "!", "os.environ", "os.getenv", "getenv(",
                                       "process.env", "System.getenv", "ENV[", "env(", "secrets.",
-                                      "vars.", "settings.", "config."};
+                                      "vars.", "settings.", "config.",
+                                      /* a JSON document as the value: its members are read */
+                                      "{\"", "{\\\"", "[{"};
     static const char *const roots[] = {"/run/", "/etc/", "/var/", "/home/", "/tmp/", "/usr/",
                                         "/opt/", "/secrets/", "/mnt/", "/data/", "/app/", "/srv/",
                                         "/root/", "/dev/", "/proc/", "/workspace/", "/vault/"};
@@ -526,19 +560,31 @@ bool mask_value_is_benign(const char *v, size_t len)
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
         if (eq_ci(v, len, whole[i]))
             return true;
-    /* placeholders: YOUR_API_KEY, <your-token-here>, xxxxxxxx, ******** */
+    if (mask_value_is_placeholder(v, len))
+        return true;
+    bool digits = true;
+    for (size_t i = 0; i < len; i++)
+        digits = digits && v[i] >= '0' && v[i] <= '9';
+    return digits;
+}
+
+/* Placeholders written where a secret goes: YOUR_API_KEY,
+ * <your-token-here>, REPLACE_ME, xxxxxxxx, ********. Short values only (a
+ * placeholder is short; a long value is scanned for them at no gain). */
+bool mask_value_is_placeholder(const char *v, size_t len)
+{
     static const char *const holders[] = {"your_", "your-", "yourapi", "yourtoken", "yoursecret",
                                           "yourpass", "placeholder", "replace_me", "replace-me",
-                                          "replaceme", "insert_", "insert-", "xxxx"};
-    for (size_t i = 0; len <= 64 && i < sizeof holders / sizeof holders[0]; i++)
+                                          "replaceme", "insert_", "insert-", "xxxx", "changeme"};
+    if (len == 0 || len > 64)
+        return false;
+    for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++)
         if (has_ci(v, len, holders[i]))
             return true;
-    bool digits = true, same = true;
-    for (size_t i = 0; i < len; i++) {
-        digits = digits && v[i] >= '0' && v[i] <= '9';
-        same = same && v[i] == v[0];
-    }
-    return digits || same;
+    for (size_t i = 1; i < len; i++)
+        if (v[i] != v[0])
+            return false;
+    return true;
 }
 
 /* --- rules file --------------------------------------------------------------- */

@@ -159,7 +159,8 @@ static void each_detector_masks_its_planted_value(void **state)
     mt_mask_engine *fe;
     mt_mask_ctx *fc = ctx_for_rules(
         "{\"disable\":[\"password_assignment\",\"passphrase_assignment\",\"secret_assignment\","
-        "\"docker_config_auth\",\"env_list_secret\",\"env_list_secret_yaml\",\"xml_attr_secret\","
+        "\"docker_config_auth\",\"env_list_secret\",\"env_list_secret_yaml\",\"xml_entry_secret\","
+        "\"terraform_variable_default\",\"dotnet_auth_header\","
         "\"dockerfile_env_secret\",\"bearer_token\",\"authorization_header\",\"url_query_secret\","
         "\"cli_password_arg\",\"curl_user_password\",\"basic_auth_url\",\"db_connection_string\","
         "\"connection_string_password\"]}",
@@ -207,6 +208,18 @@ static void keyed_near_misses_survive(void **state)
         "password: !vault |",
         "mysql -u root -p -h db.internal",
         "curl -u \"$USER:$TOKEN\" https://x.example.com",
+        "githubToken := os.Getenv(\"GITHUB_TOKEN\")",
+        "let token = std::env::var(\"TOKEN\").unwrap();",
+        "let dbPassword = ProcessInfo.processInfo.environment[\"DB_PASSWORD\"]",
+        "gcloud secrets versions access latest --secret=smtp-password",
+        "aws secretsmanager get-secret-value --secret-id prod/app",
+        "existingSecret: db-credentials",
+        "tokenUrl: https://auth.example.com/oauth/token",
+        "credentialSource: Ec2InstanceMetadata",
+        "\"SecretString\": \"{\\\"installation_id\\\":\\\"f63cd03f-ee3a\\\"}\"",
+        "headers = {\"Authorization\": \"Bearer REPLACE_ME\"}",
+        "let path = \"/srv/patch\"; GITHUB_PATH=/usr/bin",
+        "static TIMEOUT: u32 = 30;",
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         char *m = mask_text(d[i]);
