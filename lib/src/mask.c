@@ -735,34 +735,36 @@ static size_t keyed_unwrap(const char *s, size_t len, size_t p)
 }
 
 /* Key at [ks, ke), separator sep, value from p: the checks every keyed
- * detector shares, then the value. */
+ * detector shares, then the value. weak: the name only ends in "key"
+ * (STORAGE_ACCOUNT_KEY), so the value must look generated. */
 static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks, size_t ke,
-                           size_t p, char sep, size_t det)
+                           size_t p, char sep, bool weak, size_t det)
 {
     size_t vs, ve;
     bool quoted, name_rule = c->e->rules->dets[det].check == CHK_KEYED_NAME;
     /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
-     * is not a key; PowerShell's $env:API_KEY is. */
+     * is not a key; PowerShell's $env:API_KEY and Ruby's :api_key are. */
     if (ks > 0 && s[ks - 1] == ':' &&
-        !(ks >= 5 && s[ks - 5] == '$' && has_sub_ci(s + ks - 4, 3, "env")))
+        !(ks >= 5 && s[ks - 5] == '$' && has_sub_ci(s + ks - 4, 3, "env")) &&
+        !(ks == 1 || !is_ident(s[ks - 2])))
         return MT_OK;
-    if (mask_key_is_benign(s + ks, ke - ks) || !key_pass_ok(s + ks, ke - ks) ||
-        (name_rule && !mask_key_is_secret(s + ks, ke - ks)))
+    if (mask_key_is_benign(s + ks, ke - ks) || (!weak && !key_pass_ok(s + ks, ke - ks)))
         return MT_OK;
     if (sep != '=' && sep != ':' && !keyed_context_ok(s, ks, ke, sep, name_rule))
-        return MT_OK;
-    /* go test / jest output: "--- PASS: TestX", "PASS: suite" */
-    if (sep == ':' && ke - ks == 4 && memcmp(s + ks, "PASS", 4) == 0)
         return MT_OK;
     if (!keyed_value(s, len, p, sep == '>' || (p > 0 && s[p - 1] == '>'), &vs, &ve, &quoted))
         return MT_OK;
     if ((sep == ',' || sep == '(') && !quoted)
         return MT_OK;
+    /* go test / jest output: "--- PASS: TestX", "PASS: suite" */
+    if (sep == ':' && !quoted && ke - ks == 4 && memcmp(s + ks, "PASS", 4) == 0)
+        return MT_OK;
     /* an unquoted value that calls or indexes is code reading the secret
      * from elsewhere: os.Getenv("X"), environ["X"], std::env::var("X") */
     if (!quoted && (memchr(s + vs, '(', ve - vs) || memchr(s + vs, '[', ve - vs)))
         return MT_OK;
-    if (mask_value_is_benign(s + vs, ve - vs))
+    if (mask_value_is_benign(s + vs, ve - vs) ||
+        (weak && !mask_value_looks_generated(s + vs, ve - vs)))
         return MT_OK;
     return mask_finding(c, s, vs, ve, det);
 }
@@ -786,6 +788,10 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
         ke++;
     if (ke < len && is_keych(s[ke]))
         return MT_OK; /* a key longer than any name */
+    /* only "key" matched: a name ending in key (ALGOLIA_ADMIN_KEY) */
+    bool weak = we - ws == 3 && has_sub_ci(s + ws, 3, "key");
+    if (weak && mask_key_class(s + ks, ke - ks) != MASK_KEY_NAMED)
+        return MT_OK;
     p = ke;
     for (int k = 0; k < 8 && p < len && s[p] == '\\'; k++)
         p++;
@@ -803,7 +809,7 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
         p = typed;
         while (p < len && (s[p] == ' ' || s[p] == '\t'))
             p++;
-        return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), '=', det);
+        return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), '=', weak, det);
     }
     char sep = s[p], n1 = p + 1 < len ? s[p + 1] : 0, n2 = p + 2 < len ? s[p + 2] : 0;
     if (sep == '=') {
@@ -831,7 +837,7 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
     }
     while (p < len && (s[p] == ' ' || s[p] == '\t'))
         p++;
-    return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), sep, det);
+    return keyed_finish(c, s, len, ks, ke, keyed_unwrap(s, len, p), sep, weak, det);
 }
 
 /* A keyed form the regex found whole: group 1 is the key, the match ends
@@ -844,7 +850,10 @@ static mt_err keyed_re(mt_mask_ctx *c, const char *s, size_t len, size_t det)
         return MT_OK;
     for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
         ks--;
-    return keyed_finish(c, s, len, ks, ov[3], ov[1], '=', det);
+    int cls = mask_key_class(s + ks, ov[3] - ks);
+    if (cls == MASK_KEY_PLAIN)
+        return MT_OK;
+    return keyed_finish(c, s, len, ks, ov[3], ov[1], '=', cls == MASK_KEY_NAMED, det);
 }
 
 /* The "data:" block of a Kubernetes Secret, as YAML or as (escaped) JSON:

@@ -120,12 +120,12 @@ typedef struct mask_span {
 } mask_span;
 
 /* Member names repeat across payloads (type, text, name, arguments, ...):
- * a direct-mapped cache of mask_key_is_secret for names up to 32 bytes. */
+ * a direct-mapped cache of mask_key_class for names up to 32 bytes. */
 #define MASK_KEYCACHE_SLOTS 256u
 #define MASK_KEYCACHE_KEYMAX 32u
 typedef struct mask_keycache_ent {
     uint8_t len; /* 0: empty */
-    bool secret;
+    uint8_t cls; /* mask_key_class */
     char key[MASK_KEYCACHE_KEYMAX];
 } mask_keycache_ent;
 
@@ -157,6 +157,11 @@ struct mt_mask_ctx {
 mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb);
 mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb);
 bool mask_key_is_secret(const char *key, size_t len);
+/* mask_key_is_secret, else MASK_KEY_NAMED for a name ending in "key" that is
+ * secret when its value looks generated (mask_value_looks_generated). */
+enum { MASK_KEY_PLAIN, MASK_KEY_SECRET, MASK_KEY_NAMED };
+int mask_key_class(const char *key, size_t len);
+bool mask_value_looks_generated(const char *v, size_t len);
 bool mask_value_is_benign(const char *v, size_t len);
 bool mask_value_is_placeholder(const char *v, size_t len);
 bool mask_key_is_benign(const char *key, size_t len);

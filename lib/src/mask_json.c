@@ -365,26 +365,26 @@ static bool path_allowed(walker *w)
     return false;
 }
 
-/* mask_key_is_secret through the context's cache (a pure function of the
+/* mask_key_class through the context's cache (a pure function of the
  * name, so a cached answer is the answer). */
-static bool key_is_secret(mt_mask_ctx *c, const char *k, size_t n)
+static int key_class(mt_mask_ctx *c, const char *k, size_t n)
 {
     if (n == 0 || n > MASK_KEYCACHE_KEYMAX)
-        return mask_key_is_secret(k, n);
+        return mask_key_class(k, n);
     unsigned h = (unsigned)n * 31u + (unsigned char)k[0] * 7u + (unsigned char)k[n - 1] +
                  (unsigned char)k[n / 2] * 13u;
     mask_keycache_ent *e = &c->keycache[h % MASK_KEYCACHE_SLOTS];
     if (e->len == n && memcmp(e->key, k, n) == 0)
-        return e->secret;
-    e->secret = mask_key_is_secret(k, n);
+        return e->cls;
+    e->cls = (uint8_t)mask_key_class(k, n);
     e->len = (uint8_t)n;
     memcpy(e->key, k, n);
-    return e->secret;
+    return e->cls;
 }
 
-static mt_err value(walker *w, bool secret_field, bool *looks_secret_name);
+static mt_err value(walker *w, int field, int *name_class);
 
-static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name)
+static mt_err string_value(walker *w, int field, int *name_class)
 {
     mt_mask_ctx *c = w->c;
     const mt_mask_engine *e = c->e;
@@ -402,11 +402,14 @@ static mt_err string_value(walker *w, bool secret_field, bool *looks_secret_name
         w->flushed = w->i;
         return mt_buf_append(w->out, "\"[REDACTED:oversize]\"", 21) ? nomem(w) : MT_OK;
     }
-    if (looks_secret_name)
-        *looks_secret_name = key_is_secret(c, s, n);
+    if (name_class)
+        *name_class = key_class(c, s, n);
     if (e->rules->n_paths && path_allowed(w))
         return MT_OK;
-    if (secret_field && e->rules->field_rule && !mask_value_is_benign(s, n)) {
+    /* field: the mask_key_class of the member's name */
+    if (e->rules->field_rule &&
+        ((field == MASK_KEY_SECRET && !mask_value_is_benign(s, n)) ||
+         (field == MASK_KEY_NAMED && mask_value_looks_generated(s, n)))) {
         c->nspans = 0;
         if (mask_span_push(c, 0, n, e->field_det))
             return nomem(w);
@@ -470,7 +473,7 @@ static mt_err next_or_close(walker *w, char close, bool *more)
 static mt_err object(walker *w)
 {
     mt_err err;
-    bool named_secret = false; /* {"name": "DB_PASSWORD", "value": "..."} */
+    int named = MASK_KEY_PLAIN; /* {"name": "DB_PASSWORD", "value": "..."} */
     w->i++;
     ws(w);
     if (w->i < w->len && w->p[w->i] == '}') {
@@ -484,7 +487,9 @@ static mt_err object(walker *w)
         size_t rawlen, kn, saved;
         if ((err = string(w, &w->c->key, SIZE_MAX, &raw, &rawlen, &k, &kn)))
             return err;
-        bool secret = key_is_secret(w->c, k, kn) || (named_secret && name_is(k, kn, "value"));
+        int field = key_class(w->c, k, kn);
+        if (field == MASK_KEY_PLAIN && named != MASK_KEY_PLAIN && name_is(k, kn, "value"))
+            field = named;
         bool is_name = name_is(k, kn, "name") || name_is(k, kn, "key");
         if (w->paths && (err = path_push(w, k, kn, &saved)))
             return err;
@@ -493,11 +498,11 @@ static mt_err object(walker *w)
             return perr(w, "expected ':'");
         w->i++;
         ws(w);
-        bool looks = false;
-        if ((err = value(w, secret, is_name ? &looks : NULL)))
+        int looks = MASK_KEY_PLAIN;
+        if ((err = value(w, field, is_name ? &looks : NULL)))
             return err;
-        if (is_name && looks)
-            named_secret = true;
+        if (is_name && looks != MASK_KEY_PLAIN)
+            named = looks;
         if (w->paths)
             path_pop(w, saved);
         bool more;
@@ -506,7 +511,7 @@ static mt_err object(walker *w)
     }
 }
 
-static mt_err array(walker *w, bool secret_field)
+static mt_err array(walker *w, int field)
 {
     mt_err err;
     w->i++;
@@ -523,7 +528,7 @@ static mt_err array(walker *w, bool secret_field)
             if ((err = path_push(w, seg, (size_t)sn, &saved)))
                 return err;
         }
-        if ((err = value(w, secret_field, NULL)))
+        if ((err = value(w, field, NULL)))
             return err;
         if (w->paths)
             path_pop(w, saved);
@@ -575,20 +580,20 @@ static mt_err literal(walker *w, const char *lit)
     return MT_OK;
 }
 
-static mt_err value(walker *w, bool secret_field, bool *looks_secret_name)
+static mt_err value(walker *w, int field, int *name_class)
 {
     mt_err err;
     if (w->i >= w->len)
         return perr(w, "unexpected end");
     char ch = w->p[w->i];
     if (ch == '"')
-        return string_value(w, secret_field, looks_secret_name);
+        return string_value(w, field, name_class);
     if (ch == '{' || ch == '[') {
         if (++w->depth > w->c->e->rules->max_depth)
             return mt_fail(w->eb, MT_ERR_TOO_LARGE,
                            "mask: JSON nesting deeper than %u at byte %zu; masked as text",
                            w->c->e->rules->max_depth, w->i);
-        err = ch == '{' ? object(w) : array(w, secret_field);
+        err = ch == '{' ? object(w) : array(w, field);
         w->depth--;
         return err;
     }
@@ -620,7 +625,7 @@ mt_err mt_mask_json(mt_mask_ctx *c, const void *in, size_t len, mt_buf *out, mt_
         saved_sum = *sum;
     mt_buf_reset(&c->path);
     ws(&w);
-    mt_err err = value(&w, false, NULL);
+    mt_err err = value(&w, MASK_KEY_PLAIN, NULL);
     if (!err)
         ws(&w);
     if (!err && w.i != len)

@@ -32,7 +32,8 @@
     KW_SEP "key|signing" KW_SEP "key|credential|encryption" KW_SEP "key|master" KW_SEP             \
     "key|license" KW_SEP "key|hmac" KW_SEP "key|jwt" KW_SEP "key|session" KW_SEP "key|shared"      \
     KW_SEP "key|deploy" KW_SEP "key"
-#define KW_NAMED "password|passwd|pwd|secret|token|api" KW_SEP "key|app" KW_SEP "key|passphrase|credential"
+#define KW_NAMED                                                                                   \
+    "password|passwd|pwd|pass|secret|token|api" KW_SEP "key|app" KW_SEP "key|passphrase|credential|key"
 
 typedef struct builtin {
     const char *id, *type, *regex;
@@ -124,7 +125,7 @@ static const builtin builtins[] = {
      false, NULL, 0},
     {"passphrase_assignment", "private_key_passphrase", "passphrase", F_CI, false, CHK_KEYED, 0,
      false, NULL, 0},
-    {"secret_assignment", "generic_secret", "(?:" KW_SECRET "|[_.-]pat\\b)", F_CI, false, CHK_KEYED,
+    {"secret_assignment", "generic_secret", "(?:" KW_SECRET "|[_.-]pat\\b|key\\b)", F_CI, false, CHK_KEYED,
      0, false, NULL, 0},
     /* keyed forms a regex finds: group 1 is the key, the match ends where the value starts */
     {"docker_config_auth", "docker_config_auth", "(\\bauth)\\\\*\"[ \\t]*:[ \\t]*", 0, true,
@@ -312,7 +313,7 @@ static char fold(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return (char)(c - 'A' + 'a');
-    return c == '-' ? '_' : c;
+    return c == '-' || c == '.' ? '_' : c;
 }
 
 static bool has_ci(const char *s, size_t len, const char *w)
@@ -497,15 +498,65 @@ bool mask_key_is_secret(const char *key, size_t len)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strstr(b, words[i]))
             return true;
-    return mask_key_has_word(key, len, "pass") || mask_key_has_word(key, len, "pat");
+    return mask_key_has_word(key, len, "pass") || mask_key_has_word(key, len, "pat") ||
+           mask_key_has_word(key, len, "pwd");
 }
 
 /* w (lower case) as a word of a name: "pass" in DB_PASS, smtpPass, --pass,
  * pass.word, not in bypass, passenger, compass, PASSED; "pat" in GITHUB_PAT,
  * X-Ado-Pat, not in path or patch. */
+
 static bool is_up(char ch) { return ch >= 'A' && ch <= 'Z'; }
 static bool is_low(char ch) { return ch >= 'a' && ch <= 'z'; }
 static bool is_alnum(char ch) { return is_up(ch) || is_low(ch) || (ch >= '0' && ch <= '9'); }
+
+/* Names that end in "key" but name no secret word hold a secret only when
+ * the value looks generated (STORAGE_ACCOUNT_KEY, ALGOLIA_ADMIN_KEY,
+ * HONEYCOMB_WRITEKEY), and not for keys that are data, public or ids. */
+static bool key_named(const char *k, size_t n)
+{
+    static const char *const data[] = {
+        "public", "pub",    "primary",  "foreign", "sort",    "partition", "cache",   "lookup",
+        "routing", "idempot", "object", "group",   "dedup",   "hash",      "index",   "unique",
+        "composite", "translation", "label", "metric", "event", "message", "shortcut", "hotkey",
+        "keyboard", "verif", "host",   "gpg",     "pgp",     "kms",       "monkey",  "hockey",
+        "turkey",  "jockey", "whiskey", "donkey", "bucket",  "s3",        "cursor",  "page",
+        "row",     "column", "field",  "dict",    "map",     "lock",      "idemp",   "request",
+        "trace",   "correlation", "order", "product", "item", "issue",     "project", "user"};
+    char b[KEY_FOLD_MAX];
+    if (n < 5 || !fold_key(k, n, b, sizeof b) || strcmp(b + n - 3, "key") != 0 || folded_is_benign(b))
+        return false;
+    for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
+        if (strstr(b, data[i]))
+            return false;
+    return true;
+}
+
+int mask_key_class(const char *key, size_t len)
+{
+    if (mask_key_is_secret(key, len))
+        return MASK_KEY_SECRET;
+    return key_named(key, len) ? MASK_KEY_NAMED : MASK_KEY_PLAIN;
+}
+
+/* A value that looks generated rather than chosen: token characters only,
+ * 16 bytes or more, letters and digits, and the entropy of random text. */
+bool mask_value_looks_generated(const char *v, size_t n)
+{
+    size_t digits = 0, letters = 0;
+    if (n < 16 || n > 4096)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (ch >= '0' && ch <= '9')
+            digits++;
+        else if (is_up(ch) || is_low(ch))
+            letters++;
+        else if (!strchr("+/=_.-~", ch))
+            return false;
+    }
+    return digits >= 2 && letters >= 2 && mt_mask_entropy(v, n) >= 3.3;
+}
 
 bool mask_key_has_word(const char *k, size_t n, const char *w)
 {
