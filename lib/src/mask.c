@@ -788,6 +788,9 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
         ke++;
     if (ke < len && is_keych(s[ke]))
         return MT_OK; /* a key longer than any name */
+    /* process.env.SMTP_PASSWORD = "v": the name is what follows */
+    if (ke - ks > 12 && memcmp(s + ks, "process.env.", 12) == 0)
+        ks += 12;
     /* only "key" matched: a name ending in key (ALGOLIA_ADMIN_KEY) */
     bool weak = we - ws == 3 && has_sub_ci(s + ws, 3, "key");
     if (weak && mask_key_class(s + ks, ke - ks) != MASK_KEY_NAMED)

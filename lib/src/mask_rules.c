@@ -48,8 +48,8 @@ typedef struct builtin {
 
 static const builtin builtins[] = {
     /* cloud providers */
-    {"aws_access_key_id", "aws_access_key_id", "\\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\\b", 0, false,
-     CHK_NONE, 0, false, NULL, 0},
+    {"aws_access_key_id", "aws_access_key_id", "\\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{12}", 0,
+     true, CHK_NONE, 0, false, "(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Za-z0-9]{12,24}\\b", 32},
     {"aws_session_token", "aws_session_token",
      "(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9+/=]{40}", 0, true, CHK_NONE, 0, false,
      "(?:IQoJb3JpZ2luX2Vj|FwoGZXIvYXdz)[A-Za-z0-9+/=]{40,}", 8192},
@@ -168,11 +168,26 @@ static const builtin builtins[] = {
      "curl\\b[^\\n]{0,512}?[ \\t](?:-u|--user)(?:[ \\t]+|=)?['\"]?[^\\s:'\"$]+:([^\\s'\"$][^\\s'\"]*)",
      1024},
     /* Authorization: <scheme> <credentials> for schemes other than Bearer and Basic */
-    {"authorization_header", "authorization", "\\bauthorization\\\\*[\"']?[ \\t]*[:=]", F_CI, true,
+    {"authorization_header", "authorization", "\\bauthorization\\\\*[\"']?\\]?[ \\t]*[:=,]", F_CI, true,
      CHK_NONE, 0, false,
-     "authorization\\\\*[\"']?[ \\t]*[:=][ \\t]*\\\\*[\"']?(?:(?:token|apikey|api-key|key|ssws|splunk|"
+     "authorization\\\\*[\"']?\\]?[ \\t]*[:=,][ \\t]*\\\\*[\"']?(?:(?:token|apikey|api-key|key|ssws|splunk|"
      "sso-key|geniekey|otp|klaviyo-api-key)[ \\t]+)?([A-Za-z0-9._~+/=:-]{8,})",
      256},
+    /* request.setValue("v", forHTTPHeaderField: "X-Api-Token") (Swift) */
+    {"swift_header_secret", "generic_secret", "setValue\\([ \\t]*\"", 0, true, CHK_NONE, 0, false,
+     "setValue\\([ \\t]*\"([^\"\\s]{6,})\"[ \\t]*,[ \\t]*forHTTPHeaderField:[ \\t]*\"[A-Za-z0-9-]*(?i:"
+     "password|passwd|pwd|secret|token|key|auth|credential|pat)[A-Za-z0-9-]*\"",
+     512},
+    /* what a CLI prints when asked for a secret: the line after gcloud secrets
+     * versions access, vault kv get -field=, op read; az storage account keys list rows */
+    {"cli_secret_output", "generic_secret",
+     "(?:secrets[ \\t]+versions[ \\t]+access|vault[ \\t]+kv[ \\t]+get[ \\t]+-field=|\\bop[ \\t]+read[ \\t])", 0,
+     true, CHK_NONE, 0, false,
+     "(?:secrets[ \\t]+versions[ \\t]+access|vault[ \\t]+kv[ \\t]+get[ \\t]+-field=|op[ \\t]+read[ \\t])[^\\n]{0,256}\\n"
+     "[ \\t]*([^\\s$#][^\\n]{4,}?)[ \\t]*(?:\\n|$)",
+     4096},
+    {"cloud_key_table_row", "generic_secret", "\\bkey[12][ \\t]+(?:FULL|READ)[ \\t]+[A-Za-z0-9+/]{20}", 0, true,
+     CHK_NONE, 0, false, "key[12][ \\t]+(?:FULL|READ)[ \\t]+([A-Za-z0-9+/]{20,}={0,2})", 256},
     /* secrets in URL query strings: ?access_token=, &sig=, ?api_key= */
     {"url_query_secret", "url_secret",
      "[?&;](?:(?:access|auth|api|refresh|id|private|client|session)[_-]?)?(?:token|key|secret|sig|"
@@ -258,7 +273,8 @@ static bool is_context_detector(const char *id)
     static const char *const ids[] = {"bearer_token", "authorization_header", "url_query_secret",
                                       "cli_password_arg", "curl_user_password", "basic_auth_url",
                                       "db_connection_string", "connection_string_password",
-                                      "dotnet_auth_header"};
+                                      "dotnet_auth_header", "swift_header_secret",
+                                      "cli_secret_output", "cloud_key_table_row"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
         if (strcmp(ids[i], id) == 0)
             return true;
@@ -359,7 +375,6 @@ static bool fold_key(const char *key, size_t len, char *buf, size_t cap)
  * that can start at each byte: this runs for every keyed candidate. */
 #define BENIGN_GROUP(ch) ((ch) == '_' ? 26 : (ch) - 'a')
 static const char *const benign_parts[27][17] = {
-    [BENIGN_GROUP('c')] = {"count"},
     [BENIGN_GROUP('d')] = {"duration"},
     [BENIGN_GROUP('e')] = {"endpoint", "expir", "enabled"},
     [BENIGN_GROUP('f')] = {"file", "format"},
@@ -385,7 +400,7 @@ static const char *const benign_parts[27][17] = {
  * credentialSource). */
 static const char *const benign_suffixes[] = {"url", "uri", "urls", "ref", "id", "ids", "source",
                                               "method", "provider", "issuer", "audience", "scope",
-                                              "host", "port", "user", "username", "prefix",
+                                              "host", "port", "user", "username", "prefix", "count",
                                               "suffix", "names", "header"};
 
 static bool folded_is_benign(const char *b)

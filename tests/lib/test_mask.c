@@ -160,7 +160,8 @@ static void each_detector_masks_its_planted_value(void **state)
     mt_mask_ctx *fc = ctx_for_rules(
         "{\"disable\":[\"password_assignment\",\"passphrase_assignment\",\"secret_assignment\","
         "\"docker_config_auth\",\"env_list_secret\",\"env_list_secret_yaml\",\"xml_entry_secret\","
-        "\"terraform_variable_default\",\"dotnet_auth_header\","
+        "\"terraform_variable_default\",\"dotnet_auth_header\",\"swift_header_secret\","
+        "\"cli_secret_output\",\"cloud_key_table_row\","
         "\"dockerfile_env_secret\",\"bearer_token\",\"authorization_header\",\"url_query_secret\","
         "\"cli_password_arg\",\"curl_user_password\",\"basic_auth_url\",\"db_connection_string\","
         "\"connection_string_password\"]}",
@@ -220,6 +221,10 @@ static void keyed_near_misses_survive(void **state)
         "headers = {\"Authorization\": \"Bearer REPLACE_ME\"}",
         "let path = \"/srv/patch\"; GITHUB_PATH=/usr/bin",
         "static TIMEOUT: u32 = 30;",
+        "CACHE_KEY = 'user-profile-v2-cache'",
+        "primary_key: a1b2c3d4e5f6g7h8i9j0",
+        "sort_key = \"created_at\"",
+        "idempotency_key: 3f1c2b7e-9a4d-4c1e-8b2f-6d5e4c3b2a10",
     };
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++) {
         char *m = mask_text(d[i]);
