@@ -920,6 +920,12 @@ static mt_err check_k8s(mt_mask_ctx *c, const char *s, size_t len, size_t from, 
         if (ind <= base)
             break;
         size_t q = p + ind;
+        if (q < len && s[q] == '#') { /* a comment line inside the block */
+            while (q < len && s[q] != '\n')
+                q++;
+            p = q;
+            continue;
+        }
         while (q < len && s[q] != ':' && s[q] != '\n')
             q++;
         if (q >= len || s[q] != ':')

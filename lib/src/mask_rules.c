@@ -175,7 +175,7 @@ static const builtin builtins[] = {
      256},
     /* request.setValue("v", forHTTPHeaderField: "X-Api-Token") (Swift) */
     {"swift_header_secret", "generic_secret", "setValue\\([ \\t]*\"", 0, true, CHK_NONE, 0, false,
-     "setValue\\([ \\t]*\"([^\"\\s]{6,})\"[ \\t]*,[ \\t]*forHTTPHeaderField:[ \\t]*\"[A-Za-z0-9-]*(?i:"
+     "setValue\\([ \\t]*\"([^\"\\s$%{<][^\"\\s]{5,})\"[ \\t]*,[ \\t]*forHTTPHeaderField:[ \\t]*\"[A-Za-z0-9-]*(?i:"
      "password|passwd|pwd|secret|token|key|auth|credential|pat)[A-Za-z0-9-]*\"",
      512},
     /* what a CLI prints when asked for a secret: the line after gcloud secrets
