@@ -14,7 +14,7 @@ import sys
 path, heading = sys.argv[1], sys.argv[2]
 sec = sys.stdin.read().rstrip("\n") + "\n"
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-m = re.search(r"^## " + re.escape(heading) + r"\b.*$", text, re.M)
+m = re.search(r"^## " + re.escape(heading) + r"(?: \(.*)?$", text, re.M)
 if m:
     nxt = re.search(r"^## ", text[m.end():], re.M)
     end = m.end() + nxt.start() if nxt else len(text)
