@@ -793,7 +793,7 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
         ks += 12;
     /* only "key" matched: a name ending in key (ALGOLIA_ADMIN_KEY) */
     bool weak = we - ws == 3 && has_sub_ci(s + ws, 3, "key");
-    if (weak && mask_key_class(s + ks, ke - ks) != MASK_KEY_NAMED)
+    if (weak && (ke != we || ke - ks < 5 || mask_key_class(s + ks, ke - ks) != MASK_KEY_NAMED))
         return MT_OK;
     p = ke;
     for (int k = 0; k < 8 && p < len && s[p] == '\\'; k++)

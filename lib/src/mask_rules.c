@@ -539,7 +539,8 @@ static bool key_named(const char *k, size_t n)
         "row",     "column", "field",  "dict",    "map",     "lock",      "idemp",   "request",
         "trace",   "correlation", "order", "product", "item", "issue",     "project", "user"};
     char b[KEY_FOLD_MAX];
-    if (n < 5 || !fold_key(k, n, b, sizeof b) || strcmp(b + n - 3, "key") != 0 || folded_is_benign(b))
+    if (n < 5 || fold(k[n - 3]) != 'k' || fold(k[n - 2]) != 'e' || fold(k[n - 1]) != 'y' ||
+        !fold_key(k, n, b, sizeof b) || folded_is_benign(b))
         return false;
     for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
         if (strstr(b, data[i]))
@@ -634,23 +635,60 @@ bool mask_value_is_benign(const char *v, size_t len)
     return digits;
 }
 
+/* folded v[i..] starts with w */
+static bool folded_at(const char *v, size_t len, size_t i, const char *w)
+{
+    size_t k = 0;
+    while (w[k] && i + k < len && fold(v[i + k]) == w[k])
+        k++;
+    return w[k] == 0;
+}
+
 /* Placeholders written where a secret goes: YOUR_API_KEY,
  * <your-token-here>, REPLACE_ME, xxxxxxxx, ********. Short values only (a
- * placeholder is short; a long value is scanned for them at no gain). */
+ * placeholder is short). One pass: this runs for every finding. */
 bool mask_value_is_placeholder(const char *v, size_t len)
 {
-    static const char *const holders[] = {"your_", "your-", "yourapi", "yourtoken", "yoursecret",
-                                          "yourpass", "placeholder", "replace_me", "replace-me",
-                                          "replaceme", "insert_", "insert-", "xxxx", "changeme"};
     if (len == 0 || len > 64)
         return false;
-    for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++)
-        if (has_ci(v, len, holders[i]))
-            return true;
-    for (size_t i = 1; i < len; i++)
-        if (v[i] != v[0])
-            return false;
-    return true;
+    size_t same = 1;
+    while (same < len && v[same] == v[0])
+        same++;
+    if (same == len)
+        return true;
+    for (size_t i = 0; i < len; i++) {
+        switch (fold(v[i])) {
+        case 'y':
+            if (folded_at(v, len, i, "your_") || folded_at(v, len, i, "yourapi") ||
+                folded_at(v, len, i, "yourtoken") || folded_at(v, len, i, "yoursecret") ||
+                folded_at(v, len, i, "yourpass"))
+                return true;
+            break;
+        case 'p':
+            if (folded_at(v, len, i, "placeholder"))
+                return true;
+            break;
+        case 'r':
+            if (folded_at(v, len, i, "replace_me") || folded_at(v, len, i, "replaceme"))
+                return true;
+            break;
+        case 'i':
+            if (folded_at(v, len, i, "insert_"))
+                return true;
+            break;
+        case 'x':
+            if (folded_at(v, len, i, "xxxx"))
+                return true;
+            break;
+        case 'c':
+            if (folded_at(v, len, i, "changeme"))
+                return true;
+            break;
+        default:
+            break;
+        }
+    }
+    return false;
 }
 
 /* --- rules file --------------------------------------------------------------- */
