@@ -625,7 +625,7 @@ static bool keyed_value(const char *s, size_t len, size_t p, bool xml, size_t *v
 }
 
 /* The separators that need their context (see KSEP in mask_rules.c). */
-static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep, bool name_rule)
+static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep)
 {
     const char *key = s + ks;
     size_t kn = ke - ks;
@@ -650,8 +650,8 @@ static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep, bool
                (kn - b >= 4 && lower(key[b]) == 'w' && lower(key[b + 1]) == 'i' &&
                 lower(key[b + 2]) == 't' && lower(key[b + 3]) == 'h');
     }
-    default: /* blank: ENV NAME value, --password value */
-        return name_rule || key[0] == '-';
+    default: /* blank: --password value */
+        return key[0] == '-';
     }
 }
 
@@ -741,7 +741,7 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
                            size_t p, char sep, bool weak, size_t det)
 {
     size_t vs, ve;
-    bool quoted, name_rule = c->e->rules->dets[det].check == CHK_KEYED_NAME;
+    bool quoted;
     /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
      * is not a key; PowerShell's $env:API_KEY and Ruby's :api_key are. */
     if (ks > 0 && s[ks - 1] == ':' &&
@@ -750,7 +750,7 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
         return MT_OK;
     if (mask_key_is_benign(s + ks, ke - ks) || (!weak && !key_pass_ok(s + ks, ke - ks)))
         return MT_OK;
-    if (sep != '=' && sep != ':' && !keyed_context_ok(s, ks, ke, sep, name_rule))
+    if (sep != '=' && sep != ':' && !keyed_context_ok(s, ks, ke, sep))
         return MT_OK;
     if (!keyed_value(s, len, p, sep == '>' || (p > 0 && s[p - 1] == '>'), &vs, &ve, &quoted))
         return MT_OK;
