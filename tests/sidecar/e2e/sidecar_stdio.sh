@@ -121,6 +121,11 @@ start_sidecar "$tmp/sc-fault" 1 --topic "$topic" -- \
   --upstream.env="MT_FAULT_LEDGER=$ledger" --upstream.max_line_bytes=1MiB \
   --upstream.restart_backoff=10ms --upstream.stop_grace=2s || fail "fault sidecar did not start"
 fault_sc=$sidecar_url
+# The line's cost is what the high-water mark gains across the fault calls: the
+# start-up figure includes the mask database compile, which under ASan's
+# quarantine (freed memory is held back) alone passes 300 MiB.
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$(cat "$tmp/sc-fault/sidecar.pid")/status"; }
+rss0=$(hwm)
 M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"e2e","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}'
 call() { # ID TOOL -> the JSON-RPC answer (SSE data or JSON body)
   curl -sS --max-time 20 -X POST "$fault_sc" -H "Authorization: Bearer $token" \
@@ -147,9 +152,11 @@ sleep 0.2
 grep -q '"a line that is not JSON-RPC\|not JSON-RPC on stdout' "$tmp/sc-fault/sidecar.log" ||
   fail "the garbage line is not in the sidecar log"
 grep -q 'stdout line longer than the limit' "$tmp/sc-fault/sidecar.log" || fail "the huge line is not in the log"
-rss=$(awk '/VmHWM/ {print $2}' "/proc/$(cat "$tmp/sc-fault/sidecar.pid")/status")
-[ "$rss" -lt 262144 ] || fail "sidecar peak RSS ${rss} KiB after a 100 MiB line (bounded by max_line_bytes)"
-echo "e2e: faults: crash, garbage and a 100 MiB line answered with errors, servers restarted (peak RSS ${rss} KiB)" >&2
+rss=$(hwm)
+grow=$((rss - rss0))
+[ "$grow" -lt 65536 ] ||
+  fail "sidecar peak RSS grew ${grow} KiB (${rss0} -> ${rss}) over a 100 MiB line (bounded by max_line_bytes)"
+echo "e2e: faults: crash, garbage and a 100 MiB line answered with errors, servers restarted (peak RSS ${rss0} -> ${rss} KiB)" >&2
 
 # Kafka unreachable in strict mode: a sidecar whose brokers do not exist refuses the call,
 # and the server never runs it.
