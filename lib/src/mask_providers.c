@@ -424,7 +424,7 @@ const mask_provider mask_providers[] = {
      "\\bpul-[a-f0-9]{40}\\b", 512},
     /* HCP Terraform */
     {"terraform_cloud_token", "registry",
-     "\\b[A-Za-z0-9]{10}",
+     "\\b[A-Za-z0-9]{14}\\.atlasv1\\.",
      0,
      "\\b[A-Za-z0-9]{14}\\.atlasv1\\.[A-Za-z0-9_=-]{60,90}", 512},
     /* Doppler */
@@ -440,7 +440,7 @@ const mask_provider mask_providers[] = {
      "\\bNR(?:AK|AA|RA|II|JS)-[A-Za-z0-9_-]{19,40}", 512},
     /* New Relic */
     {"new_relic_license_key", "observability",
-     "\\b[a-fA-F0-9]{10}",
+     "\\b[a-fA-F0-9]{36}NRAL\\b",
      0,
      "\\b[a-fA-F0-9]{36}NRAL\\b", 512},
     /* Sentry */
@@ -596,7 +596,7 @@ const mask_provider mask_providers[] = {
      "\\bpat[A-Za-z0-9]{14}\\.[a-f0-9]{64}\\b", 512},
     /* Mailchimp */
     {"mailchimp_api_key", "saas",
-     "\\b[0-9a-f]{10}",
+     "\\b[0-9a-f]{32}-us[0-9]",
      0,
      "\\b[0-9a-f]{32}-us[0-9]{1,2}\\b", 512},
     /* Brevo (Sendinblue) */
