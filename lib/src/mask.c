@@ -550,21 +550,6 @@ static bool is_email_local(char ch)
     return is_keych(ch) || ch == '%' || ch == '+';
 }
 
-static char lower(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch; }
-
-static bool has_sub_ci(const char *s, size_t len, const char *w)
-{
-    size_t wl = strlen(w);
-    for (size_t i = 0; i + wl <= len; i++) {
-        size_t k = 0;
-        while (k < wl && lower(s[i + k]) == w[k])
-            k++;
-        if (k == wl)
-            return true;
-    }
-    return false;
-}
-
 /* "pass" alone is a secret word only as a word of the name (DB_PASS, not
  * bypass): keys holding another secret word pass. */
 static bool key_pass_ok(const char *k, size_t n)
@@ -572,7 +557,7 @@ static bool key_pass_ok(const char *k, size_t n)
     static const char *const strong[] = {"password", "passwd", "passphrase", "pwd", "secret",
                                          "token", "key", "credential", "auth"};
     for (size_t i = 0; i < sizeof strong / sizeof strong[0]; i++)
-        if (has_sub_ci(k, n, strong[i]))
+        if (mask_has_ci(k, n, strong[i]))
             return true;
     return mask_key_has_word(k, n, "pass") || mask_key_has_word(k, n, "pat");
 }
@@ -645,10 +630,10 @@ static bool keyed_context_ok(const char *s, size_t ks, size_t ke, char sep)
         size_t b = kn;
         while (b > 0 && key[b - 1] != '.')
             b--;
-        return (kn - b >= 3 && lower(key[b]) == 's' && lower(key[b + 1]) == 'e' &&
-                lower(key[b + 2]) == 't') ||
-               (kn - b >= 4 && lower(key[b]) == 'w' && lower(key[b + 1]) == 'i' &&
-                lower(key[b + 2]) == 't' && lower(key[b + 3]) == 'h');
+        return (kn - b >= 3 && mask_fold(key[b]) == 's' && mask_fold(key[b + 1]) == 'e' &&
+                mask_fold(key[b + 2]) == 't') ||
+               (kn - b >= 4 && mask_fold(key[b]) == 'w' && mask_fold(key[b + 1]) == 'i' &&
+                mask_fold(key[b + 2]) == 't' && mask_fold(key[b + 3]) == 'h');
     }
     default: /* blank: --password value */
         return key[0] == '-';
@@ -745,7 +730,7 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
     /* A key inside a colon-separated identifier (arn:aws:secretsmanager:...)
      * is not a key; PowerShell's $env:API_KEY and Ruby's :api_key are. */
     if (ks > 0 && s[ks - 1] == ':' &&
-        !(ks >= 5 && s[ks - 5] == '$' && has_sub_ci(s + ks - 4, 3, "env")) &&
+        !(ks >= 5 && s[ks - 5] == '$' && mask_has_ci(s + ks - 4, 3, "env")) &&
         !(ks == 1 || !is_ident(s[ks - 2])))
         return MT_OK;
     if (mask_key_is_benign(s + ks, ke - ks) || (!weak && !key_pass_ok(s + ks, ke - ks)))
@@ -763,7 +748,8 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
      * from elsewhere: os.Getenv("X"), environ["X"], std::env::var("X") */
     if (!quoted && (memchr(s + vs, '(', ve - vs) || memchr(s + vs, '[', ve - vs)))
         return MT_OK;
-    if (mask_value_is_benign(s + vs, ve - vs) ||
+    /* placeholders: mask_finding */
+    if (mask_value_is_reference(s + vs, ve - vs) ||
         (weak && !mask_value_looks_generated(s + vs, ve - vs)))
         return MT_OK;
     return mask_finding(c, s, vs, ve, det);
@@ -780,7 +766,7 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
 {
     size_t ks = ws, ke = we, p;
     /* passphrase_assignment reads PASSPHRASE keys */
-    if (we - ws == 4 && len - we >= 6 && has_sub_ci(s + we, 6, "phrase"))
+    if (we - ws == 4 && len - we >= 6 && mask_has_ci(s + we, 6, "phrase"))
         return MT_OK;
     for (size_t k = 0; ks > 0 && k < 128 && is_keych(s[ks - 1]); k++)
         ks--;
@@ -792,7 +778,7 @@ static mt_err keyed_word(mt_mask_ctx *c, const char *s, size_t len, size_t ws, s
     if (ke - ks > 12 && memcmp(s + ks, "process.env.", 12) == 0)
         ks += 12;
     /* only "key" matched: a name ending in key (ALGOLIA_ADMIN_KEY) */
-    bool weak = we - ws == 3 && has_sub_ci(s + ws, 3, "key");
+    bool weak = we - ws == 3 && mask_has_ci(s + ws, 3, "key");
     if (weak && (ke != we || ke - ks < 5 || mask_key_class(s + ks, ke - ks) != MASK_KEY_NAMED))
         return MT_OK;
     p = ke;

@@ -154,6 +154,15 @@ struct mt_mask_ctx {
 };
 
 /* mask_rules.c */
+/* Lower case, with '-' and '.' as '_' (X-Api-Key reads as x_api_key). */
+static inline char mask_fold(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return (char)(c - 'A' + 'a');
+    return c == '-' || c == '.' ? '_' : c;
+}
+/* Whether s[0..len) holds w (lower case, '_' for any separator) folded. */
+bool mask_has_ci(const char *s, size_t len, const char *w);
 mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb);
 mt_err mask_rules_push(mt_mask_rules *r, const mask_det *d, mt_errbuf *eb);
 bool mask_key_is_secret(const char *key, size_t len);
@@ -162,7 +171,9 @@ bool mask_key_is_secret(const char *key, size_t len);
 enum { MASK_KEY_PLAIN, MASK_KEY_SECRET, MASK_KEY_NAMED };
 int mask_key_class(const char *key, size_t len);
 bool mask_value_looks_generated(const char *v, size_t len);
+/* A reference or a non-secret (mask_value_is_reference) or a placeholder. */
 bool mask_value_is_benign(const char *v, size_t len);
+bool mask_value_is_reference(const char *v, size_t len);
 bool mask_value_is_placeholder(const char *v, size_t len);
 bool mask_key_is_benign(const char *key, size_t len);
 bool mask_key_is_keyed(mask_check c);

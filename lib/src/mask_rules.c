@@ -325,19 +325,12 @@ mt_err mask_rules_add_builtins(mt_mask_rules *r, mt_errbuf *eb)
 
 /* --- key and value heuristics ---------------------------------------------- */
 
-static char fold(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return (char)(c - 'A' + 'a');
-    return c == '-' || c == '.' ? '_' : c;
-}
-
-static bool has_ci(const char *s, size_t len, const char *w)
+bool mask_has_ci(const char *s, size_t len, const char *w)
 {
     size_t wl = strlen(w);
     for (size_t i = 0; i + wl <= len; i++) {
         size_t k = 0;
-        while (k < wl && fold(s[i + k]) == w[k])
+        while (k < wl && mask_fold(s[i + k]) == w[k])
             k++;
         if (k == wl)
             return true;
@@ -348,7 +341,7 @@ static bool has_ci(const char *s, size_t len, const char *w)
 static bool eq_ci(const char *s, size_t len, const char *w)
 {
     for (size_t i = 0; i < len; i++)
-        if (!w[i] || fold(s[i]) != w[i])
+        if (!w[i] || mask_fold(s[i]) != w[i])
             return false;
     return w[len] == 0;
 }
@@ -362,7 +355,7 @@ static bool fold_key(const char *key, size_t len, char *buf, size_t cap)
     if (len + 1 > cap)
         return false;
     for (size_t i = 0; i < len; i++) {
-        char c = fold(key[i]);
+        char c = mask_fold(key[i]);
         buf[i] = c ? c : '?';
     }
     buf[len] = 0;
@@ -499,7 +492,7 @@ bool mask_key_is_secret(const char *key, size_t len)
     if (!fold_key(key, len, b, sizeof b)) {
         /* Very long names: only the secret words, no exceptions. */
         for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-            if (has_ci(key, len, words[i]))
+            if (mask_has_ci(key, len, words[i]))
                 return true;
         return false;
     }
@@ -539,7 +532,7 @@ static bool key_named(const char *k, size_t n)
         "row",     "column", "field",  "dict",    "map",     "lock",      "idemp",   "request",
         "trace",   "correlation", "order", "product", "item", "issue",     "project", "user"};
     char b[KEY_FOLD_MAX];
-    if (n < 5 || fold(k[n - 3]) != 'k' || fold(k[n - 2]) != 'e' || fold(k[n - 1]) != 'y' ||
+    if (n < 5 || mask_fold(k[n - 3]) != 'k' || mask_fold(k[n - 2]) != 'e' || mask_fold(k[n - 1]) != 'y' ||
         !fold_key(k, n, b, sizeof b) || folded_is_benign(b))
         return false;
     for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
@@ -579,7 +572,7 @@ bool mask_key_has_word(const char *k, size_t n, const char *w)
     size_t wl = strlen(w);
     for (size_t i = 0; i + wl <= n; i++) {
         size_t m = 0;
-        while (m < wl && fold(k[i + m]) == w[m])
+        while (m < wl && mask_fold(k[i + m]) == w[m])
             m++;
         if (m < wl)
             continue;
@@ -598,9 +591,9 @@ static bool starts(const char *v, size_t len, const char *p)
     return len >= n && memcmp(v, p, n) == 0;
 }
 
-/* References, placeholders and obvious non-secrets found where a secret
- * could be: ${VAR}, %(VAR)s, {{ .Values.x }}, (sensitive value), paths. */
-bool mask_value_is_benign(const char *v, size_t len)
+/* References and obvious non-secrets found where a secret could be: ${VAR},
+ * %(VAR)s, {{ .Values.x }}, (sensitive value), paths, words, digits. */
+bool mask_value_is_reference(const char *v, size_t len)
 {
     static const char *const pre[] = {"${", "$(", "%(", "{{", "<", "(sensitive", "(known after",
                                       "*", "./", "../", "~/", "[REDACTED", "[TOKEN:",
@@ -627,19 +620,22 @@ bool mask_value_is_benign(const char *v, size_t len)
     for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++)
         if (eq_ci(v, len, whole[i]))
             return true;
-    if (mask_value_is_placeholder(v, len))
-        return true;
     bool digits = true;
     for (size_t i = 0; i < len; i++)
         digits = digits && v[i] >= '0' && v[i] <= '9';
     return digits;
 }
 
+bool mask_value_is_benign(const char *v, size_t len)
+{
+    return mask_value_is_reference(v, len) || mask_value_is_placeholder(v, len);
+}
+
 /* folded v[i..] starts with w */
 static bool folded_at(const char *v, size_t len, size_t i, const char *w)
 {
     size_t k = 0;
-    while (w[k] && i + k < len && fold(v[i + k]) == w[k])
+    while (w[k] && i + k < len && mask_fold(v[i + k]) == w[k])
         k++;
     return w[k] == 0;
 }
@@ -657,7 +653,7 @@ bool mask_value_is_placeholder(const char *v, size_t len)
     if (same == len)
         return true;
     for (size_t i = 0; i < len; i++) {
-        switch (fold(v[i])) {
+        switch (mask_fold(v[i])) {
         case 'y':
             if (folded_at(v, len, i, "your_") || folded_at(v, len, i, "yourapi") ||
                 folded_at(v, len, i, "yourtoken") || folded_at(v, len, i, "yoursecret") ||
