@@ -94,15 +94,17 @@ static bool listed(const char *csv, const char *id)
 static hs_database_t *compile(const mt_mask_rules *r, const char *except, const char *only,
                               unsigned *npat)
 {
-    const char *ex[128];
-    unsigned fl[128], ids[128], n = 0;
+    const char **ex = calloc(r->n + 1, sizeof *ex);
+    unsigned *fl = calloc(r->n + 1, sizeof *fl), *ids = calloc(r->n + 1, sizeof *ids), n = 0;
+    if (!ex || !fl || !ids)
+        exit(1);
     if (only) {
         ex[0] = only;
         fl[0] = HS_FLAG_SOM_LEFTMOST;
         ids[0] = 0;
         n = 1;
     }
-    for (size_t i = 0; !only && i < r->n && n < 128; i++) {
+    for (size_t i = 0; !only && i < r->n; i++) {
         const mask_det *d = &r->dets[i];
         if (d->native || !d->regex || !d->regex[0] || (except && listed(except, d->id)))
             continue;
@@ -117,6 +119,9 @@ static hs_database_t *compile(const mt_mask_rules *r, const char *except, const 
         fprintf(stderr, "mask_db: compile: %s\n", ce ? ce->message : "?");
         exit(1);
     }
+    free(ex);
+    free(fl);
+    free(ids);
     *npat = n;
     return db;
 }
