@@ -35,7 +35,8 @@
 # Only PIDs from our pid files are ever signalled, and only after checking
 # that the process command line is our broker's.
 #
-# Environment: MT_KAFKA_STATE, MT_CACHE, MT_KAFKA_VERSION, MT_KAFKA_PORT_BASE (node i uses
+# Environment: MT_KAFKA_STATE, MT_CACHE, MT_KAFKA_VERSION, MT_KAFKA_HOST (client listener
+# address, default 127.0.0.1), MT_KAFKA_PORT_BASE (node i uses
 # base+2(i-1) for clients and base+2(i-1)+1 for the controller; otherwise
 # free ports are picked), MT_KAFKA_HEAP (default -Xms256m -Xmx512m),
 # MT_KAFKA_READY_TIMEOUT (seconds, default 90), MT_KAFKA_STOP_TIMEOUT
@@ -52,6 +53,10 @@ VERSION="${MT_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>
 CACHE="${MT_CACHE:-$HOME/.cache/mcptrail}/kafka-$VERSION"
 LIBS="$CACHE/libs"
 STATE="${MT_KAFKA_STATE:-/tmp/mcptrail-kafka-$(id -u)}"
+# The address of the client listeners (the controllers stay on 127.0.0.1): another
+# local address for clients that cannot reach loopback, e.g. the pods of
+# scripts/k8s.sh (its node interface, 10.213.255.1).
+HOST="${MT_KAFKA_HOST:-127.0.0.1}"
 HEAP="${MT_KAFKA_HEAP:--Xms256m -Xmx512m}"
 READY_TIMEOUT="${MT_KAFKA_READY_TIMEOUT:-90}"
 
@@ -103,7 +108,8 @@ make_secure_material() {
         die "cannot create the test CA"
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
         -keyout "$d/broker.key" -out "$d/broker.csr" 2>/dev/null || die "cannot create the broker key"
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\nextendedKeyUsage=serverAuth,clientAuth\n' \
+        "$([ "$HOST" = 127.0.0.1 ] || echo ",IP:$HOST")" \
         >"$d/broker.ext"
     openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
         -days 7 -extfile "$d/broker.ext" -out "$d/broker.pem" 2>/dev/null ||
@@ -195,8 +201,8 @@ write_config() {
         local kpw cpw apw
         kpw="$(cat "$SECURE/keystore.password")" cpw="$(cat "$SECURE/controller.password")"
         apw="$(cat "$SECURE/users/admin.password")"
-        listeners="listeners=SASL_SSL://127.0.0.1:$client,CONTROLLER://127.0.0.1:$ctrl
-advertised.listeners=SASL_SSL://127.0.0.1:$client
+        listeners="listeners=SASL_SSL://$HOST:$client,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=SASL_SSL://$HOST:$client
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=SASL_SSL
 listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT
@@ -216,8 +222,8 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 super.users=User:admin;User:controller
 allow.everyone.if.no.acl.found=false"
     else
-        listeners="listeners=PLAINTEXT://127.0.0.1:$client,CONTROLLER://127.0.0.1:$ctrl
-advertised.listeners=PLAINTEXT://127.0.0.1:$client
+        listeners="listeners=PLAINTEXT://$HOST:$client,CONTROLLER://127.0.0.1:$ctrl
+advertised.listeners=PLAINTEXT://$HOST:$client
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
@@ -332,7 +338,7 @@ cmd_start() {
     pick_ports "$n"
     for ((i = 1; i <= n; i++)); do
         voters+="${voters:+,}$i@127.0.0.1:${PORTS[$((2 * (i - 1) + 1))]}"
-        bs+="${bs:+,}127.0.0.1:${PORTS[$((2 * (i - 1)))]}"
+        bs+="${bs:+,}$HOST:${PORTS[$((2 * (i - 1)))]}"
     done
     local rf=$n
     [ "$secure" = 0 ] || make_secure_material

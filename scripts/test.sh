@@ -16,6 +16,7 @@ cache=${MT_CACHE:-$HOME/.cache/mcptrail}
 bash scripts/deps.sh
 bash scripts/deps-node.sh
 bash scripts/deps-helm.sh >/dev/null   # helm for tests/helm (a Go module, built once)
+bash scripts/k8s.sh deps >/dev/null    # Kubernetes for tests/k8s (Go modules, built once: ~7 min)
 
 cmake -S . -B "$build" -G Ninja -DMT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 ninja -C "$build"
