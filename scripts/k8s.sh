@@ -287,6 +287,7 @@ down() {
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   # the kubelet links every container log from /var/log/containers (a fixed path)
   find /var/log/containers -maxdepth 1 -lname "$S/*" -delete 2>/dev/null || true
+  rmdir /var/log/containers /var/log/pods 2>/dev/null || true   # when they were ours alone
   rm -rf "$S" "$R"
   log "down"
 }

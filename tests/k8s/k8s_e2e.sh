@@ -93,30 +93,24 @@ spec:
   hostPath: {path: $vol, type: Directory}
 EOF
 
+# helm/mcptrail/examples/host-kafka.yaml, with this run's JWKS and brokers and archive
+# segments that close within seconds
 python3 - "$tmp/keys/jwks.json" "$brokers" > "$tmp/values.yaml" <<'EOF'
 import json, sys
-jwks = json.load(open(sys.argv[1]))
-v = {
-    "image": {"registry": "mcptrail.local", "tag": "dev", "pullPolicy": "Never"},
+print(json.dumps({
     "kafka": {"brokers": sys.argv[2]},
-    "sidecar": {"namespaces": ["mt-apps"], "upstreamPort": 3001, "cluster": "mt-e2e",
-                "jwks": jwks,
-                "config": {"auth.issuer": "https://issuer.mcptrail.test",
-                           "auth.audiences": "mcptrail-e2e"}},
-    "injector": {"replicas": 1},
-    "archiver": {"enabled": True, "signingKeySecret": "mt-archiver-signing",
-                 "persistence": {"size": "1Gi", "storageClass": "mt-local"},
-                 "config": {"archive.dir": "/var/lib/mcptrail/archive",
+    "sidecar": {"jwks": json.load(open(sys.argv[1]))},
+    "archiver": {"config": {"archive.dir": "/var/lib/mcptrail/archive",
                             "signing.key_file": "/etc/mcptrail/keys/signing.pem",
                             "segment.max_age": "2s", "heartbeat.interval": "2s"}},
-}
-print(json.dumps(v, indent=1))
+}, indent=1))
 EOF
 
 # ---- 1. helm install --wait --------------------------------------------------------------
 log "helm install"
 KUBECONFIG=/var/lib/mcptrail-k8s/admin.kubeconfig "$helm" install mt "$root/helm/mcptrail" \
-  -n mt-system -f "$tmp/values.yaml" --wait --timeout 5m >"$tmp/helm.log" 2>&1 ||
+  -n mt-system -f "$root/helm/mcptrail/examples/host-kafka.yaml" -f "$tmp/values.yaml" \
+  --wait --timeout 5m >"$tmp/helm.log" 2>&1 ||
   { cat "$tmp/helm.log" >&2; fail "helm install --wait failed"; }
 kc -n mt-system wait --for=condition=Ready pod -l app.kubernetes.io/component=injector --timeout=60s \
   >/dev/null || fail "injector pod not Ready"
