@@ -8,7 +8,8 @@
 #                            print the admin kubeconfig's path
 #   scripts/k8s.sh down      stop what up started (by pid file), remove its pods'
 #                            containers, the CNI bridge, its iptables chains, the
-#                            node interface and the state dir
+#                            node interface and the state dir (net.ipv4.ip_forward,
+#                            which up turns on for the pods, stays on)
 #   scripts/k8s.sh status    what runs
 #   scripts/k8s.sh deps      only install the Debian packages and build the binaries
 #                            (scripts/test.sh runs it before the tests)
