@@ -19,6 +19,8 @@
  *       key and value, except those whose "PARTITION:OFFSET" is a line of
  *       SKIPFILE: the completeness tests withhold chosen events on their
  *       way to the archive. Stops as dump does; prints "copied N skipped K".
+ *   mt_e2e_kafka leader TOPIC PARTITION
+ *       prints the broker id leading PARTITION of TOPIC (the chaos tests kill it).
  *   mt_e2e_kafka sign-decision KEY_PEM
  *       reads one ApprovalDecision (JSON mapping, "$schema" member allowed) on
  *       stdin, signs it with the Ed25519 private key KEY_PEM (key_id and
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <librdkafka/rdkafka.h>
 
 #include "mcptrail/approval.h"
 #include "mcptrail/avro.h"
@@ -369,6 +372,40 @@ static int cmd_sign(const char *key_path)
     return rc;
 }
 
+static int cmd_leader(const char *bootstrap, const char *topic, int part)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "mt_e2e_kafka: %s\n", err);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "mt_e2e_kafka: %s\n", err);
+        return 1;
+    }
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int rc = 1;
+    if (t && rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int i = 0; i < md->topic_cnt; i++)
+            for (int k = 0; k < md->topics[i].partition_cnt; k++)
+                if (md->topics[i].partitions[k].id == part && md->topics[i].partitions[k].leader >= 0) {
+                    printf("%d\n", (int)md->topics[i].partitions[k].leader);
+                    rc = 0;
+                }
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rc)
+        fprintf(stderr, "mt_e2e_kafka: no leader known for %s/%d\n", topic, part);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "spool"))
@@ -381,6 +418,8 @@ int main(int argc, char **argv)
         return 2;
     }
     mt_kafka_config kc = {.bootstrap = bs, .client_id = "mt-e2e"};
+    if (argc >= 4 && !strcmp(argv[1], "leader"))
+        return cmd_leader(bs, argv[2], atoi(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "create"))
         return cmd_create(&kc, argv[2], argc >= 4 ? atoi(argv[3]) : 3);
     if (argc >= 5 && !strcmp(argv[1], "relay"))
@@ -390,6 +429,6 @@ int main(int argc, char **argv)
         return cmd_dump(&kc, argv[2], argv[3], argc >= 5 ? strtoul(argv[4], NULL, 10) : 1,
                         argc >= 6 ? atoi(argv[5]) : 3000, argc >= 7 ? atoi(argv[6]) : 60000);
     fprintf(stderr, "usage: mt_e2e_kafka create TOPIC [PARTITIONS] | dump TOPIC RAWFILE [MIN] "
-                    "[IDLE_MS] [DEADLINE_MS] | spool DIR | sign-decision KEY_PEM\n");
+                    "[IDLE_MS] [DEADLINE_MS] | leader TOPIC PARTITION | spool DIR | sign-decision KEY_PEM\n");
     return 2;
 }

@@ -8,7 +8,8 @@
 //   huge     writes one stdout line of MT_FAULT_HUGE_BYTES (default 100 MiB) without newline
 //            until the end, then the newline
 //   hang     never answers
-// Every tools/call it executes is appended to $MT_FAULT_LEDGER (one line "CALL NAME pid")
+// Every tools/call it executes is appended to $MT_FAULT_LEDGER (one line "CALL NAME pid MESSAGE",
+// the message argument URI-encoded)
 // before it acts, so a test can compare what the server ran with what was recorded.
 import fs from 'node:fs';
 import readline from 'node:readline';
@@ -32,7 +33,7 @@ rl.on('line', (line) => {
     case 'tools/list': return result({ tools });
     case 'tools/call': {
       const name = m.params?.name;
-      if (ledger) fs.appendFileSync(ledger, `CALL ${name} ${process.pid}\n`);
+      if (ledger) fs.appendFileSync(ledger, `CALL ${name} ${process.pid} ${encodeURIComponent(String(m.params?.arguments?.message ?? ''))}\n`);
       if (name === 'echo') return result({ content: [{ type: 'text', text: String(m.params?.arguments?.message ?? '') }] });
       if (name === 'crash') process.exit(3);
       if (name === 'garbage') { process.stdout.write('this is not JSON-RPC\n'); return; }
