@@ -81,7 +81,7 @@ alive() {
   local pid
   pid=$(cat "$R/$1.pid" 2>/dev/null) || return 1
   [ -n "$pid" ] && [ -d "/proc/$pid" ] &&
-    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(cat "$R/$1.exe")" ]
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null | sed 's/ (deleted)$//')" = "$(cat "$R/$1.exe")" ]
 }
 
 stop_one() {
@@ -114,10 +114,14 @@ node_if() {
   ip link set "$NODE_IF" up
   ip -4 addr show dev "$NODE_IF" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$NODE_IF"
   # pods reach services and each other through the bridge; kube-proxy needs these
+  # (bridge-nf-call-iptables goes back to its value at down; ip_forward stays on)
   modprobe br_netfilter 2>/dev/null || true
   sysctl -qw net.ipv4.ip_forward=1 >/dev/null 2>&1 || true
-  [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] &&
-    sysctl -qw net.bridge.bridge-nf-call-iptables=1 >/dev/null 2>&1 || true
+  local nf=/proc/sys/net/bridge/bridge-nf-call-iptables
+  if [ -e "$nf" ]; then
+    [ -f "$S/bridge-nf-call-iptables.before" ] || cat "$nf" > "$S/bridge-nf-call-iptables.before"
+    echo 1 > "$nf" 2>/dev/null || true
+  fi
 }
 
 configs() {
@@ -142,6 +146,8 @@ state = "$R/containerd"
   address = "$R/containerd-debug.sock"
 [metrics]
   address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$S/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "mcptrail.local/pause:1"
   restrict_oom_score_adj = true
@@ -155,6 +161,7 @@ state = "$R/containerd"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
+        Root = "$R/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$S/cni/net.d"
@@ -209,6 +216,9 @@ up() {
   [ "$(id -u)" = 0 ] || die "needs root (containerd, the kubelet, iptables)"
   deps
   bins
+  mkdir -p "$S"
+  # what the host had before this cluster, so that down removes only what came after
+  [ -f "$S/host-before.json" ] || python3 "$HERE/k8s/netclean.py" snapshot "$S/host-before.json"
   node_if
   bash "$HERE/k8s/pki.sh" "$S" "$NODE_IP" "$API_PORT" "$NODE" "$SVC_IP"
   configs
@@ -275,37 +285,22 @@ down() {
   stop_one kube-controller-manager
   stop_one kube-apiserver
   stop_one etcd
-  # what the pods and kube-proxy left in the host's network
-  local ns
-  for ns in $(ip netns list 2>/dev/null | awk '/^cni-/ {print $1}'); do
-    ip netns pids "$ns" 2>/dev/null | grep -q . || ip netns delete "$ns" 2>/dev/null || true
-  done
+  # what the pods and kube-proxy left in the host's network: chains, rules and
+  # namespaces that came after up (netclean.py), the bridge, the node interface
+  python3 "$HERE/k8s/netclean.py" clean "$S/host-before.json" || true
   ip link show mt-cni0 >/dev/null 2>&1 && ip link delete mt-cni0 || true
   ip link show "$NODE_IF" >/dev/null 2>&1 && ip link delete "$NODE_IF" || true
-  iptables_cleanup
-  # mounts the kubelet and containerd left (volumes, rootfs, shm)
-  { grep -oE " ($S|$R)[^ ]*" /proc/mounts || true; } | sort -r |
+  [ -f "$S/bridge-nf-call-iptables.before" ] &&
+    cat "$S/bridge-nf-call-iptables.before" > /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true
+  # mounts the kubelet and containerd left (volumes, rootfs, shm) under S and R only
+  { awk -v s="$S" -v r="$R" 'index($2, s "/") == 1 || $2 == s || index($2, r "/") == 1 || $2 == r {print $2}' \
+      /proc/mounts || true; } | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
   # the kubelet links every container log from /var/log/containers (a fixed path)
   find /var/log/containers -maxdepth 1 -lname "$S/*" -delete 2>/dev/null || true
   rmdir /var/log/containers /var/log/pods 2>/dev/null || true   # when they were ours alone
   rm -rf "$S" "$R"
   log "down"
-}
-
-# Chains kube-proxy (KUBE-*) and the CNI plugins (CNI-*) made, and the rules
-# jumping to them; only those.
-iptables_cleanup() {
-  command -v iptables-save >/dev/null || return 0
-  local t
-  for t in nat filter mangle; do
-    { iptables-save -t "$t" 2>/dev/null | grep -E '^-A .*-j (KUBE-|CNI-)' || true; } | sed 's/^-A /-D /' |
-      while read -r rule; do eval "iptables -t $t $rule" 2>/dev/null || true; done
-    iptables-save -t "$t" 2>/dev/null | awk '/^:(KUBE-|CNI-)/ {print substr($1, 2)}' |
-      while read -r ch; do iptables -t "$t" -F "$ch" 2>/dev/null || true; done
-    iptables-save -t "$t" 2>/dev/null | awk '/^:(KUBE-|CNI-)/ {print substr($1, 2)}' |
-      while read -r ch; do iptables -t "$t" -X "$ch" 2>/dev/null || true; done
-  done
 }
 
 status() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local Apache Kafka harness for tests and demos: real brokers in KRaft
 # combined mode (broker+controller in one JVM), 1 node or 3 nodes (static
-# controller quorum of 3), every listener on 127.0.0.1.
+# controller quorum of 3), every listener on 127.0.0.1 (the client listener on
+# MT_KAFKA_HOST when it is set).
 #
 #   scripts/kafka.sh start [--nodes 1|3] [--secure]
 #                                          start (idempotent) with the mcptrail topics, print bootstrap list

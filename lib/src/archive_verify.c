@@ -272,11 +272,13 @@ static mt_err archive_load(const char *dir, archive *a, mt_errbuf *eb)
     }
     /* A directory that holds no archive (a topic's directory given instead of the
      * archive's root, a wrong path) must not pass as an archive with nothing wrong. */
-    if (a->n == 0)
+    if (a->n == 0) {
+        archive_free(a);
         return mt_fail(eb, MT_ERR_NOT_FOUND,
                        "%s: no archive here (no TOPIC/PARTITION directories): give the "
                        "archive's root, the archive.dir of mcptrail-archiver run",
                        dir);
+    }
     if (a->n > 1)
         qsort(a->ps, a->n, sizeof *a->ps, cmp_pdir);
     return MT_OK;

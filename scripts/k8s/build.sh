@@ -19,7 +19,7 @@ ETCD_VERSION=${MT_ETCD_VERSION:-v3.7.3}
 kbin="$cache/k8s-$K8S_VERSION/bin"
 ebin="$cache/etcd-$ETCD_VERSION/bin"
 log() { echo "k8s build: $*" >&2; }
-command -v go >/dev/null || { log "go not found (the Go toolchain builds Kubernetes)"; exit 1; }
+need_go() { command -v go >/dev/null || { log "go not found (the Go toolchain builds Kubernetes)"; exit 1; }; }
 
 # The staging modules of k8s.io/kubernetes (its go.mod's replace block) that are
 # published at v0.<minor>.<patch>; sample-cli-plugin and sample-controller are not.
@@ -35,6 +35,7 @@ stamp_ok() { [ -x "$1/$2" ] && [ "$(cat "$1/.$2.version" 2>/dev/null)" = "$3" ];
 need=""
 for c in $cmds; do stamp_ok "$kbin" "$c" "$K8S_VERSION" || need+=" $c"; done
 if [ -n "$need" ]; then
+  need_go
   mod="$cache/k8s-$K8S_VERSION/mod"
   mkdir -p "$mod" "$kbin"
   minor=${K8S_VERSION#v1.}; staging_v="v0.$minor"
@@ -76,6 +77,7 @@ if [ -n "$need" ]; then
 fi
 
 if ! stamp_ok "$ebin" etcd "$ETCD_VERSION" || ! stamp_ok "$ebin" etcdctl "$ETCD_VERSION"; then
+  need_go
   mod="$cache/etcd-$ETCD_VERSION/mod"
   mkdir -p "$mod" "$ebin"
   cat > "$mod/go.mod" <<EOM

@@ -11,7 +11,9 @@ S=$1 NODE_IP=$2 API_PORT=$3 NODE=$4 SVC_IP=$5
 P="$S/pki"
 mkdir -p "$P"
 umask 077
-[ -s "$P/ca.crt" ] && exit 0
+# made once: the last file written marks a complete set (an interrupted run starts over)
+[ -s "$S/kube-proxy.kubeconfig" ] && exit 0
+rm -rf "${P:?}"/*
 
 openssl genrsa -out "$P/ca.key" 2048 2>/dev/null
 openssl req -x509 -new -key "$P/ca.key" -sha256 -days 30 -subj "/CN=mcptrail-k8s-ca" \

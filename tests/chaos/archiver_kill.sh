@@ -11,8 +11,8 @@ inject() {
     chaos_log "round $r: kill -9 archiver"
     archiver_stop KILL
     pause_random 1 3
+    fault_lifted
     archiver_start
-    fault_done
   done
 }
 chaos_run

@@ -16,8 +16,8 @@ inject() {
     chaos_log "round $r: kill -9 broker $n"
     kafka kill-node "$n" >/dev/null 2>&1
     pause_random 3 6
+    fault_lifted
     kafka restart-node "$n" >/dev/null 2>&1 || chaos_fail "broker $n did not restart"
-    fault_done
   done
 }
 chaos_run

@@ -15,9 +15,10 @@ inject() {
     pid=$(cat "$tmp/kafka/node-$n/pid")
     chaos_log "round $r: SIGSTOP broker $n (pid $pid) for ${MT_CHAOS_STOP_S:-35} s"
     kill -STOP "$pid"
+    e2e_on_exit "kill -CONT $pid"
     sleep "${MT_CHAOS_STOP_S:-35}"
+    fault_lifted
     kill -CONT "$pid"
-    fault_done
   done
 }
 chaos_run

@@ -19,7 +19,8 @@ partition, offset, event id). Checks, and prints as one Markdown table row (also
   - the archive verifies: VERIFY.log (mcptrail-archiver verify output) says VALID, or
     reports only problems of the classes --allow names, at most N of each (a sidecar
     killed with -9 leaves its stream without a clean stop: unclean-stop=KILLS);
-  - recovery: seconds from the end of the last fault to the next call that succeeded.
+  - recovery: seconds from the end of the last fault (the restart or resume was started)
+    to the first call started after it that succeeded, on the slowest sidecar.
 Exit 1 when an invariant does not hold, with the reasons on stderr."""
 import argparse
 import collections
@@ -73,9 +74,15 @@ def main():
     vcell = "yes" if valid else (
         "yes (" + ", ".join(f"{c} {k}" for k, c in sorted(problems.items())) + ")"
         if verified else "**no**")
-    # recovery: from the end of the last fault to the first success after it
-    after = [r["t"] for r in results if r["ok"] and r["t"] >= a.fault_end]
-    recovery = f"{min(after) - a.fault_end:.1f}" if after else "-"
+    # recovery: from the end of the last fault to the first call completed with success
+    # after it, on the slowest sidecar (the one the fault hit)
+    firsts = {}
+    for r in results:
+        end = r.get("t_end", r["t"])
+        if r["ok"] and r["t"] >= a.fault_end:
+            u = r.get("url", "")
+            firsts[u] = min(firsts.get(u, end), end)
+    recovery = f"{max(firsts.values()) - a.fault_end:.1f}" if firsts else "-"
 
     row = (f"| {a.scenario} | {len(results)} | {a.faults} | {len(ledger)} | {len(unrecorded)} | "
            f"{len(lost)} | {len(missing)} | {dup_topic} / {dup_archive} | {errors} | "

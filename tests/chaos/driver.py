@@ -6,10 +6,12 @@
 
 Each thread calls the echo tool in a loop with a message no other call has
 ("c<thread>-<n>"): even threads speak MCP 2026-07-28 (stateless POSTs), odd ones 2025-11-25
-(initialize, then calls in the session; a new session after a failure). It stops when FILE
+(initialize, then calls in the session; a new session after a failure); each sidecar gets
+threads of both. It stops when FILE
 exists or after S seconds. One line per call in RESULTS: message, protocol, ok (the answer
 carried the echo), the error otherwise. Standard library only."""
 import argparse
+import http.client
 import json
 import os
 import threading
@@ -47,7 +49,8 @@ def answer(text):
 class Worker(threading.Thread):
     def __init__(self, k, a, urls, lock, out):
         super().__init__(daemon=True)
-        self.k, self.a, self.url, self.lock, self.out = k, a, urls[k % len(urls)], lock, out
+        # both protocols on every sidecar: threads 0,1 on the first, 2,3 on the next, ...
+        self.k, self.a, self.url, self.lock, self.out = k, a, urls[(k // 2) % len(urls)], lock, out
         self.v2 = k % 2 == 0
         self.sid = None
 
@@ -87,14 +90,16 @@ class Worker(threading.Thread):
             n += 1
             msg = f"c{self.k}-{n}"
             rec = {"message": msg, "protocol": "2026-07-28" if self.v2 else "2025-11-25",
-                   "ok": False, "t": time.time()}
+                   "url": self.url, "ok": False, "t": time.time()}
             try:
                 self.call(n, msg)
                 rec["ok"] = True
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                rec["error"] = str(e)[:200]
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+                # a sidecar killed mid-answer: IncompleteRead, RemoteDisconnected, ...
+                rec["error"] = f"{type(e).__name__}: {e}"[:200]
                 self.sid = None
                 time.sleep(0.2)  # back off a little while something is down
+            rec["t_end"] = time.time()
             with self.lock:
                 self.out.write(json.dumps(rec) + "\n")
                 self.out.flush()

@@ -49,13 +49,14 @@ archiver_start() {
   disown $! # no job notice from bash when a scenario kills it
 }
 
-archiver_stop() { # [KILL]
-  local pid
+archiver_stop() { # [KILL]: TERM (KILL after 10 s), or KILL at once
+  local pid i
   pid=$(cat "$tmp/archiver.pid" 2>/dev/null) || return 0
   if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q mcptrail-archiver; then
     kill -"${1:-TERM}" "$pid" 2>/dev/null || true
-    local i
     for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   fi
   rm -f "$tmp/archiver.pid"
 }
@@ -69,6 +70,7 @@ chaos_up() {
   export MT_KAFKA_BROKERS
   : >"$ledger"
   sc_port=(0 "$(free_port)" "$(free_port)")
+  while [ "${sc_port[2]}" = "${sc_port[1]}" ]; do sc_port[2]=$(free_port); done
   e2e_on_exit "'$here/stop-sidecar.sh' '$tmp/sc1'; '$here/stop-sidecar.sh' '$tmp/sc2'"
   sidecar_start 1
   mkdir -p "$tmp/sc2"
@@ -90,8 +92,8 @@ chaos_load() {
   e2e_on_exit "touch '$tmp/stop'; kill $driver_pid 2>/dev/null"
 }
 
-# fault_done: one fault injected and lifted now
-fault_done() {
+# fault_lifted: one fault injected, and its end (the restart or resume starts) now
+fault_lifted() {
   faults=$((faults + 1))
   fault_end=$(now)
 }

@@ -17,8 +17,10 @@ scenarios=("$@")
 rows=$(mktemp -d /tmp/mt-chaos-rows.XXXXXX)
 trap 'rm -rf "$rows"' EXIT
 rc=0
+base=19700 # each scenario its own broker ports (a stopped broker's may linger in TIME_WAIT)
 for s in "${scenarios[@]}"; do
-  MT_CHAOS_ROWS=$rows bash "$here/$s.sh" || { rc=1; [ -f "$rows/$s.md" ] || echo "| $s | failed before its check: see its output | | | | | | | | | |" >"$rows/$s.md"; }
+  base=$((base + 10))
+  MT_CHAOS_ROWS=$rows MT_CHAOS_KAFKA_BASE=$base bash "$here/$s.sh" || { rc=1; [ -f "$rows/$s.md" ] || echo "| $s | failed before its check: see its output | | | | | | | | | |" >"$rows/$s.md"; }
 done
 rev=$(git -C "$root" rev-parse --short HEAD)
 {

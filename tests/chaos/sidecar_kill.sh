@@ -13,8 +13,8 @@ inject() {
     chaos_log "round $r: kill -9 sidecar $n"
     "$here/stop-sidecar.sh" "$tmp/sc$n" --kill9
     pause_random 1 3
+    fault_lifted
     sidecar_start "$n"
-    fault_done
   done
   # each killed instance's stream ends without a clean stop; verify says so
   ALLOW_PROBLEMS="unclean-stop=$ROUNDS"

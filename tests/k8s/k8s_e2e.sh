@@ -201,7 +201,7 @@ assert all(e["source"]["namespace"] == "mt-apps" and e["source"]["cluster"] == "
 assert any("hello-from-ci" in json.dumps(e) for e in mine), "the echo call is not recorded"
 print(f"k8s_e2e: {len(mine)} events from {pod} in mt-apps", file=sys.stderr)
 EOF
-grep -q "$token" "$tmp/raw.bin" && fail "the raw token is in a topic record"
+grep -qF "$token" "$tmp/raw.bin" && fail "the raw token is in a topic record"
 deadline=$((SECONDS + 90))
 until ls "$vol"/*/ 2>/dev/null | grep -q . && find "$vol" -name '*manifest*' | grep -q .; do
   [ $SECONDS -lt $deadline ] || { ls -laR "$vol" >&2; fail "the archiver wrote no manifest"; }
