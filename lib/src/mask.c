@@ -748,7 +748,7 @@ static mt_err keyed_finish(mt_mask_ctx *c, const char *s, size_t len, size_t ks,
      * from elsewhere: os.Getenv("X"), environ["X"], std::env::var("X") */
     if (!quoted && (memchr(s + vs, '(', ve - vs) || memchr(s + vs, '[', ve - vs)))
         return MT_OK;
-    /* placeholders: mask_finding */
+    /* placeholders (YOUR_TOKEN, xxxx) are refused by mask_finding, for every detector */
     if (mask_value_is_reference(s + vs, ve - vs) ||
         (weak && !mask_value_looks_generated(s + vs, ve - vs)))
         return MT_OK;

@@ -532,8 +532,8 @@ static bool key_named(const char *k, size_t n)
         "row",     "column", "field",  "dict",    "map",     "lock",      "idemp",   "request",
         "trace",   "correlation", "order", "product", "item", "issue",     "project", "user"};
     char b[KEY_FOLD_MAX];
-    if (n < 5 || mask_fold(k[n - 3]) != 'k' || mask_fold(k[n - 2]) != 'e' || mask_fold(k[n - 1]) != 'y' ||
-        !fold_key(k, n, b, sizeof b) || folded_is_benign(b))
+    if (n < 5 || mask_fold(k[n - 3]) != 'k' || mask_fold(k[n - 2]) != 'e' ||
+        mask_fold(k[n - 1]) != 'y' || !fold_key(k, n, b, sizeof b) || folded_is_benign(b))
         return false;
     for (size_t i = 0; i < sizeof data / sizeof data[0]; i++)
         if (strstr(b, data[i]))

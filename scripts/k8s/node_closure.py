@@ -21,11 +21,11 @@ def resolve(top, name, frm):
 
 def main():
     top, start = os.path.abspath(sys.argv[1]), sys.argv[2]
-    seen, todo = set(), [resolve(top, start, top)]
-    if todo[0] is None:
+    seen, pending = set(), [resolve(top, start, top)]
+    if pending[0] is None:
         sys.exit(f"node_closure: {start} is not installed under {top}")
-    while todo:
-        p = todo.pop()
+    while pending:
+        p = pending.pop()
         if p is None or p in seen:
             continue
         seen.add(p)
@@ -33,7 +33,7 @@ def main():
             pj = json.load(f)
         for k in ("dependencies", "optionalDependencies", "peerDependencies"):
             for dep in pj.get(k) or {}:
-                todo.append(resolve(top, dep, p))
+                pending.append(resolve(top, dep, p))
     for p in sorted(seen):
         print(os.path.relpath(p, top))
 

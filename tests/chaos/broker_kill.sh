@@ -14,10 +14,10 @@ inject() {
     pause_random 2 5
     if [ "$r" = 1 ]; then n=$(leader); else n=$((RANDOM % 3 + 1)); fi
     chaos_log "round $r: kill -9 broker $n"
-    kafka kill-node "$n" >/dev/null 2>&1
+    own_kafka kill-node "$n" >/dev/null 2>&1
     pause_random 3 6
     fault_lifted
-    kafka restart-node "$n" >/dev/null 2>&1 || chaos_fail "broker $n did not restart"
+    own_kafka restart-node "$n" >/dev/null 2>&1 || chaos_fail "broker $n did not restart"
   done
 }
 chaos_run

@@ -28,7 +28,6 @@ chaos_t0=$SECONDS
 
 chaos_log() { echo "chaos $scenario: $*" >&2; }
 chaos_fail() { echo "chaos $scenario FAIL: $*" >&2; exit 1; }
-kafka() { MT_KAFKA_STATE="$tmp/kafka" MT_KAFKA_STOP_TIMEOUT=5 bash "$root/scripts/kafka.sh" "$@"; }
 now() { date +%s.%N; }
 
 # sidecar_start N: sidecar N (1 or 2) on its fixed port, strict, its own stdio server
@@ -64,8 +63,8 @@ archiver_stop() { # [KILL]: TERM (KILL after 10 s), or KILL at once
 chaos_up() {
   e2e_need_peers
   command -v java >/dev/null || e2e_skip "java not found"
-  e2e_on_exit "MT_KAFKA_STATE='$tmp/kafka' MT_KAFKA_STOP_TIMEOUT=5 bash '$root/scripts/kafka.sh' stop"
-  MT_KAFKA_BROKERS=$(MT_KAFKA_PORT_BASE=${MT_CHAOS_KAFKA_BASE:-19692} kafka start --nodes 3 \
+  e2e_on_exit "own_kafka stop"
+  MT_KAFKA_BROKERS=$(MT_KAFKA_PORT_BASE=${MT_CHAOS_KAFKA_BASE:-19692} own_kafka start --nodes 3 \
     2>"$tmp/kafka-start.log" | tail -n 1) || chaos_fail "Kafka did not start: $(tail -3 "$tmp/kafka-start.log")"
   export MT_KAFKA_BROKERS
   : >"$ledger"

@@ -47,6 +47,10 @@ free_port() {
   done
 }
 
+# own_kafka ARGS...: scripts/kafka.sh on a cluster of the test's own (state in $tmp/kafka);
+# register e2e_on_exit "own_kafka stop" before starting it.
+own_kafka() { MT_KAFKA_STATE="$tmp/kafka" MT_KAFKA_STOP_TIMEOUT=5 bash "$root/scripts/kafka.sh" "$@"; }
+
 # start_everything PORT: server-everything on 127.0.0.1:PORT, stopped on exit.
 start_everything() {
   "$root/tests/sdk/start-everything.sh" "$1" "$MT_PEERS_RUN/everything-$1.pid" 2>/dev/null

@@ -376,7 +376,8 @@ static int cmd_leader(const char *bootstrap, const char *topic, int part)
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err) !=
+        RD_KAFKA_CONF_OK) {
         fprintf(stderr, "mt_e2e_kafka: %s\n", err);
         rd_kafka_conf_destroy(conf);
         return 1;
@@ -391,11 +392,13 @@ static int cmd_leader(const char *bootstrap, const char *topic, int part)
     int rc = 1;
     if (t && rd_kafka_metadata(rk, 0, t, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < md->topic_cnt; i++)
-            for (int k = 0; k < md->topics[i].partition_cnt; k++)
-                if (md->topics[i].partitions[k].id == part && md->topics[i].partitions[k].leader >= 0) {
-                    printf("%d\n", (int)md->topics[i].partitions[k].leader);
+            for (int k = 0; k < md->topics[i].partition_cnt; k++) {
+                const rd_kafka_metadata_partition_t *p = &md->topics[i].partitions[k];
+                if (p->id == part && p->leader >= 0) {
+                    printf("%d\n", (int)p->leader);
                     rc = 0;
                 }
+            }
         rd_kafka_metadata_destroy(md);
     }
     if (rc)
@@ -429,6 +432,7 @@ int main(int argc, char **argv)
         return cmd_dump(&kc, argv[2], argv[3], argc >= 5 ? strtoul(argv[4], NULL, 10) : 1,
                         argc >= 6 ? atoi(argv[5]) : 3000, argc >= 7 ? atoi(argv[6]) : 60000);
     fprintf(stderr, "usage: mt_e2e_kafka create TOPIC [PARTITIONS] | dump TOPIC RAWFILE [MIN] "
-                    "[IDLE_MS] [DEADLINE_MS] | leader TOPIC PARTITION | spool DIR | sign-decision KEY_PEM\n");
+                    "[IDLE_MS] [DEADLINE_MS] | leader TOPIC PARTITION | spool DIR | "
+                    "sign-decision KEY_PEM\n");
     return 2;
 }

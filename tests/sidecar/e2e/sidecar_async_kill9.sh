@@ -16,9 +16,8 @@ e2e_need_peers
 command -v java >/dev/null || e2e_skip "java not found"
 t0=$SECONDS
 N=${MT_E2E_N:-5} M=${MT_E2E_M:-10}
-kafka() { MT_KAFKA_STATE="$tmp/kafka" MT_KAFKA_STOP_TIMEOUT=5 bash "$root/scripts/kafka.sh" "$@"; }
-e2e_on_exit "MT_KAFKA_STATE='$tmp/kafka' MT_KAFKA_STOP_TIMEOUT=5 bash '$root/scripts/kafka.sh' stop"
-MT_KAFKA_BROKERS=$(kafka start --nodes 1 2>"$tmp/kafka-start.log" | tail -n 1)
+e2e_on_exit "own_kafka stop"
+MT_KAFKA_BROKERS=$(own_kafka start --nodes 1 2>"$tmp/kafka-start.log" | tail -n 1)
 export MT_KAFKA_BROKERS
 echo "kill9: own Kafka at $MT_KAFKA_BROKERS ($((SECONDS - t0)) s)"
 
@@ -43,7 +42,7 @@ while :; do
 done
 echo "kill9: session $sid, $N calls with Kafka up, $cur events acknowledged"
 
-kafka kill-node 1 2>/dev/null
+own_kafka kill-node 1 2>/dev/null
 for ((i = N + 1; i <= N + M; i++)); do "$here/mcp-call.sh" echo "$url" "$token" "$sid" "$i" "during-$i"; done
 echo "kill9: $M calls answered with Kafka down"
 sleep 1 # let the sidecar's loop turn (spool append + fsync) finish before the crash
@@ -51,7 +50,7 @@ sleep 1 # let the sidecar's loop turn (spool append + fsync) finish before the c
 "$e2e_kafka" spool "$tmp/spool" > "$tmp/spooled.jsonl" 2>"$tmp/spool.log"
 cat "$tmp/spool.log"
 
-kafka restart-node 1 2>/dev/null
+own_kafka restart-node 1 2>/dev/null
 start_sidecar "$tmp/sc" "$up" --topic "$topic" --mode async --spool "$tmp/spool" --port "$sp"
 echo "kill9: Kafka and sidecar restarted ($((SECONDS - t0)) s)"
 
